@@ -1,0 +1,16 @@
+"""Subcommands of the ``hwprune`` CLI, one module each.
+
+Rule: a command module imports only the standard library, typer and rich at top level; the
+library code it calls is imported inside the command function.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_all(app: typer.Typer) -> None:
+    """Register every subcommand on ``app``."""
+    from hwprune.commands import targets_cmd
+
+    targets_cmd.register(app)
