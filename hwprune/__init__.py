@@ -16,7 +16,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access)
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "search": "hwprune.search",
+}
 
 
 def __getattr__(name: str) -> Any:

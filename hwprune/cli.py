@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from hwprune import __version__
@@ -64,18 +63,14 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=False)
     except HwpruneError as exc:
         fail(str(exc))
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        fail("interrupted")
-    except click.UsageError as exc:
-        hint = f"; see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
-        fail(f"{exc.format_message()}{hint}")
-    except click.ClickException as exc:
-        fail(exc.format_message())
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):
         fail("interrupted; finished work is kept in the run folder")
-
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        fail(f"{exc.format_message().rstrip('.')}{hint}")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,3 +14,12 @@ def register_all(app: typer.Typer) -> None:
     from hwprune.commands import targets_cmd
 
     targets_cmd.register(app)
+    from hwprune.commands import data_cmd
+
+    data_cmd.register(app)
+    from hwprune.commands import report_cmd
+
+    report_cmd.register(app)
+    from hwprune.commands import search_cmd
+
+    search_cmd.register(app)

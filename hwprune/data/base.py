@@ -48,7 +48,7 @@ _REGISTRY: dict[str, Loader] = {}
 
 
 def register(name: str) -> Callable[[Loader], Loader]:
-    """Decorator that registers a loader ``fn(data_dir: Path | None, seed: int) -> DatasetSplits``."""
+    """Register loader ``fn(data_dir: Path | None, seed: int) -> DatasetSplits`` as ``name``."""
 
     def deco(fn: Loader) -> Loader:
         _REGISTRY[name] = fn
@@ -108,8 +108,10 @@ def split_arrays(
     val_idx, train_idx = order[:n_val], order[n_val:]
 
     def mk(x: np.ndarray, y: np.ndarray) -> Split:
-        return Split(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                     torch.from_numpy(np.asarray(y, dtype=np.int64)))
+        return Split(
+            torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+            torch.from_numpy(np.asarray(y, dtype=np.int64)),
+        )
 
     shape = tuple(int(s) for s in x_trainval.shape[1:])
     assert len(shape) == 3, f"{name}: expected NCHW arrays, got shape {x_trainval.shape}"
@@ -126,4 +128,4 @@ def split_arrays(
 
 def _import_loaders() -> None:
     """Import the loader modules so that they register themselves."""
-    from hwprune.data import digits  # noqa: F401
+    from hwprune.data import cifar, digits, mnist  # noqa: F401

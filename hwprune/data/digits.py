@@ -16,5 +16,6 @@ def load_digits(data_dir: Path | None, seed: int) -> DatasetSplits:
 
     bunch = _sk_load_digits()
     x = (bunch.images.astype(np.float32) / 16.0)[:, None, :, :]
-    return split_arrays("digits", x, bunch.target, None, None, seed=seed, input_scale=16.0,
-                        num_classes=10)
+    return split_arrays(
+        "digits", x, bunch.target, None, None, seed=seed, input_scale=16.0, num_classes=10
+    )

@@ -1,0 +1,5 @@
+"""``python -m hwprune`` runs the CLI."""
+
+from hwprune.cli import main
+
+main()

@@ -1,0 +1,206 @@
+"""Atomic writes: a file (or a folder) is either absent or complete, never half-written.
+
+Every artefact that several workers (or a crash) could observe half-made — a trial's design
+JSON, a checkpoint, a cached parent model, a whole trial folder — is written to a temporary
+name in the same folder, flushed to disk and then renamed over the final name with
+:func:`os.replace`. A rename inside one file system is atomic on POSIX (and on NFS, for one
+client): a reader sees the old file, or no file, or the new complete file.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = atomic_write_json(d / "design.json", {"layers": []})
+    >>> (d / "design.json").read_text()
+    '{\\n  "layers": []\\n}\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "atomic_dir",
+    "atomic_path",
+    "atomic_torch_save",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "fsync_dir",
+]
+
+_TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Flush a folder's entry table to disk so a rename inside it survives a power cut.
+
+    Silently does nothing on file systems that cannot open folders for syncing.
+
+    Example:
+        >>> fsync_dir(".")
+    """
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _temp_name(final: Path, *, directory: bool = False) -> Path:
+    """A fresh, unused temporary path next to ``final`` (same folder, so same file system)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent))
+    fd, name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary file path; on success it replaces ``path`` atomically.
+
+    The caller writes the temporary file however it likes (a library that wants a file name,
+    e.g. ``onnx.save``). If the block raises, the temporary file is removed and ``path`` is left
+    untouched.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> with atomic_path(out) as tmp:
+        ...     _ = tmp.write_bytes(b"ok")
+        >>> out.read_bytes()
+        b'ok'
+    """
+    final = Path(path)
+    tmp = _temp_name(final)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(final.parent)
+
+
+def _write_with(path: str | os.PathLike[str], mode: str, write: Callable[[IO[Any]], None]) -> Path:
+    final = Path(path)
+    with atomic_path(final) as tmp, open(tmp, mode) as fh:
+        write(fh)
+        fh.flush()
+    return final
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "x.bin", b"abc")
+        >>> p.read_bytes()
+        b'abc'
+    """
+    return _write_with(path, "wb", lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically and return the path.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "n.txt", "hi").read_text()
+        'hi'
+    """
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(
+    path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
+) -> Path:
+    """Serialise ``obj`` as JSON (with a final newline) into ``path`` atomically.
+
+    Example:
+        >>> import tempfile, pathlib, json
+        >>> p = atomic_write_json(pathlib.Path(tempfile.mkdtemp()) / "d.json", {"fps": 1.5})
+        >>> json.loads(p.read_text())
+        {'fps': 1.5}
+    """
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n"
+    return atomic_write_text(path, text)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save(obj, path)``, atomically (a crash never leaves a truncated checkpoint).
+
+    Example:
+        >>> import tempfile, pathlib, torch
+        >>> p = atomic_torch_save({"w": torch.ones(2)}, pathlib.Path(tempfile.mkdtemp()) / "c.pt")
+        >>> torch.load(p)["w"].tolist()
+        [1.0, 1.0]
+    """
+    import torch
+
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        torch.save(obj, tmp)
+    return final
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary folder; on success it becomes ``path`` in one rename.
+
+    Use it for an artefact made of several files (a trial folder, an HLS project): readers see
+    the whole folder or none of it. If ``path`` already exists it is replaced when ``overwrite``
+    is true (the old folder is moved aside first and deleted after the swap; the swap itself is
+    two renames, so a crash between them leaves the old folder under a ``.tmp-`` name and no
+    ``path``, never a mixture); otherwise :class:`FileExistsError` is raised. If the block
+    raises, the temporary folder is deleted and ``path`` is left untouched.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "trial_0"
+        >>> with atomic_dir(out) as tmp:
+        ...     _ = (tmp / "design.json").write_text("{}")
+        >>> sorted(p.name for p in out.iterdir())
+        ['design.json']
+    """
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} already exists")
+    tmp = _temp_name(final, directory=True)
+    try:
+        yield tmp
+        for sub in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
+            fsync_dir(sub)
+        try:
+            os.replace(tmp, final)  # works when ``final`` is absent or an empty folder
+        except OSError:
+            if not final.exists():
+                raise
+            if not overwrite:
+                raise FileExistsError(f"{final} already exists") from None
+            old = _temp_name(final, directory=True)
+            old.rmdir()
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(final.parent)

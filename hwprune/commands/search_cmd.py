@@ -1,0 +1,155 @@
+"""``hwprune search`` and ``hwprune worker``.
+
+Heavy imports (torch, optuna, brevitas) happen inside the command bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``search`` and ``worker`` to ``app``."""
+    app.command("search")(search_command)
+    app.command("worker")(worker_command)
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="hwprune: %(levelname)s: %(message)s")
+    for noisy in ("optuna", "brevitas", "torch_pruning"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def search_command(
+    target: str = typer.Option("pynq-z2", "--target", "-t",
+                               help="Target name (see `hwprune targets`)."),
+    target_file: Path | None = typer.Option(None, "--target-file",
+                                               help="A target TOML file of your own."),
+    recipe: str = typer.Option("digits-mlp", "--recipe", "-r",
+                               help="Recipe name (search/*.toml) or path of a .toml file."),
+    trials: int | None = typer.Option(None, help="Number of finished trials to reach."),
+    epochs: int | None = typer.Option(None, help="QAT fine-tune epochs per trial."),
+    final_epochs: int | None = typer.Option(None, "--final-epochs",
+                                               help="Fine-tune epochs of the chosen design."),
+    timeout: float | None = typer.Option(None, help="Stop starting trials after N seconds."),
+    min_fps: float | None = typer.Option(None, "--min-fps", help="Require frames/s >= N."),
+    max_latency_us: float | None = typer.Option(None, "--max-latency-us",
+                                                   help="Require latency <= N us."),
+    max_lut: int | None = typer.Option(None, "--max-lut", help="LUT budget."),
+    max_ff: int | None = typer.Option(None, "--max-ff", help="FF budget."),
+    max_bram18: int | None = typer.Option(None, "--max-bram18", help="BRAM18 budget."),
+    max_dsp: int | None = typer.Option(None, "--max-dsp", help="DSP budget."),
+    min_accuracy: float | None = typer.Option(None, "--min-accuracy",
+                                                 help="Require validation accuracy >= N."),
+    util_cap: float | None = typer.Option(None, "--util-cap",
+                                             help="Utilisation cap (default: the target's)."),
+    sampler: str | None = typer.Option(None, help="tpe (default), nsga2 or random."),
+    folding: str | None = typer.Option(
+        None, help="fastest (that fits) or smallest (that meets --min-fps)."),
+    select: str | None = typer.Option(None, help="max-accuracy (default), knee or max-fps."),
+    criterion: str | None = typer.Option(None,
+                                            help="Channel importance: l1, bn, taylor, activation."),
+    seed: int | None = typer.Option(None, help="Seed of everything."),
+    dataset: str | None = typer.Option(None, help="Dataset name (overrides the recipe)."),
+    model: str | None = typer.Option(None, help="Zoo model or package.module:factory."),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Folder with dataset files."),
+    wbits: str | None = typer.Option(None, help="Weight bits offered, e.g. 1,2,4,8."),
+    abits: str | None = typer.Option(None, help="Activation bits offered, e.g. 2,4,8."),
+    set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE",
+                                   help="Override any recipe field, e.g. --set kd.alpha=0.7."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                       help="Run folder (default runs/<study-name>)."),
+    storage: str | None = typer.Option(
+        None, help="Optuna storage URL (default: SQLite in the run folder)."),
+    study_name: str | None = typer.Option(None, "--study-name",
+                                             help="Study name (default <recipe>-<target>)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir",
+                                             help="Parent-model cache (default <run>/parent)."),
+    no_export: bool = typer.Option(False, "--no-export", help="Skip the export into best/."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
+    list_fields: bool = typer.Option(False, "--list-fields",
+                                     help="List every recipe field and exit."),
+) -> None:
+    """Search channels and bit-widths for the best accuracy the target can run.
+
+    Runs the recipe's Optuna study in the run folder; running the same command again resumes
+    it. Prints the Pareto front and writes pareto.json, summary.json and best/.
+    """
+    from hwprune.recipe import field_names, overrides_from_flags, parse_set_options
+
+    if list_fields:
+        for name in field_names():
+            typer.echo(name)
+        raise typer.Exit()
+    _setup_logging(quiet)
+    flags = {
+        "trials": trials, "epochs": epochs, "final-epochs": final_epochs, "timeout": timeout,
+        "min-fps": min_fps, "max-latency-us": max_latency_us, "max-lut": max_lut,
+        "max-ff": max_ff, "max-bram18": max_bram18, "max-dsp": max_dsp,
+        "min-accuracy": min_accuracy, "util-cap": util_cap, "sampler": sampler,
+        "folding": folding, "select": select, "criterion": criterion, "seed": seed,
+        "dataset": dataset, "model": model, "data-dir": data_dir, "wbits": wbits,
+        "abits": abits,
+    }
+    overrides = {**overrides_from_flags(flags), **parse_set_options(set_)}
+
+    from rich.console import Console
+
+    from hwprune.recipe import load_recipe
+    from hwprune.search import search
+
+    rec = load_recipe(recipe, overrides=overrides)
+    console = Console(stderr=False)
+    tgt = str(target_file) if target_file is not None else target
+    result = search(rec, tgt, out=out, storage=storage, study_name=study_name,
+                    cache_dir=cache_dir, quiet=quiet, export=not no_export, console=console)
+    if quiet:
+        if result.chosen is not None:
+            typer.echo(
+                f"chosen trial {result.chosen.trial}: test accuracy "
+                f"{result.test_accuracy:.4f}, {result.chosen.hw.get('fps', 0):,.0f} fps; "
+                f"run folder {result.run_dir}"
+            )
+        return
+    s = result.summary
+    c = s["trials"]
+    console.print(
+        f"trials: {c['complete']} finished ({c['feasible']} feasible, {c['infeasible']} "
+        f"infeasible, {c['stopped']} stopped early), {c['failed']} failed"
+    )
+    if result.chosen is None:
+        console.print("[yellow]no feasible design was found; relax the constraints or add "
+                      "trials[/yellow]")
+    else:
+        ch = result.chosen
+        console.print(
+            f"chosen ({s['recipe']['study']['select']}): trial {ch.trial}, validation accuracy "
+            f"{result.val_accuracy:.4f}, test accuracy {result.test_accuracy:.4f} (float parent "
+            f"{s['parent']['test_accuracy']:.4f}), {ch.hw.get('fps', 0):,.0f} frames/s, "
+            f"{ch.hw.get('lut', 0):,.0f} LUT, {ch.hw.get('bram18', 0):g} BRAM18, "
+            f"{ch.hw.get('dsp', 0):g} DSP"
+        )
+    console.print(f"run folder: {result.run_dir} (summary.json, pareto.json, best/)")
+
+
+def worker_command(
+    storage: str = typer.Option(..., help="Optuna storage URL of the study to join."),
+    study: str = typer.Option(..., help="Name of the study to join."),
+    trials: int | None = typer.Option(
+        None, help="Total finished trials to reach (default: the study's budget)."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                       help="Folder for trial artefacts (default runs/<study>)."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir",
+                                             help="Parent-model cache (default <out>/parent)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Join a running study from this machine and work on its trials."""
+    _setup_logging(quiet)
+    from hwprune.search import worker
+
+    n = worker(storage, study, out=out, trials=trials, cache_dir=cache_dir, quiet=quiet)
+    typer.echo(f"worker done: {n} trial(s) run here")

@@ -1,0 +1,687 @@
+"""GPU (and measured CPU) latency model: a per-layer roofline with shape-dependent efficiency.
+
+A network runs on a GPU as one kernel per layer (conv/fc with its BatchNorm and activation
+fused, max-pool on its own). Each kernel costs
+
+    t = launch_us + max(t_compute, t_memory)
+
+* ``t_compute = ops / (peak[precision] * compute_eff * eff_parallel * eff_channels *
+  eff_reduce)`` with ``ops = 2 * MACs`` counted on channel counts padded up to the precision's
+  channel alignment (tensor cores work on tiles of 8/16 channels: 3 channels cost as much as
+  8); each shape-efficiency factor saturates as ``n / (n + half)``:
+  ``eff_parallel`` on ``P`` = batch * H * W * out channels (small layers leave most of the
+  machine idle), ``eff_channels`` on the (padded) output channels (narrow GEMM tiles) and
+  ``eff_reduce`` on ``K`` = in channels per group * kernel^2 (short dot products);
+  a max-pool costs ``pool_cost`` ops per input value;
+* ``t_memory`` moves weights once and input + output activations per sample. Across repeated
+  inferences the share ``f = 1 / (1 + (working set / cache_mb)^4)`` of every layer's bytes
+  comes from the on-chip cache (repeated cyclic access: nearly all hits while the working set
+  fits, nearly none once it is twice the cache) at ``cache_bw_gbps`` (working set = all
+  weights of the network + its largest activation pair), the rest from DRAM at
+  ``mem_bw_gbps * memory_eff``.
+
+The network's latency is ``fixed_us`` (per-inference host overhead: synchronisation, input and
+output copies) plus the sum over layers. A layer's precision comes from its bit widths: **a
+bit-width of 8 or below runs as int8, 9..16 bits as fp16, above 16 (or a float layer) as fp32**,
+each moved up to the next precision the target supports (e.g. a 4-bit layer runs as int8 on an
+A100, as fp16 on a Jetson Nano, which has no int8 instructions). The per-layer table says which
+precision was used.
+
+Targets come from ``targets/*.toml`` files with ``kind = "gpu"`` (datasheet numbers, sourced in
+comments) or from ``hwprune calibrate`` (fitted to measurements on the local device).
+
+Example:
+    >>> from hwprune.cost.gpu import gpu_target_from_dict, estimate_gpu
+    >>> t = gpu_target_from_dict({"name": "toy", "precisions": ["fp32"],
+    ...     "peak_tops": {"fp32": 1.0}, "mem_bw_gbps": 100.0, "launch_us": 5.0})
+    >>> design = {"input": {"shape": [1, 8, 8], "bits": 8},
+    ...           "layers": [{"op": "fc", "out": 10, "wbits": 32, "abits": None}]}
+    >>> round(estimate_gpu(design, t).latency_us, 3)  # 5 us launch + max(1.28 ns, 28.4 ns)
+    5.028
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hwprune.errors import ConfigError, TargetError
+
+Precision = Literal["int8", "fp16", "fp32"]
+
+#: every precision the model knows, cheapest first
+PRECISIONS: tuple[str, ...] = ("int8", "fp16", "fp32")
+#: bytes per value at each precision
+PRECISION_BYTES: dict[str, int] = {"int8": 1, "fp16": 2, "fp32": 4}
+#: the bit width that stands for each precision in a design (search space on a GPU target)
+PRECISION_BITS: dict[str, int] = {"int8": 8, "fp16": 16, "fp32": 32}
+
+#: how sharply the cache hit rate falls once a network's working set outgrows the cache
+#: (cyclic access under LRU: nearly all hits below the size, nearly none above)
+_CACHE_STEEPNESS = 4.0
+
+_MB = 1e6  # memory is reported in MB = 10^6 bytes, as datasheets count
+
+
+@dataclass(frozen=True)
+class GpuTarget:
+    """A GPU (or a measured CPU) as the latency model sees it.
+
+    Attributes:
+        name: target name (file stem).
+        description: one line for ``hwprune targets``.
+        precisions: precisions the device runs natively, cheapest first.
+        peak_tops: dense peak throughput per precision in tera-ops/s (1 MAC = 2 ops).
+        mem_bw_gbps: DRAM bandwidth (GB/s, datasheet or fitted).
+        memory_eff: achievable fraction of ``mem_bw_gbps``.
+        cache_mb: on-chip cache that holds a layer's working set (L2 on a GPU).
+        cache_bw_gbps: bandwidth of that cache.
+        memory_mb: device memory available to the network (the ``--max-memory-mb`` ceiling).
+        launch_us: per-kernel overhead (launch, scheduling, small-op floor).
+        fixed_us: per-inference overhead (synchronisation, host<->device copies of I/O).
+        compute_eff: best achievable fraction of ``peak_tops`` on a large layer.
+        parallel_half: output elements at which a layer reaches half of ``compute_eff``.
+        channel_half: output channels at which a layer reaches half of ``compute_eff``.
+        reduce_half: reduction length at which a layer reaches half of ``compute_eff``.
+        pool_cost: ops per input value of a max-pool.
+        channel_align: channel multiple each precision's kernels work on (padding cost).
+        device: ``"cuda"`` or ``"cpu"``: where ``--measure`` times candidates.
+        threads: CPU threads used when measuring (cpu targets only).
+        calibrated: True when the numbers were fitted to measurements (``hwprune calibrate``).
+        source: file the target was read from (empty when built in code).
+    """
+
+    name: str
+    precisions: tuple[str, ...]
+    peak_tops: Mapping[str, float]
+    mem_bw_gbps: float
+    description: str = ""
+    memory_eff: float = 1.0
+    cache_mb: float = 0.0
+    cache_bw_gbps: float = 0.0
+    memory_mb: float = math.inf
+    launch_us: float = 0.0
+    fixed_us: float = 0.0
+    compute_eff: float = 1.0
+    parallel_half: float = 0.0
+    channel_half: float = 0.0
+    reduce_half: float = 0.0
+    pool_cost: float = 1.0
+    channel_align: Mapping[str, int] = field(default_factory=dict)
+    device: str = "cuda"
+    threads: int | None = None
+    calibrated: bool = False
+    source: str = ""
+    kind: str = "gpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data view (JSON/TOML friendly)."""
+        out = asdict(self)
+        out["precisions"] = list(self.precisions)
+        out["peak_tops"] = dict(self.peak_tops)
+        out["channel_align"] = dict(self.channel_align)
+        return out
+
+
+_FLOAT_KEYS = (
+    "mem_bw_gbps", "memory_eff", "cache_mb", "cache_bw_gbps", "memory_mb", "launch_us",
+    "fixed_us", "compute_eff", "parallel_half", "channel_half", "reduce_half", "pool_cost",
+)
+_KNOWN_KEYS = {
+    "name", "kind", "description", "precisions", "peak_tops", "channel_align", "device",
+    "threads", "calibrated", "source", "calibration", *_FLOAT_KEYS,
+}
+
+
+def gpu_target_from_dict(data: Mapping[str, Any], source: str = "") -> GpuTarget:
+    """Build a :class:`GpuTarget` from the parsed TOML of a ``kind = "gpu"`` target file.
+
+    The file may hold the keys at top level or in a ``[gpu]`` table. Raises
+    :class:`TargetError` saying which key is wrong.
+
+    Example:
+        >>> t = gpu_target_from_dict({"name": "x", "precisions": ["fp16", "fp32"],
+        ...     "peak_tops": {"fp16": 10, "fp32": 5}, "mem_bw_gbps": 100})
+        >>> t.precisions
+        ('fp16', 'fp32')
+    """
+    where = source or str(data.get("name", "<target>"))
+    flat: dict[str, Any] = {k: v for k, v in data.items() if k != "gpu"}
+    if isinstance(data.get("gpu"), Mapping):
+        flat.update(data["gpu"])
+    if "name" not in flat:
+        flat["name"] = Path(source).stem if source else "gpu"
+    unknown = sorted(set(flat) - _KNOWN_KEYS)
+    if unknown:
+        raise TargetError(f"{where}: unknown GPU target key(s) {unknown}; check the spelling")
+    precisions = flat.get("precisions")
+    if not precisions or not isinstance(precisions, Sequence) or isinstance(precisions, str):
+        raise TargetError(f"{where}: 'precisions' must be a list such as [\"fp16\", \"fp32\"]")
+    bad = [p for p in precisions if p not in PRECISIONS]
+    if bad:
+        raise TargetError(f"{where}: unknown precision(s) {bad}; use {list(PRECISIONS)}")
+    precisions = tuple(p for p in PRECISIONS if p in precisions)
+    peak = flat.get("peak_tops")
+    if not isinstance(peak, Mapping):
+        raise TargetError(f"{where}: 'peak_tops' must be a table of tera-ops/s per precision")
+    missing = [p for p in precisions if not _positive(peak.get(p))]
+    if missing:
+        raise TargetError(f"{where}: 'peak_tops' needs a positive value for {missing}")
+    if not _positive(flat.get("mem_bw_gbps")):
+        raise TargetError(f"{where}: 'mem_bw_gbps' must be a positive number (GB/s)")
+    kwargs: dict[str, Any] = {}
+    for key in _FLOAT_KEYS:
+        if key in flat:
+            value = flat[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise TargetError(f"{where}: '{key}' must be a non-negative number, got {value!r}")
+            kwargs[key] = float(value)
+    if not 0 < kwargs.get("compute_eff", 1.0) <= 1 or not 0 < kwargs.get("memory_eff", 1.0) <= 1:
+        raise TargetError(f"{where}: 'compute_eff' and 'memory_eff' must be in (0, 1]")
+    align = flat.get("channel_align", {})
+    if not isinstance(align, Mapping) or any(
+        not isinstance(v, int) or v < 1 for v in align.values()
+    ):
+        raise TargetError(f"{where}: 'channel_align' must map precisions to positive integers")
+    device = flat.get("device", "cuda")
+    if device not in ("cuda", "cpu"):
+        raise TargetError(f"{where}: 'device' must be \"cuda\" or \"cpu\", got {device!r}")
+    threads = flat.get("threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise TargetError(f"{where}: 'threads' must be a positive integer")
+    return GpuTarget(
+        name=str(flat["name"]),
+        description=str(flat.get("description", "")),
+        precisions=precisions,
+        peak_tops={p: float(peak[p]) for p in PRECISIONS if _positive(peak.get(p))},
+        channel_align={str(k): int(v) for k, v in align.items()},
+        device=device,
+        threads=threads,
+        calibrated=bool(flat.get("calibrated", False)),
+        source=source,
+        **kwargs,
+    )
+
+
+def load_gpu_target(path: str | Path) -> GpuTarget:
+    """Read a ``kind = "gpu"`` target TOML file.
+
+    Example:
+        >>> from hwprune.resources import resource_dir
+        >>> load_gpu_target(resource_dir("targets") / "a100.toml").precisions
+        ('int8', 'fp16', 'fp32')
+    """
+    from hwprune.targets import target_from_file
+
+    target = target_from_file(path)
+    if not isinstance(target, GpuTarget):
+        raise TargetError(f"{path} describes a '{target.kind}' target, not a GPU; use a GPU file")
+    return target
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+# -- precision rules ---------------------------------------------------------------------------
+def supported_precisions(target: GpuTarget) -> tuple[str, ...]:
+    """Precisions the target runs natively, cheapest first: the per-layer search space on it.
+
+    Example:
+        >>> t = gpu_target_from_dict({"name": "x", "precisions": ["fp32", "int8"],
+        ...     "peak_tops": {"int8": 8, "fp32": 1}, "mem_bw_gbps": 10})
+        >>> supported_precisions(t)
+        ('int8', 'fp32')
+    """
+    return tuple(target.precisions)
+
+
+def precision_for_bits(bits: int | None, target: GpuTarget) -> str:
+    """Precision a layer of ``bits`` runs at: <= 8 -> int8, <= 16 -> fp16, else fp32.
+
+    ``None`` (a float layer) counts as 32 bits. When the target lacks that precision the
+    next wider one it supports is used (and the widest one when none is wider).
+
+    Example:
+        >>> t = gpu_target_from_dict({"name": "nano", "precisions": ["fp16", "fp32"],
+        ...     "peak_tops": {"fp16": 0.47, "fp32": 0.24}, "mem_bw_gbps": 25.6})
+        >>> precision_for_bits(4, t), precision_for_bits(12, t), precision_for_bits(None, t)
+        ('fp16', 'fp16', 'fp32')
+    """
+    b = 32 if bits is None else int(bits)
+    wanted = "int8" if b <= 8 else "fp16" if b <= 16 else "fp32"
+    order = list(PRECISIONS)
+    for p in order[order.index(wanted):]:
+        if p in target.precisions:
+            return p
+    return target.precisions[-1]
+
+
+def bits_for_precision(precision: str) -> int:
+    """The bit width a design uses to ask for ``precision`` (8, 16 or 32).
+
+    Example:
+        >>> bits_for_precision("fp16")
+        16
+    """
+    if precision not in PRECISION_BITS:
+        raise ConfigError(f"unknown precision {precision!r}; use one of {list(PRECISIONS)}")
+    return PRECISION_BITS[precision]
+
+
+# -- per-layer work ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerWork:
+    """What one kernel does, per sample: shapes, MACs, weights and bit widths.
+
+    Built from the dataflow IR (:func:`layer_works`); the latency model needs nothing else.
+    ``in_shape``/``out_shape`` are (C, H, W) for conv/pool and (N,) for fc.
+    """
+
+    op: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kernel: int = 1
+    stride: int = 1
+    pad: int = 0
+    groups: int = 1
+    wbits: int | None = None
+    in_bits: int | None = None
+    out_bits: int | None = None
+
+    @property
+    def in_ch(self) -> int:
+        """Input channels (conv/pool) or input features (fc, flattened)."""
+        return self.in_shape[0] if self.op != "fc" else math.prod(self.in_shape)
+
+    @property
+    def out_ch(self) -> int:
+        """Output channels or features."""
+        return self.out_shape[0]
+
+    @property
+    def out_pixels(self) -> int:
+        """Output positions per sample (H*W; 1 for fc)."""
+        return math.prod(self.out_shape[1:]) if len(self.out_shape) > 1 else 1
+
+    @property
+    def reduce_len(self) -> int:
+        """MACs per output value (in channels per group * kernel^2; inputs for fc)."""
+        if self.op == "fc":
+            return self.in_ch
+        if self.op == "conv":
+            return (self.in_ch // self.groups) * self.kernel * self.kernel
+        return 0
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per sample."""
+        return self.out_pixels * self.out_ch * self.reduce_len
+
+    @property
+    def weights(self) -> int:
+        """Number of weights."""
+        if self.op == "fc":
+            return self.in_ch * self.out_ch
+        if self.op == "conv":
+            return self.out_ch * (self.in_ch // self.groups) * self.kernel * self.kernel
+        return 0
+
+
+@dataclass(frozen=True)
+class GpuLayerEstimate:
+    """One row of the per-layer table.
+
+    ``precision`` is what the layer runs as (bits <= 8 -> int8, <= 16 -> fp16, else fp32,
+    widened to what the target supports); ``bits`` is what the design asked for.
+    """
+
+    index: int
+    op: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    bits: str
+    precision: str
+    flops: float
+    bytes: float
+    compute_us: float
+    memory_us: float
+    launch_us: float
+    bound: str
+    latency_us: float
+
+
+@dataclass(frozen=True)
+class GpuEstimate:
+    """Latency and memory of one design on one GPU target (see module docstring).
+
+    ``memory_mb`` = weights at their run precision + the largest (input + output) activation
+    pair of any layer, for ``batch`` samples; ``fits_memory`` compares it with the target's
+    ``memory_mb`` (or the ``max_memory_mb`` the caller passed).
+    """
+
+    target: str
+    batch: int
+    latency_us: float
+    fps: float
+    fixed_us: float
+    memory_mb: float
+    weights_mb: float
+    activations_mb: float
+    fits_memory: bool
+    layers: tuple[GpuLayerEstimate, ...]
+    precision_rule: str = (
+        "bits <= 8 run as int8, 9..16 as fp16, above 16 (or float) as fp32, each widened to the "
+        "next precision the target supports"
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data view."""
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text of :meth:`to_dict` (infinite values written as null)."""
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            return v
+
+        return json.dumps(clean(self.to_dict()), indent=indent)
+
+    def table(self) -> str:
+        """Fixed-width per-layer table (the latency report), precision rule in the header."""
+        head = (
+            f"{'#':>3} {'op':<8} {'out shape':<14} {'bits':<8} {'runs as':<7} {'MFLOP':>9} "
+            f"{'KB':>9} {'bound':<8} {'us':>9}"
+        )
+        lines = [f"target {self.target}, batch {self.batch}; {self.precision_rule}", head]
+        for r in self.layers:
+            lines.append(
+                f"{r.index:>3} {r.op:<8} {'x'.join(map(str, r.out_shape)):<14} {r.bits:<8} "
+                f"{r.precision:<7} {r.flops / 1e6:>9.3f} {r.bytes / 1e3:>9.1f} {r.bound:<8} "
+                f"{r.latency_us:>9.2f}"
+            )
+        lines.append(
+            f"fixed overhead {self.fixed_us:.2f} us; total {self.latency_us:.2f} us "
+            f"({self.fps:,.0f} samples/s); memory {self.memory_mb:.3f} MB"
+        )
+        return "\n".join(lines)
+
+
+def layer_precision(work: LayerWork, target: GpuTarget) -> str:
+    """Precision ``work`` runs at on ``target``: its widest input (weights or activations).
+
+    Example:
+        >>> t = gpu_target_from_dict({"name": "x", "precisions": ["int8", "fp16"],
+        ...     "peak_tops": {"int8": 2, "fp16": 1}, "mem_bw_gbps": 10})
+        >>> layer_precision(LayerWork("fc", (64,), (10,), wbits=4, in_bits=2), t)
+        'int8'
+    """
+    if work.op in ("conv", "fc"):
+        if work.wbits is None or work.in_bits is None:
+            bits = None
+        else:
+            bits = max(work.wbits, work.in_bits)
+    else:
+        bits = work.in_bits
+    return precision_for_bits(bits, target)
+
+
+def _ceil_to(n: int, align: int) -> int:
+    return -(-n // align) * align
+
+
+def layer_latency(
+    work: LayerWork,
+    target: GpuTarget,
+    batch: int = 1,
+    precision: str | None = None,
+    cached_fraction: float | None = None,
+) -> GpuLayerEstimate:
+    """Roofline latency of one kernel (see the module docstring for the formula).
+
+    Example (hand-checkable: 1 TOPS, 100 GB/s, no efficiency losses, 5 us launch):
+        >>> t = gpu_target_from_dict({"name": "x", "precisions": ["fp32"],
+        ...     "peak_tops": {"fp32": 1.0}, "mem_bw_gbps": 100.0, "launch_us": 5.0})
+        >>> r = layer_latency(LayerWork("fc", (1000,), (1000,)), t)
+        >>> r.flops, r.bytes, round(r.memory_us, 2), r.bound   # 4 MB of weights at 100 GB/s
+        (2000000.0, 4008000.0, 40.08, 'memory')
+
+    ``cached_fraction`` is the share of the bytes served from the cache (default: as if the
+    layer ran alone, ``min(1, cache_mb / its bytes)``).
+    """
+    prec = precision or layer_precision(work, target)
+    if prec not in target.peak_tops:
+        raise TargetError(
+            f"target '{target.name}' has no peak throughput for {prec}; add it to peak_tops"
+        )
+    nbytes = PRECISION_BYTES[prec]
+    in_elems = math.prod(work.in_shape)
+    out_elems = math.prod(work.out_shape)
+    act_bytes = float(batch * (in_elems + out_elems) * nbytes)
+    if work.op in ("conv", "fc"):
+        align = int(target.channel_align.get(prec, 1))
+        out_pad = _ceil_to(work.out_ch, align)
+        if work.op == "fc":
+            red_pad = _ceil_to(work.in_ch, align)
+        elif work.groups == 1:
+            red_pad = _ceil_to(work.in_ch, align) * work.kernel * work.kernel
+        else:  # grouped / depthwise kernels do not use the channel-tiled units
+            red_pad = work.reduce_len
+        par = float(batch * work.out_pixels * out_pad)
+        eff = target.compute_eff
+        if target.parallel_half > 0:
+            eff *= par / (par + target.parallel_half)
+        if target.channel_half > 0:
+            eff *= out_pad / (out_pad + target.channel_half)
+        if target.reduce_half > 0:
+            eff *= red_pad / (red_pad + target.reduce_half)
+        compute_us = 2.0 * par * red_pad / (target.peak_tops[prec] * 1e12 * eff) * 1e6
+        flops = 2.0 * batch * work.macs
+        weight_bytes = float(work.weights * nbytes)
+    else:  # max-pool: one comparison per input value
+        flops = float(batch * in_elems)
+        compute_us = target.pool_cost * flops / (target.peak_tops[prec] * 1e12) * 1e6
+        weight_bytes = 0.0
+    total_bytes = weight_bytes + act_bytes
+    if cached_fraction is None:
+        cached_fraction = _cached_fraction(total_bytes, target)
+    memory_us = _memory_us(total_bytes, cached_fraction, target)
+    launch = target.launch_us
+    body = max(compute_us, memory_us)
+    bound = "launch" if launch >= body else ("compute" if compute_us >= memory_us else "memory")
+    bits = (
+        f"w{_b(work.wbits)}a{_b(work.in_bits)}" if work.op in ("conv", "fc")
+        else f"a{_b(work.in_bits)}"
+    )
+    return GpuLayerEstimate(
+        index=0, op=work.op, in_shape=tuple(work.in_shape), out_shape=tuple(work.out_shape),
+        bits=bits, precision=prec, flops=flops, bytes=total_bytes, compute_us=compute_us,
+        memory_us=memory_us, launch_us=launch, bound=bound, latency_us=launch + body,
+    )
+
+
+def _b(bits: int | None) -> str:
+    return "f" if bits is None else str(bits)
+
+
+def _cached_fraction(working_set: float, target: GpuTarget) -> float:
+    if target.cache_mb <= 0 or target.cache_bw_gbps <= 0 or working_set <= 0:
+        return 0.0
+    return 1.0 / (1.0 + (working_set / (target.cache_mb * _MB)) ** _CACHE_STEEPNESS)
+
+
+def _memory_us(nbytes: float, cached_fraction: float, target: GpuTarget) -> float:
+    dram_bw = target.mem_bw_gbps * target.memory_eff * 1e9
+    cached = nbytes * cached_fraction
+    cache_time = cached / (target.cache_bw_gbps * 1e9) if cached > 0 else 0.0
+    return (cache_time + (nbytes - cached) / dram_bw) * 1e6
+
+
+def estimate_works(
+    works: Sequence[LayerWork],
+    target: GpuTarget,
+    batch: int = 1,
+    precisions: Sequence[str | None] | None = None,
+    max_memory_mb: float | None = None,
+) -> GpuEstimate:
+    """Latency and memory of a list of kernels (the core of :func:`estimate_gpu`)."""
+    if batch < 1:
+        raise ConfigError(f"batch must be a positive integer, got {batch}")
+    if precisions is not None and len(precisions) != len(works):
+        raise ConfigError(
+            f"got {len(precisions)} precisions for {len(works)} layers; give one per layer"
+        )
+    precs: list[str] = []
+    for i, w in enumerate(works):
+        prec = precisions[i] if precisions is not None else None
+        if prec is not None and prec not in target.precisions:
+            raise ConfigError(
+                f"precision {prec!r} of layer {i} is not supported by target '{target.name}'; "
+                f"choose one of {list(target.precisions)}"
+            )
+        precs.append(prec or layer_precision(w, target))
+    weight_bytes = 0.0
+    peak_act = 0.0
+    for w, prec in zip(works, precs, strict=True):
+        nb = PRECISION_BYTES[prec]
+        weight_bytes += w.weights * nb
+        peak_act = max(peak_act, batch * (math.prod(w.in_shape) + math.prod(w.out_shape)) * nb)
+    fraction = _cached_fraction(weight_bytes + peak_act, target)
+    rows = []
+    for i, (w, prec) in enumerate(zip(works, precs, strict=True)):
+        r = layer_latency(w, target, batch, prec, cached_fraction=fraction)
+        rows.append(GpuLayerEstimate(**{**asdict(r), "index": i}))
+    latency = target.fixed_us + sum(r.latency_us for r in rows)
+    memory_mb = (weight_bytes + peak_act) / _MB
+    limit = target.memory_mb if max_memory_mb is None else max_memory_mb
+    return GpuEstimate(
+        target=target.name,
+        batch=batch,
+        latency_us=latency,
+        fps=batch / latency * 1e6 if latency > 0 else math.inf,
+        fixed_us=target.fixed_us,
+        memory_mb=memory_mb,
+        weights_mb=weight_bytes / _MB,
+        activations_mb=peak_act / _MB,
+        fits_memory=memory_mb <= limit,
+        layers=tuple(rows),
+    )
+
+
+def layer_works(design_or_ir: Any) -> list[LayerWork]:
+    """Kernels of a design or of a dataflow IR graph, with their shapes and bits.
+
+    ``design_or_ir`` is a :class:`hwprune.ir.DataflowGraph` or a design description
+    ``{"input": {"shape": [C, H, W], "bits": 8}, "layers": [...]}`` (lowered with
+    :func:`hwprune.ir.build_ir`, the one shape routine shared with the FPGA side; a layer
+    without ``wbits``/``abits`` is a float layer and counts as 32 bits). Each conv/fc (with its
+    fused BN + activation) and each max-pool is one kernel; the sliding-window node of a conv
+    belongs to it, and standalone thresholding and the arg-max run fused or on the host.
+
+    Example:
+        >>> ws = layer_works({"input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
+        ...     {"op": "conv", "out_ch": 4, "kernel": 3}, {"op": "fc", "out": 10}]})
+        >>> [(w.op, w.in_shape, w.out_shape, w.macs) for w in ws]
+        [('conv', (1, 8, 8), (4, 6, 6), 1296), ('fc', (4, 6, 6), (10,), 1440)]
+    """
+    from hwprune.ir import DataflowGraph
+
+    if isinstance(design_or_ir, DataflowGraph):
+        return _works_from_ir(design_or_ir)
+    return _works_from_ir(_design_ir(design_or_ir))
+
+
+def _design_ir(design: Any) -> Any:
+    from hwprune.ir import build_ir
+
+    if not isinstance(design, Mapping) or "layers" not in design or "input" not in design:
+        raise ConfigError(
+            "a design needs 'input' {\"shape\": [C, H, W], \"bits\": 8} and 'layers'; "
+            "see `hwprune estimate --help`"
+        )
+    inp = design["input"]
+    layers = []
+    n = len(design["layers"])
+    for i, lay in enumerate(design["layers"]):
+        lay = dict(lay)
+        if lay.get("op") in ("conv", "fc"):
+            if lay.get("wbits") is None:
+                lay["wbits"] = 32
+            if "abits" not in lay or (lay["abits"] is None and i < n - 1):
+                lay["abits"] = None if i == n - 1 else 32
+        layers.append(lay)
+    return build_ir(layers, inp["shape"], int(inp.get("bits", 8)))
+
+
+def _works_from_ir(graph: Any) -> list[LayerWork]:
+    works: list[LayerWork] = []
+    shape: tuple[int, ...] = tuple(graph.input_shape)
+    pending = None  # the SlidingWindow in front of the next MVAU/VVAU
+    for node in graph.nodes:
+        op = node.op
+        if op == "SlidingWindow":
+            pending = node
+        elif op in ("MVAU", "VVAU"):
+            if op == "VVAU" or node.conv:
+                if pending is not None:
+                    in_shape = (pending.channels, *pending.ifm)
+                    out_shape = (node.mh if op == "MVAU" else node.channels, *pending.ofm)
+                    k, stride, pad = pending.kernel, pending.stride, pending.pad
+                else:  # 1x1 convolution, stride 1, no padding: no window generator
+                    in_shape = shape
+                    out_shape = (node.mh, *shape[1:])
+                    k, stride, pad = 1, 1, 0
+                groups = node.channels if op == "VVAU" else 1
+                works.append(LayerWork(
+                    "conv", in_shape, out_shape, kernel=k, stride=stride, pad=pad,
+                    groups=groups, wbits=node.wbits, in_bits=node.in_bits,
+                    out_bits=node.out_bits,
+                ))
+            else:
+                works.append(LayerWork(
+                    "fc", shape, (node.mh,), wbits=node.wbits, in_bits=node.in_bits,
+                    out_bits=node.out_bits,
+                ))
+            shape = works[-1].out_shape
+            pending = None
+        elif op == "MaxPool":
+            out_shape = (node.channels, *node.ofm)
+            works.append(LayerWork("maxpool", (node.channels, *node.ifm), out_shape,
+                                   kernel=node.kernel, stride=node.kernel, in_bits=node.bits))
+            shape = out_shape
+    return works
+
+
+def estimate_gpu(
+    design_or_ir: Any,
+    target: GpuTarget,
+    batch: int = 1,
+    precisions: Sequence[str | None] | None = None,
+    max_memory_mb: float | None = None,
+) -> GpuEstimate:
+    """Latency (us), throughput and memory of a design on a GPU target.
+
+    ``design_or_ir`` is a design description (``{"input": {"shape", "bits"}, "layers": [...]}``)
+    or a :class:`hwprune.ir.DataflowGraph`. ``precisions`` optionally forces one precision per
+    kernel (conv/fc/maxpool in order); by default each layer's bits choose it. Pure function,
+    a few microseconds per candidate.
+
+    Example:
+        >>> from hwprune.targets import load_target
+        >>> design = {"input": {"shape": [1, 28, 28], "bits": 8}, "layers": [
+        ...     {"op": "fc", "out": 256, "wbits": 4, "abits": 4},
+        ...     {"op": "fc", "out": 10, "wbits": 4, "abits": None}]}
+        >>> est = estimate_gpu(design, load_target("a100"))
+        >>> [r.precision for r in est.layers], est.latency_us < 100
+        (['int8', 'fp32'], True)
+    """
+    return estimate_works(layer_works(design_or_ir), target, batch, precisions, max_memory_mb)

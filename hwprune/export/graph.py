@@ -1,0 +1,247 @@
+"""The integer dataflow graph produced by the lowering: a chain of streaming kernels.
+
+Tensors are NHWC (a flat vector has shape ``(N,)``) and hold integers. Every node knows the
+QONNX tensor it reproduces (``qonnx_tensor``) and the scale that dequantises it
+(``value = integer * out_scale``), which is how the executor is checked against qonnx layer by
+layer.
+
+Node kinds (FINN's streaming micro-architecture):
+
+* :class:`InputNode` -- integers produced by the model's input quantizer (on the host).
+* :class:`PadNode` -- zero padding of a feature map.
+* :class:`SlidingWindowNode` -- im2col stream: for each output pixel the ``K*K*C`` window in
+  (kernel row, kernel column, channel) order.
+* :class:`MVAUNode` -- matrix-vector unit: ``acc = W @ x`` over ``nvec`` input vectors, then
+  multi-thresholding (``out = #{k: acc >= T[o, k]}`` plus an offset) or, for the head, the raw
+  accumulator.
+* :class:`MaxPoolNode` -- non-overlapping max pooling on integers.
+* :class:`LabelSelectNode` -- arg-max over the head's outputs (first index on ties).
+
+Example:
+    >>> from hwprune.export.dtypes import IntType
+    >>> n = MaxPoolNode("pool0", (3, 3, 4), IntType(2, False), 0.5, "t", (6, 6, 4), 2)
+    >>> n.cycles()
+    36
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hwprune.export.dtypes import IntType
+
+
+@dataclass(frozen=True, eq=False)
+class IntNode:
+    """Common fields of every node."""
+
+    name: str
+    out_shape: tuple[int, ...]
+    out_type: IntType
+    out_scale: float
+    qonnx_tensor: str
+
+    @property
+    def kind(self) -> str:
+        """Short kind name used in dataflow.json and the HLS project."""
+        return type(self).__name__.removesuffix("Node")
+
+    def cycles(self) -> int:
+        """Iterations of the kernel's pipelined loop per frame (II = 1)."""
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description (no weights)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "out_shape": list(self.out_shape),
+            "out_type": self.out_type.name,
+            "out_scale": self.out_scale,
+            "qonnx_tensor": self.qonnx_tensor,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class InputNode(IntNode):
+    """The integer input: what the model's input quantizer produces from the raw data."""
+
+    host_preprocessing: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["host_preprocessing"] = list(self.host_preprocessing)
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class PadNode(IntNode):
+    """Zero padding of ``pad`` pixels on every side of an (H, W, C) map."""
+
+    in_shape: tuple[int, int, int] = (1, 1, 1)
+    pad: int = 0
+    simd: int = 1
+    in_type: IntType = field(default_factory=lambda: IntType(8, False))
+
+    def cycles(self) -> int:
+        h, w, c = self.out_shape
+        return h * w * (c // self.simd)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(in_shape=list(self.in_shape), in_type=self.in_type.name, pad=self.pad,
+                 simd=self.simd)
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class SlidingWindowNode(IntNode):
+    """Sliding-window (im2col) generator for a ``kernel`` x ``kernel`` window, ``stride``."""
+
+    in_shape: tuple[int, int, int] = (1, 1, 1)
+    kernel: int = 1
+    stride: int = 1
+    simd: int = 1
+
+    def cycles(self) -> int:
+        ih, iw, c = self.in_shape
+        oh, ow, _ = self.out_shape
+        cf = c // self.simd
+        k, s = self.kernel, self.stride
+        return iw * k * cf + oh * max(ow * k * k * cf, s * iw * cf)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(in_shape=list(self.in_shape), kernel=self.kernel, stride=self.stride,
+                 simd=self.simd, cycles=self.cycles())
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class MVAUNode(IntNode):
+    """Matrix-vector(-activation) unit.
+
+    ``weights`` is (MH, MW) with columns in stream order; ``thresholds`` is (MH, NT), sorted per
+    row, or ``None`` for the head (output = accumulator). Output value of a thresholded row:
+    ``level + out_bias`` (bipolar output: ``2 * level - 1``). ``xnor`` marks bipolar weights
+    times bipolar inputs (XNOR-popcount in hardware). ``in_shape`` is the shape of the input
+    tensor (a 3D map for a fully connected layer that flattens it).
+    """
+
+    in_shape: tuple[int, ...] = (1,)
+    in_type: IntType = field(default_factory=lambda: IntType(8, False))
+    weights: np.ndarray = field(default_factory=lambda: np.zeros((1, 1), np.int64))
+    wtype: IntType = field(default_factory=lambda: IntType(8, True))
+    thresholds: np.ndarray | None = None
+    acc_type: IntType = field(default_factory=lambda: IntType(32, True))
+    out_bias: int = 0
+    nvec: int = 1
+    pe: int = 1
+    simd: int = 1
+    xnor: bool = False
+    conv: bool = False
+    source: str = ""
+    score_scale: tuple[float, ...] = ()
+    score_bias: tuple[float, ...] = ()
+
+    @property
+    def mh(self) -> int:
+        """Matrix height: output channels."""
+        return int(self.weights.shape[0])
+
+    @property
+    def mw(self) -> int:
+        """Matrix width: dot-product length."""
+        return int(self.weights.shape[1])
+
+    @property
+    def is_head(self) -> bool:
+        """True for the classifier head (no thresholds)."""
+        return self.thresholds is None
+
+    def cycles(self) -> int:
+        return (self.mh // self.pe) * (self.mw // self.simd) * self.nvec
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            source=self.source, in_shape=list(self.in_shape), in_type=self.in_type.name,
+            mw=self.mw, mh=self.mh, nvec=self.nvec, pe=self.pe, simd=self.simd,
+            wtype=self.wtype.name, acc_type=self.acc_type.name, xnor=self.xnor,
+            num_thresholds=0 if self.thresholds is None else int(self.thresholds.shape[1]),
+            out_bias=self.out_bias, wmem=self.mw * self.mh // (self.pe * self.simd),
+            tmem=0 if self.thresholds is None else self.mh // self.pe, cycles=self.cycles(),
+        )
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class MaxPoolNode(IntNode):
+    """Non-overlapping ``kernel`` x ``kernel`` max pooling of an (H, W, C) map (floor mode)."""
+
+    in_shape: tuple[int, int, int] = (1, 1, 1)
+    kernel: int = 2
+
+    def cycles(self) -> int:
+        h, w, _ = self.in_shape
+        return h * w
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(in_shape=list(self.in_shape), kernel=self.kernel, cycles=self.cycles())
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class LabelSelectNode(IntNode):
+    """Arg-max over ``num_labels`` integer scores (first index wins a tie)."""
+
+    in_type: IntType = field(default_factory=lambda: IntType(32, True))
+    num_labels: int = 10
+    pe: int = 1
+
+    def cycles(self) -> int:
+        return self.num_labels // self.pe
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(in_type=self.in_type.name, num_labels=self.num_labels, pe=self.pe,
+                 cycles=self.cycles())
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class IntGraph:
+    """A lowered network: a chain of nodes, the first an :class:`InputNode`."""
+
+    nodes: tuple[IntNode, ...]
+    output: str  # "label" or "scores"
+
+    @property
+    def input(self) -> InputNode:
+        """The input node."""
+        node = self.nodes[0]
+        assert isinstance(node, InputNode)
+        return node
+
+    def mvaus(self) -> list[MVAUNode]:
+        """The matrix-vector units in stream order."""
+        return [n for n in self.nodes if isinstance(n, MVAUNode)]
+
+    def to_json(self) -> str:
+        """The folded graph as JSON (``dataflow.json``), without weights."""
+        mv = self.mvaus()
+        doc = {
+            "format": "hwprune-dataflow/1",
+            "output": self.output,
+            "input": {"shape": list(self.input.out_shape), "type": self.input.out_type.name,
+                      "scale": self.input.out_scale},
+            "nodes": [n.describe() for n in self.nodes],
+            "folding": [{"name": n.name, "pe": n.pe, "simd": n.simd} for n in mv],
+            "max_cycles": max((n.cycles() for n in self.nodes), default=0),
+        }
+        return json.dumps(doc, indent=2)

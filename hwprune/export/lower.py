@@ -1,0 +1,666 @@
+"""Lowering of a cleaned QONNX graph to the integer dataflow graph, as qonnx Transformations.
+
+Each pass replaces one pattern of the QONNX graph by nodes of the ``hwprune.export`` domain
+that compute on integers (NHWC layout). A replaced node keeps the name of the QONNX tensor it
+reproduces, so later passes find their integer producer by tensor name and the executor can be
+checked against qonnx at every layer boundary.
+
+* :class:`LowerInputQuant` -- the input quantizer (and any host-side pre-processing before it)
+  becomes ``IntInput``: the accelerator receives the quantizer's integers.
+* :class:`LowerWeightLayer` -- ``Conv``/``MatMul`` with quantized weights, the per-channel
+  affine ops after it (BatchNorm, Mul, Add, ...), an optional ReLU and the next activation
+  quantizer become ``[IntPad] -> [IntSlidingWindow] -> IntMVAU`` with integer weights and
+  per-channel integer thresholds (negative slopes flip the weight row). Without a quantizer
+  before the graph output the layer is the head: its output is the integer accumulator.
+* :class:`LowerMaxPool` -- ``MaxPool`` on an integer tensor becomes ``IntMaxPool``.
+* :class:`LowerFlatten` -- ``Reshape``/``Flatten`` of a feature map becomes ``IntFlatten``
+  (the next fully connected layer's weight columns are reordered from C,H,W to H,W,C).
+* :class:`InsertLabelSelect` -- arg-max after the head (unless scores are requested).
+
+:func:`lower_model` runs them and returns the :class:`~hwprune.export.graph.IntGraph`; anything
+left over raises :class:`~hwprune.errors.LoweringError` naming the node and its op.
+
+Example:
+    >>> graph = lower_model(load_qonnx("model.qonnx.onnx"))  # doctest: +SKIP
+    >>> [n.kind for n in graph.nodes]  # doctest: +SKIP
+    ['Input', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.general.intquant import max_int, min_int, resolve_rounding_mode
+from qonnx.transformation.base import Transformation
+
+from hwprune.errors import LoweringError
+from hwprune.export.dtypes import IntType
+from hwprune.export.graph import (
+    InputNode,
+    IntGraph,
+    IntNode,
+    LabelSelectNode,
+    MaxPoolNode,
+    MVAUNode,
+    PadNode,
+    SlidingWindowNode,
+)
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "hwprune.export"
+_HOST_OPS = {"Mul", "Add", "Sub", "Div", "Reshape", "Flatten", "Identity"}
+_AFFINE_OPS = {"Mul", "Add", "Sub", "Div"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode() for x in v]
+        out[a.name] = v
+    return out
+
+
+def _where(node: onnx.NodeProto) -> str:
+    return f"node '{node.name}' ({node.op_type})"
+
+
+def _int_producer(model: ModelWrapper, tensor: str) -> onnx.NodeProto | None:
+    prod = model.find_producer(tensor)
+    if prod is not None and prod.domain == DOMAIN:
+        return prod
+    return None
+
+
+def _make(op: str, inputs: list[str], outputs: list[str], name: str, **attrs: Any) -> onnx.NodeProto:
+    return helper.make_node(op, inputs, outputs, name=name, domain=DOMAIN, **attrs)
+
+
+def _next_name(model: ModelWrapper, prefix: str) -> str:
+    names = {n.name for n in model.graph.node}
+    k = 0
+    while f"{prefix}_{k}" in names:
+        k += 1
+    return f"{prefix}_{k}"
+
+
+def _remove(model: ModelWrapper, nodes: list[onnx.NodeProto]) -> None:
+    for n in nodes:
+        if n in model.graph.node:
+            model.graph.node.remove(n)
+
+
+def _insert_at(model: ModelWrapper, index: int, nodes: list[onnx.NodeProto]) -> None:
+    for k, n in enumerate(nodes):
+        model.graph.node.insert(index + k, n)
+
+
+def _scalar(value: np.ndarray | None, what: str, node: onnx.NodeProto) -> float:
+    if value is None:
+        raise LoweringError(f"{_where(node)}: its {what} is not a constant; export the model "
+                            "with constant quantizer parameters")
+    v = np.asarray(value, dtype=np.float64).ravel()
+    if v.size == 0 or not np.all(v == v[0]):
+        raise LoweringError(f"{_where(node)}: per-channel {what} on an activation cannot be "
+                            "lowered to integers; use a per-tensor activation quantizer")
+    return float(v[0])
+
+
+def _quant_type(node: onnx.NodeProto, model: ModelWrapper) -> tuple[IntType, float, int, int, str]:
+    """(type, scale, qmin, qmax, rounding) of an activation Quant/BipolarQuant node."""
+    if node.op_type == "BipolarQuant":
+        scale = _scalar(model.get_initializer(node.input[1]), "scale", node)
+        return IntType(1, True, True), scale, -1, 1, "ROUND"
+    a = _attrs(node)
+    scale = _scalar(model.get_initializer(node.input[1]), "scale", node)
+    zp = _scalar(model.get_initializer(node.input[2]), "zero point", node)
+    bits = int(_scalar(model.get_initializer(node.input[3]), "bit width", node))
+    if zp != 0:
+        raise LoweringError(f"{_where(node)} has zero point {zp}; hwprune lowers only "
+                            "quantizers with zero point 0 (use a symmetric/unsigned quantizer)")
+    if scale <= 0:
+        raise LoweringError(f"{_where(node)} has a non-positive scale {scale}")
+    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+    if bits == 1 and signed:
+        return IntType(1, True, True), scale, -1, 1, "ROUND"
+    qmin = int(min_int(signed, narrow, bits))
+    qmax = int(max_int(signed, narrow, bits))
+    return IntType(bits, signed), scale, qmin, qmax, str(a.get("rounding_mode", "ROUND"))
+
+
+def _info(node: onnx.NodeProto) -> dict[str, Any]:
+    """Common attributes of an integer node: out_shape, out_type, out_scale."""
+    a = _attrs(node)
+    return {
+        "shape": tuple(int(x) for x in a["out_shape"]),
+        "type": IntType.from_name(a["out_type"]),
+        "scale": float(a["out_scale"]),
+        "attrs": a,
+    }
+
+
+def _nhwc(shape: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """QONNX (N, C, H, W) or (N, F) tensor shape -> our per-sample NHWC / flat shape."""
+    s = tuple(int(x) for x in shape[1:])
+    if len(s) == 3:
+        return (s[1], s[2], s[0])
+    return s
+
+
+def _weights(model: ModelWrapper, tensor: str, user: onnx.NodeProto):
+    """Integer weights, their scale broadcast to the weight shape, type and producer nodes."""
+    prod = model.find_producer(tensor)
+    if prod is None:
+        w = model.get_initializer(tensor)
+        if w is None:
+            raise LoweringError(f"{_where(user)}: its weights are computed at run time; hwprune "
+                                "needs constant quantized weights")
+        raise LoweringError(f"{_where(user)} has float (unquantized) weights; quantize them "
+                            "(e.g. brevitas QuantConv2d/QuantLinear) before export")
+    if prod.op_type not in ("Quant", "BipolarQuant"):
+        raise LoweringError(f"{_where(user)}: its weights come from {_where(prod)}, not from a "
+                            "weight quantizer; hwprune cannot lower that")
+    w = model.get_initializer(prod.input[0])
+    if w is None:
+        raise LoweringError(f"{_where(prod)}: weight quantizer input is not a constant")
+    w = np.asarray(w, dtype=np.float64)
+    s = model.get_initializer(prod.input[1])
+    if s is None:
+        raise LoweringError(f"{_where(prod)}: weight scale is not a constant")
+    s = np.broadcast_to(np.asarray(s, dtype=np.float64), w.shape)
+    if prod.op_type == "BipolarQuant":
+        wint = np.where(w >= 0, 1, -1).astype(np.int64)
+        return wint, s, IntType(1, True, True), prod
+    a = _attrs(prod)
+    zp = model.get_initializer(prod.input[2])
+    bits = model.get_initializer(prod.input[3])
+    if zp is None or bits is None or np.any(np.asarray(zp) != 0):
+        raise LoweringError(f"{_where(prod)}: weight zero point must be the constant 0")
+    bits = int(np.asarray(bits).ravel()[0])
+    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+    y = w / s
+    if bits == 1 and signed:
+        return np.where(y >= 0, 1, -1).astype(np.int64), s, IntType(1, True, True), prod
+    y = np.clip(y, min_int(signed, narrow, bits), max_int(signed, narrow, bits))
+    y = resolve_rounding_mode(str(a.get("rounding_mode", "ROUND")))(y)
+    return y.astype(np.int64), s, IntType(bits, signed), prod
+
+
+def _chan_vector(c: np.ndarray, nch: int, ndim: int, node: onnx.NodeProto) -> np.ndarray:
+    target = (1, nch) + (1,) * (ndim - 2)
+    try:
+        v = np.broadcast_to(np.asarray(c, dtype=np.float64), target)
+    except ValueError:
+        raise LoweringError(f"{_where(node)}: its constant of shape {np.shape(c)} is not per "
+                            "channel; hwprune folds only per-tensor or per-channel constants") from None
+    return v.reshape(nch).copy()
+
+
+def _follow_chain(model: ModelWrapper, start: str, nch: int, ndim: int, layer: onnx.NodeProto):
+    """Collect the per-channel affine ops (+ReLU) after a layer up to its quantizer.
+
+    Returns (a, b, relu, removed nodes, quant node or None, last tensor).
+    """
+    a = np.ones(nch)
+    b = np.zeros(nch)
+    relu = False
+    removed: list[onnx.NodeProto] = []
+    outputs = {o.name for o in model.graph.output}
+    t = start
+    while True:
+        cons = model.find_consumers(t)
+        if t in outputs and not cons:
+            return a, b, relu, removed, None, t
+        if len(cons) != 1:
+            names = ", ".join(_where(c) for c in cons)
+            raise LoweringError(f"the output of {_where(layer)} feeds several nodes ({names}); "
+                                "hwprune lowers only chains (no residual branches yet)")
+        n = cons[0]
+        op = n.op_type
+        if op in ("Quant", "BipolarQuant"):
+            return a, b, relu, removed, n, t
+        if op == "BatchNormalization":
+            g, beta, mean, var = (model.get_initializer(x) for x in n.input[1:5])
+            if any(x is None for x in (g, beta, mean, var)):
+                raise LoweringError(f"{_where(n)}: BatchNorm parameters must be constants")
+            eps = float(_attrs(n).get("epsilon", 1e-5))
+            sc = np.asarray(g, np.float64) / np.sqrt(np.asarray(var, np.float64) + eps)
+            sh = np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * sc
+            if relu:
+                raise LoweringError(f"{_where(n)} after a ReLU cannot be folded into thresholds")
+            a, b = a * sc, b * sc + sh
+        elif op in _AFFINE_OPS:
+            consts = [model.get_initializer(x) for x in n.input]
+            dyn = [i for i, c in enumerate(consts) if c is None]
+            if len(dyn) != 1:
+                what = "a residual add" if op == "Add" else "an elementwise op of two tensors"
+                raise LoweringError(f"{_where(n)} is {what}, which hwprune cannot requantize yet")
+            if relu:
+                raise LoweringError(f"{_where(n)} after a ReLU cannot be folded into thresholds")
+            c = _chan_vector(consts[1 - dyn[0]], nch, ndim, n)
+            if op == "Mul":
+                a, b = a * c, b * c
+            elif op == "Add":
+                b = b + c
+            elif op == "Sub":
+                a, b = (a, b - c) if dyn[0] == 0 else (-a, c - b)
+            else:  # Div
+                if dyn[0] != 0:
+                    raise LoweringError(f"{_where(n)} divides a constant by a tensor")
+                a, b = a / c, b / c
+        elif op == "Relu":
+            relu = True
+        elif op == "Identity":
+            pass
+        else:
+            raise LoweringError(f"{_where(n)} follows {_where(layer)} before its output is "
+                                "quantized (a float activation or an unsupported op); add an "
+                                "activation quantizer (QuantReLU / QuantIdentity) there")
+        removed.append(n)
+        t = n.output[0]
+
+
+def _level_fn(A: np.ndarray, B: np.ndarray, relu: bool, qtype: IntType, s_a: float,
+              qmin: int, qmax: int, rounding: str):
+    """Map accumulators (per channel) to output levels 0..qmax-qmin, in float64."""
+    rnd = resolve_rounding_mode(rounding)
+
+    def level(acc: np.ndarray) -> np.ndarray:
+        z = A * acc.astype(np.float64) + B
+        if relu:
+            z = np.maximum(z, 0.0)
+        if qtype.bipolar:
+            return (z >= 0).astype(np.int64)
+        y = np.clip(z / s_a, qmin, qmax)
+        return rnd(y).astype(np.int64) - qmin
+
+    return level
+
+
+def compute_thresholds(level, amin: np.ndarray, amax: np.ndarray, nt: int) -> np.ndarray:
+    """Smallest accumulator reaching each level (``amax + 1`` if never), per channel.
+
+    ``level`` must be non-decreasing in the accumulator for every channel.
+
+    Example:
+        >>> f = lambda acc: np.clip(acc // 3, 0, 3)
+        >>> compute_thresholds(f, np.array([-10]), np.array([20]), 3).tolist()
+        [[3, 6, 9]]
+    """
+    T = np.empty((amin.size, nt), dtype=np.int64)
+    for k in range(1, nt + 1):
+        lo = amin.astype(np.int64).copy()
+        hi = amax.astype(np.int64) + 1
+        while np.any(lo < hi):
+            mid = (lo + hi) // 2
+            ok = level(mid) >= k
+            active = lo < hi
+            hi = np.where(active & ok, mid, hi)
+            lo = np.where(active & ~ok, mid + 1, lo)
+        T[:, k - 1] = lo
+    return T
+
+
+# --------------------------------------------------------------------------- passes
+
+
+class LowerInputQuant(Transformation):
+    """Replace the input quantizer (and host pre-processing before it) by ``IntInput``."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        if any(n.op_type == "IntInput" and n.domain == DOMAIN for n in model.graph.node):
+            return model, False
+        t = model.graph.input[0].name
+        pre: list[onnx.NodeProto] = []
+        while True:
+            cons = model.find_consumers(t)
+            if len(cons) != 1:
+                raise LoweringError(f"graph tensor '{t}' feeds {len(cons)} nodes before the input "
+                                    "quantizer; hwprune needs one input quantizer")
+            n = cons[0]
+            if n.op_type in ("Quant", "BipolarQuant"):
+                break
+            consts = [model.get_initializer(x) for x in n.input[1:]]
+            if n.op_type not in _HOST_OPS or any(c is None for c in consts):
+                raise LoweringError(f"{_where(n)} comes before the input quantizer; hwprune "
+                                    "needs the model to quantize its input first (add an input "
+                                    "QuantIdentity)")
+            pre.append(n)
+            t = n.output[0]
+        qtype, scale, qmin, qmax, _ = _quant_type(n, model)
+        shape = _nhwc(model.get_tensor_shape(n.output[0]))
+        node = _make("IntInput", [], [n.output[0]], "Input", out_shape=list(shape),
+                     out_type=qtype.name, out_scale=scale, qonnx_tensor=n.output[0],
+                     qmin=qmin, qmax=qmax, quant_input=t,
+                     host_preprocessing=[f"{p.op_type}:{p.name}" for p in pre] or [""])
+        idx = list(model.graph.node).index(n)
+        _insert_at(model, idx, [node])
+        _remove(model, [*pre, n])
+        return model, True
+
+
+class LowerMaxPool(Transformation):
+    """``MaxPool`` (kernel = stride, no padding) on an integer map -> ``IntMaxPool``."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for idx, n in enumerate(model.graph.node):
+            if n.op_type != "MaxPool" or _int_producer(model, n.input[0]) is None:
+                continue
+            src = _info(_int_producer(model, n.input[0]))
+            a = _attrs(n)
+            k = list(a.get("kernel_shape", [1, 1]))
+            s = list(a.get("strides", k))
+            if len(k) != 2 or k[0] != k[1] or s != k or any(a.get("pads", [0]) ) or \
+                    a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1, 1])):
+                raise LoweringError(f"{_where(n)}: hwprune lowers only square max-pooling with "
+                                    "stride = kernel, no padding and floor mode")
+            h, w, c = src["shape"]
+            out = (h // k[0], w // k[0], c)
+            node = _make("IntMaxPool", [n.input[0]], [n.output[0]], _next_name(model, "MaxPool"),
+                         out_shape=list(out), out_type=src["type"].name, out_scale=src["scale"],
+                         qonnx_tensor=n.output[0], in_shape=list(src["shape"]), kernel=k[0])
+            model.graph.node.insert(idx, node)
+            model.graph.node.remove(n)
+            return model, True
+        return model, False
+
+
+class LowerFlatten(Transformation):
+    """``Reshape``/``Flatten`` of an integer map to (N, features) -> ``IntFlatten``."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for idx, n in enumerate(model.graph.node):
+            if n.op_type not in ("Reshape", "Flatten") or _int_producer(model, n.input[0]) is None:
+                continue
+            src = _info(_int_producer(model, n.input[0]))
+            out_shape = model.get_tensor_shape(n.output[0])
+            size = int(np.prod(src["shape"]))
+            if out_shape is None or len(out_shape) != 2 or int(out_shape[1]) != size:
+                raise LoweringError(f"{_where(n)}: only a flatten to (batch, features) can be "
+                                    "lowered")
+            node = _make("IntFlatten", [n.input[0]], [n.output[0]], _next_name(model, "Flatten"),
+                         out_shape=[size], out_type=src["type"].name, out_scale=src["scale"],
+                         qonnx_tensor=n.output[0], in_shape=list(src["shape"]))
+            model.graph.node.insert(idx, node)
+            model.graph.node.remove(n)
+            return model, True
+        return model, False
+
+
+class LowerWeightLayer(Transformation):
+    """Conv/MatMul + affine chain + activation quantizer -> (Pad, SlidingWindow,) ``IntMVAU``."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for idx, n in enumerate(model.graph.node):
+            if n.op_type not in ("Conv", "MatMul", "Gemm"):
+                continue
+            prod = _int_producer(model, n.input[0])
+            if prod is None:
+                continue
+            self._lower(model, idx, n, prod)
+            return model, True
+        return model, False
+
+    def _lower(self, model: ModelWrapper, idx: int, n: onnx.NodeProto,
+               prod: onnx.NodeProto) -> None:
+        if n.op_type == "Gemm":
+            raise LoweringError(f"{_where(n)}: convert Gemm with qonnx GemmToMatMul first")
+        src = _info(prod)
+        in_type: IntType = src["type"]
+        s_x = src["scale"]
+        wint, ws, wtype, wq = _weights(model, n.input[1], n)
+        new_nodes: list[onnx.NodeProto] = []
+        in_tensor = n.input[0]
+        xrange = (in_type.min, in_type.max)  # a padded bipolar map holds -1, 0, +1 (INT2)
+        if n.op_type == "Conv":
+            a = _attrs(n)
+            if int(a.get("group", 1)) != 1:
+                raise LoweringError(f"{_where(n)} is a grouped/depthwise convolution; hwprune's "
+                                    "export does not lower those yet (VVAU)")
+            k = list(a.get("kernel_shape", wint.shape[2:]))
+            st = list(a.get("strides", [1, 1]))
+            pads = list(a.get("pads", [0, 0, 0, 0]))
+            if k[0] != k[1] or st[0] != st[1] or len(set(pads)) > 1 or \
+                    any(d != 1 for d in a.get("dilations", [1, 1])):
+                raise LoweringError(f"{_where(n)}: only square kernels, equal strides, equal "
+                                    "padding and no dilation can be lowered")
+            if len(src["shape"]) != 3:
+                raise LoweringError(f"{_where(n)}: its input is not a feature map")
+            O = wint.shape[0]
+            s_o = ws[:, 0, 0, 0]
+            if not np.all(ws == s_o[:, None, None, None]):
+                raise LoweringError(f"{_where(wq)}: weight scale varies inside an output channel")
+            W = wint.transpose(0, 2, 3, 1).reshape(O, -1)
+            h, w, c = src["shape"]
+            p = int(pads[0])
+            if p:
+                # a bipolar map padded with zeros holds -1, 0, +1: it continues as INT2
+                pad_type = IntType(2, True) if in_type.bipolar else in_type
+                pname = _next_name(model, "Pad")
+                pshape = (h + 2 * p, w + 2 * p, c)
+                pt = f"{pname}_out"
+                new_nodes.append(_make("IntPad", [in_tensor], [pt], pname, out_shape=list(pshape),
+                                       out_type=pad_type.name, out_scale=s_x, qonnx_tensor="",
+                                       in_shape=[h, w, c], pad=p, in_type=in_type.name))
+                in_type = pad_type
+                in_tensor, (h, w, c) = pt, pshape
+            kk, ss = int(k[0]), int(st[0])
+            oh, ow = (h - kk) // ss + 1, (w - kk) // ss + 1
+            sname = _next_name(model, "SlidingWindow")
+            swt = f"{sname}_out"
+            new_nodes.append(_make("IntSlidingWindow", [in_tensor], [swt], sname,
+                                   out_shape=[oh, ow, kk * kk * c], out_type=in_type.name,
+                                   out_scale=s_x, qonnx_tensor="", in_shape=[h, w, c],
+                                   kernel=kk, stride=ss))
+            in_tensor = swt
+            in_shape: tuple[int, ...] = (oh, ow, kk * kk * c)
+            nvec, out_shape, ndim, conv = oh * ow, (oh, ow, O), 4, True
+        else:
+            W = wint.T.copy()
+            O = W.shape[0]
+            s_o = ws[0, :]
+            if not np.all(ws == s_o[None, :]):
+                raise LoweringError(f"{_where(wq)}: weight scale varies along the input axis")
+            in_shape = src["shape"]
+            if prod.op_type == "IntFlatten":
+                fin = tuple(int(x) for x in _attrs(prod)["in_shape"])
+                if len(fin) == 3:
+                    hh, ww, cc = fin
+                    W = W.reshape(O, cc, hh, ww).transpose(0, 2, 3, 1).reshape(O, -1)
+                    in_shape = fin
+                in_tensor = prod.input[0]
+            if W.shape[1] != int(np.prod(in_shape)):
+                raise LoweringError(f"{_where(n)}: weight shape {wint.shape} does not match its "
+                                    f"input of {int(np.prod(in_shape))} features")
+            nvec, out_shape, ndim, conv = 1, (O,), 2, False
+        a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], O, ndim, n)
+        A = s_x * s_o * a_c
+        name = _next_name(model, "MVAU")
+        xmin, xmax = xrange
+        attrs: dict[str, Any] = dict(in_shape=list(in_shape), in_type=in_type.name, nvec=nvec,
+                                     conv=int(conv), source=n.name)
+        if quant is not None:
+            qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
+            flip = A < 0
+            W = np.where(flip[:, None], -W, W)
+            A = np.abs(A)
+            amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
+            amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
+            nt = (1 if qtype.bipolar else qmax - qmin)
+            level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
+            T = compute_thresholds(level, amin, amax, nt)
+            acc_type = IntType.for_range(min(int(amin.min()), int(T.min())),
+                                         max(int(amax.max()), int(T.max())))
+            out_bias = -1 if qtype.bipolar else qmin
+            out_tensor, qonnx_tensor = quant.output[0], quant.output[0]
+            removed = [n, *chain, quant]
+            model.set_initializer(f"{name}_T", T)
+            inputs = [in_tensor, f"{name}_W", f"{name}_T"]
+            attrs.update(out_type=qtype.name, out_scale=s_a, out_bias=out_bias, head=0)
+            if np.any(flip):
+                log.info("%s: %d channels with negative scale, weight rows flipped", name,
+                         int(flip.sum()))
+        else:
+            if relu:
+                raise LoweringError(f"the head {_where(n)} ends in a ReLU; hwprune's head must "
+                                    "output its accumulator (no activation)")
+            amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
+            amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
+            acc_type = IntType.for_range(int(amin.min()), int(amax.max()))
+            out_tensor, qonnx_tensor = last, last
+            removed = [n, *chain]
+            inputs = [in_tensor, f"{name}_W"]
+            sc = float(np.mean(A)) if A.size else 1.0
+            attrs.update(out_type=acc_type.name, out_scale=sc, out_bias=0, head=1,
+                         score_scale=[float(x) for x in A], score_bias=[float(x) for x in b_c])
+        if not (wtype.bipolar or wtype.contains(W)):
+            wtype = IntType.for_range(int(W.min()), int(W.max()))
+        model.set_initializer(f"{name}_W", W.astype(np.int64))
+        new_nodes.append(_make("IntMVAU", inputs, [out_tensor], name, out_shape=list(out_shape),
+                               qonnx_tensor=qonnx_tensor, wtype=wtype.name,
+                               acc_type=acc_type.name, xnor=int(wtype.bipolar and in_type.bipolar),
+                               **attrs))
+        if prod.op_type == "IntFlatten" and not model.find_consumers(prod.output[0])[1:]:
+            removed.append(prod)
+        if len(model.find_consumers(n.input[1])) == 1:
+            removed.append(wq)
+        pos = list(model.graph.node).index(n)
+        _insert_at(model, pos, new_nodes)
+        _remove(model, removed)
+
+
+class InsertLabelSelect(Transformation):
+    """Append ``IntLabelSelect`` (arg-max) after the head, checking that it is exact."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        if any(n.op_type == "IntLabelSelect" for n in model.graph.node):
+            return model, False
+        out = model.graph.output[0].name
+        prod = _int_producer(model, out)
+        if prod is None:
+            return model, False
+        info = _info(prod)
+        a = info["attrs"]
+        if prod.op_type == "IntMVAU" and a.get("head", 0):
+            A = np.asarray(a["score_scale"])
+            B = np.asarray(a["score_bias"])
+            if np.any(A <= 0) or not np.allclose(A, A[0], rtol=1e-6, atol=0) or \
+                    not np.allclose(B, B[0], rtol=1e-6, atol=1e-12):
+                raise LoweringError(f"the head '{prod.name}' has a per-channel or negative scale "
+                                    "or offset, so the arg-max of its integer accumulator may "
+                                    "differ from the float output; use a per-tensor weight scale "
+                                    "on the head, or export scores (--scores)")
+        if len(info["shape"]) != 1:
+            raise LoweringError(f"the graph output '{out}' is not a vector of class scores")
+        nl = info["shape"][0]
+        new_out = f"{out}_label"
+        node = _make("IntLabelSelect", [out], [new_out], "LabelSelect_0", out_shape=[1],
+                     out_type=IntType.for_range(0, max(nl - 1, 1)).name, out_scale=1.0,
+                     qonnx_tensor="", in_type=info["type"].name, num_labels=nl)
+        model.graph.node.append(node)
+        return model, True
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
+    """Run the lowering passes on a cleaned QONNX model; returns the lowered ModelWrapper.
+
+    Raises :class:`LoweringError` naming the first node that could not be lowered.
+    """
+    if output not in ("label", "scores"):
+        raise ValueError("output must be 'label' or 'scores'")
+    m = model.transform(LowerInputQuant(), cleanup=False)
+    passes = (LowerWeightLayer(), LowerMaxPool(), LowerFlatten())
+    changed = True
+    while changed:
+        changed = False
+        for p in passes:
+            m, ch = p.apply(m)
+            changed |= ch
+    leftovers = [n for n in m.graph.node if n.domain != DOMAIN]
+    if leftovers:
+        n = leftovers[0]
+        raise LoweringError(f"{_where(n)} cannot be lowered to the integer dataflow graph "
+                            "(unsupported op or position); supported: Conv, MatMul, "
+                            "BatchNormalization, per-channel Mul/Add, Relu, Quant, BipolarQuant, "
+                            "MaxPool, Flatten/Reshape")
+    if output == "label":
+        m = m.transform(InsertLabelSelect(), cleanup=False)
+    return m
+
+
+def extract_graph(model: ModelWrapper, output: str = "label") -> IntGraph:
+    """Read the lowered ModelWrapper into an :class:`IntGraph` (a chain, input first)."""
+    by_out = {o: n for n in model.graph.node for o in n.output}
+    start = next(n for n in model.graph.node if n.op_type == "IntInput")
+    chain: list[IntNode] = []
+    cur: onnx.NodeProto | None = start
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in n.input[:1]:
+            consumers.setdefault(i, []).append(n)
+    del by_out
+    while cur is not None:
+        if cur.op_type != "IntFlatten":
+            chain.append(_to_node(model, cur))
+        nxt = consumers.get(cur.output[0], [])
+        cur = nxt[0] if nxt else None
+    return IntGraph(tuple(chain), output)
+
+
+def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
+    info = _info(n)
+    a = info["attrs"]
+    common = dict(name=n.name, out_shape=info["shape"], out_type=info["type"],
+                  out_scale=info["scale"], qonnx_tensor=a.get("qonnx_tensor", ""))
+    if n.op_type == "IntInput":
+        pre = tuple(x for x in a.get("host_preprocessing", []) if x)
+        return InputNode(**common, host_preprocessing=pre)
+    if n.op_type == "IntPad":
+        return PadNode(**common, in_shape=tuple(a["in_shape"]), pad=int(a["pad"]),
+                       in_type=IntType.from_name(a.get("in_type", a["out_type"])))
+    if n.op_type == "IntSlidingWindow":
+        return SlidingWindowNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]),
+                                 stride=int(a["stride"]))
+    if n.op_type == "IntMaxPool":
+        return MaxPoolNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]))
+    if n.op_type == "IntLabelSelect":
+        return LabelSelectNode(**common, in_type=IntType.from_name(a["in_type"]),
+                               num_labels=int(a["num_labels"]))
+    if n.op_type == "IntMVAU":
+        W = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
+        T = None
+        if len(n.input) > 2:
+            T = np.asarray(model.get_initializer(n.input[2]), dtype=np.int64)
+        return MVAUNode(
+            **common, in_shape=tuple(a["in_shape"]), in_type=IntType.from_name(a["in_type"]),
+            weights=W, wtype=IntType.from_name(a["wtype"]), thresholds=T,
+            acc_type=IntType.from_name(a["acc_type"]), out_bias=int(a.get("out_bias", 0)),
+            nvec=int(a["nvec"]), xnor=bool(a.get("xnor", 0)), conv=bool(a.get("conv", 0)),
+            source=str(a.get("source", "")),
+            score_scale=tuple(a.get("score_scale", [])), score_bias=tuple(a.get("score_bias", [])),
+        )
+    raise LoweringError(f"{_where(n)}: unknown lowered node")
+
+
+def lower_model(model: ModelWrapper, output: str = "label") -> IntGraph:
+    """Lower a cleaned QONNX model (see :func:`hwprune.export.qonnx.load_qonnx`) to an IntGraph.
+
+    ``output="label"`` ends the graph with an arg-max; ``"scores"`` keeps the head's integer
+    accumulators. Folding is all-ones; apply one with :func:`hwprune.export.fold.apply_folding`.
+    """
+    return extract_graph(lower_onnx(model, output), output)

@@ -1,0 +1,167 @@
+"""Brevitas -> QONNX export, qonnx clean-up, and qonnx reference execution on integers.
+
+Example:
+    >>> path = export_brevitas(qmodel, (1, 8, 8), "out/model.qonnx.onnx")  # doctest: +SKIP
+    >>> model = load_qonnx(path)                                           # doctest: +SKIP
+    >>> ctx = reference_execute(model, x_int)                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from hwprune.errors import LoweringError, ModelError
+
+log = logging.getLogger(__name__)
+
+
+def export_brevitas(model: Any, input_shape: tuple[int, ...], path: str | Path) -> Path:
+    """Export a Brevitas model to QONNX at ``path`` (cleaned with qonnx) and return the path.
+
+    ``input_shape`` is (C, H, W) or (features,), without the batch dimension.
+    """
+    import torch
+    from brevitas.export import export_qonnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    x = torch.zeros((1, *input_shape))
+    with torch.no_grad():
+        export_qonnx(model, input_t=x, export_path=str(path), dynamo=False)
+    clean = load_qonnx(path)
+    clean.save(str(path))
+    return path
+
+
+def load_qonnx(path_or_model: str | Path | ModelWrapper) -> ModelWrapper:
+    """Load and clean a QONNX model (shapes, constants folded, unique node names, no Gemm)."""
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
+
+    if isinstance(path_or_model, ModelWrapper):
+        model = copy.deepcopy(path_or_model)
+    else:
+        p = Path(path_or_model)
+        if not p.is_file():
+            raise ModelError(f"QONNX file {p} does not exist; pass the path of an .onnx file")
+        try:
+            model = ModelWrapper(str(p))
+        except Exception as exc:  # onnx raises many types
+            raise ModelError(f"cannot read {p} as ONNX ({exc}); pass a QONNX .onnx file") from exc
+    inits = {i.name for i in model.graph.initializer}
+    for gi in [i for i in model.graph.input if i.name in inits]:
+        model.graph.input.remove(gi)
+    if len(model.graph.input) != 1 or len(model.graph.output) != 1:
+        raise LoweringError("the QONNX model must have exactly one input and one output")
+    model = cleanup_model(model)
+    if any(n.op_type == "Gemm" for n in model.graph.node):
+        model = model.transform(GemmToMatMul())
+        model = cleanup_model(model)
+    model = model.transform(InferShapes())
+    model = model.transform(GiveUniqueNodeNames())
+    return model
+
+
+def _batched(model: ModelWrapper, n: int) -> ModelWrapper:
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    m = copy.deepcopy(model)
+    for node in m.graph.node:
+        if node.op_type == "Reshape":
+            s = m.get_initializer(node.input[1])
+            if s is not None and s.size and s[0] in (1, -1):
+                s = s.copy()
+                s[0] = n
+                m.set_initializer(node.input[1], s)
+    for t in list(m.graph.input) + list(m.graph.output):
+        t.type.tensor_type.shape.dim[0].dim_value = n
+    del m.graph.value_info[:]
+    return m.transform(InferShapes())
+
+
+def input_quantizer(model: ModelWrapper):
+    """The first Quant/BipolarQuant node on the input path and the tensor it quantizes."""
+    t = model.graph.input[0].name
+    while True:
+        cons = model.find_consumers(t)
+        if len(cons) != 1:
+            raise LoweringError("cannot find the input quantizer: the input path branches")
+        n = cons[0]
+        if n.op_type in ("Quant", "BipolarQuant"):
+            return n, t
+        t = n.output[0]
+
+
+def cut_at_input_quant(model: ModelWrapper) -> ModelWrapper:
+    """A copy whose graph input is the input quantizer's input (host pre-processing removed).
+
+    Feeding it ``x_int * scale`` reproduces the original model on the quantizer's integers.
+    """
+    from qonnx.transformation.infer_shapes import InferShapes
+    from onnx import helper
+
+    m = copy.deepcopy(model)
+    q, t = input_quantizer(m)
+    if t != m.graph.input[0].name:
+        pre = []
+        cur = m.graph.input[0].name
+        while cur != t:
+            node = m.find_consumers(cur)[0]
+            pre.append(node)
+            cur = node.output[0]
+        shape = m.get_tensor_shape(t)
+        for node in pre:
+            m.graph.node.remove(node)
+        new_in = helper.make_tensor_value_info(t, 1, shape)
+        m.graph.input.remove(m.graph.input[0])
+        m.graph.input.append(new_in)
+        m = m.transform(InferShapes())
+    return m
+
+
+def reference_execute(model: ModelWrapper, x_float: np.ndarray) -> dict[str, np.ndarray]:
+    """Execute ``model`` with qonnx on a batch; returns every tensor of the graph."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    n = int(x_float.shape[0])
+    m = _batched(model, n)
+    ctx = execute_onnx(m, {m.graph.input[0].name: x_float.astype(np.float32)},
+                       return_full_exec_context=True)
+    return {k: v for k, v in ctx.items() if v is not None}
+
+
+def quantize_inputs(model: ModelWrapper, x_float: np.ndarray) -> tuple[np.ndarray, float]:
+    """Integers that the model's input quantizer makes of raw inputs, and its scale."""
+    q, _ = input_quantizer(model)
+    ctx = reference_execute(model, x_float)
+    scale = float(np.asarray(model.get_initializer(q.input[1])).ravel()[0])
+    xq = ctx[q.output[0]].astype(np.float64) / scale
+    return np.rint(xq).astype(np.int64), scale
+
+
+def qonnx_to_ir(path: str | Path, folding: Any = "auto", target: Any = None):
+    """Read a QONNX file into the integer dataflow graph with a folding applied.
+
+    ``folding`` is "auto" (the cost model's folding optimizer for ``target``), a path to a
+    folding JSON, or a list of ``{"pe": .., "simd": ..}`` per MVAU. Returns an
+    :class:`~hwprune.export.graph.IntGraph`; its ``to_json()`` is ``dataflow.json``.
+
+    Example:
+        >>> g = qonnx_to_ir("tfc.onnx", target="pynq-z2")  # doctest: +SKIP
+        >>> [n.kind for n in g.nodes]                       # doctest: +SKIP
+        ['Input', 'MVAU', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
+    """
+    from hwprune.export.fold import apply_folding
+    from hwprune.export.lower import lower_model
+
+    graph = lower_model(load_qonnx(path))
+    return apply_folding(graph, folding, target)

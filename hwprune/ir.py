@@ -1,0 +1,616 @@
+"""The dataflow IR: one frozen node per hardware block of a FINN-style streaming accelerator.
+
+A network becomes a chain of nodes, each with its shapes, bit widths and folding:
+
+* :class:`SlidingWindow` - the im2col line buffer in front of a convolution (zero padding included);
+* :class:`MVAU` - matrix-vector-activation unit: a fully connected layer, or a convolution lowered
+  to a matrix (``mw = k*k*c_in`` columns, ``mh = c_out`` rows, ``n_vec`` output pixels), with its
+  activation as embedded thresholds (``out_bits``) or none (``out_bits=None``: raw accumulator);
+* :class:`VVAU` - depthwise convolution (one ``k*k`` dot product per channel);
+* :class:`MaxPool` - 2D max pooling, all channels in parallel;
+* :class:`Thresholding` - a standalone multi-threshold activation;
+* :class:`LabelSelect` - arg-max over the classifier's accumulators;
+* glue the build adds between them: :class:`FIFO`, :class:`WidthConverter`, :class:`DMA`.
+
+Data types: an activation or weight is ``(bits, kind)`` with kind ``"uint"``, ``"int"`` (signed,
+weights narrow-range as Brevitas exports them) or ``"bipolar"`` (1 bit meaning -1/+1: binary
+weights and 1-bit activations, as FINN expects).
+
+:func:`build_ir` turns design layers (the layer vocabulary shared by model specs, the JSON design
+description and the search) into a :class:`DataflowGraph`. The QONNX lowering builds the same node
+types and may attach integer weights/thresholds (fields excluded from equality).
+
+Example:
+    >>> from hwprune.ir import build_ir
+    >>> g = build_ir([{"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 2, "abits": 2},
+    ...               {"op": "maxpool", "kernel": 2},
+    ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 8, 8), 8)
+    >>> [n.op for n in g.nodes]
+    ['SlidingWindow', 'MVAU', 'MaxPool', 'MVAU', 'LabelSelect']
+    >>> g.nodes[1].mw, g.nodes[1].mh, g.nodes[1].n_vec
+    (9, 16, 36)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from hwprune.errors import ConfigError
+
+DTypeKind = str  # "uint" | "int" | "bipolar"
+
+
+def act_kind(bits: int) -> str:
+    """Kind of an activation of ``bits`` bits: 1-bit activations are bipolar, wider ones unsigned.
+
+    Example:
+        >>> act_kind(1), act_kind(4)
+        ('bipolar', 'uint')
+    """
+    return "bipolar" if bits == 1 else "uint"
+
+
+def weight_kind(bits: int) -> str:
+    """Kind of ``bits``-bit weights: 1-bit weights are bipolar, wider ones signed narrow-range.
+
+    Example:
+        >>> weight_kind(1), weight_kind(4)
+        ('bipolar', 'int')
+    """
+    return "bipolar" if bits == 1 else "int"
+
+
+def value_range(bits: int, kind: str, narrow: bool = False) -> tuple[int, int]:
+    """Integer range of a data type.
+
+    Example:
+        >>> value_range(2, "int", narrow=True), value_range(8, "uint"), value_range(1, "bipolar")
+        ((-1, 1), (0, 255), (-1, 1))
+    """
+    if kind == "bipolar":
+        return (-1, 1)
+    if kind == "uint":
+        return (0, 2**bits - 1)
+    lo = -(2 ** (bits - 1)) + (1 if narrow else 0)
+    return (lo, 2 ** (bits - 1) - 1)
+
+
+def accumulator_bits(mw: int, wbits: int, wkind: str, in_bits: int, in_kind: str) -> int:
+    """Smallest accumulator width for a ``mw``-long dot product, from the data-type ranges.
+
+    XNOR layers (bipolar x bipolar) accumulate a popcount in ``[0, mw]``; otherwise the bound is
+    ``mw`` times the extreme products (FINN's MinimizeAccumulatorWidth with worst-case weights).
+    The QONNX lowering may pass a tighter width computed from the real weights.
+
+    Example:
+        >>> accumulator_bits(576, 1, "bipolar", 1, "bipolar")  # popcount 0..576
+        10
+        >>> accumulator_bits(27, 1, "bipolar", 8, "uint")      # +-27*255
+        14
+    """
+    if wkind == "bipolar" and in_kind == "bipolar":
+        return max(1, math.ceil(math.log2(mw + 1)))
+    wlo, whi = value_range(wbits, wkind, narrow=True)
+    xlo, xhi = value_range(in_bits, in_kind)
+    prods = (wlo * xlo, wlo * xhi, whi * xlo, whi * xhi)
+    amax, amin = mw * max(prods), mw * min(prods)
+    if amin >= 0:
+        return max(1, math.ceil(math.log2(amax + 1)))
+    return math.ceil(math.log2(max(-amin, amax + 1))) + 1
+
+
+def n_thresholds(out_bits: int | None, out_kind: str) -> int:
+    """Thresholds per channel for an activation of ``out_bits`` bits (0 when there is none).
+
+    Example:
+        >>> n_thresholds(1, "bipolar"), n_thresholds(2, "uint"), n_thresholds(None, "int")
+        (1, 3, 0)
+    """
+    if out_bits is None:
+        return 0
+    if out_kind == "bipolar":
+        return 1
+    return 2**out_bits - 1
+
+
+@dataclass(frozen=True)
+class SlidingWindow:
+    """Sliding-window (im2col) generator: ``channels`` x ``ifm`` in, one ``k*k*channels`` window
+    per output pixel out; zero padding ``pad`` on each side is generated here.
+
+    ``simd`` channels per cycle (``simd | channels``); a depthwise window feeds a VVAU and must
+    have ``simd`` equal to that VVAU's ``pe``."""
+
+    name: str
+    channels: int
+    ifm: tuple[int, int]
+    kernel: int
+    stride: int
+    pad: int
+    bits: int
+    kind: str
+    simd: int = 1
+    depthwise: bool = False
+    ram_style: str = "auto"
+    op: ClassVar[str] = "SlidingWindow"
+
+    @property
+    def padded(self) -> tuple[int, int]:
+        return (self.ifm[0] + 2 * self.pad, self.ifm[1] + 2 * self.pad)
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        h, w = self.padded
+        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+
+    @property
+    def in_width(self) -> int:
+        return self.simd * self.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.simd * self.bits
+
+
+@dataclass(frozen=True)
+class MVAU:
+    """Matrix-vector-activation unit: ``mh x mw`` weights applied to ``n_vec`` input vectors.
+
+    ``pe | mh`` rows in parallel, ``simd | mw`` columns per cycle. ``out_bits=None`` means no
+    activation (the raw ``acc_bits`` accumulator goes out)."""
+
+    name: str
+    mw: int
+    mh: int
+    n_vec: int
+    wbits: int
+    wkind: str
+    in_bits: int
+    in_kind: str
+    acc_bits: int
+    out_bits: int | None
+    out_kind: str
+    pe: int = 1
+    simd: int = 1
+    conv: bool = False
+    mem_style: str = "auto"
+    res_type: str = "auto"
+    weights: Any = field(default=None, compare=False, repr=False)
+    thresholds: Any = field(default=None, compare=False, repr=False)
+    op: ClassVar[str] = "MVAU"
+
+    @property
+    def xnor(self) -> bool:
+        return self.wkind == "bipolar" and self.in_kind == "bipolar"
+
+    @property
+    def obits(self) -> int:
+        """Bits per output value (the accumulator when there is no activation)."""
+        return self.acc_bits if self.out_bits is None else self.out_bits
+
+    @property
+    def in_width(self) -> int:
+        return self.simd * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.obits
+
+
+@dataclass(frozen=True)
+class VVAU:
+    """Depthwise convolution: per channel a ``kernel*kernel`` dot product, ``n_vec`` pixels.
+
+    ``pe | channels``; ``simd | kernel*kernel`` and ``simd > 1`` only when ``pe == channels``."""
+
+    name: str
+    channels: int
+    kernel: int
+    n_vec: int
+    wbits: int
+    wkind: str
+    in_bits: int
+    in_kind: str
+    acc_bits: int
+    out_bits: int | None
+    out_kind: str
+    pe: int = 1
+    simd: int = 1
+    mem_style: str = "auto"
+    res_type: str = "auto"
+    weights: Any = field(default=None, compare=False, repr=False)
+    thresholds: Any = field(default=None, compare=False, repr=False)
+    op: ClassVar[str] = "VVAU"
+
+    @property
+    def xnor(self) -> bool:
+        return self.wkind == "bipolar" and self.in_kind == "bipolar"
+
+    @property
+    def obits(self) -> int:
+        return self.acc_bits if self.out_bits is None else self.out_bits
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.simd * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.obits
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """2D max pooling, window = stride = ``kernel``, all channels processed in parallel."""
+
+    name: str
+    channels: int
+    ifm: tuple[int, int]
+    kernel: int
+    bits: int
+    kind: str
+    op: ClassVar[str] = "MaxPool"
+
+    @property
+    def pe(self) -> int:
+        return self.channels
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        return (self.ifm[0] // self.kernel, self.ifm[1] // self.kernel)
+
+    @property
+    def in_width(self) -> int:
+        return self.channels * self.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.channels * self.bits
+
+
+@dataclass(frozen=True)
+class Thresholding:
+    """Standalone multi-threshold activation: ``channels`` x ``n_vec`` values of ``in_bits``."""
+
+    name: str
+    channels: int
+    n_vec: int
+    in_bits: int
+    out_bits: int
+    out_kind: str
+    pe: int = 1
+    thresholds: Any = field(default=None, compare=False, repr=False)
+    op: ClassVar[str] = "Thresholding"
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.out_bits
+
+
+@dataclass(frozen=True)
+class LabelSelect:
+    """Arg-max over ``labels`` accumulators of ``in_bits`` (top-1 class index out)."""
+
+    name: str
+    labels: int
+    in_bits: int
+    pe: int = 1
+    op: ClassVar[str] = "LabelSelect"
+
+    @property
+    def out_bits(self) -> int:
+        return max(1, math.ceil(math.log2(self.labels)))
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.out_bits
+
+
+@dataclass(frozen=True)
+class FIFO:
+    """Stream FIFO between two nodes (``depth`` words of ``width`` bits)."""
+
+    name: str
+    width: int
+    depth: int = 32
+    op: ClassVar[str] = "FIFO"
+
+
+@dataclass(frozen=True)
+class WidthConverter:
+    """Stream data-width converter, inserted where a producer's and consumer's widths differ."""
+
+    name: str
+    in_width: int
+    out_width: int
+    op: ClassVar[str] = "WidthConverter"
+
+
+@dataclass(frozen=True)
+class DMA:
+    """DMA between memory and the accelerator: ``frame_bits`` per frame over a ``width``-bit port."""
+
+    name: str
+    direction: str  # "in" | "out"
+    width: int
+    frame_bits: int
+    op: ClassVar[str] = "DMA"
+
+
+ComputeNode = SlidingWindow | MVAU | VVAU | MaxPool | Thresholding | LabelSelect
+GlueNode = FIFO | WidthConverter | DMA
+FOLDABLE = ("MVAU", "VVAU", "SlidingWindow", "Thresholding", "LabelSelect")
+
+
+@dataclass(frozen=True)
+class DataflowGraph:
+    """A chain of compute nodes, input first.
+
+    Attributes:
+        name: design name.
+        input_shape: ``(C, H, W)`` of one frame.
+        input_bits: bits per input value (unsigned integers, e.g. 8 for pixels).
+        nodes: compute nodes in stream order.
+        input_kind: ``"uint"`` or ``"bipolar"`` (1-bit +-1 input).
+        fixed: folding given by the user (``{node: {"pe": .., "simd": ..}}``); the folding
+            optimizer keeps these values and chooses the rest.
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    input_bits: int
+    nodes: tuple[ComputeNode, ...]
+    input_kind: str = "uint"
+    fixed: Mapping[str, Mapping[str, int]] = field(default_factory=dict, compare=False)
+
+    def node(self, name: str) -> ComputeNode:
+        """The node called ``name``."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def folding(self) -> dict[str, dict[str, int]]:
+        """Current PE/SIMD of every foldable node: ``{name: {"pe": .., "simd": ..}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for n in self.nodes:
+            if n.op in ("MVAU", "VVAU"):
+                out[n.name] = {"pe": n.pe, "simd": n.simd}
+            elif n.op == "SlidingWindow":
+                out[n.name] = {"simd": n.simd}
+            elif n.op in ("Thresholding", "LabelSelect"):
+                out[n.name] = {"pe": n.pe}
+        return out
+
+    def with_folding(self, folding: Mapping[str, Mapping[str, int]]) -> DataflowGraph:
+        """A copy with the PE/SIMD values in ``folding`` applied (others kept).
+
+        Example:
+            >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 2, "abits": None}], (16,), 2)
+            >>> g.with_folding({"fc0": {"pe": 4, "simd": 8}}).node("fc0").pe
+            4
+        """
+        nodes = []
+        for n in self.nodes:
+            f = folding.get(n.name)
+            if f:
+                n = replace(n, **{k: int(v) for k, v in f.items() if k in ("pe", "simd")})
+            nodes.append(n)
+        return replace(self, nodes=tuple(nodes))
+
+    def input_frame_bits(self) -> int:
+        c, h, w = self.input_shape
+        return c * h * w * self.input_bits
+
+    def output_frame_bits(self) -> int:
+        last = self.nodes[-1]
+        if last.op == "LabelSelect":
+            return last.out_bits
+        if last.op in ("MVAU", "VVAU"):
+            return last.mh * last.obits if last.op == "MVAU" else last.channels * last.obits
+        return last.out_width
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def divisors(n: int) -> tuple[int, ...]:
+    """All divisors of ``n`` in increasing order.
+
+    Example:
+        >>> divisors(12)
+        (1, 2, 3, 4, 6, 12)
+    """
+    return tuple(_divisors(n))
+
+
+def _as_int(layer: Mapping[str, Any], key: str, i: int, default: Any = ..., minimum: int = 1) -> Any:
+    if key not in layer or layer[key] is None:
+        if default is ...:
+            raise ConfigError(f"layer {i} ({layer.get('op')}): missing '{key}'; add it")
+        return default
+    v = layer[key]
+    if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+        raise ConfigError(
+            f"layer {i} ({layer.get('op')}): '{key}' must be an integer >= {minimum}, got {v!r}"
+        )
+    return v
+
+
+def _check_fold(name: str, what: str, value: int | None, total: int, rule: str) -> int | None:
+    if value is None:
+        return None
+    if total % value != 0:
+        raise ConfigError(
+            f"{name}: {what}={value} is illegal: {rule} ({total} % {value} != 0); "
+            f"pick one of {list(_divisors(total))}"
+        )
+    return value
+
+
+def build_ir(
+    layers: Sequence[Mapping[str, Any]],
+    input_shape: Sequence[int],
+    input_bits: int = 8,
+    name: str = "design",
+    label_select: bool = True,
+    input_kind: str = "uint",
+) -> DataflowGraph:
+    """Lower design layers to a :class:`DataflowGraph`.
+
+    Args:
+        layers: design layers (``conv``/``maxpool``/``fc`` dicts with ``wbits``/``abits`` and
+            optional ``pe``/``simd``); see the module docstring of :mod:`hwprune.design`.
+        input_shape: ``(C, H, W)`` (or ``(N,)`` for a flat input).
+        input_bits: bits of the unsigned integer input values.
+        name: design name.
+        label_select: append an arg-max :class:`LabelSelect` after a final layer without
+            activation (``abits`` None), as FINN does for classifiers.
+        input_kind: ``"uint"`` (integer pixels, the default) or ``"bipolar"`` (a 1-bit +-1
+            input, as in BNN-PYNQ's binarized MNIST).
+
+    Given ``pe``/``simd`` values are checked: an illegal one raises :class:`ConfigError` naming
+    the divisibility rule. Folding left out stays 1 (the optimizer chooses it).
+
+    Example:
+        >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 1, "abits": 1, "pe": 16},
+        ...               {"op": "fc", "out": 10, "wbits": 1, "abits": None}], (1, 28, 28), 1)
+        >>> g.nodes[0].mw, g.nodes[0].pe, g.nodes[1].acc_bits
+        (784, 16, 7)
+    """
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) == 1:
+        shape = (shape[0], 1, 1)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ConfigError(f"input shape must be [C, H, W] of positive sizes, got {list(input_shape)}")
+    if not isinstance(input_bits, int) or not 1 <= input_bits <= 32:
+        raise ConfigError(f"input bits must be an integer in 1..32, got {input_bits!r}")
+    if not layers:
+        raise ConfigError("the design has no layers; add at least one 'fc' or 'conv'")
+    if input_kind not in ("uint", "bipolar") or (input_kind == "bipolar" and input_bits != 1):
+        raise ConfigError(f"input kind must be 'uint' or (1-bit) 'bipolar', got {input_kind!r}")
+    c, h, w = shape
+    bits, kind = input_bits, input_kind
+    flat = False
+    fixed: dict[str, dict[str, int]] = {}
+    nodes: list[ComputeNode] = []
+    count = {"conv": 0, "fc": 0, "pool": 0}
+    last_abits: Any = "unset"
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Mapping):
+            raise ConfigError(f"layer {i} must be an object such as {{\"op\": \"fc\", \"out\": 10}}")
+        op = layer.get("op")
+        if last_abits is None:
+            raise ConfigError(
+                f"layer {i} ({op}) follows a layer with abits null; only the last layer may "
+                "have no activation"
+            )
+        if op == "maxpool":
+            if flat:
+                raise ConfigError(f"layer {i}: maxpool after an fc layer is not supported")
+            k = _as_int(layer, "kernel", i)
+            if k > h or k > w:
+                raise ConfigError(f"layer {i}: maxpool kernel {k} is larger than the {h}x{w} map")
+            nodes.append(MaxPool(f"pool{count['pool']}", c, (h, w), k, bits, kind))
+            count["pool"] += 1
+            h, w = h // k, w // k
+            continue
+        if op not in ("conv", "fc"):
+            raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
+        wbits = _as_int(layer, "wbits", i)
+        if wbits > 32:
+            raise ConfigError(f"layer {i}: wbits must be <= 32, got {wbits}")
+        abits = layer.get("abits", "missing")
+        if abits == "missing":
+            raise ConfigError(f"layer {i} ({op}): missing 'abits' (use null for the last layer)")
+        if abits is not None and (not isinstance(abits, int) or isinstance(abits, bool)
+                                  or not 1 <= abits <= 32):
+            raise ConfigError(f"layer {i} ({op}): 'abits' must be an integer in 1..32 or null")
+        wkind = weight_kind(wbits)
+        okind = act_kind(abits) if abits is not None else "int"
+        pe = _as_int(layer, "pe", i, None)
+        simd = _as_int(layer, "simd", i, None)
+        if op == "conv":
+            if flat:
+                raise ConfigError(f"layer {i}: conv after an fc layer is not supported")
+            out_ch = _as_int(layer, "out_ch", i)
+            k = _as_int(layer, "kernel", i)
+            stride = _as_int(layer, "stride", i, 1)
+            pad = _as_int(layer, "pad", i, 0, minimum=0)
+            groups = _as_int(layer, "groups", i, 1)
+            oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+            if oh < 1 or ow < 1:
+                raise ConfigError(f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})")
+            cname = f"conv{count['conv']}"
+            count["conv"] += 1
+            if groups == 1:
+                mw = k * k * c
+                _check_fold(cname, "pe", pe, out_ch, "PE must divide the output channels")
+                _check_fold(cname, "simd", simd, mw, "SIMD must divide kernel*kernel*in_channels")
+                if not (k == 1 and stride == 1 and pad == 0):
+                    sw_simd = simd if simd is not None and c % simd == 0 else 1
+                    nodes.append(SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, bits,
+                                               kind, simd=sw_simd))
+                acc = accumulator_bits(mw, wbits, wkind, bits, kind)
+                _record(fixed, cname, pe, simd)
+                nodes.append(MVAU(cname, mw, out_ch, oh * ow, wbits, wkind, bits, kind, acc,
+                                  abits, okind, pe or 1, simd or 1, conv=True))
+            elif groups == c and out_ch == c:
+                _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
+                _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
+                if simd not in (None, 1) and pe not in (None, c):
+                    raise ConfigError(f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv")
+                nodes.append(SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, bits, kind,
+                                           simd=pe or 1, depthwise=True))
+                acc = accumulator_bits(k * k, wbits, wkind, bits, kind)
+                _record(fixed, cname, pe, simd)
+                nodes.append(VVAU(cname, c, k, oh * ow, wbits, wkind, bits, kind, acc, abits,
+                                  okind, pe or 1, simd or 1))
+            else:
+                raise ConfigError(
+                    f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
+                    f"(groups = in_ch = out_ch = {c})"
+                )
+            c, h, w = out_ch, oh, ow
+        else:
+            out = _as_int(layer, "out", i)
+            mw = c * h * w
+            fname = f"fc{count['fc']}"
+            count["fc"] += 1
+            _check_fold(fname, "pe", pe, out, "PE must divide the output neurons")
+            _check_fold(fname, "simd", simd, mw, "SIMD must divide the input length")
+            acc = accumulator_bits(mw, wbits, wkind, bits, kind)
+            _record(fixed, fname, pe, simd)
+            nodes.append(MVAU(fname, mw, out, 1, wbits, wkind, bits, kind, acc, abits, okind,
+                              pe or 1, simd or 1))
+            c, h, w, flat = out, 1, 1, True
+        last_abits = abits
+        if abits is not None:
+            bits, kind = abits, act_kind(abits)
+    if last_abits is None and label_select:
+        last = nodes[-1]
+        labels = last.mh if last.op == "MVAU" else last.channels
+        nodes.append(LabelSelect("labelselect", labels, last.acc_bits))
+    if last_abits == "unset":
+        raise ConfigError("the design has no conv or fc layer; add one")
+    return DataflowGraph(name, shape, input_bits, tuple(nodes), input_kind, fixed)
+
+
+def _record(fixed: dict[str, dict[str, int]], name: str, pe: int | None, simd: int | None) -> None:
+    given = {k: v for k, v in (("pe", pe), ("simd", simd)) if v is not None}
+    if given:
+        fixed[name] = given

@@ -1,0 +1,179 @@
+"""Build float PyTorch models from a :class:`ModelSpec`, and read design layers back from any model.
+
+Example:
+    >>> import torch
+    >>> from hwprune.models import build_model, get_spec, model_layers, prunable_layers
+    >>> model = build_model(get_spec("cnn-digits"))
+    >>> model(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    >>> [name for name, _ in prunable_layers(model)]
+    ['conv0', 'conv1', 'conv3', 'fc5']
+    >>> model_layers(model, (1, 8, 8))[-1]
+    {'op': 'fc', 'out': 10}
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from hwprune.errors import ModelError
+from hwprune.models.spec import ModelSpec
+
+
+class SpecNet(nn.Sequential):
+    """A float network built from a :class:`ModelSpec` (an ``nn.Sequential`` that keeps its spec).
+
+    Children are named ``conv{i}``/``bn{i}``/``relu{i}``, ``pool{i}``, ``flatten{i}``,
+    ``fc{i}``/``bn{i}``/``relu{i}`` and ``head``, where ``i`` is the index in ``spec.layers``.
+    """
+
+    def __init__(self, spec: ModelSpec, modules: OrderedDict[str, nn.Module]) -> None:
+        super().__init__(modules)
+        self.spec = spec
+
+
+def build_model(spec: ModelSpec) -> SpecNet:
+    """Float model for ``spec``: Conv/Linear (bias=False) -> BatchNorm -> ReLU, pools where listed.
+
+    The input is NCHW; a ``Flatten`` is inserted before the first fc (C, H, W order). The head is a
+    bias-free Linear with no BN and no activation.
+
+    Example:
+        >>> from hwprune.models import get_spec
+        >>> build_model(get_spec("mlp-digits"))[0]
+        Flatten(start_dim=1, end_dim=-1)
+    """
+    mods: OrderedDict[str, nn.Module] = OrderedDict()
+    c, h, w = spec.input_shape
+    flat: int | None = None
+    last = len(spec.layers) - 1
+    for i, lay in enumerate(spec.layers):
+        op = lay["op"]
+        if op == "conv":
+            k, s, p, g = lay["kernel"], lay["stride"], lay["pad"], lay["groups"]
+            mods[f"conv{i}"] = nn.Conv2d(c, lay["out_ch"], k, stride=s, padding=p, groups=g,
+                                         bias=False)
+            mods[f"bn{i}"] = nn.BatchNorm2d(lay["out_ch"])
+            mods[f"relu{i}"] = nn.ReLU()
+            c, h, w = lay["out_ch"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        elif op == "maxpool":
+            k = lay["kernel"]
+            mods[f"pool{i}"] = nn.MaxPool2d(k)
+            h, w = h // k, w // k
+        else:
+            if flat is None:
+                mods[f"flatten{i}"] = nn.Flatten()
+                flat = c * h * w
+            if i == last:
+                mods["head"] = nn.Linear(flat, lay["out"], bias=False)
+            else:
+                mods[f"fc{i}"] = nn.Linear(flat, lay["out"], bias=False)
+                mods[f"bn{i}"] = nn.BatchNorm1d(lay["out"])
+                mods[f"relu{i}"] = nn.ReLU()
+            flat = lay["out"]
+    return SpecNet(spec, mods)
+
+
+def compute_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """All Conv2d/Linear modules of ``model`` in registration order (head = the last one)."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Conv/Linear layers that may be pruned, in forward order; the classifier head is excluded.
+
+    Modules are taken in registration order, which is forward order for ``nn.Sequential`` models
+    and for the usual hand-written networks; the last Conv/Linear is the head.
+
+    Example:
+        >>> from hwprune.models import build_model, get_spec
+        >>> [n for n, _ in prunable_layers(build_model(get_spec("mlp-digits")))]
+        ['fc0', 'fc1', 'fc2']
+    """
+    mods = compute_modules(model)
+    if not mods:
+        raise ModelError("the model has no Conv2d or Linear layer; nothing to prune or quantize")
+    if not isinstance(mods[-1][1], nn.Linear):
+        raise ModelError(
+            "the model's last weight layer must be an nn.Linear classifier head; add one"
+        )
+    return mods[:-1]
+
+
+def _pair(v: Any, what: str, name: str) -> int:
+    if isinstance(v, tuple):
+        if len(set(v)) != 1:
+            raise ModelError(f"layer '{name}' has a non-square {what} {v}; use square {what}s")
+        v = v[0]
+    return int(v)
+
+
+def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
+    """Design layers of any ``nn.Module``, traced from a forward pass of one dummy input.
+
+    Conv2d, Linear and MaxPool2d modules are recorded in the order they run (functional calls
+    such as ``F.max_pool2d`` are invisible: use modules). BatchNorm/ReLU are implied.
+
+    Example:
+        >>> from hwprune.models import build_model, get_spec
+        >>> model_layers(build_model(get_spec("mlp-digits")), (1, 8, 8))[0]
+        {'op': 'fc', 'out': 64}
+    """
+    records: list[dict[str, Any]] = []
+    hooks = []
+
+    def hook(mod: nn.Module, inp: Any, out: Any, name: str) -> None:
+        if isinstance(mod, nn.Conv2d):
+            if isinstance(mod.padding, str):  # "same" (stride 1) or "valid"
+                k = _pair(mod.kernel_size, "kernel", name)
+                pad = (k - 1) // 2 if mod.padding == "same" else 0
+            else:
+                pad = _pair(mod.padding, "padding", name)
+            records.append({
+                "op": "conv",
+                "out_ch": int(mod.out_channels),
+                "kernel": _pair(mod.kernel_size, "kernel", name),
+                "stride": _pair(mod.stride, "stride", name),
+                "pad": int(pad),
+                "groups": int(mod.groups),
+            })
+        elif isinstance(mod, nn.Linear):
+            records.append({"op": "fc", "out": int(mod.out_features)})
+        elif isinstance(mod, nn.MaxPool2d):
+            k = _pair(mod.kernel_size, "kernel", name)
+            s = _pair(mod.stride, "stride", name) if mod.stride is not None else k
+            if s != k or _pair(mod.padding, "padding", name) != 0:
+                raise ModelError(
+                    f"max-pool '{name}' must have stride = kernel and no padding (got kernel {k}, "
+                    f"stride {s}); change the model"
+                )
+            records.append({"op": "maxpool", "kernel": k})
+
+    for name, mod in model.named_modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear, nn.MaxPool2d)):
+            hooks.append(mod.register_forward_hook(
+                lambda m, i, o, name=name: hook(m, i, o, name)))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *[int(s) for s in input_shape]))
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any user-model failure becomes a ModelError
+        raise ModelError(
+            f"the model failed on an input of shape {tuple(input_shape)} ({exc}); check that "
+            "the model matches the dataset's input shape"
+        ) from exc
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    if not records or records[-1]["op"] != "fc":
+        raise ModelError("the model must end with an nn.Linear classifier head; add one")
+    return records

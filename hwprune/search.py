@@ -1,0 +1,1251 @@
+"""The search: an Optuna study over per-layer channel counts and bit-widths under hardware limits.
+
+Each trial
+
+1. samples a :class:`Candidate` (multi-objective TPE by default, NSGA-II or random on request;
+   seeded): channels kept per prunable layer, weight bits per layer, activation bits per hidden
+   layer;
+2. builds the candidate's design (design layers + bits) and prices it on the target with the
+   folding optimizer ("fastest that fits", or "smallest that meets ``min_fps``"). Every
+   constraint is stored with ``trial.set_constraint`` (feasible when <= 0). **An infeasible
+   candidate is never trained**: it is recorded (status ``infeasible``) with the worst possible
+   objective values (accuracy 0, frames/s 0, latency/resources +inf), so it can never enter a
+   front even for a reader that ignores constraints, and Optuna's samplers rank it by its
+   constraint violation;
+3. prunes the trained float parent to the candidate's channels (importance criterion), builds
+   the Brevitas model with the candidate's bits, fine-tunes it with knowledge distillation and
+   stops early when it cannot reach the current front (:func:`cannot_reach_front`);
+4. reports the objectives (default: validation accuracy up, frames/s up; on GPU targets
+   latency down) and stores the design, its resources, folding and per-layer table as trial
+   attributes and in ``trials/<n>/design.json``.
+
+After the trials: the feasible Pareto front (``pareto.json``, printed as a table), the chosen
+design (``select``: ``max-accuracy`` (default), ``knee`` or ``max-fps``), a longer final
+fine-tune, test accuracy, ``best/`` (weights, design, estimate; the HLS/QONNX export when
+:mod:`hwprune.export` provides it) and ``summary.json``.
+
+Trial user attributes (read by reports)::
+
+    status       "ok" | "stopped" (early stop) | "infeasible" | "failed"
+    candidate    {"channels": [...], "wbits": [...], "abits": [..., null]}
+    design       the design description (input, layers with bits and pe/simd)
+    hw           {"fps", "latency_us", "lut", "ff", "bram18", "dsp", "fits", "binding"}
+    estimate     the cost model's full JSON (per-layer table, folding, overheads)
+    constraints  {name: value} as given to set_constraint (<= 0 is satisfied)
+    val_curve    validation accuracy after each fine-tune epoch
+    accuracy     validation accuracy reported (best epoch)
+    train_s      seconds spent fine-tuning
+    stopped_at   epoch after which the early-stop rule fired (status "stopped")
+    retry_of     number of the cut-off trial this one re-runs (re-queued trials)
+
+Study user attributes: ``recipe`` (the resolved recipe), ``target`` (name), ``target_toml``
+(the target file's text), ``fingerprint``, ``objectives``, ``hwprune_version``.
+
+Example:
+    >>> import hwprune  # doctest: +SKIP
+    >>> result = hwprune.search("digits-mlp", target="pynq-z2", out="runs/demo",
+    ...                         overrides={"budget.trials": 6})  # doctest: +SKIP
+    >>> result.chosen.accuracy > 0.9, result.chosen.hw["fits"]  # doctest: +SKIP
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import time
+import types
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwprune.errors import ConfigError, HwpruneError, StorageError, TargetError
+from hwprune.pareto import hypervolume, pareto_indices, select
+from hwprune.recipe import OBJECTIVES, Recipe, load_recipe
+from hwprune.runfolder import RunFolder, atomic_write_json, folder_lock
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+logger = logging.getLogger(__name__)
+
+#: objectives that come from the hardware estimate (everything but accuracy)
+HW_KEYS = ("fps", "latency_us", "lut", "ff", "bram18", "dsp")
+STATUS_OK, STATUS_STOPPED, STATUS_INFEASIBLE, STATUS_FAILED = (
+    "ok", "stopped", "infeasible", "failed",
+)
+
+
+# =============================================================================== candidates
+@dataclass(frozen=True)
+class Candidate:
+    """One point of the search space.
+
+    ``channels`` has one entry per prunable layer; ``wbits``/``abits`` one per conv/fc, head
+    last (its ``abits`` is ``None``: the raw accumulator feeds the arg-max).
+
+    Example:
+        >>> Candidate((32, 16), (4, 4, 8), (4, 2, None)).to_json()["abits"]
+        [4, 2, None]
+    """
+
+    channels: tuple[int, ...]
+    wbits: tuple[int, ...]
+    abits: tuple[int | None, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {"channels": list(self.channels), "wbits": list(self.wbits),
+                "abits": list(self.abits)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Candidate:
+        """Inverse of :meth:`to_json`."""
+        return cls(tuple(d["channels"]), tuple(d["wbits"]), tuple(d["abits"]))
+
+
+def channel_choices(width: int, step: int, min_channels: int, min_ratio: float) -> tuple[int, ...]:
+    """Channel counts offered for a layer of parent width ``width``.
+
+    Multiples of ``step`` (0: 4 below 32 channels, 8 below 128, 16 above) from the floor
+    ``max(min_channels, min_ratio * width)`` (rounded up to the step) to ``width``; ``width``
+    itself is always offered.
+
+    Example:
+        >>> channel_choices(64, 8, 8, 0.125)
+        (8, 16, 24, 32, 40, 48, 56, 64)
+        >>> channel_choices(50, 0, 4, 0.25)
+        (16, 24, 32, 40, 48, 50)
+    """
+    if step <= 0:
+        step = 4 if width < 32 else 8 if width < 128 else 16
+    floor = max(min_channels, math.ceil(min_ratio * width))
+    floor = math.ceil(floor / step) * step
+    out = [c for c in range(floor, width, step)]
+    out.append(width)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The candidates a recipe allows for one parent network.
+
+    Example:
+        >>> sp = SearchSpace.build((64, 64, 64), 4, Recipe())
+        >>> len(sp.channel_choices), sp.channel_choices[0][:3], sp.head_wbits
+        (3, (8, 16, 24), (1, 2, 3, 4, 6, 8))
+    """
+
+    parent_widths: tuple[int, ...]
+    num_quant: int
+    channel_choices: tuple[tuple[int, ...], ...]
+    wbits: tuple[int, ...]
+    abits: tuple[int, ...]
+    head_wbits: tuple[int, ...]
+    per_layer_bits: bool
+
+    @classmethod
+    def build(
+        cls, parent_widths: Sequence[int], num_quant: int, recipe: Recipe,
+        bits_override: tuple[int, ...] | None = None,
+    ) -> SearchSpace:
+        """Space for a parent with ``parent_widths`` and ``num_quant`` conv/fc layers.
+
+        Raises :class:`ConfigError` when the channel floor is above a layer's width.
+        """
+        sp = recipe.space
+        choices = []
+        for i, w in enumerate(parent_widths):
+            if not sp.prune:
+                choices.append((int(w),))
+                continue
+            if sp.min_channels > w:
+                raise ConfigError(
+                    f"space.min_channels ({sp.min_channels}) is above the width {w} of prunable "
+                    f"layer {i} of model '{recipe.model}'; lower space.min_channels"
+                )
+            choices.append(channel_choices(int(w), sp.channel_step, sp.min_channels,
+                                           sp.min_ratio))
+        wbits = bits_override or tuple(sorted(set(sp.wbits)))
+        abits = bits_override or tuple(sorted(set(sp.abits)))
+        head = bits_override or tuple(sorted(set(sp.head_wbits or sp.wbits)))
+        return cls(tuple(int(w) for w in parent_widths), num_quant, tuple(choices), wbits,
+                   abits, head, sp.per_layer_bits)
+
+    # -------------------------------------------------------------------- sampling
+    def suggest(self, trial: Any) -> Candidate:
+        """Ask ``trial`` (an Optuna trial) for a candidate."""
+        channels = []
+        for i, ch in enumerate(self.channel_choices):
+            if len(ch) == 1:
+                channels.append(ch[0])
+                continue
+            step = ch[1] - ch[0]
+            if all(b - a == step for a, b in zip(ch, ch[1:], strict=False)):
+                channels.append(trial.suggest_int(f"ch{i}", ch[0], ch[-1], step=step))
+            else:
+                channels.append(trial.suggest_categorical(f"ch{i}", list(ch)))
+        n = self.num_quant
+        if self.per_layer_bits:
+            wbits = [trial.suggest_categorical(f"wb{i}", list(self.wbits)) for i in range(n - 1)]
+            wbits.append(trial.suggest_categorical(f"wb{n - 1}", list(self.head_wbits)))
+            abits: list[int | None] = [
+                trial.suggest_categorical(f"ab{i}", list(self.abits)) for i in range(n - 1)
+            ]
+        else:
+            wb = trial.suggest_categorical("wb", list(self.wbits))
+            wh = trial.suggest_categorical("wb_head", list(self.head_wbits))
+            ab = trial.suggest_categorical("ab", list(self.abits))
+            wbits, abits = [wb] * (n - 1) + [wh], [ab] * (n - 1)
+        abits.append(None)
+        return Candidate(tuple(int(c) for c in channels), tuple(int(b) for b in wbits),
+                         tuple(abits))
+
+    def params_of(self, cand: Candidate) -> dict[str, Any]:
+        """Optuna parameters that make :meth:`suggest` return ``cand`` (for enqueue_trial).
+
+        Raises :class:`ConfigError` when ``cand`` is outside the space.
+        """
+        params: dict[str, Any] = {}
+        for i, (c, ch) in enumerate(zip(cand.channels, self.channel_choices, strict=True)):
+            if c not in ch:
+                raise ConfigError(f"channel count {c} of layer {i} is not in the space {ch}")
+            if len(ch) > 1:
+                params[f"ch{i}"] = c
+        n = self.num_quant
+        if self.per_layer_bits:
+            for i in range(n):
+                params[f"wb{i}"] = cand.wbits[i]
+            for i in range(n - 1):
+                params[f"ab{i}"] = cand.abits[i]
+        else:
+            params.update(wb=cand.wbits[0], wb_head=cand.wbits[-1], ab=cand.abits[0])
+        return params
+
+    def size(self) -> int:
+        """Number of distinct candidates."""
+        total = 1
+        for ch in self.channel_choices:
+            total *= len(ch)
+        n = self.num_quant
+        if self.per_layer_bits:
+            total *= len(self.wbits) ** (n - 1) * len(self.head_wbits) * len(self.abits) ** (n - 1)
+        else:
+            total *= len(self.wbits) * len(self.head_wbits) * len(self.abits)
+        return total
+
+
+# =============================================================================== pricing
+def make_design(spec: Any, cand: Candidate, input_bits: int, name: str) -> dict[str, Any]:
+    """Design description of ``cand`` on model ``spec`` (a :class:`hwprune.models.ModelSpec`).
+
+    Example:
+        >>> from hwprune.models import get_spec
+        >>> d = make_design(get_spec("mlp-digits"), Candidate((16, 8, 8), (4,) * 4,
+        ...                 (4, 4, 4, None)), 8, "x")
+        >>> d["input"], d["layers"][0]
+        ({'shape': [1, 8, 8], 'bits': 8}, {'op': 'fc', 'out': 16, 'wbits': 4, 'abits': 4})
+    """
+    pruned = spec.with_widths(list(cand.channels))
+    layers = pruned.design_layers(list(cand.wbits), list(cand.abits))
+    return {"name": name, "input": {"shape": list(spec.input_shape), "bits": int(input_bits)},
+            "layers": layers}
+
+
+def _est_get(est: Any, key: str, default: Any = None) -> Any:
+    return getattr(est, key, default)
+
+
+def price(
+    design: Mapping[str, Any], target: Any, recipe: Recipe
+) -> tuple[Any, dict[str, Any], dict[str, float]]:
+    """Price ``design`` on ``target``: (estimate, hardware summary, constraint values).
+
+    Constraint values are normalised violations, feasible when <= 0: ``fits`` (the folding
+    optimizer found a design within the target's capacity under the utilisation cap),
+    ``min_fps``, ``max_latency_us``, ``max_lut``/``ff``/``bram18``/``dsp`` (relative excess over
+    the limit).
+    """
+    c = recipe.constraints
+    if getattr(target, "kind", "fpga") == "gpu":
+        from hwprune.cost.gpu import estimate_gpu
+
+        est = estimate_gpu(dict(design), target)
+        hw = {"fps": float(est.fps), "latency_us": float(est.latency_us), "lut": 0.0,
+              "ff": 0.0, "bram18": 0.0, "dsp": 0.0, "fits": bool(est.fits_memory),
+              "binding": None if est.fits_memory else "memory",
+              "memory_mb": float(est.memory_mb)}
+        cons = {"fits": 0.0 if est.fits_memory else
+                max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)}
+    else:
+        from hwprune import estimate as _estimate
+
+        fps_goal = c.min_fps if recipe.study.folding == "smallest" else None
+        est = _estimate(dict(design), target, fps=fps_goal, util_cap=c.util_cap or None)
+        hw = {k: float(_est_get(est, k, 0.0) or 0.0) for k in HW_KEYS}
+        hw["fits"] = bool(est.fits)
+        hw["binding"] = _est_get(est, "binding")
+        cons = {"fits": 0.0 if est.fits else _overflow(est, target, c.util_cap)}
+    if c.min_fps > 0:
+        cons["min_fps"] = (c.min_fps - hw["fps"]) / c.min_fps
+    if c.max_latency_us > 0:
+        cons["max_latency_us"] = (hw["latency_us"] - c.max_latency_us) / c.max_latency_us
+    for key in ("lut", "ff", "bram18", "dsp"):
+        limit = getattr(c, f"max_{key}")
+        if limit > 0:
+            cons[f"max_{key}"] = (hw[key] - limit) / limit
+    return est, hw, cons
+
+
+def _overflow(est: Any, target: Any, util_cap: float) -> float:
+    """How far (relative) the cheapest folding overflows the capped capacity (> 0)."""
+    cap = util_cap or getattr(target, "util_cap", 1.0) or 1.0
+    worst = 0.0
+    capacity = target.capacity() if hasattr(target, "capacity") else {}
+    for key, avail in capacity.items():
+        used = float(_est_get(est, key, 0.0) or 0.0)
+        if avail > 0:
+            worst = max(worst, used / (avail * cap) - 1.0)
+    return max(worst, 1e-6)
+
+
+def worst_values(objectives: Sequence[str]) -> list[float]:
+    """Objective values reported for an infeasible (untrained) candidate: the worst possible.
+
+    Example:
+        >>> worst_values(["accuracy", "fps", "latency_us"])
+        [0.0, 0.0, inf]
+    """
+    return [0.0 if OBJECTIVES[o] == "maximize" else math.inf for o in objectives]
+
+
+# =============================================================================== early stop
+def cannot_reach_front(
+    acc_now: float,
+    epochs_done: int,
+    hw: Mapping[str, float],
+    finished: Sequence[Mapping[str, Any]],
+    objectives: Sequence[str],
+    margin: float,
+) -> bool:
+    """Our early-stopping rule (Optuna's pruners do not work on multi-objective studies).
+
+    After ``epochs_done`` fine-tune epochs a candidate has validation accuracy ``acc_now``.
+    Its hardware objectives (``hw``: frames/s, latency, resources) are already known exactly
+    from the cost model; only its accuracy can still change. We bound the accuracy it can
+    still reach *optimistically*: ``acc_now + gain``, where ``gain`` is the largest gain
+    from epoch ``epochs_done`` to the end that any finished trial of this study showed, and at
+    least ``margin``. If a member of the current front is at least as good on every hardware
+    objective **and** more accurate than that optimistic bound, the candidate would end up
+    dominated, so finishing its fine-tune cannot change the front: stop it. The stopped trial
+    is reported with the accuracy it reached (a lower bound), which keeps it off the front.
+
+    ``finished`` holds the finished, trained, feasible trials as dicts with ``accuracy``,
+    ``val_curve`` and the hardware objectives.
+
+    Example:
+        >>> front = [{"accuracy": 0.95, "fps": 1e6, "val_curve": [0.90, 0.95]}]
+        >>> cannot_reach_front(0.50, 1, {"fps": 5e5}, front, ["accuracy", "fps"], 0.03)
+        True
+        >>> cannot_reach_front(0.93, 1, {"fps": 5e5}, front, ["accuracy", "fps"], 0.03)
+        False
+        >>> cannot_reach_front(0.50, 1, {"fps": 2e6}, front, ["accuracy", "fps"], 0.03)
+        False
+    """
+    if not finished:
+        return False
+    gain = margin
+    for t in finished:
+        curve = t.get("val_curve") or []
+        if len(curve) > epochs_done:
+            gain = max(gain, float(t["accuracy"]) - float(curve[epochs_done - 1]))
+    optimistic = acc_now + gain
+    hw_objs = [o for o in objectives if o != "accuracy"]
+    for t in finished:
+        if float(t["accuracy"]) <= optimistic:
+            continue
+        if all(
+            (t[o] >= hw[o]) if OBJECTIVES[o] == "maximize" else (t[o] <= hw[o]) for o in hw_objs
+        ):
+            return True
+    return False
+
+
+# =============================================================================== workbench
+@dataclass
+class Workbench:
+    """What a trial needs, built once per process: data, parent network, target, space."""
+
+    recipe: Recipe
+    target: Any
+    data: Any
+    spec: Any
+    parent: Any
+    parent_val_acc: float
+    parent_test_acc: float
+    space: SearchSpace
+    example_input: Any
+    parent_s: float = 0.0
+
+    @property
+    def is_gpu(self) -> bool:
+        """True on a GPU target."""
+        return getattr(self.target, "kind", "fpga") == "gpu"
+
+
+def build_workbench(recipe: Recipe, target: Any, cache_dir: Path) -> Workbench:
+    """Load the data, get the float parent (trained once, cached in ``cache_dir``), the space."""
+    import torch
+
+    from hwprune.compress import train as T
+    from hwprune.data import load_dataset
+    from hwprune.models import get_spec, load_user_model, model_layers
+    from hwprune.models.spec import ModelSpec
+
+    if recipe.budget.threads > 0:
+        torch.set_num_threads(recipe.budget.threads)
+    torch.manual_seed(recipe.seed)
+    data = load_dataset(recipe.dataset, recipe.data_dir or None, seed=recipe.seed)
+    t0 = time.perf_counter()
+    p = recipe.parent
+    if ":" in recipe.model:
+        user = load_user_model(recipe.model, checkpoint=recipe.checkpoint or None)
+        layers = model_layers(user, data.input_shape)
+        spec = ModelSpec(recipe.model.replace(":", "."), data.input_shape, data.num_classes,
+                         tuple(layers))
+        if recipe.checkpoint:
+            parent = user
+        else:  # the user's module is the initial weights; trained and cached like a zoo model
+            parent = T.train_parent(user, data, seed=recipe.seed, epochs=p.epochs,
+                                    cache_dir=cache_dir, lr=p.lr, optimizer=p.optimizer,
+                                    bn_l1=p.bn_l1)
+    else:
+        spec = get_spec(recipe.model, data.input_shape, data.num_classes,
+                        width_mult=recipe.width_mult)
+        parent = T.train_parent(spec, data, seed=recipe.seed, epochs=p.epochs,
+                                cache_dir=cache_dir, lr=p.lr, optimizer=p.optimizer,
+                                bn_l1=p.bn_l1)
+    parent.eval()
+    parent_s = time.perf_counter() - t0
+    val_acc = float(T.evaluate(parent, data.val))
+    test_acc = float(T.evaluate(parent, data.test))
+    bits = (8,) if getattr(target, "kind", "fpga") == "gpu" else None
+    space = SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, recipe,
+                              bits_override=bits)
+    example = data.train.x[:2].clone()
+    return Workbench(recipe, target, data, spec, parent, val_acc, test_acc, space, example,
+                     parent_s)
+
+
+def train_candidate(
+    wb: Workbench,
+    cand: Candidate,
+    epochs: int,
+    seed: int,
+    on_epoch: Callable[[int, float], bool] | None = None,
+) -> tuple[Any, float, list[float]]:
+    """Prune the parent to ``cand``, quantize, fine-tune with KD: (model, val acc, curve)."""
+    import torch
+
+    from hwprune.compress import prune as P
+    from hwprune.compress import quant as Q
+    from hwprune.compress import train as T
+
+    r = wb.recipe
+    torch.manual_seed(seed)
+    pruned = P.prune_to(wb.parent, list(cand.channels), wb.example_input,
+                        criterion=r.prune.criterion, data=wb.data.train)
+    qmodel = Q.to_brevitas(pruned, list(cand.wbits), list(cand.abits),
+                           input_scale=wb.data.input_scale)
+    curve: list[float] = []
+
+    def cb(epoch: int, val_acc: float) -> bool:
+        curve.append(float(val_acc))
+        return True if on_epoch is None else bool(on_epoch(len(curve), float(val_acc)))
+
+    hist = T.finetune_qat(qmodel, wb.parent, wb.data, epochs=epochs, kd_alpha=r.kd.alpha,
+                          kd_temperature=r.kd.temperature, patience=r.budget.patience or None,
+                          on_epoch=cb, lr=r.kd.lr, seed=seed)
+    # the trainer restores the best-validation weights; report that accuracy
+    acc = float(getattr(hist, "best_val_acc", None) or T.evaluate(qmodel, wb.data.val))
+    return qmodel, acc, curve
+
+
+# =============================================================================== objective
+def _finished_records(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
+    """Finished, trained, feasible trials as flat dicts (accuracy, hardware values, curve)."""
+    from optuna.trial import TrialState
+
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("status") != STATUS_OK:
+            continue
+        if any(v > 0 for v in t.constraints.values()):
+            continue
+        rec = dict(t.user_attrs.get("hw", {}))
+        rec["accuracy"] = float(t.user_attrs.get("accuracy", 0.0))
+        rec["val_curve"] = t.user_attrs.get("val_curve", [])
+        rec["number"] = t.number
+        out.append(rec)
+    front = pareto_indices([_values(r, objectives) for r in out],
+                           [OBJECTIVES[o] for o in objectives])
+    return [out[i] for i in front]
+
+
+def _values(rec: Mapping[str, Any], objectives: Sequence[str]) -> list[float]:
+    return [float(rec[o]) for o in objectives]
+
+
+class Objective:
+    """The Optuna objective of a search (callable on a trial); counts what it did."""
+
+    def __init__(self, wb: Workbench, run: RunFolder) -> None:
+        self.wb = wb
+        self.run = run
+        self.recipe = wb.recipe
+        self.objectives = list(wb.recipe.objectives)
+        self.trained = 0
+
+    def __call__(self, trial: optuna.Trial) -> list[float]:
+        r = self.recipe
+        cand = self.wb.space.suggest(trial)
+        design = make_design(self.wb.spec, cand, r.space.input_bits,
+                             f"{r.name}-trial{trial.number}")
+        est, hw, cons = price(design, self.wb.target, r)
+        folded = _with_folding(design, est)
+        for key, value in cons.items():
+            trial.set_constraint(key, float(value))
+        trial.set_user_attr("candidate", cand.to_json())
+        trial.set_user_attr("design", folded)
+        trial.set_user_attr("hw", hw)
+        trial.set_user_attr("constraints", {k: float(v) for k, v in cons.items()})
+        trial.set_user_attr("estimate", _estimate_json(est))
+        atomic_write_json(self.run.trial_dir(trial.number) / "design.json", folded)
+        if any(v > 0 for v in cons.values()):
+            trial.set_user_attr("status", STATUS_INFEASIBLE)
+            return worst_values(self.objectives)
+
+        k = r.study.early_stop_after
+        stopped: dict[str, int] = {}
+        study = trial.study
+
+        def on_epoch(done: int, acc: float) -> bool:
+            if k <= 0 or done != k or done >= r.budget.epochs:
+                return True
+            front = _finished_records(study, self.objectives)
+            if cannot_reach_front(acc, done, hw, front, self.objectives,
+                                  r.study.early_stop_margin):
+                stopped["epoch"] = done
+                return False
+            return True
+
+        t0 = time.perf_counter()
+        self.trained += 1
+        _, acc, curve = train_candidate(self.wb, cand, r.budget.epochs,
+                                        seed=r.seed + 1000 + trial.number, on_epoch=on_epoch)
+        trial.set_user_attr("train_s", round(time.perf_counter() - t0, 3))
+        trial.set_user_attr("val_curve", curve)
+        trial.set_user_attr("accuracy", acc)
+        if not math.isfinite(acc):
+            raise HwpruneError(f"trial {trial.number}: the fine-tune diverged (accuracy {acc})")
+        if r.constraints.min_accuracy > 0:
+            trial.set_constraint("min_accuracy", r.constraints.min_accuracy - acc)
+        if stopped:
+            trial.set_user_attr("status", STATUS_STOPPED)
+            trial.set_user_attr("stopped_at", stopped["epoch"])
+        else:
+            trial.set_user_attr("status", STATUS_OK)
+        values = dict(hw)
+        values["accuracy"] = acc
+        return _values(values, self.objectives)
+
+
+def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
+    """Copy of ``design`` with the estimate's PE/SIMD written into its conv/fc layers."""
+    out = {**design, "layers": [dict(lay) for lay in design["layers"]]}
+    folding = _est_get(est, "folding")
+    if not folding:
+        return out
+    items = list(folding.values()) if isinstance(folding, Mapping) else list(folding)
+    compute = [lay for lay in out["layers"] if lay["op"] in ("conv", "fc")]
+    mvaus = [f for f in items if isinstance(f, Mapping) and "pe" in f]
+    if len(mvaus) == len(compute):
+        for lay, f in zip(compute, mvaus, strict=True):
+            lay["pe"], lay["simd"] = int(f["pe"]), int(f.get("simd", 1))
+    return out
+
+
+def _estimate_json(est: Any) -> Any:
+    import json
+
+    if hasattr(est, "to_json"):
+        text = est.to_json()
+        return json.loads(text) if isinstance(text, str) else text
+    if hasattr(est, "to_dict"):
+        return est.to_dict()
+    return {}
+
+
+# =============================================================================== storage
+def open_storage(url: str, heartbeat: bool = True) -> Any:
+    """Optuna storage for ``url``: an RDB URL (sqlite, postgresql, mysql) or a journal file
+    (``journal:///path/file.log`` or a path ending in ``.log``/``.journal``).
+
+    RDB storages get a heartbeat: a worker that dies mid-trial has its trial failed and
+    re-queued (same parameters) by the next worker that starts a trial.
+
+    Example:
+        >>> open_storage("sqlite:///:memory:").__class__.__name__
+        'RDBStorage'
+    """
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    if url.startswith("journal://") or url.endswith((".log", ".journal")):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = url[len("journal://"):] if url.startswith("journal://") else url
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(path))
+        except OSError as exc:
+            raise StorageError(f"cannot open journal file '{path}' ({exc}); check the path") \
+                from None
+    if "://" not in url:
+        raise StorageError(
+            f"storage URL '{url}' is not understood; use sqlite:///FILE, postgresql://..., or "
+            "journal:///FILE.log"
+        )
+    kwargs: dict[str, Any] = {}
+    if heartbeat and not url.endswith(":memory:"):
+        kwargs = {"heartbeat_interval": 10, "grace_period": 40,
+                  "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3)}
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any driver error is the user's URL/server
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StorageError(
+            f"cannot connect to storage '{_mask(url)}': {reason}; check the URL and that the "
+            "server is running"
+        ) from None
+
+
+def _mask(url: str) -> str:
+    """Hide a password in a storage URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        user = cred.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def requeue_cut_off(study: optuna.Study, own_storage: bool) -> list[int]:
+    """Fail trials that were cut off and re-queue their parameters; returns their numbers.
+
+    Cut off = ``RUNNING`` when this process owns the run folder's private storage (no other
+    live process can be running them; the folder lock proves it), or ``FAIL`` with the
+    ``interrupted`` mark (Ctrl-C). Each is re-queued once (the study remembers which).
+    """
+    from optuna.trial import TrialState
+
+    done = set(study.user_attrs.get("requeued", []))
+    storage = study._storage
+    requeued = []
+    for t in study.get_trials(deepcopy=False):
+        if t.number in done:
+            continue
+        cut = (own_storage and t.state == TrialState.RUNNING) or (
+            t.state == TrialState.FAIL and t.user_attrs.get("interrupted")
+        )
+        if not cut:
+            continue
+        if t.state == TrialState.RUNNING:
+            with contextlib.suppress(Exception):
+                storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        if not t.params:
+            continue
+        study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
+        requeued.append(t.number)
+    if requeued:
+        study.set_user_attr("requeued", sorted(done | set(requeued)))
+        logger.info("re-queued cut-off trials %s", requeued)
+    return requeued
+
+
+# =============================================================================== results
+@dataclass(frozen=True)
+class FrontPoint:
+    """One design of the Pareto front (or the chosen one)."""
+
+    trial: int
+    accuracy: float
+    values: dict[str, float]
+    candidate: Candidate
+    hw: dict[str, Any]
+    design: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {"trial": self.trial, "accuracy": self.accuracy, "values": self.values,
+                **self.candidate.to_json(), "hw": self.hw, "design": self.design}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What :func:`search` returns (``summary`` is the content of ``summary.json``)."""
+
+    run_dir: Path
+    study_name: str
+    storage: str
+    front: tuple[FrontPoint, ...]
+    chosen: FrontPoint | None
+    val_accuracy: float | None
+    test_accuracy: float | None
+    summary: dict[str, Any] = field(repr=False)
+
+
+def trial_counts(study: optuna.Study) -> dict[str, int]:
+    """Counts of trials by outcome: complete, feasible, infeasible, stopped, failed, ..."""
+    from optuna.trial import TrialState
+
+    c = {"total": 0, "complete": 0, "feasible": 0, "infeasible": 0, "stopped": 0,
+         "failed": 0, "running": 0, "waiting": 0}
+    for t in study.get_trials(deepcopy=False):
+        c["total"] += 1
+        if t.state == TrialState.COMPLETE:
+            c["complete"] += 1
+            status = t.user_attrs.get("status")
+            if status == STATUS_INFEASIBLE or any(v > 0 for v in t.constraints.values()):
+                c["infeasible"] += 1
+            elif status == STATUS_STOPPED:
+                c["stopped"] += 1
+            else:
+                c["feasible"] += 1
+        elif t.state == TrialState.FAIL:
+            c["failed"] += 1
+        elif t.state == TrialState.RUNNING:
+            c["running"] += 1
+        elif t.state == TrialState.WAITING:
+            c["waiting"] += 1
+    return c
+
+
+def pareto_front(study: optuna.Study, objectives: Sequence[str]) -> list[FrontPoint]:
+    """Feasible, fully trained trials that no other such trial dominates (by trial number)."""
+    from optuna.trial import TrialState
+
+    pts: list[FrontPoint] = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("status") != STATUS_OK:
+            continue
+        if any(v > 0 for v in t.constraints.values()):
+            continue
+        values = dict(zip(objectives, t.values, strict=True))
+        pts.append(FrontPoint(t.number, float(values["accuracy"]), values,
+                              Candidate.from_json(t.user_attrs["candidate"]),
+                              dict(t.user_attrs.get("hw", {})),
+                              dict(t.user_attrs.get("design", {}))))
+    dirs = [OBJECTIVES[o] for o in objectives]
+    idx = pareto_indices([[p.values[o] for o in objectives] for p in pts], dirs)
+    return sorted((pts[i] for i in idx), key=lambda p: (-p.accuracy, p.trial))
+
+
+# =============================================================================== the search
+def default_study_name(recipe: Recipe, target_name: str) -> str:
+    """``<recipe>-<target>``, e.g. ``digits-mlp-pynq-z2``."""
+    return f"{recipe.name}-{target_name}"
+
+
+def _load_target(target: Any) -> Any:
+    if not isinstance(target, (str, Path)):
+        return target
+    from hwprune.targets import load_target
+
+    return load_target(str(target))
+
+
+def _target_toml(target: Any) -> str:
+    src = getattr(target, "source", "")
+    with contextlib.suppress(OSError):
+        if src and Path(src).is_file():
+            return Path(src).read_text()
+    return ""
+
+
+def _make_sampler(recipe: Recipe, offset: int) -> Any:
+    import optuna
+
+    seed = recipe.seed + offset
+    s = recipe.study
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if s.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(population_size=s.population, seed=seed)
+        if s.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, n_startup_trials=s.startup_trials, constant_liar=True
+        )
+
+
+def open_study(
+    recipe: Recipe, target: Any, storage: Any, study_name: str, create: bool = True
+) -> optuna.Study:
+    """Create or load ``study_name`` in ``storage`` (checking it is the same search)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    except Exception as exc:  # noqa: BLE001
+        raise StorageError(f"cannot read the study list from the storage ({exc}); check it") \
+            from None
+    n_before = 0
+    if study_name in existing:
+        summ = existing[study_name]
+        fp = summ.user_attrs.get("fingerprint")
+        if fp is not None and fp != recipe.fingerprint():
+            raise StorageError(
+                f"study '{study_name}' in this storage was created by a different recipe "
+                "(search space, dataset or model changed); pass --study-name NEW or --out NEW"
+            )
+        n_before = summ.n_trials
+    elif not create:
+        raise StorageError(
+            f"no study '{study_name}' in this storage; start it with `hwprune search` first "
+            "or check --study"
+        )
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, directions=recipe.directions(),
+        sampler=_make_sampler(recipe, n_before), load_if_exists=True,
+    )
+    if study_name not in existing:
+        study.set_user_attr("recipe", recipe.to_dict())
+        study.set_user_attr("fingerprint", recipe.fingerprint())
+        study.set_user_attr("objectives", list(recipe.objectives))
+        study.set_user_attr("target", getattr(target, "name", str(target)))
+        study.set_user_attr("target_toml", _target_toml(target))
+        from hwprune import __version__
+
+        study.set_user_attr("hwprune_version", __version__)
+    return study
+
+
+def resolve_objectives(recipe: Recipe, target: Any) -> Recipe:
+    """On a GPU target the default objective pair (accuracy, fps) becomes (accuracy, latency)."""
+    if getattr(target, "kind", "fpga") == "gpu" and tuple(recipe.objectives) == ("accuracy",
+                                                                                  "fps"):
+        return recipe.with_overrides({"objectives": ["accuracy", "latency_us"]})
+    return recipe
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool, total: int, study: Any) -> Iterator[Callable[..., None]]:
+    """A rich progress bar over trials; yields an Optuna callback that refreshes it."""
+    if quiet:
+        yield lambda *a, **k: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    def describe() -> tuple[int, str]:
+        c = trial_counts(study)
+        best = [t for t in _finished_records(study, ["accuracy"])]
+        acc = f"{max(b['accuracy'] for b in best):.3f}" if best else "-"
+        return c["complete"], (f"feasible {c['feasible']} · infeasible {c['infeasible']} · "
+                               f"stopped {c['stopped']} · best acc {acc}")
+
+    with Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("eta"),
+                  TimeRemainingColumn(), transient=False) as prog:
+        done, text = describe()
+        task = prog.add_task(text, total=total, completed=min(done, total))
+
+        def cb(*_: Any) -> None:
+            d, txt = describe()
+            prog.update(task, completed=min(d, total), description=txt)
+
+        yield cb
+
+
+def run_trials(
+    study: optuna.Study,
+    objective: Objective,
+    n_trials: int,
+    timeout: float | None,
+    callback: Callable[..., None] | None = None,
+) -> None:
+    """Run trials until the study holds ``n_trials`` finished (COMPLETE) trials or time is up.
+
+    Several processes may call this on one study (workers): the budget is shared.
+    """
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    def guarded(trial: optuna.Trial) -> list[float]:
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)
+            raise
+        except HwpruneError:
+            raise
+        except Exception as exc:
+            # a trial that raises (NaN, OOM, a bug in one candidate) fails; the study goes on
+            trial.set_user_attr("status", STATUS_FAILED)
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            logger.warning("trial %d failed: %s", trial.number, exc)
+            raise _TrialFailed(str(exc)) from exc
+
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    remaining = n_trials - done
+    if remaining <= 0:
+        return
+    callbacks: list[Any] = [MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))]
+    if callback is not None:
+        callbacks.append(callback)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # an upper bound on attempts: failed trials do not count towards the budget
+        study.optimize(guarded, n_trials=remaining * 3, timeout=timeout or None,
+                       callbacks=callbacks, catch=(_TrialFailed,), gc_after_trial=False)
+
+
+class _TrialFailed(Exception):
+    """A trial raised a non-user error; recorded as FAIL, the study goes on."""
+
+
+def search(
+    recipe: str | Path | Recipe | None = None,
+    target: Any = "pynq-z2",
+    *,
+    out: str | Path | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
+    quiet: bool = True,
+    export: bool = True,
+    console: Any = None,
+) -> SearchResult:
+    """Run (or resume) a search and return its Pareto front and chosen design.
+
+    ``recipe`` is a shipped recipe name, a TOML path or a :class:`Recipe`; ``overrides`` maps
+    dotted recipe fields to values; ``target`` a target name, file or loaded target. The run
+    folder defaults to ``runs/<study-name>``; the storage to its ``study.db``. Calling it
+    again with the same arguments resumes: finished trials are kept, cut-off trials are
+    re-queued, and only the missing trials run.
+
+    Raises :class:`hwprune.errors.HwpruneError` subclasses for bad input; trial errors that
+    are not the user's fault are recorded in the trial and the study goes on.
+
+    Example:
+        >>> r = search("digits-mlp", "pynq-z2", out="/tmp/hw-doc",
+        ...            overrides={"budget.trials": 3})  # doctest: +SKIP
+        >>> len(r.front) >= 1  # doctest: +SKIP
+        True
+    """
+    t_start = time.perf_counter()
+    rec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    if overrides:
+        rec = rec.with_overrides(dict(overrides))
+    tgt = _load_target(target)
+    rec = resolve_objectives(rec, tgt)
+    name = study_name or default_study_name(rec, getattr(tgt, "name", "target"))
+    run = RunFolder(Path(out) if out else Path("runs") / name)
+    run.prepare()
+    run.check_identity(name, rec.fingerprint())
+    own = storage is None
+    url = storage or run.default_storage_url
+    with folder_lock(run.root) as got_lock:
+        if own and not got_lock:
+            raise StorageError(
+                f"run folder '{run.root}' is in use by another hwprune process; wait for it, "
+                "or join it with `hwprune worker`"
+            )
+        st = open_storage(url)
+        study = open_study(rec, tgt, st, name)
+        requeue_cut_off(study, own_storage=own and got_lock)
+        wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)
+        objective = Objective(wb, run)
+        t_trials = time.perf_counter()
+        with _progress(quiet, rec.budget.trials, study) as cb:
+            run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
+        trials_s = time.perf_counter() - t_trials
+        result = finalize(study, wb, run, url, export=export, console=None if quiet else console,
+                          timings={"parent_s": wb.parent_s, "trials_s": trials_s},
+                          t_start=t_start)
+    return result
+
+
+def worker(
+    storage: str,
+    study_name: str,
+    *,
+    out: str | Path | None = None,
+    trials: int | None = None,
+    cache_dir: str | Path | None = None,
+    quiet: bool = True,
+) -> int:
+    """Join an existing study and run trials until its budget is met; returns trials run here.
+
+    The recipe and the target come from the study itself, so a worker on another machine only
+    needs the storage URL and the study name.
+    """
+    st = open_storage(storage)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        summ = {s.study_name: s for s in optuna.get_all_study_summaries(st)}[study_name]
+    except KeyError:
+        raise StorageError(
+            f"no study '{study_name}' in storage '{_mask(storage)}'; check --study, or start it "
+            "with `hwprune search --storage URL`"
+        ) from None
+    rec = Recipe.from_dict(summ.user_attrs["recipe"], source=f"study '{study_name}'")
+    if trials is not None:
+        rec = rec.with_overrides({"budget.trials": trials})
+    tgt = _target_from_study(summ.user_attrs)
+    run = RunFolder(Path(out) if out else Path("runs") / study_name)
+    run.prepare()
+    study = open_study(rec, tgt, st, study_name, create=False)
+    wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)
+    objective = Objective(wb, run)
+    before = len(study.trials)
+    with _progress(quiet, rec.budget.trials, study) as cb:
+        run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
+    return len(study.trials) - before
+
+
+def _target_from_study(attrs: Mapping[str, Any]) -> Any:
+    from hwprune.targets import load_target
+
+    name = attrs.get("target", "")
+    try:
+        return load_target(name)
+    except TargetError:
+        text = attrs.get("target_toml", "")
+        if not text:
+            raise
+        import tempfile
+
+        d = Path(tempfile.mkdtemp(prefix="hwprune-target-"))
+        p = d / f"{name}.toml"
+        p.write_text(text)
+        return load_target(str(p))
+
+
+# =============================================================================== finalize
+def finalize(
+    study: optuna.Study,
+    wb: Workbench,
+    run: RunFolder,
+    storage_url: str,
+    *,
+    export: bool = True,
+    console: Any = None,
+    timings: dict[str, float] | None = None,
+    t_start: float | None = None,
+) -> SearchResult:
+    """Front, selection, final fine-tune, ``best/``, ``pareto.json`` and ``summary.json``."""
+    r = wb.recipe
+    objectives = list(r.objectives)
+    dirs = [OBJECTIVES[o] for o in objectives]
+    front = pareto_front(study, objectives)
+    counts = trial_counts(study)
+    timings = dict(timings or {})
+    atomic_write_json(run.pareto_path, {
+        "study": study.study_name, "objectives": objectives, "directions": dirs,
+        "front": [p.to_json() for p in front]})
+    chosen: FrontPoint | None = None
+    final: dict[str, Any] = {}
+    export_info: dict[str, Any] | None = None
+    if front:
+        i = select([[p.values[o] for o in objectives] for p in front], dirs, r.study.select,
+                   objectives)
+        chosen = front[i]
+        t0 = time.perf_counter()
+        final, qmodel = _final_finetune(wb, chosen, run)
+        timings["final_s"] = time.perf_counter() - t0
+        if export:
+            t0 = time.perf_counter()
+            export_info = _export_best(wb, chosen, qmodel, run)
+            timings["export_s"] = time.perf_counter() - t0
+    else:
+        logger.warning("no feasible trained design; relax the constraints or add trials")
+    hv = None
+    if front and len(objectives) == 2 and "fps" in objectives:
+        hv = hypervolume([[p.values[o] for o in objectives] for p in front], dirs,
+                         [0.0 for _ in objectives])
+    if t_start is not None:
+        timings["total_s"] = time.perf_counter() - t_start
+    summary = {
+        "schema": 1,
+        "study": study.study_name,
+        "storage": _mask(storage_url),
+        "run_dir": str(run.root),
+        "recipe": r.to_dict(),
+        "target": getattr(wb.target, "name", ""),
+        "objectives": objectives,
+        "directions": dirs,
+        "trials": counts,
+        "parent": {"val_accuracy": wb.parent_val_acc, "test_accuracy": wb.parent_test_acc,
+                   "widths": list(wb.space.parent_widths)},
+        "front": [p.to_json() for p in front],
+        "hypervolume": hv,
+        "chosen": None if chosen is None else {
+            "trial": chosen.trial, "rule": r.study.select, **chosen.candidate.to_json(),
+            "search_val_accuracy": chosen.accuracy, "values": chosen.values, "hw": chosen.hw,
+            **final},
+        "export": export_info,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    atomic_write_json(run.summary_path, summary)
+    _write_report(run)
+    if console is not None:
+        print_front(front, objectives, chosen, console)
+    return SearchResult(run.root, study.study_name, _mask(storage_url), tuple(front), chosen,
+                        final.get("val_accuracy"), final.get("test_accuracy"), summary)
+
+
+def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[dict, Any]:
+    """Longer fine-tune of the chosen design; writes ``best/`` (weights, design, estimate)."""
+    from hwprune.atomic import atomic_torch_save
+    from hwprune.compress import train as T
+
+    r = wb.recipe
+    epochs = r.budget.final_epochs or r.budget.epochs
+    qmodel, val_acc, curve = train_candidate(wb, chosen.candidate, epochs, seed=r.seed + 7)
+    test_acc = float(T.evaluate(qmodel, wb.data.test))
+    best = run.best_dir
+    best.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(qmodel.state_dict(), best / "model.pt")
+    design = dict(chosen.design)
+    design["name"] = f"{r.name}-best"
+    atomic_write_json(best / "design.json", design)
+    atomic_write_json(best / "candidate.json", chosen.candidate.to_json())
+    est, _, _ = price(chosen.design, wb.target, r)
+    atomic_write_json(best / "estimate.json", _estimate_json(est))
+    info = {"final_epochs": epochs, "val_accuracy": val_acc, "test_accuracy": test_acc,
+            "val_curve": curve, "model": str(best / "model.pt")}
+    atomic_write_json(best / "accuracy.json", info)
+    return info, qmodel
+
+
+def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder) -> dict | None:
+    """Hand the chosen design to :mod:`hwprune.export` when it exists (QONNX, HLS, FINN)."""
+    try:
+        from hwprune.export import export_model  # type: ignore[attr-defined]
+    except ImportError:
+        logger.info("hwprune.export is not available; best/ holds weights and design only")
+        return None
+    try:
+        qmodel.eval()
+        res = export_model(qmodel, wb.target, folding=chosen.design, out_dir=run.best_dir,
+                           golden_inputs=wb.data.test.x[:16])
+        return {"ok": True, "dir": str(run.best_dir), "result": _jsonable(res)}
+    except HwpruneError as exc:
+        logger.warning("export of the chosen design failed: %s", exc)
+        return {"ok": False, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - keep the finished search even if export breaks
+        logger.warning("export of the chosen design failed: %s: %s", type(exc).__name__, exc)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(obj)
+        return obj
+    except TypeError:
+        if hasattr(obj, "to_json"):
+            v = obj.to_json()
+            return json.loads(v) if isinstance(v, str) else v
+        return str(obj)
+
+
+def _write_report(run: RunFolder) -> None:
+    try:
+        from hwprune.report import write_report  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    try:
+        write_report(run.root)
+    except Exception as exc:  # noqa: BLE001 - a report problem must not lose the search
+        logger.warning("could not write the report: %s", exc)
+
+
+def print_front(
+    front: Sequence[FrontPoint], objectives: Sequence[str], chosen: FrontPoint | None,
+    console: Any,
+) -> None:
+    """Print the Pareto front as a rich table (the chosen design marked)."""
+    from rich.table import Table
+
+    table = Table(title="Pareto front (feasible, trained designs)")
+    for col in ("", "trial", "val acc", "fps", "latency us", "LUT", "BRAM18", "DSP",
+                "channels", "wbits", "abits"):
+        table.add_column(col, justify="right")
+    for p in front:
+        hw = p.hw
+        table.add_row(
+            "*" if chosen is not None and p.trial == chosen.trial else "",
+            str(p.trial), f"{p.accuracy:.4f}", f"{hw.get('fps', 0):,.0f}",
+            f"{hw.get('latency_us', 0):.2f}", f"{hw.get('lut', 0):,.0f}",
+            f"{hw.get('bram18', 0):g}", f"{hw.get('dsp', 0):g}",
+            ",".join(map(str, p.candidate.channels)), ",".join(map(str, p.candidate.wbits)),
+            ",".join("-" if a is None else str(a) for a in p.candidate.abits),
+        )
+    console.print(table)
+
+
+__all__ = [
+    "Candidate",
+    "FrontPoint",
+    "Objective",
+    "SearchResult",
+    "SearchSpace",
+    "cannot_reach_front",
+    "channel_choices",
+    "default_study_name",
+    "make_design",
+    "open_storage",
+    "pareto_front",
+    "price",
+    "requeue_cut_off",
+    "search",
+    "trial_counts",
+    "worker",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """``hwprune.search`` is both this module and the :func:`search` function.
+
+    Importing a submodule binds it on its package (``hwprune.search`` becomes the module once
+    anything runs ``import hwprune.search``), which would hide the public function of the same
+    name; making the module callable keeps ``hwprune.search(...)`` working either way.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SearchResult:
+        return search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

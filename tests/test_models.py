@@ -1,0 +1,185 @@
+"""Model zoo, specs, tracing of any model, and user-model import."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+from hwprune.errors import ConfigError, ModelError
+from hwprune.models import (
+    ModelSpec,
+    build_model,
+    get_spec,
+    list_models,
+    load_user_model,
+    model_layers,
+    prunable_layers,
+)
+
+ZOO_INPUTS = [
+    ("tfc", (1, 28, 28)), ("sfc", (1, 28, 28)), ("lfc", (1, 28, 28)), ("tfc", (1, 8, 8)),
+    ("mlp-digits", (1, 8, 8)), ("cnv", (3, 32, 32)), ("cnv", (1, 28, 28)), ("cnv", (1, 8, 8)),
+    ("cnn-digits", (1, 8, 8)),
+]
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models on a shared 2-core machine: one intra-op thread is fastest."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+@pytest.mark.parametrize(("name", "shape"), ZOO_INPUTS)
+def test_forward_every_family(name: str, shape: tuple[int, int, int]) -> None:
+    spec = get_spec(name, input_shape=shape, num_classes=7, width_mult=0.25)
+    model = build_model(spec).eval()
+    out = model(torch.rand(3, *shape))
+    assert out.shape == (3, 7)
+    # the traced design layers are exactly the spec's layers
+    assert model_layers(model, shape) == list(spec.layers)
+    # every prunable layer is discoverable, head excluded
+    names = [n for n, _ in prunable_layers(model)]
+    assert len(names) == spec.num_prunable
+    assert "head" not in names
+    widths = [m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
+              for _, m in prunable_layers(model)]
+    assert widths == spec.prunable_widths()
+
+
+def test_zoo_structure() -> None:
+    assert set(list_models()) == {"tfc", "sfc", "lfc", "mlp-digits", "cnv", "cnn-digits"}
+    assert get_spec("tfc").prunable_widths() == [64, 64, 64]
+    assert get_spec("sfc").prunable_widths() == [256, 256, 256]
+    assert get_spec("lfc").prunable_widths() == [1024, 1024, 1024]
+    cnv = get_spec("cnv")
+    assert cnv.prunable_widths() == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert [lay["op"] for lay in cnv.layers].count("maxpool") == 2
+    # FINN's CNV: no padding at 32x32, final feature map 1x1
+    assert all(lay.get("pad", 0) == 0 for lay in cnv.layers)
+    model = build_model(cnv)
+    assert model.fc8.in_features == 256
+    # 28x28 needs padding to keep a non-empty feature map
+    assert all(lay["pad"] == 1 for lay in get_spec("cnv", (1, 28, 28)).layers
+               if lay["op"] == "conv")
+    assert get_spec("cnv", width_mult=0.5).prunable_widths()[0] == 32
+
+
+def test_bn_relu_and_bias_free() -> None:
+    model = build_model(get_spec("cnn-digits"))
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert all(m.bias is None for m in convs)
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in list(model.children())[-1:])
+    kinds = [type(m).__name__ for m in model.children()]
+    assert kinds[:3] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    assert kinds[-1] == "Linear"
+
+
+def test_spec_with_widths_and_design_layers() -> None:
+    spec = get_spec("cnn-digits")
+    small = spec.with_widths([4, 8, 12, 16])
+    assert small.prunable_widths() == [4, 8, 12, 16]
+    assert spec.prunable_widths() == [16, 16, 32, 64]  # original untouched
+    assert build_model(small)(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+    design = small.design_layers([8, 4, 4, 2, 8], [8, 4, 4, 2, None])
+    assert design[-1] == {"op": "fc", "out": 10, "wbits": 8, "abits": None}
+    assert "wbits" not in design[2]  # maxpool
+    assert ModelSpec.from_dict(small.to_dict()) == small
+    with pytest.raises(ConfigError):
+        spec.with_widths([4])
+    with pytest.raises(ConfigError):
+        spec.with_widths([0, 1, 1, 1])
+
+
+def test_bad_specs() -> None:
+    with pytest.raises(ConfigError, match="unknown model"):
+        get_spec("resnet")
+    with pytest.raises(ConfigError, match="classifier head"):
+        ModelSpec("x", (1, 8, 8), 10, ({"op": "fc", "out": 5},))
+    with pytest.raises(ConfigError, match="feature map"):
+        ModelSpec("x", (1, 4, 4), 10, ({"op": "conv", "out_ch": 4, "kernel": 5},
+                                       {"op": "fc", "out": 10}))
+
+
+def test_model_layers_of_user_model() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding="same", bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(16 * 3 * 3, 5),
+    )
+    assert model_layers(model, (3, 16, 16)) == [
+        {"op": "conv", "out_ch": 8, "kernel": 3, "stride": 1, "pad": 1, "groups": 1},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "conv", "out_ch": 16, "kernel": 3, "stride": 2, "pad": 0, "groups": 1},
+        {"op": "fc", "out": 5},
+    ]
+    with pytest.raises(ModelError, match="input of shape"):
+        model_layers(model, (3, 4, 4))
+    bad_pool = nn.Sequential(nn.MaxPool2d(3, stride=1), nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(ModelError, match="stride = kernel"):
+        model_layers(bad_pool, (1, 4, 4))
+
+
+def test_load_user_model(tmp_path, monkeypatch) -> None:
+    pkg = tmp_path / "usernets"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nets.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        def small():
+            return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+
+        def not_a_module():
+            return 42
+
+        def broken():
+            raise RuntimeError("boom")
+    """))
+    (pkg / "bad_import.py").write_text("import does_not_exist_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    model = load_user_model("usernets.nets:small")
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+    # checkpoint round trip
+    ckpt = tmp_path / "small.pt"
+    torch.save(model.state_dict(), ckpt)
+    again = load_user_model("usernets.nets:small", checkpoint=ckpt)
+    x = torch.rand(2, 1, 8, 8)
+    assert torch.equal(again(x), model(x))
+    # a {"state_dict": ...} wrapper works too
+    torch.save({"state_dict": model.state_dict(), "epoch": 3}, tmp_path / "wrapped.pt")
+    load_user_model("usernets.nets:small", checkpoint=tmp_path / "wrapped.pt")
+    # a file path instead of a module path
+    assert isinstance(load_user_model(f"{pkg / 'nets.py'}:small"), nn.Module)
+
+    with pytest.raises(ModelError, match="cannot import"):
+        load_user_model("usernets.bad_import:x")
+    with pytest.raises(ModelError, match="cannot import"):
+        load_user_model("no_such_pkg_abc.mod:f")
+    with pytest.raises(ModelError, match="no attribute"):
+        load_user_model("usernets.nets:missing")
+    with pytest.raises(ModelError, match="not a torch.nn.Module"):
+        load_user_model("usernets.nets:not_a_module")
+    with pytest.raises(ModelError, match="failed"):
+        load_user_model("usernets.nets:broken")
+    with pytest.raises(ModelError, match="package.module:factory"):
+        load_user_model("usernets.nets")
+    with pytest.raises(ModelError, match="does not exist"):
+        load_user_model("usernets.nets:small", checkpoint=tmp_path / "nope.pt")
+    # state-dict mismatch: wrong shapes and wrong keys
+    other = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    torch.save(other.state_dict(), tmp_path / "other.pt")
+    with pytest.raises(ModelError, match="does not fit"):
+        load_user_model("usernets.nets:small", checkpoint=tmp_path / "other.pt")
+    torch.save({"foo.weight": torch.zeros(1)}, tmp_path / "keys.pt")
+    with pytest.raises(ModelError, match="does not match"):
+        load_user_model("usernets.nets:small", checkpoint=tmp_path / "keys.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="cannot read"):
+        load_user_model("usernets.nets:small", checkpoint=tmp_path / "garbage.pt")

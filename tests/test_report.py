@@ -1,0 +1,410 @@
+"""Reports: summary.json, plots, the self-contained HTML page (also in headless Chromium), compare.
+
+The synthetic run folder is a REAL Optuna study in a SQLite file, written with the ask/tell API
+the way the search writes it (user attributes: design, per-layer table, resources, feasibility,
+early stop; constraints through ``trial.set_constraint``). Its metrics come from a small
+analytic model of the sampled widths/bits so the front has the usual shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from hwprune import report  # noqa: E402
+
+PARENT = (64, 64)  # hidden widths of the float parent (an MLP on 8x8 digits)
+
+
+def _design(widths: tuple[int, int], wbits: list[int], abits: list[int | None]) -> dict:
+    layers = [
+        {"op": "fc", "out": widths[0], "wbits": wbits[0], "abits": abits[0]},
+        {"op": "fc", "out": widths[1], "wbits": wbits[1], "abits": abits[1]},
+        {"op": "fc", "out": 10, "wbits": wbits[2], "abits": None},
+    ]
+    return {"input": {"shape": [1, 8, 8], "bits": 8}, "layers": layers}
+
+
+def _price(design: dict) -> dict:
+    """A small FINN-like model: cycles = MH*MW/(PE*SIMD), LUT ~ PE*SIMD*wbits*abits."""
+    fan_in, rows = 64, []
+    for i, layer in enumerate(design["layers"]):
+        out = layer["out"]
+        pe = min(out, 4 if out % 4 == 0 else 1)
+        simd = 16 if fan_in % 16 == 0 else 1
+        cycles = out * fan_in // (pe * simd)
+        lut = 120 + pe * simd * layer["wbits"] * (layer["abits"] or 8) * 1.9
+        bram = math.ceil(out * fan_in * layer["wbits"] / 18432) if out * fan_in > 2048 else 0
+        rows.append({
+            "name": f"fc{i}", "op": "fc", "channels": out, "parent_channels":
+            (PARENT[i] if i < 2 else 10), "wbits": layer["wbits"], "abits": layer["abits"],
+            "pe": pe, "simd": simd, "cycles": cycles, "lut": round(lut), "bram18": bram,
+            "dsp": 0,
+        })
+        fan_in = out
+    worst = max(r["cycles"] for r in rows)
+    return {
+        "fps": 100e6 / worst,
+        "latency_us": sum(r["cycles"] for r in rows) / 100.0,
+        "lut": 2500 + sum(r["lut"] for r in rows),
+        "ff": 3000 + sum(r["lut"] for r in rows) * 1.5,
+        "bram18": 4 + sum(r["bram18"] for r in rows),
+        "dsp": 0,
+        "layers": rows,
+    }
+
+
+def make_run(
+    root: Path, target: str = "pynq-z2", n_trials: int = 14, lut_budget: float = 5200.0,
+    seed: int = 0, with_best: bool = True,
+) -> Path:
+    """Write a run folder shaped like ``hwprune.search``'s (see its module docstring): a real
+    Optuna SQLite study with the same trial/study user attributes, ``run.json``,
+    ``pareto.json``, ``summary.json`` and ``best/``; return its path."""
+    root.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{(root / 'study.db').resolve()}"
+    study = optuna.create_study(
+        study_name=f"digits-mlp-{target}", storage=storage,
+        directions=["maximize", "maximize"],
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+    )
+    recipe = {"name": "digits-mlp", "dataset": "digits", "model": "mlp-digits",
+              "objectives": ["accuracy", "fps"],
+              "constraints": {"max_lut": lut_budget, "min_fps": 0.0}}
+    study.set_user_attr("recipe", recipe)
+    study.set_user_attr("objectives", ["accuracy", "fps"])
+    study.set_user_attr("target", target)
+    n_feasible = 0
+    for _ in range(n_trials):
+        trial = study.ask()
+        w0 = trial.suggest_categorical("ch0", [16, 32, 48, 64])
+        w1 = trial.suggest_categorical("ch1", [16, 32, 48, 64])
+        wb = [trial.suggest_categorical(f"wbits{k}", [1, 2, 4, 8]) for k in range(3)]
+        ab = [trial.suggest_categorical(f"abits{k}", [1, 2, 4, 8]) for k in range(2)] + [None]
+        design = _design((w0, w1), wb, ab)
+        est = _price(design)
+        for lay, row in zip(design["layers"], est["layers"], strict=True):
+            lay["pe"], lay["simd"] = row["pe"], row["simd"]
+        over = (est["lut"] - lut_budget) / lut_budget
+        trial.set_constraint("max_lut", over)
+        hw = {k: est[k] for k in ("fps", "latency_us", "lut", "ff", "bram18", "dsp")}
+        hw.update(fits=True, binding="lut")
+        trial.set_user_attr("candidate", {"channels": [w0, w1], "wbits": wb, "abits": ab})
+        trial.set_user_attr("design", design)
+        trial.set_user_attr("hw", hw)
+        trial.set_user_attr("constraints", {"max_lut": over})
+        trial.set_user_attr("estimate", {"layers": est["layers"], "binding": "lut"})
+        if over > 0:  # never trained: worst objective values, no accuracy
+            trial.set_user_attr("status", "infeasible")
+            study.tell(trial, [0.0, 0.0])
+            continue
+        acc = 0.975 - 0.06 / min(wb + ab[:2]) ** 1.5 - 1.5 / (w0 + w1)
+        n_feasible += 1
+        if n_feasible % 3 == 0:
+            acc -= 0.05
+            trial.set_user_attr("status", "stopped")
+            trial.set_user_attr("stopped_at", 1)
+        else:
+            trial.set_user_attr("status", "ok")
+        trial.set_user_attr("accuracy", acc)
+        study.tell(trial, [acc, est["fps"]])
+    feas = [t for t in study.trials if t.user_attrs.get("status") == "ok"]
+    front = report.pareto_front(
+        [report.TrialRecord(t.number, "feasible", values=tuple(t.values)) for t in feas],
+        ["maximize", "maximize"],
+    )
+    (root / "pareto.json").write_text(json.dumps(
+        {"study": study.study_name, "objectives": ["accuracy", "fps"],
+         "front": [{"trial": t.number, "accuracy": t.values[0]} for t in front]}))
+    (root / "run.json").write_text(json.dumps({"study": study.study_name, "fingerprint": "x"}))
+    if with_best and front:
+        best = max(front, key=lambda t: t.values[0])
+        (root / "best").mkdir(exist_ok=True)
+        final = {"val_accuracy": best.values[0] + 0.002, "test_accuracy": best.values[0] - 0.004}
+        (root / "best" / "accuracy.json").write_text(json.dumps(final))
+        summary = {
+            "schema": 1, "study": study.study_name, "storage": storage, "run_dir": str(root),
+            "recipe": recipe, "target": target, "objectives": ["accuracy", "fps"],
+            "directions": ["maximize", "maximize"], "trials": {"total": n_trials},
+            "parent": {"val_accuracy": 0.9694, "test_accuracy": 0.9611, "widths": list(PARENT)},
+            "front": [{"trial": t.number} for t in front], "hypervolume": None,
+            "chosen": {"trial": best.number, "rule": "max-accuracy", **final},
+            "export": None, "timings_s": {"total_s": 1.0},
+        }
+        (root / "summary.json").write_text(json.dumps(summary))
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_run(tmp_path_factory.mktemp("run") / "digits-mlp-pynq-z2")
+
+
+@pytest.fixture(scope="module")
+def written(run_dir: Path) -> Path:
+    return report.write_report(run_dir)
+
+
+def test_load_run_reads_the_study(run_dir: Path) -> None:
+    run = report.load_run(run_dir)
+    assert run.objective_names == ("accuracy", "fps")
+    assert run.directions == ("maximize", "maximize")
+    assert len(run.trials) == 14
+    statuses = {t.status for t in run.trials}
+    assert {"feasible", "infeasible", "early-stopped"} <= statuses
+    # every infeasible trial broke the LUT budget, every feasible one kept it
+    for t in run.trials:
+        assert (t.lut > 5200.0) == (t.status == "infeasible")
+    assert run.chosen is not None and run.chosen.status == "feasible"
+    assert run.chosen.test_accuracy == pytest.approx(run.chosen.accuracy - 0.004)
+    # the search's placeholder values of infeasible trials are not taken as accuracy/fps
+    for t in run.trials:
+        if t.status == "infeasible":
+            assert t.accuracy is None and t.fps is not None and t.fps > 0
+    front = set(run.pareto_numbers)
+    assert run.chosen.number in front
+    # the front is not dominated by any feasible trial
+    feas = [t for t in run.trials if t.status == "feasible"]
+    for n in front:
+        f = next(t for t in run.trials if t.number == n)
+        assert not any(t.accuracy > f.accuracy and t.fps > f.fps for t in feas)
+
+
+def test_summary_schema(written: Path) -> None:
+    full = json.loads((written.parent / "summary.json").read_text())
+    # the search's own fields are kept; the report adds its section
+    assert full["schema"] == 1 and full["timings_s"] == {"total_s": 1.0}
+    s = full["report"]
+    assert s["schema"] == report.REPORT_SCHEMA
+    for key in ("study", "recipe", "target", "trials", "pareto", "chosen", "parent",
+                "comparison", "hypervolume", "export", "files"):
+        assert key in s
+    t = s["trials"]
+    assert t["total"] == t["feasible"] + t["infeasible"] + t["early-stopped"] + t["failed"] + (
+        t["running"])
+    assert s["study"]["dashboard"].startswith("optuna-dashboard sqlite:///")
+    ch = s["chosen"]
+    assert ch["binding"] == "lut"  # only LUT is budgeted in this run
+    assert ch["bottleneck"] in {row["name"] for row in ch["layers"]}
+    # shares of each resource add up to 1 over the layers
+    assert sum(r["share_lut"] for r in ch["layers"]) == pytest.approx(1.0)
+    # parameters of the chosen design: 64*w0 + w0*w1 + w1*10
+    w0, w1 = (r["channels"] for r in ch["layers"][:2])
+    assert ch["params"] == 64 * w0 + w0 * w1 + w1 * 10
+    assert s["parent"]["params"] == 64 * 64 + 64 * 64 + 64 * 10
+    assert s["chosen"]["final_val_accuracy"] == pytest.approx(s["chosen"]["accuracy"] + 0.002)
+    assert s["parent"]["weight_bits"] == 32 * s["parent"]["params"]
+    assert 0 < s["comparison"]["weight_bits_ratio"] < 0.26
+    hv = s["hypervolume"]["values"]
+    assert len(hv) == t["total"] and hv == sorted(hv) and hv[-1] > 0
+
+
+def test_plots_exist_as_png_and_svg(written: Path) -> None:
+    out = written.parent
+    for stem in ("pareto", "resources", "layers", "hypervolume"):
+        png = (out / f"{stem}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+        svg = (out / f"{stem}.svg").read_text()
+        assert "<svg" in svg
+
+
+def test_html_is_self_contained(written: Path) -> None:
+    page = written.read_text()
+    imgs = re.findall(r"<img src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert len(imgs) == 4
+    for b64 in imgs:
+        assert base64.b64decode(b64)[:4] == b"\x89PNG"
+    # no external resources (scripts, stylesheets, remote images)
+    assert not re.search(r"<(script|link)\b", page)
+    assert "http://" not in page and "https://" not in page
+    assert "class='bottleneck'" in page and "binding" in page
+    for label in ("Pareto front", "Accuracy vs resources", "Chosen design, layer by layer",
+                  "Compared with the float parent", "Search progress", "pynq-z2"):
+        assert label in page
+
+
+def test_pareto_plot_marks_trial_kinds(run_dir: Path) -> None:
+    run = report.load_run(run_dir)
+    fig = report.plot_pareto(run)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "feasible trial" in labels
+    assert "early-stopped trial" in labels
+    assert "infeasible (over budget, not trained)" in labels
+    assert "Pareto front" in labels
+    assert any(lbl.startswith("chosen design") for lbl in labels)
+    assert any(lbl.startswith("float parent") for lbl in labels)
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_hypervolume_matches_a_hand_computation() -> None:
+    # two points in a 2-D minimisation space against (1.1, 1.1)
+    assert report._hypervolume([[0.0, 1.0], [1.0, 0.0]], [1.1, 1.1]) == pytest.approx(
+        1.1 * 0.1 + 0.1 * 1.0
+    )
+    # 3-D goes through optuna's exact WFG; a single point is a box
+    assert report._hypervolume([[0.1, 0.2, 0.3]], [1.0, 1.0, 1.0]) == pytest.approx(
+        0.9 * 0.8 * 0.7
+    )
+
+
+def test_report_without_optional_files(tmp_path: Path) -> None:
+    """A bare study (no pareto.json/best/parent) still gives a full report."""
+    run = make_run(tmp_path / "bare", with_best=False, n_trials=6)
+    (run / "pareto.json").unlink()
+    page = report.write_report(run, tmp_path / "out")
+    full = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert full["schema"] == 1 and full["study"] == "digits-mlp-pynq-z2"
+    assert full["trials"]["total"] == 6
+    s = full["report"]
+    assert s["chosen"] is None or s["chosen"]["trial"] in [p["trial"] for p in s["pareto"]]
+    assert "Search progress" in page.read_text()
+
+
+def test_report_errors(tmp_path: Path) -> None:
+    from hwprune.errors import ConfigError, StorageError
+
+    with pytest.raises(StorageError, match="does not exist"):
+        report.load_run(tmp_path / "nope")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StorageError, match="is a file"):
+        report.load_run(tmp_path / "f")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StorageError, match="not a run folder"):
+        report.load_run(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "study.db").write_text("this is not sqlite")
+    with pytest.raises(StorageError, match="cannot open"):
+        report.load_run(tmp_path / "bad")
+    with pytest.raises(ConfigError, match="no run folders"):
+        report.compare_runs([], tmp_path / "c")
+
+
+def test_compare_runs(tmp_path: Path, run_dir: Path) -> None:
+    other = make_run(tmp_path / "zcu104", target="zcu104", lut_budget=6000.0, seed=3)
+    page = report.compare_runs([run_dir, other], tmp_path / "cmp")
+    doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert [r["target"] for r in doc["runs"]] == ["pynq-z2", "zcu104"]
+    for r in doc["runs"]:
+        accs = [p["accuracy"] for p in r["front"]]
+        fps = [p["fps"] for p in r["front"]]
+        assert fps == sorted(fps) and accs == sorted(accs, reverse=True)
+    text = page.read_text()
+    assert "pynq-z2" in text and "zcu104" in text and "data:image/png;base64," in text
+    assert (tmp_path / "cmp" / "compare.svg").exists()
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hwprune", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_report_and_compare(tmp_path: Path, run_dir: Path) -> None:
+    res = _cli("report", str(run_dir), "--out", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "r" / "report.html").exists()
+    res = _cli("compare", str(run_dir), str(run_dir), "--out", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    assert "comparison:" in res.stdout
+    res = _cli("report", str(tmp_path / "missing"))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "does not exist" in res.stderr
+
+
+# ------------------------------------------------------------------------ headless browser
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _chromium_run(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = _chromium()
+    assert exe is not None
+    profile = tempfile.mkdtemp(prefix="hwprune-chromium-")
+    try:
+        return subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+             *args, page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "HOME": profile},
+        )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed "
+                    "(Debian: apt-get install chromium)")
+def test_report_renders_in_headless_chromium(written: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    res = _chromium_run(written, f"--screenshot={shot}", "--window-size=1280,2400",
+                        "--hide-scrollbars")
+    assert shot.exists(), res.stderr[-2000:]
+    # JS errors and failed loads are logged as CONSOLE/ERROR lines
+    bad = [line for line in res.stderr.splitlines()
+           if "CONSOLE" in line and ("Uncaught" in line or "ERROR" in line)
+           or "net::ERR_" in line]
+    assert not bad, bad
+    from matplotlib.image import imread
+
+    img = imread(shot)
+    assert img.shape[0] >= 2000 and img.shape[1] >= 1200
+    rgb = img[..., :3]
+    # not blank: many distinct colours, a good share of non-white pixels
+    assert (rgb < 0.9).any(axis=-1).mean() > 0.05
+    assert len({tuple(p) for p in (rgb[::17, ::17] * 255).astype(int).reshape(-1, 3)}) > 50
+
+    dom = _chromium_run(written, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    for plot in ("pareto", "resources", "layers", "hypervolume"):
+        assert f'data-plot="{plot}"' in html
+    for label in ("Pareto front", "Chosen design, layer by layer", "Search progress",
+                  "Compared with the float parent", "Binding resource"):
+        assert label in html
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed "
+                    "(Debian: apt-get install chromium)")
+def test_images_decode_in_chromium(written: Path, tmp_path: Path) -> None:
+    """Each embedded image decodes to a real size in the browser (naturalWidth > 0)."""
+    probe = tmp_path / "probe.html"
+    page = written.read_text()
+    script = (
+        "<script>window.addEventListener('load',()=>{const r=[...document.images].map("
+        "i=>i.dataset.plot+':'+i.naturalWidth+'x'+i.naturalHeight);"
+        "document.body.setAttribute('data-sizes',r.join(','));});</script>"
+    )
+    probe.write_text(page.replace("</body>", script + "</body>"))
+    dom = _chromium_run(probe, "--dump-dom", "--virtual-time-budget=5000")
+    m = re.search(r'data-sizes="([^"]*)"', dom.stdout)
+    assert m, dom.stderr[-2000:]
+    sizes = dict(item.split(":") for item in m.group(1).split(","))
+    assert set(sizes) == {"pareto", "resources", "layers", "hypervolume"}
+    for wh in sizes.values():
+        w, h = (int(x) for x in wh.split("x"))
+        assert w > 300 and h > 200
