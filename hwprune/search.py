@@ -282,7 +282,7 @@ def price(
         cons = {"fits": 0.0 if est.fits_memory else
                 max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)}
     else:
-        from hwprune import estimate as _estimate
+        from hwprune.estimate import estimate as _estimate
 
         fps_goal = c.min_fps if recipe.study.folding == "smallest" else None
         est = _estimate(dict(design), target, fps=fps_goal, util_cap=c.util_cap or None)
@@ -565,17 +565,26 @@ class Objective:
 
 
 def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
-    """Copy of ``design`` with the estimate's PE/SIMD written into its conv/fc layers."""
+    """Copy of ``design`` with the estimate's PE/SIMD written into its conv/fc layers.
+
+    The cost model names the k-th conv ``conv<k>`` and the k-th fc ``fc<k>`` (see
+    :func:`hwprune.ir.build_ir`); its ``folding`` maps those names to ``{"pe", "simd"}``.
+    """
     out = {**design, "layers": [dict(lay) for lay in design["layers"]]}
     folding = _est_get(est, "folding")
-    if not folding:
+    if not isinstance(folding, Mapping) or not folding:
         return out
-    items = list(folding.values()) if isinstance(folding, Mapping) else list(folding)
-    compute = [lay for lay in out["layers"] if lay["op"] in ("conv", "fc")]
-    mvaus = [f for f in items if isinstance(f, Mapping) and "pe" in f]
-    if len(mvaus) == len(compute):
-        for lay, f in zip(compute, mvaus, strict=True):
-            lay["pe"], lay["simd"] = int(f["pe"]), int(f.get("simd", 1))
+    count = {"conv": 0, "fc": 0}
+    for lay in out["layers"]:
+        if lay["op"] not in count:
+            continue
+        f = folding.get(f"{lay['op']}{count[lay['op']]}")
+        count[lay["op"]] += 1
+        if isinstance(f, Mapping):
+            if "pe" in f:
+                lay["pe"] = int(f["pe"])
+            if "simd" in f:
+                lay["simd"] = int(f["simd"])
     return out
 
 
@@ -591,50 +600,21 @@ def _estimate_json(est: Any) -> Any:
 
 
 # =============================================================================== storage
-def open_storage(url: str, heartbeat: bool = True) -> Any:
-    """Optuna storage for ``url``: an RDB URL (sqlite, postgresql, mysql) or a journal file
-    (``journal:///path/file.log`` or a path ending in ``.log``/``.journal``).
+def open_storage(url: str | None, run_dir: str | Path | None = None) -> Any:
+    """Optuna storage for ``url`` (``None``: ``<run_dir>/study.db``), with heartbeats.
 
-    RDB storages get a heartbeat: a worker that dies mid-trial has its trial failed and
-    re-queued (same parameters) by the next worker that starts a trial.
+    Delegates to :func:`hwprune.storage.open_storage`: SQLite, any SQLAlchemy URL
+    (PostgreSQL ...), or a journal file (``journal:///path/file.log``); a worker that dies
+    mid-trial has its trial failed and re-queued by the heartbeat of the others. Raises
+    :class:`StorageError` with a one-line reason when the storage cannot be used.
 
     Example:
         >>> open_storage("sqlite:///:memory:").__class__.__name__
         'RDBStorage'
     """
-    import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from hwprune.storage import open_storage as _open
 
-    if url.startswith("journal://") or url.endswith((".log", ".journal")):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        path = url[len("journal://"):] if url.startswith("journal://") else url
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(path))
-        except OSError as exc:
-            raise StorageError(f"cannot open journal file '{path}' ({exc}); check the path") \
-                from None
-    if "://" not in url:
-        raise StorageError(
-            f"storage URL '{url}' is not understood; use sqlite:///FILE, postgresql://..., or "
-            "journal:///FILE.log"
-        )
-    kwargs: dict[str, Any] = {}
-    if heartbeat and not url.endswith(":memory:"):
-        kwargs = {"heartbeat_interval": 10, "grace_period": 40,
-                  "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3)}
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any driver error is the user's URL/server
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StorageError(
-            f"cannot connect to storage '{_mask(url)}': {reason}; check the URL and that the "
-            "server is running"
-        ) from None
+    return _open(url, run_dir=run_dir)
 
 
 def _mask(url: str) -> str:
@@ -978,7 +958,7 @@ def search(
                 f"run folder '{run.root}' is in use by another hwprune process; wait for it, "
                 "or join it with `hwprune worker`"
             )
-        st = open_storage(url)
+        st = open_storage(storage, run_dir=run.root)
         study = open_study(rec, tgt, st, name)
         requeue_cut_off(study, own_storage=own and got_lock)
         wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)

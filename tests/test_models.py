@@ -120,6 +120,21 @@ def test_model_layers_of_user_model() -> None:
     ]
     with pytest.raises(ModelError, match="input of shape"):
         model_layers(model, (3, 4, 4))
+    class Shuffled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(8, 3)
+            self.body = nn.Linear(4, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.relu(self.body(x.flatten(1))))
+
+    with pytest.raises(ModelError, match="forward order"):
+        model_layers(Shuffled(), (1, 2, 2))
+    shared = nn.Linear(4, 4)
+    reused = nn.Sequential(nn.Flatten(), shared, nn.ReLU(), shared, nn.Linear(4, 2))
+    with pytest.raises(ModelError, match="forward order"):
+        model_layers(reused, (1, 2, 2))
     bad_pool = nn.Sequential(nn.MaxPool2d(3, stride=1), nn.Flatten(), nn.Linear(4, 2))
     with pytest.raises(ModelError, match="stride = kernel"):
         model_layers(bad_pool, (1, 4, 4))

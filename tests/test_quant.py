@@ -52,7 +52,6 @@ CASES = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("name", "wbits", "abits"), CASES)
 def test_mixed_bits_train_step_and_qonnx_matches_torch(tmp_path, name, wbits, abits) -> None:
     from brevitas.export import export_qonnx

@@ -173,3 +173,26 @@ def test_train_parent_user_module(tmp_path, digits) -> None:
     assert evaluate(m, digits.val) > 0.5
     assert all(torch.equal(v, before[k]) for k, v in user.state_dict().items())
     assert train_parent(user, digits, seed=0, epochs=2, cache_dir=tmp_path).cache_hit
+
+
+def test_qat_state_dict_round_trip_and_second_finetune(digits, parent) -> None:
+    from hwprune.compress.quant import needs_calibration
+
+    q = to_brevitas(parent, [4, 3, 2, 4], [4, 2, 1, None], digits.input_scale)
+    finetune_qat(q, parent, digits, epochs=2)
+    assert not needs_calibration(q)
+    x = digits.test.x
+    # a fresh model with the same bits loads the fine-tuned state exactly (checkpoints work)
+    fresh = to_brevitas(parent, [4, 3, 2, 4], [4, 2, 1, None], digits.input_scale)
+    fresh.load_state_dict(q.state_dict())
+    fresh.eval()
+    assert not needs_calibration(fresh)
+    with torch.no_grad():
+        assert torch.equal(fresh(x), q(x))
+    # a second fine-tune continues from the learned scales (no re-calibration)
+    acc1 = evaluate(q, digits.val)
+    scales = [float(m.act_quant.scale()) for m in q.modules() if type(m).__name__ == "QuantReLU"]
+    finetune_qat(q, parent, digits, epochs=1, lr=1e-12)
+    scales2 = [float(m.act_quant.scale()) for m in q.modules() if type(m).__name__ == "QuantReLU"]
+    assert scales == pytest.approx(scales2, rel=1e-6)
+    assert evaluate(q, digits.val) >= acc1 - 0.02

@@ -23,3 +23,6 @@ def register_all(app: typer.Typer) -> None:
     from hwprune.commands import search_cmd
 
     search_cmd.register(app)
+    from hwprune.commands import calibrate_cmd
+
+    calibrate_cmd.register(app)

@@ -76,8 +76,9 @@ def search_command(
 ) -> None:
     """Search channels and bit-widths for the best accuracy the target can run.
 
-    Runs the recipe's Optuna study in the run folder; running the same command again resumes
-    it. Prints the Pareto front and writes pareto.json, summary.json and best/.
+    Runs the recipe's Optuna study in the run folder (the same command again resumes it).
+
+    Prints the Pareto front and writes pareto.json, summary.json and best/.
     """
     from hwprune.recipe import field_names, overrides_from_flags, parse_set_options
 

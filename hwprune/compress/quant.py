@@ -258,12 +258,33 @@ def quant_layers(qmodel: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in qmodel.named_modules() if isinstance(m, (QuantConv2d, QuantLinear))]
 
 
+def _stats_scalers(qmodel: nn.Module) -> list[nn.Module]:
+    from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
+
+    return [m for m in qmodel.modules() if isinstance(m, ParameterFromRuntimeStatsScaling)]
+
+
+def needs_calibration(qmodel: nn.Module) -> bool:
+    """True while some activation scale of ``qmodel`` has not been initialised from statistics
+    (neither by :func:`calibrate`, nor by enough training steps, nor by loading a state dict).
+
+    Example:
+        >>> import torch
+        >>> from hwprune.models import build_model, get_spec
+        >>> q = to_brevitas(build_model(get_spec("mlp-digits")), [4] * 4, [4, 4, 4, None], 16.0)
+        >>> needs_calibration(q), calibrate(q, torch.rand(64, 1, 8, 8)), needs_calibration(q)
+        (True, None, False)
+    """
+    return any(m.counter <= m.collect_stats_steps for m in _stats_scalers(qmodel))
+
+
 def calibrate(qmodel: nn.Module, x: torch.Tensor, batch_size: int = 256,
               max_batches: int = 8) -> None:
     """Initialise the activation scales of ``qmodel`` from float statistics on inputs ``x``.
 
     Uses Brevitas' ``calibration_mode`` (activation statistics with quantization disabled) on up
-    to ``max_batches`` batches; BatchNorm running statistics are left untouched.
+    to ``max_batches`` batches; BatchNorm running statistics are left untouched. A model whose
+    scales are already initialised is left as it is (calibrating twice would rescale them).
 
     Example:
         >>> import torch
@@ -273,6 +294,9 @@ def calibrate(qmodel: nn.Module, x: torch.Tensor, batch_size: int = 256,
     """
     from brevitas.graph.calibrate import calibration_mode
 
+    if not needs_calibration(qmodel):
+        log.debug("activation scales already initialised; calibration skipped")
+        return
     bn_state = {
         n: copy.deepcopy(m.state_dict()) for n, m in qmodel.named_modules() if isinstance(m, _BN)
     }

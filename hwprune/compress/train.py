@@ -216,8 +216,8 @@ def train_float(
 ) -> History:
     """Train ``model`` in place with cross-entropy (+ ``bn_l1`` * sum |BN gamma|).
 
-    Cosine learning-rate schedule per step from ``lr`` to 0, seeded shuffling and
-    initialisation-independent determinism on CPU (same seed, same result). The model keeps the
+    Cosine learning-rate schedule per step from ``lr`` to 0 and shuffling seeded by ``seed``:
+    the same initial weights and seed give bit-identical weights on CPU. The model keeps the
     last epoch's weights and is left in eval mode.
 
     Example:

@@ -63,6 +63,7 @@ class FpgaCostParams:
             [L01: 1 x 8 bits -> 1 DSP per lane].
         lutram_max_bits: memories up to this many bits, or shallower than 64 words, go to
             LUTRAM (64 bits per LUT) [L01: a 1,728-bit, 64-deep memory went to BRAM].
+        thr_lutram_max_bits: threshold memories up to this size (one RAMB18) stay in LUTRAM.
         weight_layout: ``"shared"`` (one wide weight memory per layer, FINN >= 0.9 memstream,
             RAMB36 granularity) or ``"per_pe"`` (one array per PE in RAMB18s, BNN-PYNQ).
         swg_lut, swg_bits_per_lut: sliding window = fixed + line-buffer bits / 28 (SRL32-based
@@ -89,6 +90,7 @@ class FpgaCostParams:
     pe_ff: float = 2.0
     dsp_min_bits: int = 8
     lutram_max_bits: int = 1024
+    thr_lutram_max_bits: int = 18432
     weight_layout: str = "shared"
     swg_lut: float = 175.0
     swg_bits_per_lut: float = 28.0
@@ -159,6 +161,19 @@ def memory_cost(width: int, depth: int, style: str, p: FpgaCostParams,
     return 0.0, bram18_for(width, depth, granularity)
 
 
+def threshold_memory(width: int, depth: int, p: FpgaCostParams) -> tuple[float, float]:
+    """(LUT, BRAM18) of a threshold memory: LUTRAM (FINN's default for thresholds) unless it
+    holds more than ``thr_lutram_max_bits``.
+
+    Example:
+        >>> threshold_memory(14, 64, FpgaCostParams())
+        (14.0, 0.0)
+    """
+    if width * depth <= p.thr_lutram_max_bits:
+        return memory_cost(width, depth, "distributed", p)
+    return memory_cost(width, depth, "block", p)
+
+
 def _lane_units(wbits: int, wkind: str, abits: int, akind: str) -> int:
     """LUT 'units' of one multiply-accumulate lane built from LUTs."""
     if wkind == "bipolar" and akind == "bipolar":
@@ -205,7 +220,7 @@ def _mac_cost(*, lanes: int, pe: int, wbits: int, wkind: str, in_bits: int, in_k
     lut += wl
     bram += wb
     if nthr:
-        tl, tb = memory_cost(pe * nthr * acc_bits, tmem_depth, "auto", p)
+        tl, tb = threshold_memory(pe * nthr * acc_bits, tmem_depth, p)
         lut += tl
         bram += tb
     return lut, ff, bram, dsp
@@ -278,7 +293,7 @@ def maxpool_cost(n, p: FpgaCostParams) -> NodeCost:
 def thresholding_cost(n, p: FpgaCostParams) -> NodeCost:
     """Cost of a standalone :class:`~hwprune.ir.Thresholding` (cycles = n_vec * C/PE)."""
     nthr = n_thresholds(n.out_bits, n.out_kind)
-    tl, tb = memory_cost(n.pe * nthr * n.in_bits, n.channels // n.pe, "auto", p)
+    tl, tb = threshold_memory(n.pe * nthr * n.in_bits, n.channels // n.pe, p)
     lut = 20.0 + p.pe_lut * n.pe * n.in_bits * nthr + tl
     ff = 20.0 + p.pe_ff * n.pe * (n.in_bits + n.out_bits)
     return NodeCost(n.n_vec * n.channels // n.pe, lut, ff, tb, 0.0)

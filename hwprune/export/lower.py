@@ -89,11 +89,12 @@ def _make(op: str, inputs: list[str], outputs: list[str], name: str, **attrs: An
 
 
 def _next_name(model: ModelWrapper, prefix: str) -> str:
+    """``<prefix><k>`` with the first free k (the IR's names: conv0, fc1, pool0, ...)."""
     names = {n.name for n in model.graph.node}
     k = 0
-    while f"{prefix}_{k}" in names:
+    while f"{prefix}{k}" in names:
         k += 1
-    return f"{prefix}_{k}"
+    return f"{prefix}{k}"
 
 
 def _remove(model: ModelWrapper, nodes: list[onnx.NodeProto]) -> None:
@@ -341,7 +342,7 @@ class LowerInputQuant(Transformation):
             t = n.output[0]
         qtype, scale, qmin, qmax, _ = _quant_type(n, model)
         shape = _nhwc(model.get_tensor_shape(n.output[0]))
-        node = _make("IntInput", [], [n.output[0]], "Input", out_shape=list(shape),
+        node = _make("IntInput", [], [n.output[0]], "input", out_shape=list(shape),
                      out_type=qtype.name, out_scale=scale, qonnx_tensor=n.output[0],
                      qmin=qmin, qmax=qmax, quant_input=t,
                      host_preprocessing=[f"{p.op_type}:{p.name}" for p in pre] or [""])
@@ -368,7 +369,7 @@ class LowerMaxPool(Transformation):
                                     "stride = kernel, no padding and floor mode")
             h, w, c = src["shape"]
             out = (h // k[0], w // k[0], c)
-            node = _make("IntMaxPool", [n.input[0]], [n.output[0]], _next_name(model, "MaxPool"),
+            node = _make("IntMaxPool", [n.input[0]], [n.output[0]], _next_name(model, "pool"),
                          out_shape=list(out), out_type=src["type"].name, out_scale=src["scale"],
                          qonnx_tensor=n.output[0], in_shape=list(src["shape"]), kernel=k[0])
             model.graph.node.insert(idx, node)
@@ -390,7 +391,7 @@ class LowerFlatten(Transformation):
             if out_shape is None or len(out_shape) != 2 or int(out_shape[1]) != size:
                 raise LoweringError(f"{_where(n)}: only a flatten to (batch, features) can be "
                                     "lowered")
-            node = _make("IntFlatten", [n.input[0]], [n.output[0]], _next_name(model, "Flatten"),
+            node = _make("IntFlatten", [n.input[0]], [n.output[0]], _next_name(model, "flatten"),
                          out_shape=[size], out_type=src["type"].name, out_scale=src["scale"],
                          qonnx_tensor=n.output[0], in_shape=list(src["shape"]))
             model.graph.node.insert(idx, node)
@@ -422,6 +423,7 @@ class LowerWeightLayer(Transformation):
         s_x = src["scale"]
         wint, ws, wtype, wq = _weights(model, n.input[1], n)
         new_nodes: list[onnx.NodeProto] = []
+        name = _next_name(model, "conv" if n.op_type == "Conv" else "fc")
         in_tensor = n.input[0]
         xrange = (in_type.min, in_type.max)  # a padded bipolar map holds -1, 0, +1 (INT2)
         if n.op_type == "Conv":
@@ -448,7 +450,7 @@ class LowerWeightLayer(Transformation):
             if p:
                 # a bipolar map padded with zeros holds -1, 0, +1: it continues as INT2
                 pad_type = IntType(2, True) if in_type.bipolar else in_type
-                pname = _next_name(model, "Pad")
+                pname = f"{name}_pad"
                 pshape = (h + 2 * p, w + 2 * p, c)
                 pt = f"{pname}_out"
                 new_nodes.append(_make("IntPad", [in_tensor], [pt], pname, out_shape=list(pshape),
@@ -458,14 +460,15 @@ class LowerWeightLayer(Transformation):
                 in_tensor, (h, w, c) = pt, pshape
             kk, ss = int(k[0]), int(st[0])
             oh, ow = (h - kk) // ss + 1, (w - kk) // ss + 1
-            sname = _next_name(model, "SlidingWindow")
-            swt = f"{sname}_out"
-            new_nodes.append(_make("IntSlidingWindow", [in_tensor], [swt], sname,
-                                   out_shape=[oh, ow, kk * kk * c], out_type=in_type.name,
-                                   out_scale=s_x, qonnx_tensor="", in_shape=[h, w, c],
-                                   kernel=kk, stride=ss))
-            in_tensor = swt
             in_shape: tuple[int, ...] = (oh, ow, kk * kk * c)
+            if not (kk == 1 and ss == 1 and p == 0):  # a 1x1 conv streams the map directly
+                sname = f"{name}_swg"
+                swt = f"{sname}_out"
+                new_nodes.append(_make("IntSlidingWindow", [in_tensor], [swt], sname,
+                                       out_shape=[oh, ow, kk * kk * c], out_type=in_type.name,
+                                       out_scale=s_x, qonnx_tensor="", in_shape=[h, w, c],
+                                       kernel=kk, stride=ss))
+                in_tensor = swt
             nvec, out_shape, ndim, conv = oh * ow, (oh, ow, O), 4, True
         else:
             W = wint.T.copy()
@@ -487,7 +490,6 @@ class LowerWeightLayer(Transformation):
             nvec, out_shape, ndim, conv = 1, (O,), 2, False
         a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], O, ndim, n)
         A = s_x * s_o * a_c
-        name = _next_name(model, "MVAU")
         xmin, xmax = xrange
         attrs: dict[str, Any] = dict(in_shape=list(in_shape), in_type=in_type.name, nvec=nvec,
                                      conv=int(conv), source=n.name)
@@ -566,7 +568,7 @@ class InsertLabelSelect(Transformation):
             raise LoweringError(f"the graph output '{out}' is not a vector of class scores")
         nl = info["shape"][0]
         new_out = f"{out}_label"
-        node = _make("IntLabelSelect", [out], [new_out], "LabelSelect_0", out_shape=[1],
+        node = _make("IntLabelSelect", [out], [new_out], "labelselect", out_shape=[1],
                      out_type=IntType.for_range(0, max(nl - 1, 1)).name, out_scale=1.0,
                      qonnx_tensor="", in_type=info["type"].name, num_labels=nl)
         model.graph.node.append(node)

@@ -117,7 +117,9 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
     """Design layers of any ``nn.Module``, traced from a forward pass of one dummy input.
 
     Conv2d, Linear and MaxPool2d modules are recorded in the order they run (functional calls
-    such as ``F.max_pool2d`` are invisible: use modules). BatchNorm/ReLU are implied.
+    such as ``F.max_pool2d`` are invisible: use modules). BatchNorm/ReLU are implied. Raises
+    :class:`ModelError` when the layers do not run in registration order or one runs twice
+    (pruning and quantization rely on registration order).
 
     Example:
         >>> from hwprune.models import build_model, get_spec
@@ -125,9 +127,11 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
         {'op': 'fc', 'out': 64}
     """
     records: list[dict[str, Any]] = []
+    order: list[str] = []
     hooks = []
 
     def hook(mod: nn.Module, inp: Any, out: Any, name: str) -> None:
+        order.append(name)
         if isinstance(mod, nn.Conv2d):
             if isinstance(mod.padding, str):  # "same" (stride 1) or "valid"
                 k = _pair(mod.kernel_size, "kernel", name)
@@ -176,4 +180,11 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
         model.train(was_training)
     if not records or records[-1]["op"] != "fc":
         raise ModelError("the model must end with an nn.Linear classifier head; add one")
+    ran = [n for n in order if isinstance(model.get_submodule(n), (nn.Conv2d, nn.Linear))]
+    registered = [n for n, _ in compute_modules(model)]
+    if ran != registered:
+        raise ModelError(
+            f"the model's Conv2d/Linear layers run in the order {ran} but are registered as "
+            f"{registered}; define them in forward order and call each one once"
+        )
     return records

@@ -1,0 +1,226 @@
+"""Search quality: our search vs random search vs uniform baselines, at equal budgets and seeds.
+
+For each benchmark (``digits-mlp``; Fashion-MNIST with FINN's TFC MLP when the data is
+present) and each seed:
+
+* **hwprune** — the recipe's search (multi-objective TPE with constraints and our early stop),
+  ``N`` trials;
+* **random** — the same study with Optuna's random sampler, ``N`` trials;
+* **uniform** — every layer at the same width ratio (``r`` x parent width, rounded to the
+  space's divisor-friendly choices) and the same bits (weights = activations = ``b``, head
+  included), for ``r`` in {0.25, 0.5, 0.75, 1.0} and ``b`` in {1, 2, 4, 8}; each is priced with
+  the same folding and fine-tuned the same way (same parent, epochs, KD, seed) — without early
+  stopping, which can only help it.
+
+Metrics, all on validation accuracy after the per-trial fine-tune (the quantity every method
+optimises) and frames/s from the cost model on the target:
+
+* hypervolume of the feasible (accuracy, frames/s) front, reference point (``--acc-ref``, 0);
+* how many uniform designs the search's front dominates (goal: all of them);
+* frames/s at matched accuracy: the best uniform design that fits (highest accuracy, then
+  frames/s) vs the fastest front design within 0.5 points of its accuracy (goal >= 1.5x).
+
+Usage::
+
+    python bench/search_quality.py                     # digits-mlp, 3 seeds, 24 trials
+    python bench/search_quality.py --fashion           # + Fashion-MNIST TFC when present
+    python bench/search_quality.py --out bench/results/search_quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import hwprune
+import hwprune.search  # noqa: F401  (the module)
+
+S = sys.modules["hwprune.search"]
+
+from hwprune.pareto import dominates, hypervolume, pareto_indices  # noqa: E402
+from hwprune.recipe import load_recipe  # noqa: E402
+
+DIRS = ["maximize", "maximize"]
+RATIOS = (0.25, 0.5, 0.75, 1.0)
+BITS = (1, 2, 4, 8)
+
+
+def nearest(choices: tuple[int, ...], want: float) -> int:
+    """Choice closest to ``want`` (ties: the larger)."""
+    return min(choices, key=lambda c: (abs(c - want), -c))
+
+
+def run_search(recipe: Any, target: Any, sampler: str, trials: int, seed: int, cache: Path,
+               work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """One search; returns its feasible (accuracy, fps) points and timings."""
+    ov = {**overrides, "study.sampler": sampler, "budget.trials": trials, "seed": seed,
+          "budget.final_epochs": 1}
+    t0 = time.perf_counter()
+    res = hwprune.search(recipe, target, out=work / f"{sampler}-{seed}", overrides=ov,
+                         cache_dir=cache, export=False, study_name=f"{sampler}-{seed}")
+    wall = time.perf_counter() - t0
+    import optuna
+
+    study = optuna.load_study(study_name=res.study_name,
+                              storage=f"sqlite:///{res.run_dir / 'study.db'}")
+    pts = []
+    for t in study.trials:
+        if t.state.name != "COMPLETE" or t.user_attrs.get("status") not in ("ok", "stopped"):
+            continue
+        if any(v > 0 for v in t.constraints.values()):
+            continue
+        pts.append((float(t.user_attrs["accuracy"]), float(t.user_attrs["hw"]["fps"]),
+                    t.user_attrs["candidate"]))
+    return {"points": pts, "wall_s": wall, "counts": res.summary["trials"]}
+
+
+def run_uniform(recipe: Any, target: Any, seed: int, cache: Path, work: Path,
+                overrides: dict[str, Any]) -> dict[str, Any]:
+    """Price and fine-tune every uniform configuration."""
+    rec = load_recipe(recipe, overrides={**overrides, "seed": seed})
+    rec = S.resolve_objectives(rec, target)
+    wb = S.build_workbench(rec, target, cache)
+    pts, infeasible = [], []
+    t0 = time.perf_counter()
+    for r in RATIOS:
+        chans = tuple(nearest(ch, r * w) for ch, w in
+                      zip(wb.space.channel_choices, wb.space.parent_widths, strict=True))
+        for b in BITS:
+            n = wb.space.num_quant
+            cand = S.Candidate(chans, (b,) * n, (b,) * (n - 1) + (None,))
+            design = S.make_design(wb.spec, cand, rec.space.input_bits, "uniform")
+            _, hw, cons = S.price(design, target, rec)
+            if any(v > 0 for v in cons.values()):
+                infeasible.append({"ratio": r, "bits": b, "hw": hw})
+                continue
+            _, acc, _ = S.train_candidate(wb, cand, rec.budget.epochs, seed=rec.seed + 1000)
+            pts.append((acc, hw["fps"], {"ratio": r, "bits": b, **cand.to_json()}))
+    return {"points": pts, "infeasible": infeasible, "wall_s": time.perf_counter() - t0,
+            "parent_val_accuracy": wb.parent_val_acc}
+
+
+def front(points: list[tuple]) -> list[tuple]:
+    idx = pareto_indices([p[:2] for p in points], DIRS)
+    return sorted((points[i] for i in idx), key=lambda p: -p[0])
+
+
+def fps_at_matched_accuracy(front_pts: list[tuple], target_acc: float, tol: float) -> float:
+    ok = [p[1] for p in front_pts if p[0] >= target_acc - tol]
+    return max(ok) if ok else 0.0
+
+
+def bench(name: str, recipe: Any, target_name: str, seeds: list[int], trials: int,
+          acc_ref: float, overrides: dict[str, Any], work: Path) -> dict[str, Any]:
+    from hwprune.targets import load_target
+
+    target = load_target(target_name)
+    cache = work / "parent-cache"
+    rows = []
+    for seed in seeds:
+        print(f"[{name}] seed {seed}: hwprune search ...", flush=True)
+        ours = run_search(recipe, target, "tpe", trials, seed, cache, work / name, overrides)
+        print(f"[{name}] seed {seed}: random search ...", flush=True)
+        rnd = run_search(recipe, target, "random", trials, seed, cache, work / name, overrides)
+        print(f"[{name}] seed {seed}: uniform baselines ...", flush=True)
+        uni = run_uniform(recipe, target, seed, cache, work / name, overrides)
+        f_ours, f_rnd, f_uni = front(ours["points"]), front(rnd["points"]), front(uni["points"])
+        ref = (acc_ref, 0.0)
+        best_uni = max(uni["points"], key=lambda p: (p[0], p[1]))
+        matched = fps_at_matched_accuracy(f_ours, best_uni[0], 0.005)
+        matched_rnd = fps_at_matched_accuracy(f_rnd, best_uni[0], 0.005)
+        dominated = sum(any(dominates(o[:2], u[:2], DIRS) for o in f_ours)
+                        for u in uni["points"])
+        row = {
+            "seed": seed,
+            "hv": {"hwprune": hypervolume([p[:2] for p in f_ours], DIRS, ref),
+                   "random": hypervolume([p[:2] for p in f_rnd], DIRS, ref),
+                   "uniform": hypervolume([p[:2] for p in f_uni], DIRS, ref)},
+            "uniform_points": len(uni["points"]),
+            "uniform_infeasible": len(uni["infeasible"]),
+            "uniform_dominated_by_hwprune": dominated,
+            "best_uniform": {"accuracy": best_uni[0], "fps": best_uni[1], **best_uni[2]},
+            "hwprune_fps_at_matched_acc": matched,
+            "random_fps_at_matched_acc": matched_rnd,
+            "speedup_vs_best_uniform": matched / best_uni[1] if best_uni[1] else None,
+            "random_speedup_vs_best_uniform": matched_rnd / best_uni[1] if best_uni[1] else None,
+            "front_hwprune": [{"accuracy": p[0], "fps": p[1]} for p in f_ours],
+            "front_random": [{"accuracy": p[0], "fps": p[1]} for p in f_rnd],
+            "front_uniform": [{"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"],
+                               "bits": p[2]["bits"]} for p in f_uni],
+            "all_uniform": [{"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"],
+                             "bits": p[2]["bits"]} for p in uni["points"]],
+            "trials": {"hwprune": ours["counts"], "random": rnd["counts"]},
+            "wall_s": {"hwprune": ours["wall_s"], "random": rnd["wall_s"],
+                       "uniform": uni["wall_s"]},
+            "parent_val_accuracy": uni["parent_val_accuracy"],
+        }
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("seed", "hv", "uniform_dominated_by_hwprune",
+                                              "speedup_vs_best_uniform",
+                                              "random_speedup_vs_best_uniform")}), flush=True)
+
+    def med(key: str, sub: str | None = None) -> float | None:
+        vals = [r[key][sub] if sub else r[key] for r in rows]
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    return {
+        "benchmark": name, "recipe": str(recipe), "target": target_name, "trials": trials,
+        "seeds": seeds, "acc_ref": acc_ref, "overrides": overrides,
+        "median": {"hv_hwprune": med("hv", "hwprune"), "hv_random": med("hv", "random"),
+                   "hv_uniform": med("hv", "uniform"),
+                   "speedup_vs_best_uniform": med("speedup_vs_best_uniform"),
+                   "random_speedup_vs_best_uniform": med("random_speedup_vs_best_uniform")},
+        "all_uniform_dominated": all(
+            r["uniform_dominated_by_hwprune"] == r["uniform_points"] for r in rows),
+        "runs": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--target", default="pynq-z2")
+    ap.add_argument("--acc-ref", type=float, default=0.8)
+    ap.add_argument("--fashion", action="store_true",
+                    help="also run Fashion-MNIST (TFC MLP) when the data is present")
+    ap.add_argument("--fashion-trials", type=int, default=20)
+    ap.add_argument("--out", type=Path, default=Path("bench/results/search_quality.json"))
+    args = ap.parse_args(argv)
+    results = {"date": "2026-11-22",
+               "machine": "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time",
+               "python": platform.python_version(), "benchmarks": []}
+    with tempfile.TemporaryDirectory(prefix="hwprune-bench-") as tmp:
+        work = Path(tmp)
+        results["benchmarks"].append(bench("digits-mlp", "digits-mlp", args.target, args.seeds,
+                                           args.trials, args.acc_ref, {}, work))
+        if args.fashion:
+            try:
+                from hwprune.data import load_dataset
+
+                load_dataset("fashion-mnist")
+            except Exception as exc:  # noqa: BLE001
+                print(f"fashion-mnist skipped: {exc}")
+            else:
+                ov = {"dataset": "fashion-mnist", "model": "tfc", "parent.epochs": 8,
+                      "parent.lr": 0.003, "budget.epochs": 2, "kd.lr": 0.002,
+                      "budget.threads": 2}
+                results["benchmarks"].append(bench(
+                    "fashion-tfc", "mnist-tfc", args.target, args.seeds[:1],
+                    args.fashion_trials, 0.7, ov, work))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

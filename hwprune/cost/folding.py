@@ -1,0 +1,623 @@
+"""Resource-aware folding: choose PE/SIMD for every node of a dataflow graph.
+
+Two modes:
+
+* ``"fastest"`` - the highest frames/s whose total LUT/FF/BRAM18/DSP (with glue, DMAs and shell)
+  stays under ``util_cap`` of the device, and among those the smallest design;
+* ``"smallest"`` - the smallest design that reaches a given frames/s.
+
+"Smallest" means the least normalised area ``sum_r used_r / capacity_r`` over LUT, FF, BRAM18
+and DSP.
+
+Algorithm. The throughput is set by the slowest node, so a design is a cycle budget ``T`` plus,
+per node, the cheapest legal folding whose cycles are ``<= T``. Nodes that must agree (a sliding
+window and the MVAU/VVAU it feeds) form one *group* whose options are enumerated jointly. Each
+group's options are enumerated once, legality rules applied, Pareto-pruned on (cycles, LUT, FF,
+BRAM, DSP) and cached (the search prices thousands of candidates that share layer shapes). For a
+budget ``T`` the per-group minimum-area option is a prefix arg-min (area is a sum over groups, so
+this is exact); fitting under the cap is monotone in ``T``, so "fastest" bisects over the distinct
+cycle counts. When the minimum-area pick does not fit but the per-resource lower bounds do, an
+exact branch-and-bound over the Pareto options decides (a multi-resource knapsack; the bound
+makes it small in practice). Tests check both modes against exhaustive enumeration.
+
+Legality: ``PE | output channels``, ``SIMD | input length`` (MVAU: ``k*k*c_in``; VVAU:
+``k*k``, and ``SIMD > 1`` only with ``PE = channels``); a sliding window's SIMD divides its input
+channels and its width has an integer ratio to the MVAU's (one of the two SIMDs divides the
+other, so a width converter can join them); a depthwise window's SIMD equals its VVAU's PE;
+``PE | labels`` for label-select; a 2D max-pool processes all channels in parallel.
+
+Example:
+    >>> from hwprune.ir import build_ir
+    >>> from hwprune.targets import load_target
+    >>> from hwprune.cost.folding import fold
+    >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+    ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 8, 8), 4)
+    >>> r = fold(g, load_target("pynq-z2"), mode="fastest")
+    >>> r.fits, r.node_cycles  # 4 cycles: the 64-bit port needs 4 to bring in 64 4-bit pixels
+    (True, 4)
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from hwprune.cost.fpga import (
+    FpgaCostParams,
+    _mac_cost,
+    glue_half,
+    io_cycles,
+    labelselect_cost,
+    maxpool_cost,
+    swg_cost,
+    swg_cycles,
+    thresholding_cost,
+)
+from hwprune.ir import DataflowGraph, divisors
+
+log = logging.getLogger(__name__)
+
+RESOURCE_NAMES = ("lut", "ff", "bram18", "dsp")
+_BB_NODE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class GroupTable:
+    """All Pareto-optimal legal foldings of one group of nodes, sorted by cycles.
+
+    Attributes:
+        names: the group's node names.
+        cycles: cycles per frame of each option (the group's slowest node).
+        res: ``(m, 4)`` LUT, FF, BRAM18, DSP of each option (including its stream glue).
+        assign: per option, ``{node name: {"pe": .., "simd": ..}}``.
+    """
+
+    names: tuple[str, ...]
+    cycles: np.ndarray
+    res: np.ndarray
+    assign: tuple[Mapping[str, Mapping[str, int]], ...]
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """Outcome of :func:`fold`.
+
+    Attributes:
+        folding: ``{node name: {"pe": .., "simd": ..}}`` for every foldable node.
+        node_cycles: cycles of the slowest node of the chosen design.
+        fits: the design fits under the utilisation cap.
+        binding: what stops a faster (mode "fastest") or any fitting (``fits=False``) design:
+            ``"lut"``, ``"ff"``, ``"bram18"``, ``"dsp"``, ``"io"`` (the stream port), or None.
+        meets_fps: mode "smallest" only: whether the requested frames/s is reached.
+        area: normalised area of the design (sum of used / capacity).
+    """
+
+    folding: Mapping[str, Mapping[str, int]]
+    node_cycles: int
+    fits: bool
+    binding: str | None
+    meets_fps: bool | None
+    area: float
+
+
+def _glue(width: int, p: FpgaCostParams) -> tuple[float, float]:
+    return glue_half(width, p)
+
+
+def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool) -> list[tuple]:
+    """(cycles, lut, ff, bram, dsp, pe, simd) for each legal MVAU/VVAU folding."""
+    out = []
+    for pe in pes:
+        for simd in simds:
+            if vvau:
+                if simd > 1 and pe != n.channels:
+                    continue
+                k2 = n.kernel * n.kernel
+                depth = (n.channels // pe) * (k2 // simd)
+                cycles = depth * n.n_vec
+                tmem = n.channels // pe
+                in_w = pe * simd * n.in_bits
+            else:
+                nf, sf = n.mh // pe, n.mw // simd
+                depth = nf * sf
+                cycles = depth * n.n_vec
+                tmem = nf
+                in_w = simd * n.in_bits
+            lut, ff, bram, dsp = _mac_cost(
+                lanes=pe * simd, pe=pe, wbits=n.wbits, wkind=n.wkind, in_bits=n.in_bits,
+                in_kind=n.in_kind, acc_bits=n.acc_bits, out_bits=n.out_bits,
+                out_kind=n.out_kind, wmem_width=pe * simd * n.wbits, wmem_depth=depth,
+                tmem_depth=tmem, mem_style=n.mem_style, res_type=n.res_type, p=p)
+            gl1, gf1 = _glue(in_w, p)
+            gl2, gf2 = _glue(pe * n.obits, p)
+            out.append((cycles, lut + gl1 + gl2, ff + gf1 + gf2, bram, dsp, pe, simd))
+    return out
+
+
+def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
+    s = replace(n, simd=simd)
+    c = swg_cost(s, p)
+    gl, gf = _glue(simd * n.bits, p)
+    return (c.cycles, c.lut + 2 * gl, c.ff + 2 * gf, c.bram18, c.dsp)
+
+
+def _pareto(rows: list[tuple]) -> list[tuple]:
+    """Keep rows (cycles, lut, ff, bram, dsp, payload) not dominated by a faster-or-equal one."""
+    rows = sorted(rows, key=lambda r: (r[0], r[1] + r[2] + r[3] + r[4]))
+    kept: list[tuple] = []
+    kept_res = np.empty((len(rows), 4))
+    for r in rows:
+        v = r[1:5]
+        k = len(kept)
+        if k and np.any(np.all(kept_res[:k] <= np.asarray(v) + 1e-9, axis=1)):
+            continue
+        kept_res[k] = v
+        kept.append(r)
+    return kept
+
+
+def _fix(values, fixed: Mapping[str, int] | None, key: str):
+    if fixed and key in fixed:
+        return (fixed[key],)
+    return values
+
+
+@lru_cache(maxsize=8192)
+def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
+    """Enumerate, Pareto-prune and cache the options of one group (nodes given unfolded)."""
+    fx = {name: dict(items) for name, items in fixed}
+    rows: list[tuple] = []  # (cycles, lut, ff, bram, dsp, assign)
+    if len(nodes) == 2:  # sliding window + MVAU / VVAU
+        swg, mac = nodes
+        fm = fx.get(mac.name)
+        if mac.op == "VVAU":
+            pes = _fix(divisors(mac.channels), fm, "pe")
+            simds = _fix(divisors(mac.kernel * mac.kernel), fm, "simd")
+            for c, lut, ff, br, dsp, pe, simd in _mac_opts(mac, p, pes, simds, True):
+                sc = _swg_opt(swg, pe, p)
+                rows.append((max(c, sc[0]), lut + sc[1], ff + sc[2], br + sc[3], dsp + sc[4],
+                             {swg.name: {"simd": pe}, mac.name: {"pe": pe, "simd": simd}}))
+        else:
+            pes = _fix(divisors(mac.mh), fm, "pe")
+            simds = _fix(divisors(mac.mw), fm, "simd")
+            sw = [(s, _swg_opt(swg, s, p)) for s in divisors(swg.channels)]  # cycles decrease
+            for c, lut, ff, br, dsp, pe, simd in _mac_opts(mac, p, pes, simds, False):
+                for s, sc in sw:
+                    if simd % s and s % simd:
+                        continue  # widths without an integer ratio: no width converter
+                    rows.append((max(c, sc[0]), lut + sc[1], ff + sc[2], br + sc[3],
+                                 dsp + sc[4],
+                                 {swg.name: {"simd": s}, mac.name: {"pe": pe, "simd": simd}}))
+    else:
+        (n,) = nodes
+        fn = fx.get(n.name)
+        if n.op in ("MVAU", "VVAU"):
+            vv = n.op == "VVAU"
+            pes = _fix(divisors(n.channels if vv else n.mh), fn, "pe")
+            simds = _fix(divisors(n.kernel * n.kernel if vv else n.mw), fn, "simd")
+            for c, lut, ff, br, dsp, pe, simd in _mac_opts(n, p, pes, simds, vv):
+                rows.append((c, lut, ff, br, dsp, {n.name: {"pe": pe, "simd": simd}}))
+        elif n.op in ("Thresholding", "LabelSelect"):
+            total = n.channels if n.op == "Thresholding" else n.labels
+            fn_cost = thresholding_cost if n.op == "Thresholding" else labelselect_cost
+            for pe in _fix(divisors(total), fn, "pe"):
+                m = replace(n, pe=pe)
+                c = fn_cost(m, p)
+                g1 = _glue(m.in_width, p)
+                g2 = _glue(m.out_width, p)
+                rows.append((c.cycles, c.lut + g1[0] + g2[0], c.ff + g1[1] + g2[1], c.bram18,
+                             c.dsp, {n.name: {"pe": pe}}))
+        elif n.op == "MaxPool":
+            c = maxpool_cost(n, p)
+            g = _glue(n.in_width, p)
+            rows.append((c.cycles, c.lut + 2 * g[0], c.ff + 2 * g[1], c.bram18, c.dsp, {}))
+        elif n.op == "SlidingWindow":  # a window without its MVAU (only from a lowering)
+            for s in _fix(divisors(n.channels), fn, "simd"):
+                sc = _swg_opt(n, s, p)
+                rows.append((*sc, {n.name: {"simd": s}}))
+        else:  # pragma: no cover - every compute node type is handled above
+            raise TypeError(f"cannot fold node type {n.op}")
+    kept = _pareto(rows)
+    return GroupTable(
+        names=tuple(x.name for x in nodes),
+        cycles=np.array([r[0] for r in kept], dtype=np.int64),
+        res=np.array([r[1:5] for r in kept], dtype=float).reshape(-1, 4),
+        assign=tuple(r[5] for r in kept),
+    )
+
+
+def groups_of(graph: DataflowGraph) -> list[tuple]:
+    """Split the graph's nodes into folding groups (a window joins the MVAU/VVAU it feeds).
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> g = build_ir([{"op": "conv", "out_ch": 8, "kernel": 3, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 6, 6), 8)
+        >>> [[n.name for n in grp] for grp in groups_of(g)]
+        [['conv0_swg', 'conv0'], ['fc0'], ['labelselect']]
+    """
+    nodes = graph.nodes
+    out: list[tuple] = []
+    i = 0
+    while i < len(nodes):
+        n = nodes[i]
+        if (n.op == "SlidingWindow" and i + 1 < len(nodes)
+                and nodes[i + 1].op in ("MVAU", "VVAU")):
+            out.append((n, nodes[i + 1]))
+            i += 2
+        else:
+            out.append((n,))
+            i += 1
+    return out
+
+
+def _unfolded(n):
+    if n.op in ("MVAU", "VVAU"):
+        return replace(n, pe=1, simd=1) if (n.pe, n.simd) != (1, 1) else n
+    if n.op == "SlidingWindow":
+        return n if n.simd == 1 else replace(n, simd=1)
+    if n.op in ("Thresholding", "LabelSelect"):
+        return n if n.pe == 1 else replace(n, pe=1)
+    return n
+
+
+def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> list[GroupTable]:
+    """The cached option table of every group of ``graph`` (user-fixed folding respected)."""
+    p = params or FpgaCostParams()
+    tables = []
+    for grp in groups_of(graph):
+        fixed = tuple(sorted(
+            (n.name, tuple(sorted(graph.fixed[n.name].items())))
+            for n in grp if n.name in graph.fixed
+        ))
+        tables.append(_group_table(tuple(_unfolded(n) for n in grp), fixed, p))
+    return tables
+
+
+def fixed_overhead(graph: DataflowGraph, target: Any, p: FpgaCostParams) -> np.ndarray:
+    """LUT/FF/BRAM18/DSP that do not depend on folding: shell, two DMAs, the port-side glue."""
+    g = _glue(target.io_width_bits, p)
+    return np.array([
+        target.shell_lut + 2 * target.dma_lut + 2 * g[0],
+        target.shell_ff + 2 * target.dma_ff + 2 * g[1],
+        target.shell_bram18 + 2 * target.dma_bram18,
+        target.shell_dsp,
+    ])
+
+
+class _Prepared:
+    """Group tables combined with one target's capacities: prefix minima for fast probes."""
+
+    def __init__(self, tables: list[GroupTable], weights: np.ndarray):
+        self.tables = tables
+        self.cyc = [t.cycles for t in tables]
+        self.cyc_list = [t.cycles.tolist() for t in tables]
+        self.res = [t.res for t in tables]
+        self.area = [t.res @ weights for t in tables]
+        self.best = []  # prefix arg-min of area
+        self.minres = []  # prefix minimum of each resource
+        for a, r in zip(self.area, self.res):
+            idx = np.arange(len(a))
+            run = np.minimum.accumulate(a)
+            # index of the prefix minimum: last position where the running minimum was set
+            is_new = np.concatenate([[True], a[1:] < run[:-1]])
+            self.best.append(np.maximum.accumulate(np.where(is_new, idx, 0)))
+            self.minres.append(np.minimum.accumulate(r, axis=0))
+        self.lower = max(int(c[0]) for c in self.cyc)  # fastest possible slowest node
+        self.upper = max(int(c[-1]) for c in self.cyc)  # everything folded to the minimum
+
+    def ks(self, T: float) -> list[int] | None:
+        """Last option index with cycles <= T in every group (None if some group cannot)."""
+        out = []
+        for cl in self.cyc_list:
+            k = bisect.bisect_right(cl, T) - 1
+            if k < 0:
+                return None
+            out.append(k)
+        return out
+
+    def pick(self, ks: list[int]) -> tuple[list[int], np.ndarray]:
+        choice = [int(b[k]) for b, k in zip(self.best, ks)]
+        total = sum(r[c] for r, c in zip(self.res, choice))
+        return choice, total
+
+    def lower_bound(self, ks: list[int]) -> np.ndarray:
+        return sum(m[k] for m, k in zip(self.minres, ks))
+
+
+def _pareto_idx(res: np.ndarray, upto: int) -> list[int]:
+    sub = res[: upto + 1]
+    keep = []
+    for i in range(sub.shape[0]):
+        dominated = np.all(sub <= sub[i], axis=1) & np.any(sub < sub[i], axis=1)
+        if not dominated.any():
+            keep.append(i)
+    # drop exact duplicates
+    seen, out = set(), []
+    for i in keep:
+        key = tuple(sub[i])
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
+
+
+def _exact(prep: _Prepared, ks: list[int], budget: np.ndarray) -> list[int] | None:
+    """Minimum-area choice with every resource under ``budget`` (branch and bound)."""
+    sets = []
+    for g, k in enumerate(ks):
+        idx = _pareto_idx(prep.res[g], k)
+        idx.sort(key=lambda i, g=g: prep.area[g][i])
+        sets.append((g, idx))
+    order = sorted(range(len(sets)), key=lambda j: len(sets[j][1]))
+    sets = [sets[j] for j in order]
+    n = len(sets)
+    suf_res = np.zeros((n + 1, 4))
+    suf_area = np.zeros(n + 1)
+    for j in range(n - 1, -1, -1):
+        g, idx = sets[j]
+        suf_res[j] = suf_res[j + 1] + prep.res[g][idx].min(axis=0)
+        suf_area[j] = suf_area[j + 1] + prep.area[g][idx].min()
+    best: list[Any] = [math.inf, None]
+    visits = [0]
+    chosen = [0] * n
+
+    def dfs(j: int, used: np.ndarray, area: float) -> None:
+        if visits[0] > _BB_NODE_LIMIT:
+            return
+        visits[0] += 1
+        if j == n:
+            if area < best[0]:
+                best[0], best[1] = area, list(chosen)
+            return
+        g, idx = sets[j]
+        for i in idx:
+            a = area + prep.area[g][i]
+            if a + suf_area[j + 1] >= best[0] - 1e-12:
+                break  # sorted by area: the rest are no better
+            u = used + prep.res[g][i]
+            if np.any(u + suf_res[j + 1] > budget + 1e-9):
+                continue
+            chosen[j] = i
+            dfs(j + 1, u, a)
+
+    dfs(0, np.zeros(4), 0.0)
+    if visits[0] > _BB_NODE_LIMIT:
+        log.warning("folding search hit its node limit; the result may not be optimal")
+    if best[1] is None:
+        return None
+    choice = [0] * n
+    for j, (g, _) in enumerate(sets):
+        choice[g] = best[1][j]
+    return choice
+
+
+def _select(prep: _Prepared, T: float, budget: np.ndarray) -> tuple[list[int] | None, np.ndarray | None]:
+    """Minimum-area fitting choice with every group's cycles <= T, or (None, violated LB)."""
+    ks = prep.ks(T)
+    if ks is None:
+        return None, None
+    choice, total = prep.pick(ks)
+    if np.all(total <= budget + 1e-9):
+        return choice, total
+    lb = prep.lower_bound(ks)
+    if np.any(lb > budget + 1e-9):
+        return None, lb
+    choice2 = _exact(prep, ks, budget)
+    if choice2 is None:
+        return None, total
+    return choice2, sum(r[c] for r, c in zip(prep.res, choice2))
+
+
+def _binding(total: np.ndarray | None, budget: np.ndarray) -> str | None:
+    if total is None:
+        return None
+    ratio = total / np.maximum(budget, 1e-9)
+    return RESOURCE_NAMES[int(np.argmax(ratio))]
+
+
+def _assemble(prep: _Prepared, choice: list[int]) -> dict[str, dict[str, int]]:
+    folding: dict[str, dict[str, int]] = {}
+    for t, c in zip(prep.tables, choice):
+        for name, f in t.assign[c].items():
+            folding[name] = dict(f)
+    return folding
+
+
+def fold(
+    graph: DataflowGraph,
+    target: Any,
+    mode: str = "fastest",
+    fps: float | None = None,
+    clock_mhz: float | None = None,
+    util_cap: float | None = None,
+    params: FpgaCostParams | None = None,
+) -> FoldResult:
+    """Choose the folding of ``graph`` for ``target``.
+
+    Args:
+        graph: the dataflow graph (user-fixed PE/SIMD in ``graph.fixed`` are kept).
+        target: an :class:`~hwprune.targets.FpgaTarget`.
+        mode: ``"fastest"`` (highest fps under the cap) or ``"smallest"`` (least area with
+            at least ``fps`` frames/s).
+        fps: required frames/s for ``"smallest"``.
+        clock_mhz: fabric clock (default: the target's).
+        util_cap: fraction of each resource usable (default: the target's).
+        params: cost-model constants.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> from hwprune.targets import load_target
+        >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 8, 8), 4)
+        >>> r = fold(g, load_target("pynq-z2"), mode="smallest", fps=1e5)
+        >>> r.meets_fps, r.node_cycles <= 1e8 / 1e5
+        (True, True)
+    """
+    p = params or FpgaCostParams()
+    clock = float(clock_mhz or target.clock_mhz) * 1e6
+    cap = float(util_cap if util_cap is not None else target.util_cap)
+    capacity = np.array([target.lut, target.ff, target.bram18, max(target.dsp, 1)], dtype=float)
+    weights = 1.0 / capacity
+    fixed = fixed_overhead(graph, target, p)
+    budget = capacity * cap - fixed
+    if target.dsp == 0:
+        budget[3] = 0.0
+    prep = _Prepared(group_tables(graph, p), weights)
+    io = max(io_cycles(graph.input_frame_bits(), target.io_width_bits),
+             io_cycles(graph.output_frame_bits(), target.io_width_bits))
+
+    def result(choice: list[int], fits: bool, binding: str | None,
+               meets: bool | None) -> FoldResult:
+        total = sum(r[c] for r, c in zip(prep.res, choice))
+        node_cyc = max(int(c[i]) for c, i in zip(prep.cyc, choice))
+        return FoldResult(_assemble(prep, choice), node_cyc, fits, binding, meets,
+                          float((total + fixed) @ weights))
+
+    def fastest() -> FoldResult:
+        ts = np.unique(np.concatenate(prep.cyc))
+        ts = ts[ts >= prep.lower]
+        choice, tot = _select(prep, float(ts[-1]), budget)
+        if choice is None:  # even the smallest design does not fit
+            ks = prep.ks(float(ts[-1]))
+            small, total = prep.pick(ks)  # type: ignore[arg-type]
+            return result(small, False, _binding(total, budget), None)
+        lo, hi = 0, len(ts) - 1  # ts[hi] feasible
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _select(prep, float(ts[mid]), budget)[0] is not None:
+                hi = mid
+            else:
+                lo = mid + 1
+        t_star = int(ts[hi])
+        t_eff = max(t_star, io)
+        choice, _ = _select(prep, float(t_eff), budget)
+        assert choice is not None
+        if t_star < io:
+            binding = "io"
+        elif hi == 0:
+            binding = None  # fully parallel: nothing binds
+        else:
+            _, viol = _select(prep, float(ts[hi - 1]), budget)
+            binding = _binding(viol, budget)
+        return result(choice, True, binding, None)
+
+    if mode == "fastest":
+        return fastest()
+    if mode != "smallest":
+        raise ValueError(f"unknown folding mode {mode!r}")
+    if not fps or fps <= 0:
+        raise ValueError("mode 'smallest' needs fps > 0")
+    t_target = math.floor(clock / fps - p.frame_overhead_cycles)
+    if t_target < max(prep.lower, io):
+        r = fastest()
+        return replace(r, meets_fps=False)
+    ks = prep.ks(float(t_target))
+    assert ks is not None
+    choice, total = prep.pick(ks)
+    if np.all(total <= budget + 1e-9):
+        return result(choice, True, None, True)
+    choice2, viol = _select(prep, float(t_target), budget)
+    if choice2 is not None:
+        return result(choice2, True, None, True)
+    return result(choice, False, _binding(viol if viol is not None else total, budget), True)
+
+
+def finn_set_folding(
+    graph: DataflowGraph,
+    target_cycles: int,
+    mvau_wwidth_max: int = 36,
+    two_pass_relaxation: bool = True,
+    params: FpgaCostParams | None = None,
+) -> dict[str, dict[str, int]]:
+    """FINN's greedy SetFolding, re-implemented from its published algorithm (a baseline).
+
+    Per node in graph order: MVAU SIMD walks the divisors of MW until cycles < target (reverting
+    one step if the weight width ``W*SIMD`` exceeds ``mvau_wwidth_max``), then PE walks the
+    divisors of MH; VVAU PE, then SIMD once PE = C (its window copies PE); window SIMD, and
+    Thresholding/LabelSelect PE walk their divisors. With two-pass relaxation it is run again
+    with the achieved maximum as target. It ignores resources.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 1, "wbits": 2, "abits": None}], (600,), 1,
+        ...              label_select=False)
+        >>> f = finn_set_folding(g, 100, mvau_wwidth_max=80)
+        >>> [(f[k]["pe"], f[k]["simd"]) for k in ("fc0", "fc1", "fc2", "fc3")]
+        [(16, 40), (1, 64), (1, 64), (1, 1)]
+    """
+    from hwprune.cost.fpga import node_cost
+
+    p = params or FpgaCostParams()
+
+    def one_pass(target: int) -> tuple[dict[str, dict[str, int]], int]:
+        nodes = list(graph.nodes)
+        folding: dict[str, dict[str, int]] = {}
+
+        def cyc(n) -> int:
+            return node_cost(n, p).cycles if n.op != "SlidingWindow" else swg_cycles(n)
+
+        for i, n in enumerate(nodes):
+            if n.op == "MVAU":
+                n = replace(n, pe=1, simd=1)
+                prev = 1
+                for s in divisors(n.mw):
+                    n = replace(n, simd=s)
+                    if cyc(n) < target:
+                        break
+                    if n.wbits * s > mvau_wwidth_max:
+                        n = replace(n, simd=prev)
+                        break
+                    prev = s
+                for pe in divisors(n.mh):
+                    n = replace(n, pe=pe)
+                    if cyc(n) < target:
+                        break
+            elif n.op == "VVAU":
+                n = replace(n, pe=1, simd=1)
+                for pe in divisors(n.channels):
+                    n = replace(n, pe=pe)
+                    if cyc(n) < target:
+                        break
+                if cyc(n) >= target and n.pe == n.channels:
+                    for s in divisors(n.kernel * n.kernel):
+                        n = replace(n, simd=s)
+                        if cyc(n) < target:
+                            break
+                if i > 0 and nodes[i - 1].op == "SlidingWindow":
+                    nodes[i - 1] = replace(nodes[i - 1], simd=n.pe)
+                    folding[nodes[i - 1].name] = {"simd": n.pe}
+            elif n.op == "SlidingWindow" and not n.depthwise:
+                for s in divisors(n.channels):
+                    n = replace(n, simd=s)
+                    if cyc(n) < target:
+                        break
+            elif n.op in ("Thresholding", "LabelSelect"):
+                total = n.channels if n.op == "Thresholding" else n.labels
+                for pe in divisors(total):
+                    n = replace(n, pe=pe)
+                    if cyc(n) < target:
+                        break
+            nodes[i] = n
+            if n.op in ("MVAU", "VVAU"):
+                folding[n.name] = {"pe": n.pe, "simd": n.simd}
+            elif n.op == "SlidingWindow" and not n.depthwise:
+                folding[n.name] = {"simd": n.simd}
+            elif n.op in ("Thresholding", "LabelSelect"):
+                folding[n.name] = {"pe": n.pe}
+        return folding, max(cyc(n) for n in nodes)
+
+    folding, achieved = one_pass(target_cycles)
+    if two_pass_relaxation and achieved > target_cycles:
+        folding, _ = one_pass(achieved)
+    return folding

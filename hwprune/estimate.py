@@ -1,0 +1,323 @@
+"""``hwprune.estimate``: price a design on a hardware target.
+
+A design is a JSON design description (a dict, or a ``.json`` file), a QONNX model file
+(``.onnx``, lowered by :mod:`hwprune.export.lower`), or a :class:`~hwprune.ir.DataflowGraph`.
+Folding (PE/SIMD) left out of the design is chosen by the folding optimizer: the fastest design
+that fits the target under its utilisation cap, or with ``fps`` the smallest design that reaches
+it. Nothing here raises because a design is too big: the result says ``fits=False`` and names the
+``binding`` resource.
+
+Example:
+    >>> from hwprune.estimate import estimate
+    >>> design = {"name": "mlp", "input": {"shape": [1, 8, 8], "bits": 4},
+    ...           "layers": [{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+    ...                      {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}
+    >>> e = estimate(design, "pynq-z2")
+    >>> e.fits, e.layers[0].op, e.node_cycles
+    (True, 'MVAU', 4)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hwprune.cost.folding import fixed_overhead, fold
+from hwprune.cost.fpga import FpgaCostParams, glue_half, io_cycles, node_cost
+from hwprune.errors import ConfigError, TargetError
+from hwprune.ir import DataflowGraph
+
+RESOURCES = ("lut", "ff", "bram18", "dsp")
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """Cycles and resources of one dataflow node (stream glue excluded: see ``overheads``)."""
+
+    op: str
+    name: str
+    shape: str
+    bits: Mapping[str, Any]
+    pe: int | None
+    simd: int | None
+    cycles: int
+    lut: float
+    ff: float
+    bram18: float
+    dsp: float
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Price of a design on a target.
+
+    Attributes:
+        name, target: design and target names.
+        clock_mhz: fabric clock used.
+        lut, ff, bram18, dsp: totals including overheads.
+        fps: frames per second (steady state).
+        latency_us: time from the first input word to the result (pipelined estimate).
+        cycles: cycles per frame (slowest node or the I/O port, plus the per-frame overhead).
+        node_cycles: cycles of the slowest node.
+        io_cycles: cycles the stream port needs per frame (input or output, the larger).
+        fits: every resource is under ``util_cap`` of the device.
+        binding: the resource that binds (``"lut"``, ``"ff"``, ``"bram18"``, ``"dsp"``), ``"io"``
+            when the stream port limits the frame rate, or None.
+        meets_fps: with a required frames/s: whether it is reached (else None).
+        util: used / capacity per resource.
+        util_cap: the cap applied.
+        layers: per-node records.
+        overheads: shell, dma, fifos, width_converters: count and resources.
+        folding: ``{node: {"pe": .., "simd": ..}}``.
+    """
+
+    name: str
+    target: str
+    clock_mhz: float
+    lut: float
+    ff: float
+    bram18: float
+    dsp: float
+    fps: float
+    latency_us: float
+    cycles: float
+    node_cycles: int
+    io_cycles: int
+    fits: bool
+    binding: str | None
+    meets_fps: bool | None
+    util: Mapping[str, float]
+    util_cap: float
+    layers: tuple[LayerEstimate, ...]
+    overheads: Mapping[str, Mapping[str, float]]
+    folding: Mapping[str, Mapping[str, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data view with rounded numbers (what ``--json`` prints)."""
+        d = asdict(self)
+        for k in RESOURCES:
+            d[k] = round(d[k], 1)
+        d["fps"] = round(self.fps, 3)
+        d["latency_us"] = round(self.latency_us, 3)
+        d["util"] = {k: round(v, 4) for k, v in self.util.items()}
+        d["layers"] = [
+            {**x, **{k: round(x[k], 1) for k in RESOURCES}} for x in d["layers"]
+        ]
+        d["overheads"] = {
+            k: {kk: round(vv, 1) for kk, vv in v.items()} for k, v in self.overheads.items()
+        }
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _shape(n) -> str:
+    if n.op == "MVAU":
+        return f"{n.mh}x{n.mw}" + (f" x{n.n_vec}px" if n.n_vec > 1 else "")
+    if n.op == "VVAU":
+        return f"{n.channels}ch k{n.kernel} x{n.n_vec}px"
+    if n.op == "SlidingWindow":
+        return f"{n.channels}x{n.ifm[0]}x{n.ifm[1]} k{n.kernel}s{n.stride}p{n.pad}"
+    if n.op == "MaxPool":
+        return f"{n.channels}x{n.ifm[0]}x{n.ifm[1]} k{n.kernel}"
+    if n.op == "Thresholding":
+        return f"{n.channels}ch x{n.n_vec}"
+    return f"{n.labels} labels"
+
+
+def _bits(n) -> dict[str, Any]:
+    if n.op in ("MVAU", "VVAU"):
+        return {"in": n.in_bits, "w": n.wbits, "acc": n.acc_bits, "out": n.out_bits}
+    if n.op in ("SlidingWindow", "MaxPool"):
+        return {"in": n.bits, "out": n.bits}
+    if n.op == "Thresholding":
+        return {"in": n.in_bits, "out": n.out_bits}
+    return {"in": n.in_bits, "out": n.out_bits}
+
+
+def _fill_cycles(n, cycles: int) -> float:
+    """Cycles before a node emits its first output (pipelined latency model)."""
+    if n.op == "SlidingWindow":
+        _, wp = n.padded
+        return ((n.kernel - 1) * wp + n.kernel) * (n.channels // n.simd)
+    if n.op in ("MVAU", "VVAU"):
+        return cycles / n.n_vec if n.n_vec > 1 else cycles
+    if n.op == "MaxPool":
+        return n.kernel * n.ifm[1]
+    return cycles
+
+
+def evaluate(
+    graph: DataflowGraph,
+    target: Any,
+    clock_mhz: float | None = None,
+    util_cap: float | None = None,
+    params: FpgaCostParams | None = None,
+    binding: str | None = None,
+    meets_fps: bool | None = None,
+) -> Estimate:
+    """Price ``graph`` with the folding it carries (no optimisation).
+
+    ``binding`` is reported as given when the design fits (the folding optimizer knows what
+    stopped it); when it does not fit, the most over-used resource is named.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> from hwprune.targets import load_target
+        >>> g = build_ir([{"op": "fc", "out": 10, "wbits": 2, "abits": None}], (16,), 2)
+        >>> evaluate(g, load_target("pynq-z2")).layers[0].cycles
+        160
+    """
+    p = params or FpgaCostParams()
+    clock = float(clock_mhz or target.clock_mhz)
+    cap = float(util_cap if util_cap is not None else target.util_cap)
+    layers = []
+    totals = dict.fromkeys(RESOURCES, 0.0)
+    fills = []
+    for n in graph.nodes:
+        c = node_cost(n, p)
+        pe = getattr(n, "pe", None)
+        simd = getattr(n, "simd", None)
+        layers.append(LayerEstimate(n.op, n.name, _shape(n), _bits(n), pe, simd, c.cycles,
+                                    c.lut, c.ff, c.bram18, c.dsp))
+        for k in RESOURCES:
+            totals[k] += getattr(c, k)
+        fills.append(_fill_cycles(n, c.cycles))
+    # stream glue: DMA -> n0 -> ... -> nk -> DMA
+    widths = [target.io_width_bits]
+    for n in graph.nodes:
+        widths += [n.in_width, n.out_width]
+    widths.append(target.io_width_bits)
+    streams = [(widths[i], widths[i + 1]) for i in range(0, len(widths), 2)]
+    glue_l = glue_f = 0.0
+    for a, b in streams:
+        for w in (a, b):
+            gl, gf = glue_half(w, p)
+            glue_l += gl
+            glue_f += gf
+    n_dwc = sum(1 for a, b in streams if a != b)
+    n_fifo = len(streams) + n_dwc
+    share = n_fifo / (n_fifo + n_dwc)
+    fixed = fixed_overhead(graph, target, p)
+    overheads = {
+        "shell": {"count": 1, "lut": target.shell_lut, "ff": target.shell_ff,
+                  "bram18": target.shell_bram18, "dsp": target.shell_dsp},
+        "dma": {"count": 2, "lut": 2 * target.dma_lut, "ff": 2 * target.dma_ff,
+                "bram18": 2 * target.dma_bram18, "dsp": 0.0},
+        "fifos": {"count": n_fifo, "lut": glue_l * share, "ff": glue_f * share,
+                  "bram18": 0.0, "dsp": 0.0},
+        "width_converters": {"count": n_dwc, "lut": glue_l * (1 - share),
+                             "ff": glue_f * (1 - share), "bram18": 0.0, "dsp": 0.0},
+    }
+    del fixed  # (the same numbers, spelled out above)
+    for o in overheads.values():
+        for k in RESOURCES:
+            totals[k] += o[k]
+    capacity = target.capacity()
+    util = {k: totals[k] / capacity[k] if capacity[k] else (math.inf if totals[k] else 0.0)
+            for k in RESOURCES}
+    over = {k: u for k, u in util.items() if u > cap + 1e-12}
+    fits = not over
+    if not fits:
+        binding = max(over, key=lambda k: over[k] / cap)
+    cycles = [x.cycles for x in layers]
+    node_cyc = max(cycles)
+    io = max(io_cycles(graph.input_frame_bits(), target.io_width_bits),
+             io_cycles(graph.output_frame_bits(), target.io_width_bits))
+    frame = max(node_cyc, io) + p.frame_overhead_cycles
+    fps = clock * 1e6 / frame
+    slowest = cycles.index(node_cyc)
+    lat_cycles = (io_cycles(graph.input_frame_bits(), target.io_width_bits) + node_cyc
+                  + sum(f for i, f in enumerate(fills) if i != slowest)
+                  + io_cycles(graph.output_frame_bits(), target.io_width_bits))
+    return Estimate(
+        name=graph.name, target=target.name, clock_mhz=clock,
+        lut=totals["lut"], ff=totals["ff"], bram18=totals["bram18"], dsp=totals["dsp"],
+        fps=fps, latency_us=lat_cycles / clock, cycles=frame, node_cycles=node_cyc,
+        io_cycles=io, fits=fits, binding=binding, meets_fps=meets_fps, util=util,
+        util_cap=cap, layers=tuple(layers), overheads=overheads, folding=graph.folding,
+    )
+
+
+def _to_graph(design: Any) -> DataflowGraph:
+    from hwprune.design import graph_from_design, load_design
+
+    if isinstance(design, DataflowGraph):
+        return design
+    if isinstance(design, Mapping):
+        return graph_from_design(design)
+    if isinstance(design, (str, Path)):
+        path = Path(design)
+        if path.suffix.lower() == ".onnx":
+            try:
+                from hwprune.export.lower import lower_qonnx  # type: ignore[attr-defined]
+            except ImportError as exc:
+                raise ConfigError(
+                    f"{path}: reading QONNX models needs hwprune.export.lower, which this "
+                    "installation lacks; pass a JSON design instead"
+                ) from exc
+            return lower_qonnx(path)
+        return graph_from_design(load_design(path))
+    raise ConfigError(
+        f"cannot price a {type(design).__name__}; pass a design dict, a .json/.onnx path or "
+        "a DataflowGraph"
+    )
+
+
+def estimate(
+    design: Any,
+    target: Any,
+    fps: float | None = None,
+    clock_mhz: float | None = None,
+    util_cap: float | None = None,
+    params: FpgaCostParams | None = None,
+) -> Estimate:
+    """Price ``design`` on ``target``, choosing the folding it leaves open.
+
+    Args:
+        design: JSON design dict, ``.json``/``.onnx`` path, or :class:`DataflowGraph`.
+        target: target name (``"pynq-z2"``), TOML path, or a loaded target.
+        fps: if given, the smallest design reaching this many frames/s; otherwise the fastest
+            design that fits.
+        clock_mhz: fabric clock (default: the target's).
+        util_cap: usable fraction of each resource (default: the target's).
+        params: cost-model constants (default: the calibrated ones).
+
+    Raises :class:`ConfigError` for a malformed design or illegal given folding; a design too
+    big for the target is *not* an error (``fits=False``, ``binding`` names the resource).
+
+    Example:
+        >>> e = estimate({"input": {"shape": [3, 32, 32], "bits": 8}, "layers": [
+        ...     {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 2, "abits": 2},
+        ...     {"op": "maxpool", "kernel": 2},
+        ...     {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}, "pynq-z2", fps=1000)
+        >>> e.meets_fps, e.fps >= 1000
+        (True, True)
+    """
+    from hwprune.targets import load_target
+
+    t = target if hasattr(target, "kind") else load_target(target)
+    if getattr(t, "kind", "fpga") != "fpga":
+        raise TargetError(
+            f"target '{t.name}' is a {t.kind} target; the FPGA estimate needs an FPGA target "
+            "(see `hwprune targets`)"
+        )
+    if fps is not None and fps <= 0:
+        raise ConfigError(f"--fps must be positive, got {fps}")
+    if clock_mhz is not None and clock_mhz <= 0:
+        raise ConfigError(f"--clock-mhz must be positive, got {clock_mhz}")
+    if util_cap is not None and not 0 < util_cap <= 1:
+        raise ConfigError(f"util_cap must be in (0, 1], got {util_cap}")
+    p = params or FpgaCostParams()
+    graph = _to_graph(design)
+    r = fold(graph, t, mode="smallest" if fps else "fastest", fps=fps, clock_mhz=clock_mhz,
+             util_cap=util_cap, params=p)
+    folded = graph.with_folding(r.folding)
+    return evaluate(folded, t, clock_mhz=clock_mhz, util_cap=util_cap, params=p,
+                    binding=r.binding, meets_fps=r.meets_fps)

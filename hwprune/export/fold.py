@@ -1,0 +1,189 @@
+"""Folding of the lowered graph, and its view as the cost model's IR (:mod:`hwprune.ir`).
+
+The lowered :class:`~hwprune.export.graph.IntGraph` uses the IR's node names (``conv0``,
+``conv0_swg``, ``fc1``, ``pool0``, ``labelselect``), so one folding dictionary
+``{name: {"pe": .., "simd": ..}}`` drives both the estimate and the HLS project.
+
+Example:
+    >>> g2 = apply_folding(graph, {"fc0": {"pe": 4, "simd": 8}})  # doctest: +SKIP
+    >>> to_ir(g2).node("fc0").pe                                   # doctest: +SKIP
+    4
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hwprune.errors import ConfigError
+from hwprune.export.dtypes import IntType
+from hwprune.export.graph import (
+    IntGraph,
+    LabelSelectNode,
+    MaxPoolNode,
+    MVAUNode,
+    PadNode,
+    SlidingWindowNode,
+)
+
+log = logging.getLogger(__name__)
+
+Folding = dict[str, dict[str, int]]
+
+
+def kind_of(t: IntType) -> str:
+    """The IR's data-type kind of an :class:`IntType`: ``uint``, ``int`` or ``bipolar``."""
+    return "bipolar" if t.bipolar else ("int" if t.signed else "uint")
+
+
+def to_ir(graph: IntGraph, name: str = "design") -> Any:
+    """The :class:`hwprune.ir.DataflowGraph` of a lowered graph (integer weights attached).
+
+    Padding belongs to the IR's SlidingWindow (hwprune's HLS pads in a separate kernel with the
+    same SIMD).
+    """
+    from hwprune import ir
+
+    nodes: list[Any] = []
+    pads: dict[str, PadNode] = {n.name: n for n in graph.nodes if isinstance(n, PadNode)}
+    inp = graph.input
+    shape = inp.out_shape
+    in_shape = (shape[2], shape[0], shape[1]) if len(shape) == 3 else (shape[0], 1, 1)
+    for n in graph.nodes:
+        if isinstance(n, SlidingWindowNode):
+            mv = n.name.removesuffix("_swg")
+            pad = pads.get(f"{mv}_pad")
+            h, w, c = pad.in_shape if pad else n.in_shape
+            t = pad.in_type if pad else n.out_type
+            nodes.append(ir.SlidingWindow(n.name, c, (h, w), n.kernel, n.stride,
+                                          pad.pad if pad else 0, t.bits, kind_of(t), simd=n.simd))
+        elif isinstance(n, MVAUNode):
+            out_bits = None if n.is_head else n.out_type.bits
+            out_kind = "int" if n.is_head else kind_of(n.out_type)
+            nodes.append(ir.MVAU(
+                n.name, n.mw, n.mh, n.nvec, n.wtype.bits, kind_of(n.wtype), n.in_type.bits,
+                kind_of(n.in_type), n.acc_type.bits, out_bits, out_kind, pe=n.pe, simd=n.simd,
+                conv=n.conv, weights=n.weights, thresholds=n.thresholds))
+        elif isinstance(n, MaxPoolNode):
+            h, w, c = n.in_shape
+            nodes.append(ir.MaxPool(n.name, c, (h, w), n.kernel, n.out_type.bits,
+                                    kind_of(n.out_type)))
+        elif isinstance(n, LabelSelectNode):
+            nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, pe=n.pe))
+    return ir.DataflowGraph(name, in_shape, inp.out_type.bits, tuple(nodes))
+
+
+def folding_of(graph: IntGraph) -> Folding:
+    """Current folding ``{name: {"pe": .., "simd": ..}}`` of the foldable nodes."""
+    out: Folding = {}
+    for n in graph.nodes:
+        if isinstance(n, MVAUNode):
+            out[n.name] = {"pe": n.pe, "simd": n.simd}
+        elif isinstance(n, SlidingWindowNode):
+            out[n.name] = {"simd": n.simd}
+        elif isinstance(n, LabelSelectNode):
+            out[n.name] = {"pe": n.pe}
+    return out
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def check_folding(graph: IntGraph) -> None:
+    """Raise :class:`ConfigError` if a PE/SIMD does not divide what it must (FINN's rules)."""
+    for n in graph.nodes:
+        rules: list[tuple[str, int, int, str]] = []
+        if isinstance(n, MVAUNode):
+            rules = [("pe", n.pe, n.mh, "output channels"), ("simd", n.simd, n.mw, "input length")]
+        elif isinstance(n, (SlidingWindowNode, PadNode)):
+            rules = [("simd", n.simd, n.in_shape[2], "channels")]
+        elif isinstance(n, LabelSelectNode):
+            rules = [("pe", n.pe, n.num_labels, "labels")]
+        for what, v, total, of in rules:
+            if v < 1 or total % v:
+                raise ConfigError(f"{n.name}: {what}={v} is illegal: it must divide the {total} "
+                                  f"{of}; pick one of {_divisors(total)}")
+
+
+def _as_folding(folding: Any) -> Folding:
+    if isinstance(folding, (str, Path)):
+        p = Path(folding)
+        if not p.is_file():
+            raise ConfigError(f"folding file {p} does not exist; pass 'auto' or a JSON file")
+        try:
+            folding = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"folding file {p} is not valid JSON ({exc}); fix it") from exc
+    if isinstance(folding, Mapping) and "folding" in folding:
+        folding = folding["folding"]
+    if isinstance(folding, list):
+        folding = {f["name"]: f for f in folding if isinstance(f, Mapping) and "name" in f}
+    if not isinstance(folding, Mapping):
+        raise ConfigError("a folding must map node names to {\"pe\": .., \"simd\": ..}")
+    out: Folding = {}
+    for name, f in folding.items():
+        if name == "Defaults" or not isinstance(f, Mapping):
+            continue
+        vals = {k.lower(): f[k] for k in f if k.lower() in ("pe", "simd")}
+        for k, v in vals.items():
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ConfigError(f"folding of {name}: {k} must be an integer, got {v!r}")
+        out[str(name)] = {k: int(v) for k, v in vals.items()}
+    return out
+
+
+def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, int]]) -> IntGraph:
+    """A copy of ``graph`` with ``folding`` applied and checked.
+
+    Unknown names raise :class:`ConfigError`. The zero-padding kernel of a convolution takes its
+    sliding window's SIMD.
+    """
+    names = {n.name for n in graph.nodes}
+    unknown = sorted(set(folding) - names)
+    if unknown:
+        raise ConfigError(f"folding names unknown nodes {unknown}; the design has "
+                          f"{sorted(folding_of(graph))}")
+    nodes = []
+    for n in graph.nodes:
+        f = dict(folding.get(n.name, {}))
+        if isinstance(n, PadNode):
+            sw = folding.get(n.name.removesuffix("_pad") + "_swg", {})
+            if "simd" in sw:
+                f = {"simd": sw["simd"]}
+        if isinstance(n, (MVAUNode, LabelSelectNode)) and "pe" in f:
+            n = dataclasses.replace(n, pe=int(f["pe"]))
+        if isinstance(n, (MVAUNode, SlidingWindowNode, PadNode)) and "simd" in f:
+            n = dataclasses.replace(n, simd=int(f["simd"]))
+        nodes.append(n)
+    out = IntGraph(tuple(nodes), graph.output)
+    check_folding(out)
+    return out
+
+
+def auto_folding(graph: IntGraph, target: Any, fps: float | None = None) -> Folding:
+    """The cost model's folding for ``target`` (resource-aware optimizer of :mod:`hwprune.cost`)."""
+    from hwprune.cost import folding as cost_folding
+    from hwprune.targets import load_target
+
+    tgt = load_target(target) if isinstance(target, (str, Path)) else target
+    ir_graph = to_ir(graph)
+    result = cost_folding.optimize_folding(ir_graph, tgt, fps=fps)
+    folded = getattr(result, "graph", result)
+    return {k: dict(v) for k, v in folded.folding.items()}
+
+
+def apply_folding(graph: IntGraph, folding: Any = "auto", target: Any = None,
+                  fps: float | None = None) -> IntGraph:
+    """Apply ``folding``: "auto" (needs ``target``), "none" (all ones), a dict, list or JSON file."""
+    if folding is None or folding == "none":
+        return graph
+    if isinstance(folding, str) and folding == "auto":
+        if target is None:
+            raise ConfigError("--folding auto needs a target (e.g. --target pynq-z2)")
+        folding = auto_folding(graph, target, fps)
+    return with_folding(graph, _as_folding(folding))

@@ -1,0 +1,313 @@
+"""IR -> Vitis HLS project of hwprune's own kernels (``hls_templates/``), and golden vectors.
+
+:func:`plan_hls` turns a folded :class:`~hwprune.export.graph.IntGraph` into a list of kernel
+stages joined by streams (inserting width adapters where a producer's word differs from its
+consumer's); :func:`write_hls_project` renders the templates: ``hwp_kernels.hpp`` (the kernel
+library), ``params_*.hpp`` (weights and thresholds per layer), ``top.hpp``/``top.cpp`` (AXI-stream
+top level with ``#pragma HLS DATAFLOW``), ``testbench.cpp``, ``run_hls.tcl`` and, for Zynq
+boards, ``block_design.tcl``. :func:`write_golden` stores the golden inputs, outputs and every
+layer's integers for the testbench.
+
+Example:
+    >>> project = write_hls_project(graph, "out/hls", part="xc7z020clg400-1", clock_mhz=100)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwprune import __version__
+from hwprune.export.dtypes import IntType
+from hwprune.export.graph import (
+    IntGraph,
+    IntNode,
+    LabelSelectNode,
+    MaxPoolNode,
+    MVAUNode,
+    PadNode,
+    SlidingWindowNode,
+)
+from hwprune.resources import resource_dir
+
+TOP = "hwprune_top"
+
+
+def type_code(t: IntType) -> int:
+    """Element type code of the kernels: 0 unsigned, 1 signed, 2 bipolar."""
+    return 2 if t.bipolar else (1 if t.signed else 0)
+
+
+def _axi_width(bits: int) -> int:
+    """AXI-stream width: the next power of two >= 8 (what an AXI DMA accepts)."""
+    return 1 << max(3, (bits - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream between two stages: words of ``elems`` elements of ``bits`` bits."""
+
+    name: str
+    elems: int
+    bits: int
+    type: int
+
+    @property
+    def width(self) -> int:
+        return self.elems * self.bits
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One kernel call of the top level."""
+
+    name: str
+    kind: str
+    kernel_id: int
+    layer_id: int  # -1 when the stage's output is not traced
+    call: str
+    out: Stream
+    expected_cycles: int = 0
+
+
+@dataclass(frozen=True)
+class HlsPlan:
+    """Stages and streams of the top level, and the I/O format of the AXI ports."""
+
+    stages: tuple[Stage, ...]
+    streams: tuple[Stream, ...]
+    traced: tuple[tuple[str, int, int], ...]  # (layer name, elements per frame, golden bytes)
+    in_stream: Stream
+    in_words: int
+    in_axi_width: int
+    out_stream: Stream
+    out_words: int
+    out_axi_width: int
+    params: tuple[str, ...] = field(default=())
+
+
+def _in_elems(node: IntNode) -> int:
+    if isinstance(node, (PadNode, SlidingWindowNode, MVAUNode)):
+        return node.simd
+    if isinstance(node, MaxPoolNode):
+        return node.in_shape[2]
+    if isinstance(node, LabelSelectNode):
+        return node.pe
+    raise TypeError(type(node).__name__)
+
+
+def _out_elems(node: IntNode) -> int:
+    if isinstance(node, (PadNode, SlidingWindowNode)):
+        return node.simd
+    if isinstance(node, MVAUNode):
+        return node.pe
+    if isinstance(node, MaxPoolNode):
+        return node.out_shape[2]
+    return 1
+
+
+def _bits(t: IntType) -> int:
+    return 1 if t.bipolar else t.bits
+
+
+def golden_bytes(t: IntType, values: np.ndarray | None = None) -> int:
+    """Bytes per value in a golden file (signed little-endian)."""
+    lo, hi = (t.min, t.max)
+    if values is not None and values.size:
+        lo, hi = min(lo, int(values.min())), max(hi, int(values.max()))
+    for b in (1, 2, 4):
+        if -(1 << (8 * b - 1)) <= lo and hi < (1 << (8 * b - 1)):
+            return b
+    return 8
+
+
+def plan_hls(graph: IntGraph) -> HlsPlan:
+    """Kernel stages, streams and I/O widths of the HLS top level for a folded graph."""
+    nodes = list(graph.nodes[1:])
+    inp = graph.input
+    streams: list[Stream] = []
+    stages: list[Stage] = []
+    traced: list[tuple[str, int, int]] = []
+    kid = 0
+
+    def new_stream(elems: int, t: IntType) -> Stream:
+        s = Stream(f"s{len(streams)}", elems, _bits(t), type_code(t))
+        streams.append(s)
+        return s
+
+    first_elems = _in_elems(nodes[0])
+    cur = new_stream(first_elems, inp.out_type)
+    in_stream = cur
+    total_in = int(np.prod(inp.out_shape))
+    cur_total = total_in
+    stages.append(Stage("axi_in", "axi_in", kid, -1, "", cur))
+    kid += 1
+    for node in nodes:
+        need = _in_elems(node)
+        if need != cur.elems:
+            lcm = math.lcm(need, cur.elems)
+            s = Stream(f"s{len(streams)}", need, cur.bits, cur.type)
+            streams.append(s)
+            call = (f"hwp::width_adapt<{kid}, {cur.elems}, {need}, {lcm}, {cur.bits}, "
+                    f"{cur_total}>({cur.name}, {s.name});")
+            stages.append(Stage(f"{node.name}_dwc", "WidthAdapt", kid, -1, call, s,
+                                cur_total // cur.elems + cur_total // need))
+            kid += 1
+            cur = s
+        out_t = node.out_type
+        if isinstance(node, LabelSelectNode):
+            out_t = IntType.for_range(0, max(node.num_labels - 1, 1))
+        out = new_stream(_out_elems(node), out_t)
+        layer_id = -1
+        if isinstance(node, (MVAUNode, MaxPoolNode, LabelSelectNode)):
+            layer_id = len(traced)
+            size = int(np.prod(node.out_shape))
+            traced.append((node.name, size, golden_bytes(out_t)))
+        if isinstance(node, PadNode):
+            h, w, c = node.in_shape
+            call = (f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
+                    f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});")
+        elif isinstance(node, SlidingWindowNode):
+            h, w, c = node.in_shape
+            call = (f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
+                    f"{node.stride}, {cur.bits}>({cur.name}, {out.name});")
+        elif isinstance(node, MVAUNode):
+            nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
+            accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
+            obias = node.out_bias if nt else 0
+            call = (f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
+                    f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+                    f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
+                    f"{int(node.xnor)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);")
+        elif isinstance(node, MaxPoolNode):
+            h, w, c = node.in_shape
+            call = (f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
+                    f"{cur.type}>({cur.name}, {out.name});")
+        elif isinstance(node, LabelSelectNode):
+            call = (f"hwp::label_select<{kid}, {layer_id}, {node.num_labels}, {node.pe}, "
+                    f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});")
+        else:
+            raise TypeError(type(node).__name__)
+        stages.append(Stage(node.name, node.kind, kid, layer_id, call, out, node.cycles()))
+        kid += 1
+        cur = out
+        cur_total = int(np.prod(node.out_shape))
+    out_words = cur_total // cur.elems
+    stages.append(Stage("axi_out", "axi_out", kid, -1, "", cur))
+    return HlsPlan(tuple(stages), tuple(streams), tuple(traced), in_stream,
+                   total_in // in_stream.elems, _axi_width(in_stream.width), cur, out_words,
+                   _axi_width(cur.width))
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _pack(enc: np.ndarray, bits: int) -> list[str]:
+    """C++ literals of words made of ``enc`` (nwords, n) raw elements of ``bits`` bits."""
+    nwords, n = enc.shape
+    width = n * bits
+    if width <= 64:
+        vals = np.zeros(nwords, dtype=np.uint64)
+        for i in range(n):
+            vals |= enc[:, i].astype(np.uint64) << np.uint64(i * bits)
+        return [f"{int(v):#x}ULL" for v in vals]
+    bitarr = ((enc[:, :, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+    bitarr = bitarr.reshape(nwords, width)
+    nlimbs = (width + 63) // 64
+    padded = np.zeros((nwords, nlimbs * 64), dtype=np.uint8)
+    padded[:, :width] = bitarr
+    limbs = np.packbits(padded, axis=1, bitorder="little").view("<u8").reshape(nwords, nlimbs)
+    out = []
+    for row in limbs:
+        hexs = "".join(f"{int(x):016x}" for x in row[::-1]).lstrip("0") or "0"
+        out.append(f'ap_uint<{width}>("{hexs}", 16)')
+    return out
+
+
+def mvau_params(node: MVAUNode) -> dict[str, Any]:
+    """Per-PE weight words and thresholds of an MVAU in kernel layout (for the params header)."""
+    pe, simd = node.pe, node.simd
+    sf, nf = node.mw // simd, node.mh // pe
+    wb = _bits(node.wtype)
+    enc = node.wtype.encode(node.weights).reshape(nf, pe, sf, simd)  # row = nf*PE + p
+    per_pe = []
+    for p in range(pe):
+        words = enc[:, p, :, :].reshape(nf * sf, simd)
+        per_pe.append(_pack(words, wb))
+    thr = None
+    accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
+    if node.thresholds is not None:
+        T = node.thresholds.astype(np.int64)
+        if node.xnor:  # acc = 2 * popcount - MW: acc >= T  <=>  popcount >= ceil((T + MW) / 2)
+            T = np.clip(-((-(T + node.mw)) // 2), 0, node.mw + 1)
+        T = T.reshape(nf, pe, -1)
+        thr = [[[int(v) for v in T[f, p]] for f in range(nf)] for p in range(pe)]
+    return {"name": node.name, "pe": pe, "wmem": nf * sf, "wwidth": simd * wb, "weights": per_pe,
+            "tmem": nf, "nt": 0 if thr is None else len(thr[0][0]), "accb": accb,
+            "thresholds": thr}
+
+
+def _env():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("hls_templates"))),
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def write_hls_project(graph: IntGraph, out_dir: str | Path, *, part: str = "xc7z020clg400-1",
+                      clock_mhz: float = 100.0, board: str | None = None,
+                      zynq: bool = True) -> HlsPlan:
+    """Render the HLS project of ``graph`` into ``out_dir`` and return its plan."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    plan = plan_hls(graph)
+    ctx: dict[str, Any] = {
+        "version": __version__, "top": TOP, "plan": plan, "graph": graph, "part": part,
+        "clock_mhz": clock_mhz, "period_ns": round(1000.0 / clock_mhz, 3), "board": board,
+        "mvaus": [n.name for n in graph.mvaus()],
+    }
+    (out / "hwp_kernels.hpp").write_text(env.get_template("hwp_kernels.hpp.j2").render(**ctx))
+    params_t = env.get_template("params.hpp.j2")
+    for node in graph.mvaus():
+        (out / f"params_{node.name}.hpp").write_text(params_t.render(p=mvau_params(node), **ctx))
+    for name in ("top.hpp", "top.cpp", "testbench.cpp", "run_hls.tcl"):
+        (out / name).write_text(env.get_template(f"{name}.j2").render(**ctx))
+    if zynq:
+        (out / "block_design.tcl").write_text(env.get_template("block_design.tcl.j2").render(**ctx))
+    return plan
+
+
+# --------------------------------------------------------------------------- golden vectors
+
+
+def write_golden(graph: IntGraph, x_int: np.ndarray, layers: dict[str, np.ndarray],
+                 output: np.ndarray, out_dir: str | Path) -> int:
+    """Write golden files for the testbench; returns the number of samples.
+
+    ``x_int``: integer inputs (batch, NHWC or flat); ``layers``: the executor's integer output
+    of every node; ``output``: labels (batch,) or scores (batch, classes).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = plan_hls(graph)
+    n = int(x_int.shape[0])
+    np.asarray(x_int, dtype="<i4").reshape(n, -1).tofile(out / "input.bin")
+    np.asarray(output, dtype="<i4").reshape(n, -1).tofile(out / "output.bin")
+    lines = [f"samples {n}"]
+    for name, size, nbytes in plan.traced:
+        v = np.asarray(layers[name], dtype=np.int64).reshape(n, -1)
+        assert v.shape[1] == size, (name, v.shape, size)
+        v.astype(f"<i{nbytes}").tofile(out / f"{name}.bin")
+        lines.append(f"layer {name} {size} {nbytes}")
+    (out / "manifest.txt").write_text("\n".join(lines) + "\n")
+    np.save(out / "inputs.npy", np.asarray(x_int, dtype=np.int64))
+    np.save(out / "expected.npy", np.asarray(output, dtype=np.int64))
+    return n

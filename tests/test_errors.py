@@ -1,0 +1,251 @@
+"""Every bad input gets exit code 2 and ONE line that names the problem and the fix.
+
+Table-driven: each case builds what it needs in a temporary folder, runs ``python -m hwprune``
+in a subprocess and checks (1) exit code 2, (2) stderr is exactly one line
+``hwprune: error: ...`` with no traceback, (3) the line names the problem (``problem`` regex)
+and (4) says what to do (an imperative hint after the problem, see :data:`FIX_WORDS`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+#: words that start the "what to do" half of a message
+FIX_WORDS = re.compile(
+    r"\b(pass|run|use|add|check|choose|remove|set|give|install|download|fix|rename|"
+    r"relax|raise|lower|increase|reduce|export|start|put|point|create|see|make|"
+    r"delete|try|retrain|rebuild|drop|list|select|write|re-?export|re-?run|one of|"
+    r"expected|must|should|did you mean|allowed|accepted)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: ``args`` may contain ``{tmp}`` (the case's temporary folder)."""
+
+    id: str
+    args: tuple[str, ...]
+    problem: str  # regex (case-insensitive) the message must match
+    setup: Callable[[Path], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------- setups
+
+
+def _corrupt_idx(tmp: Path) -> None:
+    d = tmp / "mnist"
+    d.mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (d / f"{stem}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03garbage-not-idx"))
+
+
+def _corrupt_pickle(tmp: Path) -> None:
+    d = tmp / "cifar" / "cifar-10-batches-py"
+    d.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]:
+        (d / name).write_bytes(b"this is not a pickle")
+
+
+def _target_missing_field(tmp: Path) -> None:
+    (tmp / "board.toml").write_text(
+        'name = "my-board"\nkind = "fpga"\npart = "xc7z020clg400-1"\nlut = 53200\n'
+        "ff = 106400\nbram18 = 280\nclock_mhz = 100\nio_width_bits = 64\n"  # no dsp
+    )
+
+
+def _other_study(tmp: Path) -> None:
+    run = tmp / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"study": "someone-else", "fingerprint": "0"}))
+
+
+def _a_file(tmp: Path) -> None:
+    (tmp / "afile").write_text("not a folder\n")
+
+
+def _empty_folder(tmp: Path) -> None:
+    (tmp / "notarun").mkdir()
+
+
+def _corrupt_db(tmp: Path) -> None:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "study.db").write_bytes(b"SQLite format 2\x00 but not really" * 10)
+
+
+def _readonly(tmp: Path) -> None:
+    ro = tmp / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+
+
+def _ro_path(tmp: Path) -> str:
+    """A folder nobody can create: /sys is read-only even for root."""
+    return "/sys/hwprune-out" if os.geteuid() == 0 else str(tmp / "ro" / "out")
+
+
+def _bad_checkpoint(tmp: Path) -> None:
+    import torch
+
+    torch.save({"fc.weight": torch.zeros(3, 3)}, tmp / "wrong.pt")
+
+
+def _bad_onnx(tmp: Path) -> None:
+    (tmp / "broken.onnx").write_bytes(b"\x08\x07garbage that is not a protobuf model")
+
+
+def _plain_onnx(tmp: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node("Relu", ["x"], ["y"])
+    graph = helper.make_graph([node], "plain", [x], [y])
+    onnx.save(helper.make_model(graph), tmp / "plain.onnx")
+
+
+def _unsupported_qonnx(tmp: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8, 8])
+    scale = helper.make_tensor("s", TensorProto.FLOAT, [], [1.0])
+    zp = helper.make_tensor("z", TensorProto.FLOAT, [], [0.0])
+    bw = helper.make_tensor("b", TensorProto.FLOAT, [], [8.0])
+    q = helper.make_node("Quant", ["x", "s", "z", "b"], ["q"], domain="qonnx.custom_op.general",
+                         signed=0, narrow=0, rounding_mode="ROUND")
+    lrn = helper.make_node("LRN", ["q"], ["y"], size=3)  # local response norm: not lowered
+    graph = helper.make_graph([q, lrn], "unsupported", [x], [y], initializer=[scale, zp, bw])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid(
+                                                        "qonnx.custom_op.general", 1)])
+    onnx.save(model, tmp / "lrn.onnx")
+
+
+def _recipe_typo(tmp: Path) -> None:
+    (tmp / "r.toml").write_text('name = "r"\ndataset = "digits"\n[budget]\ntrails = 3\n')
+
+
+def _recipe_wrong_type(tmp: Path) -> None:
+    (tmp / "r.toml").write_text('name = "r"\n[budget]\ntrials = "many"\n')
+
+
+# ------------------------------------------------------------------------------- the table
+
+S = ("search", "--quiet", "--trials", "1", "--epochs", "1", "--final-epochs", "1", "--no-export")
+
+CASES: list[Case] = [
+    Case("unknown-target", (*S, "--target", "pynq-z3", "--out", "{tmp}/r"),
+         r"pynq-z3"),
+    Case("recipe-field-typo-cli", (*S, "--set", "budget.trails=3", "--out", "{tmp}/r"),
+         r"budget\.trails"),
+    Case("recipe-field-typo-file", (*S, "--recipe", "{tmp}/r.toml", "--out", "{tmp}/x"),
+         r"trails", _recipe_typo),
+    Case("recipe-wrong-type", (*S, "--recipe", "{tmp}/r.toml", "--out", "{tmp}/x"),
+         r"budget\.trials", _recipe_wrong_type),
+    Case("wrong-type-flag", ("search", "--trials", "many"), r"trials"),
+    Case("bits-out-of-range", (*S, "--wbits", "0,40", "--out", "{tmp}/r"), r"bits|wbits"),
+    Case("channel-floor-above-parent",
+         (*S, "--set", "space.min_channels=4096", "--out", "{tmp}/r"), r"channel|min_channels"),
+    Case("impossible-budget",
+         (*S, "--target", "pynq-z1", "--max-lut", "50", "--out", "{tmp}/r"),
+         r"lut|budget|fit|feasible"),
+    Case("missing-dataset-files", ("data", "info", "mnist", "--data-dir", "{tmp}/nothing"),
+         r"not found|missing|no such"),
+    Case("corrupt-idx", ("data", "info", "mnist", "--data-dir", "{tmp}/mnist"),
+         r"idx|corrupt|not an|invalid|read", _corrupt_idx),
+    Case("corrupt-pickle", ("data", "info", "cifar10", "--data-dir", "{tmp}/cifar"),
+         r"pickle|corrupt|cifar|read", _corrupt_pickle),
+    Case("unknown-dataset", (*S, "--dataset", "imagenet-99", "--out", "{tmp}/r"),
+         r"imagenet-99"),
+    Case("unreadable-onnx", ("estimate", "{tmp}/broken.onnx"), r"broken\.onnx|onnx",
+         _bad_onnx),
+    Case("non-qonnx-onnx", ("estimate", "{tmp}/plain.onnx"), r"qonnx|quant", _plain_onnx),
+    Case("unsupported-qonnx-op", ("estimate", "{tmp}/lrn.onnx"), r"LRN", _unsupported_qonnx),
+    Case("user-model-does-not-import",
+         (*S, "--model", "no_such_pkg.nets:build", "--out", "{tmp}/r"), r"no_such_pkg"),
+    Case("checkpoint-mismatch",
+         (*S, "--set", "checkpoint={tmp}/wrong.pt", "--out", "{tmp}/r"),
+         r"checkpoint|wrong\.pt", _bad_checkpoint),
+    Case("run-folder-of-another-study", (*S, "--out", "{tmp}/run"), r"someone-else|study",
+         _other_study),
+    Case("storage-cannot-connect",
+         (*S, "--storage", "postgresql://nobody:pw@127.0.0.1:9/none", "--out", "{tmp}/r"),
+         r"storage|connect"),
+    Case("trials-zero", ("search", "--trials", "0", "--out", "{tmp}/r"), r"trials"),
+    Case("negative-fps", ("search", "--min-fps", "-5", "--out", "{tmp}/r"), r"fps"),
+    Case("unknown-selection-rule", ("search", "--select", "best-one", "--out", "{tmp}/r"),
+         r"best-one|select"),
+    Case("target-file-missing-field", ("targets", "--target-file", "{tmp}/board.toml"),
+         r"dsp", _target_missing_field),
+    Case("write-protected-output", ("report", "{run}", "--out", "{ro}"),
+         r"write|permission|cannot create|not permitted", _readonly),
+    Case("output-path-is-a-file", (*S, "--out", "{tmp}/afile"), r"afile|file", _a_file),
+    Case("report-of-a-file", ("report", "{tmp}/afile"), r"afile|file", _a_file),
+    Case("report-not-a-run-folder", ("report", "{tmp}/notarun"), r"run folder|study",
+         _empty_folder),
+    Case("report-corrupt-study-db", ("report", "{tmp}/run"), r"study|storage|database",
+         _corrupt_db),
+    Case("compare-missing-run", ("compare", "{tmp}/gone", "--out", "{tmp}/c"),
+         r"gone|does not exist"),
+]
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run folder for the report cases (same writer as tests/test_report.py)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from test_report import make_run
+    finally:
+        sys.path.pop(0)
+    return make_run(tmp_path_factory.mktemp("good") / "run", n_trials=4)
+
+
+def _expand(arg: str, tmp: Path, run: Path) -> str:
+    return arg.replace("{tmp}", str(tmp)).replace("{run}", str(run)).replace(
+        "{ro}", _ro_path(tmp))
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 20
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
+    if case.setup is not None:
+        case.setup(tmp_path)
+    args = [_expand(a, tmp_path, good_run) for a in case.args]
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "HWPRUNE_NO_DOWNLOAD": "1", **case.env,
+           "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    res = subprocess.run([sys.executable, "-m", "hwprune", *args], capture_output=True,
+                         text=True, timeout=240, env=env, cwd=tmp_path)
+    err = res.stderr.strip()
+    assert "Traceback" not in res.stderr, f"{case.id}: traceback\n{res.stderr[-3000:]}"
+    assert res.returncode == 2, f"{case.id}: exit {res.returncode}\n{res.stderr[-3000:]}"
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    # log lines (hwprune: INFO/WARNING) may precede the error; the error itself is one line
+    errors = [ln for ln in lines if ln.startswith("hwprune: error:")]
+    assert len(errors) == 1, f"{case.id}: expected one error line, got\n{err}"
+    assert lines[-1] == errors[0], f"{case.id}: the error must be the last line\n{err}"
+    msg = errors[0][len("hwprune: error:"):].strip()
+    assert re.search(case.problem, msg, re.IGNORECASE), f"{case.id}: problem not named: {msg}"
+    assert FIX_WORDS.search(msg), f"{case.id}: no fix suggested: {msg}"
+    assert len(msg) < 400, f"{case.id}: message too long: {msg}"

@@ -1,0 +1,418 @@
+"""The search: space, early-stop rule, Pareto tools, and real tiny searches on digits.
+
+The end-to-end tests run real searches (real parent training, real Brevitas QAT fine-tunes,
+the real FPGA cost model, real Optuna SQLite storage) with tiny budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+import hwprune
+import hwprune.search  # noqa: F401  (the module; hwprune.search is also callable)
+from hwprune.errors import ConfigError, StorageError
+from hwprune.pareto import dominates, hypervolume, knee_index, pareto_indices, select
+from hwprune.recipe import load_recipe
+
+S = sys.modules["hwprune.search"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+# tiny but real: 5-epoch parent, 1-epoch fine-tunes
+TINY = {
+    "parent.epochs": 5,
+    "budget.epochs": 2,
+    "budget.final_epochs": 1,
+    "budget.threads": 1,
+    "study.startup_trials": 2,
+}
+
+
+# ------------------------------------------------------------------------------ pure parts
+def test_channel_choices_are_divisor_friendly():
+    assert S.channel_choices(64, 8, 8, 0.125) == (8, 16, 24, 32, 40, 48, 56, 64)
+    assert S.channel_choices(256, 0, 8, 0.125) == tuple(range(32, 257, 16))
+    assert S.channel_choices(20, 0, 4, 0.1) == (4, 8, 12, 16, 20)
+    assert S.channel_choices(10, 4, 4, 0.1)[-1] == 10  # the parent width is always offered
+
+
+def test_space_suggest_and_params_round_trip():
+    from hwprune.models import get_spec
+
+    spec = get_spec("mlp-digits")
+    r = load_recipe("digits-mlp")
+    space = S.SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, r)
+    cand = S.Candidate((16, 64, 8), (1, 2, 8, 4), (2, 1, 8, None))
+    got = space.suggest(optuna.trial.FixedTrial(space.params_of(cand)))
+    assert got == cand
+    assert space.size() > 10**6
+    with pytest.raises(ConfigError, match="not in the space"):
+        space.params_of(S.Candidate((12, 64, 8), (1, 2, 8, 4), (2, 1, 8, None)))
+    shared = S.SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers,
+                                 r.with_overrides({"space.per_layer_bits": False}))
+    c2 = shared.suggest(optuna.trial.FixedTrial({"ch0": 8, "ch1": 8, "ch2": 8, "wb": 2,
+                                                 "wb_head": 4, "ab": 3}))
+    assert c2.wbits == (2, 2, 2, 4) and c2.abits == (3, 3, 3, None)
+
+
+def test_channel_floor_above_width_is_an_error():
+    r = load_recipe("digits-mlp", overrides={"space.min_channels": 128})
+    with pytest.raises(ConfigError, match="min_channels"):
+        S.SearchSpace.build((64, 64, 64), 4, r)
+
+
+def test_design_of_candidate_matches_interface():
+    from hwprune.models import get_spec
+
+    d = S.make_design(get_spec("cnn-digits"), S.Candidate((8, 8, 16, 32), (4,) * 5,
+                      (4, 4, 4, 4, None)), 8, "x")
+    assert d["input"] == {"shape": [1, 8, 8], "bits": 8}
+    ops = [lay["op"] for lay in d["layers"]]
+    assert ops == ["conv", "conv", "maxpool", "conv", "maxpool", "fc", "fc"]
+    assert d["layers"][-1] == {"op": "fc", "out": 10, "wbits": 4, "abits": None}
+
+
+def test_worst_values_never_dominate():
+    w = S.worst_values(["accuracy", "fps", "latency_us", "lut"])
+    assert w[:2] == [0.0, 0.0] and math.isinf(w[2]) and math.isinf(w[3])
+    dirs = ["maximize", "maximize", "minimize", "minimize"]
+    assert dominates([0.1, 1.0, 10.0, 5.0], w, dirs)
+
+
+def test_early_stop_rule():
+    front = [
+        {"accuracy": 0.95, "fps": 1e6, "val_curve": [0.80, 0.90, 0.95]},
+        {"accuracy": 0.90, "fps": 4e6, "val_curve": [0.89, 0.90, 0.90]},
+    ]
+    objs = ["accuracy", "fps"]
+    # a slow candidate far below a faster, better front member: stop
+    assert S.cannot_reach_front(0.5, 1, {"fps": 5e5}, front, objs, 0.02)
+    # the largest gain seen from epoch 1 is 0.15 (0.80 -> 0.95): 0.81 + 0.15 > 0.95, go on
+    assert not S.cannot_reach_front(0.81, 1, {"fps": 5e5}, front, objs, 0.02)
+    # faster than every front member: it would enter the front whatever its accuracy
+    assert not S.cannot_reach_front(0.1, 1, {"fps": 1e7}, front, objs, 0.02)
+    # nothing finished yet: never stop
+    assert not S.cannot_reach_front(0.1, 1, {"fps": 1.0}, [], objs, 0.02)
+    # latency objective (minimised)
+    lat = [{"accuracy": 0.95, "latency_us": 10.0, "val_curve": [0.9, 0.95]}]
+    assert S.cannot_reach_front(0.5, 1, {"latency_us": 20.0}, lat, ["accuracy", "latency_us"],
+                                0.02)
+    assert not S.cannot_reach_front(0.5, 1, {"latency_us": 5.0}, lat,
+                                    ["accuracy", "latency_us"], 0.02)
+
+
+def test_pareto_tools():
+    dirs = ["maximize", "maximize"]
+    pts = [(0.95, 100.0), (0.90, 400.0), (0.85, 300.0), (0.97, 50.0), (0.90, 400.0)]
+    assert pareto_indices(pts, dirs) == [0, 1, 3, 4]
+    assert hypervolume(pts, dirs, (0.0, 0.0)) == pytest.approx(0.97 * 50 + 0.95 * 50 + 0.9 * 300)
+    # adding a dominated point never changes the hypervolume
+    assert hypervolume(pts + [(0.5, 10.0)], dirs, (0.0, 0.0)) == hypervolume(pts, dirs, (0, 0))
+    # three objectives: unit cube corners
+    assert hypervolume([(1, 1, 1)], ["maximize"] * 3, (0, 0, 0)) == pytest.approx(1.0)
+    assert hypervolume([(1, 2, 1), (2, 1, 1)], ["maximize"] * 3, (0, 0, 0)) == pytest.approx(3)
+    names = ["accuracy", "fps"]
+    front = [pts[i] for i in pareto_indices(pts, dirs)]
+    assert front[select(front, dirs, "max-accuracy", names)] == (0.97, 50.0)
+    assert front[select(front, dirs, "max-fps", names)] == (0.90, 400.0)
+    assert knee_index([(0.99, 1.0), (0.98, 9.0), (0.5, 10.0)], dirs) == 1
+    with pytest.raises(ValueError):
+        select(front, dirs, "best", names)
+
+
+def test_storage_url_errors(tmp_path):
+    with pytest.raises(StorageError, match="storage"):
+        S.open_storage("not-a-url")
+    with pytest.raises(StorageError, match="cannot connect"):
+        S.open_storage("postgresql://u:secret@127.0.0.1:1/db")
+    st = S.open_storage(f"journal://{tmp_path}/j.log")
+    assert "Journal" in type(st).__name__
+    assert S._mask("postgresql://me:secret@h/db") == "postgresql://me:***@h/db"
+
+
+# ------------------------------------------------------------------------------ real searches
+def _tiny(trials: int, **extra):
+    ov = dict(TINY)
+    ov["budget.trials"] = trials
+    ov.update(extra)
+    return ov
+
+
+@pytest.fixture(scope="module")
+def parent_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("parent-cache")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, parent_cache):
+    """One real search shared by several checks (digits-mlp on pynq-z2, 5 trials)."""
+    out = tmp_path_factory.mktemp("run") / "digits"
+    res = hwprune.search("digits-mlp", "pynq-z2", out=out, overrides=_tiny(5),
+                         cache_dir=parent_cache, export=False)
+    return res
+
+
+@pytest.mark.slow
+def test_search_writes_run_folder(tiny_run):
+    root = tiny_run.run_dir
+    assert (root / "study.db").is_file()
+    assert (root / "pareto.json").is_file() and (root / "summary.json").is_file()
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["trials"]["complete"] == 5
+    assert summary["objectives"] == ["accuracy", "fps"]
+    study = optuna.load_study(study_name=tiny_run.study_name,
+                              storage=f"sqlite:///{root / 'study.db'}")
+    for t in study.trials:
+        d = json.loads((root / "trials" / str(t.number) / "design.json").read_text())
+        assert d["layers"][-1]["abits"] is None
+        assert t.user_attrs["design"] == d
+        assert {"fps", "lut", "bram18", "dsp", "fits"} <= set(t.user_attrs["hw"])
+        assert "estimate" in t.user_attrs and "constraints" in t.user_attrs
+    best = root / "best"
+    assert (best / "model.pt").is_file() and (best / "design.json").is_file()
+    assert tiny_run.chosen is not None
+    assert 0.5 < tiny_run.test_accuracy <= 1.0
+    assert summary["chosen"]["test_accuracy"] == tiny_run.test_accuracy
+
+
+@pytest.mark.slow
+def test_chosen_design_fits_target(tiny_run):
+    from hwprune.estimate import estimate
+    from hwprune.targets import load_target
+
+    design = json.loads((tiny_run.run_dir / "best" / "design.json").read_text())
+    est = estimate(design, load_target("pynq-z2"))
+    assert est.fits
+    assert tiny_run.chosen.hw["fits"]
+    # the selection rule (max-accuracy) picked the most accurate front member
+    assert tiny_run.chosen.accuracy == max(p.accuracy for p in tiny_run.front)
+
+
+@pytest.mark.slow
+def test_front_members_are_feasible_and_non_dominated(tiny_run):
+    pareto = json.loads((tiny_run.run_dir / "pareto.json").read_text())
+    study = optuna.load_study(study_name=tiny_run.study_name,
+                              storage=f"sqlite:///{tiny_run.run_dir / 'study.db'}")
+    by_num = {t.number: t for t in study.trials}
+    dirs = pareto["directions"]
+    vals = [p["values"] for p in pareto["front"]]
+    assert vals
+    for p in pareto["front"]:
+        t = by_num[p["trial"]]
+        assert all(v <= 0 for v in t.constraints.values())
+        assert t.user_attrs["status"] == "ok"
+    others = [t.values for t in study.trials if t.state.name == "COMPLETE"
+              and all(v <= 0 for v in t.constraints.values())
+              and t.user_attrs["status"] == "ok"]
+    for v in vals:
+        point = [v[o] for o in pareto["objectives"]]
+        assert not any(dominates(o, point, dirs) for o in others)
+
+
+@pytest.mark.slow
+def test_infeasible_candidates_are_never_trained(tmp_path, parent_cache, monkeypatch):
+    """Constrain LUTs so that part of the space cannot fit; count the fine-tunes."""
+    from hwprune.models import get_spec
+    from hwprune.targets import load_target
+
+    target = load_target("pynq-z2")
+    r = load_recipe("digits-mlp")
+    spec = get_spec("mlp-digits")
+    small = S.Candidate((8, 8, 8), (1, 1, 1, 2), (1, 1, 1, None))
+    big = S.Candidate((64, 64, 64), (8, 8, 8, 8), (8, 8, 8, None))
+    lut = [S.price(S.make_design(spec, c, 8, "x"), target, r)[1]["lut"] for c in (small, big)]
+    limit = int(math.sqrt(lut[0] * lut[1]))
+
+    calls = []
+    real = S.train_candidate
+
+    def counting(wb, cand, *a, **k):
+        calls.append(cand)
+        return real(wb, cand, *a, **k)
+
+    monkeypatch.setattr(S, "train_candidate", counting)
+    res = hwprune.search("digits-mlp", target, out=tmp_path / "run", cache_dir=parent_cache,
+                         overrides=_tiny(8, **{"constraints.max_lut": limit,
+                                               "budget.final_epochs": 1}),
+                         export=False)
+    study = optuna.load_study(study_name=res.study_name,
+                              storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}")
+    infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
+    trained = [t for t in study.trials if t.user_attrs.get("status") in ("ok", "stopped")]
+    assert infeasible, "the LUT limit should make some candidates infeasible"
+    assert trained, "the LUT limit should leave some candidates feasible"
+    # one fine-tune per feasible trial, plus the final fine-tune of the chosen design
+    assert len(calls) == len(trained) + 1
+    trained_cands = {json.dumps(S.Candidate.from_json(t.user_attrs["candidate"]).to_json())
+                     for t in trained}
+    for c in calls:
+        assert json.dumps(c.to_json()) in trained_cands
+    for t in infeasible:
+        assert t.user_attrs["hw"]["lut"] > limit
+        assert "val_curve" not in t.user_attrs
+        assert t.constraints["max_lut"] > 0
+        assert t.values[0] == 0.0  # worst accuracy: never on a front
+    for p in res.front:
+        assert p.hw["lut"] <= limit
+    assert res.chosen is not None and res.chosen.hw["lut"] <= limit
+    assert res.summary["trials"]["infeasible"] == len(infeasible)
+
+
+@pytest.mark.slow
+def test_rerun_resumes_and_extends(tmp_path, parent_cache):
+    out = tmp_path / "run"
+    a = hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
+                       overrides=_tiny(3), export=False)
+    url = f"sqlite:///{out / 'study.db'}"
+    first = {t.number: (t.params, t.values) for t in
+             optuna.load_study(study_name=a.study_name, storage=url).trials}
+    # same command again: nothing left to do, nothing lost
+    hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
+                   overrides=_tiny(3), export=False)
+    study = optuna.load_study(study_name=a.study_name, storage=url)
+    assert len(study.trials) == 3
+    # a larger budget continues the count
+    hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
+                   overrides=_tiny(5), export=False)
+    study = optuna.load_study(study_name=a.study_name, storage=url)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    for t in study.trials[:3]:
+        assert (t.params, t.values) == first[t.number]
+    # the continued trials are new candidates, not a replay of the seeded start
+    assert study.trials[3].params != study.trials[0].params
+
+
+def test_run_folder_of_another_study_is_refused(tmp_path):
+    from hwprune.runfolder import RunFolder
+
+    run = RunFolder(tmp_path / "r")
+    run.prepare()
+    run.check_identity("a", "f1")
+    with pytest.raises(StorageError, match="belongs to study 'a'"):
+        run.check_identity("b", "f1")
+    with pytest.raises(StorageError, match="different recipe"):
+        run.check_identity("a", "f2")
+    f = tmp_path / "file"
+    f.write_text("")
+    with pytest.raises(StorageError, match="is a file"):
+        RunFolder(f).prepare()
+
+
+_KILL_SCRIPT = textwrap.dedent("""
+    import sys, hwprune
+    hwprune.search("digits-mlp", "pynq-z2", out=sys.argv[1], cache_dir=sys.argv[2],
+                   overrides={"parent.epochs": 5, "budget.epochs": %d, "budget.trials": 6,
+                              "budget.final_epochs": 1, "budget.threads": 1,
+                              "study.early_stop_after": 0}, export=False)
+""")
+
+
+def _states(db: Path) -> list[tuple[int, str]]:
+    if not db.exists():
+        return []
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = con.execute("select number, state from trials order by number").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
+    return [(int(n), str(s)) for n, s in rows]
+
+
+@pytest.mark.slow
+def test_killed_mid_trial_resumes_without_loss(tmp_path, parent_cache):
+    """SIGKILL a search while a trial is running; the same command again loses nothing."""
+    out = tmp_path / "run"
+    db = out / "study.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT % 40, str(out),
+                             str(parent_cache)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            st = _states(db)
+            if sum(s == "COMPLETE" for _, s in st) >= 2 and any(s == "RUNNING" for _, s in st):
+                break
+            assert proc.poll() is None, "the search ended before it could be killed"
+            time.sleep(0.2)
+        else:
+            pytest.fail("the search never had 2 finished trials and one running")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = _states(db)
+    killed = [n for n, s in before if s == "RUNNING"]
+    assert killed
+    url = f"sqlite:///{db}"
+    name = optuna.get_all_study_summaries(url)[0].study_name
+    done_before = {t.number: (t.params, t.values) for t in
+                   optuna.load_study(study_name=name, storage=url).trials
+                   if t.state.name == "COMPLETE"}
+    res = hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
+                         overrides={"parent.epochs": 5, "budget.epochs": 2, "budget.trials": 6,
+                                    "budget.final_epochs": 1, "budget.threads": 1,
+                                    "study.early_stop_after": 0}, export=False)
+    study = optuna.load_study(study_name=name, storage=url)
+    by_num = {t.number: t for t in study.trials}
+    for n, (params, values) in done_before.items():  # no finished trial lost or changed
+        assert by_num[n].state.name == "COMPLETE"
+        assert (by_num[n].params, by_num[n].values) == (params, values)
+    for n in killed:  # the cut-off trial failed and was re-run with the same parameters
+        assert by_num[n].state.name == "FAIL"
+        retry = [t for t in study.trials if t.user_attrs.get("retry_of") == n]
+        assert len(retry) == 1 and retry[0].params == by_num[n].params
+        assert retry[0].state.name == "COMPLETE"
+    assert res.summary["trials"]["complete"] == 6
+
+
+@pytest.mark.slow
+def test_worker_joins_a_study(tmp_path, parent_cache):
+    out = tmp_path / "run"
+    res = hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
+                         overrides=_tiny(2), export=False)
+    url = f"sqlite:///{out / 'study.db'}"
+    n = S.worker(url, res.study_name, out=tmp_path / "w", trials=4, cache_dir=parent_cache)
+    assert n == 2
+    study = optuna.load_study(study_name=res.study_name, storage=url)
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 4
+    for t in study.trials[2:]:
+        assert (tmp_path / "w" / "trials" / str(t.number) / "design.json").is_file()
+    with pytest.raises(StorageError, match="no study 'nope'"):
+        S.worker(url, "nope", out=tmp_path / "w2")
+
+
+@pytest.mark.slow
+def test_cli_search_quiet(tmp_path, parent_cache):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "hwprune", "search", "--target", "pynq-z2", "--trials", "2",
+           "--epochs", "1", "--final-epochs", "1", "--set", "parent.epochs=5",
+           "--out", str(tmp_path / "cli"), "--cache-dir", str(parent_cache), "--quiet",
+           "--no-export"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "chosen trial" in p.stdout
+    bad = subprocess.run(cmd[:4] + ["--trials", "0"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2
+    assert "budget.trials" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run(cmd[:4] + ["--set", "budget.trails=3"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "budget.trials" in bad.stderr
