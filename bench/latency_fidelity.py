@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from hwprune.models import build_model
 
     torch.set_num_threads(max(1, args.threads or 1))
+    load_before = os.getloadavg()[0]
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -155,6 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "summary": summary,
         "seconds": round(time.perf_counter() - t0, 1),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "rows": rows,
         "median_measured_us": statistics.median(r["measured_us"] for r in rows),
     }
@@ -172,6 +175,12 @@ def markdown(res: dict[str, Any]) -> str:
         f"- {res['candidates']} random candidates (seed {res['seed']}), each timed in "
         f"{res['rounds']} rounds (smallest median kept); total {res['seconds']} s",
         f"- Command: `python bench/latency_fidelity.py --device {res['device']}`",
+        f"- 1-minute load average before / after: {res['load_average_1min'][0]} / "
+        f"{res['load_average_1min'][1]} (other jobs were using the CPU: timings are noisy; "
+        "re-run on a quiet machine)",
+        "- The calibration sweep (`hwprune calibrate`) times single conv/fc layers, fc stacks "
+        "and generic conv stacks with widths drawn by its own seed; the candidates here are zoo "
+        "models (tfc, sfc, lfc, mlp-digits, cnn-digits, cnv) with independently drawn widths.",
         "",
         "| set | n | within +-10% | within +-20% | median abs error | max abs error |",
         "|---|---|---|---|---|---|",

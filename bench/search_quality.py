@@ -22,7 +22,7 @@ optimises) and frames/s from the cost model on the target:
 
 Usage::
 
-    python bench/search_quality.py                     # digits-mlp, 3 seeds, 24 trials
+    python bench/search_quality.py                     # digits-mlp, 3 seeds, 48 trials
     python bench/search_quality.py --fashion           # + Fashion-MNIST TFC when present
     python bench/search_quality.py --out bench/results/search_quality.json
 """
@@ -187,7 +187,7 @@ def bench(name: str, recipe: Any, target_name: str, seeds: list[int], trials: in
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--trials", type=int, default=48)
     ap.add_argument("--target", default="pynq-z2")
     ap.add_argument("--acc-ref", type=float, default=0.8)
     ap.add_argument("--fashion", action="store_true",

@@ -24,6 +24,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -106,7 +107,8 @@ def onnx_bytes(model: Any, input_shape: Sequence[int], batch: int = 1) -> bytes:
     import torch
 
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
         torch.onnx.export(
             model.eval(), torch.zeros(batch, *input_shape), buf, dynamo=False,
             input_names=["x"], output_names=["y"], opset_version=17,
@@ -152,6 +154,29 @@ def measure_latency_us(
         return _measure_torch_cuda(model, input_shape, batch, precision, warmup, min_runs,
                                    max_runs, min_time_s)
     raise ConfigError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
+
+
+def measure_for_target(
+    model: Any, input_shape: Sequence[int], target: GpuTarget, batch: int = 1,
+    precision: str | None = None,
+) -> float:
+    """Time ``model`` the way ``target`` was calibrated (``hwprune search --measure``).
+
+    Uses the target's ``device`` and ``threads``; ``precision`` defaults to the cheapest float
+    precision the target has (fp16 on a GPU that has it, else fp32). Returns microseconds.
+
+    Example:
+        >>> from torch import nn
+        >>> from hwprune.cost.gpu import gpu_target_from_dict
+        >>> t = gpu_target_from_dict({"name": "c", "precisions": ["fp32"], "device": "cpu",
+        ...     "peak_tops": {"fp32": 0.1}, "mem_bw_gbps": 20, "threads": 1})
+        >>> measure_for_target(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), (1, 8, 8), t) > 0
+        True
+    """
+    if precision is None:
+        precision = "fp16" if target.device == "cuda" and "fp16" in target.precisions else "fp32"
+    return measure_latency_us(model, input_shape, target.device, batch, threads=target.threads,
+                              precision=precision)
 
 
 def _measure_ort(
@@ -237,7 +262,7 @@ def _fold_bn(model: Any) -> Any:
 
     def fold(seq: nn.Module) -> None:
         names = list(seq._modules)
-        for a, b in zip(names, names[1:]):
+        for a, b in zip(names[:-1], names[1:], strict=True):
             prev, bn = seq._modules[a], seq._modules[b]
             if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) and isinstance(
                 prev, (nn.Conv2d, nn.Linear)
@@ -264,8 +289,9 @@ def sweep_designs(precision: str = "fp32", quick: bool = False, seed: int = 0) -
 
     Single fc layers over a grid of input/output sizes, fc stacks (to separate per-kernel from
     per-inference overhead), single 3x3 (and some 1x1/5x5) convolutions over channel counts
-    and feature-map sizes, conv + max-pool pairs and small CNV-style stacks. ``precision`` "fp16"
-    marks every layer 16-bit (for a GPU's half-precision sweep). ``quick`` halves the sweep.
+    and feature-map sizes, conv + max-pool pairs and conv stacks (8x8 and 32x32 inputs, random
+    widths). ``precision`` "fp16" marks every layer 16-bit (for a GPU's half-precision sweep).
+    ``quick`` halves the sweep.
 
     Example:
         >>> designs = sweep_designs(quick=True)
@@ -322,6 +348,27 @@ def sweep_designs(precision: str = "fp32", quick: bool = False, seed: int = 0) -
             {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1},
             {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1}, {"op": "maxpool", "kernel": 2},
             {"op": "conv", "out_ch": 2 * w, "kernel": 3, "pad": 1}, {"op": "fc", "out": 10},
+        ]))
+    # deeper conv stacks with random widths (conv kernels behave differently in a chain than
+    # alone: layout reorders, padding, the next layer's cache state)
+    widths = (8, 16, 32, 64, 128)
+    for _ in range(6):
+        a, b, c, f = (int(rng.choice(widths)) for _ in range(4))
+        out.append(design((1, 8, 8), [
+            {"op": "conv", "out_ch": a, "kernel": 3, "pad": 1},
+            {"op": "conv", "out_ch": b, "kernel": 3, "pad": 1}, {"op": "maxpool", "kernel": 2},
+            {"op": "conv", "out_ch": c, "kernel": 3, "pad": 1}, {"op": "maxpool", "kernel": 2},
+            {"op": "fc", "out": 4 * f}, {"op": "fc", "out": 10},
+        ]))
+    for _ in range(4):
+        a, b, c, f = (int(rng.choice(widths[:4])) for _ in range(4))
+        out.append(design((3, 32, 32), [
+            {"op": "conv", "out_ch": a, "kernel": 3}, {"op": "conv", "out_ch": a, "kernel": 3},
+            {"op": "maxpool", "kernel": 2},
+            {"op": "conv", "out_ch": b, "kernel": 3}, {"op": "conv", "out_ch": b, "kernel": 3},
+            {"op": "maxpool", "kernel": 2},
+            {"op": "conv", "out_ch": c, "kernel": 3}, {"op": "conv", "out_ch": c, "kernel": 3},
+            {"op": "fc", "out": 8 * f}, {"op": "fc", "out": 10},
         ]))
     if quick:
         out = out[::2]
@@ -510,13 +557,13 @@ def fit_target(
             start = np.log(np.array(x0) * scale)
             sol = least_squares(resid, start, loss="soft_l1", f_scale=0.1,
                                 bounds=(np.full(len(start), -12.0), np.full(len(start), 16.0)))
-            cost = float(np.median(np.abs(np.expm1(sol.fun))))
+            cost = float(sol.cost)  # robust (soft-L1) sum over all points
             if best is None or cost < best[0]:
                 best = (cost, align, sol.x)
     assert best is not None
     _, align, logt = best
     theta = np.exp(logt)
-    values = dict(zip(_PARAMS, (float(v) for v in theta[n_peaks:])))
+    values = dict(zip(_PARAMS, (float(v) for v in theta[n_peaks:]), strict=True))
     target = gpu_target_from_dict({
         "name": name,
         "description": description,

@@ -60,7 +60,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "cycles": ("cycles", "exp_cycles", "max_cycles"),
 }
 _RESOURCES = ("lut", "ff", "bram18", "dsp", "uram")
-_RESOURCE_LABEL = {"lut": "LUT", "ff": "FF", "bram18": "BRAM18", "dsp": "DSP", "uram": "URAM"}
+_RESOURCE_LABEL = {"lut": "LUT", "ff": "FF", "bram18": "BRAM18", "dsp": "DSP", "uram": "URAM",
+                   "io": "I/O stream port", "memory": "GPU memory"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,7 +217,7 @@ def _fmt(value: Any, digits: int = 0) -> str:
         return "-" if value is None or isinstance(value, float) else html.escape(str(value))
     if abs(f - round(f)) < 1e-9:
         return f"{int(round(f)):,}"
-    if abs(f) >= 1e5:
+    if abs(f) >= 100:
         return f"{f:,.0f}"
     return f"{f:,.{digits or 2}f}"
 
@@ -438,6 +439,9 @@ def load_run(run_dir: str | Path, study_name: str | None = None) -> RunData:
         target = {"name": t} if isinstance(t, str) else (t if isinstance(t, Mapping) else None)
     target = _enrich_target(target, study.user_attrs.get("target_toml"))
 
+    if str((target or {}).get("kind", "")).lower() == "gpu":
+        # the search stores 0 LUT/FF/BRAM/DSP for GPU targets: not applicable, not zero
+        trials = tuple(replace(t, lut=None, ff=None, bram18=None, dsp=None) for t in trials)
     pareto_numbers = _pareto_numbers(run, study, trials, directions)
     chosen, chosen_info = _chosen(run, summary, study, trials, pareto_numbers)
     parent = (
@@ -786,12 +790,27 @@ def _hypervolume(points: Any, ref: Any) -> float:
     return float(compute_hypervolume(pts, np.asarray(ref, dtype=float)))
 
 
-def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = None) -> dict:
-    """Per-layer rows of a design with shares of the total and the bottleneck marked.
+_COMPUTE_OPS = ("conv", "fc", "mvau", "vvau")
 
-    Returns ``{"rows": [...], "bottleneck": index|None, "totals": {...}}``; each row has
-    name, op, channels, parent_channels, wbits, abits, pe, simd, cycles, lut, bram18, dsp and
-    ``share_<resource>`` (fraction of the design's per-layer total).
+
+def _overheads(trial: TrialRecord) -> Mapping[str, Mapping[str, Any]]:
+    est = trial.user_attrs.get("estimate")
+    over = est.get("overheads") if isinstance(est, Mapping) else None
+    return over if isinstance(over, Mapping) else {}
+
+
+def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = None) -> dict:
+    """Per-layer rows of a design, with each layer's share of the design's total and the
+    bottleneck (most cycles) marked.
+
+    Rows come from the cost model's per-node table when the trial stored one (MVAU/VVAU nodes
+    are matched, in order, to the design's conv/fc layers for channels and bits; sliding
+    windows, pools, label select have their own rows), else from the design layers. Fixed
+    overheads (shell, DMA, FIFOs, width converters) form a last row, so shares add up to 1.
+    Returns ``{"rows": [...], "bottleneck": index|None, "totals": {...}}`` (``bottleneck``: the
+    first of the slowest rows); each row has name, op, channels, parent_channels, wbits, abits,
+    pe, simd, cycles, lut, bram18, dsp, ``share_<resource>`` and ``bottleneck`` (true for every
+    row tied at the most cycles).
 
     Example:
         >>> layer_table(None)
@@ -799,12 +818,11 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
     """
     if trial is None:
         return {"rows": [], "bottleneck": None, "totals": {}}
-    src = list(trial.layers)
     design_layers = [
         dict(layer) for layer in ((trial.design or {}).get("layers") or [])
         if layer.get("op") in ("conv", "fc")
     ]
-    parent_layers = []
+    parent_layers: list[int] = []
     if parent:
         pdesign = parent.get("design") if isinstance(parent.get("design"), Mapping) else None
         pl = parent.get("widths") or parent.get("channels")
@@ -816,31 +834,53 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
                 for layer in pdesign.get("layers", [])
                 if layer.get("op") in ("conv", "fc")
             ]
-    if not src:
-        src = design_layers
+    src = list(trial.layers) or design_layers
     rows = []
-    for i, layer in enumerate(src):
-        d = design_layers[i] if i < len(design_layers) else {}
-        merged = {**d, **layer}
-        ch = merged.get("channels", merged.get("out_ch", merged.get("out")))
-        parent_ch = merged.get("parent_channels", merged.get("parent_out"))
-        if parent_ch is None and i < len(parent_layers):
-            parent_ch = parent_layers[i]
-        row = {
-            "name": merged.get("name", f"{merged.get('op', 'layer')}{i}"),
-            "op": merged.get("op", merged.get("kind", "")),
+    k = 0  # index of the next conv/fc of the design
+    for i, node in enumerate(src):
+        op = str(node.get("op", node.get("kind", "")))
+        compute = op.lower() in _COMPUTE_OPS
+        d: Mapping[str, Any] = {}
+        ch = parent_ch = None
+        if compute:
+            d = design_layers[k] if k < len(design_layers) else {}
+            ch = node.get("channels", d.get("out_ch", d.get("out")))
+            parent_ch = node.get("parent_channels")
+            if parent_ch is None and k < len(parent_layers):
+                parent_ch = parent_layers[k]
+            if parent_ch is None and design_layers and k == len(design_layers) - 1:
+                parent_ch = ch  # the classifier head is never pruned
+            k += 1
+        bits = node.get("bits") if isinstance(node.get("bits"), Mapping) else {}
+        rows.append({
+            "name": node.get("name", f"{op or 'layer'}{i}"),
+            "op": op,
             "channels": ch,
             "parent_channels": parent_ch,
-            "wbits": merged.get("wbits"),
-            "abits": merged.get("abits"),
-            "pe": merged.get("pe"),
-            "simd": merged.get("simd"),
-            "cycles": _find(merged, "cycles"),
-            "lut": _find(merged, "lut"),
-            "bram18": _find(merged, "bram18"),
-            "dsp": _find(merged, "dsp"),
-        }
-        rows.append(row)
+            "wbits": node.get("wbits", bits.get("w", d.get("wbits"))) if compute else None,
+            "abits": node.get("abits", bits.get("out", d.get("abits"))) if compute else None,
+            "pe": node.get("pe", d.get("pe")),
+            "simd": node.get("simd", d.get("simd")),
+            "cycles": _find(node, "cycles"),
+            "lut": _find(node, "lut"),
+            "bram18": _find(node, "bram18"),
+            "dsp": _find(node, "dsp"),
+            "compute": compute,
+        })
+    over = _overheads(trial)
+    if over and rows:
+        rows.append({
+            "name": "overheads", "op": ", ".join(
+                f"{name} ×{int(v.get('count', 1))}" if _num(v.get("count")) not in (None, 1)
+                else name
+                for name, v in over.items() if isinstance(v, Mapping)
+            ),
+            "channels": None, "parent_channels": None, "wbits": None, "abits": None,
+            "pe": None, "simd": None, "cycles": None,
+            **{r: float(sum(_num(v.get(r)) or 0.0 for v in over.values()
+                            if isinstance(v, Mapping))) for r in ("lut", "bram18", "dsp")},
+            "compute": False,
+        })
     totals: dict[str, float] = {}
     for r in ("lut", "bram18", "dsp"):
         vals = [row[r] for row in rows if row[r] is not None]
@@ -850,10 +890,15 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
                 row[f"share_{r}"] = (
                     row[r] / totals[r] if row[r] is not None and totals[r] > 0 else None
                 )
-    cyc = [(row["cycles"], k) for k, row in enumerate(rows) if row["cycles"] is not None]
-    bottleneck = max(cyc)[1] if cyc else None
+    cyc = [row["cycles"] for row in rows if row["cycles"] is not None]
+    bottleneck = None
     if cyc:
-        totals["max_cycles"] = max(cyc)[0]
+        worst = max(cyc)
+        totals["max_cycles"] = worst
+        for n, row in enumerate(rows):
+            row["bottleneck"] = row["cycles"] is not None and row["cycles"] >= worst
+            if row["bottleneck"] and bottleneck is None:
+                bottleneck = n  # the first of the slowest layers
     return {"rows": rows, "bottleneck": bottleneck, "totals": totals}
 
 
@@ -863,6 +908,12 @@ def binding_resource(run: RunData, trial: TrialRecord | None) -> str | None:
         return None
     if trial.binding:
         return trial.binding
+    est = trial.user_attrs.get("estimate")
+    util = est.get("util") if isinstance(est, Mapping) else None
+    if isinstance(util, Mapping) and util:
+        used = {k: _num(v) for k, v in util.items() if _num(v) is not None}
+        if used:
+            return max(used, key=lambda k: used[k])
     best, best_u = None, -1.0
     for r in ("lut", "ff", "bram18", "dsp"):
         used, cap = getattr(trial, r), _budget(run.target, r, run.recipe)
@@ -1123,10 +1174,13 @@ def plot_pareto(run: RunData) -> Any:
                        label=f"float parent ({100 * pacc:.2f} %)")
     if metric == "fps":
         _budget_line(ax, run, "fps", vertical=True)
-    ax.set_xlabel(xlabel)
     ax.set_ylabel("validation accuracy (%)")
-    if any(getattr(t, metric) for t in run.trials):
+    xs = [getattr(t, metric) for t in run.trials if getattr(t, metric)]
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 3:  # half a decade or more
         ax.set_xscale("log")
+    else:
+        xlabel = xlabel.replace(", log scale", "")
+    ax.set_xlabel(xlabel)
     ax.set_title(f"Pareto front: {run.study_name} on {run.target_name}")
     ax.grid(True, which="both", alpha=0.3)
     if rug:
@@ -1273,7 +1327,8 @@ max-width:1100px;color:#222;line-height:1.4;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;
 border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
+td.l{white-space:normal}
 th{background:#f2f2f2}td.l,th.l{text-align:left}
 tr.bottleneck td{background:#fde2e2;font-weight:600}
 th.binding,td.binding{background:#fff3c4}
@@ -1312,12 +1367,14 @@ def _layer_table_html(run: RunData) -> str:
         ("simd", "SIMD", ""), ("cycles", "cycles", ""), ("lut", "LUT (share)", ""),
         ("bram18", "BRAM18 (share)", ""), ("dsp", "DSP (share)", ""),
     ]
+    cols = [c for c in cols if c[0] in ("name", "op", "channels")
+            or any(row.get(c[0]) is not None for row in table["rows"])]
     head = "".join(
         f"<th class='{cls}{' binding' if key == binding else ''}'>{html.escape(label)}</th>"
         for key, label, cls in cols
     )
     body = []
-    for i, row in enumerate(table["rows"]):
+    for row in table["rows"]:
         cells = []
         for key, _, cls in cols:
             if key == "channels":
@@ -1337,13 +1394,16 @@ def _layer_table_html(run: RunData) -> str:
                 )
             klass = " ".join(x for x in (cls, "binding" if key == binding else "") if x)
             cells.append(f"<td class='{klass}'>{text}</td>")
-        klass = " class='bottleneck'" if i == table["bottleneck"] else ""
+        klass = " class='bottleneck'" if row.get("bottleneck") else ""
         body.append(f"<tr{klass}>{''.join(cells)}</tr>")
     note = []
     if table["bottleneck"] is not None:
+        slow = [str(r["name"]) for r in table["rows"] if r.get("bottleneck")]
+        names = ", ".join(f"<b>{html.escape(n)}</b>" for n in slow)
+        cycles = _fmt(table["totals"].get("max_cycles"))
         note.append(
-            f"Bottleneck layer (most cycles, sets the frame rate): "
-            f"<b>{html.escape(str(table['rows'][table['bottleneck']]['name']))}</b>."
+            f"Bottleneck layer{'s' if len(slow) > 1 else ''} (most cycles, {cycles} per frame, "
+            f"sets the frame rate): {names}{' (tied)' if len(slow) > 1 else ''}."
         )
     if binding:
         used = getattr(run.chosen, binding, None) if run.chosen else None
@@ -1426,7 +1486,8 @@ def render_html(
         ("trials", f"{t['total']} total: {t['feasible']} feasible, {t['infeasible']} "
                    f"infeasible, {t['early-stopped']} early-stopped, {t['failed']} failed"
                    + (f", {t['running']} running" if t.get("running") else "")),
-        ("Pareto front", f"{len(summary['pareto'])} designs"),
+        ("Pareto front", f"{len(summary['pareto'])} design"
+                         f"{'' if len(summary['pareto']) == 1 else 's'}"),
     ]
     if ch is not None:
         overview.append((
@@ -1469,7 +1530,9 @@ def render_html(
 <table id="front-table"><thead><tr><th>trial</th><th>accuracy</th><th>frames/s</th>
 <th>latency (µs)</th><th>LUT</th><th>BRAM18</th><th>DSP</th></tr></thead>
 <tbody>{front_rows}</tbody></table></section>
-<section id="resources"><h2>Accuracy vs resources</h2>{figs.get('resources', missing)}</section>
+<section id="resources"><h2>Accuracy vs resources</h2>{figs.get('resources', missing if
+run.is_fpga else "<p class='muted'>Not applicable: a GPU target has no LUT/BRAM budget.</p>")}
+</section>
 <section id="layers"><h2>Chosen design, layer by layer</h2>{_layer_table_html(run)}
 {figs.get('layers', '')}</section>
 <section id="parent"><h2>Compared with the float parent</h2>{_parent_html(run, summary)}</section>

@@ -1129,17 +1129,46 @@ def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[
 
 
 def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder) -> dict | None:
-    """Hand the chosen design to :mod:`hwprune.export` when it exists (QONNX, HLS, FINN)."""
+    """Export the chosen design into ``best/`` with :mod:`hwprune.export`.
+
+    FPGA targets: QONNX, the integer dataflow graph, the HLS project checked bit-exact in g++
+    C simulation and the FINN hand-off, with the *same folding* the search priced. GPU targets:
+    ONNX QCDQ (int8) / float16 files checked in onnxruntime, and the latency report. An export
+    failure is recorded in ``summary.json`` and logged; the finished search is kept.
+    """
+    import numpy as np
+
+    best = run.best_dir
     try:
-        from hwprune.export import export_model  # type: ignore[attr-defined]
-    except ImportError:
-        logger.info("hwprune.export is not available; best/ holds weights and design only")
-        return None
-    try:
+        if wb.is_gpu:
+            from hwprune.compress import prune as P
+            from hwprune.export.gpu import export_gpu_bundle
+
+            est, _, _ = price(chosen.design, wb.target, wb.recipe)
+            pruned = P.prune_to(wb.parent, list(chosen.candidate.channels), wb.example_input,
+                                criterion=wb.recipe.prune.criterion, data=wb.data.train)
+            files = export_gpu_bundle(best, qmodel, pruned, wb.data.input_shape, estimate=est,
+                                      check=(wb.data.test.x, wb.data.test.y))
+            return {"ok": True, "dir": str(best), "files": _jsonable(files)}
+        from hwprune.export import export_model
+
+        folding = {
+            f"{lay['op']}{k}": {"pe": int(lay["pe"]), "simd": int(lay["simd"])}
+            for op in ("conv", "fc")
+            for k, lay in enumerate(x for x in chosen.design["layers"] if x["op"] == op)
+            if "pe" in lay and "simd" in lay
+        }
         qmodel.eval()
-        res = export_model(qmodel, wb.target, folding=chosen.design, out_dir=run.best_dir,
-                           golden_inputs=wb.data.test.x[:16])
-        return {"ok": True, "dir": str(run.best_dir), "result": _jsonable(res)}
+        res = export_model(qmodel, wb.target, folding=folding or "auto", out_dir=best,
+                           golden_inputs=np.asarray(wb.data.test.x[:100]),
+                           input_shape=tuple(wb.data.input_shape), n_golden=100)
+        csim = getattr(res, "csim", None)
+        return {"ok": True, "dir": str(best), "bit_exact": bool(res.bit_exact),
+                "csim": None if csim is None else bool(csim.bit_exact),
+                "timings_s": {k: round(float(v), 3) for k, v in res.timings.items()}}
+    except ImportError as exc:
+        logger.info("export not available (%s); best/ holds weights and design only", exc)
+        return None
     except HwpruneError as exc:
         logger.warning("export of the chosen design failed: %s", exc)
         return {"ok": False, "error": str(exc)}

@@ -56,10 +56,12 @@ __all__ = [
     "assign_devices",
     "counts_toward_budget",
     "finished_trials",
+    "hwprune_worker_argv",
     "launch_workers",
     "parse_devices",
     "run_worker",
     "wait_workers",
+    "worker_command",
 ]
 
 logger = logging.getLogger(__name__)
@@ -166,6 +168,7 @@ def run_worker(
     poll_interval: float = 2.0,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     should_stop: Callable[[], bool] | None = None,
+    reraise: tuple[type[BaseException], ...] = (),
 ) -> WorkerResult:
     """Run trials of ``study`` until its shared ``budget`` of finished trials is spent.
 
@@ -182,6 +185,9 @@ def run_worker(
             workers (to take over trials of a worker that died).
         callbacks: Optuna trial callbacks, called after each trial of this worker.
         should_stop: polled between trials; return true to stop early.
+        reraise: exception types that are the user's fault and would fail every trial alike
+            (e.g. :class:`~hwprune.errors.ConfigError`): the trial is still recorded FAIL with
+            its reason, then the exception stops this worker.
 
     Returns:
         A :class:`WorkerResult`.
@@ -201,6 +207,7 @@ def run_worker(
     waiting_logged = False
     quiet = _QuietSurplus()
     optuna_logger = logging.getLogger("optuna.study._optimize")
+    fatal: list[BaseException] = []
 
     def guarded(trial: Trial) -> Any:
         if budget is not None:
@@ -228,6 +235,8 @@ def run_worker(
                 trial.set_user_attr(FAIL_REASON_ATTR, _reason(exc))
             except Exception:  # the storage itself is what failed; Optuna will still log it
                 logger.debug("could not record the failure reason of trial %d", trial.number)
+            if reraise and isinstance(exc, reraise):
+                fatal.append(exc)
             raise
 
     while True:
@@ -274,6 +283,8 @@ def run_worker(
             )
         finally:
             optuna_logger.removeFilter(quiet)
+        if fatal:
+            raise fatal[0]
         trial = before.trial
         if trial is None:  # pragma: no cover - optimize always runs one trial
             continue
@@ -444,11 +455,18 @@ def _stop(workers: Sequence[LaunchedWorker], grace: float = 30.0) -> None:
             w.process.wait()
 
 
-def wait_workers(workers: Sequence[LaunchedWorker], *, stop_grace: float = 30.0) -> list[int]:
+def wait_workers(
+    workers: Sequence[LaunchedWorker],
+    *,
+    stop_grace: float = 30.0,
+    on_poll: Callable[[], object] | None = None,
+    poll_interval: float = 2.0,
+) -> list[int]:
     """Wait for every worker; return their exit codes (in index order).
 
-    On Ctrl-C (``KeyboardInterrupt``) the live workers get SIGINT, then are killed after
-    ``stop_grace`` seconds, and the interrupt is re-raised.
+    ``on_poll`` (e.g. a progress-bar refresh) is called every ``poll_interval`` seconds while
+    they run. On Ctrl-C (``KeyboardInterrupt``) the live workers get SIGINT, then are killed
+    after ``stop_grace`` seconds, and the interrupt is re-raised.
 
     Example:
         >>> import sys
@@ -456,7 +474,16 @@ def wait_workers(workers: Sequence[LaunchedWorker], *, stop_grace: float = 30.0)
         [3]
     """
     try:
+        while on_poll is not None and any(w.process.poll() is None for w in workers):
+            try:
+                on_poll()
+            except Exception as exc:  # a progress display must never stop the workers
+                logger.debug("progress refresh failed: %s", exc)
+            time.sleep(poll_interval)
         codes = [w.process.wait() for w in workers]
+        if on_poll is not None:
+            with contextlib.suppress(Exception):
+                on_poll()
     except KeyboardInterrupt:
         _stop(workers, stop_grace)
         raise
@@ -465,6 +492,39 @@ def wait_workers(workers: Sequence[LaunchedWorker], *, stop_grace: float = 30.0)
             where = f"; see {w.log_path}" if w.log_path is not None else ""
             logger.warning("worker %d exited with code %d%s", w.index, code, where)
     return codes
+
+
+def hwprune_worker_argv(
+    storage: str,
+    study: str,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    trials: int | None = None,
+    heartbeat: int | None = None,
+    grace: int | None = None,
+    quiet: bool = True,
+) -> list[str]:
+    """The ``hwprune worker ...`` command line of one local worker (no ``--device``).
+
+    Example:
+        >>> hwprune_worker_argv("sqlite:///r/study.db", "s", out="r")[3:]
+        ['worker', '--storage', 'sqlite:///r/study.db', '--study', 's', '--out', 'r', '--quiet']
+    """
+    args = ["worker", "--storage", storage, "--study", study]
+    if out is not None:
+        args += ["--out", os.fspath(out)]
+    if cache_dir is not None:
+        args += ["--cache-dir", os.fspath(cache_dir)]
+    if trials is not None:
+        args += ["--trials", str(trials)]
+    if heartbeat is not None:
+        args += ["--heartbeat", str(heartbeat)]
+    if grace is not None:
+        args += ["--grace", str(grace)]
+    if quiet:
+        args.append("--quiet")
+    return worker_command(*args)
 
 
 def worker_command(*args: str) -> list[str]:

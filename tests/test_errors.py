@@ -249,3 +249,50 @@ def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
     assert re.search(case.problem, msg, re.IGNORECASE), f"{case.id}: problem not named: {msg}"
     assert FIX_WORDS.search(msg), f"{case.id}: no fix suggested: {msg}"
     assert len(msg) < 400, f"{case.id}: message too long: {msg}"
+
+
+@pytest.mark.slow
+def test_interrupted_search_keeps_finished_trials(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of a search: exit 2, one line, finished trials stay in the study,
+    and the same command resumes from them."""
+    import signal
+    import sqlite3
+    import time
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": repo}
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "hwprune", "search", "--quiet", "--trials", "40", "--epochs",
+           "1", "--final-epochs", "1", "--no-export", "--set", "parent.epochs=2",
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+
+    def complete() -> int:
+        db = out / "study.db"
+        if not db.exists():
+            return 0
+        try:
+            with sqlite3.connect(db, timeout=5) as con:
+                return con.execute(
+                    "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 180
+    while complete() < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert proc.poll() is None, f"search ended early:\n{proc.stderr.read()[-3000:]}"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("hwprune: error:") and "interrupt" in last.lower(), err[-2000:]
+    kept = complete()
+    assert kept >= 2
+    # resuming with a smaller budget finishes without running new trials for the kept ones
+    res = subprocess.run([*cmd[:5], str(kept), *cmd[6:]], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert complete() == kept

@@ -105,7 +105,10 @@ def make_run(
         trial.set_user_attr("design", design)
         trial.set_user_attr("hw", hw)
         trial.set_user_attr("constraints", {"max_lut": over})
-        trial.set_user_attr("estimate", {"layers": est["layers"], "binding": "lut"})
+        trial.set_user_attr("estimate", {
+            "layers": est["layers"], "binding": "lut",
+            "overheads": {"shell": {"count": 1, "lut": 2000.0, "bram18": 0.0, "dsp": 0.0},
+                          "dma": {"count": 2, "lut": 500.0, "bram18": 4.0, "dsp": 0.0}}})
         if over > 0:  # never trained: worst objective values, no accuracy
             trial.set_user_attr("status", "infeasible")
             study.tell(trial, [0.0, 0.0])
@@ -198,8 +201,10 @@ def test_summary_schema(written: Path) -> None:
     ch = s["chosen"]
     assert ch["binding"] == "lut"  # only LUT is budgeted in this run
     assert ch["bottleneck"] in {row["name"] for row in ch["layers"]}
-    # shares of each resource add up to 1 over the layers
+    # rows (layers + fixed overheads) add up to the design's total; shares to 1
+    assert sum(r["lut"] for r in ch["layers"]) == pytest.approx(ch["lut"])
     assert sum(r["share_lut"] for r in ch["layers"]) == pytest.approx(1.0)
+    assert ch["layers"][-1]["name"] == "overheads"
     # parameters of the chosen design: 64*w0 + w0*w1 + w1*10
     w0, w1 = (r["channels"] for r in ch["layers"][:2])
     assert ch["params"] == 64 * w0 + w0 * w1 + w1 * 10
@@ -246,6 +251,29 @@ def test_pareto_plot_marks_trial_kinds(run_dir: Path) -> None:
     assert any(lbl.startswith("chosen design") for lbl in labels)
     assert any(lbl.startswith("float parent") for lbl in labels)
     assert fig.axes[0].get_xscale() == "log"
+
+
+def test_layer_table_from_the_cost_model() -> None:
+    """Rows of a real estimate: MVAUs matched to the design's conv/fc, other nodes kept."""
+    estimate_mod = pytest.importorskip("hwprune.estimate")
+    design = {"name": "cnn", "input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
+        {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 4, "abits": 4},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out": 32, "wbits": 2, "abits": 2},
+        {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}
+    est = json.loads(estimate_mod.estimate(design, "pynq-z2").to_json())
+    trial = report.TrialRecord(0, "feasible", design=design, layers=tuple(est["layers"]),
+                               lut=est["lut"], user_attrs={"estimate": est})
+    table = report.layer_table(trial, {"widths": [32, 64]})
+    rows = table["rows"]
+    mvau = [r for r in rows if r["compute"]]
+    assert [r["channels"] for r in mvau] == [16, 32, 10]
+    assert [r["parent_channels"] for r in mvau] == [32, 64, 10]
+    assert [r["wbits"] for r in mvau] == [4, 2, 2] and mvau[-1]["abits"] is None
+    assert {r["op"] for r in rows if not r["compute"]} >= {"SlidingWindow", "MaxPool"}
+    assert sum(r["lut"] for r in rows) == pytest.approx(est["lut"], rel=1e-3)
+    worst = max(r["cycles"] for r in rows if r["cycles"] is not None)
+    assert rows[table["bottleneck"]]["cycles"] == worst
 
 
 def test_hypervolume_matches_a_hand_computation() -> None:
@@ -408,3 +436,65 @@ def test_images_decode_in_chromium(written: Path, tmp_path: Path) -> None:
     for wh in sizes.values():
         w, h = (int(x) for x in wh.split("x"))
         assert w > 300 and h > 200
+
+
+# ---------------------------------------------------------------- real searches (end to end)
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two REAL tiny searches (digits MLP, 3 trials, 1 epoch): an FPGA and a GPU target."""
+    import torch
+
+    from hwprune import search
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("real")
+    runs = {}
+    for target in ("pynq-z2", "jetson-orin-nano"):
+        res = search("digits-mlp", target, out=root / target, cache_dir=root / "parent",
+                     export=False, quiet=True,
+                     overrides={"budget.trials": 3, "budget.epochs": 1,
+                                "budget.final_epochs": 1, "parent.epochs": 3})
+        runs[target] = res.run_dir
+    return runs
+
+
+@pytest.mark.slow
+def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
+    run_dir = real_runs["pynq-z2"]
+    # the search wrote the report itself
+    page = run_dir / "report.html"
+    assert page.exists()
+    full = json.loads((run_dir / "summary.json").read_text())
+    rep = full["report"]
+    study = optuna.load_study(study_name=full["study"],
+                              storage=f"sqlite:///{run_dir / 'study.db'}")
+    assert rep["trials"]["total"] == len(study.trials) == full["trials"]["total"]
+    assert rep["trials"]["feasible"] == full["trials"]["feasible"]
+    if full["chosen"] is not None:
+        ch = rep["chosen"]
+        assert ch["trial"] == full["chosen"]["trial"]
+        assert ch["test_accuracy"] == pytest.approx(full["chosen"]["test_accuracy"])
+        assert ch["lut"] == pytest.approx(full["chosen"]["hw"]["lut"])
+        mvau = [r for r in ch["layers"] if r["compute"]]
+        assert [r["channels"] for r in mvau[:-1]] == full["chosen"]["channels"]
+        assert [r["wbits"] for r in mvau] == full["chosen"]["wbits"]
+        assert all(r["pe"] and r["simd"] for r in mvau)
+        assert sum(r["lut"] for r in ch["layers"]) == pytest.approx(ch["lut"], rel=0.01)
+        assert [p["trial"] for p in rep["pareto"]] == [p["trial"] for p in full["front"]]
+    text = page.read_text()
+    assert "data:image/png;base64," in text and "optuna-dashboard sqlite:///" in text
+
+
+@pytest.mark.slow
+def test_report_and_compare_with_a_gpu_target(real_runs: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    gpu = report.load_run(real_runs["jetson-orin-nano"])
+    assert not gpu.is_fpga
+    assert report.plot_resources(gpu) is None  # no LUT/BRAM on a GPU
+    page = report.compare_runs(list(real_runs.values()), tmp_path / "cmp")
+    doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert [r["target"] for r in doc["runs"]] == ["pynq-z2", "jetson-orin-nano"]
+    assert all(r["trials"] == 3 for r in doc["runs"])
+    assert "jetson-orin-nano" in page.read_text()

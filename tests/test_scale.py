@@ -229,6 +229,18 @@ def test_raising_trial_is_recorded_with_reason_and_study_goes_on() -> None:
     assert run_worker(study, objective, budget=6).ran == 0
 
 
+def test_user_error_in_a_trial_is_recorded_then_stops_the_worker() -> None:
+    study = optuna.create_study()
+
+    def objective(trial: optuna.Trial) -> float:
+        raise ConfigError("unknown criterion 'l3'; use l1, bn, taylor or activation")
+
+    with pytest.raises(ConfigError, match="unknown criterion"):
+        run_worker(study, objective, budget=5, reraise=(ConfigError,))
+    (only,) = study.trials
+    assert only.state == TrialState.FAIL and "ConfigError" in only.user_attrs[FAIL_REASON_ATTR]
+
+
 def test_threads_sharing_one_sqlite_study_meet_the_budget_exactly(tmp_path: Path) -> None:
     storage = open_storage(None, run_dir=tmp_path, heartbeat_interval=1, grace_period=3)
     study = optuna.create_study(storage=storage, study_name="t")

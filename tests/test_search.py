@@ -416,3 +416,14 @@ def test_cli_search_quiet(tmp_path, parent_cache):
     bad = subprocess.run(cmd[:4] + ["--set", "budget.trails=3"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "budget.trials" in bad.stderr
+
+
+@pytest.mark.slow
+def test_gpu_target_minimises_latency(tmp_path, parent_cache):
+    res = hwprune.search("digits-mlp", "jetson-orin-nano", out=tmp_path / "gpu",
+                         cache_dir=parent_cache, overrides=_tiny(3), export=False)
+    assert res.summary["objectives"] == ["accuracy", "latency_us"]
+    assert res.summary["directions"] == ["maximize", "minimize"]
+    assert res.chosen is not None and res.chosen.hw["latency_us"] > 0
+    # a GPU runs every layer at 8 bits or more: the space offers no narrower widths
+    assert set(res.chosen.candidate.wbits) == {8}

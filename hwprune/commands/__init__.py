@@ -14,6 +14,9 @@ def register_all(app: typer.Typer) -> None:
     from hwprune.commands import targets_cmd
 
     targets_cmd.register(app)
+    from hwprune.commands import estimate_cmd
+
+    estimate_cmd.register(app)
     from hwprune.commands import data_cmd
 
     data_cmd.register(app)
@@ -26,3 +29,6 @@ def register_all(app: typer.Typer) -> None:
     from hwprune.commands import calibrate_cmd
 
     calibrate_cmd.register(app)
+    from hwprune.commands import export_cmd
+
+    export_cmd.register(app)

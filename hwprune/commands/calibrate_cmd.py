@@ -1,4 +1,4 @@
-"""``hwprune calibrate``: measure this machine (CPU or CUDA GPU) and write a GPU-kind target file."""
+"""``hwprune calibrate``: time this machine (CPU or CUDA GPU), write a measured target file."""
 
 from __future__ import annotations
 

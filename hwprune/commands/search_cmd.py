@@ -6,6 +6,7 @@ Heavy imports (torch, optuna, brevitas) happen inside the command bodies.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import typer
@@ -104,7 +105,8 @@ def search_command(
     from hwprune.search import search
 
     rec = load_recipe(recipe, overrides=overrides)
-    console = Console(stderr=False)
+    # piped output (logs, CI) gets a wide table instead of truncated cells
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     tgt = str(target_file) if target_file is not None else target
     result = search(rec, tgt, out=out, storage=storage, study_name=study_name,
                     cache_dir=cache_dir, quiet=quiet, export=not no_export, console=console)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -332,6 +333,24 @@ class _Prepared:
         return sum(m[k] for m, k in zip(self.minres, ks))
 
 
+#: (ids of the group tables, capacity weights) -> (tables kept alive, prepared); bounded LRU
+_PREPARED: OrderedDict[tuple, tuple[list[GroupTable], _Prepared]] = OrderedDict()
+_PREPARED_MAX = 2048
+
+
+def _prepared(tables: list[GroupTable], weights: np.ndarray) -> _Prepared:
+    key = (tuple(id(t) for t in tables), weights.tobytes())
+    hit = _PREPARED.get(key)
+    if hit is not None:
+        _PREPARED.move_to_end(key)
+        return hit[1]
+    prep = _Prepared(tables, weights)
+    _PREPARED[key] = (tables, prep)  # holding the tables keeps their ids unique
+    if len(_PREPARED) > _PREPARED_MAX:
+        _PREPARED.popitem(last=False)
+    return prep
+
+
 def _pareto_idx(res: np.ndarray, upto: int) -> list[int]:
     sub = res[: upto + 1]
     keep = []
@@ -470,7 +489,7 @@ def fold(
     budget = capacity * cap - fixed
     if target.dsp == 0:
         budget[3] = 0.0
-    prep = _Prepared(group_tables(graph, p), weights)
+    prep = _prepared(group_tables(graph, p), weights)
     io = max(io_cycles(graph.input_frame_bits(), target.io_width_bits),
              io_cycles(graph.output_frame_bits(), target.io_width_bits))
 

@@ -54,15 +54,19 @@ class FpgaCostParams:
         mvau_lut: fixed LUTs of an MVAU/VVAU (control, stream interfaces, weight streamer)
             [L01: 357 LUT - 14 LUTRAM thresholds - 28 accumulator/comparator LUTs].
         lane_lut: LUTs per "lane unit" of a multiply-accumulate lane; an XNOR-popcount lane is
-            2 units (1 weight bit + 1 sum bit), a W x A lane W + (W+A) + W*A units
+            2 units (1 weight bit + 1 sum bit), a W x A lane W + (W+A) + W*A units (no
+            multiplier term when one operand is 1 bit: a sign flip or AND merges into the adder)
             [least squares on L02-L04 given mvau_lut and pe_lut: 1.20].
         pe_lut: LUTs per accumulator / threshold-comparator bit per PE (carry chains: 1 LUT
             per bit; structural, not fitted).
-        mvau_ff, lane_ff, pe_ff: the same three terms for flip-flops [least squares on L01-L04].
+        mvau_ff, lane_ff: fixed and per-lane-unit flip-flops, with ``pe_ff`` = 2 per accumulator
+            bit and PE (accumulator + output register) [least squares on L01-L04].
         dsp_min_bits: a product uses a DSP when either operand has at least this many bits
             [L01: 1 x 8 bits -> 1 DSP per lane].
-        lutram_max_bits: memories up to this many bits, or shallower than 64 words, go to
-            LUTRAM (64 bits per LUT) [L01: a 1,728-bit, 64-deep memory went to BRAM].
+        lutram_max_bits: memories up to this many bits (or at most 16 words deep) go to
+            LUTRAM, 64 bits per LUT; larger ones to BRAM however shallow [L01: a 1,728-bit,
+            64-deep memory went to BRAM; R14: a 1,280 x 60 memory took 18 RAMB36 and the
+            128-bit one of its last layer none - 22 RAMB36 in all, as measured].
         thr_lutram_max_bits: threshold memories up to this size (one RAMB18) stay in LUTRAM.
         weight_layout: ``"shared"`` (one wide weight memory per layer, FINN >= 0.9 memstream,
             RAMB36 granularity) or ``"per_pe"`` (one array per PE in RAMB18s, BNN-PYNQ).
@@ -76,8 +80,10 @@ class FpgaCostParams:
         pool_ramb36_per_72bits: RAMB36 per 72 bits of channel width [L09: 2, L10: 4 RAMB36].
         glue_lut, glue_lut_per_bit, glue_ff, glue_ff_per_bit: each stream between two nodes
             gets a FIFO (and a width converter with its own FIFO when the widths differ);
-            priced per stream from the producer and consumer widths [L13 + L14: 28 FIFOs and
-            12 converters of the Finn_Thesis design, 2,819 LUT / 2,316 FF in all].
+            priced per stream as ``glue_* + glue_*_per_bit * (producer + consumer width)``;
+            the per-bit term is fixed at 0.5 (an SRL32 FIFO of width w takes ~w LUTs), the
+            fixed term fitted to the 16 streams of the Finn_Thesis design [L13 + L14: 28 FIFOs
+            and 12 converters, 2,819 LUT / 2,316 FF in all].
         frame_overhead_cycles: cycles per frame the board loses to DMA and driver overhead
             [median excess of measured over f/max_cycles in R01, R08, R16, R17].
     """
@@ -85,8 +91,8 @@ class FpgaCostParams:
     mvau_lut: float = 315.0
     lane_lut: float = 1.20
     pe_lut: float = 1.0
-    mvau_ff: float = 722.0
-    lane_ff: float = 1.36
+    mvau_ff: float = 1011.0
+    lane_ff: float = 1.32
     pe_ff: float = 2.0
     dsp_min_bits: int = 8
     lutram_max_bits: int = 1024
@@ -102,9 +108,9 @@ class FpgaCostParams:
     pool_ff: float = 77.0
     pool_ff_per_bit: float = 6.84
     pool_ramb36_per_72bits: float = 2.0
-    glue_lut: float = 40.0
+    glue_lut: float = 143.0
     glue_lut_per_bit: float = 0.5
-    glue_ff: float = 30.0
+    glue_ff: float = 112.0
     glue_ff_per_bit: float = 0.5
     frame_overhead_cycles: float = 32.0
 
@@ -154,7 +160,7 @@ def memory_cost(width: int, depth: int, style: str, p: FpgaCostParams,
     if width <= 0 or depth <= 0:
         return 0.0, 0.0
     lutram = style == "distributed" or (
-        style == "auto" and (depth < 64 or width * depth <= p.lutram_max_bits)
+        style == "auto" and (depth <= 16 or width * depth <= p.lutram_max_bits)
     )
     if lutram:
         return float(width * math.ceil(depth / 64)), 0.0
@@ -182,6 +188,8 @@ def _lane_units(wbits: int, wkind: str, abits: int, akind: str) -> int:
         return 1 + (abits + 1)  # conditional negate folded into the adder
     if akind == "bipolar":
         return wbits + (wbits + 1)
+    if abits == 1:
+        return wbits + wbits  # a 0/1 input gates the weight: the AND merges into the adder
     return wbits + (wbits + abits) + wbits * abits
 
 
@@ -332,7 +340,7 @@ def glue_cost(in_width: int, out_width: int, p: FpgaCostParams) -> tuple[float, 
 
     Example:
         >>> glue_cost(8, 8, FpgaCostParams())
-        (48.0, 38.0)
+        (151.0, 120.0)
     """
     a_l, a_f = glue_half(in_width, p)
     b_l, b_f = glue_half(out_width, p)

@@ -36,8 +36,8 @@ Example:
     ...     "peak_tops": {"fp32": 1.0}, "mem_bw_gbps": 100.0, "launch_us": 5.0})
     >>> design = {"input": {"shape": [1, 8, 8], "bits": 8},
     ...           "layers": [{"op": "fc", "out": 10, "wbits": 32, "abits": None}]}
-    >>> round(estimate_gpu(design, t).latency_us, 3)  # 5 us launch + max(1.28 ns, 28.4 ns)
-    5.028
+    >>> round(estimate_gpu(design, t).latency_us, 3)  # 5 us launch + max(1.28 ns, 28.56 ns)
+    5.029
 """
 
 from __future__ import annotations
@@ -426,10 +426,8 @@ def layer_precision(work: LayerWork, target: GpuTarget) -> str:
         'int8'
     """
     if work.op in ("conv", "fc"):
-        if work.wbits is None or work.in_bits is None:
-            bits = None
-        else:
-            bits = max(work.wbits, work.in_bits)
+        widths = (work.wbits, work.in_bits)
+        bits = None if None in widths else max(work.wbits, work.in_bits)  # type: ignore[type-var]
     else:
         bits = work.in_bits
     return precision_for_bits(bits, target)
@@ -445,6 +443,7 @@ def layer_latency(
     batch: int = 1,
     precision: str | None = None,
     cached_fraction: float | None = None,
+    index: int = 0,
 ) -> GpuLayerEstimate:
     """Roofline latency of one kernel (see the module docstring for the formula).
 
@@ -503,7 +502,7 @@ def layer_latency(
         else f"a{_b(work.in_bits)}"
     )
     return GpuLayerEstimate(
-        index=0, op=work.op, in_shape=tuple(work.in_shape), out_shape=tuple(work.out_shape),
+        index=index, op=work.op, in_shape=tuple(work.in_shape), out_shape=tuple(work.out_shape),
         bits=bits, precision=prec, flops=flops, bytes=total_bytes, compute_us=compute_us,
         memory_us=memory_us, launch_us=launch, bound=bound, latency_us=launch + body,
     )
@@ -558,8 +557,7 @@ def estimate_works(
     fraction = _cached_fraction(weight_bytes + peak_act, target)
     rows = []
     for i, (w, prec) in enumerate(zip(works, precs, strict=True)):
-        r = layer_latency(w, target, batch, prec, cached_fraction=fraction)
-        rows.append(GpuLayerEstimate(**{**asdict(r), "index": i}))
+        rows.append(layer_latency(w, target, batch, prec, cached_fraction=fraction, index=i))
     latency = target.fixed_us + sum(r.latency_us for r in rows)
     memory_mb = (weight_bytes + peak_act) / _MB
     limit = target.memory_mb if max_memory_mb is None else max_memory_mb
@@ -672,8 +670,8 @@ def estimate_gpu(
 
     ``design_or_ir`` is a design description (``{"input": {"shape", "bits"}, "layers": [...]}``)
     or a :class:`hwprune.ir.DataflowGraph`. ``precisions`` optionally forces one precision per
-    kernel (conv/fc/maxpool in order); by default each layer's bits choose it. Pure function,
-    a few microseconds per candidate.
+    kernel (conv/fc/maxpool in order); by default each layer's bits choose it. Pure function;
+    about 0.2 ms for an 11-layer CNV design (0.1 ms from a ready IR) on a 2-core x86 host.
 
     Example:
         >>> from hwprune.targets import load_target
@@ -682,6 +680,6 @@ def estimate_gpu(
         ...     {"op": "fc", "out": 10, "wbits": 4, "abits": None}]}
         >>> est = estimate_gpu(design, load_target("a100"))
         >>> [r.precision for r in est.layers], est.latency_us < 100
-        (['int8', 'fp32'], True)
+        (['int8', 'int8'], True)
     """
     return estimate_works(layer_works(design_or_ir), target, batch, precisions, max_memory_mb)

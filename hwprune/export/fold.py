@@ -74,7 +74,8 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
                                     kind_of(n.out_type)))
         elif isinstance(n, LabelSelectNode):
             nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, pe=n.pe))
-    return ir.DataflowGraph(name, in_shape, inp.out_type.bits, tuple(nodes))
+    kind = "bipolar" if inp.out_type.bipolar else "uint"
+    return ir.DataflowGraph(name, in_shape, inp.out_type.bits, tuple(nodes), input_kind=kind)
 
 
 def folding_of(graph: IntGraph) -> Folding:
@@ -165,25 +166,40 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, int]]) -> I
     return out
 
 
-def auto_folding(graph: IntGraph, target: Any, fps: float | None = None) -> Folding:
-    """The cost model's folding for ``target`` (resource-aware optimizer of :mod:`hwprune.cost`)."""
-    from hwprune.cost import folding as cost_folding
+def auto_folding(graph: IntGraph, target: Any, fps: float | None = None,
+                 clock_mhz: float | None = None,
+                 fixed: Mapping[str, Mapping[str, int]] | None = None) -> Folding:
+    """The cost model's folding for ``target``: the fastest that fits, or with ``fps`` the
+    smallest that reaches it (:func:`hwprune.cost.folding.fold`); ``fixed`` values are kept."""
+    from hwprune.cost.folding import fold
     from hwprune.targets import load_target
 
-    tgt = load_target(target) if isinstance(target, (str, Path)) else target
+    tgt = target if hasattr(target, "kind") else load_target(target)
     ir_graph = to_ir(graph)
-    result = cost_folding.optimize_folding(ir_graph, tgt, fps=fps)
-    folded = getattr(result, "graph", result)
-    return {k: dict(v) for k, v in folded.folding.items()}
+    if fixed:
+        ir_graph = dataclasses.replace(ir_graph, fixed={k: dict(v) for k, v in fixed.items()})
+    result = fold(ir_graph, tgt, mode="smallest" if fps else "fastest", fps=fps,
+                  clock_mhz=clock_mhz)
+    return {k: dict(v) for k, v in result.folding.items()}
 
 
 def apply_folding(graph: IntGraph, folding: Any = "auto", target: Any = None,
-                  fps: float | None = None) -> IntGraph:
-    """Apply ``folding``: "auto" (needs ``target``), "none" (all ones), a dict, list or JSON file."""
+                  fps: float | None = None, clock_mhz: float | None = None) -> IntGraph:
+    """Apply ``folding``: "auto" (needs ``target``), "none" (all ones), a dict, list or JSON file.
+
+    With a ``target``, PE/SIMD left out of a partial folding are chosen by the cost model's
+    optimizer around the given ones (e.g. a search's design.json gives only conv/fc folding).
+    """
     if folding is None or folding == "none":
         return graph
     if isinstance(folding, str) and folding == "auto":
         if target is None:
             raise ConfigError("--folding auto needs a target (e.g. --target pynq-z2)")
-        folding = auto_folding(graph, target, fps)
-    return with_folding(graph, _as_folding(folding))
+        folding = auto_folding(graph, target, fps, clock_mhz)
+    given = _as_folding(folding)
+    foldable = folding_of(graph)
+    partial = any(k not in given.get(name, {}) for name, f in foldable.items() for k in f)
+    if partial and target is not None:  # the optimizer chooses what the user left open
+        with_folding(graph, given)  # check the given values first
+        given = auto_folding(graph, target, fps, clock_mhz, fixed=given)
+    return with_folding(graph, given)

@@ -64,6 +64,12 @@ def export_qcdq(
     import torch
     from brevitas.export import export_onnx_qcdq
 
+    bits = [*getattr(qmodel, "wbits", ()), *getattr(qmodel, "abits", ())]
+    if 1 in bits:
+        raise ModelError(
+            "QCDQ (int8 Q/DQ) cannot express 1-bit bipolar weights or activations; on a GPU "
+            "target search with bit widths >= 2 (every width <= 8 runs as int8 there anyway)"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(qmodel).eval().cpu()
@@ -202,7 +208,8 @@ def check_onnx(
         >>> from hwprune.data import load_dataset
         >>> from hwprune.models import build_model, get_spec
         >>> m, ds = build_model(get_spec("mlp-digits")), load_dataset("digits")
-        >>> check_onnx(export_fp16(m, (1, 8, 8), "/tmp/a.onnx"), m, ds.test.x, ds.test.y).agreement > 0.9
+        >>> path = export_fp16(m, (1, 8, 8), "/tmp/a.onnx")
+        >>> check_onnx(path, m, ds.test.x, ds.test.y).agreement > 0.9
         True
     """
     logits_t = torch_predict(model, x)
@@ -231,9 +238,10 @@ def export_gpu_bundle(
 
     ``precisions`` are the precisions the design's layers run at on the target (from its
     :class:`~hwprune.cost.gpu.GpuEstimate`): ``model_qcdq.onnx`` is written when int8 is among
-    them, ``model_fp16.onnx`` when fp16 is (``model_fp32.onnx`` for fp32); ``estimate`` (a ``GpuEstimate``) is written as
-    ``latency.json`` and ``latency.txt``; ``check`` = (x, y) runs each file in onnxruntime and
-    records its top-1 next to torch's in ``onnx_check.json``. Returns what was written.
+    them, ``model_fp16.onnx`` when fp16 is (``model_fp32.onnx`` for fp32); ``estimate`` (a
+    ``GpuEstimate``) is written as ``latency.json`` and ``latency.txt``; ``check`` = (x, y)
+    runs each file in onnxruntime and records its top-1 next to torch's in ``onnx_check.json``.
+    Returns what was written.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

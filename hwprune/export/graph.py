@@ -71,10 +71,12 @@ class InputNode(IntNode):
     """The integer input: what the model's input quantizer produces from the raw data."""
 
     host_preprocessing: tuple[str, ...] = ()
+    value_range: tuple[int, int] = (0, 255)  # the quantizer's integer range (narrow or not)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["host_preprocessing"] = list(self.host_preprocessing)
+        d["value_range"] = list(self.value_range)
         return d
 
 

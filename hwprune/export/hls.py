@@ -154,8 +154,12 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
             streams.append(s)
             call = (f"hwp::width_adapt<{kid}, {cur.elems}, {need}, {lcm}, {cur.bits}, "
                     f"{cur_total}>({cur.name}, {s.name});")
-            stages.append(Stage(f"{node.name}_dwc", "WidthAdapt", kid, -1, call, s,
-                                cur_total // cur.elems + cur_total // need))
+            groups = cur_total // lcm
+            if need % cur.elems == 0 or cur.elems % need == 0:
+                dwc_cycles = groups * max(lcm // cur.elems, lcm // need)
+            else:
+                dwc_cycles = groups * (lcm // cur.elems + lcm // need)
+            stages.append(Stage(f"{node.name}_dwc", "WidthAdapt", kid, -1, call, s, dwc_cycles))
             kid += 1
             cur = s
         out_t = node.out_type

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -631,7 +632,8 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
                   out_scale=info["scale"], qonnx_tensor=a.get("qonnx_tensor", ""))
     if n.op_type == "IntInput":
         pre = tuple(x for x in a.get("host_preprocessing", []) if x)
-        return InputNode(**common, host_preprocessing=pre)
+        vr = (int(a.get("qmin", info["type"].min)), int(a.get("qmax", info["type"].max)))
+        return InputNode(**common, host_preprocessing=pre, value_range=vr)
     if n.op_type == "IntPad":
         return PadNode(**common, in_shape=tuple(a["in_shape"]), pad=int(a["pad"]),
                        in_type=IntType.from_name(a.get("in_type", a["out_type"])))
@@ -666,3 +668,21 @@ def lower_model(model: ModelWrapper, output: str = "label") -> IntGraph:
     accumulators. Folding is all-ones; apply one with :func:`hwprune.export.fold.apply_folding`.
     """
     return extract_graph(lower_onnx(model, output), output)
+
+
+def lower_qonnx(path: Any, output: str = "label") -> Any:
+    """A QONNX file (or ModelWrapper) as the cost model's :class:`hwprune.ir.DataflowGraph`.
+
+    The integer weights and thresholds are attached to the MVAU nodes; the folding is left open
+    (all ones) for the folding optimizer. Used by ``hwprune estimate MODEL.onnx``.
+
+    Example:
+        >>> g = lower_qonnx("model.qonnx.onnx")  # doctest: +SKIP
+        >>> g.nodes[0].op                        # doctest: +SKIP
+        'MVAU'
+    """
+    from hwprune.export.fold import to_ir
+    from hwprune.export.qonnx import load_qonnx
+
+    name = Path(path).stem if isinstance(path, (str, Path)) else "qonnx"
+    return to_ir(lower_model(load_qonnx(path), output), name=name.removesuffix(".qonnx"))

@@ -121,6 +121,8 @@ def cut_at_input_quant(model: ModelWrapper) -> ModelWrapper:
         shape = m.get_tensor_shape(t)
         for node in pre:
             m.graph.node.remove(node)
+        for vi in [v for v in m.graph.value_info if v.name == t]:
+            m.graph.value_info.remove(vi)
         new_in = helper.make_tensor_value_info(t, 1, shape)
         m.graph.input.remove(m.graph.input[0])
         m.graph.input.append(new_in)

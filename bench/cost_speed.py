@@ -1,0 +1,195 @@
+"""Speed of FPGA pricing with folding, and our folding vs FINN's SetFolding at the same budget.
+
+1. Estimates (with folding) per second for the CNV topology on one core:
+   * ``same``: the same CNV design again and again (option tables cached);
+   * ``search``: CNV variants as a search proposes them (random channel counts in multiples of
+     8 and random 1/2/4-bit widths per layer), tables cached across candidates as in a study;
+   * ``cold``: the same variants with every cache cleared before each estimate.
+2. Folding quality at the same resource budget (the target's cap): hwprune's resource-aware
+   folding vs FINN's SetFolding (re-implemented from its published algorithm, mvau_wwidth_max
+   36, two-pass relaxation), both priced by the same cost model. For SetFolding we report
+   (a) what it gives when asked for our frames/s and (b) the fastest design it gives that fits,
+   over a sweep of target frames/s (what a FINN user would get by trying targets).
+
+Usage:
+    python bench/cost_speed.py [--n 2000] [--out bench/results/cost_speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from hwprune.cost import folding as folding_mod  # noqa: E402
+from hwprune.cost.folding import finn_set_folding  # noqa: E402
+from hwprune.estimate import estimate, evaluate  # noqa: E402
+from hwprune.ir import build_ir  # noqa: E402
+from hwprune.targets import load_target  # noqa: E402
+
+DATE = "2026-11-22"
+MACHINE = "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time"
+
+
+def cnv_layers(widths=(64, 64, 128, 128, 256, 256, 512, 512), wbits=None, abits=None):
+    """CNV: 6 convs (2 pools), 2 fc + 10-class head; bits per conv/fc layer (9 entries)."""
+    wbits = wbits or [1] * 9
+    abits = abits or [1] * 8
+    layers: list[dict[str, Any]] = []
+    k = 0
+    for i, c in enumerate(widths[:6]):
+        layers.append({"op": "conv", "out_ch": c, "kernel": 3, "wbits": wbits[k],
+                       "abits": abits[k]})
+        k += 1
+        if i in (1, 3):
+            layers.append({"op": "maxpool", "kernel": 2})
+    for c in widths[6:]:
+        layers.append({"op": "fc", "out": c, "wbits": wbits[k], "abits": abits[k]})
+        k += 1
+    layers.append({"op": "fc", "out": 10, "wbits": wbits[k], "abits": None})
+    return layers
+
+
+def random_cnv(rng: random.Random) -> dict[str, Any]:
+    base = (64, 64, 128, 128, 256, 256, 512, 512)
+    widths = [max(8, 8 * round(c * rng.uniform(0.25, 1.0) / 8)) for c in base]
+    wb = [rng.choice((1, 2, 4)) for _ in range(9)]
+    ab = [rng.choice((1, 2, 4)) for _ in range(8)]
+    return {"name": "cnv-variant", "input": {"shape": [3, 32, 32], "bits": 8},
+            "layers": cnv_layers(widths, wb, ab)}
+
+
+def clear_caches() -> None:
+    folding_mod._group_table.cache_clear()
+    folding_mod._PREPARED.clear()
+
+
+def rate(designs: list[dict[str, Any]], target: Any, cold: bool = False) -> dict[str, float]:
+    t0 = time.perf_counter()
+    per = []
+    for d in designs:
+        if cold:
+            clear_caches()
+        s = time.perf_counter()
+        estimate(d, target)
+        per.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    per.sort()
+    return {"n": len(designs), "per_s": len(designs) / total,
+            "median_ms": 1e3 * per[len(per) // 2], "p90_ms": 1e3 * per[int(len(per) * 0.9)]}
+
+
+def speed(n: int) -> dict[str, Any]:
+    t = load_target("pynq-z2")
+    cnv = {"name": "cnv-w1a1", "input": {"shape": [3, 32, 32], "bits": 8},
+           "layers": cnv_layers()}
+    clear_caches()
+    estimate(cnv, t)
+    out = {"same": rate([cnv] * n, t)}
+    rng = random.Random(0)
+    variants = [random_cnv(rng) for _ in range(n)]
+    clear_caches()
+    first = rate(variants[: n // 2], t)
+    second = rate(variants[n // 2:], t)
+    out["search_first_half"] = first
+    out["search_second_half"] = second
+    out["cold"] = rate(variants[: max(20, n // 20)], t, cold=True)
+    return out
+
+
+def setfolding_vs_ours() -> list[dict[str, Any]]:
+    rows = []
+    cases = [
+        ("CNV-W1A1", cnv_layers(), "pynq-z2"),
+        ("CNV-W2A2", cnv_layers(wbits=[2] * 9, abits=[2] * 8), "pynq-z2"),
+        ("CNV-W1A1", cnv_layers(), "ultra96-v2"),
+        ("CNV-W2A2", cnv_layers(wbits=[2] * 9, abits=[2] * 8), "zcu104"),
+        ("CNV-W4A4 (half width)", cnv_layers((32, 32, 64, 64, 128, 128, 256, 256),
+                                             [4] * 9, [4] * 8), "pynq-z2"),
+    ]
+    for name, layers, tname in cases:
+        t = load_target(tname)
+        g = build_ir(layers, (3, 32, 32), 8, name=name)
+        ours = estimate(g, t)
+        clock = t.clock_mhz * 1e6
+        same = evaluate(g.with_folding(finn_set_folding(g, int(clock / ours.fps))), t)
+        best = None
+        fps_try = ours.fps * 64
+        while fps_try > 1:
+            e = evaluate(g.with_folding(finn_set_folding(g, max(1, int(clock / fps_try)))), t)
+            if e.fits:
+                best = e
+                break
+            fps_try /= 1.25
+        rows.append({
+            "design": name, "target": tname,
+            "ours_fps": ours.fps, "ours_fits": ours.fits, "ours_binding": ours.binding,
+            "ours_util": {k: round(v, 3) for k, v in ours.util.items()},
+            "setfolding_at_our_fps": {"fps": same.fps, "fits": same.fits,
+                                      "util": {k: round(v, 3) for k, v in same.util.items()}},
+            "setfolding_best_fitting_fps": best.fps if best else None,
+            "speedup_vs_best_setfolding": (ours.fps / best.fps) if best else None,
+        })
+    return rows
+
+
+def to_markdown(res: dict[str, Any]) -> str:
+    s = res["speed"]
+    lines = ["# FPGA pricing speed and folding quality (bench/cost_speed.py)", "",
+             f"Date: {res['date']}. Machine: {res['machine']}. One process, one thread.", "",
+             "## Estimates with folding per second (CNV topology, pynq-z2)", "",
+             "| workload | estimates | per second | median ms | p90 ms |",
+             "|---|---:|---:|---:|---:|"]
+    labels = {"same": "same CNV-W1A1 design (cached tables)",
+              "search_first_half": "random CNV variants, first half (caches warming)",
+              "search_second_half": "random CNV variants, second half",
+              "cold": "random CNV variants, all caches cleared each time"}
+    for k, lab in labels.items():
+        r = s[k]
+        lines.append(f"| {lab} | {r['n']} | {r['per_s']:,.0f} | {r['median_ms']:.2f} | "
+                     f"{r['p90_ms']:.2f} |")
+    lines += ["", "## Resource-aware folding vs FINN's SetFolding at the same budget", "",
+              "Both foldings are priced by the same cost model; the budget is the target's "
+              "utilisation cap.", "",
+              "| design | target | ours fps | fits | binds | SetFolding asked for our fps: "
+              "fps / fits | SetFolding fastest fitting fps | ours / SetFolding |",
+              "|---|---|---:|---|---|---|---:|---:|"]
+    for r in res["folding"]:
+        sf = r["setfolding_at_our_fps"]
+        over = ", ".join(f"{k} {v:.0%}" for k, v in sf["util"].items() if v > 0.85)
+        best = r["setfolding_best_fitting_fps"]
+        best_s = "-" if best is None else f"{best:,.0f}"
+        ratio = r["speedup_vs_best_setfolding"]
+        ratio_s = "-" if ratio is None else f"{ratio:.2f}x"
+        lines.append(
+            f"| {r['design']} | {r['target']} | {r['ours_fps']:,.0f} | {r['ours_fits']} | "
+            f"{r['ours_binding']} | {sf['fps']:,.0f} / {sf['fits']}"
+            f"{' (' + over + ')' if over else ''} | "
+            f"{best_s} | {ratio_s} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent / "results" / "cost_speed")
+    args = ap.parse_args()
+    res = {"date": DATE, "machine": MACHINE, "speed": speed(args.n),
+           "folding": setfolding_vs_ours()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    md = to_markdown(res)
+    args.out.with_suffix(".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""``export_model``: Brevitas model or QONNX file -> everything an FPGA engineer takes away.
+
+The output folder holds ``model.qonnx.onnx``, ``dataflow.json`` (the folded integer graph and
+the executor-vs-qonnx check), ``estimate.json`` (the cost model on the same folding), ``hls/``
+(the Vitis HLS project), ``golden/`` (test vectors), ``csim.log`` (g++ C simulation), ``finn/``
+(FINN hand-off) and ``README.md``.
+
+Example:
+    >>> r = export_model(qmodel, "pynq-z2", out_dir="out", input_shape=(1, 8, 8),
+    ...                  golden_inputs=test_x)             # doctest: +SKIP
+    >>> r.csim.bit_exact, r.verify.exact                  # doctest: +SKIP
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwprune.errors import ConfigError, DataError, HwpruneError
+
+log = logging.getLogger(__name__)
+
+
+class ExportMismatchError(HwpruneError):
+    """The exported design does not reproduce the model (executor or C simulation)."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_model` produced.
+
+    ``cycles``: per kernel, the iterations counted in C simulation per frame next to the
+    model's cycles (``ir``: the kernel's loop count, ``cost_model``: :mod:`hwprune.cost.fpga`).
+    """
+
+    out_dir: Path
+    graph: Any
+    estimate: Any
+    verify: Any
+    csim: Any
+    cycles: tuple[dict[str, Any], ...]
+    folding: dict[str, dict[str, int]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def bit_exact(self) -> bool:
+        """Executor == qonnx and (if it ran) C simulation == executor."""
+        return bool(self.verify.exact and (self.csim is None or self.csim.bit_exact))
+
+
+def _qonnx_model(model: Any, input_shape: tuple[int, ...] | None, out: Path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from hwprune.export.qonnx import export_brevitas, load_qonnx
+
+    dest = out / "model.qonnx.onnx"
+    if isinstance(model, (str, Path)):
+        m = load_qonnx(model)
+        m.save(str(dest))
+        return m
+    if isinstance(model, ModelWrapper):
+        m = load_qonnx(model)
+        m.save(str(dest))
+        return m
+    if input_shape is None:
+        input_shape = getattr(model, "input_shape", None)
+    if input_shape is None:
+        raise ConfigError("exporting a Brevitas model needs its input_shape (C, H, W)")
+    export_brevitas(model, tuple(input_shape), dest)
+    return load_qonnx(dest)
+
+
+def golden_integers(model: Any, graph: Any, golden_inputs: np.ndarray | None, n: int,
+                    seed: int = 0) -> np.ndarray:
+    """Integer golden inputs (batch, NHWC/flat): the quantized ``golden_inputs`` (raw model
+    inputs, e.g. the test set), or ``n`` random integers in the input quantizer's range."""
+    from hwprune.export.qonnx import quantize_inputs
+
+    shape = graph.input.out_shape
+    if golden_inputs is None:
+        t = graph.input.out_type
+        rng = np.random.default_rng(seed)
+        if t.bipolar:
+            return rng.choice(np.array([-1, 1]), size=(n, *shape)).astype(np.int64)
+        lo, hi = graph.input.value_range
+        return rng.integers(lo, hi + 1, size=(n, *shape), dtype=np.int64)
+    x = np.asarray(golden_inputs, dtype=np.float32)
+    in_shape = model.get_tensor_shape(model.graph.input[0].name)
+    if x.size % int(np.prod(in_shape[1:])) != 0:
+        raise DataError(f"golden inputs of shape {x.shape} do not match the model input "
+                        f"{tuple(in_shape[1:])}; pass an array (N, {', '.join(map(str, in_shape[1:]))})")
+    x = x.reshape((-1, *in_shape[1:]))
+    xi, _ = quantize_inputs(model, x)
+    if xi.ndim == 4:
+        xi = xi.transpose(0, 2, 3, 1)
+    return xi.reshape((xi.shape[0], *shape))
+
+
+def _readme(out: Path, ctx: dict[str, Any]) -> None:
+    from hwprune.export.hls import _env
+
+    (out / "README.md").write_text(_env().get_template("README.md.j2").render(**ctx))
+
+
+def export_model(
+    model: Any,
+    target: Any = "pynq-z2",
+    folding: Any = "auto",
+    out_dir: str | Path = "export",
+    golden_inputs: np.ndarray | None = None,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    output: str = "label",
+    n_golden: int = 100,
+    fps: float | None = None,
+    clock_mhz: float | None = None,
+    csim: bool = True,
+    csim_opt: str = "-O1",
+    seed: int = 0,
+    strict: bool = True,
+) -> ExportResult:
+    """Export ``model`` (Brevitas ``nn.Module``, QONNX path or ModelWrapper) for ``target``.
+
+    Args:
+        model: the quantized model.
+        target: FPGA target name, TOML path or loaded target.
+        folding: "auto" (the cost model's folding optimizer), a folding JSON path, or a dict
+            ``{node: {"pe": .., "simd": ..}}`` (names as in ``dataflow.json``).
+        out_dir: output folder (created).
+        golden_inputs: raw model inputs for the golden vectors (e.g. the test set); default:
+            ``n_golden`` random integers within the input quantizer's range.
+        input_shape: (C, H, W) of a Brevitas model.
+        output: "label" (arg-max) or "scores" (the head's integer accumulators).
+        n_golden: number of golden vectors (at most this many of ``golden_inputs`` are used).
+        fps, clock_mhz: passed to the folding optimizer / estimate.
+        csim: compile and run the g++ C simulation.
+        strict: raise :class:`ExportMismatchError` if anything is not bit-exact (after all
+            files, including the logs, are written).
+
+    Raises :class:`~hwprune.errors.LoweringError` for graphs the lowering cannot handle.
+    """
+    from hwprune.estimate import evaluate
+    from hwprune.export.csim import run_csim
+    from hwprune.export.executor import execute
+    from hwprune.export.finn import write_finn_handoff
+    from hwprune.export.fold import apply_folding, folding_of, to_ir
+    from hwprune.export.hls import write_golden, write_hls_project
+    from hwprune.export.lower import lower_model
+    from hwprune.export.verify import verify_against_qonnx
+    from hwprune.targets import load_target
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    tgt = target if hasattr(target, "kind") else load_target(target)
+    if getattr(tgt, "kind", "fpga") != "fpga":
+        raise ConfigError(f"target '{tgt.name}' is not an FPGA; export needs an FPGA target")
+    if n_golden < 1:
+        raise ConfigError("the number of golden vectors must be at least 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    qmodel = _qonnx_model(model, input_shape, out)
+    timings["qonnx_s"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    graph = lower_model(qmodel, output)
+    timings["lower_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if golden_inputs is not None:
+        golden_inputs = np.asarray(golden_inputs)[:n_golden]
+    x_int = golden_integers(qmodel, graph, golden_inputs, n_golden, seed)
+    res = execute(graph, x_int)
+    report = verify_against_qonnx(qmodel, graph, x_int, res)
+    timings["verify_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    folded = apply_folding(graph, folding, tgt, fps=fps, clock_mhz=clock_mhz)
+    ir_graph = to_ir(folded, name=out.name or "design")
+    est = evaluate(ir_graph, tgt, clock_mhz=clock_mhz)
+    fold_map = folding_of(folded)
+    if {k: dict(v) for k, v in est.folding.items()} != fold_map:  # one folding for both sides
+        raise ExportMismatchError("internal: the folding of estimate.json differs from the HLS")
+    (out / "estimate.json").write_text(est.to_json() + "\n")
+    doc = json.loads(folded.to_json())
+    doc["target"] = tgt.name
+    doc["verification"] = report.to_dict()
+    (out / "dataflow.json").write_text(json.dumps(doc, indent=2) + "\n")
+    timings["fold_estimate_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    board = tgt.name
+    zynq = getattr(tgt, "family", "") in ("zynq7000", "zynqmp")
+    clock = float(clock_mhz or tgt.clock_mhz)
+    plan = write_hls_project(folded, out / "hls", part=tgt.part, clock_mhz=clock, board=board,
+                             zynq=zynq)
+    write_golden(folded, x_int, res.layers, res.output, out / "golden")
+    write_finn_handoff(folded, tgt, out / "finn", clock_mhz=clock)
+    timings["generate_s"] = time.perf_counter() - t
+
+    from hwprune.cost.fpga import node_cost
+
+    model_cycles = {n.name: node_cost(n).cycles for n in ir_graph.nodes}
+    csim_res = None
+    if csim:
+        t = time.perf_counter()
+        csim_res = run_csim(out / "hls", out / "golden", opt=csim_opt)
+        (out / "csim.log").write_text(csim_res.log)
+        timings["csim_compile_s"] = csim_res.compile_s
+        timings["csim_run_s"] = csim_res.run_s
+        timings["csim_s"] = time.perf_counter() - t
+    cycles = []
+    for st in plan.stages:
+        cycles.append({
+            "kernel": st.name, "kind": st.kind,
+            "counted": None if csim_res is None else csim_res.cycles.get(st.name),
+            "ir": st.expected_cycles or None,
+            "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
+        })
+    if csim_res is not None:
+        with (out / "csim.log").open("a") as f:
+            f.write("\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n")
+            for c in cycles:
+                f.write(f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
+                        f"{c['cost_model']!s:>12}\n")
+    timings["total_s"] = time.perf_counter() - t0
+    _readme(out, {"graph": folded, "target": tgt, "estimate": est, "verify": report,
+                  "csim": csim_res, "cycles": cycles, "plan": plan, "clock_mhz": clock,
+                  "zynq": zynq, "output": output})
+    result = ExportResult(out, folded, est, report, csim_res, tuple(cycles), fold_map, timings)
+    if strict and not result.bit_exact:
+        what = report.first_mismatch if not report.exact else csim_res.first_mismatch
+        raise ExportMismatchError(f"the exported design is not bit-exact ({what}); see "
+                                  f"{out / 'csim.log'} and {out / 'dataflow.json'}")
+    return result

@@ -1,0 +1,125 @@
+"""Export a design of a search run: its chosen design (``best/``) or any trial.
+
+The recipe and target come from the study (the run folder's ``study.db`` or another Optuna
+storage). ``best/`` keeps the fine-tuned weights (``model.pt``); a trial keeps only its design,
+so its candidate is fine-tuned again with the search's seed and budget before export. The
+folding is the one the search priced (``design.json``), completed by the cost model's
+optimizer where it left a node open.
+
+Example:
+    >>> r = export_run("runs/mlp-digits-pynq-z2")           # doctest: +SKIP
+    >>> r.out_dir                                             # doctest: +SKIP
+    PosixPath('runs/mlp-digits-pynq-z2/best/export')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hwprune.errors import ConfigError, StorageError
+
+log = logging.getLogger(__name__)
+
+
+def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
+    """(recipe, target, optuna study) of the run folder."""
+    import optuna
+
+    from hwprune.recipe import Recipe
+    from hwprune.search import _target_from_study, open_storage
+
+    meta = run_dir / "run.json"
+    if not meta.is_file():
+        raise StorageError(f"'{run_dir}' is not a search run folder (no run.json); pass the "
+                           "folder `hwprune search` wrote (runs/<study>)")
+    name = json.loads(meta.read_text()).get("study")
+    url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    st = open_storage(url, run_dir)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=name, storage=st)
+    recipe = Recipe.from_dict(study.user_attrs["recipe"], source=f"study '{name}'")
+    target = _target_from_study(study.user_attrs)
+    return recipe, target, study
+
+
+def _design_folding(design: dict[str, Any]) -> dict[str, dict[str, int]]:
+    count = {"conv": 0, "fc": 0}
+    folding: dict[str, dict[str, int]] = {}
+    for lay in design.get("layers", []):
+        op = lay.get("op")
+        if op not in count:
+            continue
+        name = f"{op}{count[op]}"
+        count[op] += 1
+        f = {k: int(lay[k]) for k in ("pe", "simd") if isinstance(lay.get(k), int)}
+        if f:
+            folding[name] = f
+    return folding
+
+
+def export_run(run_dir: str | Path, trial: int | None = None, out_dir: str | Path | None = None,
+               *, storage: str | None = None, folding: Any = None, n_golden: int = 100,
+               csim: bool = True, output: str = "label", strict: bool = True) -> Any:
+    """Export the chosen design of ``run_dir`` (or trial ``trial``); returns an ExportResult.
+
+    ``folding`` overrides the run's folding ("auto" or a JSON file). The default output
+    folder is ``<run>/best/export`` or ``<run>/trials/<n>/export``.
+    """
+    import numpy as np
+    import torch
+
+    from hwprune.compress import prune as P
+    from hwprune.compress.quant import to_brevitas
+    from hwprune.export.core import export_model
+    from hwprune.search import Candidate, build_workbench, train_candidate
+
+    run = Path(run_dir)
+    recipe, target, study = _study(run, storage)
+    if getattr(target, "kind", "fpga") != "fpga":
+        raise ConfigError(f"run '{run}' searched for GPU target '{target.name}'; `hwprune "
+                          "export` writes FPGA designs (its best/ already holds the GPU export)")
+    wb = build_workbench(recipe, target, run / "parent")
+    if trial is None:
+        best = run / "best"
+        design_path, cand_path = best / "design.json", best / "candidate.json"
+        if not (design_path.is_file() and cand_path.is_file()):
+            raise StorageError(f"'{run}' has no chosen design yet (best/ is missing); let the "
+                               "search finish or pass --trial N")
+        design = json.loads(design_path.read_text())
+        cand = Candidate.from_json(json.loads(cand_path.read_text()))
+        pruned = P.prune_to(wb.parent, list(cand.channels), wb.example_input,
+                            criterion=recipe.prune.criterion, data=wb.data.train)
+        qmodel = to_brevitas(pruned, list(cand.wbits), list(cand.abits),
+                             input_scale=wb.data.input_scale)
+        weights = best / "model.pt"
+        if weights.is_file():
+            qmodel.load_state_dict(torch.load(weights, map_location="cpu"))
+        else:
+            log.warning("best/model.pt is missing: fine-tuning the chosen design again")
+            qmodel, _, _ = train_candidate(wb, cand, recipe.budget.final_epochs
+                                           or recipe.budget.epochs, seed=recipe.seed + 7)
+        default_out = best / "export"
+    else:
+        frozen = {t.number: t for t in study.trials}
+        if trial not in frozen:
+            raise ConfigError(f"run '{run}' has no trial {trial}; it has trials "
+                              f"0..{max(frozen) if frozen else -1}")
+        t = frozen[trial]
+        if "candidate" not in t.user_attrs:
+            raise ConfigError(f"trial {trial} of '{run}' has no candidate recorded")
+        design = t.user_attrs.get("design", {})
+        cand = Candidate.from_json(t.user_attrs["candidate"])
+        log.info("fine-tuning trial %d's candidate again (%d epochs)", trial,
+                 recipe.budget.epochs)
+        qmodel, _, _ = train_candidate(wb, cand, recipe.budget.epochs,
+                                       seed=recipe.seed + 1000 + trial)
+        default_out = run / "trials" / str(trial) / "export"
+    qmodel.eval()
+    fold = folding if folding is not None else (_design_folding(design) or "auto")
+    return export_model(qmodel, target, folding=fold, out_dir=out_dir or default_out,
+                        golden_inputs=np.asarray(wb.data.test.x[:n_golden]),
+                        input_shape=tuple(wb.data.input_shape), n_golden=n_golden,
+                        output=output, csim=csim, strict=strict)

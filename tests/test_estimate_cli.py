@@ -1,0 +1,114 @@
+"""``hwprune estimate``: table and JSON output, --fps, --target-file, errors as one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hwprune.cli import main
+
+DESIGN = {"name": "cnv-w1a1", "input": {"shape": [3, 32, 32], "bits": 8},
+          "layers": [
+              {"op": "conv", "out_ch": 64, "kernel": 3, "stride": 1, "pad": 0, "wbits": 1,
+               "abits": 1, "pe": 16, "simd": 3},
+              {"op": "maxpool", "kernel": 2},
+              {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 1, "abits": 1},
+              {"op": "maxpool", "kernel": 2},
+              {"op": "fc", "out": 128, "wbits": 1, "abits": 1},
+              {"op": "fc", "out": 10, "wbits": 1, "abits": None}]}
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def design(tmp_path: Path) -> Path:
+    p = tmp_path / "cnv.json"
+    p.write_text(json.dumps(DESIGN))
+    return p
+
+
+def test_json_output_has_the_agreed_keys(design, capsys):
+    code, out, _ = run(["estimate", str(design), "--target", "pynq-z2", "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    for key in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "fits", "binding", "layers",
+                "overheads", "folding"):
+        assert key in d
+    assert d["fits"] is True and d["fps"] > 0
+    for layer in d["layers"]:
+        for key in ("op", "pe", "simd", "cycles", "lut", "ff", "bram18", "dsp"):
+            assert key in layer
+    assert set(d["overheads"]) == {"shell", "dma", "fifos", "width_converters"}
+    conv0 = next(x for x in d["layers"] if x["name"] == "conv0")
+    assert (conv0["pe"], conv0["simd"]) == (16, 3)  # given folding kept
+
+
+def test_table_output(design, capsys):
+    code, out, _ = run(["estimate", str(design), "--target", "pynq-z2"], capsys)
+    assert code == 0
+    assert "MVAU" in out and "SlidingWindow" in out and "frames/s" in out and "BRAM18" in out
+
+
+def test_fps_switches_to_smallest_design(design, capsys):
+    _, out_fast, _ = run(["estimate", str(design), "--json"], capsys)
+    _, out_slow, _ = run(["estimate", str(design), "--json", "--fps", "500"], capsys)
+    fast, slow = json.loads(out_fast), json.loads(out_slow)
+    assert slow["meets_fps"] is True and slow["fps"] >= 500
+    assert slow["lut"] <= fast["lut"]
+
+
+def test_clock_and_target_file(design, tmp_path, capsys):
+    board = tmp_path / "board.toml"
+    board.write_text('name = "mini"\nkind = "fpga"\npart = "xc7z010clg400-1"\nlut = 17600\n'
+                     'ff = 35200\nbram18 = 120\ndsp = 80\nclock_mhz = 50.0\nio_width_bits = 64\n')
+    code, out, _ = run(["estimate", str(design), "--target-file", str(board), "--json",
+                        "--clock-mhz", "125"], capsys)
+    d = json.loads(out)
+    assert d["target"] == "mini" and d["clock_mhz"] == 125.0
+    assert code in (0, 2)
+
+
+def test_impossible_design_is_a_one_line_error_naming_the_resource(tmp_path, capsys):
+    big = dict(DESIGN, layers=[{"op": "fc", "out": 4096, "wbits": 4, "abits": 4},
+                               {"op": "fc", "out": 10, "wbits": 4, "abits": None}])
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(big))
+    code, _, err = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hwprune: error:")
+    assert "bram18" in lines[0] and "does not fit pynq-z2" in lines[0]
+
+
+@pytest.mark.parametrize("content, msg", [
+    ("{", "not valid JSON"),
+    (json.dumps(dict(DESIGN, layers=[{"op": "fc", "out": 10, "wbits": 1, "abits": None,
+                                      "pe": 3}])), "pe=3 is illegal"),
+])
+def test_bad_designs_are_one_line_errors(tmp_path, capsys, content, msg):
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    code, _, err = run(["estimate", str(p)], capsys)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_target_and_missing_file(design, tmp_path, capsys):
+    code, _, err = run(["estimate", str(design), "--target", "pynq-z9"], capsys)
+    assert code == 2 and "unknown target 'pynq-z9'" in err
+    code, _, err = run(["estimate", str(tmp_path / "nope.json")], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_targets_command_through_the_real_cli(capsys):
+    code, out, _ = run(["targets", "--json"], capsys)
+    assert code == 0 and "pynq-z2" in {x["name"] for x in json.loads(out)}
