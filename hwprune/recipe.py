@@ -172,8 +172,9 @@ class StudyConfig:
     folding: str = "fastest"
     select: str = "max-accuracy"
     #: our early stop: evaluate after this many fine-tune epochs whether the candidate can
-    #: still reach the current front (0: never stop early)
-    early_stop_after: int = 1
+    #: still reach the current front (0: never stop early); the first ``startup_trials``
+    #: trained candidates always finish
+    early_stop_after: int = 2
     #: minimum optimistic accuracy gain assumed for the remaining epochs (see search docs)
     early_stop_margin: float = 0.03
 
@@ -218,11 +219,16 @@ class Recipe:
         return Recipe.from_dict(data, source="command line")
 
     def fingerprint(self) -> str:
-        """Short hash of the fields that define the search (not budgets), to detect clashes."""
+        """Short hash of what gives a trial's results their meaning, to detect clashes.
+
+        Covers the data, model, parent training, space, objectives, constraints, folding
+        mode, pruning criterion and distillation; not the budgets, the sampler, the early-stop
+        settings or the selection rule, which a resumed study may change.
+        """
         d = self.to_dict()
-        d.pop("budget", None)
-        d.pop("description", None)
-        d["study"].pop("select", None)
+        for key in ("budget", "description"):
+            d.pop(key, None)
+        d["study"] = {"folding": d["study"]["folding"]}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def directions(self) -> list[str]:

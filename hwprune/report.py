@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -633,10 +634,13 @@ def _chosen(
     v = _find(info, "test_accuracy")
     if v is not None:
         updates["test_accuracy"] = v
-    est = _read_json(run / "best" / "estimate.json")
-    layers = _layers_of(info) or (_layers_of({"estimate": est}) if est else ())
-    if layers:
-        updates["layers"] = layers
+    # the trial's own per-layer table matches the totals the search chose by; best/'s estimate
+    # (after an export: of the lowered graph) only fills in when the trial has none
+    if not chosen.layers:
+        est = _read_json(run / "best" / "estimate.json")
+        layers = _layers_of(info) or (_layers_of({"estimate": est}) if est else ())
+        if layers:
+            updates["layers"] = layers
     design = info.get("design")
     if not isinstance(design, Mapping):
         design = _read_json(run / "best" / "design.json")
@@ -645,18 +649,82 @@ def _chosen(
     return replace(chosen, **updates), (info or None)
 
 
+_CSIM_RESULT = re.compile(
+    r"HWPRUNE_CSIM samples=(\d+) mismatching_samples=(\d+) result=(\S+)")
+_CSIM_CYCLES = re.compile(r"^#\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
+
+
+def parse_csim_log(text: str) -> dict[str, Any]:
+    r"""The C simulation's verdict and cycles check from an export's ``csim.log``.
+
+    The testbench prints ``HWPRUNE_CSIM samples=N mismatching_samples=M result=R``; the
+    export appends a ``# kernel counted ir cost_model`` table of cycles per frame.
+
+    Example:
+        >>> log = ("HWPRUNE_CSIM samples=4 mismatching_samples=0 result=BIT-EXACT\n"
+        ...        "# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
+        ...        "# fc0  16.0  16  16\n")
+        >>> r = parse_csim_log(log)
+        >>> r["bit_exact"], r["cycles"][0]["match"]
+        (True, True)
+    """
+    out: dict[str, Any] = {}
+    m = _CSIM_RESULT.search(text)
+    if m is not None:
+        out.update(samples=int(m.group(1)), mismatching_samples=int(m.group(2)),
+                   result=m.group(3), bit_exact=m.group(3) == "BIT-EXACT")
+        first = next((ln for ln in text.splitlines() if ln.startswith("HWPRUNE_MISMATCH")), None)
+        if first:
+            out["first_mismatch"] = first
+    rows = []
+    for km in _CSIM_CYCLES.finditer(text):
+        kernel, counted, ir, cost = km.groups()
+        if kernel.endswith(":") or kernel == "cycles":
+            continue
+        vals = [_num(v) if v != "None" else None for v in (counted, ir, cost)]
+        known = [v for v in vals if v is not None]
+        rows.append({"kernel": kernel, "counted": vals[0], "ir": vals[1], "cost_model": vals[2],
+                     "match": len(known) < 2 or max(known) - min(known) < 1e-6})
+    if rows:
+        out["cycles"] = rows
+    return out
+
+
 def _export_info(run: Path, summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for candidate in (
-        run / "best" / "export.json",
-        run / "best" / "csim.json",
-        run / "best" / "hls" / "csim.json",
-        run / "export.json",
-    ):
+    """The export of the chosen design: the search's record plus what ``best/`` holds (C
+    simulation verdict and cycles check from ``csim.log``, the files an engineer takes away)."""
+    info: dict[str, Any] = {}
+    for candidate in (run / "best" / "export.json", run / "export.json"):
         data = _read_json(candidate)
         if isinstance(data, Mapping):
-            return data
+            info.update(data)
+            break
     data = summary.get("export")
-    return data if isinstance(data, Mapping) else None
+    if isinstance(data, Mapping):
+        info = {**data, **info}
+    best = run / "best"
+    log_path = best / "csim.log"
+    if log_path.is_file():
+        try:
+            parsed = parse_csim_log(log_path.read_text(errors="replace"))
+        except OSError:
+            parsed = {}
+        if parsed:
+            info["csim"] = {**(info["csim"] if isinstance(info.get("csim"), Mapping) else {}),
+                            **{k: v for k, v in parsed.items() if k != "cycles"}}
+            if "cycles" in parsed:
+                info["cycles"] = parsed["cycles"]
+    est = _read_json(best / "estimate.json")
+    if isinstance(est, Mapping) and (best / "hls").is_dir():
+        info["estimate"] = {k: est.get(k) for k in ("lut", "ff", "bram18", "dsp", "fps",
+                                                    "latency_us", "fits", "binding")}
+    if best.is_dir():
+        files = [name for name in ("model.qonnx.onnx", "dataflow.json", "estimate.json", "hls",
+                                   "golden", "csim.log", "finn", "README.md")
+                 if (best / name).exists()]
+        if files and ("hls" in files or "model.qonnx.onnx" in files):
+            info["files"] = files
+    return info or None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1279,6 +1347,9 @@ def plot_hypervolume(run: RunData) -> Any:
     if numbers:
         ax.step(numbers, values, where="post", color="#4C72B0", lw=1.6)
         ax.fill_between(numbers, values, step="post", alpha=0.15, color="#4C72B0")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("hypervolume (normalised)")
     ax.set_title("search progress: hypervolume of " + " × ".join(info.get("objectives", [])))
@@ -1453,22 +1524,72 @@ def _parent_html(run: RunData, summary: Mapping[str, Any]) -> str:
 def _export_html(run: RunData) -> str:
     ex = run.export
     if not ex:
-        return "<p class='muted'>Not exported yet: run <code>hwprune export</code>.</p>"
+        return ("<p class='muted'>Not exported: run <code>hwprune export "
+                f"{html.escape(str(run.run_dir))}</code> (or search without --no-export).</p>")
     items = []
+    if ex.get("ok") is False:
+        items.append(("export", f"<span class='bad'>failed</span>: "
+                                f"{html.escape(str(ex.get('error', '')))}"))
     csim = ex.get("csim")
     if isinstance(csim, Mapping):
-        passed = csim.get("passed", csim.get("bit_exact"))
-        items.append(("C simulation", "<span class='ok'>bit-exact</span>" if passed else
-                      "<span class='bad'>MISMATCH</span>" if passed is False else "-"))
-        for k, v in csim.items():
-            if k not in ("passed", "bit_exact"):
-                items.append((str(k), html.escape(str(v))))
-    elif csim is not None:
-        items.append(("C simulation", html.escape(str(csim))))
-    for k, v in ex.items():
-        if k != "csim":
-            items.append((str(k), html.escape(json.dumps(v) if not isinstance(v, str) else v)))
-    return _kv_table(items)
+        exact = csim.get("bit_exact", csim.get("passed"))
+        detail = (f" ({csim['samples']} samples, {csim.get('mismatching_samples', 0)} "
+                  "mismatching)" if "samples" in csim else "")
+        items.append(("C simulation (g++)",
+                      ("<span class='ok'>bit-exact</span>" if exact else
+                       "<span class='bad'>NOT bit-exact</span>" if exact is False else "-")
+                      + detail))
+        if csim.get("first_mismatch"):
+            items.append(("first mismatch", html.escape(str(csim["first_mismatch"]))))
+    elif csim is False:
+        items.append(("C simulation (g++)", "not run"))
+    if "bit_exact" in ex and not isinstance(csim, Mapping):
+        items.append(("bit-exact", "<span class='ok'>yes</span>" if ex["bit_exact"]
+                      else "<span class='bad'>no</span>"))
+    cycles = ex.get("cycles") or []
+    if cycles:
+        bad = [c["kernel"] for c in cycles if not c.get("match", True)]
+        checked = [c for c in cycles if sum(c.get(k) is not None
+                                            for k in ("counted", "ir", "cost_model")) >= 2]
+        items.append(("cycles check", (
+            f"<span class='ok'>all {len(checked)} kernels agree</span> (counted in C "
+            "simulation = kernel loop model = cost model)" if not bad else
+            f"<span class='bad'>{len(bad)} kernel(s) differ</span>: "
+            + html.escape(", ".join(bad)))))
+    est = ex.get("estimate")
+    if isinstance(est, Mapping) and run.chosen is not None:
+        parts = []
+        for r in ("lut", "bram18", "dsp"):
+            mine, theirs = _num(est.get(r)), getattr(run.chosen, r)
+            if mine is None:
+                continue
+            diff = (f" ({100 * (mine - theirs) / theirs:+.1f} % vs the search)"
+                    if theirs and abs(mine - theirs) > 1e-6 else "")
+            parts.append(f"{_fmt(mine)} {_RESOURCE_LABEL[r]}{diff}")
+        if _num(est.get("fps")) is not None:
+            parts.append(f"{_fmt(est['fps'])} frames/s")
+        items.append(("estimate of the exported graph", ", ".join(parts)))
+    if ex.get("dir"):
+        items.append(("folder", f"<code>{html.escape(str(ex['dir']))}</code>"))
+    if ex.get("files"):
+        items.append(("files", ", ".join(f"<code>{html.escape(f)}</code>"
+                                         for f in ex["files"])))
+    timings = ex.get("timings_s")
+    if isinstance(timings, Mapping) and timings.get("total_s") is not None:
+        items.append(("export time", f"{_num(timings['total_s']) or 0:.1f} s"))
+    out = _kv_table(items)
+    if cycles:
+        rows = "".join(
+            f"<tr{'' if c.get('match', True) else ' class=bottleneck'}>"
+            f"<td class='l'>{html.escape(str(c['kernel']))}</td><td>{_fmt(c.get('counted'))}"
+            f"</td><td>{_fmt(c.get('ir'))}</td><td>{_fmt(c.get('cost_model'))}</td>"
+            f"<td>{'✓' if c.get('match', True) else '✗'}</td></tr>"
+            for c in cycles
+        )
+        out += ("<table id='cycles-table'><thead><tr><th class='l'>kernel</th>"
+                "<th>cycles counted in C sim</th><th>kernel loop model</th><th>cost model</th>"
+                f"<th>agree</th></tr></thead><tbody>{rows}</tbody></table>")
+    return out
 
 
 def render_html(
@@ -1502,8 +1623,11 @@ def render_html(
             ),
         ))
     overview.append(("dashboard", f"<code>optuna-dashboard {html.escape(run.storage)}</code>"))
-    target_items = [(str(k), html.escape(str(v))) for k, v in (run.target or {}).items()
-                    if not isinstance(v, (Mapping, list))]
+    target_items = [
+        (str(k), _fmt(v, 2) if isinstance(v, (int, float)) and not isinstance(v, bool)
+         else html.escape(str(v)))
+        for k, v in (run.target or {}).items() if not isinstance(v, (Mapping, list))
+    ]
     recipe = (
         f"<pre>{html.escape(json.dumps(_jsonable(run.recipe), indent=2))}</pre>"
         if run.recipe else "<p class='muted'>No recipe recorded.</p>"

@@ -117,7 +117,8 @@ class RunFolder:
             if old.get("fingerprint") not in (None, fingerprint) and not force:
                 raise StorageError(
                     f"run folder '{self.root}' holds study '{study_name}' with a different "
-                    "recipe (search space, dataset or model changed); pass another --out, "
+                    "recipe (its space, data, model, constraints or training differ); pass "
+                    "another --out, "
                     "or --study-name to start a new study"
                 )
         atomic_write_json(meta_path, meta)

@@ -324,48 +324,63 @@ def worst_values(objectives: Sequence[str]) -> list[float]:
 
 
 # =============================================================================== early stop
+def late_gain(curves: Sequence[Sequence[float]], epochs_done: int, margin: float) -> float:
+    """Largest accuracy gain after epoch ``epochs_done`` seen in finished fine-tunes.
+
+    For each validation curve, the gain is its best accuracy minus its best accuracy over the
+    first ``epochs_done`` epochs; the result is the largest such gain, and at least ``margin``.
+
+    Example:
+        >>> late_gain([[0.5, 0.8, 0.9], [0.9, 0.91, 0.92]], 1, 0.03)
+        0.4
+    """
+    gain = margin
+    for c in curves:
+        if len(c) > epochs_done:
+            gain = max(gain, max(c) - max(c[:epochs_done]))
+    return round(gain, 12)
+
+
 def cannot_reach_front(
     acc_now: float,
-    epochs_done: int,
     hw: Mapping[str, float],
-    finished: Sequence[Mapping[str, Any]],
+    front: Sequence[Mapping[str, Any]],
     objectives: Sequence[str],
-    margin: float,
+    gain: float,
 ) -> bool:
     """Our early-stopping rule (Optuna's pruners do not work on multi-objective studies).
 
-    After ``epochs_done`` fine-tune epochs a candidate has validation accuracy ``acc_now``.
-    Its hardware objectives (``hw``: frames/s, latency, resources) are already known exactly
-    from the cost model; only its accuracy can still change. We bound the accuracy it can
-    still reach *optimistically*: ``acc_now + gain``, where ``gain`` is the largest gain
-    from epoch ``epochs_done`` to the end that any finished trial of this study showed, and at
-    least ``margin``. If a member of the current front is at least as good on every hardware
-    objective **and** more accurate than that optimistic bound, the candidate would end up
-    dominated, so finishing its fine-tune cannot change the front: stop it. The stopped trial
-    is reported with the accuracy it reached (a lower bound), which keeps it off the front.
+    After the first epochs of its fine-tune a candidate has reached validation accuracy
+    ``acc_now``. Its hardware objectives (``hw``: frames/s, latency, resources) are already
+    known exactly from the cost model; only its accuracy can still change. We bound the
+    accuracy it can still reach *optimistically* by ``acc_now + gain``, where ``gain`` is
+    :func:`late_gain`: the largest gain after that epoch that any finished fine-tune of this
+    study showed (at least a margin). If a member of the current ``front`` is at least as good
+    on every hardware objective **and** more accurate than that optimistic bound, the candidate
+    would end up dominated, so finishing its fine-tune cannot change the front: stop it. The
+    stopped trial is reported with the accuracy it reached (a lower bound), which keeps it off
+    the front.
 
-    ``finished`` holds the finished, trained, feasible trials as dicts with ``accuracy``,
-    ``val_curve`` and the hardware objectives.
+    The gain statistic must not be biased by the rule itself (stopped fine-tunes never show
+    their late gains): the search lets its first ``study.startup_trials`` trained candidates
+    (random samples) always finish, and checks after ``study.early_stop_after`` epochs, where
+    the remaining gain is smaller and better predicted.
+
+    ``front`` holds the front of the finished, trained, feasible trials as dicts with
+    ``accuracy`` and the hardware objectives.
 
     Example:
-        >>> front = [{"accuracy": 0.95, "fps": 1e6, "val_curve": [0.90, 0.95]}]
-        >>> cannot_reach_front(0.50, 1, {"fps": 5e5}, front, ["accuracy", "fps"], 0.03)
+        >>> front = [{"accuracy": 0.95, "fps": 1e6}]
+        >>> cannot_reach_front(0.50, {"fps": 5e5}, front, ["accuracy", "fps"], 0.05)
         True
-        >>> cannot_reach_front(0.93, 1, {"fps": 5e5}, front, ["accuracy", "fps"], 0.03)
+        >>> cannot_reach_front(0.93, {"fps": 5e5}, front, ["accuracy", "fps"], 0.05)
         False
-        >>> cannot_reach_front(0.50, 1, {"fps": 2e6}, front, ["accuracy", "fps"], 0.03)
+        >>> cannot_reach_front(0.50, {"fps": 2e6}, front, ["accuracy", "fps"], 0.05)
         False
     """
-    if not finished:
-        return False
-    gain = margin
-    for t in finished:
-        curve = t.get("val_curve") or []
-        if len(curve) > epochs_done:
-            gain = max(gain, float(t["accuracy"]) - float(curve[epochs_done - 1]))
     optimistic = acc_now + gain
     hw_objs = [o for o in objectives if o != "accuracy"]
-    for t in finished:
+    for t in front:
         if float(t["accuracy"]) <= optimistic:
             continue
         if all(
@@ -433,6 +448,12 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path) -> Workbench:
     parent_s = time.perf_counter() - t0
     val_acc = float(T.evaluate(parent, data.val))
     test_acc = float(T.evaluate(parent, data.test))
+    logger.info(
+        "float parent %s on %s (%d train / %d val / %d test): %s in %.1f s, val accuracy %.4f",
+        spec.name, data.name, len(data.train), len(data.val), len(data.test),
+        "loaded from cache" if getattr(parent, "cache_hit", False) else "trained", parent_s,
+        val_acc,
+    )
     bits = (8,) if getattr(target, "kind", "fpga") == "gpu" else None
     space = SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, recipe,
                               bits_override=bits)
@@ -476,8 +497,8 @@ def train_candidate(
 
 
 # =============================================================================== objective
-def _finished_records(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
-    """Finished, trained, feasible trials as flat dicts (accuracy, hardware values, curve)."""
+def _trained_records(study: optuna.Study) -> list[dict[str, Any]]:
+    """Finished, fully trained, feasible trials as flat dicts (accuracy, hardware, curve)."""
     from optuna.trial import TrialState
 
     out = []
@@ -491,9 +512,13 @@ def _finished_records(study: optuna.Study, objectives: Sequence[str]) -> list[di
         rec["val_curve"] = t.user_attrs.get("val_curve", [])
         rec["number"] = t.number
         out.append(rec)
-    front = pareto_indices([_values(r, objectives) for r in out],
-                           [OBJECTIVES[o] for o in objectives])
-    return [out[i] for i in front]
+    return out
+
+
+def _front_of(records: Sequence[Mapping[str, Any]], objectives: Sequence[str]) -> list:
+    idx = pareto_indices([_values(r, objectives) for r in records],
+                         [OBJECTIVES[o] for o in objectives])
+    return [records[i] for i in idx]
 
 
 def _values(rec: Mapping[str, Any], objectives: Sequence[str]) -> list[float]:
@@ -531,14 +556,19 @@ class Objective:
 
         k = r.study.early_stop_after
         stopped: dict[str, int] = {}
+        best_so_far: list[float] = []
         study = trial.study
 
         def on_epoch(done: int, acc: float) -> bool:
+            best_so_far.append(max(acc, best_so_far[-1] if best_so_far else 0.0))
             if k <= 0 or done != k or done >= r.budget.epochs:
                 return True
-            front = _finished_records(study, self.objectives)
-            if cannot_reach_front(acc, done, hw, front, self.objectives,
-                                  r.study.early_stop_margin):
+            records = _trained_records(study)
+            if len(records) < r.study.startup_trials:
+                return True  # the first fine-tunes always finish: unbiased late gains
+            gain = late_gain([rec["val_curve"] for rec in records], k, r.study.early_stop_margin)
+            if cannot_reach_front(best_so_far[-1], hw, _front_of(records, self.objectives),
+                                  self.objectives, gain):
                 stopped["epoch"] = done
                 return False
             return True
@@ -619,12 +649,9 @@ def open_storage(url: str | None, run_dir: str | Path | None = None) -> Any:
 
 def _mask(url: str) -> str:
     """Hide a password in a storage URL."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        user = cred.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+    from hwprune.storage import redact_url
+
+    return redact_url(url)
 
 
 def requeue_cut_off(study: optuna.Study, own_storage: bool) -> list[int]:
@@ -795,7 +822,8 @@ def open_study(
         if fp is not None and fp != recipe.fingerprint():
             raise StorageError(
                 f"study '{study_name}' in this storage was created by a different recipe "
-                "(search space, dataset or model changed); pass --study-name NEW or --out NEW"
+                "(its space, data, model, constraints or training differ); pass --study-name NEW "
+                "or --out NEW"
             )
         n_before = summ.n_trials
     elif not create:
@@ -807,8 +835,9 @@ def open_study(
         study_name=study_name, storage=storage, directions=recipe.directions(),
         sampler=_make_sampler(recipe, n_before), load_if_exists=True,
     )
-    if study_name not in existing:
+    if create:  # the latest budgets, so that workers joining later follow them
         study.set_user_attr("recipe", recipe.to_dict())
+    if study_name not in existing:
         study.set_user_attr("fingerprint", recipe.fingerprint())
         study.set_user_attr("objectives", list(recipe.objectives))
         study.set_user_attr("target", getattr(target, "name", str(target)))
@@ -844,7 +873,7 @@ def _progress(quiet: bool, total: int, study: Any) -> Iterator[Callable[..., Non
 
     def describe() -> tuple[int, str]:
         c = trial_counts(study)
-        best = [t for t in _finished_records(study, ["accuracy"])]
+        best = _trained_records(study)
         acc = f"{max(b['accuracy'] for b in best):.3f}" if best else "-"
         return c["complete"], (f"feasible {c['feasible']} · infeasible {c['infeasible']} · "
                                f"stopped {c['stopped']} · best acc {acc}")
@@ -1043,7 +1072,18 @@ def finalize(
     timings: dict[str, float] | None = None,
     t_start: float | None = None,
 ) -> SearchResult:
-    """Front, selection, final fine-tune, ``best/``, ``pareto.json`` and ``summary.json``."""
+    """Front, selection, final fine-tune, ``best/``, ``pareto.json`` and ``summary.json``.
+
+    ``summary.json`` (schema 1) holds: ``study``, ``storage`` (password hidden), ``run_dir``,
+    ``recipe`` (resolved), ``target``, ``objectives``/``directions``, ``trials`` (counts:
+    total, complete, feasible, infeasible, stopped, failed, running, waiting), ``parent``
+    (val/test accuracy, widths), ``front`` (one entry per Pareto design: trial, accuracy,
+    values, channels, wbits, abits, hw, design), ``hypervolume`` (accuracy x frames/s from
+    (0, 0); null for other objective pairs), ``chosen`` (trial, rule, channels, wbits, abits,
+    search_val_accuracy, values, hw, final_epochs, val_accuracy, test_accuracy, val_curve,
+    model), ``export`` (null when not run; else ok, dir, bit_exact, csim, timings_s or
+    error) and ``timings_s`` (parent_s, trials_s, final_s, export_s, total_s).
+    """
     r = wb.recipe
     objectives = list(r.objectives)
     dirs = [OBJECTIVES[o] for o in objectives]
@@ -1233,6 +1273,7 @@ __all__ = [
     "SearchSpace",
     "cannot_reach_front",
     "channel_choices",
+    "late_gain",
     "default_study_name",
     "make_design",
     "open_storage",

@@ -210,3 +210,26 @@ def test_fold_modes_reject_bad_arguments():
         fold(g, load_target("pynq-z2"), mode="balanced")
     with pytest.raises(ValueError):
         fold(g, load_target("pynq-z2"), mode="smallest")
+
+
+def test_vectorised_option_tables_match_the_scalar_cost_model():
+    """Every option row equals node_cost of the folded nodes plus their stream-glue halves."""
+    from hwprune.cost.folding import group_tables, groups_of
+    from hwprune.cost.fpga import FpgaCostParams, glue_half, node_cost
+
+    p = FpgaCostParams()
+    for per_pe in (False, True):
+        params = p if not per_pe else type(p)(**{**p.__dict__, "weight_layout": "per_pe"})
+        for layers, shape, bits in NETS.values():
+            g = build_ir(layers, shape, bits)
+            for grp, table in zip(groups_of(g), group_tables(g, params)):
+                for i in range(0, len(table.cycles), max(1, len(table.cycles) // 25)):
+                    folded = g.with_folding(table.assign(i))
+                    nodes = [folded.node(n.name) for n in grp]
+                    costs = [node_cost(n, params) for n in nodes]
+                    glue = [sum(glue_half(w, params)[j] for n in nodes
+                                for w in (n.in_width, n.out_width)) for j in (0, 1)]
+                    want = [sum(c.lut for c in costs) + glue[0], sum(c.ff for c in costs) + glue[1],
+                            sum(c.bram18 for c in costs), sum(c.dsp for c in costs)]
+                    assert table.res[i] == pytest.approx(want, rel=1e-12)
+                    assert table.cycles[i] == max(c.cycles for c in costs)

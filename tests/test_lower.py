@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from export_models import digits_test_x, quant_model
 from onnx import helper
 
-from export_models import digits_test_x, quant_model
 from hwprune.errors import ConfigError, LoweringError
 from hwprune.export.core import golden_integers
 from hwprune.export.dtypes import IntType
@@ -277,3 +277,16 @@ def test_not_a_model_file(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         load_qonnx(tmp_path / "missing.onnx")
     assert isinstance(onnx.__version__, str)
+
+
+def test_partial_folding_is_completed_by_the_optimizer(cnn_qonnx):
+    """A search's design.json fixes only conv/fc PE/SIMD: the rest comes from the optimizer."""
+    from hwprune.export.fold import apply_folding
+
+    model, _ = cnn_qonnx
+    graph = lower_model(model)
+    given = {"conv1": {"pe": 4, "simd": 48}, "fc0": {"pe": 2, "simd": 16}}
+    folded = apply_folding(graph, given, "pynq-z2")
+    f = folding_of(folded)
+    assert f["conv1"] == given["conv1"] and f["fc0"] == given["fc0"]
+    assert f["conv1_swg"]["simd"] > 1  # chosen by the optimizer, not left at 1

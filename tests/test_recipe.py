@@ -130,4 +130,7 @@ def test_dict_round_trip_and_fingerprint():
     assert Recipe.from_dict(r.to_dict()) == r
     # budgets do not change the identity of a search; the space does
     assert r.with_overrides({"budget.trials": 99}).fingerprint() == r.fingerprint()
+    assert r.with_overrides({"study.sampler": "nsga2"}).fingerprint() == r.fingerprint()
     assert r.with_overrides({"space.wbits": "2,4"}).fingerprint() != r.fingerprint()
+    # constraints are stored with each trial: a different limit is a different study
+    assert r.with_overrides({"constraints.max_lut": 1000}).fingerprint() != r.fingerprint()

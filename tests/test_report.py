@@ -147,6 +147,14 @@ def make_run(
             "export": None, "timings_s": {"total_s": 1.0},
         }
         (root / "summary.json").write_text(json.dumps(summary))
+        (root / "best" / "hls").mkdir()
+        (root / "best" / "csim.log").write_text(
+            "HWPRUNE_CYCLES kernel=fc0 kind=MVAU iterations=1600 per_frame=16.0\n"
+            "HWPRUNE_CSIM samples=16 mismatching_samples=0 result=BIT-EXACT\n\n"
+            "# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
+            "# axi_in          2.0   None   None\n"
+            "# fc0            16.0     16     16\n"
+            "# fc1            12.0     12     11\n")
     return root
 
 
@@ -238,6 +246,16 @@ def test_html_is_self_contained(written: Path) -> None:
     for label in ("Pareto front", "Accuracy vs resources", "Chosen design, layer by layer",
                   "Compared with the float parent", "Search progress", "pynq-z2"):
         assert label in page
+
+
+def test_export_section(run_dir: Path, written: Path) -> None:
+    run = report.load_run(run_dir)
+    ex = run.export
+    assert ex["csim"]["bit_exact"] is True and ex["csim"]["samples"] == 16
+    assert [c["match"] for c in ex["cycles"]] == [True, True, False]
+    assert ex["files"] == ["csim.log", "hls"] or set(ex["files"]) >= {"csim.log", "hls"}
+    page = written.read_text()
+    assert "bit-exact" in page and "1 kernel(s) differ" in page and "cycles-table" in page
 
 
 def test_pareto_plot_marks_trial_kinds(run_dir: Path) -> None:
@@ -453,7 +471,7 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     runs = {}
     for target in ("pynq-z2", "jetson-orin-nano"):
         res = search("digits-mlp", target, out=root / target, cache_dir=root / "parent",
-                     export=False, quiet=True,
+                     export=target == "pynq-z2", quiet=True,
                      overrides={"budget.trials": 3, "budget.epochs": 1,
                                 "budget.final_epochs": 1, "parent.epochs": 3})
         runs[target] = res.run_dir
@@ -485,6 +503,12 @@ def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
         assert [p["trial"] for p in rep["pareto"]] == [p["trial"] for p in full["front"]]
     text = page.read_text()
     assert "data:image/png;base64," in text and "optuna-dashboard sqlite:///" in text
+    if full["export"] and full["export"].get("ok") and full["export"].get("csim"):
+        ex = rep["export"]
+        # the real g++ C simulation of the exported design, and its cycles check
+        assert ex["csim"]["bit_exact"] is True and ex["csim"]["samples"] > 0
+        assert ex["cycles"] and all(c["match"] for c in ex["cycles"])
+        assert "all " in text and "kernels agree" in text
 
 
 @pytest.mark.slow

@@ -92,24 +92,26 @@ def test_worst_values_never_dominate():
 
 
 def test_early_stop_rule():
-    front = [
-        {"accuracy": 0.95, "fps": 1e6, "val_curve": [0.80, 0.90, 0.95]},
-        {"accuracy": 0.90, "fps": 4e6, "val_curve": [0.89, 0.90, 0.90]},
-    ]
+    front = [{"accuracy": 0.95, "fps": 1e6}, {"accuracy": 0.90, "fps": 4e6}]
     objs = ["accuracy", "fps"]
+    curves = [[0.80, 0.90, 0.95], [0.89, 0.90, 0.90]]
+    gain = S.late_gain(curves, 1, 0.02)
+    assert gain == pytest.approx(0.15)  # 0.80 -> 0.95
+    assert S.late_gain(curves, 2, 0.02) == pytest.approx(0.05)
+    assert S.late_gain([[0.9, 0.9]], 1, 0.02) == 0.02  # never below the margin
     # a slow candidate far below a faster, better front member: stop
-    assert S.cannot_reach_front(0.5, 1, {"fps": 5e5}, front, objs, 0.02)
-    # the largest gain seen from epoch 1 is 0.15 (0.80 -> 0.95): 0.81 + 0.15 > 0.95, go on
-    assert not S.cannot_reach_front(0.81, 1, {"fps": 5e5}, front, objs, 0.02)
+    assert S.cannot_reach_front(0.5, {"fps": 5e5}, front, objs, gain)
+    # 0.81 + 0.15 > 0.95: it could still reach the front, go on
+    assert not S.cannot_reach_front(0.81, {"fps": 5e5}, front, objs, gain)
     # faster than every front member: it would enter the front whatever its accuracy
-    assert not S.cannot_reach_front(0.1, 1, {"fps": 1e7}, front, objs, 0.02)
+    assert not S.cannot_reach_front(0.1, {"fps": 1e7}, front, objs, gain)
     # nothing finished yet: never stop
-    assert not S.cannot_reach_front(0.1, 1, {"fps": 1.0}, [], objs, 0.02)
+    assert not S.cannot_reach_front(0.1, {"fps": 1.0}, [], objs, gain)
     # latency objective (minimised)
-    lat = [{"accuracy": 0.95, "latency_us": 10.0, "val_curve": [0.9, 0.95]}]
-    assert S.cannot_reach_front(0.5, 1, {"latency_us": 20.0}, lat, ["accuracy", "latency_us"],
+    lat = [{"accuracy": 0.95, "latency_us": 10.0}]
+    assert S.cannot_reach_front(0.5, {"latency_us": 20.0}, lat, ["accuracy", "latency_us"],
                                 0.02)
-    assert not S.cannot_reach_front(0.5, 1, {"latency_us": 5.0}, lat,
+    assert not S.cannot_reach_front(0.5, {"latency_us": 5.0}, lat,
                                     ["accuracy", "latency_us"], 0.02)
 
 
@@ -427,3 +429,24 @@ def test_gpu_target_minimises_latency(tmp_path, parent_cache):
     assert res.chosen is not None and res.chosen.hw["latency_us"] > 0
     # a GPU runs every layer at 8 bits or more: the space offers no narrower widths
     assert set(res.chosen.candidate.wbits) == {8}
+
+
+@pytest.mark.parametrize("name, shape", [("digits-mlp", (1, 8, 8)), ("digits-cnn", (1, 8, 8)),
+                                         ("mnist-tfc", (1, 28, 28)),
+                                         ("fashion-cnv", (1, 28, 28))])
+def test_shipped_recipes_give_a_priceable_space(name, shape):
+    """Each shipped recipe's space is built from its model, and its extremes can be priced."""
+    from hwprune.models import get_spec
+    from hwprune.targets import load_target
+
+    r = load_recipe(name)
+    spec = get_spec(r.model, shape, 10, width_mult=r.width_mult)
+    space = S.SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, r)
+    target = load_target("pynq-z2")
+    n = spec.num_quant_layers
+    for pick in (0, -1):
+        cand = S.Candidate(tuple(ch[pick] for ch in space.channel_choices),
+                           (space.wbits[pick],) * (n - 1) + (space.head_wbits[pick],),
+                           (space.abits[pick],) * (n - 1) + (None,))
+        _, hw, cons = S.price(S.make_design(spec, cand, 8, name), target, r)
+        assert hw["fps"] > 0 and "fits" in cons

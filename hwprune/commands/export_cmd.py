@@ -46,12 +46,14 @@ def _summary(res: Any, as_json: bool) -> None:
                       "-" if c["cost_model"] is None else str(c["cost_model"]))
     con.print(table)
     v = res.verify
-    con.print(f"executor vs qonnx: {'identical' if v.exact else 'MISMATCH: ' + str(v.first_mismatch)}"
-              f" on {v.samples} samples" + (f" ({v.label_ties} arg-max ties)" if v.label_ties else ""))
+    verdict = "identical" if v.exact else f"MISMATCH: {v.first_mismatch}"
+    ties = f" ({v.label_ties} arg-max ties)" if v.label_ties else ""
+    con.print(f"executor vs qonnx: {verdict} on {v.samples} samples{ties}")
     if res.csim is not None:
         c = res.csim
-        con.print(f"C simulation: {'bit-exact' if c.bit_exact else 'MISMATCH: ' + str(c.first_mismatch)}"
-                  f" on {c.samples} samples (compile {c.compile_s:.1f} s, run {c.run_s:.1f} s)")
+        verdict = "bit-exact" if c.bit_exact else f"MISMATCH: {c.first_mismatch}"
+        con.print(f"C simulation: {verdict} on {c.samples} samples "
+                  f"(compile {c.compile_s:.1f} s, run {c.run_s:.1f} s)")
     con.print(f"estimate: {est.fps:,.0f} frames/s, {est.lut:,.0f} LUT, {est.bram18:.1f} BRAM18, "
               f"{est.dsp:.0f} DSP (fits: {est.fits})")
 

@@ -12,12 +12,11 @@ and DSP.
 Algorithm. The throughput is set by the slowest node, so a design is a cycle budget ``T`` plus,
 per node, the cheapest legal folding whose cycles are ``<= T``. Nodes that must agree (a sliding
 window and the MVAU/VVAU it feeds) form one *group* whose options are enumerated jointly. Each
-group's options are enumerated once, legality rules applied, Pareto-pruned on (cycles, LUT, FF,
-BRAM, DSP) and cached (the search prices thousands of candidates that share layer shapes). For a
-budget ``T`` the per-group minimum-area option is a prefix arg-min (area is a sum over groups, so
-this is exact); fitting under the cap is monotone in ``T``, so "fastest" bisects over the distinct
+group's legal options are enumerated once with vectorised formulas, sorted by cycles and cached
+(the search prices thousands of candidates that share layer shapes). For a budget ``T`` the
+per-group minimum-area option is a prefix arg-min (area is a sum over groups, so this is exact); fitting under the cap is monotone in ``T``, so "fastest" bisects over the distinct
 cycle counts. When the minimum-area pick does not fit but the per-resource lower bounds do, an
-exact branch-and-bound over the Pareto options decides (a multi-resource knapsack; the bound
+exact branch-and-bound over each group's Pareto-optimal options decides (a multi-resource knapsack; the bound
 makes it small in practice). Tests check both modes against exhaustive enumeration.
 
 Legality: ``PE | output channels``, ``SIMD | input length`` (MVAU: ``k*k*c_in``; VVAU:
@@ -51,8 +50,12 @@ from typing import Any
 import numpy as np
 
 from hwprune.cost.fpga import (
+    _RAMB18,
+    _RAMB36,
     FpgaCostParams,
-    _mac_cost,
+    _dsp_per_lane,
+    _lane_units,
+    _uses_dsp,
     glue_half,
     io_cycles,
     labelselect_cost,
@@ -61,7 +64,7 @@ from hwprune.cost.fpga import (
     swg_cycles,
     thresholding_cost,
 )
-from hwprune.ir import DataflowGraph, divisors
+from hwprune.ir import DataflowGraph, divisors, n_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +72,31 @@ RESOURCE_NAMES = ("lut", "ff", "bram18", "dsp")
 _BB_NODE_LIMIT = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupTable:
-    """All Pareto-optimal legal foldings of one group of nodes, sorted by cycles.
+    """The Pareto-optimal legal foldings of one group of nodes (no other option has fewer or
+    equal cycles and resources), sorted by cycles (ties: by LUT).
 
     Attributes:
         names: the group's node names.
         cycles: cycles per frame of each option (the group's slowest node).
         res: ``(m, 4)`` LUT, FF, BRAM18, DSP of each option (including its stream glue).
-        assign: per option, ``{node name: {"pe": .., "simd": ..}}``.
+        values: ``(m, len(keys))`` folding values of each option.
+        keys: ``(node name, "pe" | "simd")`` of each column of ``values``.
     """
 
     names: tuple[str, ...]
     cycles: np.ndarray
     res: np.ndarray
-    assign: tuple[Mapping[str, Mapping[str, int]], ...]
+    values: np.ndarray
+    keys: tuple[tuple[str, str], ...]
+
+    def assign(self, i: int) -> dict[str, dict[str, int]]:
+        """Folding of option ``i``: ``{node name: {"pe": .., "simd": ..}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for (name, key), v in zip(self.keys, self.values[i].tolist()):
+            out.setdefault(name, {})[key] = int(v)
+        return out
 
 
 @dataclass(frozen=True)
@@ -112,34 +125,82 @@ def _glue(width: int, p: FpgaCostParams) -> tuple[float, float]:
     return glue_half(width, p)
 
 
-def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool) -> list[tuple]:
-    """(cycles, lut, ff, bram, dsp, pe, simd) for each legal MVAU/VVAU folding."""
-    out = []
-    for pe in pes:
-        for simd in simds:
-            if vvau:
-                if simd > 1 and pe != n.channels:
-                    continue
-                k2 = n.kernel * n.kernel
-                depth = (n.channels // pe) * (k2 // simd)
-                cycles = depth * n.n_vec
-                tmem = n.channels // pe
-                in_w = pe * simd * n.in_bits
-            else:
-                nf, sf = n.mh // pe, n.mw // simd
-                depth = nf * sf
-                cycles = depth * n.n_vec
-                tmem = nf
-                in_w = simd * n.in_bits
-            lut, ff, bram, dsp = _mac_cost(
-                lanes=pe * simd, pe=pe, wbits=n.wbits, wkind=n.wkind, in_bits=n.in_bits,
-                in_kind=n.in_kind, acc_bits=n.acc_bits, out_bits=n.out_bits,
-                out_kind=n.out_kind, wmem_width=pe * simd * n.wbits, wmem_depth=depth,
-                tmem_depth=tmem, mem_style=n.mem_style, res_type=n.res_type, p=p)
-            gl1, gf1 = _glue(in_w, p)
-            gl2, gf2 = _glue(pe * n.obits, p)
-            out.append((cycles, lut + gl1 + gl2, ff + gf1 + gf2, bram, dsp, pe, simd))
-    return out
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+def _bram18_vec(width: np.ndarray, depth: np.ndarray, granularity: str) -> np.ndarray:
+    """Vectorised :func:`hwprune.cost.fpga.bram18_for` (same aspect rule)."""
+    table, unit = (_RAMB36, 2.0) if granularity == "ramb36" else (_RAMB18, 1.0)
+    aw, ad = table[-1]
+    out = unit * _cdiv(width, aw) * _cdiv(depth, ad)
+    for aw, ad in reversed(table):
+        out = np.where(ad >= depth, unit * _cdiv(width, aw), out)
+    return np.where((width <= 0) | (depth <= 0), 0.0, out.astype(float))
+
+
+def _memory_vec(width, depth, style: str, p: FpgaCostParams, granularity: str = "ramb36"):
+    """Vectorised :func:`hwprune.cost.fpga.memory_cost`: (LUT, BRAM18) arrays."""
+    if style == "distributed":
+        lutram = np.ones(width.shape, dtype=bool)
+    elif style == "block":
+        lutram = np.zeros(width.shape, dtype=bool)
+    else:
+        lutram = (depth <= 16) | (width * depth <= p.lutram_max_bits)
+    lut = np.where(lutram, width * _cdiv(depth, 64), 0).astype(float)
+    bram = np.where(lutram, 0.0, _bram18_vec(width, depth, granularity))
+    return lut, bram
+
+
+def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
+    """Every legal (pe, simd) of an MVAU/VVAU: arrays cycles, res (m x 4), pe, simd.
+
+    Mirrors :func:`hwprune.cost.fpga._mac_cost` plus the node's two stream-glue halves
+    (a test holds the two equal)."""
+    pe_g, simd_g = np.meshgrid(np.asarray(pes, dtype=np.int64),
+                               np.asarray(simds, dtype=np.int64), indexing="ij")
+    pe, simd = pe_g.ravel(), simd_g.ravel()
+    if vvau:
+        keep = (simd == 1) | (pe == n.channels)
+        pe, simd = pe[keep], simd[keep]
+        depth = (n.channels // pe) * ((n.kernel * n.kernel) // simd)
+        tmem = n.channels // pe
+        in_w = pe * simd * n.in_bits
+    else:
+        depth = (n.mh // pe) * (n.mw // simd)
+        tmem = n.mh // pe
+        in_w = simd * n.in_bits
+    cycles = depth * n.n_vec
+    lanes = pe * simd
+    dsp_lanes = _uses_dsp(n.wbits, n.in_bits, n.res_type, p)
+    units = 0 if dsp_lanes else _lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind)
+    nthr = n_thresholds(n.out_bits, n.out_kind)
+    lut = p.mvau_lut + p.lane_lut * units * lanes + p.pe_lut * (pe * n.acc_bits * (1 + nthr))
+    ff = p.mvau_ff + p.lane_ff * units * lanes + p.pe_ff * pe * n.acc_bits
+    dsp = (lanes * _dsp_per_lane(n.wbits, n.in_bits)).astype(float) if dsp_lanes else (
+        np.zeros(lanes.shape))
+    wwidth = pe * simd * n.wbits
+    if p.weight_layout == "per_pe":
+        wl, wb = _memory_vec(wwidth // pe, depth, n.mem_style, p, "ramb18")
+        wl, wb = wl * pe, wb * pe
+    else:
+        wl, wb = _memory_vec(wwidth, depth, n.mem_style, p)
+    lut = lut + wl
+    bram = wb
+    if nthr:
+        tw = pe * nthr * n.acc_bits
+        small = tw * tmem <= p.thr_lutram_max_bits
+        tl = np.where(small, tw * _cdiv(tmem, 64), 0).astype(float)
+        tb = np.where(small, 0.0, _bram18_vec(tw, tmem, "ramb36"))
+        lut = lut + tl
+        bram = bram + tb
+    out_w = pe * n.obits
+    lut = lut + (p.glue_lut / 2 + p.glue_lut_per_bit * in_w) + (
+        p.glue_lut / 2 + p.glue_lut_per_bit * out_w)
+    ff = ff + (p.glue_ff / 2 + p.glue_ff_per_bit * in_w) + (
+        p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
+    res = np.stack([lut, ff, bram, dsp], axis=1).astype(float)
+    return cycles.astype(np.int64), res, pe, simd
 
 
 def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
@@ -149,89 +210,90 @@ def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
     return (c.cycles, c.lut + 2 * gl, c.ff + 2 * gf, c.bram18, c.dsp)
 
 
-def _pareto(rows: list[tuple]) -> list[tuple]:
-    """Keep rows (cycles, lut, ff, bram, dsp, payload) not dominated by a faster-or-equal one."""
-    rows = sorted(rows, key=lambda r: (r[0], r[1] + r[2] + r[3] + r[4]))
-    kept: list[tuple] = []
-    kept_res = np.empty((len(rows), 4))
-    for r in rows:
-        v = r[1:5]
-        k = len(kept)
-        if k and np.any(np.all(kept_res[:k] <= np.asarray(v) + 1e-9, axis=1)):
-            continue
-        kept_res[k] = v
-        kept.append(r)
-    return kept
-
-
 def _fix(values, fixed: Mapping[str, int] | None, key: str):
     if fixed and key in fixed:
         return (fixed[key],)
     return values
 
 
+def _table(names, cycles, res, values, keys) -> GroupTable:
+    # drop options another one beats on cycles and every resource (never needed), then sort
+    if len(cycles) > 1:
+        keep = _skyline(np.column_stack([cycles.astype(float), res]))
+        cycles, res, values = cycles[keep], res[keep], values[keep]
+    order = np.lexsort((res[:, 0], cycles))
+    return GroupTable(tuple(names), cycles[order], res[order], values[order], tuple(keys))
+
+
 @lru_cache(maxsize=8192)
 def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
-    """Enumerate, Pareto-prune and cache the options of one group (nodes given unfolded)."""
+    """Enumerate and cache the legal options of one group (nodes given unfolded)."""
     fx = {name: dict(items) for name, items in fixed}
-    rows: list[tuple] = []  # (cycles, lut, ff, bram, dsp, assign)
+    names = [x.name for x in nodes]
     if len(nodes) == 2:  # sliding window + MVAU / VVAU
         swg, mac = nodes
         fm = fx.get(mac.name)
         if mac.op == "VVAU":
             pes = _fix(divisors(mac.channels), fm, "pe")
             simds = _fix(divisors(mac.kernel * mac.kernel), fm, "simd")
-            for c, lut, ff, br, dsp, pe, simd in _mac_opts(mac, p, pes, simds, True):
-                sc = _swg_opt(swg, pe, p)
-                rows.append((max(c, sc[0]), lut + sc[1], ff + sc[2], br + sc[3], dsp + sc[4],
-                             {swg.name: {"simd": pe}, mac.name: {"pe": pe, "simd": simd}}))
-        else:
-            pes = _fix(divisors(mac.mh), fm, "pe")
-            simds = _fix(divisors(mac.mw), fm, "simd")
-            sw = [(s, _swg_opt(swg, s, p)) for s in divisors(swg.channels)]  # cycles decrease
-            for c, lut, ff, br, dsp, pe, simd in _mac_opts(mac, p, pes, simds, False):
-                for s, sc in sw:
-                    if simd % s and s % simd:
-                        continue  # widths without an integer ratio: no width converter
-                    rows.append((max(c, sc[0]), lut + sc[1], ff + sc[2], br + sc[3],
-                                 dsp + sc[4],
-                                 {swg.name: {"simd": s}, mac.name: {"pe": pe, "simd": simd}}))
-    else:
-        (n,) = nodes
-        fn = fx.get(n.name)
-        if n.op in ("MVAU", "VVAU"):
-            vv = n.op == "VVAU"
-            pes = _fix(divisors(n.channels if vv else n.mh), fn, "pe")
-            simds = _fix(divisors(n.kernel * n.kernel if vv else n.mw), fn, "simd")
-            for c, lut, ff, br, dsp, pe, simd in _mac_opts(n, p, pes, simds, vv):
-                rows.append((c, lut, ff, br, dsp, {n.name: {"pe": pe, "simd": simd}}))
-        elif n.op in ("Thresholding", "LabelSelect"):
-            total = n.channels if n.op == "Thresholding" else n.labels
-            fn_cost = thresholding_cost if n.op == "Thresholding" else labelselect_cost
-            for pe in _fix(divisors(total), fn, "pe"):
-                m = replace(n, pe=pe)
-                c = fn_cost(m, p)
-                g1 = _glue(m.in_width, p)
-                g2 = _glue(m.out_width, p)
-                rows.append((c.cycles, c.lut + g1[0] + g2[0], c.ff + g1[1] + g2[1], c.bram18,
-                             c.dsp, {n.name: {"pe": pe}}))
-        elif n.op == "MaxPool":
-            c = maxpool_cost(n, p)
-            g = _glue(n.in_width, p)
-            rows.append((c.cycles, c.lut + 2 * g[0], c.ff + 2 * g[1], c.bram18, c.dsp, {}))
-        elif n.op == "SlidingWindow":  # a window without its MVAU (only from a lowering)
-            for s in _fix(divisors(n.channels), fn, "simd"):
-                sc = _swg_opt(n, s, p)
-                rows.append((*sc, {n.name: {"simd": s}}))
-        else:  # pragma: no cover - every compute node type is handled above
-            raise TypeError(f"cannot fold node type {n.op}")
-    kept = _pareto(rows)
-    return GroupTable(
-        names=tuple(x.name for x in nodes),
-        cycles=np.array([r[0] for r in kept], dtype=np.int64),
-        res=np.array([r[1:5] for r in kept], dtype=float).reshape(-1, 4),
-        assign=tuple(r[5] for r in kept),
-    )
+            cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, True)
+            sw = {int(x): _swg_opt(swg, int(x), p) for x in set(pe.tolist())}
+            s_cyc = np.array([sw[int(x)][0] for x in pe], dtype=np.int64)
+            s_res = np.array([sw[int(x)][1:5] for x in pe], dtype=float).reshape(-1, 4)
+            values = np.stack([pe, pe, simd], axis=1)
+            return _table(names, np.maximum(cyc, s_cyc), res + s_res, values,
+                          [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")])
+        pes = _fix(divisors(mac.mh), fm, "pe")
+        simds = _fix(divisors(mac.mw), fm, "simd")
+        cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, False)
+        parts_c, parts_r, parts_v = [], [], []
+        for s in divisors(swg.channels):
+            ok = (simd % s == 0) | (s % simd == 0)  # integer width ratio: a converter joins them
+            if not ok.any():
+                continue
+            sc = _swg_opt(swg, s, p)
+            parts_c.append(np.maximum(cyc[ok], sc[0]))
+            parts_r.append(res[ok] + np.asarray(sc[1:5], dtype=float))
+            parts_v.append(np.stack([np.full(int(ok.sum()), s), pe[ok], simd[ok]], axis=1))
+        return _table(names, np.concatenate(parts_c), np.concatenate(parts_r),
+                      np.concatenate(parts_v),
+                      [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")])
+    (n,) = nodes
+    fn = fx.get(n.name)
+    if n.op in ("MVAU", "VVAU"):
+        vv = n.op == "VVAU"
+        pes = _fix(divisors(n.channels if vv else n.mh), fn, "pe")
+        simds = _fix(divisors(n.kernel * n.kernel if vv else n.mw), fn, "simd")
+        cyc, res, pe, simd = _mac_opts(n, p, pes, simds, vv)
+        return _table(names, cyc, res, np.stack([pe, simd], axis=1),
+                      [(n.name, "pe"), (n.name, "simd")])
+    rows: list[tuple] = []
+    keys: list[tuple[str, str]] = []
+    if n.op in ("Thresholding", "LabelSelect"):
+        total = n.channels if n.op == "Thresholding" else n.labels
+        fn_cost = thresholding_cost if n.op == "Thresholding" else labelselect_cost
+        keys = [(n.name, "pe")]
+        for pe in _fix(divisors(total), fn, "pe"):
+            m = replace(n, pe=pe)
+            c = fn_cost(m, p)
+            g1 = _glue(m.in_width, p)
+            g2 = _glue(m.out_width, p)
+            rows.append((c.cycles, c.lut + g1[0] + g2[0], c.ff + g1[1] + g2[1], c.bram18,
+                         c.dsp, (pe,)))
+    elif n.op == "MaxPool":
+        c = maxpool_cost(n, p)
+        g = _glue(n.in_width, p)
+        rows.append((c.cycles, c.lut + 2 * g[0], c.ff + 2 * g[1], c.bram18, c.dsp, ()))
+    elif n.op == "SlidingWindow":  # a window without its MVAU (only from a lowering)
+        keys = [(n.name, "simd")]
+        for s in _fix(divisors(n.channels), fn, "simd"):
+            rows.append((*_swg_opt(n, s, p), (s,)))
+    else:  # pragma: no cover - every compute node type is handled above
+        raise TypeError(f"cannot fold node type {n.op}")
+    return _table(names, np.array([r[0] for r in rows], dtype=np.int64),
+                  np.array([r[1:5] for r in rows], dtype=float).reshape(-1, 4),
+                  np.array([r[5] for r in rows], dtype=np.int64).reshape(len(rows), len(keys)),
+                  keys)
 
 
 def groups_of(graph: DataflowGraph) -> list[tuple]:
@@ -312,7 +374,8 @@ class _Prepared:
             self.best.append(np.maximum.accumulate(np.where(is_new, idx, 0)))
             self.minres.append(np.minimum.accumulate(r, axis=0))
         self.lower = max(int(c[0]) for c in self.cyc)  # fastest possible slowest node
-        self.upper = max(int(c[-1]) for c in self.cyc)  # everything folded to the minimum
+        ts = np.unique(np.concatenate(self.cyc))
+        self.ts = ts[ts >= self.lower]  # candidate cycle budgets
 
     def ks(self, T: float) -> list[int] | None:
         """Last option index with cycles <= T in every group (None if some group cannot)."""
@@ -351,21 +414,24 @@ def _prepared(tables: list[GroupTable], weights: np.ndarray) -> _Prepared:
     return prep
 
 
+def _skyline(points: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point dominates (<= in every column), one per duplicate.
+
+    Lexicographic order puts a dominator before what it dominates, so the first remaining point
+    is always non-dominated; everything it dominates is dropped at once (vectorised)."""
+    order = np.lexsort(points.T[::-1])
+    pts, idx = points[order], order
+    keep: list[int] = []
+    while idx.size:
+        keep.append(int(idx[0]))
+        alive = (pts > pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
+        pts, idx = pts[alive], idx[alive]
+    return np.asarray(keep, dtype=np.int64)
+
+
 def _pareto_idx(res: np.ndarray, upto: int) -> list[int]:
-    sub = res[: upto + 1]
-    keep = []
-    for i in range(sub.shape[0]):
-        dominated = np.all(sub <= sub[i], axis=1) & np.any(sub < sub[i], axis=1)
-        if not dominated.any():
-            keep.append(i)
-    # drop exact duplicates
-    seen, out = set(), []
-    for i in keep:
-        key = tuple(sub[i])
-        if key not in seen:
-            seen.add(key)
-            out.append(i)
-    return out
+    """Indices among the first ``upto + 1`` options not dominated on all four resources."""
+    return _skyline(res[: upto + 1]).tolist()
 
 
 def _exact(prep: _Prepared, ks: list[int], budget: np.ndarray) -> list[int] | None:
@@ -445,8 +511,8 @@ def _binding(total: np.ndarray | None, budget: np.ndarray) -> str | None:
 def _assemble(prep: _Prepared, choice: list[int]) -> dict[str, dict[str, int]]:
     folding: dict[str, dict[str, int]] = {}
     for t, c in zip(prep.tables, choice):
-        for name, f in t.assign[c].items():
-            folding[name] = dict(f)
+        for name, f in t.assign(c).items():
+            folding[name] = f
     return folding
 
 
@@ -501,8 +567,7 @@ def fold(
                           float((total + fixed) @ weights))
 
     def fastest() -> FoldResult:
-        ts = np.unique(np.concatenate(prep.cyc))
-        ts = ts[ts >= prep.lower]
+        ts = prep.ts
         choice, tot = _select(prep, float(ts[-1]), budget)
         if choice is None:  # even the smallest design does not fit
             ks = prep.ks(float(ts[-1]))

@@ -94,8 +94,9 @@ def golden_integers(model: Any, graph: Any, golden_inputs: np.ndarray | None, n:
     x = np.asarray(golden_inputs, dtype=np.float32)
     in_shape = model.get_tensor_shape(model.graph.input[0].name)
     if x.size % int(np.prod(in_shape[1:])) != 0:
+        dims = ", ".join(map(str, in_shape[1:]))
         raise DataError(f"golden inputs of shape {x.shape} do not match the model input "
-                        f"{tuple(in_shape[1:])}; pass an array (N, {', '.join(map(str, in_shape[1:]))})")
+                        f"({dims}); pass an array of shape (N, {dims})")
     x = x.reshape((-1, *in_shape[1:]))
     xi, _ = quantize_inputs(model, x)
     if xi.ndim == 4:
@@ -225,7 +226,8 @@ def export_model(
         })
     if csim_res is not None:
         with (out / "csim.log").open("a") as f:
-            f.write("\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n")
+            f.write("\n# cycles per frame: kernel, counted in csim, kernel loop model, "
+                    "cost model\n")
             for c in cycles:
                 f.write(f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
                         f"{c['cost_model']!s:>12}\n")

@@ -9,7 +9,7 @@ boards, ``block_design.tcl``. :func:`write_golden` stores the golden inputs, out
 layer's integers for the testbench.
 
 Example:
-    >>> project = write_hls_project(graph, "out/hls", part="xc7z020clg400-1", clock_mhz=100)  # doctest: +SKIP
+    >>> plan = write_hls_project(graph, "out/hls", part="xc7z020clg400-1")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
             call = (f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
                     f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
                     f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
-                    f"{int(node.xnor)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);")
+                    f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
+                    f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);")
         elif isinstance(node, MaxPoolNode):
             h, w, c = node.in_shape
             call = (f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
@@ -210,26 +211,39 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
 # --------------------------------------------------------------------------- parameters
 
 
-def _pack(enc: np.ndarray, bits: int) -> list[str]:
-    """C++ literals of words made of ``enc`` (nwords, n) raw elements of ``bits`` bits."""
+_LIMB_TYPES = ((8, "uint8_t"), (16, "uint16_t"), (32, "uint32_t"), (64, "uint64_t"))
+
+
+def limb_layout(width: int) -> tuple[int, str, int]:
+    """(limb bits, C type, limbs per word) used to store ``width``-bit weight words."""
+    for bits, ctype in _LIMB_TYPES:
+        if width <= bits:
+            return bits, ctype, 1
+    return 64, "uint64_t", (width + 63) // 64
+
+
+def threshold_ctype(values: np.ndarray) -> str:
+    """Smallest signed C integer type holding every threshold."""
+    lo, hi = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    for bits in (8, 16, 32):
+        if -(1 << (bits - 1)) <= lo and hi < (1 << (bits - 1)):
+            return f"int{bits}_t"
+    return "int64_t"
+
+
+def _pack(enc: np.ndarray, bits: int) -> list[list[str]]:
+    """Words made of ``enc`` (nwords, n) raw elements of ``bits`` bits: C literals of limbs."""
     nwords, n = enc.shape
     width = n * bits
-    if width <= 64:
-        vals = np.zeros(nwords, dtype=np.uint64)
-        for i in range(n):
-            vals |= enc[:, i].astype(np.uint64) << np.uint64(i * bits)
-        return [f"{int(v):#x}ULL" for v in vals]
+    lb, _, nl = limb_layout(width)
     bitarr = ((enc[:, :, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-    bitarr = bitarr.reshape(nwords, width)
-    nlimbs = (width + 63) // 64
-    padded = np.zeros((nwords, nlimbs * 64), dtype=np.uint8)
-    padded[:, :width] = bitarr
-    limbs = np.packbits(padded, axis=1, bitorder="little").view("<u8").reshape(nwords, nlimbs)
-    out = []
-    for row in limbs:
-        hexs = "".join(f"{int(x):016x}" for x in row[::-1]).lstrip("0") or "0"
-        out.append(f'ap_uint<{width}>("{hexs}", 16)')
-    return out
+    padded = np.zeros((nwords, nl * 64), dtype=np.uint8)
+    padded[:, :width] = bitarr.reshape(nwords, width)
+    limbs = np.packbits(padded, axis=1, bitorder="little").view("<u8").reshape(nwords, nl)
+    if lb < 64:
+        limbs = limbs & np.uint64((1 << lb) - 1)
+    suffix = "ULL" if lb == 64 else "u"
+    return [[f"{v:#x}{suffix}" for v in row] for row in limbs.tolist()]
 
 
 def mvau_params(node: MVAUNode) -> dict[str, Any]:
@@ -243,16 +257,20 @@ def mvau_params(node: MVAUNode) -> dict[str, Any]:
         words = enc[:, p, :, :].reshape(nf * sf, simd)
         per_pe.append(_pack(words, wb))
     thr = None
+    tctype = "int8_t"
     accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
     if node.thresholds is not None:
         T = node.thresholds.astype(np.int64)
         if node.xnor:  # acc = 2 * popcount - MW: acc >= T  <=>  popcount >= ceil((T + MW) / 2)
             T = np.clip(-((-(T + node.mw)) // 2), 0, node.mw + 1)
+        tctype = threshold_ctype(T)
         T = T.reshape(nf, pe, -1)
         thr = [[[int(v) for v in T[f, p]] for f in range(nf)] for p in range(pe)]
+    lb, ltype, nl = limb_layout(simd * wb)
     return {"name": node.name, "pe": pe, "wmem": nf * sf, "wwidth": simd * wb, "weights": per_pe,
-            "tmem": nf, "nt": 0 if thr is None else len(thr[0][0]), "accb": accb,
-            "thresholds": thr}
+            "limb_type": ltype, "limbs": nl, "tmem": nf,
+            "nt": 0 if thr is None else len(thr[0][0]), "accb": accb, "thresholds": thr,
+            "thr_type": tctype}
 
 
 def _env():

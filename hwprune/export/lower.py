@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,7 +84,8 @@ def _int_producer(model: ModelWrapper, tensor: str) -> onnx.NodeProto | None:
     return None
 
 
-def _make(op: str, inputs: list[str], outputs: list[str], name: str, **attrs: Any) -> onnx.NodeProto:
+def _make(op: str, inputs: list[str], outputs: list[str], name: str,
+          **attrs: Any) -> onnx.NodeProto:
     return helper.make_node(op, inputs, outputs, name=name, domain=DOMAIN, **attrs)
 
 
@@ -205,8 +205,9 @@ def _chan_vector(c: np.ndarray, nch: int, ndim: int, node: onnx.NodeProto) -> np
     try:
         v = np.broadcast_to(np.asarray(c, dtype=np.float64), target)
     except ValueError:
-        raise LoweringError(f"{_where(node)}: its constant of shape {np.shape(c)} is not per "
-                            "channel; hwprune folds only per-tensor or per-channel constants") from None
+        msg = (f"{_where(node)}: its constant of shape {np.shape(c)} is not per channel; "
+               "hwprune folds only per-tensor or per-channel constants")
+        raise LoweringError(msg) from None
     return v.reshape(nch).copy()
 
 
@@ -441,11 +442,11 @@ class LowerWeightLayer(Transformation):
                                     "padding and no dilation can be lowered")
             if len(src["shape"]) != 3:
                 raise LoweringError(f"{_where(n)}: its input is not a feature map")
-            O = wint.shape[0]
+            n_out = wint.shape[0]
             s_o = ws[:, 0, 0, 0]
             if not np.all(ws == s_o[:, None, None, None]):
                 raise LoweringError(f"{_where(wq)}: weight scale varies inside an output channel")
-            W = wint.transpose(0, 2, 3, 1).reshape(O, -1)
+            W = wint.transpose(0, 2, 3, 1).reshape(n_out, -1)
             h, w, c = src["shape"]
             p = int(pads[0])
             if p:
@@ -470,10 +471,10 @@ class LowerWeightLayer(Transformation):
                                        out_scale=s_x, qonnx_tensor="", in_shape=[h, w, c],
                                        kernel=kk, stride=ss))
                 in_tensor = swt
-            nvec, out_shape, ndim, conv = oh * ow, (oh, ow, O), 4, True
+            nvec, out_shape, ndim, conv = oh * ow, (oh, ow, n_out), 4, True
         else:
             W = wint.T.copy()
-            O = W.shape[0]
+            n_out = W.shape[0]
             s_o = ws[0, :]
             if not np.all(ws == s_o[None, :]):
                 raise LoweringError(f"{_where(wq)}: weight scale varies along the input axis")
@@ -482,14 +483,14 @@ class LowerWeightLayer(Transformation):
                 fin = tuple(int(x) for x in _attrs(prod)["in_shape"])
                 if len(fin) == 3:
                     hh, ww, cc = fin
-                    W = W.reshape(O, cc, hh, ww).transpose(0, 2, 3, 1).reshape(O, -1)
+                    W = W.reshape(n_out, cc, hh, ww).transpose(0, 2, 3, 1).reshape(n_out, -1)
                     in_shape = fin
                 in_tensor = prod.input[0]
             if W.shape[1] != int(np.prod(in_shape)):
                 raise LoweringError(f"{_where(n)}: weight shape {wint.shape} does not match its "
                                     f"input of {int(np.prod(in_shape))} features")
-            nvec, out_shape, ndim, conv = 1, (O,), 2, False
-        a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], O, ndim, n)
+            nvec, out_shape, ndim, conv = 1, (n_out,), 2, False
+        a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], n_out, ndim, n)
         A = s_x * s_o * a_c
         xmin, xmax = xrange
         attrs: dict[str, Any] = dict(in_shape=list(in_shape), in_type=in_type.name, nvec=nvec,
@@ -596,7 +597,11 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
             changed |= ch
     leftovers = [n for n in m.graph.node if n.domain != DOMAIN]
     if leftovers:
-        n = leftovers[0]
+        # name the node that blocks the chain: one fed by an integer node, else not a weight
+        # quantizer (those only remain because their layer was not reached)
+        blocked = [n for n in leftovers if n.input and _int_producer(m, n.input[0]) is not None]
+        data = blocked or [n for n in leftovers if m.get_initializer(n.input[0]) is None]
+        n = (data or leftovers)[0]
         raise LoweringError(f"{_where(n)} cannot be lowered to the integer dataflow graph "
                             "(unsupported op or position); supported: Conv, MatMul, "
                             "BatchNormalization, per-channel Mul/Add, Relu, Quant, BipolarQuant, "
@@ -681,8 +686,6 @@ def lower_qonnx(path: Any, output: str = "label") -> Any:
         >>> g.nodes[0].op                        # doctest: +SKIP
         'MVAU'
     """
-    from hwprune.export.fold import to_ir
-    from hwprune.export.qonnx import load_qonnx
+    from hwprune.export.qonnx import qonnx_to_ir
 
-    name = Path(path).stem if isinstance(path, (str, Path)) else "qonnx"
-    return to_ir(lower_model(load_qonnx(path), output), name=name.removesuffix(".qonnx"))
+    return qonnx_to_ir(path, output=output)

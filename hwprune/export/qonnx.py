@@ -106,8 +106,8 @@ def cut_at_input_quant(model: ModelWrapper) -> ModelWrapper:
 
     Feeding it ``x_int * scale`` reproduces the original model on the quantizer's integers.
     """
-    from qonnx.transformation.infer_shapes import InferShapes
     from onnx import helper
+    from qonnx.transformation.infer_shapes import InferShapes
 
     m = copy.deepcopy(model)
     q, t = input_quantizer(m)
@@ -150,20 +150,24 @@ def quantize_inputs(model: ModelWrapper, x_float: np.ndarray) -> tuple[np.ndarra
     return np.rint(xq).astype(np.int64), scale
 
 
-def qonnx_to_ir(path: str | Path, folding: Any = "auto", target: Any = None):
-    """Read a QONNX file into the integer dataflow graph with a folding applied.
+def qonnx_to_ir(path: str | Path | ModelWrapper, folding: Any = None, target: Any = None,
+                output: str = "label") -> Any:
+    """Read a QONNX model into the cost model's IR (:class:`hwprune.ir.DataflowGraph`).
 
-    ``folding`` is "auto" (the cost model's folding optimizer for ``target``), a path to a
-    folding JSON, or a list of ``{"pe": .., "simd": ..}`` per MVAU. Returns an
-    :class:`~hwprune.export.graph.IntGraph`; its ``to_json()`` is ``dataflow.json``.
+    The MVAU nodes carry the integer weights and thresholds. ``folding`` is ``None`` (left open,
+    all ones, for the folding optimizer), "auto" (needs ``target``), a folding JSON path or a
+    dict ``{node: {"pe": .., "simd": ..}}``.
 
     Example:
-        >>> g = qonnx_to_ir("tfc.onnx", target="pynq-z2")  # doctest: +SKIP
-        >>> [n.kind for n in g.nodes]                       # doctest: +SKIP
-        ['Input', 'MVAU', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
+        >>> g = qonnx_to_ir("tfc.onnx")   # doctest: +SKIP
+        >>> [n.op for n in g.nodes]        # doctest: +SKIP
+        ['MVAU', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
     """
-    from hwprune.export.fold import apply_folding
+    from hwprune.export.fold import apply_folding, to_ir
     from hwprune.export.lower import lower_model
 
-    graph = lower_model(load_qonnx(path))
-    return apply_folding(graph, folding, target)
+    graph = lower_model(load_qonnx(path), output)
+    if folding is not None:
+        graph = apply_folding(graph, folding, target)
+    name = Path(path).name.split(".")[0] if isinstance(path, (str, Path)) else "qonnx"
+    return to_ir(graph, name=name)

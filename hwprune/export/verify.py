@@ -90,8 +90,9 @@ def verify_against_qonnx(model: ModelWrapper, graph: IntGraph, x_int: np.ndarray
                                   if not (isinstance(node, MVAUNode) and node.is_head)
                                   else (np.abs(got * np.asarray(node.score_scale)
                                                + np.asarray(node.score_bias) - ref) > 1e-5))[0]
-                first = (f"sample {int(idx[0])}, layer {node.name}, index {tuple(int(i) for i in idx[1:])}:"
-                         f" executor {got[tuple(idx)]}, qonnx {ref[tuple(idx)]}")
+                where = tuple(int(i) for i in idx[1:])
+                first = (f"sample {int(idx[0])}, layer {node.name}, index {where}: "
+                         f"executor {got[tuple(idx)]}, qonnx {ref[tuple(idx)]}")
     out_name = cut.graph.output[0].name
     qlab = np.argmax(np.asarray(ctx[out_name]).reshape(n, -1), axis=1)
     mism = ties = 0

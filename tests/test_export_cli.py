@@ -1,0 +1,116 @@
+"""``hwprune export`` on the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from export_models import digits_test_x, quant_model
+from onnx import helper
+
+from hwprune.cli import main
+from hwprune.export.qonnx import export_brevitas, load_qonnx
+
+
+@pytest.fixture(scope="module")
+def mlp_onnx(tmp_path_factory):
+    q, shape = quant_model("mlp-digits")
+    return export_brevitas(q, shape, tmp_path_factory.mktemp("cli") / "mlp.onnx")
+
+
+def _run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+        raise SystemExit(0)
+    cap = capsys.readouterr()
+    return exc.value.code, cap.out, cap.err
+
+
+@pytest.mark.slow
+@pytest.mark.csim
+def test_export_qonnx_model(mlp_onnx, tmp_path, capsys):
+    out = tmp_path / "exp"
+    code, stdout, err = _run([
+        "export", str(mlp_onnx), "--target", "pynq-z2", "--folding", "auto", "--out", str(out),
+        "--json"], capsys)
+    assert code == 0, err
+    info = json.loads(stdout)
+    assert info["bit_exact"] and info["csim"]["samples"] == 100
+    assert info["executor_vs_qonnx"]["exact"]
+    for name in ("model.qonnx.onnx", "dataflow.json", "estimate.json", "csim.log", "README.md",
+                 "hls/top.cpp", "golden/inputs.npy", "finn/folding_config.json",
+                 "finn/build_config.json", "finn/specialize_layers_config.json"):
+        assert (out / name).is_file(), name
+    # random golden inputs within the input quantizer's range (digits: 0..16 -> UINT8 0..255)
+    x = np.load(out / "golden" / "inputs.npy")
+    assert x.shape == (100, 8, 8, 1) and x.max() > 16
+    readme = (out / "README.md").read_text()
+    assert "vitis_hls -f run_hls.tcl" in readme and "bit-exact" in readme
+    est = json.loads((out / "estimate.json").read_text())
+    flow = json.loads((out / "dataflow.json").read_text())
+    assert {f["name"]: {"pe": f["pe"], "simd": f["simd"]} for f in flow["folding"]} == {
+        k: v for k, v in est["folding"].items() if k.startswith("fc")}
+
+
+@pytest.mark.slow
+@pytest.mark.csim
+def test_export_with_inputs_and_folding_file(mlp_onnx, tmp_path, capsys):
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, digits_test_x(101))
+    fold = tmp_path / "fold.json"
+    fold.write_text(json.dumps({"fc0": {"pe": 8, "simd": 16}, "fc1": {"pe": 4, "simd": 8},
+                                "fc2": {"pe": 1, "simd": 64}, "fc3": {"pe": 2, "simd": 32},
+                                "labelselect": {"pe": 1}}))
+    out = tmp_path / "exp"
+    code, stdout, err = _run(["export", str(mlp_onnx), "--inputs", str(inputs), "--folding",
+                              str(fold), "--samples", "101", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "bit-exact on 101 samples" in stdout
+    assert np.load(out / "golden" / "inputs.npy").max() <= 16  # real digits, not random
+    est = json.loads((out / "estimate.json").read_text())
+    assert est["folding"]["fc1"] == {"pe": 4, "simd": 8}
+
+
+def test_export_refuses_unsupported_node(mlp_onnx, tmp_path, capsys):
+    m = load_qonnx(mlp_onnx)
+    q = next(n for n in m.graph.node if n.op_type == "BipolarQuant"
+             and m.get_initializer(n.input[0]) is None)
+    for c in m.find_consumers(q.output[0]):
+        c.input[0] = "t_out"
+    m.graph.node.insert(list(m.graph.node).index(q) + 1,
+                        helper.make_node("Tanh", [q.output[0]], ["t_out"], name="Tanh_7"))
+    bad = tmp_path / "bad.onnx"
+    m.save(str(bad))
+    code, _, err = _run(["export", str(bad), "--out", str(tmp_path / "o"), "--no-csim"], capsys)
+    assert code == 2
+    assert err.startswith("hwprune: error: node 'Tanh_0' (Tanh)") and err.count("\n") == 1
+
+
+def test_export_argument_errors(mlp_onnx, tmp_path, capsys):
+    code, _, err = _run(["export"], capsys)
+    assert code == 2 and "either MODEL.onnx or --run" in err
+    code, _, err = _run(["export", str(mlp_onnx), "--trial", "3"], capsys)
+    assert code == 2 and "--trial needs --run" in err
+    code, _, err = _run(["export", str(tmp_path / "none.onnx")], capsys)
+    assert code == 2 and "does not exist" in err
+    code, _, err = _run(["export", str(mlp_onnx), "--target", "rtx-4090", "--no-csim"], capsys)
+    assert code == 2 and "not an FPGA" in err
+    code, _, err = _run(["export", "--run", str(tmp_path)], capsys)
+    assert code == 2 and "not a search run folder" in err
+    fold = tmp_path / "f.json"
+    fold.write_text(json.dumps({"fc0": {"pe": 3}}))
+    code, _, err = _run(["export", str(mlp_onnx), "--folding", str(fold), "--no-csim",
+                         "--out", str(tmp_path / "o2")], capsys)
+    assert code == 2 and "fc0: pe=3 is illegal" in err
+
+
+def test_export_no_csim_scores(mlp_onnx, tmp_path, capsys):
+    out = tmp_path / "s"
+    code, stdout, err = _run(["export", str(mlp_onnx), "--no-csim", "--scores", "--samples", "10",
+                              "--out", str(out), "--json"], capsys)
+    assert code == 0, err
+    info = json.loads(stdout)
+    assert info["csim"] is None and info["executor_vs_qonnx"]["exact"]
+    assert np.load(out / "golden" / "expected.npy").shape == (10, 10)
+    assert (out / "hls" / "top.cpp").is_file() and not (out / "csim.log").exists()

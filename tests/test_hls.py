@@ -1,0 +1,149 @@
+"""HLS project generation, g++ C simulation (bit-exact), cycles and folding vs the cost model."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import numpy as np
+import pytest
+from export_models import digits_test_x, quant_model
+
+from hwprune.errors import ConfigError
+from hwprune.export.core import export_model
+from hwprune.export.csim import find_hls_headers, parse_csim_log
+
+pytestmark = [pytest.mark.slow, pytest.mark.csim]
+
+
+def _hls_folding(hls_dir):
+    """PE/SIMD of every MVAU and SIMD of every sliding window, read back from top.cpp."""
+    text = (hls_dir / "top.cpp").read_text()
+    out = {}
+    for m in re.finditer(r"hwp::mvau<\d+, \d+, (\d+), (\d+), (\d+), (\d+),.*// (\w+)", text):
+        out[m.group(5)] = {"pe": int(m.group(4)), "simd": int(m.group(3))}
+    for m in re.finditer(r"hwp::sliding_window<\d+, \d+, \d+, \d+, (\d+),.*// (\w+)", text):
+        out[m.group(2)] = {"simd": int(m.group(1))}
+    return out
+
+
+def _check_against_estimate(res):
+    est = json.loads((res.out_dir / "estimate.json").read_text())
+    hls = _hls_folding(res.out_dir / "hls")
+    est_fold = {k: v for k, v in est["folding"].items() if k in hls}
+    assert hls == est_fold  # the folding emitted is the folding priced
+    cost = {lay["name"]: lay["cycles"] for lay in est["layers"]}
+    counted = {c["kernel"]: c["counted"] for c in res.cycles}
+    mvaus = [lay["name"] for lay in est["layers"] if lay["op"] == "MVAU"]
+    assert mvaus
+    for name in mvaus:  # iterations counted in C simulation == the cost model's MVAU cycles
+        assert counted[name] == cost[name], name
+
+
+def test_headers_found():
+    assert (find_hls_headers() / "ap_int.h").is_file()
+
+
+def test_mlp_export_bit_exact(tmp_path):
+    q, shape = quant_model("mlp-digits")
+    x = digits_test_x(120)
+    res = export_model(q, "pynq-z2", out_dir=tmp_path / "mlp", golden_inputs=x,
+                       input_shape=shape, n_golden=120)
+    assert res.bit_exact and res.verify.exact
+    assert res.csim.bit_exact and res.csim.samples == 120 and res.csim.mismatching_samples == 0
+    _check_against_estimate(res)
+    for name in ("model.qonnx.onnx", "dataflow.json", "estimate.json", "csim.log", "README.md",
+                 "hls/top.cpp", "hls/testbench.cpp", "hls/run_hls.tcl", "hls/block_design.tcl",
+                 "golden/input.bin", "golden/inputs.npy", "finn/folding_config.json",
+                 "finn/build_config.json"):
+        assert (res.out_dir / name).is_file(), name
+    top = (res.out_dir / "hls" / "top.cpp").read_text()
+    assert "#pragma HLS DATAFLOW" in top and "#pragma HLS INTERFACE axis" in top
+    tcl = (res.out_dir / "hls" / "run_hls.tcl").read_text()
+    assert "set_part xc7z020clg400-1" in tcl and "create_clock -period 10.0" in tcl
+    assert "csim_design" in tcl and "export_design" in tcl
+    assert "processing_system7" in (res.out_dir / "hls" / "block_design.tcl").read_text()
+    flow = json.loads((res.out_dir / "dataflow.json").read_text())
+    assert flow["verification"]["exact"] and flow["folding"]
+    assert "BIT-EXACT" in (res.out_dir / "csim.log").read_text()
+    # the testbench really compares: a corrupted golden layer is reported with sample and layer
+    gold = res.out_dir / "golden"
+    fc1 = np.fromfile(gold / "fc1.bin", dtype="<i1")
+    fc1[64 * 3 + 5] = -fc1[64 * 3 + 5]
+    fc1.tofile(gold / "fc1.bin")
+    run = subprocess.run([str(res.out_dir / "hls" / "csim"), str(gold)], capture_output=True,
+                         text=True, cwd=res.out_dir / "hls")
+    assert run.returncode == 1
+    bad = parse_csim_log(run.stdout)
+    assert not bad.bit_exact and bad.mismatching_samples == 1
+    assert "sample=3 layer=fc1 index=5" in bad.first_mismatch
+
+
+def test_cnn_export_bit_exact_auto_folding(tmp_path):
+    q, shape = quant_model("cnn-digits")
+    res = export_model(q, "pynq-z2", out_dir=tmp_path / "cnn", golden_inputs=digits_test_x(100),
+                       input_shape=shape)
+    assert res.bit_exact and res.csim.samples == 100
+    _check_against_estimate(res)
+    kinds = {c["kind"] for c in res.cycles}
+    assert {"Pad", "SlidingWindow", "MVAU", "MaxPool", "LabelSelect"} <= kinds
+    for c in res.cycles:  # every kernel's loop count matches its model
+        if c["ir"] is not None:
+            assert c["counted"] == c["ir"], c
+
+
+def test_cnn_manual_folding_and_scores(tmp_path):
+    """Hand folding with width ratios that are not integers (PE 4 -> SIMD 3), raw scores out."""
+    q, shape = quant_model("cnn-digits")
+    folding = {"conv0_swg": {"simd": 1}, "conv0": {"pe": 4, "simd": 3},
+               "conv1_swg": {"simd": 2}, "conv1": {"pe": 8, "simd": 48},
+               "conv2_swg": {"simd": 16}, "conv2": {"pe": 2, "simd": 16},
+               "fc0": {"pe": 8, "simd": 32}, "fc1": {"pe": 5, "simd": 8}}
+    res = export_model(q, "pynq-z2", folding=folding, out_dir=tmp_path / "cnn_scores",
+                       golden_inputs=digits_test_x(100), input_shape=shape, output="scores")
+    assert res.bit_exact
+    assert res.folding["conv0"] == {"pe": 4, "simd": 3}
+    assert np.load(res.out_dir / "golden" / "expected.npy").shape == (100, 10)
+    _check_against_estimate(res)
+
+
+def test_illegal_folding_refused_before_writing(tmp_path):
+    q, shape = quant_model("mlp-digits")
+    with pytest.raises(ConfigError, match="fc1: simd=5 is illegal"):
+        export_model(q, "pynq-z2", folding={"fc1": {"pe": 2, "simd": 5}}, out_dir=tmp_path / "x",
+                     input_shape=shape, csim=False)
+    assert not (tmp_path / "x" / "hls").exists()
+
+
+def test_finn_handoff(tmp_path):
+    q, shape = quant_model("cnn-digits")
+    res = export_model(q, "pynq-z2", out_dir=tmp_path / "f", input_shape=shape, csim=False,
+                       n_golden=4)
+    cfg = json.loads((res.out_dir / "finn" / "folding_config.json").read_text())
+    assert "Defaults" in cfg
+    assert cfg["MVAU_hls_0"]["PE"] == res.folding["conv0"]["pe"]
+    assert cfg["MVAU_hls_4"]["SIMD"] == res.folding["fc1"]["simd"]
+    assert cfg["ConvolutionInputGenerator_rtl_2"]["SIMD"] == res.folding["conv2_swg"]["simd"]
+    assert {"FMPadding_rtl_0", "StreamingMaxPool_hls_1", "LabelSelect_hls_0"} <= set(cfg)
+    spec = json.loads((res.out_dir / "finn" / "specialize_layers_config.json").read_text())
+    assert spec["MVAU_0"] == {"preferred_impl_style": "hls"}
+    build = json.loads((res.out_dir / "finn" / "build_config.json").read_text())
+    assert build["board"] == "Pynq-Z2" and build["shell_flow_type"] == "vivado_zynq"
+    assert build["synth_clk_period_ns"] == 10.0 and "bitfile" in build["generate_outputs"]
+
+
+def test_bnn_pynq_tfc_made_elsewhere(tmp_path):
+    """Brevitas' bnn_pynq TFC-W1A1 (XNOR layers, XNOR head, TensorNorm, 2x-1 on the host)."""
+    import torch
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    from hwprune.export.qonnx import export_brevitas
+
+    torch.manual_seed(1)
+    m, _ = model_with_cfg("tfc_1w1a", pretrained=False)
+    path = export_brevitas(m.eval(), (1, 28, 28), tmp_path / "tfc.onnx")
+    res = export_model(path, "pynq-z2", out_dir=tmp_path / "tfc", n_golden=100)
+    assert res.bit_exact and res.csim.samples == 100
+    assert all(n.xnor for n in res.graph.mvaus())
+    _check_against_estimate(res)
