@@ -51,12 +51,31 @@ def _with_swg(g: DataflowGraph, swg_simd: dict[str, int]) -> DataflowGraph:
 def bnn_pynq_cnv() -> DataflowGraph:
     """BNN-PYNQ CNV-W1A1 (hw/config.h folding, CSV row R01); windows use the MVAU's SIMD."""
     pool = {"op": "maxpool", "kernel": 2}
-    layers = [_conv(64, 16, 3), _conv(64, 32, 32), pool, _conv(128, 16, 32), _conv(128, 16, 32),
-              pool, _conv(256, 4, 32), _conv(256, 1, 32), _fc(512, 1, 4), _fc(512, 1, 8),
-              _fc(64, 4, 1, a=None)]
+    layers = [
+        _conv(64, 16, 3),
+        _conv(64, 32, 32),
+        pool,
+        _conv(128, 16, 32),
+        _conv(128, 16, 32),
+        pool,
+        _conv(256, 4, 32),
+        _conv(256, 1, 32),
+        _fc(512, 1, 4),
+        _fc(512, 1, 8),
+        _fc(64, 4, 1, a=None),
+    ]
     g = build_ir(layers, (3, 32, 32), 8, name="bnn-pynq-cnv-w1a1", label_select=False)
-    return _with_swg(g, {"conv0_swg": 3, "conv1_swg": 32, "conv2_swg": 32, "conv3_swg": 32,
-                         "conv4_swg": 32, "conv5_swg": 32})
+    return _with_swg(
+        g,
+        {
+            "conv0_swg": 3,
+            "conv1_swg": 32,
+            "conv2_swg": 32,
+            "conv3_swg": 32,
+            "conv4_swg": 32,
+            "conv5_swg": 32,
+        },
+    )
 
 
 def bnn_pynq_lfc() -> DataflowGraph:
@@ -65,24 +84,40 @@ def bnn_pynq_lfc() -> DataflowGraph:
     Folding from BNN-PYNQ's lfcW1A1 hw/config.h (L0 32/64, L1 64/32, L2 32/64, L3 16/8); the CSV
     rows R10-R13 say "identical to R04" and the reference confirms its 512-cycle bottleneck."""
     layers = [_fc(1024, 32, 64), _fc(1024, 64, 32), _fc(1024, 32, 64), _fc(64, 16, 8, a=None)]
-    return build_ir(layers, (832,), 1, name="bnn-pynq-lfc-w1a1", label_select=False,
-                    input_kind="bipolar")
+    return build_ir(
+        layers, (832,), 1, name="bnn-pynq-lfc-w1a1", label_select=False, input_kind="bipolar"
+    )
 
 
 def finn_thesis() -> DataflowGraph:
     """Finn_Thesis CNV variant (row R39, folding from its custom_folding_config.json)."""
     pool = {"op": "maxpool", "kernel": 2}
-    layers = [_conv(64, 1, 27), _conv(64, 8, 72), pool, _conv(128, 2, 72), _conv(128, 4, 72),
-              pool, _conv(256, 1, 32), _fc(512, 2, 4), _fc(512, 1, 4), _fc(10, 1, 1, a=None)]
+    layers = [
+        _conv(64, 1, 27),
+        _conv(64, 8, 72),
+        pool,
+        _conv(128, 2, 72),
+        _conv(128, 4, 72),
+        pool,
+        _conv(256, 1, 32),
+        _fc(512, 2, 4),
+        _fc(512, 1, 4),
+        _fc(10, 1, 1, a=None),
+    ]
     g = build_ir(layers, (3, 32, 32), 8, name="finn-thesis-cnv", label_select=False)
-    return _with_swg(g, {"conv0_swg": 1, "conv1_swg": 8, "conv2_swg": 2, "conv3_swg": 2,
-                         "conv4_swg": 1})
+    return _with_swg(
+        g, {"conv0_swg": 1, "conv1_swg": 8, "conv2_swg": 2, "conv3_swg": 2, "conv4_swg": 1}
+    )
 
 
 def unsw_mlp() -> DataflowGraph:
     """FINN's UNSW-NB15 MLP 600-64-64-64-1, W2A2, binary input (rows R14, R16)."""
-    layers = [_fc(64, 16, 40, 2, 2), _fc(64, 1, 64, 2, 2), _fc(64, 1, 64, 2, 2),
-              _fc(1, 1, 1, 2, None)]
+    layers = [
+        _fc(64, 16, 40, 2, 2),
+        _fc(64, 1, 64, 2, 2),
+        _fc(64, 1, 64, 2, 2),
+        _fc(1, 1, 1, 2, None),
+    ]
     return build_ir(layers, (600,), 1, name="unsw-mlp-w2a2", label_select=False)
 
 
@@ -97,8 +132,16 @@ def tfc() -> DataflowGraph:
 
 def _ooc(target: Any) -> Any:
     """The target without shell and DMAs (out-of-context synthesis of the accelerator)."""
-    return replace(target, shell_lut=0.0, shell_ff=0.0, shell_bram18=0.0, shell_dsp=0.0,
-                   dma_lut=0.0, dma_ff=0.0, dma_bram18=0.0)
+    return replace(
+        target,
+        shell_lut=0.0,
+        shell_ff=0.0,
+        shell_bram18=0.0,
+        shell_dsp=0.0,
+        dma_lut=0.0,
+        dma_ff=0.0,
+        dma_bram18=0.0,
+    )
 
 
 def _f(row: dict[str, str], key: str) -> float | None:
@@ -114,16 +157,30 @@ def _f(row: dict[str, str], key: str) -> float | None:
 def _real(row: dict[str, str]) -> dict[str, float | None]:
     r36, r18 = _f(row, "RAMB36"), _f(row, "RAMB18")
     tiles = _f(row, "BRAM36_tiles")
-    bram = 2 * r36 + r18 if r36 is not None and r18 is not None else (
-        2 * tiles if tiles is not None else None)
-    return {"lut": _f(row, "LUT"), "ff": _f(row, "FF"), "bram18": bram, "dsp": _f(row, "DSP"),
-            "fps": _f(row, "fps")}
+    bram = (
+        2 * r36 + r18
+        if r36 is not None and r18 is not None
+        else (2 * tiles if tiles is not None else None)
+    )
+    return {
+        "lut": _f(row, "LUT"),
+        "ff": _f(row, "FF"),
+        "bram18": bram,
+        "dsp": _f(row, "DSP"),
+        "fps": _f(row, "fps"),
+    }
 
 
 def _design_case(graph: DataflowGraph, target: Any, params: FpgaCostParams) -> dict[str, float]:
     e = evaluate(graph, target, params=params)
-    return {"lut": e.lut, "ff": e.ff, "bram18": e.bram18, "dsp": e.dsp, "fps": e.fps,
-            "finn_fps": e.clock_mhz * 1e6 / e.node_cycles}
+    return {
+        "lut": e.lut,
+        "ff": e.ff,
+        "bram18": e.bram18,
+        "dsp": e.dsp,
+        "fps": e.fps,
+        "finn_fps": e.clock_mhz * 1e6 / e.node_cycles,
+    }
 
 
 def _node_case(graph: DataflowGraph, names: list[str], params: FpgaCostParams) -> dict[str, float]:
@@ -135,8 +192,9 @@ def _node_case(graph: DataflowGraph, names: list[str], params: FpgaCostParams) -
     return out
 
 
-def _overhead_case(graph: DataflowGraph, target: Any, keys: list[str],
-                   params: FpgaCostParams) -> dict[str, float]:
+def _overhead_case(
+    graph: DataflowGraph, target: Any, keys: list[str], params: FpgaCostParams
+) -> dict[str, float]:
     e = evaluate(graph, target, params=params)
     out = dict.fromkeys(("lut", "ff", "bram18", "dsp"), 0.0)
     for k in keys:
@@ -157,34 +215,66 @@ def run(csv_path: Path) -> dict[str, Any]:
         cases[rid] = (bnn_note, lambda: _design_case(cnv, z1, per_pe))
     for rid in ("R10", "R11", "R12", "R13"):
         cases[rid] = (bnn_note, lambda: _design_case(lfc, z1, per_pe))
-    cases["R14"] = ("OOC synthesis: no shell, no DMA",
-                    lambda: {k: v for k, v in _design_case(unsw, _ooc(z2), shared).items()
-                             if k != "fps"})
-    cases["R16"] = ("fps only", lambda: {"fps": _design_case(unsw, z1, shared)["fps"],
-                                         "finn_fps": 1e8 / 64})
-    cases["R17"] = ("fps only", lambda: {k: v for k, v in _design_case(tfc(), z1, shared).items()
-                                         if k in ("fps", "finn_fps")})
-    cases["R20"] = ("fps only; measured at batch 100 (pipeline fill not modelled)",
-                    lambda: {k: v for k, v in _design_case(cnv, z1, per_pe).items()
-                             if k in ("fps", "finn_fps")})
-    cases["R39"] = ("FINN v0.10 flow", lambda: {k: v for k, v in
-                                               _design_case(thesis, z2, shared).items()
-                                               if k not in ("fps", "finn_fps")})
-    for rid, node in (("L01", "conv0"), ("L02", "conv1"), ("L03", "conv2"), ("L04", "conv3"),
-                      ("L09", "pool0"), ("L10", "pool1")):
+    cases["R14"] = (
+        "OOC synthesis: no shell, no DMA",
+        lambda: {k: v for k, v in _design_case(unsw, _ooc(z2), shared).items() if k != "fps"},
+    )
+    cases["R16"] = (
+        "fps only",
+        lambda: {"fps": _design_case(unsw, z1, shared)["fps"], "finn_fps": 1e8 / 64},
+    )
+    cases["R17"] = (
+        "fps only",
+        lambda: {
+            k: v for k, v in _design_case(tfc(), z1, shared).items() if k in ("fps", "finn_fps")
+        },
+    )
+    cases["R20"] = (
+        "fps only; measured at batch 100 (pipeline fill not modelled)",
+        lambda: {
+            k: v for k, v in _design_case(cnv, z1, per_pe).items() if k in ("fps", "finn_fps")
+        },
+    )
+    cases["R39"] = (
+        "FINN v0.10 flow",
+        lambda: {
+            k: v
+            for k, v in _design_case(thesis, z2, shared).items()
+            if k not in ("fps", "finn_fps")
+        },
+    )
+    for rid, node in (
+        ("L01", "conv0"),
+        ("L02", "conv1"),
+        ("L03", "conv2"),
+        ("L04", "conv3"),
+        ("L09", "pool0"),
+        ("L10", "pool1"),
+    ):
         cases[rid] = ("one node", lambda node=node: _node_case(thesis, [node], shared))
-    cases["L11"] = ("five sliding windows", lambda: _node_case(
-        thesis, [f"conv{i}_swg" for i in range(5)], shared))
+    cases["L11"] = (
+        "five sliding windows",
+        lambda: _node_case(thesis, [f"conv{i}_swg" for i in range(5)], shared),
+    )
     cases["L12"] = ("two DMAs (target file)", lambda: _overhead_case(thesis, z2, ["dma"], shared))
-    cases["L13+L14"] = ("FIFOs + width converters", lambda: _overhead_case(
-        thesis, z2, ["fifos", "width_converters"], shared))
+    cases["L13+L14"] = (
+        "FIFOs + width converters",
+        lambda: _overhead_case(thesis, z2, ["fifos", "width_converters"], shared),
+    )
     skipped = {
         "R21": "1D convolutions (VGG10 RadioML) are not in the design vocabulary",
         "R22": "MobileNet-v1: folding file not in the CSV",
-        "R27": "LSTM, not a dataflow MVAU design", "R28": "LSTM", "R29": "LSTM", "R30": "LSTM",
-        "R31": "overlay (one engine reused), not dataflow", "R32": "overlay",
-        "R33": "no folding; ZC706", "R34": "no resources or folding",
-        "R35": "hls4ml design", "R36": "hls4ml design", "R37": "hls4ml design",
+        "R27": "LSTM, not a dataflow MVAU design",
+        "R28": "LSTM",
+        "R29": "LSTM",
+        "R30": "LSTM",
+        "R31": "overlay (one engine reused), not dataflow",
+        "R32": "overlay",
+        "R33": "no folding; ZC706",
+        "R34": "no resources or folding",
+        "R35": "hls4ml design",
+        "R36": "hls4ml design",
+        "R37": "hls4ml design",
         "R38": "hls4ml design",
     }
     results = []
@@ -214,30 +304,56 @@ def run(csv_path: Path) -> dict[str, Any]:
         results.append(rec)
     summary: dict[str, Any] = {}
     for k in ("lut", "ff", "bram18", "dsp", "fps"):
-        errs = [abs(r["metrics"][k]["err_pct"]) for r in results
-                if k in r["metrics"] and r["metrics"][k]["err_pct"] is not None]
-        design_errs = [abs(r["metrics"][k]["err_pct"]) for r in results
-                       if r["id"].startswith("R") and k in r["metrics"]
-                       and r["metrics"][k]["err_pct"] is not None]
-        ferrs = [abs(r["metrics"][k]["finn_err_pct"]) for r in results
-                 if k in r["metrics"] and "finn_err_pct" in r["metrics"][k]]
-        ours_on_finn_rows = [abs(r["metrics"][k]["err_pct"]) for r in results
-                             if k in r["metrics"] and "finn_err_pct" in r["metrics"][k]]
+        errs = [
+            abs(r["metrics"][k]["err_pct"])
+            for r in results
+            if k in r["metrics"] and r["metrics"][k]["err_pct"] is not None
+        ]
+        design_errs = [
+            abs(r["metrics"][k]["err_pct"])
+            for r in results
+            if r["id"].startswith("R")
+            and k in r["metrics"]
+            and r["metrics"][k]["err_pct"] is not None
+        ]
+        ferrs = [
+            abs(r["metrics"][k]["finn_err_pct"])
+            for r in results
+            if k in r["metrics"] and "finn_err_pct" in r["metrics"][k]
+        ]
+        ours_on_finn_rows = [
+            abs(r["metrics"][k]["err_pct"])
+            for r in results
+            if k in r["metrics"] and "finn_err_pct" in r["metrics"][k]
+        ]
         summary[k] = {
-            "rows": len(errs), "mdape_pct": statistics.median(errs) if errs else None,
+            "rows": len(errs),
+            "mdape_pct": statistics.median(errs) if errs else None,
             "design_rows": len(design_errs),
             "design_mdape_pct": statistics.median(design_errs) if design_errs else None,
             "finn_rows": len(ferrs),
             "finn_mdape_pct": statistics.median(ferrs) if ferrs else None,
-            "ours_mdape_on_finn_rows_pct": (statistics.median(ours_on_finn_rows)
-                                            if ours_on_finn_rows else None),
+            "ours_mdape_on_finn_rows_pct": (
+                statistics.median(ours_on_finn_rows) if ours_on_finn_rows else None
+            ),
         }
-    conv_fps = [abs(r["metrics"]["fps"]["err_pct"]) for r in results
-                if r["id"] in ("R01", "R08", "R20") and "fps" in r["metrics"]]
-    summary["fps_conv"] = {"rows": len(conv_fps),
-                           "mdape_pct": statistics.median(conv_fps) if conv_fps else None}
-    return {"date": DATE, "machine": MACHINE, "csv": str(csv_path), "rows": results,
-            "summary": summary, "skipped": skipped}
+    conv_fps = [
+        abs(r["metrics"]["fps"]["err_pct"])
+        for r in results
+        if r["id"] in ("R01", "R08", "R20") and "fps" in r["metrics"]
+    ]
+    summary["fps_conv"] = {
+        "rows": len(conv_fps),
+        "mdape_pct": statistics.median(conv_fps) if conv_fps else None,
+    }
+    return {
+        "date": DATE,
+        "machine": MACHINE,
+        "csv": str(csv_path),
+        "rows": results,
+        "summary": summary,
+        "skipped": skipped,
+    }
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -250,12 +366,15 @@ def _fmt(v: Any, pct: bool = False) -> str:
 
 def to_markdown(res: dict[str, Any]) -> str:
     lines = [
-        "# FPGA cost model fidelity (bench/cost_fidelity.py)", "",
+        "# FPGA cost model fidelity (bench/cost_fidelity.py)",
+        "",
         f"Date: {res['date']}. Machine: {res['machine']}.",
         f"Data: `{Path(res['csv']).name}` (real post-synthesis / on-board numbers).",
         "BRAM in RAMB18 equivalents. Each design is priced with the folding the row gives.",
-        "The constants were fitted to rows of this file, so these are training errors.", "",
-        "## Per row", "",
+        "The constants were fitted to rows of this file, so these are training errors.",
+        "",
+        "## Per row",
+        "",
         "| row | metric | real | hwprune | error | FINN est. | FINN error | note |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
@@ -266,11 +385,16 @@ def to_markdown(res: dict[str, Any]) -> str:
                 f"{_fmt(m['err_pct'], True)} | {_fmt(m.get('finn_est'))} | "
                 f"{_fmt(m.get('finn_err_pct'), True)} | {r['note']} |"
             )
-    lines += ["", "## Median absolute percentage error", "",
-              "Rows with a real value of 0 are shown above but left out of the medians.", "",
-              "| metric | rows | hwprune | design rows (R*) | hwprune on design rows | "
-              "FINN rows | FINN | hwprune on FINN's rows |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Median absolute percentage error",
+        "",
+        "Rows with a real value of 0 are shown above but left out of the medians.",
+        "",
+        "| metric | rows | hwprune | design rows (R*) | hwprune on design rows | "
+        "FINN rows | FINN | hwprune on FINN's rows |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for k, s in res["summary"].items():
         if k == "fps_conv":
             continue
@@ -282,9 +406,14 @@ def to_markdown(res: dict[str, Any]) -> str:
             f"{'%' if s['ours_mdape_on_finn_rows_pct'] is not None else ''} |"
         )
     fc = res["summary"]["fps_conv"]
-    lines += ["", f"frames/s of conv nets (R01, R08, R20): median absolute error "
-              f"{_fmt(fc['mdape_pct'])}% over {fc['rows']} rows.", "",
-              "## Skipped rows", ""]
+    lines += [
+        "",
+        f"frames/s of conv nets (R01, R08, R20): median absolute error "
+        f"{_fmt(fc['mdape_pct'])}% over {fc['rows']} rows.",
+        "",
+        "## Skipped rows",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in res["skipped"].items()]
     return "\n".join(lines) + "\n"
 
@@ -292,8 +421,9 @@ def to_markdown(res: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent / "results" / "cost_fidelity")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "cost_fidelity"
+    )
     args = ap.parse_args()
     res = run(args.csv)
     md = to_markdown(res)

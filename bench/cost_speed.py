@@ -45,8 +45,9 @@ def cnv_layers(widths=(64, 64, 128, 128, 256, 256, 512, 512), wbits=None, abits=
     layers: list[dict[str, Any]] = []
     k = 0
     for i, c in enumerate(widths[:6]):
-        layers.append({"op": "conv", "out_ch": c, "kernel": 3, "wbits": wbits[k],
-                       "abits": abits[k]})
+        layers.append(
+            {"op": "conv", "out_ch": c, "kernel": 3, "wbits": wbits[k], "abits": abits[k]}
+        )
         k += 1
         if i in (1, 3):
             layers.append({"op": "maxpool", "kernel": 2})
@@ -62,13 +63,17 @@ def random_cnv(rng: random.Random) -> dict[str, Any]:
     widths = [max(8, 8 * round(c * rng.uniform(0.25, 1.0) / 8)) for c in base]
     wb = [rng.choice((1, 2, 4)) for _ in range(9)]
     ab = [rng.choice((1, 2, 4)) for _ in range(8)]
-    return {"name": "cnv-variant", "input": {"shape": [3, 32, 32], "bits": 8},
-            "layers": cnv_layers(widths, wb, ab)}
+    return {
+        "name": "cnv-variant",
+        "input": {"shape": [3, 32, 32], "bits": 8},
+        "layers": cnv_layers(widths, wb, ab),
+    }
 
 
 def clear_caches() -> None:
     folding_mod._group_table.cache_clear()
     folding_mod._PREPARED.clear()
+    folding_mod._swg_opt.cache_clear()
 
 
 def rate(designs: list[dict[str, Any]], target: Any, cold: bool = False) -> dict[str, float]:
@@ -82,14 +87,17 @@ def rate(designs: list[dict[str, Any]], target: Any, cold: bool = False) -> dict
         per.append(time.perf_counter() - s)
     total = time.perf_counter() - t0
     per.sort()
-    return {"n": len(designs), "per_s": len(designs) / total,
-            "median_ms": 1e3 * per[len(per) // 2], "p90_ms": 1e3 * per[int(len(per) * 0.9)]}
+    return {
+        "n": len(designs),
+        "per_s": len(designs) / total,
+        "median_ms": 1e3 * per[len(per) // 2],
+        "p90_ms": 1e3 * per[int(len(per) * 0.9)],
+    }
 
 
 def speed(n: int) -> dict[str, Any]:
     t = load_target("pynq-z2")
-    cnv = {"name": "cnv-w1a1", "input": {"shape": [3, 32, 32], "bits": 8},
-           "layers": cnv_layers()}
+    cnv = {"name": "cnv-w1a1", "input": {"shape": [3, 32, 32], "bits": 8}, "layers": cnv_layers()}
     clear_caches()
     estimate(cnv, t)
     out = {"same": rate([cnv] * n, t)}
@@ -97,7 +105,7 @@ def speed(n: int) -> dict[str, Any]:
     variants = [random_cnv(rng) for _ in range(n)]
     clear_caches()
     first = rate(variants[: n // 2], t)
-    second = rate(variants[n // 2:], t)
+    second = rate(variants[n // 2 :], t)
     out["search_first_half"] = first
     out["search_second_half"] = second
     out["cold"] = rate(variants[: max(20, n // 20)], t, cold=True)
@@ -111,8 +119,11 @@ def setfolding_vs_ours() -> list[dict[str, Any]]:
         ("CNV-W2A2", cnv_layers(wbits=[2] * 9, abits=[2] * 8), "pynq-z2"),
         ("CNV-W1A1", cnv_layers(), "ultra96-v2"),
         ("CNV-W2A2", cnv_layers(wbits=[2] * 9, abits=[2] * 8), "zcu104"),
-        ("CNV-W4A4 (half width)", cnv_layers((32, 32, 64, 64, 128, 128, 256, 256),
-                                             [4] * 9, [4] * 8), "pynq-z2"),
+        (
+            "CNV-W4A4 (half width)",
+            cnv_layers((32, 32, 64, 64, 128, 128, 256, 256), [4] * 9, [4] * 8),
+            "pynq-z2",
+        ),
     ]
     for name, layers, tname in cases:
         t = load_target(tname)
@@ -128,39 +139,60 @@ def setfolding_vs_ours() -> list[dict[str, Any]]:
                 best = e
                 break
             fps_try /= 1.25
-        rows.append({
-            "design": name, "target": tname,
-            "ours_fps": ours.fps, "ours_fits": ours.fits, "ours_binding": ours.binding,
-            "ours_util": {k: round(v, 3) for k, v in ours.util.items()},
-            "setfolding_at_our_fps": {"fps": same.fps, "fits": same.fits,
-                                      "util": {k: round(v, 3) for k, v in same.util.items()}},
-            "setfolding_best_fitting_fps": best.fps if best else None,
-            "speedup_vs_best_setfolding": (ours.fps / best.fps) if best else None,
-        })
+        rows.append(
+            {
+                "design": name,
+                "target": tname,
+                "ours_fps": ours.fps,
+                "ours_fits": ours.fits,
+                "ours_binding": ours.binding,
+                "ours_util": {k: round(v, 3) for k, v in ours.util.items()},
+                "setfolding_at_our_fps": {
+                    "fps": same.fps,
+                    "fits": same.fits,
+                    "util": {k: round(v, 3) for k, v in same.util.items()},
+                },
+                "setfolding_best_fitting_fps": best.fps if best else None,
+                "speedup_vs_best_setfolding": (ours.fps / best.fps) if best else None,
+            }
+        )
     return rows
 
 
 def to_markdown(res: dict[str, Any]) -> str:
     s = res["speed"]
-    lines = ["# FPGA pricing speed and folding quality (bench/cost_speed.py)", "",
-             f"Date: {res['date']}. Machine: {res['machine']}. One process, one thread.", "",
-             "## Estimates with folding per second (CNV topology, pynq-z2)", "",
-             "| workload | estimates | per second | median ms | p90 ms |",
-             "|---|---:|---:|---:|---:|"]
-    labels = {"same": "same CNV-W1A1 design (cached tables)",
-              "search_first_half": "random CNV variants, first half (caches warming)",
-              "search_second_half": "random CNV variants, second half",
-              "cold": "random CNV variants, all caches cleared each time"}
+    lines = [
+        "# FPGA pricing speed and folding quality (bench/cost_speed.py)",
+        "",
+        f"Date: {res['date']}. Machine: {res['machine']}. One process, one thread.",
+        "",
+        "## Estimates with folding per second (CNV topology, pynq-z2)",
+        "",
+        "| workload | estimates | per second | median ms | p90 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "same": "same CNV-W1A1 design (cached tables)",
+        "search_first_half": "random CNV variants, first half (caches warming)",
+        "search_second_half": "random CNV variants, second half",
+        "cold": "random CNV variants, all caches cleared each time",
+    }
     for k, lab in labels.items():
         r = s[k]
-        lines.append(f"| {lab} | {r['n']} | {r['per_s']:,.0f} | {r['median_ms']:.2f} | "
-                     f"{r['p90_ms']:.2f} |")
-    lines += ["", "## Resource-aware folding vs FINN's SetFolding at the same budget", "",
-              "Both foldings are priced by the same cost model; the budget is the target's "
-              "utilisation cap.", "",
-              "| design | target | ours fps | fits | binds | SetFolding asked for our fps: "
-              "fps / fits | SetFolding fastest fitting fps | ours / SetFolding |",
-              "|---|---|---:|---|---|---|---:|---:|"]
+        lines.append(
+            f"| {lab} | {r['n']} | {r['per_s']:,.0f} | {r['median_ms']:.2f} | {r['p90_ms']:.2f} |"
+        )
+    lines += [
+        "",
+        "## Resource-aware folding vs FINN's SetFolding at the same budget",
+        "",
+        "Both foldings are priced by the same cost model; the budget is the target's "
+        "utilisation cap.",
+        "",
+        "| design | target | ours fps | fits | binds | SetFolding asked for our fps: "
+        "fps / fits | SetFolding fastest fitting fps | ours / SetFolding |",
+        "|---|---|---:|---|---|---|---:|---:|",
+    ]
     for r in res["folding"]:
         sf = r["setfolding_at_our_fps"]
         over = ", ".join(f"{k} {v:.0%}" for k, v in sf["util"].items() if v > 0.85)
@@ -172,18 +204,24 @@ def to_markdown(res: dict[str, Any]) -> str:
             f"| {r['design']} | {r['target']} | {r['ours_fps']:,.0f} | {r['ours_fits']} | "
             f"{r['ours_binding']} | {sf['fps']:,.0f} / {sf['fits']}"
             f"{' (' + over + ')' if over else ''} | "
-            f"{best_s} | {ratio_s} |")
+            f"{best_s} | {ratio_s} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent / "results" / "cost_speed")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "cost_speed"
+    )
     args = ap.parse_args()
-    res = {"date": DATE, "machine": MACHINE, "speed": speed(args.n),
-           "folding": setfolding_vs_ours()}
+    res = {
+        "date": DATE,
+        "machine": MACHINE,
+        "speed": speed(args.n),
+        "folding": setfolding_vs_ours(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     md = to_markdown(res)

@@ -36,8 +36,19 @@ from hwprune.errors import ConfigError
 from hwprune.ir import DataflowGraph, build_ir
 
 _LAYER_KEYS = {
-    "conv": {"op", "out_ch", "kernel", "stride", "pad", "groups", "wbits", "abits", "pe", "simd",
-             "name"},
+    "conv": {
+        "op",
+        "out_ch",
+        "kernel",
+        "stride",
+        "pad",
+        "groups",
+        "wbits",
+        "abits",
+        "pe",
+        "simd",
+        "name",
+    },
     "maxpool": {"op", "kernel", "name"},
     "fc": {"op", "out", "wbits", "abits", "pe", "simd", "name"},
 }
@@ -59,7 +70,9 @@ def load_design(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError(f"cannot read design file {path}: {exc.strerror}; check the path") from exc
+        raise ConfigError(
+            f"cannot read design file {path}: {exc.strerror}; check the path"
+        ) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -87,11 +100,17 @@ def validate_design(design: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"design: unknown key(s) {unknown}; use 'name', 'input', 'layers'")
     inp = design.get("input")
     if not isinstance(inp, Mapping) or "shape" not in inp:
-        raise ConfigError("design: 'input' must be {\"shape\": [C, H, W], \"bits\": 8}")
+        raise ConfigError('design: \'input\' must be {"shape": [C, H, W], "bits": 8}')
     shape = inp["shape"]
-    if (not isinstance(shape, Sequence) or isinstance(shape, str) or len(shape) not in (1, 3)
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
-        raise ConfigError(f"design: input shape must be [C, H, W] of positive integers, got {shape!r}")
+    if (
+        not isinstance(shape, Sequence)
+        or isinstance(shape, str)
+        or len(shape) not in (1, 3)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise ConfigError(
+            f"design: input shape must be [C, H, W] of positive integers, got {shape!r}"
+        )
     bits = inp.get("bits", 8)
     if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 32:
         raise ConfigError(f"design: input bits must be an integer in 1..32, got {bits!r}")
@@ -102,7 +121,7 @@ def validate_design(design: Mapping[str, Any]) -> dict[str, Any]:
     out_layers = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, Mapping):
-            raise ConfigError(f"design: layer {i} must be an object such as {{\"op\": \"fc\", ...}}")
+            raise ConfigError(f'design: layer {i} must be an object such as {{"op": "fc", ...}}')
         op = layer.get("op")
         if op not in _LAYER_KEYS:
             raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
@@ -112,9 +131,11 @@ def validate_design(design: Mapping[str, Any]) -> dict[str, Any]:
                 f"layer {i} ({op}): unknown key(s) {bad}; allowed: {sorted(_LAYER_KEYS[op])}"
             )
         out_layers.append(dict(layer))
-    return {"name": str(design.get("name", "design")),
-            "input": {"shape": list(shape), "bits": bits, "kind": kind},
-            "layers": out_layers}
+    return {
+        "name": str(design.get("name", "design")),
+        "input": {"shape": list(shape), "bits": bits, "kind": kind},
+        "layers": out_layers,
+    }
 
 
 def graph_from_design(design: Mapping[str, Any]) -> DataflowGraph:
@@ -128,8 +149,13 @@ def graph_from_design(design: Mapping[str, Any]) -> DataflowGraph:
         ['SlidingWindow', 'MVAU', 'MVAU', 'LabelSelect']
     """
     d = validate_design(design)
-    return build_ir(d["layers"], d["input"]["shape"], d["input"]["bits"], name=d["name"],
-                    input_kind=d["input"]["kind"])
+    return build_ir(
+        d["layers"],
+        d["input"]["shape"],
+        d["input"]["bits"],
+        name=d["name"],
+        input_kind=d["input"]["kind"],
+    )
 
 
 def design_from_layers(
@@ -144,8 +170,11 @@ def design_from_layers(
         >>> design_from_layers([{"op": "fc", "out": 2, "wbits": 2, "abits": None}], [4])["input"]
         {'shape': [4], 'bits': 8}
     """
-    return {"name": name, "input": {"shape": list(input_shape), "bits": input_bits},
-            "layers": [dict(x) for x in layers]}
+    return {
+        "name": name,
+        "input": {"shape": list(input_shape), "bits": input_bits},
+        "layers": [dict(x) for x in layers],
+    }
 
 
 def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
@@ -164,17 +193,46 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
             if n.conv:
                 swg = nodes[i - 1] if i and nodes[i - 1].op == "SlidingWindow" else None
                 k, stride, pad = (swg.kernel, swg.stride, swg.pad) if swg else (1, 1, 0)
-                layers.append({"op": "conv", "out_ch": n.mh, "kernel": k, "stride": stride,
-                               "pad": pad, "wbits": n.wbits, "abits": n.out_bits,
-                               "pe": n.pe, "simd": n.simd})
+                layers.append(
+                    {
+                        "op": "conv",
+                        "out_ch": n.mh,
+                        "kernel": k,
+                        "stride": stride,
+                        "pad": pad,
+                        "wbits": n.wbits,
+                        "abits": n.out_bits,
+                        "pe": n.pe,
+                        "simd": n.simd,
+                    }
+                )
             else:
-                layers.append({"op": "fc", "out": n.mh, "wbits": n.wbits, "abits": n.out_bits,
-                               "pe": n.pe, "simd": n.simd})
+                layers.append(
+                    {
+                        "op": "fc",
+                        "out": n.mh,
+                        "wbits": n.wbits,
+                        "abits": n.out_bits,
+                        "pe": n.pe,
+                        "simd": n.simd,
+                    }
+                )
         elif n.op == "VVAU":
             swg = nodes[i - 1]
-            layers.append({"op": "conv", "out_ch": n.channels, "kernel": n.kernel,
-                           "stride": swg.stride, "pad": swg.pad, "groups": n.channels,
-                           "wbits": n.wbits, "abits": n.out_bits, "pe": n.pe, "simd": n.simd})
+            layers.append(
+                {
+                    "op": "conv",
+                    "out_ch": n.channels,
+                    "kernel": n.kernel,
+                    "stride": swg.stride,
+                    "pad": swg.pad,
+                    "groups": n.channels,
+                    "wbits": n.wbits,
+                    "abits": n.out_bits,
+                    "pe": n.pe,
+                    "simd": n.simd,
+                }
+            )
         elif n.op == "MaxPool":
             layers.append({"op": "maxpool", "kernel": n.kernel})
     inp: dict[str, Any] = {"shape": list(graph.input_shape), "bits": graph.input_bits}

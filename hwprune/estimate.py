@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hwprune.cost.folding import fixed_overhead, fold
+from hwprune.cost.folding import fold
 from hwprune.cost.fpga import FpgaCostParams, glue_half, io_cycles, node_cost
 from hwprune.errors import ConfigError, TargetError
 from hwprune.ir import DataflowGraph
@@ -104,9 +106,7 @@ class Estimate:
         d["fps"] = round(self.fps, 3)
         d["latency_us"] = round(self.latency_us, 3)
         d["util"] = {k: round(v, 4) for k, v in self.util.items()}
-        d["layers"] = [
-            {**x, **{k: round(x[k], 1) for k in RESOURCES}} for x in d["layers"]
-        ]
+        d["layers"] = [{**x, **{k: round(x[k], 1) for k in RESOURCES}} for x in d["layers"]]
         d["overheads"] = {
             k: {kk: round(vv, 1) for kk, vv in v.items()} for k, v in self.overheads.items()
         }
@@ -184,8 +184,11 @@ def evaluate(
         c = node_cost(n, p)
         pe = getattr(n, "pe", None)
         simd = getattr(n, "simd", None)
-        layers.append(LayerEstimate(n.op, n.name, _shape(n), _bits(n), pe, simd, c.cycles,
-                                    c.lut, c.ff, c.bram18, c.dsp))
+        layers.append(
+            LayerEstimate(
+                n.op, n.name, _shape(n), _bits(n), pe, simd, c.cycles, c.lut, c.ff, c.bram18, c.dsp
+            )
+        )
         for k in RESOURCES:
             totals[k] += getattr(c, k)
         fills.append(_fill_cycles(n, c.cycles))
@@ -204,44 +207,84 @@ def evaluate(
     n_dwc = sum(1 for a, b in streams if a != b)
     n_fifo = len(streams) + n_dwc
     share = n_fifo / (n_fifo + n_dwc)
-    fixed = fixed_overhead(graph, target, p)
     overheads = {
-        "shell": {"count": 1, "lut": target.shell_lut, "ff": target.shell_ff,
-                  "bram18": target.shell_bram18, "dsp": target.shell_dsp},
-        "dma": {"count": 2, "lut": 2 * target.dma_lut, "ff": 2 * target.dma_ff,
-                "bram18": 2 * target.dma_bram18, "dsp": 0.0},
-        "fifos": {"count": n_fifo, "lut": glue_l * share, "ff": glue_f * share,
-                  "bram18": 0.0, "dsp": 0.0},
-        "width_converters": {"count": n_dwc, "lut": glue_l * (1 - share),
-                             "ff": glue_f * (1 - share), "bram18": 0.0, "dsp": 0.0},
+        "shell": {
+            "count": 1,
+            "lut": target.shell_lut,
+            "ff": target.shell_ff,
+            "bram18": target.shell_bram18,
+            "dsp": target.shell_dsp,
+        },
+        "dma": {
+            "count": 2,
+            "lut": 2 * target.dma_lut,
+            "ff": 2 * target.dma_ff,
+            "bram18": 2 * target.dma_bram18,
+            "dsp": 0.0,
+        },
+        "fifos": {
+            "count": n_fifo,
+            "lut": glue_l * share,
+            "ff": glue_f * share,
+            "bram18": 0.0,
+            "dsp": 0.0,
+        },
+        "width_converters": {
+            "count": n_dwc,
+            "lut": glue_l * (1 - share),
+            "ff": glue_f * (1 - share),
+            "bram18": 0.0,
+            "dsp": 0.0,
+        },
     }
-    del fixed  # (the same numbers, spelled out above)
     for o in overheads.values():
         for k in RESOURCES:
             totals[k] += o[k]
     capacity = target.capacity()
-    util = {k: totals[k] / capacity[k] if capacity[k] else (math.inf if totals[k] else 0.0)
-            for k in RESOURCES}
+    util = {
+        k: totals[k] / capacity[k] if capacity[k] else (math.inf if totals[k] else 0.0)
+        for k in RESOURCES
+    }
     over = {k: u for k, u in util.items() if u > cap + 1e-12}
     fits = not over
     if not fits:
         binding = max(over, key=lambda k: over[k] / cap)
     cycles = [x.cycles for x in layers]
     node_cyc = max(cycles)
-    io = max(io_cycles(graph.input_frame_bits(), target.io_width_bits),
-             io_cycles(graph.output_frame_bits(), target.io_width_bits))
+    io = max(
+        io_cycles(graph.input_frame_bits(), target.io_width_bits),
+        io_cycles(graph.output_frame_bits(), target.io_width_bits),
+    )
     frame = max(node_cyc, io) + p.frame_overhead_cycles
     fps = clock * 1e6 / frame
     slowest = cycles.index(node_cyc)
-    lat_cycles = (io_cycles(graph.input_frame_bits(), target.io_width_bits) + node_cyc
-                  + sum(f for i, f in enumerate(fills) if i != slowest)
-                  + io_cycles(graph.output_frame_bits(), target.io_width_bits))
+    lat_cycles = (
+        io_cycles(graph.input_frame_bits(), target.io_width_bits)
+        + node_cyc
+        + sum(f for i, f in enumerate(fills) if i != slowest)
+        + io_cycles(graph.output_frame_bits(), target.io_width_bits)
+    )
     return Estimate(
-        name=graph.name, target=target.name, clock_mhz=clock,
-        lut=totals["lut"], ff=totals["ff"], bram18=totals["bram18"], dsp=totals["dsp"],
-        fps=fps, latency_us=lat_cycles / clock, cycles=frame, node_cycles=node_cyc,
-        io_cycles=io, fits=fits, binding=binding, meets_fps=meets_fps, util=util,
-        util_cap=cap, layers=tuple(layers), overheads=overheads, folding=graph.folding,
+        name=graph.name,
+        target=target.name,
+        clock_mhz=clock,
+        lut=totals["lut"],
+        ff=totals["ff"],
+        bram18=totals["bram18"],
+        dsp=totals["dsp"],
+        fps=fps,
+        latency_us=lat_cycles / clock,
+        cycles=frame,
+        node_cycles=node_cyc,
+        io_cycles=io,
+        fits=fits,
+        binding=binding,
+        meets_fps=meets_fps,
+        util=util,
+        util_cap=cap,
+        layers=tuple(layers),
+        overheads=overheads,
+        folding=graph.folding,
     )
 
 
@@ -316,8 +359,33 @@ def estimate(
         raise ConfigError(f"util_cap must be in (0, 1], got {util_cap}")
     p = params or FpgaCostParams()
     graph = _to_graph(design)
-    r = fold(graph, t, mode="smallest" if fps else "fastest", fps=fps, clock_mhz=clock_mhz,
-             util_cap=util_cap, params=p)
+    r = fold(
+        graph,
+        t,
+        mode="smallest" if fps else "fastest",
+        fps=fps,
+        clock_mhz=clock_mhz,
+        util_cap=util_cap,
+        params=p,
+    )
     folded = graph.with_folding(r.folding)
-    return evaluate(folded, t, clock_mhz=clock_mhz, util_cap=util_cap, params=p,
-                    binding=r.binding, meets_fps=r.meets_fps)
+    return evaluate(
+        folded,
+        t,
+        clock_mhz=clock_mhz,
+        util_cap=util_cap,
+        params=p,
+        binding=r.binding,
+        meets_fps=r.meets_fps,
+    )
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``hwprune.estimate(...)`` work even after ``import hwprune.estimate`` has bound the
+    package attribute ``estimate`` to this module (the function and module share the name)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Estimate:
+        return estimate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -339,7 +339,7 @@ class WidthConverter:
 
 @dataclass(frozen=True)
 class DMA:
-    """DMA between memory and the accelerator: ``frame_bits`` per frame over a ``width``-bit port."""
+    """DMA between memory and the accelerator: ``frame_bits`` per frame, ``width``-bit port."""
 
     name: str
     direction: str  # "in" | "out"
@@ -438,7 +438,9 @@ def divisors(n: int) -> tuple[int, ...]:
     return tuple(_divisors(n))
 
 
-def _as_int(layer: Mapping[str, Any], key: str, i: int, default: Any = ..., minimum: int = 1) -> Any:
+def _as_int(
+    layer: Mapping[str, Any], key: str, i: int, default: Any = ..., minimum: int = 1
+) -> Any:
     if key not in layer or layer[key] is None:
         if default is ...:
             raise ConfigError(f"layer {i} ({layer.get('op')}): missing '{key}'; add it")
@@ -496,7 +498,9 @@ def build_ir(
     if len(shape) == 1:
         shape = (shape[0], 1, 1)
     if len(shape) != 3 or min(shape) < 1:
-        raise ConfigError(f"input shape must be [C, H, W] of positive sizes, got {list(input_shape)}")
+        raise ConfigError(
+            f"input shape must be [C, H, W] of positive sizes, got {list(input_shape)}"
+        )
     if not isinstance(input_bits, int) or not 1 <= input_bits <= 32:
         raise ConfigError(f"input bits must be an integer in 1..32, got {input_bits!r}")
     if not layers:
@@ -512,7 +516,7 @@ def build_ir(
     last_abits: Any = "unset"
     for i, layer in enumerate(layers):
         if not isinstance(layer, Mapping):
-            raise ConfigError(f"layer {i} must be an object such as {{\"op\": \"fc\", \"out\": 10}}")
+            raise ConfigError(f'layer {i} must be an object such as {{"op": "fc", "out": 10}}')
         op = layer.get("op")
         if last_abits is None:
             raise ConfigError(
@@ -537,8 +541,9 @@ def build_ir(
         abits = layer.get("abits", "missing")
         if abits == "missing":
             raise ConfigError(f"layer {i} ({op}): missing 'abits' (use null for the last layer)")
-        if abits is not None and (not isinstance(abits, int) or isinstance(abits, bool)
-                                  or not 1 <= abits <= 32):
+        if abits is not None and (
+            not isinstance(abits, int) or isinstance(abits, bool) or not 1 <= abits <= 32
+        ):
             raise ConfigError(f"layer {i} ({op}): 'abits' must be an integer in 1..32 or null")
         wkind = weight_kind(wbits)
         okind = act_kind(abits) if abits is not None else "int"
@@ -554,7 +559,9 @@ def build_ir(
             groups = _as_int(layer, "groups", i, 1)
             oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
             if oh < 1 or ow < 1:
-                raise ConfigError(f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})")
+                raise ConfigError(
+                    f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})"
+                )
             cname = f"conv{count['conv']}"
             count["conv"] += 1
             if groups == 1:
@@ -563,23 +570,71 @@ def build_ir(
                 _check_fold(cname, "simd", simd, mw, "SIMD must divide kernel*kernel*in_channels")
                 if not (k == 1 and stride == 1 and pad == 0):
                     sw_simd = simd if simd is not None and c % simd == 0 else 1
-                    nodes.append(SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, bits,
-                                               kind, simd=sw_simd))
+                    nodes.append(
+                        SlidingWindow(
+                            f"{cname}_swg", c, (h, w), k, stride, pad, bits, kind, simd=sw_simd
+                        )
+                    )
                 acc = accumulator_bits(mw, wbits, wkind, bits, kind)
                 _record(fixed, cname, pe, simd)
-                nodes.append(MVAU(cname, mw, out_ch, oh * ow, wbits, wkind, bits, kind, acc,
-                                  abits, okind, pe or 1, simd or 1, conv=True))
+                nodes.append(
+                    MVAU(
+                        cname,
+                        mw,
+                        out_ch,
+                        oh * ow,
+                        wbits,
+                        wkind,
+                        bits,
+                        kind,
+                        acc,
+                        abits,
+                        okind,
+                        pe or 1,
+                        simd or 1,
+                        conv=True,
+                    )
+                )
             elif groups == c and out_ch == c:
                 _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
                 _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
                 if simd not in (None, 1) and pe not in (None, c):
-                    raise ConfigError(f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv")
-                nodes.append(SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, bits, kind,
-                                           simd=pe or 1, depthwise=True))
+                    raise ConfigError(
+                        f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv"
+                    )
+                nodes.append(
+                    SlidingWindow(
+                        f"{cname}_swg",
+                        c,
+                        (h, w),
+                        k,
+                        stride,
+                        pad,
+                        bits,
+                        kind,
+                        simd=pe or 1,
+                        depthwise=True,
+                    )
+                )
                 acc = accumulator_bits(k * k, wbits, wkind, bits, kind)
                 _record(fixed, cname, pe, simd)
-                nodes.append(VVAU(cname, c, k, oh * ow, wbits, wkind, bits, kind, acc, abits,
-                                  okind, pe or 1, simd or 1))
+                nodes.append(
+                    VVAU(
+                        cname,
+                        c,
+                        k,
+                        oh * ow,
+                        wbits,
+                        wkind,
+                        bits,
+                        kind,
+                        acc,
+                        abits,
+                        okind,
+                        pe or 1,
+                        simd or 1,
+                    )
+                )
             else:
                 raise ConfigError(
                     f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
@@ -595,8 +650,23 @@ def build_ir(
             _check_fold(fname, "simd", simd, mw, "SIMD must divide the input length")
             acc = accumulator_bits(mw, wbits, wkind, bits, kind)
             _record(fixed, fname, pe, simd)
-            nodes.append(MVAU(fname, mw, out, 1, wbits, wkind, bits, kind, acc, abits, okind,
-                              pe or 1, simd or 1))
+            nodes.append(
+                MVAU(
+                    fname,
+                    mw,
+                    out,
+                    1,
+                    wbits,
+                    wkind,
+                    bits,
+                    kind,
+                    acc,
+                    abits,
+                    okind,
+                    pe or 1,
+                    simd or 1,
+                )
+            )
             c, h, w, flat = out, 1, 1, True
         last_abits = abits
         if abits is not None:

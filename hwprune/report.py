@@ -211,6 +211,16 @@ def _read_recipe(run_dir: Path) -> Mapping[str, Any] | None:
     return None
 
 
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for reports and logs).
+
+    Example:
+        >>> mask_url("postgresql://me:secret@db:5432/hw")
+        'postgresql://me:***@db:5432/hw'
+    """
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
 def _fmt(value: Any, digits: int = 0) -> str:
     """Human formatting for tables: thousands separators, ``-`` for missing."""
     f = _num(value)
@@ -256,8 +266,15 @@ def find_storage(run_dir: str | Path) -> str:
     for name in ("run.json", "summary.json"):
         data = _read_json(run / name)
         if isinstance(data, Mapping):
-            url = data.get("storage") or (data.get("study") or {}).get("storage")
+            url = data.get("storage")
+            if not url and isinstance(data.get("study"), Mapping):
+                url = data["study"].get("storage")
             if isinstance(url, str) and url:
+                if ":***@" in url:
+                    raise StorageError(
+                        f"the study of '{run}' is in {url} (password not stored); pass "
+                        "--storage with the full URL"
+                    )
                 return url
     raise StorageError(
         f"'{run}' is not a run folder (no study.db); pass the folder a search wrote (runs/<name>)"
@@ -395,7 +412,9 @@ def _objective_names(study: Any, run_meta: Mapping[str, Any]) -> tuple[str, ...]
     return tuple(str(x) for x in names)
 
 
-def load_run(run_dir: str | Path, study_name: str | None = None) -> RunData:
+def load_run(
+    run_dir: str | Path, study_name: str | None = None, storage: str | None = None
+) -> RunData:
     """Read a run folder (Optuna study + the files beside it) into a :class:`RunData`.
 
     Raises :class:`hwprune.errors.StorageError` when the folder is missing, is a file, or holds
@@ -407,7 +426,13 @@ def load_run(run_dir: str | Path, study_name: str | None = None) -> RunData:
         0.962
     """
     run = Path(run_dir)
-    storage = find_storage(run)
+    if storage is None:
+        storage = find_storage(run)
+    elif not run.is_dir():
+        raise StorageError(
+            f"run folder '{run}' does not exist or is not a folder; pass the folder a search "
+            "wrote (runs/<name>)"
+        )
     summary = _read_json(run / "summary.json")
     summary = summary if isinstance(summary, Mapping) else {}
     meta = _read_json(run / "run.json")
@@ -702,7 +727,13 @@ def _export_info(run: Path, summary: Mapping[str, Any]) -> Mapping[str, Any] | N
     data = summary.get("export")
     if isinstance(data, Mapping):
         info = {**data, **info}
-    best = run / "best"
+    # the search exports into best/; `hwprune export --run` into best/export/ (newest wins)
+    candidates = [d for d in (run / "best", run / "best" / "export") if (d / "csim.log").is_file()
+                  or (d / "hls").is_dir()]
+    best = max(candidates, key=lambda d: (d / "hls").stat().st_mtime
+               if (d / "hls").exists() else 0.0) if candidates else run / "best"
+    if best != run / "best":
+        info["dir"] = str(best)
     log_path = best / "csim.log"
     if log_path.is_file():
         try:
@@ -1085,10 +1116,10 @@ def build_report_section(run: RunData) -> dict[str, Any]:
         "run_dir": str(run.run_dir),
         "study": {
             "name": run.study_name,
-            "storage": run.storage,
+            "storage": mask_url(run.storage),
             "objectives": list(run.objective_names),
             "directions": list(run.directions),
-            "dashboard": f"optuna-dashboard {run.storage}",
+            "dashboard": f"optuna-dashboard {mask_url(run.storage)}",
         },
         "recipe": run.recipe,
         "target": run.target,
@@ -1122,7 +1153,7 @@ def _base_summary(run: RunData) -> dict[str, Any]:
     return {
         "schema": SUMMARY_SCHEMA,
         "study": run.study_name,
-        "storage": run.storage,
+        "storage": mask_url(run.storage),
         "run_dir": str(run.run_dir),
         "recipe": run.recipe,
         "target": run.target_name,
@@ -1611,9 +1642,14 @@ def render_html(
                          f"{'' if len(summary['pareto']) == 1 else 's'}"),
     ]
     if ch is not None:
+        info = run.chosen_info or {}
         overview.append((
             "chosen design",
-            f"trial {ch.number}: accuracy {_pct(ch.accuracy)}"
+            f"trial {ch.number}"
+            + (f" (rule {html.escape(str(info['rule']))})" if info.get("rule") else "")
+            + f": validation accuracy {_pct(ch.accuracy)}"
+            + (f" ({_pct(_num(info['val_accuracy']))} after the final fine-tune)"
+               if _num(info.get("val_accuracy")) is not None else "")
             + (f", test {_pct(ch.test_accuracy)}" if ch.test_accuracy is not None else "")
             + (f", {_fmt(ch.fps)} frames/s" if ch.fps is not None else "")
             + (f", {_fmt(ch.latency_us, 1)} µs" if ch.latency_us is not None else "")
@@ -1622,7 +1658,8 @@ def render_html(
                 for r in ("lut", "bram18", "dsp") if getattr(ch, r) is not None
             ),
         ))
-    overview.append(("dashboard", f"<code>optuna-dashboard {html.escape(run.storage)}</code>"))
+    overview.append(
+        ("dashboard", f"<code>optuna-dashboard {html.escape(mask_url(run.storage))}</code>"))
     target_items = [
         (str(k), _fmt(v, 2) if isinstance(v, (int, float)) and not isinstance(v, bool)
          else html.escape(str(v)))
@@ -1700,18 +1737,23 @@ def _writable_dir(path: Path) -> Path:
 
 
 def write_report(
-    run_dir: str | Path, out_dir: str | Path | None = None, study_name: str | None = None
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    study_name: str | None = None,
+    storage: str | None = None,
 ) -> Path:
     """Write ``report.html``, the plots (PNG + SVG) and ``summary.json``; return the HTML path.
 
-    ``out_dir`` defaults to the run folder. Called by the search at its end and by
-    ``hwprune report RUN_DIR``.
+    ``out_dir`` defaults to the run folder. ``study_name`` picks a study when the storage
+    holds several; ``storage`` is the Optuna URL when the study is not in ``study.db`` of the
+    run folder (a PostgreSQL or journal storage; shown with its password masked). Called by
+    the search at its end and by ``hwprune report RUN_DIR``.
 
     Example:
         >>> write_report("runs/tfc-pynq-z2")                # doctest: +SKIP
         PosixPath('runs/tfc-pynq-z2/report.html')
     """
-    run = load_run(run_dir, study_name)
+    run = load_run(run_dir, study_name, storage)
     out = _writable_dir(Path(out_dir) if out_dir is not None else run.run_dir)
     existing = _read_json(run.run_dir / "summary.json")
     summary = build_summary(run, existing if isinstance(existing, Mapping) else None)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +79,15 @@ class FpgaTarget:
 
 _INT_FIELDS = ("lut", "ff", "bram18", "dsp", "io_width_bits", "lutram", "uram")
 _FLOAT_FIELDS = (
-    "clock_mhz", "shell_lut", "shell_ff", "shell_bram18", "shell_dsp", "dma_lut", "dma_ff",
-    "dma_bram18", "util_cap",
+    "clock_mhz",
+    "shell_lut",
+    "shell_ff",
+    "shell_bram18",
+    "shell_dsp",
+    "dma_lut",
+    "dma_ff",
+    "dma_bram18",
+    "util_cap",
 )
 _REQUIRED = ("part", "lut", "ff", "bram18", "dsp", "clock_mhz", "io_width_bits")
 _FAMILIES = ("zynq7000", "zynqmp", "alveo", "versal")
@@ -142,8 +148,12 @@ def fpga_target_from_dict(data: Mapping[str, Any], source: str = "") -> FpgaTarg
         raise TargetError(f"{where}: field 'part' must be a part number string")
     name = str(data.get("name") or (Path(source).stem if source else "fpga"))
     return FpgaTarget(
-        name=name, part=part, family=family, description=str(data.get("description", "")),
-        source=source, **kwargs,
+        name=name,
+        part=part,
+        family=family,
+        description=str(data.get("description", "")),
+        source=source,
+        **kwargs,
     )
 
 
@@ -165,7 +175,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
-        raise TargetError(f"cannot read target file {path}: {exc.strerror}; check the path") from exc
+        raise TargetError(
+            f"cannot read target file {path}: {exc.strerror}; check the path"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"target file {path} is not valid TOML ({exc}); fix its syntax") from exc
 
@@ -182,9 +194,7 @@ def target_from_file(path: str | Path) -> Any:
     data = _read_toml(path)
     kind = data.get("kind")
     if kind not in _READERS:
-        raise TargetError(
-            f"{path}: field 'kind' must be one of {sorted(_READERS)}, got {kind!r}"
-        )
+        raise TargetError(f"{path}: field 'kind' must be one of {sorted(_READERS)}, got {kind!r}")
     if "name" not in data:
         data = {**data, "name": path.stem}
     return _READERS[kind](data, str(path))

@@ -28,8 +28,22 @@ def mvau(mw, mh, n_vec=1, pe=1, simd=1, w=1, a=1, out=1, **kw):
     from hwprune.ir import accumulator_bits
 
     acc = accumulator_bits(mw, w, wk, a, ak)
-    return MVAU("m", mw, mh, n_vec, w, wk, a, ak, acc, out,
-                "bipolar" if out == 1 else "uint", pe, simd, **kw)
+    return MVAU(
+        "m",
+        mw,
+        mh,
+        n_vec,
+        w,
+        wk,
+        a,
+        ak,
+        acc,
+        out,
+        "bipolar" if out == 1 else "uint",
+        pe,
+        simd,
+        **kw,
+    )
 
 
 def test_mvau_cycles_by_hand():
@@ -71,22 +85,25 @@ def test_bnn_pynq_cnv_bottleneck_and_board_fps():
     assert e.fps == pytest.approx(3050.0, rel=0.01)
 
 
-@pytest.mark.parametrize("width, depth, expected", [
-    (27, 64, 2.0),        # L01: one RAMB36 (FINN estimates 1 RAMB18)
-    (576, 64, 16.0),      # L02: 8 RAMB36
-    (144, 512, 4.0),      # L03: 2 RAMB36
-    (288, 512, 8.0),      # L04: 4 RAMB36
-    (1280, 60, 36.0),     # R14 layer 0: 18 RAMB36
-    (32, 9216, 32.0),     # deep-narrow: 2x16384 aspect, 16 RAMB36
-    (8, 147456, 80.0),    # deeper than 32768: cascaded 1x32768 blocks
-])
+@pytest.mark.parametrize(
+    "width, depth, expected",
+    [
+        (27, 64, 2.0),  # L01: one RAMB36 (FINN estimates 1 RAMB18)
+        (576, 64, 16.0),  # L02: 8 RAMB36
+        (144, 512, 4.0),  # L03: 2 RAMB36
+        (288, 512, 8.0),  # L04: 4 RAMB36
+        (1280, 60, 36.0),  # R14 layer 0: 18 RAMB36
+        (32, 9216, 32.0),  # deep-narrow: 2x16384 aspect, 16 RAMB36
+        (8, 147456, 80.0),  # deeper than 32768: cascaded 1x32768 blocks
+    ],
+)
 def test_weight_memory_mapping(width, depth, expected):
     assert bram18_for(width, depth) == expected
 
 
 def test_small_memories_go_to_lutram_and_styles_are_honoured():
-    assert memory_cost(2, 64, "auto", P) == (2.0, 0.0)          # 128 bits
-    assert memory_cost(576, 8, "auto", P) == (576.0, 0.0)       # 16 words deep
+    assert memory_cost(2, 64, "auto", P) == (2.0, 0.0)  # 128 bits
+    assert memory_cost(576, 8, "auto", P) == (576.0, 0.0)  # 16 words deep
     assert memory_cost(576, 64, "distributed", P) == (576.0, 0.0)
     assert memory_cost(2, 64, "block", P) == (0.0, 2.0)
 
@@ -110,15 +127,19 @@ def test_per_pe_layout_gives_bnn_pynq_lfc_bram():
     """Reference section 8: per-PE weight arrays give exactly LFC-W1A1's 208 RAMB18."""
     per_pe = replace(P, weight_layout="per_pe")
     fold_ = [(832, 1024, 32, 64), (1024, 1024, 64, 32), (1024, 1024, 32, 64), (1024, 64, 16, 8)]
-    total = sum(node_cost(mvau(mw, mh, 1, pe, simd, out=1 if mh > 64 else None), per_pe).bram18
-                for mw, mh, pe, simd in fold_)
+    total = sum(
+        node_cost(mvau(mw, mh, 1, pe, simd, out=1 if mh > 64 else None), per_pe).bram18
+        for mw, mh, pe, simd in fold_
+    )
     assert total == 208
 
 
 def test_dsp_versus_lut_multipliers():
     wide = mvau(72, 16, 1, 4, 8, w=8, a=8, out=None)
-    assert node_cost(wide).dsp == 32 and node_cost(wide).lut < node_cost(
-        replace(wide, res_type="lut")).lut
+    assert (
+        node_cost(wide).dsp == 32
+        and node_cost(wide).lut < node_cost(replace(wide, res_type="lut")).lut
+    )
     assert node_cost(replace(wide, res_type="lut")).dsp == 0
     narrow = mvau(72, 16, 1, 4, 8, w=2, a=2, out=2)
     assert node_cost(narrow).dsp == 0 and node_cost(replace(narrow, res_type="dsp")).dsp == 32
@@ -133,10 +154,16 @@ def test_more_parallelism_costs_more_luts():
 
 def test_optimizer_tables_and_evaluate_agree():
     t = load_target("pynq-z2")
-    g = build_ir([{"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 2, "abits": 2},
-                  {"op": "maxpool", "kernel": 2},
-                  {"op": "conv", "out_ch": 32, "kernel": 3, "wbits": 2, "abits": 2},
-                  {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (3, 16, 16), 8)
+    g = build_ir(
+        [
+            {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "maxpool", "kernel": 2},
+            {"op": "conv", "out_ch": 32, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+        ],
+        (3, 16, 16),
+        8,
+    )
     r = fold(g, t)
     e = evaluate(g.with_folding(r.folding), t)
     area = e.lut / t.lut + e.ff / t.ff + e.bram18 / t.bram18 + e.dsp / t.dsp
@@ -145,18 +172,26 @@ def test_optimizer_tables_and_evaluate_agree():
 
 
 def test_design_too_big_says_what_binds_without_raising():
-    d = {"input": {"shape": [1, 64, 64], "bits": 8}, "layers": [
-        {"op": "fc", "out": 4096, "wbits": 4, "abits": 4},
-        {"op": "fc", "out": 10, "wbits": 4, "abits": None}]}
+    d = {
+        "input": {"shape": [1, 64, 64], "bits": 8},
+        "layers": [
+            {"op": "fc", "out": 4096, "wbits": 4, "abits": 4},
+            {"op": "fc", "out": 10, "wbits": 4, "abits": None},
+        ],
+    }
     e = estimate(d, "pynq-z2")
     assert not e.fits and e.binding == "bram18" and e.util["bram18"] > 0.85
     assert e.to_dict()["fits"] is False
 
 
 def test_totals_include_overheads_and_clock_scales_fps():
-    d = {"input": {"shape": [3, 32, 32], "bits": 8}, "layers": [
-        {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 2, "abits": 2, "pe": 4, "simd": 9},
-        {"op": "fc", "out": 10, "wbits": 2, "abits": None, "pe": 10, "simd": 30}]}
+    d = {
+        "input": {"shape": [3, 32, 32], "bits": 8},
+        "layers": [
+            {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 2, "abits": 2, "pe": 4, "simd": 9},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None, "pe": 10, "simd": 30},
+        ],
+    }
     t = load_target("pynq-z2")
     e = estimate(d, t)
     nodes = sum(x.lut for x in e.layers)
@@ -171,9 +206,13 @@ def test_totals_include_overheads_and_clock_scales_fps():
 
 def test_io_bound_fc_net():
     """A tiny MLP on a big input is limited by the 64-bit port, as FC nets on boards are."""
-    d = {"input": {"shape": [1, 16, 16], "bits": 8}, "layers": [
-        {"op": "fc", "out": 8, "wbits": 2, "abits": 2},
-        {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}
+    d = {
+        "input": {"shape": [1, 16, 16], "bits": 8},
+        "layers": [
+            {"op": "fc", "out": 8, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+        ],
+    }
     e = estimate(d, "pynq-z2")
     assert e.io_cycles == io_cycles(256 * 8, 64) == 32
     assert e.binding == "io" and e.cycles == 32 + P.frame_overhead_cycles

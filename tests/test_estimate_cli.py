@@ -9,15 +9,28 @@ import pytest
 
 from hwprune.cli import main
 
-DESIGN = {"name": "cnv-w1a1", "input": {"shape": [3, 32, 32], "bits": 8},
-          "layers": [
-              {"op": "conv", "out_ch": 64, "kernel": 3, "stride": 1, "pad": 0, "wbits": 1,
-               "abits": 1, "pe": 16, "simd": 3},
-              {"op": "maxpool", "kernel": 2},
-              {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 1, "abits": 1},
-              {"op": "maxpool", "kernel": 2},
-              {"op": "fc", "out": 128, "wbits": 1, "abits": 1},
-              {"op": "fc", "out": 10, "wbits": 1, "abits": None}]}
+DESIGN = {
+    "name": "cnv-w1a1",
+    "input": {"shape": [3, 32, 32], "bits": 8},
+    "layers": [
+        {
+            "op": "conv",
+            "out_ch": 64,
+            "kernel": 3,
+            "stride": 1,
+            "pad": 0,
+            "wbits": 1,
+            "abits": 1,
+            "pe": 16,
+            "simd": 3,
+        },
+        {"op": "maxpool", "kernel": 2},
+        {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 1, "abits": 1},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out": 128, "wbits": 1, "abits": 1},
+        {"op": "fc", "out": 10, "wbits": 1, "abits": None},
+    ],
+}
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -41,8 +54,19 @@ def test_json_output_has_the_agreed_keys(design, capsys):
     code, out, _ = run(["estimate", str(design), "--target", "pynq-z2", "--json"], capsys)
     assert code == 0
     d = json.loads(out)
-    for key in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "fits", "binding", "layers",
-                "overheads", "folding"):
+    for key in (
+        "lut",
+        "ff",
+        "bram18",
+        "dsp",
+        "fps",
+        "latency_us",
+        "fits",
+        "binding",
+        "layers",
+        "overheads",
+        "folding",
+    ):
         assert key in d
     assert d["fits"] is True and d["fps"] > 0
     for layer in d["layers"]:
@@ -69,18 +93,27 @@ def test_fps_switches_to_smallest_design(design, capsys):
 
 def test_clock_and_target_file(design, tmp_path, capsys):
     board = tmp_path / "board.toml"
-    board.write_text('name = "mini"\nkind = "fpga"\npart = "xc7z010clg400-1"\nlut = 17600\n'
-                     'ff = 35200\nbram18 = 120\ndsp = 80\nclock_mhz = 50.0\nio_width_bits = 64\n')
-    code, out, _ = run(["estimate", str(design), "--target-file", str(board), "--json",
-                        "--clock-mhz", "125"], capsys)
+    board.write_text(
+        'name = "mini"\nkind = "fpga"\npart = "xc7z010clg400-1"\nlut = 17600\n'
+        "ff = 35200\nbram18 = 120\ndsp = 80\nclock_mhz = 50.0\nio_width_bits = 64\n"
+    )
+    code, out, _ = run(
+        ["estimate", str(design), "--target-file", str(board), "--json", "--clock-mhz", "125"],
+        capsys,
+    )
     d = json.loads(out)
     assert d["target"] == "mini" and d["clock_mhz"] == 125.0
     assert code in (0, 2)
 
 
 def test_impossible_design_is_a_one_line_error_naming_the_resource(tmp_path, capsys):
-    big = dict(DESIGN, layers=[{"op": "fc", "out": 4096, "wbits": 4, "abits": 4},
-                               {"op": "fc", "out": 10, "wbits": 4, "abits": None}])
+    big = dict(
+        DESIGN,
+        layers=[
+            {"op": "fc", "out": 4096, "wbits": 4, "abits": 4},
+            {"op": "fc", "out": 10, "wbits": 4, "abits": None},
+        ],
+    )
     p = tmp_path / "big.json"
     p.write_text(json.dumps(big))
     code, _, err = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
@@ -90,11 +123,18 @@ def test_impossible_design_is_a_one_line_error_naming_the_resource(tmp_path, cap
     assert "bram18" in lines[0] and "does not fit pynq-z2" in lines[0]
 
 
-@pytest.mark.parametrize("content, msg", [
-    ("{", "not valid JSON"),
-    (json.dumps(dict(DESIGN, layers=[{"op": "fc", "out": 10, "wbits": 1, "abits": None,
-                                      "pe": 3}])), "pe=3 is illegal"),
-])
+@pytest.mark.parametrize(
+    "content, msg",
+    [
+        ("{", "not valid JSON"),
+        (
+            json.dumps(
+                dict(DESIGN, layers=[{"op": "fc", "out": 10, "wbits": 1, "abits": None, "pe": 3}])
+            ),
+            "pe=3 is illegal",
+        ),
+    ],
+)
 def test_bad_designs_are_one_line_errors(tmp_path, capsys, content, msg):
     p = tmp_path / "bad.json"
     p.write_text(content)
@@ -112,3 +152,37 @@ def test_unknown_target_and_missing_file(design, tmp_path, capsys):
 def test_targets_command_through_the_real_cli(capsys):
     code, out, _ = run(["targets", "--json"], capsys)
     assert code == 0 and "pynq-z2" in {x["name"] for x in json.loads(out)}
+
+
+@pytest.mark.slow
+def test_qonnx_model_is_priced_like_its_json_design(tmp_path, capsys):
+    """`hwprune estimate MODEL.onnx` lowers a Brevitas QONNX export to the same dataflow graph
+    as the JSON design of that network: same nodes, folding and cycles."""
+    pytest.importorskip("hwprune.export.lower")
+    torch = pytest.importorskip("torch")
+    from brevitas.export import export_qonnx
+
+    from hwprune.compress.quant import to_brevitas
+    from hwprune.models import ModelSpec, build_model
+
+    torch.manual_seed(0)
+    layers = [{"op": "conv", "out_ch": 8, "kernel": 3, "stride": 1, "pad": 0, "groups": 1},
+              {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": 16}, {"op": "fc", "out": 10}]
+    spec = ModelSpec(name="tiny", input_shape=(1, 8, 8), num_classes=10, layers=tuple(layers))
+    q = to_brevitas(build_model(spec), [2, 2, 2], [2, 2, None], input_scale=16.0).eval()
+    onnx_path = tmp_path / "tiny.onnx"
+    export_qonnx(q, input_t=torch.rand(1, 1, 8, 8), export_path=str(onnx_path), dynamo=False)
+    design = {"name": "tiny", "input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
+        {**layers[0], "wbits": 2, "abits": 2}, layers[1],
+        {**layers[2], "wbits": 2, "abits": 2}, {**layers[3], "wbits": 2, "abits": None}]}
+    json_path = tmp_path / "tiny.json"
+    json_path.write_text(json.dumps(design))
+    code_o, out_o, err_o = run(["estimate", str(onnx_path), "--json", "--fps", "20000"], capsys)
+    code_j, out_j, _ = run(["estimate", str(json_path), "--json", "--fps", "20000"], capsys)
+    assert code_o == 0, err_o
+    assert code_j == 0
+    o, j = json.loads(out_o), json.loads(out_j)
+    assert [x["op"] for x in o["layers"]] == [x["op"] for x in j["layers"]]
+    assert [x["cycles"] for x in o["layers"]] == [x["cycles"] for x in j["layers"]]
+    assert o["node_cycles"] == j["node_cycles"] and o["meets_fps"] and j["meets_fps"]
+    assert o["lut"] <= j["lut"] * 1.01  # real weights can only narrow the accumulators

@@ -49,8 +49,7 @@ def test_export_qonnx_model(mlp_onnx, tmp_path, capsys):
     assert "vitis_hls -f run_hls.tcl" in readme and "bit-exact" in readme
     est = json.loads((out / "estimate.json").read_text())
     flow = json.loads((out / "dataflow.json").read_text())
-    assert {f["name"]: {"pe": f["pe"], "simd": f["simd"]} for f in flow["folding"]} == {
-        k: v for k, v in est["folding"].items() if k.startswith("fc")}
+    assert flow["folding"] == est["folding"]
 
 
 @pytest.mark.slow
@@ -114,3 +113,29 @@ def test_export_no_csim_scores(mlp_onnx, tmp_path, capsys):
     assert info["csim"] is None and info["executor_vs_qonnx"]["exact"]
     assert np.load(out / "golden" / "expected.npy").shape == (10, 10)
     assert (out / "hls" / "top.cpp").is_file() and not (out / "csim.log").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.csim
+def test_export_run_best_and_trial(tmp_path, capsys):
+    """`hwprune export --run`: the chosen design (weights from best/) and a trial (re-trained)."""
+    run = tmp_path / "run"
+    code, _, err = _run(["search", "--quiet", "--trials", "2", "--epochs", "1",
+                         "--final-epochs", "1", "--set", "parent.epochs=2", "--no-export",
+                         "--out", str(run), "--target", "pynq-z2"], capsys)
+    assert code == 0, err
+    code, stdout, err = _run(["export", "--run", str(run), "--json"], capsys)
+    assert code == 0, err
+    info = json.loads(stdout)
+    assert info["bit_exact"] and info["out_dir"] == str(run / "best" / "export")
+    design = json.loads((run / "best" / "design.json").read_text())
+    fc = [lay for lay in design["layers"] if lay["op"] == "fc"]
+    for k, lay in enumerate(fc):  # the folding the search priced is the folding exported
+        if "pe" in lay:
+            assert info["folding"][f"fc{k}"] == {"pe": lay["pe"], "simd": lay["simd"]}
+    code, stdout, err = _run(["export", "--run", str(run), "--trial", "0", "--samples", "100",
+                              "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["out_dir"] == str(run / "trials" / "0" / "export")
+    code, _, err = _run(["export", "--run", str(run), "--trial", "99"], capsys)
+    assert code == 2 and "has no trial 99" in err

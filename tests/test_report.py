@@ -522,3 +522,63 @@ def test_report_and_compare_with_a_gpu_target(real_runs: dict[str, Path],
     assert [r["target"] for r in doc["runs"]] == ["pynq-z2", "jetson-orin-nano"]
     assert all(r["trials"] == 3 for r in doc["runs"])
     assert "jetson-orin-nano" in page.read_text()
+
+
+def test_study_in_another_storage(tmp_path: Path) -> None:
+    """A run whose study lives elsewhere (as with --storage): pass the URL explicitly."""
+    from hwprune.errors import StorageError
+
+    run = make_run(tmp_path / "run", n_trials=5)
+    db = tmp_path / "elsewhere.db"
+    (run / "study.db").rename(db)
+    (run / "summary.json").unlink(missing_ok=True)
+    with pytest.raises(StorageError, match="not a run folder"):
+        report.load_run(run)
+    page = report.write_report(run, storage=f"sqlite:///{db}")
+    full = json.loads((run / "summary.json").read_text())
+    assert full["trials"]["total"] == 5 and full["report"]["study"]["storage"].endswith(
+        "elsewhere.db")
+    assert page.exists()
+
+
+def test_optuna_dashboard_reads_the_study(run_dir: Path) -> None:
+    """`optuna-dashboard sqlite:///RUN/study.db` (documented in the README) serves the study:
+    its API lists it and returns every trial with the search's user attributes."""
+    pytest.importorskip("optuna_dashboard", reason="optuna-dashboard is not installed "
+                        "(pip install optuna-dashboard)")
+    from wsgiref.util import setup_testing_defaults
+
+    from optuna_dashboard._app import create_app
+
+    app = create_app(optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'study.db'}"))
+
+    def get(path: str) -> dict:
+        env: dict = {}
+        setup_testing_defaults(env)
+        env["PATH_INFO"] = path
+        status: list[str] = []
+        body = b"".join(app(env, lambda s, h, e=None: status.append(s)))
+        assert status[0].startswith("200"), (path, status, body[:500])
+        return json.loads(body)
+
+    studies = get("/api/studies")["study_summaries"]
+    assert [s["study_name"] for s in studies] == ["digits-mlp-pynq-z2"]
+    detail = get(f"/api/studies/{studies[0]['study_id']}")
+    assert len(detail["trials"]) == 14
+    keys = {u["key"] for t in detail["trials"] for u in t["user_attrs"]}
+    assert {"design", "hw", "estimate", "status"} <= keys
+
+
+def test_report_of_a_running_study(tmp_path: Path) -> None:
+    """A study with a trial still running and a failed one is reported as it stands."""
+    run = make_run(tmp_path / "live", n_trials=6, with_best=False)
+    study = optuna.load_study(study_name="digits-mlp-pynq-z2",
+                              storage=f"sqlite:///{run / 'study.db'}")
+    study.ask()  # left running
+    failed = study.ask()
+    failed.set_user_attr("status", "failed")
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    report.write_report(run)
+    s = json.loads((run / "summary.json").read_text())["report"]
+    assert s["trials"]["running"] == 1 and s["trials"]["failed"] == 1
+    assert s["trials"]["total"] == 8

@@ -39,7 +39,13 @@ def test_z7020_capacity_matches_the_data_sheet():
     for name in ("pynq-z1", "pynq-z2"):
         t = load_target(name)
         assert (t.part, t.lut, t.ff, t.bram18, t.dsp, t.uram) == (
-            "xc7z020clg400-1", 53200, 106400, 280, 220, 0)
+            "xc7z020clg400-1",
+            53200,
+            106400,
+            280,
+            220,
+            0,
+        )
 
 
 def test_list_targets_contains_every_board():
@@ -54,15 +60,18 @@ def test_user_target_file(tmp_path: Path):
     assert load_target(str(f)).lut == 17600
 
 
-@pytest.mark.parametrize("edit, field", [
-    (lambda s: s.replace("lut = 17600\n", ""), "lut"),
-    (lambda s: s.replace("dsp = 80", 'dsp = "many"'), "dsp"),
-    (lambda s: s.replace("clock_mhz = 125.0", "clock_mhz = -5"), "clock_mhz"),
-    (lambda s: s + "util_cap = 1.5\n", "util_cap"),
-    (lambda s: s + "luts = 5\n", "luts"),
-    (lambda s: s.replace('kind = "fpga"', 'kind = "asic"'), "kind"),
-    (lambda s: s.replace('part = "xc7z010clg400-1"', "part = 7"), "part"),
-])
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (lambda s: s.replace("lut = 17600\n", ""), "lut"),
+        (lambda s: s.replace("dsp = 80", 'dsp = "many"'), "dsp"),
+        (lambda s: s.replace("clock_mhz = 125.0", "clock_mhz = -5"), "clock_mhz"),
+        (lambda s: s + "util_cap = 1.5\n", "util_cap"),
+        (lambda s: s + "luts = 5\n", "luts"),
+        (lambda s: s.replace('kind = "fpga"', 'kind = "asic"'), "kind"),
+        (lambda s: s.replace('part = "xc7z010clg400-1"', "part = 7"), "part"),
+    ],
+)
 def test_malformed_file_names_the_bad_field(tmp_path: Path, edit, field):
     f = tmp_path / "bad.toml"
     f.write_text(edit(MINIMAL))
@@ -84,15 +93,26 @@ def test_invalid_toml_and_unknown_names(tmp_path: Path):
 def test_gpu_kind_is_dispatched_to_the_gpu_reader(tmp_path: Path):
     pytest.importorskip("hwprune.cost.gpu")
     f = tmp_path / "gpu.toml"
-    f.write_text('name = "toy-gpu"\nkind = "gpu"\nprecisions = ["fp32"]\n'
-                 'peak_tops = {fp32 = 1.0}\nmem_bw_gbps = 100.0\n')
+    f.write_text(
+        'name = "toy-gpu"\nkind = "gpu"\nprecisions = ["fp32"]\n'
+        "peak_tops = {fp32 = 1.0}\nmem_bw_gbps = 100.0\n"
+    )
     t = load_target(f)
     assert t.kind == "gpu" and t.name == "toy-gpu"
 
 
 def test_fpga_target_from_dict_defaults():
-    t = fpga_target_from_dict({"part": "x", "lut": 1, "ff": 1, "bram18": 1, "dsp": 0,
-                               "clock_mhz": 100, "io_width_bits": 32})
+    t = fpga_target_from_dict(
+        {
+            "part": "x",
+            "lut": 1,
+            "ff": 1,
+            "bram18": 1,
+            "dsp": 0,
+            "clock_mhz": 100,
+            "io_width_bits": 32,
+        }
+    )
     assert t.family == "zynq7000" and t.capacity() == {"lut": 1, "ff": 1, "bram18": 1, "dsp": 0}
 
 

@@ -32,22 +32,76 @@ def _print_table(e: Any) -> None:
     if console.width < 150:  # pipes and narrow terminals: keep one row per node
         console = Console(width=150)
     table = Table(title=f"{e.name} on {e.target} @ {e.clock_mhz:g} MHz")
-    for col in ("op", "name", "shape", "bits", "PE", "SIMD", "cycles", "LUT", "FF", "BRAM18",
-                "DSP"):
-        table.add_column(col, justify="left" if col in ("op", "name", "shape", "bits")
-                         else "right")
+    for col in (
+        "op",
+        "name",
+        "shape",
+        "bits",
+        "PE",
+        "SIMD",
+        "cycles",
+        "LUT",
+        "FF",
+        "BRAM18",
+        "DSP",
+    ):
+        table.add_column(col, justify="left" if col in ("op", "name", "shape", "bits") else "right")
     for x in e.layers:
-        table.add_row(x.op, x.name, x.shape, _bits(x.bits), _fmt(x.pe), _fmt(x.simd),
-                      _fmt(x.cycles), _fmt(x.lut), _fmt(x.ff), _fmt(x.bram18), _fmt(x.dsp))
+        table.add_row(
+            x.op,
+            x.name,
+            x.shape,
+            _bits(x.bits),
+            _fmt(x.pe),
+            _fmt(x.simd),
+            _fmt(x.cycles),
+            _fmt(x.lut),
+            _fmt(x.ff),
+            _fmt(x.bram18),
+            _fmt(x.dsp),
+        )
     table.add_section()
     for key, o in e.overheads.items():
-        table.add_row("overhead", f"{key} x{int(o['count'])}", "", "", "", "", "",
-                      _fmt(o["lut"]), _fmt(o["ff"]), _fmt(o["bram18"]), _fmt(o["dsp"]))
+        table.add_row(
+            "overhead",
+            f"{key} x{int(o['count'])}",
+            "",
+            "",
+            "",
+            "",
+            "",
+            _fmt(o["lut"]),
+            _fmt(o["ff"]),
+            _fmt(o["bram18"]),
+            _fmt(o["dsp"]),
+        )
     table.add_section()
-    table.add_row("total", "", "", "", "", "", _fmt(e.node_cycles), _fmt(e.lut), _fmt(e.ff),
-                  _fmt(e.bram18), _fmt(e.dsp))
-    table.add_row("use", "", "", "", "", "", "", f"{e.util['lut']:.0%}", f"{e.util['ff']:.0%}",
-                  f"{e.util['bram18']:.0%}", f"{e.util['dsp']:.0%}")
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        "",
+        "",
+        _fmt(e.node_cycles),
+        _fmt(e.lut),
+        _fmt(e.ff),
+        _fmt(e.bram18),
+        _fmt(e.dsp),
+    )
+    table.add_row(
+        "use",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        f"{e.util['lut']:.0%}",
+        f"{e.util['ff']:.0%}",
+        f"{e.util['bram18']:.0%}",
+        f"{e.util['dsp']:.0%}",
+    )
     console.print(table)
     fps_note = ""
     if e.meets_fps is False:
@@ -64,17 +118,24 @@ def register(app: typer.Typer) -> None:
 
     @app.command("estimate")
     def estimate_command(
-        design: Path = typer.Argument(..., help="Design description (.json) or QONNX model (.onnx)."),
-        target: str = typer.Option("pynq-z2", "--target", "-t",
-                                   help="Target name (see `hwprune targets`)."),
-        target_file: Path | None = typer.Option(None, "--target-file",
-                                                help="A target TOML file (overrides --target)."),
-        clock_mhz: float | None = typer.Option(None, "--clock-mhz",
-                                               help="Fabric clock in MHz (default: the target's)."),
+        design: Path = typer.Argument(
+            ..., help="Design description (.json) or QONNX model (.onnx)."
+        ),
+        target: str = typer.Option(
+            "pynq-z2", "--target", "-t", help="Target name (see `hwprune targets`)."
+        ),
+        target_file: Path | None = typer.Option(
+            None, "--target-file", help="A target TOML file (overrides --target)."
+        ),
+        clock_mhz: float | None = typer.Option(
+            None, "--clock-mhz", help="Fabric clock in MHz (default: the target's)."
+        ),
         fps: float | None = typer.Option(
-            None, "--fps", help="Fold for the smallest design that reaches N frames/s."),
+            None, "--fps", help="Fold for the smallest design that reaches N frames/s."
+        ),
         util_cap: float | None = typer.Option(
-            None, "--util-cap", help="Usable fraction of each resource (default: the target's)."),
+            None, "--util-cap", help="Usable fraction of each resource (default: the target's)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
     ) -> None:
         """Estimate cycles, frames/s, latency and LUT/FF/BRAM18/DSP of a design on an FPGA."""

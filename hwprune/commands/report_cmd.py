@@ -19,6 +19,11 @@ def register(app: typer.Typer) -> None:
         study: str | None = typer.Option(
             None, "--study", help="Study name, when the storage holds several."
         ),
+        storage: str | None = typer.Option(
+            None, "--storage",
+            help="Optuna storage URL, when the study is not in RUN_DIR/study.db "
+            "(e.g. the PostgreSQL URL the search used).",
+        ),
         open_browser: bool = typer.Option(
             False, "--open", help="Open the report in the default web browser."
         ),
@@ -30,7 +35,7 @@ def register(app: typer.Typer) -> None:
         """
         from hwprune.report import write_report
 
-        page = write_report(run_dir, out, study_name=study)
+        page = write_report(run_dir, out, study_name=study, storage=storage)
         typer.echo(f"report: {page}")
         typer.echo(f"summary: {page.parent / 'summary.json'}")
         if open_browser:

@@ -12,14 +12,24 @@ def _row(target: Any) -> dict[str, Any]:
     """One listing row; GPU targets have no LUT/BRAM/DSP."""
     if getattr(target, "kind", "") == "fpga":
         return {
-            "name": target.name, "kind": "fpga", "part": target.part,
-            "lut": target.lut, "bram18": target.bram18, "dsp": target.dsp,
-            "clock_mhz": target.clock_mhz, "description": target.description,
+            "name": target.name,
+            "kind": "fpga",
+            "part": target.part,
+            "lut": target.lut,
+            "bram18": target.bram18,
+            "dsp": target.dsp,
+            "clock_mhz": target.clock_mhz,
+            "description": target.description,
         }
     return {
-        "name": target.name, "kind": getattr(target, "kind", "gpu"),
-        "part": getattr(target, "description", ""), "lut": None, "bram18": None, "dsp": None,
-        "clock_mhz": None, "description": getattr(target, "description", ""),
+        "name": target.name,
+        "kind": getattr(target, "kind", "gpu"),
+        "part": getattr(target, "description", ""),
+        "lut": None,
+        "bram18": None,
+        "dsp": None,
+        "clock_mhz": None,
+        "description": getattr(target, "description", ""),
     }
 
 
@@ -45,15 +55,28 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(rows, indent=2))
             return
         table = Table(title="hwprune targets")
-        for col, just in (("name", "left"), ("kind", "left"), ("part", "left"),
-                          ("LUT", "right"), ("BRAM18", "right"), ("DSP", "right"),
-                          ("clock MHz", "right")):
+        for col, just in (
+            ("name", "left"),
+            ("kind", "left"),
+            ("part", "left"),
+            ("LUT", "right"),
+            ("BRAM18", "right"),
+            ("DSP", "right"),
+            ("clock MHz", "right"),
+        ):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
 
         def fmt(v: Any) -> str:
             return "-" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:g}")
 
         for r in rows:
-            table.add_row(r["name"], r["kind"], r["part"], fmt(r["lut"]), fmt(r["bram18"]),
-                          fmt(r["dsp"]), fmt(r["clock_mhz"]))
+            table.add_row(
+                r["name"],
+                r["kind"],
+                r["part"],
+                fmt(r["lut"]),
+                fmt(r["bram18"]),
+                fmt(r["dsp"]),
+                fmt(r["clock_mhz"]),
+            )
         Console().print(table)

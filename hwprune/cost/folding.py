@@ -14,10 +14,12 @@ per node, the cheapest legal folding whose cycles are ``<= T``. Nodes that must 
 window and the MVAU/VVAU it feeds) form one *group* whose options are enumerated jointly. Each
 group's legal options are enumerated once with vectorised formulas, sorted by cycles and cached
 (the search prices thousands of candidates that share layer shapes). For a budget ``T`` the
-per-group minimum-area option is a prefix arg-min (area is a sum over groups, so this is exact); fitting under the cap is monotone in ``T``, so "fastest" bisects over the distinct
+per-group minimum-area option is a prefix arg-min (area is a sum over groups, so this is
+exact); fitting under the cap is monotone in ``T``, so "fastest" bisects over the distinct
 cycle counts. When the minimum-area pick does not fit but the per-resource lower bounds do, an
-exact branch-and-bound over each group's Pareto-optimal options decides (a multi-resource knapsack; the bound
-makes it small in practice). Tests check both modes against exhaustive enumeration.
+exact branch-and-bound over each group's Pareto-optimal options decides (a multi-resource
+knapsack; the bound makes it small in practice). Tests check both modes against exhaustive
+enumeration.
 
 Legality: ``PE | output channels``, ``SIMD | input length`` (MVAU: ``k*k*c_in``; VVAU:
 ``k*k``, and ``SIMD > 1`` only with ``PE = channels``); a sliding window's SIMD divides its input
@@ -94,7 +96,7 @@ class GroupTable:
     def assign(self, i: int) -> dict[str, dict[str, int]]:
         """Folding of option ``i``: ``{node name: {"pe": .., "simd": ..}}``."""
         out: dict[str, dict[str, int]] = {}
-        for (name, key), v in zip(self.keys, self.values[i].tolist()):
+        for (name, key), v in zip(self.keys, self.values[i].tolist(), strict=False):
             out.setdefault(name, {})[key] = int(v)
         return out
 
@@ -157,8 +159,9 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
 
     Mirrors :func:`hwprune.cost.fpga._mac_cost` plus the node's two stream-glue halves
     (a test holds the two equal)."""
-    pe_g, simd_g = np.meshgrid(np.asarray(pes, dtype=np.int64),
-                               np.asarray(simds, dtype=np.int64), indexing="ij")
+    pe_g, simd_g = np.meshgrid(
+        np.asarray(pes, dtype=np.int64), np.asarray(simds, dtype=np.int64), indexing="ij"
+    )
     pe, simd = pe_g.ravel(), simd_g.ravel()
     if vvau:
         keep = (simd == 1) | (pe == n.channels)
@@ -177,8 +180,11 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
     nthr = n_thresholds(n.out_bits, n.out_kind)
     lut = p.mvau_lut + p.lane_lut * units * lanes + p.pe_lut * (pe * n.acc_bits * (1 + nthr))
     ff = p.mvau_ff + p.lane_ff * units * lanes + p.pe_ff * pe * n.acc_bits
-    dsp = (lanes * _dsp_per_lane(n.wbits, n.in_bits)).astype(float) if dsp_lanes else (
-        np.zeros(lanes.shape))
+    dsp = (
+        (lanes * _dsp_per_lane(n.wbits, n.in_bits)).astype(float)
+        if dsp_lanes
+        else (np.zeros(lanes.shape))
+    )
     wwidth = pe * simd * n.wbits
     if p.weight_layout == "per_pe":
         wl, wb = _memory_vec(wwidth // pe, depth, n.mem_style, p, "ramb18")
@@ -195,14 +201,21 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
         lut = lut + tl
         bram = bram + tb
     out_w = pe * n.obits
-    lut = lut + (p.glue_lut / 2 + p.glue_lut_per_bit * in_w) + (
-        p.glue_lut / 2 + p.glue_lut_per_bit * out_w)
-    ff = ff + (p.glue_ff / 2 + p.glue_ff_per_bit * in_w) + (
-        p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
+    lut = (
+        lut
+        + (p.glue_lut / 2 + p.glue_lut_per_bit * in_w)
+        + (p.glue_lut / 2 + p.glue_lut_per_bit * out_w)
+    )
+    ff = (
+        ff
+        + (p.glue_ff / 2 + p.glue_ff_per_bit * in_w)
+        + (p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
+    )
     res = np.stack([lut, ff, bram, dsp], axis=1).astype(float)
     return cycles.astype(np.int64), res, pe, simd
 
 
+@lru_cache(maxsize=16384)
 def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
     s = replace(n, simd=simd)
     c = swg_cost(s, p)
@@ -217,10 +230,6 @@ def _fix(values, fixed: Mapping[str, int] | None, key: str):
 
 
 def _table(names, cycles, res, values, keys) -> GroupTable:
-    # drop options another one beats on cycles and every resource (never needed), then sort
-    if len(cycles) > 1:
-        keep = _skyline(np.column_stack([cycles.astype(float), res]))
-        cycles, res, values = cycles[keep], res[keep], values[keep]
     order = np.lexsort((res[:, 0], cycles))
     return GroupTable(tuple(names), cycles[order], res[order], values[order], tuple(keys))
 
@@ -241,23 +250,38 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             s_cyc = np.array([sw[int(x)][0] for x in pe], dtype=np.int64)
             s_res = np.array([sw[int(x)][1:5] for x in pe], dtype=float).reshape(-1, 4)
             values = np.stack([pe, pe, simd], axis=1)
-            return _table(names, np.maximum(cyc, s_cyc), res + s_res, values,
-                          [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")])
+            return _table(
+                names,
+                np.maximum(cyc, s_cyc),
+                res + s_res,
+                values,
+                [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
+            )
         pes = _fix(divisors(mac.mh), fm, "pe")
         simds = _fix(divisors(mac.mw), fm, "simd")
         cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, False)
-        parts_c, parts_r, parts_v = [], [], []
-        for s in divisors(swg.channels):
-            ok = (simd % s == 0) | (s % simd == 0)  # integer width ratio: a converter joins them
-            if not ok.any():
-                continue
-            sc = _swg_opt(swg, s, p)
-            parts_c.append(np.maximum(cyc[ok], sc[0]))
-            parts_r.append(res[ok] + np.asarray(sc[1:5], dtype=float))
-            parts_v.append(np.stack([np.full(int(ok.sum()), s), pe[ok], simd[ok]], axis=1))
-        return _table(names, np.concatenate(parts_c), np.concatenate(parts_r),
-                      np.concatenate(parts_v),
-                      [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")])
+        sdiv = divisors(swg.channels)
+        sw = [_swg_opt(swg, x, p) for x in sdiv]  # cycles decrease as the window widens
+        s_arr = np.asarray(sdiv, dtype=np.int64)
+        s_cyc = np.asarray([x[0] for x in sw], dtype=np.int64)
+        s_res = np.asarray([x[1:5] for x in sw], dtype=float)
+        # integer width ratio between window and MVAU, so a width converter can join them
+        ok = ((simd[:, None] % s_arr[None, :]) == 0) | ((s_arr[None, :] % simd[:, None]) == 0)
+        if np.all(np.diff(s_res, axis=0) >= 0):
+            # a wider window never costs less: one faster than its MVAU is only worth taking
+            # in its narrowest compatible form (the wider ones are dominated)
+            fast = ok & (s_cyc[None, :] <= cyc[:, None])
+            first = fast & (np.cumsum(fast, axis=1) == 1)
+            ok = (ok & ~fast) | first
+        r, c = np.nonzero(ok)
+        values = np.stack([s_arr[c], pe[r], simd[r]], axis=1)
+        return _table(
+            names,
+            np.maximum(cyc[r], s_cyc[c]),
+            res[r] + s_res[c],
+            values,
+            [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
+        )
     (n,) = nodes
     fn = fx.get(n.name)
     if n.op in ("MVAU", "VVAU"):
@@ -265,8 +289,9 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
         pes = _fix(divisors(n.channels if vv else n.mh), fn, "pe")
         simds = _fix(divisors(n.kernel * n.kernel if vv else n.mw), fn, "simd")
         cyc, res, pe, simd = _mac_opts(n, p, pes, simds, vv)
-        return _table(names, cyc, res, np.stack([pe, simd], axis=1),
-                      [(n.name, "pe"), (n.name, "simd")])
+        return _table(
+            names, cyc, res, np.stack([pe, simd], axis=1), [(n.name, "pe"), (n.name, "simd")]
+        )
     rows: list[tuple] = []
     keys: list[tuple[str, str]] = []
     if n.op in ("Thresholding", "LabelSelect"):
@@ -278,8 +303,9 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             c = fn_cost(m, p)
             g1 = _glue(m.in_width, p)
             g2 = _glue(m.out_width, p)
-            rows.append((c.cycles, c.lut + g1[0] + g2[0], c.ff + g1[1] + g2[1], c.bram18,
-                         c.dsp, (pe,)))
+            rows.append(
+                (c.cycles, c.lut + g1[0] + g2[0], c.ff + g1[1] + g2[1], c.bram18, c.dsp, (pe,))
+            )
     elif n.op == "MaxPool":
         c = maxpool_cost(n, p)
         g = _glue(n.in_width, p)
@@ -290,10 +316,13 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             rows.append((*_swg_opt(n, s, p), (s,)))
     else:  # pragma: no cover - every compute node type is handled above
         raise TypeError(f"cannot fold node type {n.op}")
-    return _table(names, np.array([r[0] for r in rows], dtype=np.int64),
-                  np.array([r[1:5] for r in rows], dtype=float).reshape(-1, 4),
-                  np.array([r[5] for r in rows], dtype=np.int64).reshape(len(rows), len(keys)),
-                  keys)
+    return _table(
+        names,
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1:5] for r in rows], dtype=float).reshape(-1, 4),
+        np.array([r[5] for r in rows], dtype=np.int64).reshape(len(rows), len(keys)),
+        keys,
+    )
 
 
 def groups_of(graph: DataflowGraph) -> list[tuple]:
@@ -311,8 +340,7 @@ def groups_of(graph: DataflowGraph) -> list[tuple]:
     i = 0
     while i < len(nodes):
         n = nodes[i]
-        if (n.op == "SlidingWindow" and i + 1 < len(nodes)
-                and nodes[i + 1].op in ("MVAU", "VVAU")):
+        if n.op == "SlidingWindow" and i + 1 < len(nodes) and nodes[i + 1].op in ("MVAU", "VVAU"):
             out.append((n, nodes[i + 1]))
             i += 2
         else:
@@ -336,10 +364,13 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
     p = params or FpgaCostParams()
     tables = []
     for grp in groups_of(graph):
-        fixed = tuple(sorted(
-            (n.name, tuple(sorted(graph.fixed[n.name].items())))
-            for n in grp if n.name in graph.fixed
-        ))
+        fixed = tuple(
+            sorted(
+                (n.name, tuple(sorted(graph.fixed[n.name].items())))
+                for n in grp
+                if n.name in graph.fixed
+            )
+        )
         tables.append(_group_table(tuple(_unfolded(n) for n in grp), fixed, p))
     return tables
 
@@ -347,12 +378,14 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
 def fixed_overhead(graph: DataflowGraph, target: Any, p: FpgaCostParams) -> np.ndarray:
     """LUT/FF/BRAM18/DSP that do not depend on folding: shell, two DMAs, the port-side glue."""
     g = _glue(target.io_width_bits, p)
-    return np.array([
-        target.shell_lut + 2 * target.dma_lut + 2 * g[0],
-        target.shell_ff + 2 * target.dma_ff + 2 * g[1],
-        target.shell_bram18 + 2 * target.dma_bram18,
-        target.shell_dsp,
-    ])
+    return np.array(
+        [
+            target.shell_lut + 2 * target.dma_lut + 2 * g[0],
+            target.shell_ff + 2 * target.dma_ff + 2 * g[1],
+            target.shell_bram18 + 2 * target.dma_bram18,
+            target.shell_dsp,
+        ]
+    )
 
 
 class _Prepared:
@@ -366,7 +399,7 @@ class _Prepared:
         self.area = [t.res @ weights for t in tables]
         self.best = []  # prefix arg-min of area
         self.minres = []  # prefix minimum of each resource
-        for a, r in zip(self.area, self.res):
+        for a, r in zip(self.area, self.res, strict=False):
             idx = np.arange(len(a))
             run = np.minimum.accumulate(a)
             # index of the prefix minimum: last position where the running minimum was set
@@ -388,12 +421,12 @@ class _Prepared:
         return out
 
     def pick(self, ks: list[int]) -> tuple[list[int], np.ndarray]:
-        choice = [int(b[k]) for b, k in zip(self.best, ks)]
-        total = sum(r[c] for r, c in zip(self.res, choice))
+        choice = [int(b[k]) for b, k in zip(self.best, ks, strict=False)]
+        total = sum(r[c] for r, c in zip(self.res, choice, strict=False))
         return choice, total
 
     def lower_bound(self, ks: list[int]) -> np.ndarray:
-        return sum(m[k] for m, k in zip(self.minres, ks))
+        return sum(m[k] for m, k in zip(self.minres, ks, strict=False))
 
 
 #: (ids of the group tables, capacity weights) -> (tables kept alive, prepared); bounded LRU
@@ -424,7 +457,7 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     keep: list[int] = []
     while idx.size:
         keep.append(int(idx[0]))
-        alive = (pts > pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
+        alive = (pts < pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
         pts, idx = pts[alive], idx[alive]
     return np.asarray(keep, dtype=np.int64)
 
@@ -484,7 +517,9 @@ def _exact(prep: _Prepared, ks: list[int], budget: np.ndarray) -> list[int] | No
     return choice
 
 
-def _select(prep: _Prepared, T: float, budget: np.ndarray) -> tuple[list[int] | None, np.ndarray | None]:
+def _select(
+    prep: _Prepared, T: float, budget: np.ndarray
+) -> tuple[list[int] | None, np.ndarray | None]:
     """Minimum-area fitting choice with every group's cycles <= T, or (None, violated LB)."""
     ks = prep.ks(T)
     if ks is None:
@@ -498,7 +533,7 @@ def _select(prep: _Prepared, T: float, budget: np.ndarray) -> tuple[list[int] | 
     choice2 = _exact(prep, ks, budget)
     if choice2 is None:
         return None, total
-    return choice2, sum(r[c] for r, c in zip(prep.res, choice2))
+    return choice2, sum(r[c] for r, c in zip(prep.res, choice2, strict=False))
 
 
 def _binding(total: np.ndarray | None, budget: np.ndarray) -> str | None:
@@ -510,7 +545,7 @@ def _binding(total: np.ndarray | None, budget: np.ndarray) -> str | None:
 
 def _assemble(prep: _Prepared, choice: list[int]) -> dict[str, dict[str, int]]:
     folding: dict[str, dict[str, int]] = {}
-    for t, c in zip(prep.tables, choice):
+    for t, c in zip(prep.tables, choice, strict=False):
         for name, f in t.assign(c).items():
             folding[name] = f
     return folding
@@ -556,15 +591,24 @@ def fold(
     if target.dsp == 0:
         budget[3] = 0.0
     prep = _prepared(group_tables(graph, p), weights)
-    io = max(io_cycles(graph.input_frame_bits(), target.io_width_bits),
-             io_cycles(graph.output_frame_bits(), target.io_width_bits))
+    io = max(
+        io_cycles(graph.input_frame_bits(), target.io_width_bits),
+        io_cycles(graph.output_frame_bits(), target.io_width_bits),
+    )
 
-    def result(choice: list[int], fits: bool, binding: str | None,
-               meets: bool | None) -> FoldResult:
-        total = sum(r[c] for r, c in zip(prep.res, choice))
-        node_cyc = max(int(c[i]) for c, i in zip(prep.cyc, choice))
-        return FoldResult(_assemble(prep, choice), node_cyc, fits, binding, meets,
-                          float((total + fixed) @ weights))
+    def result(
+        choice: list[int], fits: bool, binding: str | None, meets: bool | None
+    ) -> FoldResult:
+        total = sum(r[c] for r, c in zip(prep.res, choice, strict=False))
+        node_cyc = max(int(c[i]) for c, i in zip(prep.cyc, choice, strict=False))
+        return FoldResult(
+            _assemble(prep, choice),
+            node_cyc,
+            fits,
+            binding,
+            meets,
+            float((total + fixed) @ weights),
+        )
 
     def fastest() -> FoldResult:
         ts = prep.ts

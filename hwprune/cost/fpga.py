@@ -76,7 +76,8 @@ class FpgaCostParams:
         swg_lutram_max_bits: larger line buffers go to BRAM (FINN's distributed default
             explodes on wide images).
         pool_lut, pool_lut_per_bit, pool_ff, pool_ff_per_bit: max-pool = fixed + per
-            channel-bit [two-point fit on L09 (64 ch, 245 LUT / 515 FF) and L10 (128 ch, 450 / 953)].
+            channel-bit [two-point fit on L09 (64 ch, 245 LUT / 515 FF) and L10 (128 ch,
+            450 / 953)].
         pool_ramb36_per_72bits: RAMB36 per 72 bits of channel width [L09: 2, L10: 4 RAMB36].
         glue_lut, glue_lut_per_bit, glue_ff, glue_ff_per_bit: each stream between two nodes
             gets a FIFO (and a width converter with its own FIFO when the widths differ);
@@ -149,8 +150,9 @@ def bram18_for(width: int, depth: int, granularity: str = "ramb36") -> float:
     return unit * math.ceil(width / aw) * math.ceil(depth / ad)
 
 
-def memory_cost(width: int, depth: int, style: str, p: FpgaCostParams,
-                granularity: str = "ramb36") -> tuple[float, float]:
+def memory_cost(
+    width: int, depth: int, style: str, p: FpgaCostParams, granularity: str = "ramb36"
+) -> tuple[float, float]:
     """(LUT, BRAM18) of a memory; ``style`` is ``"auto"``, ``"block"`` or ``"distributed"``.
 
     Example:
@@ -207,10 +209,24 @@ def _dsp_per_lane(wbits: int, abits: int) -> int:
     return math.ceil(a / 25) * math.ceil(b / 18)
 
 
-def _mac_cost(*, lanes: int, pe: int, wbits: int, wkind: str, in_bits: int, in_kind: str,
-              acc_bits: int, out_bits: int | None, out_kind: str, wmem_width: int,
-              wmem_depth: int, tmem_depth: int, mem_style: str, res_type: str,
-              p: FpgaCostParams) -> tuple[float, float, float, float]:
+def _mac_cost(
+    *,
+    lanes: int,
+    pe: int,
+    wbits: int,
+    wkind: str,
+    in_bits: int,
+    in_kind: str,
+    acc_bits: int,
+    out_bits: int | None,
+    out_kind: str,
+    wmem_width: int,
+    wmem_depth: int,
+    tmem_depth: int,
+    mem_style: str,
+    res_type: str,
+    p: FpgaCostParams,
+) -> tuple[float, float, float, float]:
     """LUT, FF, BRAM18, DSP of an MVAU/VVAU with ``lanes`` = PE*SIMD parallel products."""
     dsp_lanes = _uses_dsp(wbits, in_bits, res_type, p)
     units = 0 if dsp_lanes else _lane_units(wbits, wkind, in_bits, in_kind)
@@ -238,10 +254,22 @@ def mvau_cost(n, p: FpgaCostParams) -> NodeCost:
     """Cost of an :class:`~hwprune.ir.MVAU` (cycles = MH/PE * MW/SIMD * n_vec)."""
     nf, sf = n.mh // n.pe, n.mw // n.simd
     lut, ff, bram, dsp = _mac_cost(
-        lanes=n.pe * n.simd, pe=n.pe, wbits=n.wbits, wkind=n.wkind, in_bits=n.in_bits,
-        in_kind=n.in_kind, acc_bits=n.acc_bits, out_bits=n.out_bits, out_kind=n.out_kind,
-        wmem_width=n.pe * n.simd * n.wbits, wmem_depth=nf * sf, tmem_depth=nf,
-        mem_style=n.mem_style, res_type=n.res_type, p=p)
+        lanes=n.pe * n.simd,
+        pe=n.pe,
+        wbits=n.wbits,
+        wkind=n.wkind,
+        in_bits=n.in_bits,
+        in_kind=n.in_kind,
+        acc_bits=n.acc_bits,
+        out_bits=n.out_bits,
+        out_kind=n.out_kind,
+        wmem_width=n.pe * n.simd * n.wbits,
+        wmem_depth=nf * sf,
+        tmem_depth=nf,
+        mem_style=n.mem_style,
+        res_type=n.res_type,
+        p=p,
+    )
     return NodeCost(nf * sf * n.n_vec, lut, ff, bram, dsp)
 
 
@@ -250,10 +278,22 @@ def vvau_cost(n, p: FpgaCostParams) -> NodeCost:
     k2 = n.kernel * n.kernel
     depth = (n.channels // n.pe) * (k2 // n.simd)
     lut, ff, bram, dsp = _mac_cost(
-        lanes=n.pe * n.simd, pe=n.pe, wbits=n.wbits, wkind=n.wkind, in_bits=n.in_bits,
-        in_kind=n.in_kind, acc_bits=n.acc_bits, out_bits=n.out_bits, out_kind=n.out_kind,
-        wmem_width=n.pe * n.simd * n.wbits, wmem_depth=depth, tmem_depth=n.channels // n.pe,
-        mem_style=n.mem_style, res_type=n.res_type, p=p)
+        lanes=n.pe * n.simd,
+        pe=n.pe,
+        wbits=n.wbits,
+        wkind=n.wkind,
+        in_bits=n.in_bits,
+        in_kind=n.in_kind,
+        acc_bits=n.acc_bits,
+        out_bits=n.out_bits,
+        out_kind=n.out_kind,
+        wmem_width=n.pe * n.simd * n.wbits,
+        wmem_depth=depth,
+        tmem_depth=n.channels // n.pe,
+        mem_style=n.mem_style,
+        res_type=n.res_type,
+        p=p,
+    )
     return NodeCost(depth * n.n_vec, lut, ff, bram, dsp)
 
 
@@ -315,8 +355,12 @@ def labelselect_cost(n, p: FpgaCostParams) -> NodeCost:
 
 
 _COST = {
-    "MVAU": mvau_cost, "VVAU": vvau_cost, "SlidingWindow": swg_cost, "MaxPool": maxpool_cost,
-    "Thresholding": thresholding_cost, "LabelSelect": labelselect_cost,
+    "MVAU": mvau_cost,
+    "VVAU": vvau_cost,
+    "SlidingWindow": swg_cost,
+    "MaxPool": maxpool_cost,
+    "Thresholding": thresholding_cost,
+    "LabelSelect": labelselect_cost,
 }
 
 
@@ -349,8 +393,7 @@ def glue_cost(in_width: int, out_width: int, p: FpgaCostParams) -> tuple[float, 
 
 def glue_half(width: int, p: FpgaCostParams) -> tuple[float, float]:
     """Half of a stream's glue cost, charged to the node on one end (width in bits)."""
-    return (p.glue_lut / 2 + p.glue_lut_per_bit * width,
-            p.glue_ff / 2 + p.glue_ff_per_bit * width)
+    return (p.glue_lut / 2 + p.glue_lut_per_bit * width, p.glue_ff / 2 + p.glue_ff_per_bit * width)
 
 
 def io_cycles(frame_bits: int, port_bits: int) -> int:

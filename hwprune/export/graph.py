@@ -236,14 +236,21 @@ class IntGraph:
 
     def to_json(self) -> str:
         """The folded graph as JSON (``dataflow.json``), without weights."""
-        mv = self.mvaus()
+        folding: dict[str, dict[str, int]] = {}
+        for n in self.nodes:
+            if isinstance(n, MVAUNode):
+                folding[n.name] = {"pe": n.pe, "simd": n.simd}
+            elif isinstance(n, SlidingWindowNode):
+                folding[n.name] = {"simd": n.simd}
+            elif isinstance(n, LabelSelectNode):
+                folding[n.name] = {"pe": n.pe}
         doc = {
             "format": "hwprune-dataflow/1",
             "output": self.output,
             "input": {"shape": list(self.input.out_shape), "type": self.input.out_type.name,
                       "scale": self.input.out_scale},
             "nodes": [n.describe() for n in self.nodes],
-            "folding": [{"name": n.name, "pe": n.pe, "simd": n.simd} for n in mv],
+            "folding": folding,
             "max_cycles": max((n.cycles() for n in self.nodes), default=0),
         }
         return json.dumps(doc, indent=2)
