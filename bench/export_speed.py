@@ -14,8 +14,10 @@ Writes export_speed.json and export_speed.md (timings per phase, csim result, cy
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -100,6 +102,7 @@ def run(design: str, workdir: Path) -> dict:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints where a long run is
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--designs", nargs="+", default=["default", "cnv-w1a1", "cnv-w2a2"])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))

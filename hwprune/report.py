@@ -60,7 +60,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "weight_bits": ("weight_bits", "weight_memory_bits"),
     "cycles": ("cycles", "exp_cycles", "max_cycles"),
 }
-_RESOURCES = ("lut", "ff", "bram18", "dsp", "uram")
 _RESOURCE_LABEL = {"lut": "LUT", "ff": "FF", "bram18": "BRAM18", "dsp": "DSP", "uram": "URAM",
                    "io": "I/O stream port", "memory": "GPU memory"}
 
@@ -1511,9 +1510,9 @@ def _layer_table_html(run: RunData) -> str:
         used = getattr(run.chosen, binding, None) if run.chosen else None
         cap = _budget(run.target, binding, run.recipe)
         extra = f" ({_fmt(used)} of {_fmt(cap)}, {100 * used / cap:.0f} %)" if used and cap else ""
-        note.append(
-            f"Binding resource: <b>{_RESOURCE_LABEL.get(binding, binding)}</b>{extra}."
-        )
+        what = ("Binding resource" if run.chosen is not None and run.chosen.binding
+                else "Most-used resource (under budget)")
+        note.append(f"{what}: <b>{_RESOURCE_LABEL.get(binding, binding)}</b>{extra}.")
     return (
         f"<table id='layer-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
         f"</tbody></table><p>{' '.join(note)}</p>"

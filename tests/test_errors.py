@@ -102,6 +102,16 @@ def _bad_checkpoint(tmp: Path) -> None:
     torch.save({"fc.weight": torch.zeros(3, 3)}, tmp / "wrong.pt")
 
 
+def _user_model_and_bad_checkpoint(tmp: Path) -> None:
+    (tmp / "mynets.py").write_text(
+        "from torch import nn\n\n\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32, bias=False),\n"
+        "                         nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10, bias=False))\n"
+    )
+    _bad_checkpoint(tmp)
+
+
 def _bad_onnx(tmp: Path) -> None:
     (tmp / "broken.onnx").write_bytes(b"\x08\x07garbage that is not a protobuf model")
 
@@ -134,6 +144,20 @@ def _unsupported_qonnx(tmp: Path) -> None:
                                                     helper.make_opsetid(
                                                         "qonnx.custom_op.general", 1)])
     onnx.save(model, tmp / "lrn.onnx")
+
+
+def _design_json(tmp: Path) -> None:
+    (tmp / "d.json").write_text(json.dumps({
+        "name": "mlp", "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [{"op": "fc", "out": 32, "wbits": 2, "abits": 2},
+                   {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}))
+
+
+def _design_bad_op(tmp: Path) -> None:
+    (tmp / "d.json").write_text(json.dumps({
+        "name": "rnn", "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [{"op": "lstm", "out": 32, "wbits": 2, "abits": 2},
+                   {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}))
 
 
 def _recipe_typo(tmp: Path) -> None:
@@ -181,6 +205,9 @@ CASES: list[Case] = [
     Case("checkpoint-mismatch",
          (*S, "--set", "checkpoint={tmp}/wrong.pt", "--out", "{tmp}/r"),
          r"checkpoint|wrong\.pt", _bad_checkpoint),
+    Case("checkpoint-mismatch-user-model",
+         (*S, "--model", "mynets:build", "--set", "checkpoint={tmp}/wrong.pt", "--out",
+          "{tmp}/r"), r"checkpoint|wrong\.pt", _user_model_and_bad_checkpoint),
     Case("run-folder-of-another-study", (*S, "--out", "{tmp}/run"), r"someone-else|study",
          _other_study),
     Case("storage-cannot-connect",
@@ -202,6 +229,14 @@ CASES: list[Case] = [
          _corrupt_db),
     Case("compare-missing-run", ("compare", "{tmp}/gone", "--out", "{tmp}/c"),
          r"gone|does not exist"),
+    Case("estimate-negative-fps", ("estimate", "{tmp}/d.json", "--fps", "-5"), r"fps",
+         _design_json),
+    Case("estimate-unknown-target", ("estimate", "{tmp}/d.json", "--target", "zcu999"),
+         r"zcu999", _design_json),
+    Case("estimate-unknown-op", ("estimate", "{tmp}/d.json"), r"lstm", _design_bad_op),
+    Case("export-run-missing", ("export", "--run", "{tmp}/gone"), r"gone"),
+    Case("export-unreadable-onnx", ("export", "{tmp}/broken.onnx", "--out", "{tmp}/o"),
+         r"broken\.onnx|onnx", _bad_onnx),
 ]
 
 

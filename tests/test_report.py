@@ -429,7 +429,7 @@ def test_report_renders_in_headless_chromium(written: Path, tmp_path: Path) -> N
     for plot in ("pareto", "resources", "layers", "hypervolume"):
         assert f'data-plot="{plot}"' in html
     for label in ("Pareto front", "Chosen design, layer by layer", "Search progress",
-                  "Compared with the float parent", "Binding resource"):
+                  "Compared with the float parent", "resource"):
         assert label in html
 
 

@@ -45,7 +45,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -92,6 +92,7 @@ class GroupTable:
     res: np.ndarray
     values: np.ndarray
     keys: tuple[tuple[str, str], ...]
+    memo: dict = field(default_factory=dict, repr=False)
 
     def assign(self, i: int) -> dict[str, dict[str, int]]:
         """Folding of option ``i``: ``{node name: {"pe": .., "simd": ..}}``."""
@@ -131,13 +132,33 @@ def _cdiv(a, b):
     return -(-a // b)
 
 
+_ASPECTS = {
+    # granularity -> (widths, depths, log2 of the shallowest depth, RAMB18 per block)
+    "ramb36": (
+        np.array([w for w, _ in _RAMB36]),
+        np.array([d for _, d in _RAMB36]),
+        9,
+        2.0,
+    ),
+    "ramb18": (
+        np.array([w for w, _ in _RAMB18]),
+        np.array([d for _, d in _RAMB18]),
+        9,
+        1.0,
+    ),
+}
+
+
 def _bram18_vec(width: np.ndarray, depth: np.ndarray, granularity: str) -> np.ndarray:
-    """Vectorised :func:`hwprune.cost.fpga.bram18_for` (same aspect rule)."""
-    table, unit = (_RAMB36, 2.0) if granularity == "ramb36" else (_RAMB18, 1.0)
-    aw, ad = table[-1]
-    out = unit * _cdiv(width, aw) * _cdiv(depth, ad)
-    for aw, ad in reversed(table):
-        out = np.where(ad >= depth, unit * _cdiv(width, aw), out)
+    """Vectorised :func:`hwprune.cost.fpga.bram18_for` (same aspect rule).
+
+    The aspect depths are 512 * 2**i, so the shallowest one that holds ``depth`` words is
+    ``i = ceil(log2(depth)) - 9`` (clipped); ``frexp(depth - 1)`` gives that exponent exactly."""
+    aws, ads, lg, unit = _ASPECTS[granularity]
+    e = np.frexp(np.maximum(depth, 1) - 1)[1]
+    i = np.clip(e - lg, 0, len(aws) - 1)
+    last = int(ads[-1])
+    out = unit * _cdiv(width, aws[i]) * np.where(depth > last, _cdiv(depth, last), 1)
     return np.where((width <= 0) | (depth <= 0), 0.0, out.astype(float))
 
 
@@ -159,10 +180,8 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
 
     Mirrors :func:`hwprune.cost.fpga._mac_cost` plus the node's two stream-glue halves
     (a test holds the two equal)."""
-    pe_g, simd_g = np.meshgrid(
-        np.asarray(pes, dtype=np.int64), np.asarray(simds, dtype=np.int64), indexing="ij"
-    )
-    pe, simd = pe_g.ravel(), simd_g.ravel()
+    pes_a, simds_a = np.asarray(pes, dtype=np.int64), np.asarray(simds, dtype=np.int64)
+    pe, simd = np.repeat(pes_a, len(simds_a)), np.tile(simds_a, len(pes_a))  # pe-major grid
     if vvau:
         keep = (simd == 1) | (pe == n.channels)
         pe, simd = pe[keep], simd[keep]
@@ -223,6 +242,47 @@ def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
     return (c.cycles, c.lut + 2 * gl, c.ff + 2 * gf, c.bram18, c.dsp)
 
 
+@lru_cache(maxsize=8192)
+def _swg_table(n, p: FpgaCostParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every SIMD of a sliding window (the divisors of its channels): SIMD, cycles and
+    resources with both stream-glue halves, as arrays (cycles decrease as it widens)."""
+    sdiv = divisors(n.channels)
+    sw = [_swg_opt(n, x, p) for x in sdiv]
+    return (
+        np.asarray(sdiv, dtype=np.int64),
+        np.asarray([x[0] for x in sw], dtype=np.int64),
+        np.asarray([x[1:5] for x in sw], dtype=float).reshape(-1, 4),
+    )
+
+
+def _prune_slow(slow: np.ndarray, res: np.ndarray, rounds: int = 4) -> np.ndarray:
+    """Drop window-bound options that another one dominates (an exact reduction).
+
+    ``slow[m, s]``: MVAU option ``m`` with window SIMD ``s`` is legal and the window is the
+    slower of the two, so the option's cycles are the window's. All options sharing ``s``
+    have equal cycles and differ only by the MVAU's resources ``res[m]``; an option whose
+    resources are all >= those of another one that comes first in the table order (fewer LUTs,
+    ties by position) can never be chosen and is dropped. A few rounds, each taking the
+    cheapest remaining option per ``s`` as the dominator, remove almost all of them.
+    """
+    alive = slow.T.copy()  # s x m
+    done = np.zeros_like(alive)
+    rows = np.arange(alive.shape[0])
+    lut = res[:, 0]
+    for _ in range(rounds):
+        cand = np.where(alive & ~done, lut[None, :], np.inf)
+        champ = cand.argmin(axis=1)
+        has = np.isfinite(cand[rows, champ])
+        if not has.any():
+            break
+        dom = (res[None, :, :] >= res[champ][:, None, :]).all(axis=2)
+        dom &= has[:, None] & ~done
+        dom[rows, champ] = False
+        done[rows, champ] |= has
+        alive &= ~dom
+    return alive.T
+
+
 def _fix(values, fixed: Mapping[str, int] | None, key: str):
     if fixed and key in fixed:
         return (fixed[key],)
@@ -246,9 +306,9 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             pes = _fix(divisors(mac.channels), fm, "pe")
             simds = _fix(divisors(mac.kernel * mac.kernel), fm, "simd")
             cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, True)
-            sw = {int(x): _swg_opt(swg, int(x), p) for x in set(pe.tolist())}
-            s_cyc = np.array([sw[int(x)][0] for x in pe], dtype=np.int64)
-            s_res = np.array([sw[int(x)][1:5] for x in pe], dtype=float).reshape(-1, 4)
+            s_arr, s_cyc, s_res = _swg_table(swg, p)
+            at = np.searchsorted(s_arr, pe)  # the window's SIMD is the VVAU's PE
+            s_cyc, s_res = s_cyc[at], s_res[at]
             values = np.stack([pe, pe, simd], axis=1)
             return _table(
                 names,
@@ -260,11 +320,7 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
         pes = _fix(divisors(mac.mh), fm, "pe")
         simds = _fix(divisors(mac.mw), fm, "simd")
         cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, False)
-        sdiv = divisors(swg.channels)
-        sw = [_swg_opt(swg, x, p) for x in sdiv]  # cycles decrease as the window widens
-        s_arr = np.asarray(sdiv, dtype=np.int64)
-        s_cyc = np.asarray([x[0] for x in sw], dtype=np.int64)
-        s_res = np.asarray([x[1:5] for x in sw], dtype=float)
+        s_arr, s_cyc, s_res = _swg_table(swg, p)  # cycles decrease as the window widens
         # integer width ratio between window and MVAU, so a width converter can join them
         ok = ((simd[:, None] % s_arr[None, :]) == 0) | ((s_arr[None, :] % simd[:, None]) == 0)
         if np.all(np.diff(s_res, axis=0) >= 0):
@@ -272,7 +328,7 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             # in its narrowest compatible form (the wider ones are dominated)
             fast = ok & (s_cyc[None, :] <= cyc[:, None])
             first = fast & (np.cumsum(fast, axis=1) == 1)
-            ok = (ok & ~fast) | first
+            ok = _prune_slow(ok & ~fast, res) | first
         r, c = np.nonzero(ok)
         values = np.stack([s_arr[c], pe[r], simd[r]], axis=1)
         return _table(
@@ -389,25 +445,27 @@ def fixed_overhead(graph: DataflowGraph, target: Any, p: FpgaCostParams) -> np.n
 
 
 class _Prepared:
-    """Group tables combined with one target's capacities: prefix minima for fast probes."""
+    """Group tables combined with one target's capacity weights, concatenated so that a probe
+    at a cycle budget is a handful of vectorised look-ups.
+
+    Per table (cached on the table per weights): area of every option, prefix arg-min of the
+    area and prefix minimum of each resource. Across tables: one array of each, with offsets.
+    """
 
     def __init__(self, tables: list[GroupTable], weights: np.ndarray):
         self.tables = tables
-        self.cyc = [t.cycles for t in tables]
-        self.cyc_list = [t.cycles.tolist() for t in tables]
-        self.res = [t.res for t in tables]
-        self.area = [t.res @ weights for t in tables]
-        self.best = []  # prefix arg-min of area
-        self.minres = []  # prefix minimum of each resource
-        for a, r in zip(self.area, self.res, strict=False):
-            idx = np.arange(len(a))
-            run = np.minimum.accumulate(a)
-            # index of the prefix minimum: last position where the running minimum was set
-            is_new = np.concatenate([[True], a[1:] < run[:-1]])
-            self.best.append(np.maximum.accumulate(np.where(is_new, idx, 0)))
-            self.minres.append(np.minimum.accumulate(r, axis=0))
-        self.lower = max(int(c[0]) for c in self.cyc)  # fastest possible slowest node
-        ts = np.unique(np.concatenate(self.cyc))
+        self.weights = weights
+        wkey = ("w", weights.tobytes())
+        self.cyc_list = [_cyc_list(t) for t in tables]
+        per = [_per_weights(t, weights, wkey) for t in tables]
+        self.area = [x[0] for x in per]
+        sizes = [len(c) for c in self.cyc_list]
+        self.offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        self.best_all = np.concatenate([x[1] + o for x, o in zip(per, self.offsets, strict=True)])
+        self.minres_all = np.concatenate([x[2] for x in per])
+        self.res_all = np.concatenate([t.res for t in tables])
+        self.lower = max(c[0] for c in self.cyc_list)  # fastest possible slowest node
+        ts = np.unique(np.concatenate([t.cycles for t in tables]))
         self.ts = ts[ts >= self.lower]  # candidate cycle budgets
 
     def ks(self, T: float) -> list[int] | None:
@@ -421,12 +479,62 @@ class _Prepared:
         return out
 
     def pick(self, ks: list[int]) -> tuple[list[int], np.ndarray]:
-        choice = [int(b[k]) for b, k in zip(self.best, ks, strict=False)]
-        total = sum(r[c] for r, c in zip(self.res, choice, strict=False))
-        return choice, total
+        """Minimum-area option of every group within the prefixes ``ks``, and their total."""
+        g = self.best_all[self.offsets + np.asarray(ks)]
+        return (g - self.offsets).tolist(), self.res_all[g].sum(axis=0)
 
     def lower_bound(self, ks: list[int]) -> np.ndarray:
-        return sum(m[k] for m, k in zip(self.minres, ks, strict=False))
+        return self.minres_all[self.offsets + np.asarray(ks)].sum(axis=0)
+
+    def total(self, choice: list[int]) -> np.ndarray:
+        return self.res_all[self.offsets + np.asarray(choice)].sum(axis=0)
+
+    def sets(self, ks: list[int]) -> list[tuple[int, list[int], list[float], list[list[float]]]]:
+        """Per group: the Pareto-optimal options of its prefix sorted by area (stable), with
+        their areas and resources as Python numbers, groups ordered by option count."""
+        sets = []
+        for g, k in enumerate(ks):
+            t = self.tables[g]
+            idx = _skyline_at(t, k)
+            a = self.area[g][idx].tolist()
+            r = t.res[idx].tolist()
+            order = sorted(range(len(idx)), key=a.__getitem__)
+            sets.append((g, [idx[i] for i in order], [a[i] for i in order], [r[i] for i in order]))
+        sets.sort(key=lambda s: len(s[1]))
+        return sets
+
+
+def _cyc_list(t: GroupTable) -> list[int]:
+    hit = t.memo.get("cyc")
+    if hit is None:
+        hit = t.memo["cyc"] = t.cycles.tolist()
+    return hit
+
+
+def _per_weights(t: GroupTable, weights: np.ndarray, wkey: tuple) -> tuple:
+    """(area, prefix arg-min of area, prefix minimum of each resource) of a table."""
+    hit = t.memo.get(wkey)
+    if hit is not None:
+        return hit
+    a = t.res @ weights
+    idx = np.arange(len(a))
+    run = np.minimum.accumulate(a)
+    # index of the prefix minimum: last position where the running minimum was set
+    is_new = np.concatenate([[True], a[1:] < run[:-1]])
+    best = np.maximum.accumulate(np.where(is_new, idx, 0))
+    minres = np.minimum.accumulate(t.res, axis=0)
+    hit = t.memo[wkey] = (a, best, minres)
+    return hit
+
+
+def _skyline_at(t: GroupTable, k: int) -> list[int]:
+    """Options among the first ``k + 1`` of a table not dominated on all four resources
+    (lexicographic order of their resources), cached on the table."""
+    key = ("sky", k)
+    hit = t.memo.get(key)
+    if hit is None:
+        hit = t.memo[key] = _skyline(t.res[: k + 1]).tolist()
+    return hit
 
 
 #: (ids of the group tables, capacity weights) -> (tables kept alive, prepared); bounded LRU
@@ -462,59 +570,82 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def _pareto_idx(res: np.ndarray, upto: int) -> list[int]:
-    """Indices among the first ``upto + 1`` options not dominated on all four resources."""
-    return _skyline(res[: upto + 1]).tolist()
+def _exact(
+    prep: _Prepared, ks: list[int], budget: np.ndarray, first: bool = False
+) -> list[int] | None:
+    """Minimum-area choice with every resource under ``budget`` (branch and bound).
 
-
-def _exact(prep: _Prepared, ks: list[int], budget: np.ndarray) -> list[int] | None:
-    """Minimum-area choice with every resource under ``budget`` (branch and bound)."""
-    sets = []
-    for g, k in enumerate(ks):
-        idx = _pareto_idx(prep.res[g], k)
-        idx.sort(key=lambda i, g=g: prep.area[g][i])
-        sets.append((g, idx))
-    order = sorted(range(len(sets)), key=lambda j: len(sets[j][1]))
-    sets = [sets[j] for j in order]
+    Depth-first over the groups (fewest options first), each group's Pareto-optimal options in
+    order of area; a branch is cut when its area cannot beat the best by more than 1e-12 or a
+    resource cannot stay under the budget. Ties go to the first choice found in that order.
+    With ``first``, stops at the first feasible choice (a feasibility test)."""
+    sets = prep.sets(ks)
     n = len(sets)
-    suf_res = np.zeros((n + 1, 4))
-    suf_area = np.zeros(n + 1)
+    suf_res = [[0.0] * 4 for _ in range(n + 1)]
+    suf_area = [0.0] * (n + 1)
     for j in range(n - 1, -1, -1):
-        g, idx = sets[j]
-        suf_res[j] = suf_res[j + 1] + prep.res[g][idx].min(axis=0)
-        suf_area[j] = suf_area[j + 1] + prep.area[g][idx].min()
+        _, _, a, r = sets[j]
+        m = [min(x[c] for x in r) for c in range(4)]
+        s = suf_res[j + 1]
+        suf_res[j] = [s[0] + m[0], s[1] + m[1], s[2] + m[2], s[3] + m[3]]
+        suf_area[j] = suf_area[j + 1] + min(a)
+    b0, b1, b2, b3 = (budget + 1e-9).tolist()
     best: list[Any] = [math.inf, None]
     visits = [0]
     chosen = [0] * n
+    opts = [list(zip(s[1], s[2], s[3], strict=True)) for s in sets]
 
-    def dfs(j: int, used: np.ndarray, area: float) -> None:
+    def dfs(j: int, u0: float, u1: float, u2: float, u3: float, area: float) -> bool:
         if visits[0] > _BB_NODE_LIMIT:
-            return
+            return True
         visits[0] += 1
         if j == n:
             if area < best[0]:
                 best[0], best[1] = area, list(chosen)
-            return
-        g, idx = sets[j]
-        for i in idx:
-            a = area + prep.area[g][i]
-            if a + suf_area[j + 1] >= best[0] - 1e-12:
+            return first
+        sa = suf_area[j + 1]
+        s0, s1, s2, s3 = suf_res[j + 1]
+        for i, ai, r in opts[j]:
+            a = area + ai
+            if a + sa >= best[0] - 1e-12:
                 break  # sorted by area: the rest are no better
-            u = used + prep.res[g][i]
-            if np.any(u + suf_res[j + 1] > budget + 1e-9):
+            v0 = u0 + r[0]
+            v1 = u1 + r[1]
+            v2 = u2 + r[2]
+            v3 = u3 + r[3]
+            if v0 + s0 > b0 or v1 + s1 > b1 or v2 + s2 > b2 or v3 + s3 > b3:
                 continue
             chosen[j] = i
-            dfs(j + 1, u, a)
+            if dfs(j + 1, v0, v1, v2, v3, a):
+                return True
+        return False
 
-    dfs(0, np.zeros(4), 0.0)
+    dfs(0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if visits[0] > _BB_NODE_LIMIT:
         log.warning("folding search hit its node limit; the result may not be optimal")
     if best[1] is None:
         return None
     choice = [0] * n
-    for j, (g, _) in enumerate(sets):
-        choice[g] = best[1][j]
+    for j, s in enumerate(sets):
+        choice[s[0]] = best[1][j]
     return choice
+
+
+def _fits(total: np.ndarray, budget: np.ndarray) -> bool:
+    return bool(np.all(total <= budget + 1e-9))
+
+
+def _feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
+    """Whether some choice with every group's cycles <= T fits under ``budget``."""
+    ks = prep.ks(T)
+    if ks is None:
+        return False
+    _, total = prep.pick(ks)
+    if _fits(total, budget):
+        return True
+    if not _fits(prep.lower_bound(ks), budget):
+        return False
+    return _exact(prep, ks, budget, first=True) is not None
 
 
 def _select(
@@ -525,15 +656,15 @@ def _select(
     if ks is None:
         return None, None
     choice, total = prep.pick(ks)
-    if np.all(total <= budget + 1e-9):
+    if _fits(total, budget):
         return choice, total
     lb = prep.lower_bound(ks)
-    if np.any(lb > budget + 1e-9):
+    if not _fits(lb, budget):
         return None, lb
     choice2 = _exact(prep, ks, budget)
     if choice2 is None:
         return None, total
-    return choice2, sum(r[c] for r, c in zip(prep.res, choice2, strict=False))
+    return choice2, prep.total(choice2)
 
 
 def _binding(total: np.ndarray | None, budget: np.ndarray) -> str | None:
@@ -549,6 +680,11 @@ def _assemble(prep: _Prepared, choice: list[int]) -> dict[str, dict[str, int]]:
         for name, f in t.assign(c).items():
             folding[name] = f
     return folding
+
+
+def _lb_feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
+    ks = prep.ks(T)
+    return ks is not None and _fits(prep.lower_bound(ks), budget)
 
 
 def fold(
@@ -599,11 +735,11 @@ def fold(
     def result(
         choice: list[int], fits: bool, binding: str | None, meets: bool | None
     ) -> FoldResult:
-        total = sum(r[c] for r, c in zip(prep.res, choice, strict=False))
-        node_cyc = max(int(c[i]) for c, i in zip(prep.cyc, choice, strict=False))
+        total = sum(prep.tables[g].res[c] for g, c in enumerate(choice))
+        node_cyc = max(prep.cyc_list[g][c] for g, c in enumerate(choice))
         return FoldResult(
             _assemble(prep, choice),
-            node_cyc,
+            int(node_cyc),
             fits,
             binding,
             meets,
@@ -612,15 +748,27 @@ def fold(
 
     def fastest() -> FoldResult:
         ts = prep.ts
-        choice, tot = _select(prep, float(ts[-1]), budget)
-        if choice is None:  # even the smallest design does not fit
+        if not _feasible(prep, float(ts[-1]), budget):  # even the smallest design does not fit
             ks = prep.ks(float(ts[-1]))
             small, total = prep.pick(ks)  # type: ignore[arg-type]
             return result(small, False, _binding(total, budget), None)
+        # feasibility is monotone in the budget and implies the per-resource lower bounds:
+        # bisect on the (cheap) bounds first, then on feasibility above that
         lo, hi = 0, len(ts) - 1  # ts[hi] feasible
         while lo < hi:
             mid = (lo + hi) // 2
-            if _select(prep, float(ts[mid]), budget)[0] is not None:
+            if _lb_feasible(prep, float(ts[mid]), budget):
+                hi = mid
+            else:
+                lo = mid + 1
+        lo, hi = lo, len(ts) - 1
+        if _feasible(prep, float(ts[lo]), budget):
+            hi = lo
+        else:
+            lo += 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _feasible(prep, float(ts[mid]), budget):
                 hi = mid
             else:
                 lo = mid + 1
@@ -633,8 +781,10 @@ def fold(
         elif hi == 0:
             binding = None  # fully parallel: nothing binds
         else:
-            _, viol = _select(prep, float(ts[hi - 1]), budget)
-            binding = _binding(viol, budget)
+            ks = prep.ks(float(ts[hi - 1]))
+            assert ks is not None
+            lb = prep.lower_bound(ks)
+            binding = _binding(lb if not _fits(lb, budget) else prep.pick(ks)[1], budget)
         return result(choice, True, binding, None)
 
     if mode == "fastest":
@@ -650,7 +800,7 @@ def fold(
     ks = prep.ks(float(t_target))
     assert ks is not None
     choice, total = prep.pick(ks)
-    if np.all(total <= budget + 1e-9):
+    if _fits(total, budget):
         return result(choice, True, None, True)
     choice2, viol = _select(prep, float(t_target), budget)
     if choice2 is not None:
