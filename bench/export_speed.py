@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import json
+import os
 import platform
 import signal
 import sys
@@ -115,13 +116,16 @@ def main() -> None:
             rows.append(r)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"date": DATE, "machine": MACHINE, "python": platform.python_version(),
-           "target": "pynq-z2", "golden_vectors": 100, "csim_opt": "-O1", "results": rows}
+    load = [round(x, 2) for x in os.getloadavg()]
+    doc = {"date": DATE, "machine": MACHINE, "load_average_at_end": load,
+           "python": platform.python_version(),
+           "target": "pynq-z2", "golden_vectors": 100, "csim_opt": "-O2", "results": rows}
     (out / "export_speed.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
         "# Export speed (`bench/export_speed.py`)", "",
         f"Date {DATE}; machine: {MACHINE}; target pynq-z2, folding auto, 100 golden vectors, "
-        "g++ -O1 C simulation.", "",
+        f"g++ -O2 C simulation. Load average at the end: {load} (other jobs on the 2 cores).",
+        "",
         "| design | export total (s) | QONNX (s) | lower (s) | executor vs qonnx (s) | "
         "HLS + golden + FINN files (s) | g++ compile (s) | csim run (s) | bit-exact | "
         "MVAU cycles = cost model | est. fps |",

@@ -24,12 +24,12 @@ import math
 import sys
 import types
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hwprune.cost.folding import fold
-from hwprune.cost.fpga import FpgaCostParams, glue_half, io_cycles, node_cost
+from hwprune.cost.fpga import FpgaCostParams, io_cycles, node_cost
 from hwprune.errors import ConfigError, TargetError
 from hwprune.ir import DataflowGraph
 
@@ -178,34 +178,50 @@ def evaluate(
     clock = float(clock_mhz or target.clock_mhz)
     cap = float(util_cap if util_cap is not None else target.util_cap)
     layers = []
-    totals = dict.fromkeys(RESOURCES, 0.0)
+    t_lut = t_ff = t_bram = t_dsp = 0.0
     fills = []
+    cycles = []
+    # stream glue: DMA -> n0 -> ... -> nk -> DMA; each stream is (producer, consumer) widths
+    io_w = target.io_width_bits
+    glue_l = glue_f = 0.0
+    n_dwc = 0
+    prev = io_w
+    hl, hf = p.glue_lut / 2, p.glue_ff / 2
     for n in graph.nodes:
         c = node_cost(n, p)
-        pe = getattr(n, "pe", None)
-        simd = getattr(n, "simd", None)
         layers.append(
             LayerEstimate(
-                n.op, n.name, _shape(n), _bits(n), pe, simd, c.cycles, c.lut, c.ff, c.bram18, c.dsp
+                n.op,
+                n.name,
+                _shape(n),
+                _bits(n),
+                getattr(n, "pe", None),
+                getattr(n, "simd", None),
+                c.cycles,
+                c.lut,
+                c.ff,
+                c.bram18,
+                c.dsp,
             )
         )
-        for k in RESOURCES:
-            totals[k] += getattr(c, k)
+        t_lut += c.lut
+        t_ff += c.ff
+        t_bram += c.bram18
+        t_dsp += c.dsp
+        cycles.append(c.cycles)
         fills.append(_fill_cycles(n, c.cycles))
-    # stream glue: DMA -> n0 -> ... -> nk -> DMA
-    widths = [target.io_width_bits]
-    for n in graph.nodes:
-        widths += [n.in_width, n.out_width]
-    widths.append(target.io_width_bits)
-    streams = [(widths[i], widths[i + 1]) for i in range(0, len(widths), 2)]
-    glue_l = glue_f = 0.0
-    for a, b in streams:
-        for w in (a, b):
-            gl, gf = glue_half(w, p)
-            glue_l += gl
-            glue_f += gf
-    n_dwc = sum(1 for a, b in streams if a != b)
-    n_fifo = len(streams) + n_dwc
+        w = n.in_width
+        for x in (prev, w):
+            glue_l += hl + p.glue_lut_per_bit * x
+            glue_f += hf + p.glue_ff_per_bit * x
+        n_dwc += prev != w
+        prev = n.out_width
+    for x in (prev, io_w):
+        glue_l += hl + p.glue_lut_per_bit * x
+        glue_f += hf + p.glue_ff_per_bit * x
+    n_dwc += prev != io_w
+    totals = {"lut": t_lut, "ff": t_ff, "bram18": t_bram, "dsp": t_dsp}
+    n_fifo = len(graph.nodes) + 1 + n_dwc
     share = n_fifo / (n_fifo + n_dwc)
     overheads = {
         "shell": {
@@ -249,7 +265,6 @@ def evaluate(
     fits = not over
     if not fits:
         binding = max(over, key=lambda k: over[k] / cap)
-    cycles = [x.cycles for x in layers]
     node_cyc = max(cycles)
     io = max(
         io_cycles(graph.input_frame_bits(), target.io_width_bits),
@@ -313,6 +328,26 @@ def _to_graph(design: Any) -> DataflowGraph:
     )
 
 
+def _with_folding(graph: DataflowGraph, folding: Mapping[str, Mapping[str, int]]) -> DataflowGraph:
+    """:meth:`DataflowGraph.with_folding`, copying only the nodes whose PE/SIMD change (and
+    without re-running each frozen node's ``__init__``: a search prices thousands of these)."""
+    nodes = []
+    for n in graph.nodes:
+        f = folding.get(n.name)
+        if f:
+            vals = {k: int(v) for k, v in f.items() if k in ("pe", "simd")}
+            if any(getattr(n, k) != v for k, v in vals.items()):
+                if hasattr(n, "__dict__"):
+                    m = object.__new__(type(n))
+                    m.__dict__.update(n.__dict__)
+                    m.__dict__.update(vals)
+                    n = m
+                else:  # pragma: no cover - slotted nodes
+                    n = replace(n, **vals)
+        nodes.append(n)
+    return replace(graph, nodes=tuple(nodes))
+
+
 def estimate(
     design: Any,
     target: Any,
@@ -368,7 +403,7 @@ def estimate(
         util_cap=util_cap,
         params=p,
     )
-    folded = graph.with_folding(r.folding)
+    folded = _with_folding(graph, r.folding)
     return evaluate(
         folded,
         t,

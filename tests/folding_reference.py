@@ -801,12 +801,21 @@ def evaluate(
 
 
 def reference_estimate(
-    graph: DataflowGraph, target: Any, fps: float | None = None, util_cap: float | None = None
+    graph: DataflowGraph,
+    target: Any,
+    fps: float | None = None,
+    util_cap: float | None = None,
+    params: FpgaCostParams | None = None,
 ):
     """``hwprune.estimate.estimate`` of a graph, computed with the frozen reference code."""
-    p = FpgaCostParams()
+    p = params or FpgaCostParams()
     r = fold(
-        graph, target, mode="smallest" if fps else "fastest", fps=fps, util_cap=util_cap, params=p
+        graph,
+        target,
+        mode="smallest" if fps else "fastest",
+        fps=fps,
+        util_cap=util_cap,
+        params=p,
     )
     return evaluate(
         graph.with_folding(r.folding),

@@ -301,3 +301,205 @@ def test_vectorised_option_tables_match_the_scalar_cost_model():
                     ]
                     assert table.res[i] == pytest.approx(want, rel=1e-12)
                     assert table.cycles[i] == max(c.cycles for c in costs)
+
+
+# --- the fast optimizer against the frozen pre-optimisation code (tests/folding_reference.py)
+
+
+def _random_design(rng: random.Random) -> tuple[list[dict], tuple[int, int, int], int]:
+    """A random CNV-like or MLP-like design as a search proposes them (channel counts in
+    multiples of 8, mixed bit widths, sometimes 8-bit weights, depthwise convolutions,
+    padding, strides or user-fixed PE/SIMD)."""
+    bits = (1, 2, 4, 4, 8) if rng.random() < 0.2 else (1, 2, 4)
+    layers: list[dict] = []
+    if rng.random() < 0.7:
+        shape = (rng.choice((1, 3)), rng.choice((16, 24, 32)), rng.choice((16, 24, 32)))
+        c, h = shape[0], min(shape[1:])
+        for i in range(rng.randint(1, 5)):
+            k = rng.choice((1, 3, 3, 3))
+            if i > 0 and rng.random() < 0.15 and h > 3:
+                layers.append(
+                    {"op": "conv", "out_ch": c, "kernel": 3, "groups": c, "pad": 1}
+                )  # depthwise
+            else:
+                pad = rng.choice((0, 0, 1)) if k == 3 else 0
+                stride = rng.choice((1, 1, 2)) if k == 3 and h > 8 else 1
+                c = 8 * rng.randint(1, 16)
+                layers.append(
+                    {"op": "conv", "out_ch": c, "kernel": k, "pad": pad, "stride": stride}
+                )
+                h = (h + 2 * pad - k) // stride + 1
+            if h >= 4 and rng.random() < 0.3:
+                layers.append({"op": "maxpool", "kernel": 2})
+                h //= 2
+            if h < 3:
+                break
+    else:
+        shape = (1, rng.choice((8, 16, 28)), rng.choice((8, 16, 28)))
+    for _ in range(rng.randint(0, 2)):
+        layers.append({"op": "fc", "out": 8 * rng.randint(1, 32)})
+    layers.append({"op": "fc", "out": rng.choice((2, 10, 16))})
+    for lay in layers:
+        if lay["op"] != "maxpool":
+            lay["wbits"] = rng.choice(bits)
+            lay["abits"] = rng.choice(bits)
+    layers[-1]["abits"] = None
+    return layers, shape, rng.choice((1, 8)) if shape[0] == 1 else 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_folding_equals_the_frozen_reference_on_random_designs(seed):
+    """Same folding, resources, frames/s, binding and latency as the pre-optimisation code on
+    random designs, targets, modes (fastest and smallest), caps and weight layouts."""
+    import sys
+    from dataclasses import replace as dc_replace
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import folding_reference as ref
+
+    from hwprune.cost.fpga import FpgaCostParams
+
+    rng = random.Random(1000 + seed)
+    targets = [load_target(n) for n in ("pynq-z2", "ultra96-v2", "zcu104", "kv260", "pynq-z1")]
+    per_pe = dc_replace(FpgaCostParams(), weight_layout="per_pe")
+    checked = 0
+    for _ in range(60):
+        layers, shape, bits = _random_design(rng)
+        if rng.random() < 0.2:  # a user-fixed PE or SIMD on one conv/fc layer
+            named = [x for x in layers if x["op"] in ("conv", "fc") and x.get("groups") is None]
+            lay = rng.choice(named)
+            g0 = build_ir(layers, shape, bits)
+            same = [x for x in layers if x["op"] == lay["op"]]
+            name = f"{lay['op']}{next(i for i, x in enumerate(same) if x is lay)}"
+            node = g0.node(name)
+            if rng.random() < 0.5:
+                lay["pe"] = rng.choice(divisors(node.mh))
+            else:
+                lay["simd"] = rng.choice(divisors(node.mw))
+        g = build_ir(layers, shape, bits, name="random")
+        t = rng.choice(targets)
+        fps = None if rng.random() < 0.6 else 10 ** rng.uniform(1.5, 5.5)
+        cap = None if rng.random() < 0.7 else rng.choice((0.5, 0.7, 1.0))
+        params = per_pe if rng.random() < 0.15 else FpgaCostParams()
+        got = estimate(g, t, fps=fps, util_cap=cap, params=params)
+        want = ref.reference_estimate(g, t, fps=fps, util_cap=cap, params=params)
+        assert got.folding == want.folding, (layers, t.name, fps, cap)
+        assert got.to_dict() == want.to_dict(), (layers, t.name, fps, cap)
+        checked += 1
+    assert checked == 60
+
+
+@pytest.mark.slow
+def test_fast_folding_equals_the_frozen_reference_on_random_cnv_variants():
+    """The benchmark's workload: CNV with random widths and 1/2/4-bit layers, both modes."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tests"))
+    sys.path.insert(0, str(root / "bench"))
+    import folding_reference as ref
+    from cost_speed import random_cnv
+
+    from hwprune.design import graph_from_design
+
+    rng = random.Random(7)
+    targets = [load_target(n) for n in ("pynq-z2", "ultra96-v2")]
+    for i in range(80):
+        g = graph_from_design(random_cnv(rng))
+        t = targets[i % 2]
+        fps = None if i % 3 else 10 ** rng.uniform(2.5, 4.5)
+        got, want = estimate(g, t, fps=fps), ref.reference_estimate(g, t, fps=fps)
+        assert got.to_dict() == want.to_dict(), (i, t.name, fps)
+
+
+def test_pruned_window_bound_options_are_dominated_by_kept_ones():
+    """The exact reductions of the option tables only drop rows that a kept row with no more
+    cycles and no more of any resource (and first in table order) makes useless."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import folding_reference as ref
+
+    from hwprune.cost.folding import clear_caches, group_tables, groups_of
+    from hwprune.cost.fpga import FpgaCostParams
+
+    p = FpgaCostParams()
+    clear_caches()
+    rng = random.Random(3)
+    for _ in range(6):
+        layers, shape, bits = _random_design(rng)
+        g = build_ir(layers, shape, bits)
+        for grp, fast in zip(groups_of(g), group_tables(g, p), strict=True):
+            slow = ref._group_table(tuple(ref._unfolded(n) for n in grp), (), p)
+            ref_rows = [
+                (int(c), *r.tolist(), *v.tolist())
+                for c, r, v in zip(slow.cycles, slow.res, slow.values, strict=True)
+            ]
+            rows = set(ref_rows)
+            kept = [
+                (int(c), *r.tolist(), *v.tolist())
+                for c, r, v in zip(fast.cycles, fast.res, fast.values, strict=True)
+            ]
+            assert set(kept) <= rows  # nothing new
+            order = {x: i for i, x in enumerate(ref_rows)}  # the reference's table order
+            for x in rows - set(kept):
+                assert any(
+                    y[0] <= x[0]
+                    and all(a <= b for a, b in zip(y[1:5], x[1:5], strict=True))
+                    and order[y] < order[x]
+                    for y in kept
+                ), x
+            # the kept rows stay in the reference's table order
+            assert [order[x] for x in kept] == sorted(order[x] for x in kept)
+
+
+def test_batched_option_formulas_equal_the_per_layer_ones():
+    """Options of several MVAUs computed in one vectorised pass equal, bit for bit, those
+    computed layer by layer (both layouts, DSP and LUT multipliers, fixed folding)."""
+    from dataclasses import replace as dc_replace
+
+    import numpy as np
+
+    from hwprune.cost.folding import _mac_opts, _mac_opts_batch
+    from hwprune.cost.fpga import FpgaCostParams
+
+    rng = random.Random(5)
+    for params in (FpgaCostParams(), dc_replace(FpgaCostParams(), weight_layout="per_pe")):
+        items = []
+        for _ in range(8):
+            layers, shape, bits = _random_design(rng)
+            for n in build_ir(layers, shape, bits).nodes:
+                if n.op == "MVAU":
+                    if rng.random() < 0.3:
+                        n = dc_replace(n, mem_style=rng.choice(("block", "distributed")))
+                    pes = divisors(n.mh) if rng.random() < 0.8 else (divisors(n.mh)[-1],)
+                    items.append((n, pes, divisors(n.mw)))
+        for (n, pes, simds), got in zip(items, _mac_opts_batch(items, params), strict=True):
+            want = _mac_opts(n, params, pes, simds, False)
+            for a, b in zip(got, want, strict=True):
+                assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_vectorised_bram_mapping_equals_the_scalar_one():
+    import numpy as np
+
+    from hwprune.cost.folding import _bram18_vec
+    from hwprune.cost.fpga import bram18_for
+
+    rng = np.random.default_rng(0)
+    width = rng.integers(0, 3000, 4000)
+    depth = np.concatenate(
+        [
+            rng.integers(0, 70000, 2000),
+            2 ** rng.integers(0, 17, 1000),
+            2 ** rng.integers(0, 17, 1000) + 1,
+        ]
+    )
+    for gran in ("ramb36", "ramb18"):
+        got = _bram18_vec(width, depth, gran)
+        want = [bram18_for(int(w), int(d), gran) for w, d in zip(width, depth, strict=True)]
+        assert got.tolist() == want

@@ -39,6 +39,9 @@ def _check_against_estimate(res):
     assert mvaus
     for name in mvaus:  # iterations counted in C simulation == the cost model's MVAU cycles
         assert counted[name] == cost[name], name
+    for lay in est["layers"]:  # the sliding windows follow the same (FINN RTL) schedule
+        if lay["op"] == "SlidingWindow":
+            assert counted[lay["name"]] == cost[lay["name"]], lay["name"]
 
 
 def test_headers_found():
@@ -146,4 +149,31 @@ def test_bnn_pynq_tfc_made_elsewhere(tmp_path):
     res = export_model(path, "pynq-z2", out_dir=tmp_path / "tfc", n_golden=100)
     assert res.bit_exact and res.csim.samples == 100
     assert all(n.xnor for n in res.graph.mvaus())
+    _check_against_estimate(res)
+
+
+def test_strided_and_pointwise_convolutions(tmp_path):
+    """Stride 2 with padding, a 1x1 conv (no window generator), a 2x2/2 conv, then an fc."""
+    import torch
+    from torch import nn
+
+    from hwprune.compress.quant import to_brevitas
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 12, 1, bias=False), nn.BatchNorm2d(12), nn.ReLU(),
+        nn.Conv2d(12, 8, 2, stride=2, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Flatten(), nn.Linear(32, 10, bias=False))
+    q = to_brevitas(net, [4, 3, 2, 4], [2, 3, 4, None], 16.0)
+    q.train()
+    with torch.no_grad():
+        q(torch.as_tensor(digits_test_x(64)))  # batch statistics and activation ranges
+    q.eval()
+    res = export_model(q, "pynq-z2", out_dir=tmp_path / "strided", input_shape=(1, 8, 8),
+                       golden_inputs=digits_test_x(100))
+    assert res.bit_exact
+    kinds = [n.kind for n in res.graph.nodes]
+    assert kinds[:7] == ["Input", "Pad", "SlidingWindow", "MVAU", "MVAU", "SlidingWindow", "MVAU"]
+    assert res.graph.mvaus()[1].nvec == 16  # the 1x1 conv streams the 4x4 map directly
     _check_against_estimate(res)

@@ -397,17 +397,9 @@ def test_postgres_three_workers_twelve_trials(postgres_url: str, tmp_path: Path)
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_sigkill_mid_trial_loses_nothing(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
-    import sqlalchemy
-
-    base = postgres_url.rsplit("/", 1)[0]
-    engine = sqlalchemy.create_engine(
-        base.replace("postgresql://", "postgresql+psycopg2://") + "/postgres",
-        isolation_level="AUTOCOMMIT",
+    study, killed = _run_workers(
+        _fresh_pg_db(postgres_url, "killtest"), tmp_path / "art", kill_after=2
     )
-    with engine.connect() as conn:
-        conn.execute(sqlalchemy.text('CREATE DATABASE "killtest"'))
-    engine.dispose()
-    study, killed = _run_workers(base + "/killtest", tmp_path / "art", kill_after=2)
     _check_outcome(study, tmp_path / "art", 12, killed)
 
 
@@ -415,3 +407,190 @@ def test_postgres_sigkill_mid_trial_loses_nothing(postgres_url: str, tmp_path: P
 def test_journal_sigkill_mid_trial_loses_nothing(tmp_path: Path) -> None:
     study, killed = _run_workers(f"journal://{tmp_path}/study.log", tmp_path / "art", kill_after=2)
     _check_outcome(study, tmp_path / "art", 12, killed)
+
+
+# ------------------------------------------------------------------ real `hwprune` workers
+_FAST = [
+    "--recipe",
+    "digits-mlp",
+    "--target",
+    "pynq-z2",
+    "--epochs",
+    "10",
+    "--final-epochs",
+    "1",
+    "--set",
+    "parent.epochs=5",
+    "--set",
+    "study.early_stop_after=0",
+    "--no-export",
+    "--quiet",
+    "--heartbeat",
+    "1",
+    "--grace",
+    "4",
+]
+
+
+@pytest.fixture(scope="module")
+def parent_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("parent-cache")
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"worker" in cmd:
+            kids.append(int(entry.name))
+    return sorted(kids)
+
+
+def _search_with_workers(url: str, out: Path, cache: Path, *, kill: bool) -> int | None:
+    """`hwprune search --workers 3 --trials 12` on ``url``; optionally SIGKILL one worker
+    while all three are in a trial. Returns the number of a trial that was cut off."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "hwprune",
+        "search",
+        *_FAST,
+        "--trials",
+        "12",
+        "--workers",
+        "3",
+        "--storage",
+        url,
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO
+    )
+    running_at_kill: set[int] = set()
+    try:
+        if kill:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()[0][-3000:]
+                kids = _children(proc.pid)
+                trials = _peek(url)
+                done = sum(s == "COMPLETE" for s in trials.values())
+                running = {n for n, s in trials.items() if s == "RUNNING"}
+                if len(kids) == 3 and done >= 2 and len(running) == 3:
+                    os.kill(kids[0], signal.SIGKILL)
+                    running_at_kill = running
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("never saw three workers in a trial at once")
+        out_text = proc.communicate(timeout=400)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out_text[-3000:]
+    if kill:
+        logs = "".join(p.read_text() for p in sorted((out / "workers").glob("*.log")))
+        assert "worker done" in logs
+        study = optuna.load_study(study_name=_study_name(url), storage=open_storage(url))
+        cut = [
+            t.number
+            for t in study.trials
+            if t.number in running_at_kill
+            and t.state == TrialState.FAIL
+            and FAIL_REASON_ATTR not in t.user_attrs
+        ]
+        assert len(cut) == 1, [(t.number, t.state.name) for t in study.trials]
+        return cut[0]
+    return None
+
+
+def _study_name(url: str) -> str:
+    (summary,) = optuna.get_all_study_summaries(open_storage(url, heartbeat_interval=None))
+    return summary.study_name
+
+
+def _peek(url: str) -> dict[int, str]:
+    try:
+        st = open_storage(url, heartbeat_interval=None, check=False)
+        summaries = optuna.get_all_study_summaries(st)
+        if not summaries:
+            return {}
+        study = optuna.load_study(study_name=summaries[0].study_name, storage=st)
+        return {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
+    except Exception:  # the study is being created
+        return {}
+
+
+def _check_search_outcome(url: str, out: Path, killed: int | None) -> None:
+    study = optuna.load_study(study_name=_study_name(url), storage=open_storage(url))
+    trials = study.trials
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 12, Counter(t.state.name for t in trials)
+    assert len({t.number for t in trials}) == len(trials), "duplicate trial numbers"
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    for t in complete:  # each finished trial's design is on disk, whole, and the one priced
+        design = json.loads((out / "trials" / str(t.number) / "design.json").read_text())
+        assert design == t.user_attrs["design"]
+        assert t.user_attrs["status"] in ("ok", "infeasible", "stopped")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"]["complete"] == 12
+    if killed is not None:
+        retry = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+        assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+        assert retry[0].params == trials[killed].params
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_hwprune_search_three_workers_on_postgres(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+    parent_cache: Path,
+) -> None:
+    url = _fresh_pg_db(postgres_url, "search3")
+    _search_with_workers(url, tmp_path / "run", parent_cache, kill=False)
+    _check_search_outcome(url, tmp_path / "run", None)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_hwprune_worker_sigkill_on_postgres(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+    parent_cache: Path,
+) -> None:
+    url = _fresh_pg_db(postgres_url, "searchkill")
+    killed = _search_with_workers(url, tmp_path / "run", parent_cache, kill=True)
+    _check_search_outcome(url, tmp_path / "run", killed)
+
+
+@pytest.mark.slow
+def test_hwprune_worker_sigkill_on_journal(tmp_path: Path, parent_cache: Path) -> None:
+    url = f"journal://{tmp_path}/study.log"
+    killed = _search_with_workers(url, tmp_path / "run", parent_cache, kill=True)
+    _check_search_outcome(url, tmp_path / "run", killed)
+
+
+def _fresh_pg_db(server_url: str, name: str) -> str:
+    import sqlalchemy
+
+    base = server_url.rsplit("/", 1)[0]
+    engine = sqlalchemy.create_engine(
+        base.replace("postgresql://", "postgresql+psycopg2://") + "/postgres",
+        isolation_level="AUTOCOMMIT",
+    )
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{base}/{name}"

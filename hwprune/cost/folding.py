@@ -21,6 +21,16 @@ exact branch-and-bound over each group's Pareto-optimal options decides (a multi
 knapsack; the bound makes it small in practice). Tests check both modes against exhaustive
 enumeration.
 
+Speed (a search prices thousands of new candidates; ``bench/cost_speed.py``): the options of
+all MVAUs of a design are computed in one vectorised pass; window-bound options that another
+option dominates are dropped before sorting (an exact reduction: a dropped row never changes a
+pick, a bound or a branch-and-bound set); the bisection first narrows ``T`` with the cheap
+per-resource lower bounds, then decides feasibility with the minimum-area pick, those bounds,
+Lagrangian prices (a witness or an infeasibility proof) and only then a depth-first search;
+prefix arg-minima, bounds and Pareto sets are cached on the tables; the branch and bound runs
+on plain Python numbers. ``tests/test_folding.py`` holds the results identical to the
+pre-optimisation code (``tests/folding_reference.py``) on random designs.
+
 Legality: ``PE | output channels``, ``SIMD | input length`` (MVAU: ``k*k*c_in``; VVAU:
 ``k*k``, and ``SIMD > 1`` only with ``PE = channels``); a sliding window's SIMD divides its input
 channels and its width has an integer ratio to the MVAU's (one of the two SIMDs divides the
@@ -66,7 +76,7 @@ from hwprune.cost.fpga import (
     swg_cycles,
     thresholding_cost,
 )
-from hwprune.ir import DataflowGraph, divisors, n_thresholds
+from hwprune.ir import DataflowGraph, SlidingWindow, divisors, n_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +86,9 @@ _BB_NODE_LIMIT = 200_000
 
 @dataclass(frozen=True, eq=False)
 class GroupTable:
-    """The Pareto-optimal legal foldings of one group of nodes (no other option has fewer or
-    equal cycles and resources), sorted by cycles (ties: by LUT).
+    """The legal foldings of one group of nodes, sorted by cycles (ties: by LUT, then by
+    enumeration order), less options that an earlier one dominates (no more cycles and no more
+    of any resource; such an option can never be chosen).
 
     Attributes:
         names: the group's node names.
@@ -85,6 +96,8 @@ class GroupTable:
         res: ``(m, 4)`` LUT, FF, BRAM18, DSP of each option (including its stream glue).
         values: ``(m, len(keys))`` folding values of each option.
         keys: ``(node name, "pe" | "simd")`` of each column of ``values``.
+        memo: derived data cached with the table (cycle list, per-target prefix minima,
+            Pareto sets of prefixes).
     """
 
     names: tuple[str, ...]
@@ -234,6 +247,106 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
     return cycles.astype(np.int64), res, pe, simd
 
 
+_STYLE = {"auto": 0, "distributed": 1, "block": 2}
+
+
+@lru_cache(maxsize=4096)
+def _grid(pes: tuple[int, ...], simds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The pe-major grid of every (PE, SIMD) pair."""
+    a, b = np.asarray(pes, dtype=np.int64), np.asarray(simds, dtype=np.int64)
+    return np.repeat(a, len(b)), np.tile(b, len(a))
+
+
+def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
+    """:func:`_mac_opts` of several MVAUs at once (``items``: (node, pes, simds)).
+
+    The same formulas, evaluated in the same order on one concatenated array (bit-identical
+    results), so that the per-call overhead of numpy is paid once per design, not per layer.
+    """
+    grids = [_grid(pes, simds) for _, pes, simds in items]
+    counts = [len(g[0]) for g in grids]
+    pe = np.concatenate([g[0] for g in grids])
+    simd = np.concatenate([g[1] for g in grids])
+    nd = np.repeat(np.arange(len(items)), counts)
+    scal = []
+    for n, _, _ in items:
+        dsp_lanes = _uses_dsp(n.wbits, n.in_bits, n.res_type, p)
+        units = 0 if dsp_lanes else _lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind)
+        scal.append(
+            (
+                n.mh,
+                n.mw,
+                n.n_vec,
+                n.in_bits,
+                n.acc_bits,
+                n_thresholds(n.out_bits, n.out_kind),
+                n.wbits,
+                n.obits,
+                _dsp_per_lane(n.wbits, n.in_bits) if dsp_lanes else 0,
+                _STYLE[n.mem_style],
+            )
+        )
+        scal[-1] += (p.lane_lut * units, p.lane_ff * units)
+    # per-option copies of each node's parameters, one contiguous row per parameter
+    ints = np.array([s[:10] for s in scal], dtype=np.int64).T[:, nd]
+    floats = np.array([s[10:] for s in scal], dtype=float).T[:, nd]
+    mh, mw, n_vec, in_bits, acc, nthr, wbits, obits, dpl, style = ints
+    lane_lut, lane_ff = floats
+    tmem = mh // pe
+    depth = tmem * (mw // simd)
+    in_w = simd * in_bits
+    cycles = depth * n_vec
+    lanes = pe * simd
+    lut = p.mvau_lut + lane_lut * lanes + p.pe_lut * (pe * acc * (1 + nthr))
+    ff = p.mvau_ff + lane_ff * lanes + p.pe_ff * pe * acc
+    dsp = (lanes * dpl).astype(float)
+    wwidth = lanes * wbits
+    if p.weight_layout == "per_pe":
+        width, gran = wwidth // pe, "ramb18"
+    else:
+        width, gran = wwidth, "ramb36"
+    lutram = (depth <= 16) | (width * depth <= p.lutram_max_bits)
+    if any(x[9] for x in scal):  # a node with a forced memory style
+        lutram = np.where(style == 1, True, np.where(style == 2, False, lutram))
+    wl = np.where(lutram, width * ((depth + 63) >> 6), 0).astype(float)
+    wb = np.where(lutram, 0.0, _bram18_vec(width, depth, gran))
+    if p.weight_layout == "per_pe":
+        wl, wb = wl * pe, wb * pe
+    lut = lut + wl
+    bram = wb
+    tw = pe * nthr * acc  # 0 without thresholds: adds exactly 0.0 below
+    small = tw * tmem <= p.thr_lutram_max_bits
+    tl = np.where(small, tw * ((tmem + 63) >> 6), 0).astype(float)
+    tb = np.zeros(len(tw))
+    big = np.flatnonzero(~small)
+    if big.size:  # threshold memories in block RAM (rare): map only those
+        tb[big] = _bram18_vec(tw[big], tmem[big], "ramb36")
+    lut = lut + tl
+    bram = bram + tb
+    out_w = pe * obits
+    lut = (
+        lut
+        + (p.glue_lut / 2 + p.glue_lut_per_bit * in_w)
+        + (p.glue_lut / 2 + p.glue_lut_per_bit * out_w)
+    )
+    ff = (
+        ff
+        + (p.glue_ff / 2 + p.glue_ff_per_bit * in_w)
+        + (p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
+    )
+    res = np.stack([lut, ff, bram, dsp], axis=1)
+    cut = np.cumsum(counts)[:-1]
+    return list(
+        zip(
+            np.split(cycles, cut),
+            np.split(res, cut),
+            np.split(pe, cut),
+            np.split(simd, cut),
+            strict=True,
+        )
+    )
+
+
 @lru_cache(maxsize=16384)
 def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
     s = replace(n, simd=simd)
@@ -242,20 +355,31 @@ def _swg_opt(n, simd: int, p: FpgaCostParams) -> tuple:
     return (c.cycles, c.lut + 2 * gl, c.ff + 2 * gf, c.bram18, c.dsp)
 
 
-@lru_cache(maxsize=8192)
-def _swg_table(n, p: FpgaCostParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _swg_table(n, p: FpgaCostParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Every SIMD of a sliding window (the divisors of its channels): SIMD, cycles and
-    resources with both stream-glue halves, as arrays (cycles decrease as it widens)."""
-    sdiv = divisors(n.channels)
-    sw = [_swg_opt(n, x, p) for x in sdiv]
-    return (
-        np.asarray(sdiv, dtype=np.int64),
-        np.asarray([x[0] for x in sw], dtype=np.int64),
-        np.asarray([x[1:5] for x in sw], dtype=float).reshape(-1, 4),
+    resources with both stream-glue halves, as arrays (cycles decrease as it widens), and
+    whether a wider window never costs less. Cached by shape (not by name)."""
+    return _swg_table_of(
+        (n.channels, n.ifm, n.kernel, n.stride, n.pad, n.bits, n.kind, n.depthwise, n.ram_style),
+        p,
     )
 
 
-def _prune_slow(slow: np.ndarray, res: np.ndarray, rounds: int = 4) -> np.ndarray:
+@lru_cache(maxsize=8192)
+def _swg_table_of(shape: tuple, p: FpgaCostParams) -> tuple:
+    n = SlidingWindow("swg", *shape[:7], simd=1, depthwise=shape[7], ram_style=shape[8])
+    sdiv = divisors(n.channels)
+    sw = [_swg_opt(n, x, p) for x in sdiv]
+    res = np.asarray([x[1:5] for x in sw], dtype=float).reshape(-1, 4)
+    return (
+        np.asarray(sdiv, dtype=np.int64),
+        np.asarray([x[0] for x in sw], dtype=np.int64),
+        res,
+        bool(np.all(np.diff(res, axis=0) >= 0)),
+    )
+
+
+def _prune_slow(slow: np.ndarray, res: np.ndarray, rounds: int = 2) -> np.ndarray:
     """Drop window-bound options that another one dominates (an exact reduction).
 
     ``slow[m, s]``: MVAU option ``m`` with window SIMD ``s`` is legal and the window is the
@@ -263,19 +387,26 @@ def _prune_slow(slow: np.ndarray, res: np.ndarray, rounds: int = 4) -> np.ndarra
     have equal cycles and differ only by the MVAU's resources ``res[m]``; an option whose
     resources are all >= those of another one that comes first in the table order (fewer LUTs,
     ties by position) can never be chosen and is dropped. A few rounds, each taking the
-    cheapest remaining option per ``s`` as the dominator, remove almost all of them.
+    cheapest remaining option per ``s`` as the dominator, remove most of them (on CNV layers
+    about 1,900 of 2,250 rows in two rounds); the dominators themselves are always kept.
     """
     alive = slow.T.copy()  # s x m
     done = np.zeros_like(alive)
     rows = np.arange(alive.shape[0])
-    lut = res[:, 0]
+    lut, ff, bram, dsp = res.T
     for _ in range(rounds):
         cand = np.where(alive & ~done, lut[None, :], np.inf)
-        champ = cand.argmin(axis=1)
+        champ = cand.argmin(axis=1)  # first of the cheapest: first in table order
         has = np.isfinite(cand[rows, champ])
         if not has.any():
             break
-        dom = (res[None, :, :] >= res[champ][:, None, :]).all(axis=2)
+        cr = res[champ]
+        dom = (
+            (lut[None, :] >= cr[:, 0, None])
+            & (ff[None, :] >= cr[:, 1, None])
+            & (bram[None, :] >= cr[:, 2, None])
+            & (dsp[None, :] >= cr[:, 3, None])
+        )
         dom &= has[:, None] & ~done
         dom[rows, champ] = False
         done[rows, champ] |= has
@@ -294,6 +425,55 @@ def _table(names, cycles, res, values, keys) -> GroupTable:
     return GroupTable(tuple(names), cycles[order], res[order], values[order], tuple(keys))
 
 
+def _mvau_table(
+    nodes: tuple,
+    p: FpgaCostParams,
+    simds: tuple[int, ...],
+    cyc: np.ndarray,
+    res: np.ndarray,
+    pe: np.ndarray,
+    simd: np.ndarray,
+) -> GroupTable:
+    """Table of an MVAU group (a lone MVAU, or a sliding window + MVAU) from the MVAU's options
+    (``simds``: the SIMD values of its pe-major option grid)."""
+    if len(nodes) == 1:
+        (n,) = nodes
+        return _table(
+            [n.name], cyc, res, np.stack([pe, simd], axis=1), [(n.name, "pe"), (n.name, "simd")]
+        )
+    swg, mac = nodes
+    s_arr, s_cyc, s_res, widening_costs = _swg_table(swg, p)  # cycles fall as it widens
+    # integer width ratio between window and MVAU, so a width converter can join them
+    ok = np.tile(_compat(simds, swg.channels), (len(pe) // len(simds), 1))
+    if widening_costs:
+        # a wider window never costs less: one faster than its MVAU is only worth taking
+        # in its narrowest compatible form (the wider ones are dominated)
+        fast = ok & (s_cyc[None, :] <= cyc[:, None])
+        rows = np.arange(len(cyc))
+        at = fast.argmax(axis=1)
+        first = np.zeros_like(fast)
+        first[rows, at] = fast[rows, at]
+        ok = _prune_slow(ok & ~fast, res) | first
+    r, c = np.nonzero(ok)
+    values = np.stack([s_arr[c], pe[r], simd[r]], axis=1)
+    return _table(
+        [swg.name, mac.name],
+        np.maximum(cyc[r], s_cyc[c]),
+        res[r] + s_res[c],
+        values,
+        [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
+    )
+
+
+@lru_cache(maxsize=4096)
+def _compat(simds: tuple[int, ...], channels: int) -> np.ndarray:
+    """``[i, j]``: an MVAU SIMD ``simds[i]`` and a window SIMD ``divisors(channels)[j]`` have an
+    integer width ratio (one divides the other), so a width converter can join them."""
+    m = np.asarray(simds, dtype=np.int64)[:, None]
+    s = np.asarray(divisors(channels), dtype=np.int64)[None, :]
+    return ((m % s) == 0) | ((s % m) == 0)
+
+
 @lru_cache(maxsize=8192)
 def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
     """Enumerate and cache the legal options of one group (nodes given unfolded)."""
@@ -306,7 +486,7 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             pes = _fix(divisors(mac.channels), fm, "pe")
             simds = _fix(divisors(mac.kernel * mac.kernel), fm, "simd")
             cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, True)
-            s_arr, s_cyc, s_res = _swg_table(swg, p)
+            s_arr, s_cyc, s_res, _ = _swg_table(swg, p)
             at = np.searchsorted(s_arr, pe)  # the window's SIMD is the VVAU's PE
             s_cyc, s_res = s_cyc[at], s_res[at]
             values = np.stack([pe, pe, simd], axis=1)
@@ -319,32 +499,17 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
             )
         pes = _fix(divisors(mac.mh), fm, "pe")
         simds = _fix(divisors(mac.mw), fm, "simd")
-        cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, False)
-        s_arr, s_cyc, s_res = _swg_table(swg, p)  # cycles decrease as the window widens
-        # integer width ratio between window and MVAU, so a width converter can join them
-        ok = ((simd[:, None] % s_arr[None, :]) == 0) | ((s_arr[None, :] % simd[:, None]) == 0)
-        if np.all(np.diff(s_res, axis=0) >= 0):
-            # a wider window never costs less: one faster than its MVAU is only worth taking
-            # in its narrowest compatible form (the wider ones are dominated)
-            fast = ok & (s_cyc[None, :] <= cyc[:, None])
-            first = fast & (np.cumsum(fast, axis=1) == 1)
-            ok = _prune_slow(ok & ~fast, res) | first
-        r, c = np.nonzero(ok)
-        values = np.stack([s_arr[c], pe[r], simd[r]], axis=1)
-        return _table(
-            names,
-            np.maximum(cyc[r], s_cyc[c]),
-            res[r] + s_res[c],
-            values,
-            [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
-        )
+        return _mvau_table(nodes, p, simds, *_mac_opts(mac, p, pes, simds, False))
     (n,) = nodes
     fn = fx.get(n.name)
-    if n.op in ("MVAU", "VVAU"):
-        vv = n.op == "VVAU"
-        pes = _fix(divisors(n.channels if vv else n.mh), fn, "pe")
-        simds = _fix(divisors(n.kernel * n.kernel if vv else n.mw), fn, "simd")
-        cyc, res, pe, simd = _mac_opts(n, p, pes, simds, vv)
+    if n.op == "MVAU":
+        pes = _fix(divisors(n.mh), fn, "pe")
+        simds = _fix(divisors(n.mw), fn, "simd")
+        return _mvau_table(nodes, p, simds, *_mac_opts(n, p, pes, simds, False))
+    if n.op == "VVAU":
+        pes = _fix(divisors(n.channels), fn, "pe")
+        simds = _fix(divisors(n.kernel * n.kernel), fn, "simd")
+        cyc, res, pe, simd = _mac_opts(n, p, pes, simds, True)
         return _table(
             names, cyc, res, np.stack([pe, simd], axis=1), [(n.name, "pe"), (n.name, "simd")]
         )
@@ -415,10 +580,31 @@ def _unfolded(n):
     return n
 
 
+#: (unfolded nodes, fixed folding, params) -> GroupTable of the MVAU groups; bounded LRU
+_MVAU_TABLES: OrderedDict[tuple, GroupTable] = OrderedDict()
+_MVAU_TABLES_MAX = 2048
+
+
+def clear_caches() -> None:
+    """Forget every cached option table (for benchmarks of the cold path)."""
+    _group_table.cache_clear()
+    _swg_opt.cache_clear()
+    _swg_table_of.cache_clear()
+    _compat.cache_clear()
+    _grid.cache_clear()
+    _MVAU_TABLES.clear()
+    _PREPARED.clear()
+
+
 def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> list[GroupTable]:
-    """The cached option table of every group of ``graph`` (user-fixed folding respected)."""
+    """The cached option table of every group of ``graph`` (user-fixed folding respected).
+
+    Tables of MVAU groups missing from the cache are built together (one vectorised pass over
+    all their PE/SIMD options); the others one by one.
+    """
     p = params or FpgaCostParams()
-    tables = []
+    tables: list[Any] = []
+    todo: list[tuple[int, tuple, tuple, tuple]] = []
     for grp in groups_of(graph):
         fixed = tuple(
             sorted(
@@ -427,7 +613,34 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
                 if n.name in graph.fixed
             )
         )
-        tables.append(_group_table(tuple(_unfolded(n) for n in grp), fixed, p))
+        nodes = tuple(_unfolded(n) for n in grp)
+        if nodes[-1].op != "MVAU":
+            tables.append(_group_table(nodes, fixed, p))
+            continue
+        key = (nodes, fixed, p)
+        hit = _MVAU_TABLES.get(key)
+        if hit is not None:
+            _MVAU_TABLES.move_to_end(key)
+        else:
+            mac = nodes[-1]
+            fm = dict(fixed).get(mac.name)
+            fm = dict(fm) if fm else None
+            todo.append(
+                (
+                    len(tables),
+                    key,
+                    _fix(divisors(mac.mh), fm, "pe"),
+                    _fix(divisors(mac.mw), fm, "simd"),
+                )
+            )
+        tables.append(hit)
+    if todo:
+        opts = _mac_opts_batch([(k[0][-1], pes, simds) for _, k, pes, simds in todo], p)
+        for (i, key, _, simds), o in zip(todo, opts, strict=True):
+            t = _mvau_table(key[0], p, simds, *o)
+            tables[i] = _MVAU_TABLES[key] = t
+        while len(_MVAU_TABLES) > _MVAU_TABLES_MAX:
+            _MVAU_TABLES.popitem(last=False)
     return tables
 
 
@@ -464,6 +677,8 @@ class _Prepared:
         self.best_all = np.concatenate([x[1] + o for x, o in zip(per, self.offsets, strict=True)])
         self.minres_all = np.concatenate([x[2] for x in per])
         self.res_all = np.concatenate([t.res for t in tables])
+        self.group_of = np.repeat(np.arange(len(tables)), sizes)
+        self.pos = np.arange(len(self.res_all))
         self.lower = max(c[0] for c in self.cyc_list)  # fastest possible slowest node
         ts = np.unique(np.concatenate([t.cycles for t in tables]))
         self.ts = ts[ts >= self.lower]  # candidate cycle budgets
@@ -539,7 +754,7 @@ def _skyline_at(t: GroupTable, k: int) -> list[int]:
 
 #: (ids of the group tables, capacity weights) -> (tables kept alive, prepared); bounded LRU
 _PREPARED: OrderedDict[tuple, tuple[list[GroupTable], _Prepared]] = OrderedDict()
-_PREPARED_MAX = 2048
+_PREPARED_MAX = 128
 
 
 def _prepared(tables: list[GroupTable], weights: np.ndarray) -> _Prepared:
@@ -571,16 +786,30 @@ def _skyline(points: np.ndarray) -> np.ndarray:
 
 
 def _exact(
-    prep: _Prepared, ks: list[int], budget: np.ndarray, first: bool = False
+    prep: _Prepared,
+    ks: list[int],
+    budget: np.ndarray,
+    first: bool = False,
+    lam: np.ndarray | None = None,
 ) -> list[int] | None:
     """Minimum-area choice with every resource under ``budget`` (branch and bound).
 
     Depth-first over the groups (fewest options first), each group's Pareto-optimal options in
     order of area; a branch is cut when its area cannot beat the best by more than 1e-12 or a
     resource cannot stay under the budget. Ties go to the first choice found in that order.
-    With ``first``, stops at the first feasible choice (a feasibility test)."""
+    With ``first``, stops at the first feasible choice (a feasibility test). With prices
+    ``lam`` (>= 0), a branch is also cut when its priced resources plus the cheapest priced
+    completion exceed the priced budget (it cannot fit; the result is unchanged)."""
     sets = prep.sets(ks)
     n = len(sets)
+    lp = (lam if lam is not None else np.zeros(4)).tolist()
+    priced = [
+        [lp[0] * r[0] + lp[1] * r[1] + lp[2] * r[2] + lp[3] * r[3] for r in x[3]] for x in sets
+    ]
+    suf_p = [0.0] * (n + 1)
+    for j in range(n - 1, -1, -1):
+        suf_p[j] = suf_p[j + 1] + min(priced[j])
+    pb = float(np.dot(lam, budget + 1e-9)) * (1 + 1e-9) + 1e-12 if lam is not None else math.inf
     suf_res = [[0.0] * 4 for _ in range(n + 1)]
     suf_area = [0.0] * (n + 1)
     for j in range(n - 1, -1, -1):
@@ -593,9 +822,9 @@ def _exact(
     best: list[Any] = [math.inf, None]
     visits = [0]
     chosen = [0] * n
-    opts = [list(zip(s[1], s[2], s[3], strict=True)) for s in sets]
+    opts = [list(zip(s[1], s[2], s[3], priced[j], strict=True)) for j, s in enumerate(sets)]
 
-    def dfs(j: int, u0: float, u1: float, u2: float, u3: float, area: float) -> bool:
+    def dfs(j: int, u0: float, u1: float, u2: float, u3: float, area: float, pu: float) -> bool:
         if visits[0] > _BB_NODE_LIMIT:
             return True
         visits[0] += 1
@@ -604,8 +833,9 @@ def _exact(
                 best[0], best[1] = area, list(chosen)
             return first
         sa = suf_area[j + 1]
+        sp = suf_p[j + 1]
         s0, s1, s2, s3 = suf_res[j + 1]
-        for i, ai, r in opts[j]:
+        for i, ai, r, pi in opts[j]:
             a = area + ai
             if a + sa >= best[0] - 1e-12:
                 break  # sorted by area: the rest are no better
@@ -615,12 +845,14 @@ def _exact(
             v3 = u3 + r[3]
             if v0 + s0 > b0 or v1 + s1 > b1 or v2 + s2 > b2 or v3 + s3 > b3:
                 continue
+            if pu + pi + sp > pb:
+                continue
             chosen[j] = i
-            if dfs(j + 1, v0, v1, v2, v3, a):
+            if dfs(j + 1, v0, v1, v2, v3, a, pu + pi):
                 return True
         return False
 
-    dfs(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    dfs(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if visits[0] > _BB_NODE_LIMIT:
         log.warning("folding search hit its node limit; the result may not be optimal")
     if best[1] is None:
@@ -645,7 +877,41 @@ def _feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
         return True
     if not _fits(prep.lower_bound(ks), budget):
         return False
-    return _exact(prep, ks, budget, first=True) is not None
+    verdict, lam = _lagrange(prep, ks, budget, total)
+    if verdict is not None:
+        return verdict
+    return _exact(prep, ks, budget, first=True, lam=lam) is not None
+
+
+def _lagrange(
+    prep: _Prepared, ks: list[int], budget: np.ndarray, total: np.ndarray, rounds: int = 4
+) -> tuple[bool | None, np.ndarray]:
+    """Decide feasibility with Lagrangian relaxation when it can (None when it cannot), and
+    the last prices tried.
+
+    For prices ``lam >= 0`` on the four resources, the cheapest option of every group (within
+    its prefix) at those prices gives (a) a witness when their total fits and (b) a proof of
+    infeasibility when even their priced total exceeds the priced budget (no choice can be
+    cheaper). Prices start at the capacity weights and rise on the resources that overflow.
+    """
+    b = budget + 1e-9
+    lam = prep.weights.copy()
+    end = (prep.offsets + np.asarray(ks))[prep.group_of]
+    live = prep.pos <= end
+    for _ in range(rounds):
+        over = total > b
+        lam = lam * np.where(over, 4.0 * np.maximum(total / np.maximum(b, 1e-9), 1.0), 0.5)
+        v = np.where(live, prep.res_all @ lam, np.inf)
+        mins = np.minimum.reduceat(v, prep.offsets)
+        hit = np.flatnonzero(v == mins[prep.group_of])
+        pick = hit[np.searchsorted(hit, prep.offsets)]
+        total = prep.res_all[pick].sum(axis=0)
+        if np.all(total <= b):
+            return True, lam
+        priced = float(mins.sum())
+        if priced > float(lam @ b) * (1 + 1e-9) + 1e-12:
+            return False, lam
+    return None, lam
 
 
 def _select(

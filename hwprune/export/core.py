@@ -123,7 +123,7 @@ def export_model(
     fps: float | None = None,
     clock_mhz: float | None = None,
     csim: bool = True,
-    csim_opt: str = "-O1",
+    csim_opt: str = "-O2",
     seed: int = 0,
     strict: bool = True,
 ) -> ExportResult:

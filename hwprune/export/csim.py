@@ -66,7 +66,7 @@ class CsimResult:
     log: str = ""
 
 
-def compile_csim(hls_dir: str | Path, opt: str = "-O1") -> Path:
+def compile_csim(hls_dir: str | Path, opt: str = "-O2") -> Path:
     """Compile ``testbench.cpp`` + ``top.cpp`` of ``hls_dir`` into ``hls_dir/csim``."""
     hls = Path(hls_dir)
     cxx = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
@@ -110,7 +110,7 @@ def parse_csim_log(text: str) -> CsimResult:
                       cycles, kinds, log=text)
 
 
-def run_csim(hls_dir: str | Path, golden_dir: str | Path, opt: str = "-O1",
+def run_csim(hls_dir: str | Path, golden_dir: str | Path, opt: str = "-O2",
              timeout_s: float | None = None) -> CsimResult:
     """Compile and run the C simulation; returns its parsed result."""
     t0 = time.perf_counter()

@@ -64,9 +64,11 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
         elif isinstance(n, MVAUNode):
             out_bits = None if n.is_head else n.out_type.bits
             out_kind = "int" if n.is_head else kind_of(n.out_type)
+            # an XNOR unit accumulates a popcount in [0, MW] (as the HLS kernel does)
+            acc_bits = int(n.mw + 1).bit_length() if n.xnor else n.acc_type.bits
             nodes.append(ir.MVAU(
                 n.name, n.mw, n.mh, n.nvec, n.wtype.bits, kind_of(n.wtype), n.in_type.bits,
-                kind_of(n.in_type), n.acc_type.bits, out_bits, out_kind, pe=n.pe, simd=n.simd,
+                kind_of(n.in_type), acc_bits, out_bits, out_kind, pe=n.pe, simd=n.simd,
                 conv=n.conv, weights=n.weights, thresholds=n.thresholds))
         elif isinstance(n, MaxPoolNode):
             h, w, c = n.in_shape

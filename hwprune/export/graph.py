@@ -114,7 +114,7 @@ class SlidingWindowNode(IntNode):
         oh, ow, _ = self.out_shape
         cf = c // self.simd
         k, s = self.kernel, self.stride
-        return iw * k * cf + oh * max(ow * k * k * cf, s * iw * cf)
+        return ((k - 1) * iw + k) * cf + oh * max(ow * k * k * cf, s * iw * cf)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
