@@ -365,7 +365,7 @@ def test_fast_folding_equals_the_frozen_reference_on_random_designs(seed):
     targets = [load_target(n) for n in ("pynq-z2", "ultra96-v2", "zcu104", "kv260", "pynq-z1")]
     per_pe = dc_replace(FpgaCostParams(), weight_layout="per_pe")
     checked = 0
-    for _ in range(60):
+    for _ in range(80):
         layers, shape, bits = _random_design(rng)
         if rng.random() < 0.2:  # a user-fixed PE or SIMD on one conv/fc layer
             named = [x for x in layers if x["op"] in ("conv", "fc") and x.get("groups") is None]
@@ -388,7 +388,7 @@ def test_fast_folding_equals_the_frozen_reference_on_random_designs(seed):
         assert got.folding == want.folding, (layers, t.name, fps, cap)
         assert got.to_dict() == want.to_dict(), (layers, t.name, fps, cap)
         checked += 1
-    assert checked == 60
+    assert checked == 80
 
 
 @pytest.mark.slow
@@ -407,7 +407,7 @@ def test_fast_folding_equals_the_frozen_reference_on_random_cnv_variants():
 
     rng = random.Random(7)
     targets = [load_target(n) for n in ("pynq-z2", "ultra96-v2")]
-    for i in range(80):
+    for i in range(120):
         g = graph_from_design(random_cnv(rng))
         t = targets[i % 2]
         fps = None if i % 3 else 10 ** rng.uniform(2.5, 4.5)

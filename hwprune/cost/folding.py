@@ -375,7 +375,7 @@ def _swg_table_of(shape: tuple, p: FpgaCostParams) -> tuple:
         np.asarray(sdiv, dtype=np.int64),
         np.asarray([x[0] for x in sw], dtype=np.int64),
         res,
-        bool(np.all(np.diff(res, axis=0) >= 0)),
+        bool(np.all(np.diff(res, axis=0) >= 0)) and bool(np.all(np.diff([x[0] for x in sw]) <= 0)),
     )
 
 
@@ -444,16 +444,20 @@ def _mvau_table(
     swg, mac = nodes
     s_arr, s_cyc, s_res, widening_costs = _swg_table(swg, p)  # cycles fall as it widens
     # integer width ratio between window and MVAU, so a width converter can join them
-    ok = np.tile(_compat(simds, swg.channels), (len(pe) // len(simds), 1))
+    comp, nxt = _compat(simds, swg.channels)
+    sim = np.arange(len(pe)) % len(simds)  # row of each option's SIMD in ``comp``
     if widening_costs:
         # a wider window never costs less: one faster than its MVAU is only worth taking
-        # in its narrowest compatible form (the wider ones are dominated)
-        fast = ok & (s_cyc[None, :] <= cyc[:, None])
-        rows = np.arange(len(cyc))
-        at = fast.argmax(axis=1)
-        first = np.zeros_like(fast)
-        first[rows, at] = fast[rows, at]
-        ok = _prune_slow(ok & ~fast, res) | first
+        # in its narrowest compatible form (the wider ones are dominated). Window cycles fall
+        # as it widens, so the windows slower than option m are the first j0[m] ones.
+        j0 = np.searchsorted(-s_cyc, -cyc, side="left")
+        first = nxt[sim, j0]  # narrowest compatible window at least as fast (or none)
+        slow = (np.arange(len(s_arr))[None, :] < j0[:, None]) & comp[sim]
+        ok = _prune_slow(slow, res)
+        has = np.flatnonzero(first < len(s_arr))
+        ok[has, first[has]] = True
+    else:
+        ok = comp[sim]
     r, c = np.nonzero(ok)
     values = np.stack([s_arr[c], pe[r], simd[r]], axis=1)
     return _table(
@@ -466,12 +470,18 @@ def _mvau_table(
 
 
 @lru_cache(maxsize=4096)
-def _compat(simds: tuple[int, ...], channels: int) -> np.ndarray:
-    """``[i, j]``: an MVAU SIMD ``simds[i]`` and a window SIMD ``divisors(channels)[j]`` have an
-    integer width ratio (one divides the other), so a width converter can join them."""
+def _compat(simds: tuple[int, ...], channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """``comp[i, j]``: an MVAU SIMD ``simds[i]`` and a window SIMD ``divisors(channels)[j]``
+    have an integer width ratio (one divides the other), so a width converter can join them;
+    ``nxt[i, j]``: the first ``j' >= j`` with ``comp[i, j']`` (``len(divisors)`` if none)."""
     m = np.asarray(simds, dtype=np.int64)[:, None]
     s = np.asarray(divisors(channels), dtype=np.int64)[None, :]
-    return ((m % s) == 0) | ((s % m) == 0)
+    comp = ((m % s) == 0) | ((s % m) == 0)
+    ns = comp.shape[1]
+    nxt = np.full((comp.shape[0], ns + 1), ns, dtype=np.int64)
+    for j in range(ns - 1, -1, -1):
+        nxt[:, j] = np.where(comp[:, j], j, nxt[:, j + 1])
+    return comp, nxt
 
 
 @lru_cache(maxsize=8192)
