@@ -23,6 +23,8 @@ def _hls_folding(hls_dir):
     out = {}
     for m in re.finditer(r"hwp::mvau<\d+, \d+, (\d+), (\d+), (\d+), (\d+),.*// (\w+)", text):
         out[m.group(5)] = {"pe": int(m.group(4)), "simd": int(m.group(3))}
+    for m in re.finditer(r"hwp::vvau<\d+, \d+, \d+, \d+, (\d+), (\d+),.*// (\w+)", text):
+        out[m.group(3)] = {"pe": int(m.group(2)), "simd": int(m.group(1))}
     for m in re.finditer(r"hwp::sliding_window<\d+, \d+, \d+, \d+, (\d+),.*// (\w+)", text):
         out[m.group(2)] = {"simd": int(m.group(1))}
     return out
@@ -35,7 +37,7 @@ def _check_against_estimate(res):
     assert hls == est_fold  # the folding emitted is the folding priced
     cost = {lay["name"]: lay["cycles"] for lay in est["layers"]}
     counted = {c["kernel"]: c["counted"] for c in res.cycles}
-    mvaus = [lay["name"] for lay in est["layers"] if lay["op"] == "MVAU"]
+    mvaus = [lay["name"] for lay in est["layers"] if lay["op"] in ("MVAU", "VVAU")]
     assert mvaus
     for name in mvaus:  # iterations counted in C simulation == the cost model's MVAU cycles
         assert counted[name] == cost[name], name
@@ -177,3 +179,33 @@ def test_strided_and_pointwise_convolutions(tmp_path):
     assert kinds[:7] == ["Input", "Pad", "SlidingWindow", "MVAU", "MVAU", "SlidingWindow", "MVAU"]
     assert res.graph.mvaus()[1].nvec == 16  # the 1x1 conv streams the 4x4 map directly
     _check_against_estimate(res)
+
+
+def test_depthwise_convolution(tmp_path):
+    """A depthwise 3x3 conv (VVAU, SIMD over kernel positions) between plain convolutions."""
+    import torch
+    from torch import nn
+
+    from hwprune.compress.quant import to_brevitas
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 16, 10, bias=False))
+    q = to_brevitas(net, [4, 2, 3, 4], [2, 3, 2, None], 16.0)
+    q.train()
+    with torch.no_grad():
+        q(torch.as_tensor(digits_test_x(64)))
+    q.eval()
+    folding = {"conv1_swg": {"simd": 8}, "conv1": {"pe": 8, "simd": 3}}  # rest: optimizer
+    res = export_model(q, "pynq-z2", folding=folding, out_dir=tmp_path / "dw",
+                       input_shape=(1, 8, 8), golden_inputs=digits_test_x(100))
+    assert res.bit_exact
+    assert [n.kind for n in res.graph.nodes].count("VVAU") == 1
+    assert res.folding["conv1"] == {"pe": 8, "simd": 3}
+    _check_against_estimate(res)
+    with pytest.raises(ConfigError, match="must equal the pe=4"):
+        export_model(q, "pynq-z2", folding={"conv1_swg": {"simd": 8}, "conv1": {"pe": 4}},
+                     out_dir=tmp_path / "bad", input_shape=(1, 8, 8), csim=False)

@@ -290,3 +290,26 @@ def test_partial_folding_is_completed_by_the_optimizer(cnn_qonnx):
     f = folding_of(folded)
     assert f["conv1"] == given["conv1"] and f["fc0"] == given["fc0"]
     assert f["conv1_swg"]["simd"] > 1  # chosen by the optimizer, not left at 1
+
+
+def test_grouped_convolution_is_refused(tmp_path):
+    import brevitas.nn as qnn
+    from brevitas.quant import Uint8ActPerTensorFloat
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat)
+            self.c0 = qnn.QuantConv2d(1, 4, 3, bias=False, weight_bit_width=4)
+            self.a0 = qnn.QuantReLU(bit_width=2)
+            self.c1 = qnn.QuantConv2d(4, 8, 3, groups=2, bias=False, weight_bit_width=4)
+            self.a1 = qnn.QuantReLU(bit_width=2)
+            self.fc = qnn.QuantLinear(8 * 4 * 4, 10, bias=False, weight_bit_width=4)
+
+        def forward(self, x):
+            x = self.a1(self.c1(self.a0(self.c0(self.inp(x)))))
+            return self.fc(x.flatten(1))
+
+    path = export_brevitas(Net().eval(), (1, 8, 8), tmp_path / "grouped.onnx")
+    with pytest.raises(LoweringError, match=r"\(Conv\) is a grouped convolution \(2 groups\)"):
+        lower_model(load_qonnx(path))

@@ -21,6 +21,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    VVAUNode,
 )
 
 
@@ -34,8 +35,12 @@ class ExecResult:
 
 def _mvau(node: MVAUNode, x: np.ndarray) -> np.ndarray:
     n = x.shape[0]
-    vec = x.reshape(n, node.nvec, node.mw).astype(np.int64)
-    acc = vec @ node.weights.T  # (n, nvec, mh)
+    if isinstance(node, VVAUNode):  # window (kernel row, kernel column, channel) per pixel
+        win = x.reshape(n, node.nvec, node.mw, node.mh).astype(np.int64)
+        acc = np.einsum("nvkc,ck->nvc", win, node.weights)
+    else:
+        vec = x.reshape(n, node.nvec, node.mw).astype(np.int64)
+        acc = vec @ node.weights.T  # (n, nvec, mh)
     if node.thresholds is None:
         out = acc
     else:

@@ -43,6 +43,7 @@ FINN_BOARDS: dict[str, tuple[str, str, str | None]] = {
 # our node kind -> (FINN op type before specialization, implementation style pinned)
 _FINN_OPS = {
     "MVAU": ("MVAU", "hls"),
+    "VVAU": ("VVAU", "hls"),
     "SlidingWindow": ("ConvolutionInputGenerator", "rtl"),
     "Pad": ("FMPadding", "rtl"),
     "MaxPool": ("StreamingMaxPool", "hls"),

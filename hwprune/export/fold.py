@@ -28,6 +28,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    VVAUNode,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,15 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
             h, w, c = pad.in_shape if pad else n.in_shape
             t = pad.in_type if pad else n.out_type
             nodes.append(ir.SlidingWindow(n.name, c, (h, w), n.kernel, n.stride,
-                                          pad.pad if pad else 0, t.bits, kind_of(t), simd=n.simd))
+                                          pad.pad if pad else 0, t.bits, kind_of(t), simd=n.simd,
+                                          depthwise=n.depthwise))
+        elif isinstance(n, VVAUNode):
+            out_bits = None if n.is_head else n.out_type.bits
+            out_kind = "int" if n.is_head else kind_of(n.out_type)
+            nodes.append(ir.VVAU(
+                n.name, n.channels, n.kernel, n.nvec, n.wtype.bits, kind_of(n.wtype),
+                n.in_type.bits, kind_of(n.in_type), n.acc_type.bits, out_bits, out_kind,
+                pe=n.pe, simd=n.simd, weights=n.weights, thresholds=n.thresholds))
         elif isinstance(n, MVAUNode):
             out_bits = None if n.is_head else n.out_type.bits
             out_kind = "int" if n.is_head else kind_of(n.out_type)
@@ -99,9 +108,19 @@ def _divisors(n: int) -> list[int]:
 
 def check_folding(graph: IntGraph) -> None:
     """Raise :class:`ConfigError` if a PE/SIMD does not divide what it must (FINN's rules)."""
-    for n in graph.nodes:
+    nodes = list(graph.nodes)
+    for i, n in enumerate(nodes):
         rules: list[tuple[str, int, int, str]] = []
-        if isinstance(n, MVAUNode):
+        if isinstance(n, VVAUNode):
+            rules = [("pe", n.pe, n.channels, "channels"), ("simd", n.simd, n.mw, "kernel size")]
+            if n.simd > 1 and n.pe != n.channels:
+                raise ConfigError(f"{n.name}: simd={n.simd} > 1 needs pe = channels "
+                                  f"({n.channels}) in a depthwise convolution")
+            swg = nodes[i - 1]
+            if isinstance(swg, SlidingWindowNode) and swg.simd != n.pe:
+                raise ConfigError(f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the "
+                                  f"depthwise {n.name} it feeds")
+        elif isinstance(n, MVAUNode):
             rules = [("pe", n.pe, n.mh, "output channels"), ("simd", n.simd, n.mw, "input length")]
         elif isinstance(n, (SlidingWindowNode, PadNode)):
             rules = [("simd", n.simd, n.in_shape[2], "channels")]

@@ -14,6 +14,7 @@ Node kinds (FINN's streaming micro-architecture):
 * :class:`MVAUNode` -- matrix-vector unit: ``acc = W @ x`` over ``nvec`` input vectors, then
   multi-thresholding (``out = #{k: acc >= T[o, k]}`` plus an offset) or, for the head, the raw
   accumulator.
+* :class:`VVAUNode` -- depthwise convolution (one ``K*K`` dot product per channel).
 * :class:`MaxPoolNode` -- non-overlapping max pooling on integers.
 * :class:`LabelSelectNode` -- arg-max over the head's outputs (first index on ties).
 
@@ -108,6 +109,7 @@ class SlidingWindowNode(IntNode):
     kernel: int = 1
     stride: int = 1
     simd: int = 1
+    depthwise: bool = False  # window words ordered (channel fold, kernel row, kernel column)
 
     def cycles(self) -> int:
         ih, iw, c = self.in_shape
@@ -119,7 +121,7 @@ class SlidingWindowNode(IntNode):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(in_shape=list(self.in_shape), kernel=self.kernel, stride=self.stride,
-                 simd=self.simd, cycles=self.cycles())
+                 simd=self.simd, depthwise=self.depthwise, cycles=self.cycles())
         return d
 
 
@@ -182,6 +184,21 @@ class MVAUNode(IntNode):
 
 
 @dataclass(frozen=True, eq=False)
+class VVAUNode(MVAUNode):
+    """Depthwise convolution (vector-vector unit): channel c's ``K*K`` weights ``weights[c]``
+    applied to its own window, ``nvec`` output pixels; ``pe | C`` channels in parallel,
+    ``simd | K*K`` kernel positions per cycle. Thresholds as in :class:`MVAUNode`.
+    ``in_shape`` is the window stream (OH, OW, K*K*C)."""
+
+    kernel: int = 3
+
+    @property
+    def channels(self) -> int:
+        """Channels (= rows of ``weights``)."""
+        return self.mh
+
+
+@dataclass(frozen=True, eq=False)
 class MaxPoolNode(IntNode):
     """Non-overlapping ``kernel`` x ``kernel`` max pooling of an (H, W, C) map (floor mode)."""
 
@@ -231,7 +248,7 @@ class IntGraph:
         return node
 
     def mvaus(self) -> list[MVAUNode]:
-        """The matrix-vector units in stream order."""
+        """The matrix-vector units (and depthwise vector units) in stream order."""
         return [n for n in self.nodes if isinstance(n, MVAUNode)]
 
     def to_json(self) -> str:

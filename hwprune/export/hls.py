@@ -31,6 +31,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    VVAUNode,
 )
 from hwprune.resources import resource_dir
 
@@ -91,6 +92,8 @@ class HlsPlan:
 
 
 def _in_elems(node: IntNode) -> int:
+    if isinstance(node, VVAUNode):
+        return node.pe * node.simd
     if isinstance(node, (PadNode, SlidingWindowNode, MVAUNode)):
         return node.simd
     if isinstance(node, MaxPoolNode):
@@ -167,7 +170,7 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
             out_t = IntType.for_range(0, max(node.num_labels - 1, 1))
         out = new_stream(_out_elems(node), out_t)
         layer_id = -1
-        if isinstance(node, (MVAUNode, MaxPoolNode, LabelSelectNode)):
+        if isinstance(node, (MVAUNode, MaxPoolNode, LabelSelectNode)):  # VVAU included
             layer_id = len(traced)
             size = int(np.prod(node.out_shape))
             traced.append((node.name, size, golden_bytes(out_t)))
@@ -178,7 +181,14 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
         elif isinstance(node, SlidingWindowNode):
             h, w, c = node.in_shape
             call = (f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
-                    f"{node.stride}, {cur.bits}>({cur.name}, {out.name});")
+                    f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});")
+        elif isinstance(node, VVAUNode):
+            nt = int(node.thresholds.shape[1])
+            call = (f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
+                    f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+                    f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
+                    f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
+                    f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);")
         elif isinstance(node, MVAUNode):
             nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
             accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()

@@ -9,9 +9,10 @@ checked against qonnx at every layer boundary.
   becomes ``IntInput``: the accelerator receives the quantizer's integers.
 * :class:`LowerWeightLayer` -- ``Conv``/``MatMul`` with quantized weights, the per-channel
   affine ops after it (BatchNorm, Mul, Add, ...), an optional ReLU and the next activation
-  quantizer become ``[IntPad] -> [IntSlidingWindow] -> IntMVAU`` with integer weights and
-  per-channel integer thresholds (negative slopes flip the weight row). Without a quantizer
-  before the graph output the layer is the head: its output is the integer accumulator.
+  quantizer become ``[IntPad] -> [IntSlidingWindow] -> IntMVAU`` (``IntVVAU`` for a depthwise
+  convolution) with integer weights and per-channel integer thresholds (negative slopes flip
+  the weight row). Without a quantizer before the graph output the layer is the head: its
+  output is the integer accumulator.
 * :class:`LowerMaxPool` -- ``MaxPool`` on an integer tensor becomes ``IntMaxPool``.
 * :class:`LowerFlatten` -- ``Reshape``/``Flatten`` of a feature map becomes ``IntFlatten``
   (the next fully connected layer's weight columns are reordered from C,H,W to H,W,C).
@@ -49,6 +50,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    VVAUNode,
 )
 
 log = logging.getLogger(__name__)
@@ -428,11 +430,15 @@ class LowerWeightLayer(Transformation):
         name = _next_name(model, "conv" if n.op_type == "Conv" else "fc")
         in_tensor = n.input[0]
         xrange = (in_type.min, in_type.max)  # a padded bipolar map holds -1, 0, +1 (INT2)
+        depthwise, kk = False, 1
         if n.op_type == "Conv":
             a = _attrs(n)
-            if int(a.get("group", 1)) != 1:
-                raise LoweringError(f"{_where(n)} is a grouped/depthwise convolution; hwprune's "
-                                    "export does not lower those yet (VVAU)")
+            groups = int(a.get("group", 1))
+            depthwise = groups > 1 and groups == wint.shape[0] and wint.shape[1] == 1 \
+                and groups == src["shape"][-1]
+            if groups != 1 and not depthwise:
+                raise LoweringError(f"{_where(n)} is a grouped convolution ({groups} groups); "
+                                    "hwprune lowers plain and depthwise convolutions only")
             k = list(a.get("kernel_shape", wint.shape[2:]))
             st = list(a.get("strides", [1, 1]))
             pads = list(a.get("pads", [0, 0, 0, 0]))
@@ -446,7 +452,7 @@ class LowerWeightLayer(Transformation):
             s_o = ws[:, 0, 0, 0]
             if not np.all(ws == s_o[:, None, None, None]):
                 raise LoweringError(f"{_where(wq)}: weight scale varies inside an output channel")
-            W = wint.transpose(0, 2, 3, 1).reshape(n_out, -1)
+            W = wint.transpose(0, 2, 3, 1).reshape(n_out, -1)  # depthwise: (C, K*K)
             h, w, c = src["shape"]
             p = int(pads[0])
             if p:
@@ -469,7 +475,7 @@ class LowerWeightLayer(Transformation):
                 new_nodes.append(_make("IntSlidingWindow", [in_tensor], [swt], sname,
                                        out_shape=[oh, ow, kk * kk * c], out_type=in_type.name,
                                        out_scale=s_x, qonnx_tensor="", in_shape=[h, w, c],
-                                       kernel=kk, stride=ss))
+                                       kernel=kk, stride=ss, depthwise=int(depthwise)))
                 in_tensor = swt
             nvec, out_shape, ndim, conv = oh * ow, (oh, ow, n_out), 4, True
         else:
@@ -495,6 +501,10 @@ class LowerWeightLayer(Transformation):
         xmin, xmax = xrange
         attrs: dict[str, Any] = dict(in_shape=list(in_shape), in_type=in_type.name, nvec=nvec,
                                      conv=int(conv), source=n.name)
+        if depthwise and quant is None:
+            raise LoweringError(f"the depthwise {_where(n)} ends the network without an "
+                                "activation quantizer; the head must be a fully connected or "
+                                "plain convolution layer")
         if quant is not None:
             qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
             flip = A < 0
@@ -532,10 +542,13 @@ class LowerWeightLayer(Transformation):
         if not (wtype.bipolar or wtype.contains(W)):
             wtype = IntType.for_range(int(W.min()), int(W.max()))
         model.set_initializer(f"{name}_W", W.astype(np.int64))
-        new_nodes.append(_make("IntMVAU", inputs, [out_tensor], name, out_shape=list(out_shape),
+        op = "IntVVAU" if depthwise else "IntMVAU"
+        if depthwise:
+            attrs["kernel"] = kk
+        xnor = int(wtype.bipolar and in_type.bipolar and not depthwise)
+        new_nodes.append(_make(op, inputs, [out_tensor], name, out_shape=list(out_shape),
                                qonnx_tensor=qonnx_tensor, wtype=wtype.name,
-                               acc_type=acc_type.name, xnor=int(wtype.bipolar and in_type.bipolar),
-                               **attrs))
+                               acc_type=acc_type.name, xnor=xnor, **attrs))
         if prod.op_type == "IntFlatten" and not model.find_consumers(prod.output[0])[1:]:
             removed.append(prod)
         if len(model.find_consumers(n.input[1])) == 1:
@@ -644,24 +657,29 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
                        in_type=IntType.from_name(a.get("in_type", a["out_type"])))
     if n.op_type == "IntSlidingWindow":
         return SlidingWindowNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]),
-                                 stride=int(a["stride"]))
+                                 stride=int(a["stride"]), depthwise=bool(a.get("depthwise", 0)))
     if n.op_type == "IntMaxPool":
         return MaxPoolNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]))
     if n.op_type == "IntLabelSelect":
         return LabelSelectNode(**common, in_type=IntType.from_name(a["in_type"]),
                                num_labels=int(a["num_labels"]))
-    if n.op_type == "IntMVAU":
+    if n.op_type in ("IntMVAU", "IntVVAU"):
         W = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
         T = None
         if len(n.input) > 2:
             T = np.asarray(model.get_initializer(n.input[2]), dtype=np.int64)
-        return MVAUNode(
+        cls: Any = MVAUNode
+        extra: dict[str, Any] = {}
+        if n.op_type == "IntVVAU":
+            cls, extra = VVAUNode, {"kernel": int(a["kernel"])}
+        return cls(
             **common, in_shape=tuple(a["in_shape"]), in_type=IntType.from_name(a["in_type"]),
             weights=W, wtype=IntType.from_name(a["wtype"]), thresholds=T,
             acc_type=IntType.from_name(a["acc_type"]), out_bias=int(a.get("out_bias", 0)),
             nvec=int(a["nvec"]), xnor=bool(a.get("xnor", 0)), conv=bool(a.get("conv", 0)),
             source=str(a.get("source", "")),
             score_scale=tuple(a.get("score_scale", [])), score_bias=tuple(a.get("score_bias", [])),
+            **extra,
         )
     raise LoweringError(f"{_where(n)}: unknown lowered node")
 
