@@ -18,6 +18,12 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first access)
 _LAZY: dict[str, str] = {
     "search": "hwprune.search",
+    "estimate": "hwprune.estimate",
+    "estimate_gpu": "hwprune.cost.gpu",
+    "export_model": "hwprune.export.core",
+    "load_dataset": "hwprune.data",
+    "load_target": "hwprune.targets",
+    "write_report": "hwprune.report",
 }
 
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import types
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hwprune._callable import make_module_callable
 from hwprune.cost.folding import fold
 from hwprune.cost.fpga import FpgaCostParams, io_cycles, node_cost
 from hwprune.errors import ConfigError, TargetError
@@ -415,12 +414,4 @@ def estimate(
     )
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``hwprune.estimate(...)`` work even after ``import hwprune.estimate`` has bound the
-    package attribute ``estimate`` to this module (the function and module share the name)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Estimate:
-        return estimate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, "estimate")

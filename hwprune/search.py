@@ -54,15 +54,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import sys
 import time
-import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwprune._callable import make_module_callable
 from hwprune.errors import ConfigError, HwpruneError, StorageError, TargetError
 from hwprune.pareto import hypervolume, pareto_indices, select
 from hwprune.recipe import OBJECTIVES, Recipe, load_recipe
@@ -412,6 +411,20 @@ class Workbench:
         return getattr(self.target, "kind", "fpga") == "gpu"
 
 
+def _train_parent_once(lock_dir: Path, /, *args: Any, **kwargs: Any) -> Any:
+    """``train_parent`` under the cache folder's file lock.
+
+    Local workers that start together never train the parent twice at once: the first trains
+    and publishes it (atomically), the others wait on the lock and then load it from the cache.
+    """
+    from hwprune.cache import file_lock
+    from hwprune.compress import train as T
+
+    Path(lock_dir).mkdir(parents=True, exist_ok=True)
+    with file_lock(Path(lock_dir) / ".parent.lock"):
+        return T.train_parent(*args, **kwargs)
+
+
 def build_workbench(recipe: Recipe, target: Any, cache_dir: Path) -> Workbench:
     """Load the data, get the float parent (trained once, cached in ``cache_dir``), the space."""
     import torch
@@ -435,13 +448,13 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path) -> Workbench:
         if recipe.checkpoint:
             parent = user
         else:  # the user's module is the initial weights; trained and cached like a zoo model
-            parent = T.train_parent(user, data, seed=recipe.seed, epochs=p.epochs,
+            parent = _train_parent_once(cache_dir, user, data, seed=recipe.seed, epochs=p.epochs,
                                     cache_dir=cache_dir, lr=p.lr, optimizer=p.optimizer,
                                     bn_l1=p.bn_l1)
     else:
         spec = get_spec(recipe.model, data.input_shape, data.num_classes,
                         width_mult=recipe.width_mult)
-        parent = T.train_parent(spec, data, seed=recipe.seed, epochs=p.epochs,
+        parent = _train_parent_once(cache_dir, spec, data, seed=recipe.seed, epochs=p.epochs,
                                 cache_dir=cache_dir, lr=p.lr, optimizer=p.optimizer,
                                 bn_l1=p.bn_l1)
     parent.eval()
@@ -630,21 +643,31 @@ def _estimate_json(est: Any) -> Any:
 
 
 # =============================================================================== storage
-def open_storage(url: str | None, run_dir: str | Path | None = None) -> Any:
+def open_storage(
+    url: str | None,
+    run_dir: str | Path | None = None,
+    *,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
+) -> Any:
     """Optuna storage for ``url`` (``None``: ``<run_dir>/study.db``), with heartbeats.
 
     Delegates to :func:`hwprune.storage.open_storage`: SQLite, any SQLAlchemy URL
     (PostgreSQL ...), or a journal file (``journal:///path/file.log``); a worker that dies
-    mid-trial has its trial failed and re-queued by the heartbeat of the others. Raises
-    :class:`StorageError` with a one-line reason when the storage cannot be used.
+    mid-trial has its trial failed and re-queued by the heartbeat of the others (a heartbeat
+    every ``heartbeat_s`` seconds, default 30; stale after ``grace_s``, default 120, or 4x
+    ``heartbeat_s`` when only that is given). Raises :class:`StorageError` with a one-line
+    reason when the storage cannot be used.
 
     Example:
         >>> open_storage("sqlite:///:memory:").__class__.__name__
         'RDBStorage'
     """
-    from hwprune.storage import open_storage as _open
+    from hwprune import storage as hs
 
-    return _open(url, run_dir=run_dir)
+    interval = heartbeat_s or hs.DEFAULT_HEARTBEAT_INTERVAL
+    grace = grace_s or (4 * heartbeat_s if heartbeat_s else hs.DEFAULT_GRACE_PERIOD)
+    return hs.open_storage(url, run_dir=run_dir, heartbeat_interval=interval, grace_period=grace)
 
 
 def _mask(url: str) -> str:
@@ -897,14 +920,20 @@ def run_trials(
     n_trials: int,
     timeout: float | None,
     callback: Callable[..., None] | None = None,
-) -> None:
-    """Run trials until the study holds ``n_trials`` finished (COMPLETE) trials or time is up.
+) -> int:
+    """Run trials until the study holds ``n_trials`` finished trials or time is up.
 
-    Several processes may call this on one study (workers): the budget is shared.
+    Returns the number of trials this process ran.
+
+    Several processes may call this on one study (workers, on one machine or many): the
+    budget is shared and never overrun (:func:`hwprune.workers.run_worker`). Finished means
+    COMPLETE (feasible, infeasible or stopped early) or failed with a recorded reason; a trial
+    whose worker died does not count, its re-queued retry does. A user error (bad recipe,
+    missing data) stops the search; any other exception fails only its trial.
     """
     import optuna
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
+
+    from hwprune.workers import run_worker
 
     def guarded(trial: optuna.Trial) -> list[float]:
         try:
@@ -912,31 +941,29 @@ def run_trials(
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
             raise
-        except HwpruneError:
+        except _USER_ERRORS:
             raise
         except Exception as exc:
             # a trial that raises (NaN, OOM, a bug in one candidate) fails; the study goes on
             trial.set_user_attr("status", STATUS_FAILED)
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
             logger.warning("trial %d failed: %s", trial.number, exc)
-            raise _TrialFailed(str(exc)) from exc
+            raise _TrialFailed(f"{type(exc).__name__}: {exc}") from exc
 
-    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    remaining = n_trials - done
-    if remaining <= 0:
-        return
-    callbacks: list[Any] = [MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))]
-    if callback is not None:
-        callbacks.append(callback)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # an upper bound on attempts: failed trials do not count towards the budget
-        study.optimize(guarded, n_trials=remaining * 3, timeout=timeout or None,
-                       callbacks=callbacks, catch=(_TrialFailed,), gc_after_trial=False)
+        res = run_worker(study, guarded, budget=n_trials, timeout=timeout or None,
+                         callbacks=[callback] if callback is not None else [],
+                         reraise=_USER_ERRORS)
+    return res.ran
 
 
 class _TrialFailed(Exception):
     """A trial raised a non-user error; recorded as FAIL, the study goes on."""
+
+
+#: errors that are the user's (would fail every trial alike): they stop the search
+_USER_ERRORS = (ConfigError, TargetError, StorageError)
 
 
 def search(
@@ -951,6 +978,10 @@ def search(
     quiet: bool = True,
     export: bool = True,
     console: Any = None,
+    workers: int = 1,
+    devices: Sequence[str] = (),
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
 ) -> SearchResult:
     """Run (or resume) a search and return its Pareto front and chosen design.
 
@@ -987,14 +1018,22 @@ def search(
                 f"run folder '{run.root}' is in use by another hwprune process; wait for it, "
                 "or join it with `hwprune worker`"
             )
-        st = open_storage(storage, run_dir=run.root)
+        st = open_storage(storage, run_dir=run.root, heartbeat_s=heartbeat_s,
+                          grace_s=grace_s)
         study = open_study(rec, tgt, st, name)
         requeue_cut_off(study, own_storage=own and got_lock)
         wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)
         objective = Objective(wb, run)
         t_trials = time.perf_counter()
         with _progress(quiet, rec.budget.trials, study) as cb:
-            run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
+            if workers > 1:
+                # K local `hwprune worker` processes share the storage; the parent is in the
+                # cache already, so none of them trains it again
+                _run_local_workers(url, name, run, Path(cache_dir) if cache_dir else
+                                   run.parent_dir, rec.budget.trials, workers, devices,
+                                   heartbeat_s, grace_s, cb)
+            else:
+                run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
         trials_s = time.perf_counter() - t_trials
         result = finalize(study, wb, run, url, export=export, console=None if quiet else console,
                           timings={"parent_s": wb.parent_s, "trials_s": trials_s},
@@ -1010,13 +1049,26 @@ def worker(
     trials: int | None = None,
     cache_dir: str | Path | None = None,
     quiet: bool = True,
+    workers: int = 1,
+    devices: Sequence[str] = (),
+    device: str | None = None,
+    heartbeat_s: int | None = None,
+    grace_s: int | None = None,
 ) -> int:
     """Join an existing study and run trials until its budget is met; returns trials run here.
 
     The recipe and the target come from the study itself, so a worker on another machine only
-    needs the storage URL and the study name.
+    needs the storage URL and the study name. ``workers`` > 1 starts that many local worker
+    processes instead (``devices`` assigned round robin) and waits for them. ``device`` is the
+    device this process was given (see :func:`hwprune.workers.launch_workers`).
     """
-    st = open_storage(storage)
+    if workers > 1:
+        return _worker_pool(storage, study_name, out=out, trials=trials, cache_dir=cache_dir,
+                            workers=workers, devices=devices, heartbeat_s=heartbeat_s,
+                            grace_s=grace_s)
+    if device:
+        logger.info("worker device: %s", device)
+    st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -1036,10 +1088,56 @@ def worker(
     study = open_study(rec, tgt, st, study_name, create=False)
     wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)
     objective = Objective(wb, run)
-    before = len(study.trials)
     with _progress(quiet, rec.budget.trials, study) as cb:
-        run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
-    return len(study.trials) - before
+        return run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
+
+
+def _run_local_workers(
+    url: str, study_name: str, run: RunFolder, cache_dir: Path, trials: int | None,
+    workers: int,
+    devices: Sequence[str], heartbeat_s: int | None, grace_s: int | None,
+    on_poll: Callable[..., None] | None = None,
+) -> list[int]:
+    """Start ``workers`` local ``hwprune worker`` processes on the study and wait for them.
+
+    Their output goes to ``<run>/workers/worker-<i>.log``. Returns their exit codes; a worker
+    that failed is reported (the others' trials are kept and the budget may be short).
+    """
+    from hwprune.workers import hwprune_worker_argv, launch_workers, wait_workers
+
+    argv = hwprune_worker_argv(url, study_name, out=run.root, cache_dir=cache_dir,
+                               trials=trials, heartbeat=heartbeat_s, grace=grace_s)
+    procs = launch_workers(argv, max(workers, 1), devices=list(devices),
+                           log_dir=run.root / "workers")
+    codes = wait_workers(procs, on_poll=on_poll)
+    bad = [i for i, code in enumerate(codes) if code != 0]
+    if bad:
+        logger.warning("worker(s) %s exited with an error; see %s", bad, run.root / "workers")
+    return codes
+
+
+def _worker_pool(
+    storage: str, study_name: str, *, out: str | Path | None, trials: int | None,
+    cache_dir: str | Path | None, workers: int, devices: Sequence[str],
+    heartbeat_s: int | None, grace_s: int | None,
+) -> int:
+    """``hwprune worker --workers K``: K local workers on an existing study; trials run."""
+    import optuna
+
+    st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if study_name not in {s.study_name for s in optuna.get_all_study_summaries(st)}:
+        raise StorageError(
+            f"no study '{study_name}' in storage '{_mask(storage)}'; check --study, or start it "
+            "with `hwprune search --storage URL`"
+        )
+    before = len(optuna.load_study(study_name=study_name, storage=st).trials)
+    run = RunFolder(Path(out) if out else Path("runs") / study_name)
+    run.prepare()
+    _run_local_workers(storage, study_name, run,
+                       Path(cache_dir) if cache_dir else run.parent_dir, trials, workers,
+                       devices, heartbeat_s, grace_s)
+    return len(optuna.load_study(study_name=study_name, storage=st).trials) - before
 
 
 def _target_from_study(attrs: Mapping[str, Any]) -> Any:
@@ -1286,16 +1384,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """``hwprune.search`` is both this module and the :func:`search` function.
-
-    Importing a submodule binds it on its package (``hwprune.search`` becomes the module once
-    anything runs ``import hwprune.search``), which would hide the public function of the same
-    name; making the module callable keeps ``hwprune.search(...)`` working either way.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SearchResult:
-        return search(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, "search")

@@ -25,6 +25,19 @@ def _setup_logging(quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _workers_and_devices(workers: int | None, device: str | None) -> tuple[list[str], int]:
+    """``--workers``/``--device`` -> (devices, K): K defaults to one worker per device."""
+    from hwprune.workers import parse_devices
+
+    devices = parse_devices(device)
+    k = workers if workers is not None else max(1, len(devices))
+    if k < 1:
+        from hwprune.errors import ConfigError
+
+        raise ConfigError(f"--workers must be at least 1, got {k}")
+    return devices, k
+
+
 def search_command(
     target: str = typer.Option("pynq-z2", "--target", "-t",
                                help="Target name (see `hwprune targets`)."),
@@ -72,6 +85,16 @@ def search_command(
                                              help="Parent-model cache (default <run>/parent)."),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export into best/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Local worker processes sharing the study (default 1, or one "
+        "per --device)."),
+    device: str | None = typer.Option(
+        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."),
+    heartbeat: int | None = typer.Option(
+        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."),
+    grace: int | None = typer.Option(
+        None, "--grace", help="Seconds without heartbeat before a trial counts as dead and is "
+        "re-queued (default 120)."),
     list_fields: bool = typer.Option(False, "--list-fields",
                                      help="List every recipe field and exit."),
 ) -> None:
@@ -108,8 +131,10 @@ def search_command(
     # piped output (logs, CI) gets a wide table instead of truncated cells
     console = Console() if sys.stdout.isatty() else Console(width=160)
     tgt = str(target_file) if target_file is not None else target
+    devices, k = _workers_and_devices(workers, device)
     result = search(rec, tgt, out=out, storage=storage, study_name=study_name,
-                    cache_dir=cache_dir, quiet=quiet, export=not no_export, console=console)
+                    cache_dir=cache_dir, quiet=quiet, export=not no_export, console=console,
+                    workers=k, devices=devices, heartbeat_s=heartbeat, grace_s=grace)
     if quiet:
         if result.chosen is not None:
             typer.echo(
@@ -149,10 +174,24 @@ def worker_command(
     cache_dir: Path | None = typer.Option(None, "--cache-dir",
                                              help="Parent-model cache (default <out>/parent)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Local worker processes sharing the study (default 1, or one "
+        "per --device)."),
+    device: str | None = typer.Option(
+        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."),
+    heartbeat: int | None = typer.Option(
+        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."),
+    grace: int | None = typer.Option(
+        None, "--grace", help="Seconds without heartbeat before a trial counts as dead and is "
+        "re-queued (default 120)."),
 ) -> None:
     """Join a running study from this machine and work on its trials."""
     _setup_logging(quiet)
     from hwprune.search import worker
 
-    n = worker(storage, study, out=out, trials=trials, cache_dir=cache_dir, quiet=quiet)
+    devices, k = _workers_and_devices(workers, device)
+    n = worker(storage, study, out=out, trials=trials, cache_dir=cache_dir, quiet=quiet,
+               workers=k, devices=devices if k > 1 else (),
+               device=devices[0] if devices and k == 1 else None,
+               heartbeat_s=heartbeat, grace_s=grace)
     typer.echo(f"worker done: {n} trial(s) run here")
