@@ -32,6 +32,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+NOTES = """Reading the table: *window* counts from the first trial's start to the last trial's end
+(workers busy); *phase* counts from launching the workers to the last one exiting, so it also
+pays each worker process's start-up (Python, torch, brevitas, data, cached parent: several
+seconds on 2 cores). K = 1 runs the trials inside the `search` process (no start-up). The recipe
+trains on one thread per worker (`budget.threads = 1`), so 2 workers can use both cores; 4
+workers on 2 cores only time-share them (longer mean trial time). *surplus* counts trials that
+gave way because the last slots of the budget were taken by other workers at the same moment
+(never run, never counted). No GPU machine was lent to this task, so there is no GPU run."""
+
 
 def _run(k: int, trials: int, root: Path, cache: Path, recipe: str, extra: list[str]) -> dict:
     import optuna
@@ -120,7 +129,8 @@ def main() -> None:
         "",
         f"- date: {date.today().isoformat()}",
         f"- machine: {args.machine} ({cpus} CPUs visible, {platform.machine()}, no GPU)",
-        f"- command: `python bench/scale.py --trials {args.trials} --workers {args.workers}`"
+        f"- command: `python bench/scale.py --trials {args.trials} --workers {args.workers}"
+        f"{' -- ' + ' '.join(args.extra) if args.extra else ''}`"
         f" (recipe {args.recipe}, target pynq-z2, SQLite study in the run folder, parent cached"
         " before the first K)",
         "",
@@ -134,7 +144,7 @@ def main() -> None:
             f"{r['surplus']} | {r['mean_trial_s']} | {r['window_s']} | {r['per_h_window']} | "
             f"{r['per_h_window'] / base:.2f}x | {r['trials_phase_s']} | {r['per_h_phase']} |"
         )
-    lines += ["", "Raw rows:", "", "```json", json.dumps(rows, indent=1), "```", ""]
+    lines += ["", NOTES, "", "Raw rows:", "", "```json", json.dumps(rows, indent=1), "```", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")

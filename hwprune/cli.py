@@ -9,6 +9,7 @@ stderr and exit with code 2.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -59,6 +60,8 @@ def fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    # brevitas announces an optional CUDA kernel package on import; nothing for a user to act on
+    warnings.filterwarnings("ignore", message="fast_hadamard_transform")
     try:
         app(args=argv, standalone_mode=False)
     except HwpruneError as exc:

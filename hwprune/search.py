@@ -1066,8 +1066,10 @@ def worker(
         return _worker_pool(storage, study_name, out=out, trials=trials, cache_dir=cache_dir,
                             workers=workers, devices=devices, heartbeat_s=heartbeat_s,
                             grace_s=grace_s)
-    if device:
-        logger.info("worker device: %s", device)
+    if device and device != "cpu":
+        # the trainer (hwprune.compress.train) has no device argument yet: say so, do not fake it
+        logger.warning("device %s was assigned to this worker, but training runs on the CPU in "
+                       "this version of hwprune", device)
     st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
     import optuna
 

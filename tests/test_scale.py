@@ -594,3 +594,27 @@ def _fresh_pg_db(server_url: str, name: str) -> str:
         conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return f"{base}/{name}"
+
+
+def test_cli_unreachable_storage_and_bad_workers_are_one_line_errors() -> None:
+    base = [sys.executable, "-m", "hwprune", "worker", "--study", "s"]
+    r = subprocess.run(
+        [*base, "--storage", "postgresql://hw:pw@127.0.0.1:1/x"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("hwprune: error: cannot connect to postgresql://hw:***@127.0.0.1:1/x")
+    r = subprocess.run(
+        [*base, "--storage", "sqlite:///x.db", "--device", "gpu0"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "unknown device 'gpu0'" in r.stderr
