@@ -404,6 +404,8 @@ class Workbench:
     space: SearchSpace
     example_input: Any
     parent_s: float = 0.0
+    #: where candidates are fine-tuned ("cpu", "cuda:1", ...); the parent stays on the CPU
+    device: str = "cpu"
 
     @property
     def is_gpu(self) -> bool:
@@ -425,9 +427,16 @@ def _train_parent_once(lock_dir: Path, /, *args: Any, **kwargs: Any) -> Any:
         return T.train_parent(*args, **kwargs)
 
 
-def build_workbench(recipe: Recipe, target: Any, cache_dir: Path) -> Workbench:
-    """Load the data, get the float parent (trained once, cached in ``cache_dir``), the space."""
+def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
+                    device: str | None = None) -> Workbench:
+    """Load the data, get the float parent (trained once, cached in ``cache_dir``), the space.
+
+    ``device`` is where this process fine-tunes candidates (default CPU); asking for a device
+    torch cannot use here is a :class:`ConfigError`.
+    """
     import torch
+
+    device = _check_device(device or "cpu")
 
     from hwprune.compress import train as T
     from hwprune.data import load_dataset
@@ -472,7 +481,24 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path) -> Workbench:
                               bits_override=bits)
     example = data.train.x[:2].clone()
     return Workbench(recipe, target, data, spec, parent, val_acc, test_acc, space, example,
-                     parent_s)
+                     parent_s, device)
+
+
+def _check_device(device: str) -> str:
+    """``device`` if torch can use it in this process, else a ConfigError that says what to do."""
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (index and int(index) >= count):
+            raise ConfigError(
+                f"device {device} is not available here (torch sees {count} CUDA device(s), "
+                f"torch {torch.__version__}); install a CUDA build of torch or use --device cpu"
+            )
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device mps is not available here; use --device cpu")
+    return device
 
 
 def train_candidate(
@@ -503,7 +529,7 @@ def train_candidate(
 
     hist = T.finetune_qat(qmodel, wb.parent, wb.data, epochs=epochs, kd_alpha=r.kd.alpha,
                           kd_temperature=r.kd.temperature, patience=r.budget.patience or None,
-                          on_epoch=cb, lr=r.kd.lr, seed=seed)
+                          on_epoch=cb, lr=r.kd.lr, seed=seed, device=wb.device)
     # the trainer restores the best-validation weights; report that accuracy
     acc = float(getattr(hist, "best_val_acc", None) or T.evaluate(qmodel, wb.data.val))
     return qmodel, acc, curve
@@ -1022,7 +1048,9 @@ def search(
                           grace_s=grace_s)
         study = open_study(rec, tgt, st, name)
         requeue_cut_off(study, own_storage=own and got_lock)
-        wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)
+        # a single-process search fine-tunes on the first --device (K workers get theirs)
+        wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir,
+                             device=devices[0] if devices and workers <= 1 else None)
         objective = Objective(wb, run)
         t_trials = time.perf_counter()
         with _progress(quiet, rec.budget.trials, study) as cb:
@@ -1066,10 +1094,6 @@ def worker(
         return _worker_pool(storage, study_name, out=out, trials=trials, cache_dir=cache_dir,
                             workers=workers, devices=devices, heartbeat_s=heartbeat_s,
                             grace_s=grace_s)
-    if device and device != "cpu":
-        # the trainer (hwprune.compress.train) has no device argument yet: say so, do not fake it
-        logger.warning("device %s was assigned to this worker, but training runs on the CPU in "
-                       "this version of hwprune", device)
     st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
     import optuna
 
@@ -1088,7 +1112,8 @@ def worker(
     run = RunFolder(Path(out) if out else Path("runs") / study_name)
     run.prepare()
     study = open_study(rec, tgt, st, study_name, create=False)
-    wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir)
+    wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir,
+                         device=device)
     objective = Objective(wb, run)
     with _progress(quiet, rec.budget.trials, study) as cb:
         return run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 
 import hwprune
 import hwprune.search  # noqa: F401  (the module; hwprune.search is also callable)
@@ -418,6 +419,11 @@ def test_cli_search_quiet(tmp_path, parent_cache):
     bad = subprocess.run(cmd[:4] + ["--set", "budget.trails=3"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "budget.trials" in bad.stderr
+    if not torch.cuda.is_available():  # a device torch cannot use is refused in one line
+        bad = subprocess.run(cmd + ["--device", "cuda:0"], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert bad.returncode == 2, bad.stderr
+        assert "device cuda:0 is not available" in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.slow

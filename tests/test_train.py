@@ -196,3 +196,15 @@ def test_qat_state_dict_round_trip_and_second_finetune(digits, parent) -> None:
     scales2 = [float(m.act_quant.scale()) for m in q.modules() if type(m).__name__ == "QuantReLU"]
     assert scales == pytest.approx(scales2, rel=1e-6)
     assert evaluate(q, digits.val) >= acc1 - 0.02
+
+
+def test_finetune_on_an_explicit_device_matches_the_default(digits, parent) -> None:
+    """``device=`` moves student and teacher for training and hands both back on the CPU."""
+    q_default = to_brevitas(parent, [4] * 4, [4, 4, 4, None], digits.input_scale)
+    q_device = to_brevitas(parent, [4] * 4, [4, 4, 4, None], digits.input_scale)
+    h1 = finetune_qat(q_default, parent, digits, epochs=2, seed=3)
+    h2 = finetune_qat(q_device, parent, digits, epochs=2, seed=3, device="cpu")
+    assert [e.val_acc for e in h1.epochs] == [e.val_acc for e in h2.epochs]
+    assert all(p.device.type == "cpu" for p in q_device.parameters())
+    assert all(p.device.type == "cpu" for p in parent.parameters())
+    assert evaluate(q_device, digits.test, device="cpu") == evaluate(q_default, digits.test)

@@ -72,10 +72,12 @@ class History:
         return asdict(self)
 
 
-def evaluate(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
+def evaluate(model: nn.Module, split: Split, batch_size: int = 1024,
+             device: str | torch.device | None = None) -> float:
     """Top-1 accuracy (fraction in [0, 1]) of ``model`` on ``split``, in eval mode.
 
-    The model's train/eval mode is restored afterwards.
+    The model's train/eval mode is restored afterwards. Batches go to ``device`` (default: the
+    device of the model's parameters).
 
     Example:
         >>> import torch
@@ -87,15 +89,22 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
     n = len(split)
     if n == 0:
         return 0.0
+    dev = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training
     model.eval()
     correct = 0
     with torch.no_grad():
         for i in range(0, n, batch_size):
-            out = model(split.x[i:i + batch_size])
-            correct += int((out.argmax(dim=1) == split.y[i:i + batch_size]).sum())
+            out = model(split.x[i:i + batch_size].to(dev))
+            correct += int((out.argmax(dim=1).cpu() == split.y[i:i + batch_size]).sum())
     model.train(was_training)
     return correct / n
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a model without parameters)."""
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
 
 
 def _make_optimizer(params: Any, optimizer: str, lr: float, weight_decay: float
@@ -140,9 +149,17 @@ def _run_epochs(
     keep_best: bool,
     patience: int | None,
     on_epoch: EpochCallback | None,
+    device: str | torch.device | None = None,
 ) -> History:
-    """Shared loop: seeded shuffling, per-step cosine LR, per-epoch validation."""
+    """Shared loop: seeded shuffling, per-step cosine LR, per-epoch validation.
+
+    With ``device`` the model trains there (batches are moved per step) and is moved back to the
+    CPU at the end, so callers always get a CPU model (for export and checkpoints).
+    """
     _check_common(epochs, lr, batch_size)
+    dev = torch.device(device) if device is not None else None
+    if dev is not None:
+        model.to(dev)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -169,16 +186,18 @@ def _run_epochs(
             lr_now = _cosine_lr(lr, step, total)
             for group in opt.param_groups:
                 group["lr"] = lr_now
-            xb = x[idx]
+            xb, yb = x[idx], y[idx]
+            if dev is not None:
+                xb, yb = xb.to(dev), yb.to(dev)
             logits = model(xb)
-            loss = loss_fn(logits, y[idx], xb)
+            loss = loss_fn(logits, yb, xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
             loss_sum += float(loss.detach()) * len(idx)
             seen += len(idx)
-        val_acc = evaluate(model, data.val)
+        val_acc = evaluate(model, data.val, device=dev)
         stats.append(EpochStats(epoch, loss_sum / max(seen, 1), val_acc,
                                 _cosine_lr(lr, step - 1, total)))
         log.debug("epoch %d loss %.4f val %.4f", epoch, stats[-1].loss, val_acc)
@@ -196,6 +215,8 @@ def _run_epochs(
             break
     if keep_best and best_state is not None:
         model.load_state_dict(best_state)
+    if dev is not None:
+        model.to("cpu")
     model.eval()
     if not keep_best and stats:
         best_epoch, best_acc = stats[-1].epoch, stats[-1].val_acc
@@ -213,6 +234,7 @@ def train_float(
     bn_l1: float = 0.0,
     batch_size: int = 128,
     weight_decay: float = 0.0,
+    device: str | torch.device | None = None,
 ) -> History:
     """Train ``model`` in place with cross-entropy (+ ``bn_l1`` * sum |BN gamma|).
 
@@ -235,7 +257,7 @@ def train_float(
         return loss + bn_l1 * _bn_l1(model) if bn_l1 > 0 else loss
 
     return _run_epochs(model, data, epochs, seed, lr, optimizer, batch_size, weight_decay,
-                       loss_fn, keep_best=False, patience=None, on_epoch=None)
+                       loss_fn, keep_best=False, patience=None, on_epoch=None, device=device)
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
@@ -272,6 +294,7 @@ def finetune_qat(
     optimizer: Literal["adam", "sgd"] = "adam",
     batch_size: int = 128,
     calibrate_first: bool = True,
+    device: str | torch.device | None = None,
 ) -> History:
     """Quantization-aware fine-tune of ``qmodel`` with distillation from ``teacher``.
 
@@ -281,7 +304,8 @@ def finetune_qat(
     (the search's own early stopping). ``patience`` stops after that many epochs without a new
     best. At the end the best-validation weights are restored and the model is in eval mode.
     With ``calibrate_first`` the activation scales are first initialised from float statistics
-    of a few training batches (:func:`hwprune.compress.quant.calibrate`).
+    of a few training batches (:func:`hwprune.compress.quant.calibrate`). With ``device``
+    (e.g. ``"cuda:1"``) student and teacher train there; both are back on the CPU afterwards.
 
     Example:
         >>> from hwprune.compress.quant import to_brevitas
@@ -308,6 +332,8 @@ def finetune_qat(
     alpha = kd_alpha if teacher is not None else 0.0
     if teacher is not None:
         teacher = teacher.eval()
+        if device is not None:
+            teacher.to(device)
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
         if alpha <= 0:
@@ -316,8 +342,12 @@ def finetune_qat(
             t_logits = teacher(xb)  # type: ignore[misc]
         return kd_loss(logits, t_logits, y, alpha, kd_temperature)
 
-    return _run_epochs(qmodel, data, epochs, seed, lr, optimizer, batch_size, 0.0, loss_fn,
-                       keep_best=True, patience=patience, on_epoch=on_epoch)
+    try:
+        return _run_epochs(qmodel, data, epochs, seed, lr, optimizer, batch_size, 0.0, loss_fn,
+                           keep_best=True, patience=patience, on_epoch=on_epoch, device=device)
+    finally:
+        if teacher is not None and device is not None:
+            teacher.to("cpu")
 
 
 # -- parent cache ------------------------------------------------------------------------------
