@@ -120,6 +120,8 @@ class ConstraintsConfig:
     max_ff: int = 0
     max_bram18: int = 0
     max_dsp: int = 0
+    #: GPU targets: weights + peak activations (MB)
+    max_memory_mb: float = 0.0
     #: minimum validation accuracy (0..1) of a trained candidate
     min_accuracy: float = 0.0
     #: utilisation cap of the target's resources (0: the target file's default)
@@ -177,6 +179,9 @@ class StudyConfig:
     early_stop_after: int = 2
     #: minimum optimistic accuracy gain assumed for the remaining epochs (see search docs)
     early_stop_margin: float = 0.03
+    #: time every trained candidate on the target's local device (a measured target such as
+    #: one written by ``hwprune calibrate``) and record it next to the predicted latency
+    measure: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,9 @@ FLAG_FIELDS: dict[str, str] = {
     "max-ff": "constraints.max_ff",
     "max-bram18": "constraints.max_bram18",
     "max-dsp": "constraints.max_dsp",
+    "max-memory-mb": "constraints.max_memory_mb",
+    "checkpoint": "checkpoint",
+    "measure": "study.measure",
     "min-accuracy": "constraints.min_accuracy",
     "util-cap": "constraints.util_cap",
     "sampler": "study.sampler",
@@ -502,7 +510,8 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
         if not 1 <= obj.input_bits <= 8:
             raise _err(f"{prefix}input_bits", f"must be in 1..8, got {obj.input_bits}", source)
     elif isinstance(obj, ConstraintsConfig):
-        for a in ("min_fps", "max_latency_us", "max_lut", "max_ff", "max_bram18", "max_dsp"):
+        for a in ("min_fps", "max_latency_us", "max_lut", "max_ff", "max_bram18", "max_dsp",
+                  "max_memory_mb"):
             nonneg(a)
         if not 0.0 <= obj.min_accuracy <= 1.0:
             raise _err(f"{prefix}min_accuracy",

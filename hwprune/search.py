@@ -280,6 +280,8 @@ def price(
               "memory_mb": float(est.memory_mb)}
         cons = {"fits": 0.0 if est.fits_memory else
                 max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)}
+        if c.max_memory_mb > 0:
+            cons["max_memory_mb"] = (est.memory_mb - c.max_memory_mb) / c.max_memory_mb
     else:
         from hwprune.estimate import estimate as _estimate
 
@@ -437,6 +439,14 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
     import torch
 
     device = _check_device(device or "cpu")
+    if recipe.study.measure and getattr(target, "kind", "fpga") != "gpu":
+        raise ConfigError(
+            f"--measure times candidates on this machine, which says nothing about FPGA target "
+            f"'{getattr(target, 'name', target)}'; use it with a GPU or measured target (write "
+            "one with `hwprune calibrate --device cpu|cuda` and pass --target-file)"
+        )
+    if recipe.constraints.max_memory_mb > 0 and getattr(target, "kind", "fpga") != "gpu":
+        raise ConfigError("--max-memory-mb applies to GPU targets; on an FPGA use --max-bram18")
 
     from hwprune.compress import train as T
     from hwprune.data import load_dataset
@@ -482,6 +492,20 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
     example = data.train.x[:2].clone()
     return Workbench(recipe, target, data, spec, parent, val_acc, test_acc, space, example,
                      parent_s, device)
+
+
+def measure_candidate(wb: Workbench, cand: Candidate) -> float:
+    """Median latency (us) of ``cand``'s pruned float network on the target's local device.
+
+    The target must be a measured one (``kind = "gpu"`` with a local ``device``, e.g. written by
+    ``hwprune calibrate``); the search records this next to the predicted ``latency_us``.
+    """
+    from hwprune.calibrate import measure_for_target
+    from hwprune.compress import prune as P
+
+    pruned = P.prune_to(wb.parent, list(cand.channels), wb.example_input,
+                        criterion=wb.recipe.prune.criterion, data=wb.data.train)
+    return float(measure_for_target(pruned.eval(), wb.data.input_shape, wb.target))
 
 
 def _check_device(device: str) -> str:
@@ -617,6 +641,9 @@ class Objective:
         _, acc, curve = train_candidate(self.wb, cand, r.budget.epochs,
                                         seed=r.seed + 1000 + trial.number, on_epoch=on_epoch)
         trial.set_user_attr("train_s", round(time.perf_counter() - t0, 3))
+        if r.study.measure:
+            hw["measured_latency_us"] = measure_candidate(self.wb, cand)
+            trial.set_user_attr("hw", hw)
         trial.set_user_attr("val_curve", curve)
         trial.set_user_attr("accuracy", acc)
         if not math.isfinite(acc):

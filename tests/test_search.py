@@ -456,3 +456,42 @@ def test_shipped_recipes_give_a_priceable_space(name, shape):
                            (space.abits[pick],) * (n - 1) + (None,))
         _, hw, cons = S.price(S.make_design(spec, cand, 8, name), target, r)
         assert hw["fps"] > 0 and "fits" in cons
+
+
+@pytest.mark.slow
+def test_measure_records_measured_next_to_predicted_latency(tmp_path, parent_cache):
+    """--measure on a measured target (written by `hwprune calibrate`) times each candidate."""
+    target_file = REPO / "bench" / "results" / "cpu-local.toml"
+    res = hwprune.search("digits-mlp", str(target_file), out=tmp_path / "measured",
+                         cache_dir=parent_cache, export=False,
+                         overrides=_tiny(3, **{"study.measure": True}))
+    study = optuna.load_study(study_name=res.study_name, storage=res.storage)
+    trained = [t for t in study.trials if t.user_attrs.get("status") in ("ok", "stopped")]
+    assert trained
+    for t in trained:
+        hw = t.user_attrs["hw"]
+        assert hw["measured_latency_us"] > 0 and hw["latency_us"] > 0
+        # same network, same machine: prediction and measurement agree within a factor of 3
+        assert 1 / 3 < hw["measured_latency_us"] / hw["latency_us"] < 3
+
+
+def test_measure_and_memory_limit_need_a_gpu_target(tmp_path, parent_cache):
+    with pytest.raises(ConfigError, match="--measure"):
+        hwprune.search("digits-mlp", "pynq-z2", out=tmp_path / "m", cache_dir=parent_cache,
+                       export=False, overrides=_tiny(2, **{"study.measure": True}))
+    with pytest.raises(ConfigError, match="--max-memory-mb"):
+        hwprune.search("digits-mlp", "pynq-z2", out=tmp_path / "mm", cache_dir=parent_cache,
+                       export=False, overrides=_tiny(2, **{"constraints.max_memory_mb": 1.0}))
+
+
+@pytest.mark.slow
+def test_gpu_memory_limit_is_a_constraint(tmp_path, parent_cache):
+    res = hwprune.search("digits-mlp", "jetson-nano", out=tmp_path / "mem",
+                         cache_dir=parent_cache, export=False,
+                         overrides=_tiny(4, **{"constraints.max_memory_mb": 0.05}))
+    study = optuna.load_study(study_name=res.study_name, storage=res.storage)
+    for t in study.trials:
+        cons = t.user_attrs["constraints"]
+        assert "max_memory_mb" in cons
+        feasible = t.user_attrs["status"] != "infeasible"
+        assert feasible == (t.user_attrs["hw"]["memory_mb"] <= 0.05)

@@ -57,6 +57,14 @@ def search_command(
     max_ff: int | None = typer.Option(None, "--max-ff", help="FF budget."),
     max_bram18: int | None = typer.Option(None, "--max-bram18", help="BRAM18 budget."),
     max_dsp: int | None = typer.Option(None, "--max-dsp", help="DSP budget."),
+    max_memory_mb: float | None = typer.Option(
+        None, "--max-memory-mb", help="GPU targets: weights + peak activations budget (MB)."),
+    checkpoint: str | None = typer.Option(
+        None, "--checkpoint", help="Weights for --model package.module:factory (loaded with "
+        "weights_only=True); the parent is then not trained."),
+    measure: bool = typer.Option(
+        False, "--measure", help="Time each trained candidate on the local device (GPU or "
+        "calibrated target) next to the predicted latency."),
     min_accuracy: float | None = typer.Option(None, "--min-accuracy",
                                                  help="Require validation accuracy >= N."),
     util_cap: float | None = typer.Option(None, "--util-cap",
@@ -115,6 +123,7 @@ def search_command(
         "trials": trials, "epochs": epochs, "final-epochs": final_epochs, "timeout": timeout,
         "min-fps": min_fps, "max-latency-us": max_latency_us, "max-lut": max_lut,
         "max-ff": max_ff, "max-bram18": max_bram18, "max-dsp": max_dsp,
+        "max-memory-mb": max_memory_mb, "checkpoint": checkpoint, "measure": measure or None,
         "min-accuracy": min_accuracy, "util-cap": util_cap, "sampler": sampler,
         "folding": folding, "select": select, "criterion": criterion, "seed": seed,
         "dataset": dataset, "model": model, "data-dir": data_dir, "wbits": wbits,
