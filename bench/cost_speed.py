@@ -14,8 +14,13 @@
    (a) what it gives when asked for our frames/s and (b) the fastest design it gives that fits,
    over a sweep of target frames/s (what a FINN user would get by trying targets).
 
+3. With ``--baseline REV``: the same random variants priced by this code and by the folding
+   module of git revision ``REV`` (``git show REV:hwprune/cost/folding.py``, loaded beside this
+   one), interleaved three times, best CPU-time rate of each (an A/B that other jobs on the
+   machine blur less than two separate runs would).
+
 Usage:
-    python bench/cost_speed.py [--n 2000] [--out bench/results/cost_speed]
+    python bench/cost_speed.py [--n 2000] [--baseline REV] [--out bench/results/cost_speed]
 """
 
 from __future__ import annotations
@@ -142,6 +147,51 @@ def _reference() -> Any:
     return folding_reference
 
 
+def _folding_at(rev: str) -> Any:
+    """The folding module of git revision ``rev``, loaded as a separate module."""
+    import subprocess
+    import sys
+    import types
+
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(
+        ["git", "-C", str(root), "show", f"{rev}:hwprune/cost/folding.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    name = f"_folding_baseline_{rev}"
+    mod = types.ModuleType(name)
+    mod.__file__ = f"<git {rev}:hwprune/cost/folding.py>"
+    sys.modules[name] = mod  # dataclasses look their module up
+    exec(compile(src, mod.__file__, "exec"), mod.__dict__)
+    return mod
+
+
+def ab(n: int, rev: str, rounds: int = 3) -> dict[str, Any]:
+    """This code vs the folding code of ``rev`` on the same random CNV variants, interleaved."""
+    import hwprune.estimate as est_mod
+
+    base = _folding_at(rev)
+    t = load_target("pynq-z2")
+    rng = random.Random(1)
+    variants = [random_cnv(rng) for _ in range(n)]
+    current = est_mod.fold
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(rounds):
+        for which, fold_fn in (("baseline", base.fold), ("this", current)):
+            base.clear_caches()
+            clear_caches()
+            est_mod.fold = fold_fn
+            try:
+                r = rate(variants, t)
+            finally:
+                est_mod.fold = current
+            if which not in best or r["per_cpu_s"] > best[which]["per_cpu_s"]:
+                best[which] = r
+    return {"rev": rev, "rounds": rounds, **best}
+
+
 def setfolding_vs_ours() -> list[dict[str, Any]]:
     rows = []
     cases = [
@@ -237,6 +287,28 @@ def to_markdown(res: dict[str, Any]) -> str:
             f"{s['new_same_variants']['per_cpu_s'] / s['reference']['per_cpu_s']:.2f}x CPU "
             "(identical foldings, resources and frames/s: tests/test_folding.py).",
         ]
+    if "ab" in res:
+        a = res["ab"]
+        lines += [
+            "",
+            f"### This code vs git revision {a['rev']} (interleaved A/B)",
+            "",
+            f"{a['this']['n']} random CNV variants (caches cleared before each pass), each code "
+            f"run {a['rounds']} times in turn; best pass of each.",
+            "",
+            "| code | per second (wall) | per CPU second | median ms | p90 ms |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for k, lab in (("baseline", f"git {a['rev']}"), ("this", "this code")):
+            r = a[k]
+            lines.append(
+                f"| {lab} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | "
+                f"{r['median_ms']:.2f} | {r['p90_ms']:.2f} |"
+            )
+        lines += [
+            "",
+            f"Speed-up: {a['this']['per_cpu_s'] / a['baseline']['per_cpu_s']:.2f}x CPU.",
+        ]
     lines += [
         "",
         "## Resource-aware folding vs FINN's SetFolding at the same budget",
@@ -267,6 +339,7 @@ def to_markdown(res: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--baseline", default=None, help="git revision to compare against (A/B)")
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "cost_speed"
     )
@@ -277,6 +350,8 @@ def main() -> None:
         "speed": speed(args.n),
         "folding": setfolding_vs_ours(),
     }
+    if args.baseline:
+        res["ab"] = ab(max(100, args.n // 4), args.baseline)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     md = to_markdown(res)

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwprune._callable import make_module_callable
-from hwprune.errors import ConfigError, HwpruneError, StorageError, TargetError
+from hwprune.errors import ConfigError, HwpruneError, InfeasibleError, StorageError, TargetError
 from hwprune.pareto import hypervolume, pareto_indices, select
 from hwprune.recipe import OBJECTIVES, Recipe, load_recipe
 from hwprune.runfolder import RunFolder, atomic_write_json, folder_lock
@@ -450,7 +450,13 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
 
     from hwprune.compress import train as T
     from hwprune.data import load_dataset
-    from hwprune.models import get_spec, load_user_model, model_layers
+    from hwprune.models import (
+        build_model,
+        get_spec,
+        load_checkpoint,
+        load_user_model,
+        model_layers,
+    )
     from hwprune.models.spec import ModelSpec
 
     if recipe.budget.threads > 0:
@@ -473,9 +479,13 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
     else:
         spec = get_spec(recipe.model, data.input_shape, data.num_classes,
                         width_mult=recipe.width_mult)
-        parent = _train_parent_once(cache_dir, spec, data, seed=recipe.seed, epochs=p.epochs,
-                                cache_dir=cache_dir, lr=p.lr, optimizer=p.optimizer,
-                                bn_l1=p.bn_l1)
+        if recipe.checkpoint:  # a zoo model trained elsewhere: its weights are the parent
+            parent = load_checkpoint(build_model(spec), recipe.checkpoint,
+                                     f"zoo model '{recipe.model}' on {data.name}")
+        else:
+            parent = _train_parent_once(cache_dir, spec, data, seed=recipe.seed,
+                                        epochs=p.epochs, cache_dir=cache_dir, lr=p.lr,
+                                        optimizer=p.optimizer, bn_l1=p.bn_l1)
     parent.eval()
     parent_s = time.perf_counter() - t0
     val_acc = float(T.evaluate(parent, data.val))
@@ -885,7 +895,7 @@ def open_study(
     """Create or load ``study_name`` in ``storage`` (checking it is the same search)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial failures: our own log line
     try:
         existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     except Exception as exc:  # noqa: BLE001
@@ -1124,7 +1134,7 @@ def worker(
     st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial failures: our own log line
     try:
         summ = {s.study_name: s for s in optuna.get_all_study_summaries(st)}[study_name]
     except KeyError:
@@ -1179,7 +1189,7 @@ def _worker_pool(
     import optuna
 
     st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial failures: our own log line
     if study_name not in {s.study_name for s in optuna.get_all_study_summaries(st)}:
         raise StorageError(
             f"no study '{study_name}' in storage '{_mask(storage)}'; check --study, or start it "
@@ -1259,8 +1269,6 @@ def finalize(
             t0 = time.perf_counter()
             export_info = _export_best(wb, chosen, qmodel, run)
             timings["export_s"] = time.perf_counter() - t0
-    else:
-        logger.warning("no feasible trained design; relax the constraints or add trials")
     hv = None
     if front and len(objectives) == 2 and "fps" in objectives:
         hv = hypervolume([[p.values[o] for o in objectives] for p in front], dirs,
@@ -1290,10 +1298,45 @@ def finalize(
     }
     atomic_write_json(run.summary_path, summary)
     _write_report(run)
+    if chosen is None:  # everything is stored; say why nothing qualified
+        raise InfeasibleError(_why_nothing_feasible(study, wb, run))
     if console is not None:
         print_front(front, objectives, chosen, console)
     return SearchResult(run.root, study.study_name, _mask(storage_url), tuple(front), chosen,
                         final.get("val_accuracy"), final.get("test_accuracy"), summary)
+
+
+def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) -> str:
+    """One sentence for a search whose front is empty: what was violated and what to do."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    infeasible = [t for t in trials if t.user_attrs.get("status") == STATUS_INFEASIBLE]
+    target = getattr(wb.target, "name", "the target")
+    kept = f"the {len(trials)} trial(s) are kept in {run.root}"
+    if not infeasible:
+        return (f"no trial produced a trained design that meets the constraints on {target} "
+                f"({len(trials)} finished or failed; see their fail_reason in the study); "
+                f"relax --min-accuracy or add --trials; {kept}")
+    worst: dict[str, int] = {}
+    closest: dict[str, float] = {}
+    for t in infeasible:
+        for key, value in t.user_attrs.get("constraints", {}).items():
+            if value > 0:
+                worst[key] = worst.get(key, 0) + 1
+                closest[key] = min(closest.get(key, math.inf), float(value))
+    key = max(worst, key=worst.get) if worst else "fits"
+    binding = {t.user_attrs.get("hw", {}).get("binding") for t in infeasible} - {None}
+    what = (f"the design does not fit ({', '.join(sorted(binding))} binds)"
+            if key == "fits" and binding else f"{key} is exceeded")
+    advice = ("use a larger target or offer fewer channels / bits (--wbits, --abits, "
+              "--set space.min_channels=...)") if key == "fits" else \
+        f"relax --{key.replace('_', '-')}"
+    excess = closest.get(key, 0.0)  # normalised: (value - limit) / limit
+    by = f"{excess + 1:.0f}x the limit" if excess >= 1 else f"{excess:.0%} over the limit"
+    return (f"no candidate met the constraints on {target}: in {worst.get(key, 0)} of "
+            f"{len(infeasible)} infeasible trial(s) {what}, the closest at {by}; {advice}; "
+            f"{kept}")
 
 
 def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[dict, Any]:

@@ -231,6 +231,7 @@ def run_worker(
         try:
             return objective(trial)
         except Exception as exc:
+            logger.warning("trial %d failed: %s", trial.number, _reason(exc))
             try:
                 trial.set_user_attr(FAIL_REASON_ATTR, _reason(exc))
             except Exception:  # the storage itself is what failed; Optuna will still log it

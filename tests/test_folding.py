@@ -503,3 +503,84 @@ def test_vectorised_bram_mapping_equals_the_scalar_one():
         got = _bram18_vec(width, depth, gran)
         want = [bram18_for(int(w), int(d), gran) for w, d in zip(width, depth, strict=True)]
         assert got.tolist() == want
+
+
+def test_batched_window_tables_equal_the_per_group_ones():
+    """Window + MVAU tables built for a whole design at once (``_window_mvau_tables``) equal,
+    row for row and bit for bit, those built group by group (``_mvau_table``), and the pair
+    form of the dominance pruning keeps exactly the rows of the matrix form."""
+    from dataclasses import replace as dc_replace
+
+    import numpy as np
+
+    from hwprune.cost.folding import (
+        _mac_opts_cat,
+        _mvau_table,
+        _swg_table,
+        _unfolded,
+        _window_mvau_tables,
+        groups_of,
+    )
+    from hwprune.cost.fpga import FpgaCostParams
+
+    rng = random.Random(11)
+    checked = 0
+    for params in (FpgaCostParams(), dc_replace(FpgaCostParams(), weight_layout="per_pe")):
+        for _ in range(25):
+            layers, shape, bits = _random_design(rng)
+            g = build_ir(layers, shape, bits)
+            grps = [
+                tuple(_unfolded(n) for n in grp)
+                for grp in groups_of(g)
+                if len(grp) == 2 and grp[1].op == "MVAU" and _swg_table(grp[0], params)[3]
+            ]
+            if not grps:
+                continue
+            items = []
+            for nodes in grps:
+                mac = nodes[1]
+                pes = divisors(mac.mh) if rng.random() < 0.8 else (rng.choice(divisors(mac.mh)),)
+                items.append((mac, pes, divisors(mac.mw)))
+            cyc, res, pe, simd, counts = _mac_opts_cat(items, params)
+            ends = np.cumsum(counts).tolist()
+            batch = [
+                (nodes, it[2], b - c, b)
+                for nodes, it, b, c in zip(grps, items, ends, counts, strict=True)
+            ]
+            got = _window_mvau_tables(batch, params, cyc, res, pe, simd)
+            for (nodes, simds, a, b), t in zip(batch, got, strict=True):
+                want = _mvau_table(nodes, params, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b])
+                assert t.names == want.names and t.keys == want.keys
+                assert np.array_equal(t.cycles, want.cycles)
+                assert np.array_equal(t.res, want.res)
+                assert np.array_equal(t.values, want.values)
+                checked += 1
+    assert checked > 20
+
+
+def test_tables_of_a_design_built_together_equal_the_per_group_ones():
+    """``group_tables`` (new MVAU groups of a design built in one pass: window + MVAU groups
+    and lone MVAUs) gives the same tables, bit for bit, as building each group on its own."""
+    from dataclasses import replace as dc_replace
+
+    import numpy as np
+
+    from hwprune.cost.folding import _group_table, _unfolded, clear_caches, group_tables, groups_of
+    from hwprune.cost.fpga import FpgaCostParams
+
+    rng = random.Random(12)
+    lone = windowed = 0
+    for params in (FpgaCostParams(), dc_replace(FpgaCostParams(), weight_layout="per_pe")):
+        for _ in range(30):
+            layers, shape, bits = _random_design(rng)
+            g = build_ir(layers, shape, bits)
+            clear_caches()
+            for grp, got in zip(groups_of(g), group_tables(g, params), strict=True):
+                want = _group_table(tuple(_unfolded(n) for n in grp), (), params)
+                assert got.names == want.names and got.keys == want.keys
+                assert np.array_equal(got.cycles, want.cycles)
+                assert np.array_equal(got.res, want.res)
+                assert np.array_equal(got.values, want.values)
+                lone += grp[-1].op == "MVAU" and len(grp) == 1
+                windowed += grp[-1].op == "MVAU" and len(grp) == 2
+    assert lone > 20 and windowed > 20

@@ -28,8 +28,12 @@ pick, a bound or a branch-and-bound set); the bisection first narrows ``T`` with
 per-resource lower bounds, then decides feasibility with the minimum-area pick, those bounds,
 Lagrangian prices (a witness or an infeasibility proof) and only then a depth-first search;
 prefix arg-minima, bounds and Pareto sets are cached on the tables; the branch and bound runs
-on plain Python numbers. ``tests/test_folding.py`` holds the results identical to the
-pre-optimisation code (``tests/folding_reference.py``) on random designs.
+on plain Python numbers. The tables of all of a design's new MVAU groups (with or without a
+window) are then built in one vectorised pass too (window options numbered across groups, the
+dominance pruning on a list of pairs), and every sorted table drops the rows that their
+predecessor dominates (another exact reduction: about 60% of the rows left on CNV variants).
+``tests/test_folding.py`` holds the results identical to the pre-optimisation code
+(``tests/folding_reference.py``) on random designs.
 
 Legality: ``PE | output channels``, ``SIMD | input length`` (MVAU: ``k*k*c_in``; VVAU:
 ``k*k``, and ``SIMD > 1`` only with ``PE = channels``); a sliding window's SIMD divides its input
@@ -169,7 +173,7 @@ def _bram18_vec(width: np.ndarray, depth: np.ndarray, granularity: str) -> np.nd
     ``i = ceil(log2(depth)) - 9`` (clipped); ``frexp(depth - 1)`` gives that exponent exactly."""
     aws, ads, lg, unit = _ASPECTS[granularity]
     e = np.frexp(np.maximum(depth, 1) - 1)[1]
-    i = np.clip(e - lg, 0, len(aws) - 1)
+    i = np.minimum(np.maximum(e - lg, 0), len(aws) - 1)
     last = int(ads[-1])
     out = unit * _cdiv(width, aws[i]) * np.where(depth > last, _cdiv(depth, last), 1)
     return np.where((width <= 0) | (depth <= 0), 0.0, out.astype(float))
@@ -263,11 +267,26 @@ def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
     The same formulas, evaluated in the same order on one concatenated array (bit-identical
     results), so that the per-call overhead of numpy is paid once per design, not per layer.
     """
+    cycles, res, pe, simd, counts = _mac_opts_cat(items, p)
+    cut = np.cumsum(counts)[:-1]
+    return list(
+        zip(
+            np.split(cycles, cut),
+            np.split(res, cut),
+            np.split(pe, cut),
+            np.split(simd, cut),
+            strict=True,
+        )
+    )
+
+
+def _mac_opts_cat(items: list[tuple], p: FpgaCostParams) -> tuple:
+    """:func:`_mac_opts_batch` before the split: concatenated cycles, res, pe, simd and the
+    option count of every item."""
     grids = [_grid(pes, simds) for _, pes, simds in items]
     counts = [len(g[0]) for g in grids]
     pe = np.concatenate([g[0] for g in grids])
     simd = np.concatenate([g[1] for g in grids])
-    nd = np.repeat(np.arange(len(items)), counts)
     scal = []
     for n, _, _ in items:
         dsp_lanes = _uses_dsp(n.wbits, n.in_bits, n.res_type, p)
@@ -288,8 +307,8 @@ def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
         )
         scal[-1] += (p.lane_lut * units, p.lane_ff * units)
     # per-option copies of each node's parameters, one contiguous row per parameter
-    ints = np.array([s[:10] for s in scal], dtype=np.int64).T[:, nd]
-    floats = np.array([s[10:] for s in scal], dtype=float).T[:, nd]
+    ints = np.repeat(np.array([s[:10] for s in scal], dtype=np.int64).T, counts, axis=1)
+    floats = np.repeat(np.array([s[10:] for s in scal], dtype=float).T, counts, axis=1)
     mh, mw, n_vec, in_bits, acc, nthr, wbits, obits, dpl, style = ints
     lane_lut, lane_ff = floats
     tmem = mh // pe
@@ -335,16 +354,7 @@ def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
         + (p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
     )
     res = np.stack([lut, ff, bram, dsp], axis=1)
-    cut = np.cumsum(counts)[:-1]
-    return list(
-        zip(
-            np.split(cycles, cut),
-            np.split(res, cut),
-            np.split(pe, cut),
-            np.split(simd, cut),
-            strict=True,
-        )
-    )
+    return cycles, res, pe, simd, counts
 
 
 @lru_cache(maxsize=16384)
@@ -481,6 +491,149 @@ def _mvau_table(
         values,
         [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
     )
+
+
+def _prune_pairs(m: np.ndarray, s: np.ndarray, res: np.ndarray, rounds: int = 2) -> np.ndarray:
+    """:func:`_prune_slow` on a list of pairs instead of a matrix (the same rows survive).
+
+    ``(m[i], s[i])``: window-bound option ``i`` (MVAU option ``m``, window ``s``; the ``s`` of
+    different tables are distinct). Per ``s`` and round, the champion is the alive, not yet
+    used option with the fewest LUTs (ties: smallest ``m``); it drops every other unused
+    option of that ``s`` whose MVAU resources are all >= its own. Returns the alive mask."""
+    n = len(m)
+    alive = np.ones(n, dtype=bool)
+    if not n:
+        return alive
+    done = np.zeros(n, dtype=bool)
+    nm = len(res)
+    rank = np.empty(nm, dtype=np.int64)
+    rank[np.argsort(res[:, 0], kind="stable")] = np.arange(nm)  # order by (LUT, m)
+    order = np.argsort(s * nm + rank[m])  # by s, then LUTs, then m (keys are distinct)
+    cols = [np.ascontiguousarray(res[:, c]) for c in range(4)]
+    mine = [c[m] for c in cols]
+    champ_of = np.full(int(s.max()) + 1, -1, dtype=np.int64)
+    for _ in range(rounds):
+        cs = order[(alive & ~done)[order]]
+        if not cs.size:
+            break
+        sc = s[cs]
+        head = np.empty(len(cs), dtype=bool)
+        head[0] = True
+        np.not_equal(sc[1:], sc[:-1], out=head[1:])
+        champs = cs[head]
+        champ_of[:] = -1
+        champ_of[s[champs]] = m[champs]
+        cm = champ_of[s]
+        dom = (cm >= 0) & ~done
+        for c, x in zip(cols, mine, strict=True):
+            dom &= x >= c[cm]
+        dom[champs] = False
+        done[champs] = True
+        alive &= ~dom
+    return alive
+
+
+def _window_mvau_tables(
+    groups: list[tuple],
+    p: FpgaCostParams,
+    cyc: np.ndarray,
+    res: np.ndarray,
+    pe: np.ndarray,
+    simd: np.ndarray,
+) -> list[GroupTable]:
+    """:func:`_mvau_table` of several window + MVAU groups at once (bit-identical tables).
+
+    ``groups``: (nodes, simds, start, stop) with the MVAU's options at ``start:stop`` of the
+    concatenated ``cyc``/``res``/``pe``/``simd`` (:func:`_mac_opts_cat`); every window must be
+    one that never costs less when wider. The per-group steps of :func:`_mvau_table` run once
+    on concatenated arrays (window options numbered across groups), so that numpy's per-call
+    overhead is paid once per design."""
+    k = len(groups)
+    sw = [_swg_table(nodes[0], p) for nodes, *_ in groups]
+    big = int(max(cyc.max(), *(int(x[1].max()) for x in sw))) + 1
+    if (k + 1) * big >= 2**62:  # group keys would overflow int64: one group at a time
+        return [
+            _mvau_table(nodes, p, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b])
+            for nodes, simds, a, b in groups
+        ]
+    cp = [_compat(simds, nodes[0].channels) for nodes, simds, *_ in groups]
+    idx = np.concatenate([np.arange(a, b) for *_, a, b in groups])
+    cm, rm, pm, sm = cyc[idx], res[idx], pe[idx], simd[idx]
+    cnt = np.array([b - a for *_, a, b in groups], dtype=np.int64)
+    tid = np.repeat(np.arange(k), cnt)
+    ns = np.array([len(x[0]) for x in sw], dtype=np.int64)  # window options per group
+    so = np.concatenate([[0], np.cumsum(ns)[:-1]])
+    s_arr = np.concatenate([x[0] for x in sw])
+    s_cyc = np.concatenate([x[1] for x in sw])
+    s_res = np.concatenate([x[2] for x in sw])
+    nsimd = np.array([len(x[1]) for x in groups], dtype=np.int64)
+    mo = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    sim = (np.arange(len(idx)) - mo[tid]) % nsimd[tid]
+    # per group: j0 = searchsorted(-s_cyc, -cyc); groups kept apart by a key offset
+    skey = np.repeat(np.arange(k, dtype=np.int64), ns) * big - s_cyc
+    j0 = np.searchsorted(skey, tid * big - cm, side="left") - so[tid]
+    nst = ns[tid]
+    nxt_off = np.concatenate([[0], np.cumsum([x[1].size for x in cp])[:-1]])
+    first = np.concatenate([x[1].ravel() for x in cp])[nxt_off[tid] + sim * (nst + 1) + j0]
+    comp_off = np.concatenate([[0], np.cumsum([x[0].size for x in cp])[:-1]])
+    comp = np.concatenate([x[0].ravel() for x in cp])
+    # window-bound pairs: window j < j0[m], compatible
+    mp = np.repeat(np.arange(len(idx)), j0)
+    sp = np.arange(len(mp)) - np.repeat(np.cumsum(j0) - j0, j0)
+    ok = comp[comp_off[tid[mp]] + sim[mp] * nst[mp] + sp]
+    mp, sp = mp[ok], sp[ok]
+    alive = _prune_pairs(mp, so[tid[mp]] + sp, rm)
+    has = np.flatnonzero(first < nst)
+    mr = np.concatenate([mp[alive], has])
+    sr = np.concatenate([sp[alive], first[has]])
+    # option-major, as np.nonzero of the per-group matrix: the window-bound pairs are in
+    # (option, window) order already and an option's own fast window is wider than them all
+    o = np.argsort(mr, kind="stable")
+    mr, sr = mr[o], sr[o]
+    tr = tid[mr]
+    sg = so[tr] + sr
+    cycles = np.maximum(cm[mr], s_cyc[sg])
+    rr = rm[mr] + s_res[sg]
+    values = np.stack([s_arr[sg], pm[mr], sm[mr]], axis=1)
+    names = []
+    keys = []
+    for nodes, *_ in groups:
+        swg, mac = nodes
+        names.append((swg.name, mac.name))
+        keys.append(((swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")))
+    return _tables(names, keys, tr, cycles, rr, values, big)
+
+
+def _tables(
+    names: list[tuple],
+    keys: list[tuple],
+    tid: np.ndarray,
+    cycles: np.ndarray,
+    res: np.ndarray,
+    values: np.ndarray,
+    big: int,
+) -> list[GroupTable]:
+    """:func:`_table` of several groups at once: ``tid`` says the group of every row (rows of a
+    group in enumeration order), ``big`` exceeds every cycle count."""
+    if (len(names) + 1) * big < 2**62:  # sort by (group, cycles, LUT), stable:
+        o1 = np.argsort(res[:, 0], kind="stable")  # = np.lexsort((res[:, 0], cycles, tid))
+        order = o1[np.argsort((tid * big + cycles)[o1], kind="stable")]
+    else:
+        order = np.lexsort((res[:, 0], cycles, tid))
+    r, t = res[order], tid[order]
+    if len(r) > 1:  # drop the rows that their predecessor in the same group dominates
+        dom = t[:-1] == t[1:]
+        for c in range(4):
+            dom &= r[:-1, c] <= r[1:, c]
+        if dom.any():
+            keep = np.concatenate(([True], ~dom))
+            order, r, t = order[keep], r[keep], t[keep]
+    cycles, values = cycles[order], values[order]
+    cut = np.searchsorted(t, np.arange(len(names) + 1)).tolist()
+    return [
+        GroupTable(nm, cycles[a:b], r[a:b], values[a:b], ky)
+        for nm, ky, a, b in zip(names, keys, cut[:-1], cut[1:], strict=True)
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -659,9 +812,35 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
             )
         tables.append(hit)
     if todo:
-        opts = _mac_opts_batch([(k[0][-1], pes, simds) for _, k, pes, simds in todo], p)
-        for (i, key, _, simds), o in zip(todo, opts, strict=True):
-            t = _mvau_table(key[0], p, simds, *o)
+        cyc, res, pe, simd, counts = _mac_opts_cat(
+            [(k[0][-1], pes, simds) for _, k, pes, simds in todo], p
+        )
+        ends = np.cumsum(counts).tolist()
+        batch, where, lone, lone_where = [], [], [], []
+        for (i, key, _, simds), b, c in zip(todo, ends, counts, strict=True):
+            a = b - c
+            if len(key[0]) == 1:
+                lone.append((key[0][0], a, b))
+                lone_where.append((i, key))
+            elif _swg_table(key[0][0], p)[3]:
+                batch.append((key[0], simds, a, b))
+                where.append((i, key))
+            else:
+                t = _mvau_table(key[0], p, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b])
+                tables[i] = _MVAU_TABLES[key] = t
+        made = _window_mvau_tables(batch, p, cyc, res, pe, simd) if batch else []
+        if lone:  # lone MVAUs: their options as they are (:func:`_mvau_table`), all at once
+            idx = np.concatenate([np.arange(a, b) for _, a, b in lone])
+            made += _tables(
+                [(n.name,) for n, _, _ in lone],
+                [((n.name, "pe"), (n.name, "simd")) for n, _, _ in lone],
+                np.repeat(np.arange(len(lone)), [b - a for _, a, b in lone]),
+                cyc[idx],
+                res[idx],
+                np.stack([pe[idx], simd[idx]], axis=1),
+                int(cyc.max()) + 1,
+            )
+        for (i, key), t in zip(where + lone_where, made, strict=True):
             tables[i] = _MVAU_TABLES[key] = t
         while len(_MVAU_TABLES) > _MVAU_TABLES_MAX:
             _MVAU_TABLES.popitem(last=False)

@@ -17,7 +17,7 @@ from hwprune.models.build import (
     prunable_layers,
 )
 from hwprune.models.spec import ModelSpec, output_shapes
-from hwprune.models.user import load_user_model
+from hwprune.models.user import load_checkpoint, load_user_model
 from hwprune.models.zoo import get_spec, list_models
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "compute_modules",
     "get_spec",
     "list_models",
+    "load_checkpoint",
     "load_user_model",
     "model_layers",
     "output_shapes",

@@ -67,8 +67,6 @@ def load_user_model(ref: str, checkpoint: str | Path | None = None) -> nn.Module
         >>> type(m).__name__
         'Sequential'
     """
-    import torch
-
     factory = _import_factory(ref)
     if isinstance(factory, nn.Module):
         model = factory
@@ -87,36 +85,56 @@ def load_user_model(ref: str, checkpoint: str | Path | None = None) -> nn.Module
             f"'{ref}' returned a {type(model).__name__}, not a torch.nn.Module; return the model"
         )
     if checkpoint is not None:
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise ModelError(f"checkpoint '{path}' does not exist; check the path")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(
-                f"cannot read checkpoint '{path}' ({type(exc).__name__}); save it with "
-                "torch.save(model.state_dict(), path)"
-            ) from exc
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict):
-            raise ModelError(
-                f"checkpoint '{path}' is not a state dict; save it with "
-                "torch.save(model.state_dict(), path)"
-            )
-        try:
-            result = model.load_state_dict(state, strict=False)
-        except RuntimeError as exc:  # size mismatch
-            first = str(exc).strip().splitlines()[-1].strip()
-            raise ModelError(
-                f"checkpoint '{path}' does not fit the model from '{ref}' ({first}); use the "
-                "checkpoint saved from this model"
-            ) from exc
-        missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
-        if missing or unexpected:
-            raise ModelError(
-                f"checkpoint '{path}' does not match the model from '{ref}' (missing: "
-                f"{missing[:3]}, unexpected: {unexpected[:3]}); use the checkpoint saved from "
-                "this model"
-            )
+        load_checkpoint(model, checkpoint, f"the model from '{ref}'")
+    return model
+
+def load_checkpoint(model: nn.Module, checkpoint: str | Path, what: str = "the model") -> nn.Module:
+    """Load a state dict saved with ``torch.save(model.state_dict(), path)`` into ``model``.
+
+    Read with ``weights_only=True``; a ``{"state_dict": ...}`` wrapper is accepted. A missing or
+    unreadable file, or one that does not fit ``model``, raises :class:`ModelError` naming the
+    file and ``what`` it was meant for.
+
+    Example:
+        >>> import tempfile, torch
+        >>> m = torch.nn.Linear(2, 2)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     torch.save(m.state_dict(), f"{d}/m.pt")
+        ...     load_checkpoint(torch.nn.Linear(2, 2), f"{d}/m.pt") is not None
+        True
+    """
+    import torch
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ModelError(f"checkpoint '{path}' does not exist; check the path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(
+            f"cannot read checkpoint '{path}' ({type(exc).__name__}); save it with "
+            "torch.save(model.state_dict(), path)"
+        ) from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ModelError(
+            f"checkpoint '{path}' is not a state dict; save it with "
+            "torch.save(model.state_dict(), path)"
+        )
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # size mismatch
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise ModelError(
+            f"checkpoint '{path}' does not fit {what} ({first}); use the "
+            "checkpoint saved from this model"
+        ) from exc
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    if missing or unexpected:
+        raise ModelError(
+            f"checkpoint '{path}' does not match {what} (missing: "
+            f"{missing[:3]}, unexpected: {unexpected[:3]}); use the checkpoint saved from "
+            "this model"
+        )
     return model
