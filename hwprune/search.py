@@ -54,6 +54,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -1013,12 +1015,48 @@ def run_trials(
             logger.warning("trial %d failed: %s", trial.number, exc)
             raise _TrialFailed(f"{type(exc).__name__}: {exc}") from exc
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _first_ctrl_c_finishes_the_trial() as interrupted:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         res = run_worker(study, guarded, budget=n_trials, timeout=timeout or None,
                          callbacks=[callback] if callback is not None else [],
-                         reraise=_USER_ERRORS)
+                         reraise=_USER_ERRORS, should_stop=interrupted.is_set)
+    if interrupted.is_set():
+        raise Interrupted(
+            f"interrupted after {res.ran} trial(s) in this run; every finished trial is kept in "
+            f"study '{study.study_name}'; run the same command again to resume"
+        )
     return res.ran
+
+
+class Interrupted(HwpruneError):
+    """The user pressed Ctrl-C; finished trials are stored and the study can be resumed."""
+
+
+@contextlib.contextmanager
+def _first_ctrl_c_finishes_the_trial() -> Iterator[threading.Event]:
+    """SIGINT handling for the trial loop: the first Ctrl-C lets the running trial finish and
+    stops the loop (the event is set); a second one interrupts at once (KeyboardInterrupt; the
+    cut-off trial is re-queued on resume).
+
+    A handler, not Python's default KeyboardInterrupt, because the default can land inside a
+    garbage-collector callback (SQLAlchemy's), where Python ignores it and the search goes on.
+    """
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        logger.warning("interrupted: finishing the running trial (Ctrl-C again stops at once)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _TrialFailed(Exception):

@@ -327,7 +327,7 @@ def test_interrupted_search_keeps_finished_trials(tmp_path: Path) -> None:
     kept = complete()
     assert kept >= 2
     # resuming with a smaller budget finishes without running new trials for the kept ones
-    res = subprocess.run([*cmd[:5], str(kept), *cmd[6:]], capture_output=True, text=True,
+    res = subprocess.run([*cmd[:6], str(kept), *cmd[7:]], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert complete() == kept
