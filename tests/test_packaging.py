@@ -52,3 +52,12 @@ def test_installed_wheel_finds_resources(wheel: Path, tmp_path: Path) -> None:
     res = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("Set up and run the tests", 1)[1]
+    command = section.split("```bash", 1)[1].split("```", 1)[0].strip()
+    assert "pytest" in command
+    ci_lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert command in ci_lines, f"{command!r} is not a line of .ci/run"
