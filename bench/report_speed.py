@@ -39,8 +39,9 @@ def make_study(root: Path, n: int, seed: int = 0) -> Path:
     root.mkdir(parents=True)
     storage = f"sqlite:///{root / 'study.db'}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name="bench", storage=storage,
-                                directions=["maximize", "maximize"])
+    study = optuna.create_study(
+        study_name="bench", storage=storage, directions=["maximize", "maximize"]
+    )
     study.set_user_attr("target", "pynq-z2")
     study.set_user_attr("objectives", ["accuracy", "fps"])
     for _ in range(n):
@@ -48,10 +49,15 @@ def make_study(root: Path, n: int, seed: int = 0) -> Path:
         ch = [rng.choice(WIDTHS) for _ in range(3)]
         wb = [rng.choice(BITS) for _ in range(4)]
         ab = [rng.choice(BITS) for _ in range(3)] + [None]
-        layers = [{"op": "fc", "out": c, "wbits": w, "abits": a}
-                  for c, w, a in zip([*ch, 10], wb, ab, strict=True)]
-        design = {"name": f"t{t.number}", "input": {"shape": [1, 8, 8], "bits": 8},
-                  "layers": layers}
+        layers = [
+            {"op": "fc", "out": c, "wbits": w, "abits": a}
+            for c, w, a in zip([*ch, 10], wb, ab, strict=True)
+        ]
+        design = {
+            "name": f"t{t.number}",
+            "input": {"shape": [1, 8, 8], "bits": 8},
+            "layers": layers,
+        }
         est = estimate(design, "pynq-z2")
         doc = json.loads(est.to_json())
         hw = {k: doc[k] for k in ("fps", "latency_us", "lut", "ff", "bram18", "dsp")}
@@ -87,26 +93,39 @@ def main() -> None:
             t0 = time.perf_counter()
             page = write_report(run)
             report_s = time.perf_counter() - t0
-            rows.append({"trials": n, "make_study_s": round(build_s, 2),
-                         "load_run_s": round(load_s, 3), "write_report_s": round(report_s, 2),
-                         "html_kib": round(page.stat().st_size / 1024, 1)})
+            rows.append(
+                {
+                    "trials": n,
+                    "make_study_s": round(build_s, 2),
+                    "load_run_s": round(load_s, 3),
+                    "write_report_s": round(report_s, 2),
+                    "html_kib": round(page.stat().st_size / 1024, 1),
+                }
+            )
             print(rows[-1], flush=True)
-    meta = {"date": "2026-11-22",
-            "machine": "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time",
-            "python": platform.python_version(), "optuna": optuna.__version__}
+    meta = {
+        "date": "2026-11-22",
+        "machine": "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time",
+        "python": platform.python_version(),
+        "optuna": optuna.__version__,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "report_speed.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
     lines = [
-        "# report_speed: time to write the report of a study (bench/report_speed.py)", "",
+        "# report_speed: time to write the report of a study (bench/report_speed.py)",
+        "",
         f"Date {meta['date']}; machine: {meta['machine']}; Python {meta['python']}, "
         f"optuna {meta['optuna']}. Trials priced by the real cost model on pynq-z2 (digits "
-        "MLP, random widths/bits); SQLite storage.", "",
+        "MLP, random widths/bits); SQLite storage.",
+        "",
         "| trials | load_run s | write_report s (summary + 4 plots PNG/SVG + HTML) "
         "| report.html KiB |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {r['trials']} | {r['load_run_s']} | {r['write_report_s']} | {r['html_kib']} |"
-              for r in rows]
+    lines += [
+        f"| {r['trials']} | {r['load_run_s']} | {r['write_report_s']} | {r['html_kib']} |"
+        for r in rows
+    ]
     (RESULTS / "report_speed.md").write_text("\n".join(lines) + "\n")
 
 

@@ -60,8 +60,15 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "weight_bits": ("weight_bits", "weight_memory_bits"),
     "cycles": ("cycles", "exp_cycles", "max_cycles"),
 }
-_RESOURCE_LABEL = {"lut": "LUT", "ff": "FF", "bram18": "BRAM18", "dsp": "DSP", "uram": "URAM",
-                   "io": "I/O stream port", "memory": "GPU memory"}
+_RESOURCE_LABEL = {
+    "lut": "LUT",
+    "ff": "FF",
+    "bram18": "BRAM18",
+    "dsp": "DSP",
+    "uram": "URAM",
+    "io": "I/O stream port",
+    "memory": "GPU memory",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,8 +323,10 @@ def _status(trial: Any) -> str:
     status = attrs.get("status")
     if status == "failed":
         return "failed"
-    if attrs.get("early_stopped") or attrs.get("early_stop") or status in (
-        "stopped", "early-stopped"
+    if (
+        attrs.get("early_stopped")
+        or attrs.get("early_stop")
+        or status in ("stopped", "early-stopped")
     ):
         return "early-stopped"
     if state == "PRUNED":
@@ -364,8 +373,7 @@ def _trial_record(trial: Any, objective_names: Sequence[str]) -> TrialRecord:
     values = tuple(float(v) for v in trial.values) if trial.values is not None else None
     metrics: dict[str, float | None] = {
         name: _find(attrs, name)
-        for name in ("accuracy", "test_accuracy", "fps", "latency_us", "lut", "ff", "bram18",
-                     "dsp")
+        for name in ("accuracy", "test_accuracy", "fps", "latency_us", "lut", "ff", "bram18", "dsp")
     }
     status = _status(trial)
     # objective values fill metrics the attributes lack (not for infeasible trials: the search
@@ -445,16 +453,12 @@ def load_run(
     study = _load_study(storage, study_name, run)
     objective_names = _objective_names(study, {**summary, **meta})
     directions = tuple(d.name.lower() for d in study.directions)
-    trials = tuple(
-        _trial_record(t, objective_names) for t in study.get_trials(deepcopy=False)
-    )
+    trials = tuple(_trial_record(t, objective_names) for t in study.get_trials(deepcopy=False))
 
     recipe = _read_recipe(run) or _maybe_json(study.user_attrs.get("recipe"))
     recipe = recipe if isinstance(recipe, Mapping) else None
     target = (
-        _maybe_json(study.user_attrs.get("target"))
-        or meta.get("target")
-        or summary.get("target")
+        _maybe_json(study.user_attrs.get("target")) or meta.get("target") or summary.get("target")
     )
     if isinstance(target, str):
         target = {"name": target}
@@ -497,9 +501,7 @@ def load_run(
     )
 
 
-def _parent_design_from(
-    design: Mapping[str, Any] | None, widths: Any
-) -> dict[str, Any] | None:
+def _parent_design_from(design: Mapping[str, Any] | None, widths: Any) -> dict[str, Any] | None:
     """The float parent's design: ``design`` with the parent's widths and 32-bit weights."""
     if not design or not isinstance(widths, Sequence) or isinstance(widths, str):
         return None
@@ -544,8 +546,18 @@ def _enrich_target(
     if t is None:
         return target
     out = dict(target)
-    for key in ("kind", "part", "lut", "ff", "bram18", "dsp", "uram", "clock_mhz", "util_cap",
-                "description"):
+    for key in (
+        "kind",
+        "part",
+        "lut",
+        "ff",
+        "bram18",
+        "dsp",
+        "uram",
+        "clock_mhz",
+        "util_cap",
+        "description",
+    ):
         v = getattr(t, key, None)
         if v is not None and key not in out:
             out[key] = v
@@ -595,9 +607,7 @@ def _pareto_numbers(
     return tuple(t.number for t in pareto_front(feasible, directions))
 
 
-def pareto_front(
-    trials: Sequence[TrialRecord], directions: Sequence[str]
-) -> list[TrialRecord]:
+def pareto_front(trials: Sequence[TrialRecord], directions: Sequence[str]) -> list[TrialRecord]:
     """The non-dominated trials among ``trials`` for the study's ``directions``.
 
     Example:
@@ -673,8 +683,7 @@ def _chosen(
     return replace(chosen, **updates), (info or None)
 
 
-_CSIM_RESULT = re.compile(
-    r"HWPRUNE_CSIM samples=(\d+) mismatching_samples=(\d+) result=(\S+)")
+_CSIM_RESULT = re.compile(r"HWPRUNE_CSIM samples=(\d+) mismatching_samples=(\d+) result=(\S+)")
 _CSIM_CYCLES = re.compile(r"^#\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
 
 
@@ -695,8 +704,12 @@ def parse_csim_log(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     m = _CSIM_RESULT.search(text)
     if m is not None:
-        out.update(samples=int(m.group(1)), mismatching_samples=int(m.group(2)),
-                   result=m.group(3), bit_exact=m.group(3) == "BIT-EXACT")
+        out.update(
+            samples=int(m.group(1)),
+            mismatching_samples=int(m.group(2)),
+            result=m.group(3),
+            bit_exact=m.group(3) == "BIT-EXACT",
+        )
         first = next((ln for ln in text.splitlines() if ln.startswith("HWPRUNE_MISMATCH")), None)
         if first:
             out["first_mismatch"] = first
@@ -707,8 +720,15 @@ def parse_csim_log(text: str) -> dict[str, Any]:
             continue
         vals = [_num(v) if v != "None" else None for v in (counted, ir, cost)]
         known = [v for v in vals if v is not None]
-        rows.append({"kernel": kernel, "counted": vals[0], "ir": vals[1], "cost_model": vals[2],
-                     "match": len(known) < 2 or max(known) - min(known) < 1e-6})
+        rows.append(
+            {
+                "kernel": kernel,
+                "counted": vals[0],
+                "ir": vals[1],
+                "cost_model": vals[2],
+                "match": len(known) < 2 or max(known) - min(known) < 1e-6,
+            }
+        )
     if rows:
         out["cycles"] = rows
     return out
@@ -727,10 +747,16 @@ def _export_info(run: Path, summary: Mapping[str, Any]) -> Mapping[str, Any] | N
     if isinstance(data, Mapping):
         info = {**data, **info}
     # the search exports into best/; `hwprune export --run` into best/export/ (newest wins)
-    candidates = [d for d in (run / "best", run / "best" / "export") if (d / "csim.log").is_file()
-                  or (d / "hls").is_dir()]
-    best = max(candidates, key=lambda d: (d / "hls").stat().st_mtime
-               if (d / "hls").exists() else 0.0) if candidates else run / "best"
+    candidates = [
+        d
+        for d in (run / "best", run / "best" / "export")
+        if (d / "csim.log").is_file() or (d / "hls").is_dir()
+    ]
+    best = (
+        max(candidates, key=lambda d: (d / "hls").stat().st_mtime if (d / "hls").exists() else 0.0)
+        if candidates
+        else run / "best"
+    )
     if best != run / "best":
         info["dir"] = str(best)
     log_path = best / "csim.log"
@@ -740,18 +766,33 @@ def _export_info(run: Path, summary: Mapping[str, Any]) -> Mapping[str, Any] | N
         except OSError:
             parsed = {}
         if parsed:
-            info["csim"] = {**(info["csim"] if isinstance(info.get("csim"), Mapping) else {}),
-                            **{k: v for k, v in parsed.items() if k != "cycles"}}
+            info["csim"] = {
+                **(info["csim"] if isinstance(info.get("csim"), Mapping) else {}),
+                **{k: v for k, v in parsed.items() if k != "cycles"},
+            }
             if "cycles" in parsed:
                 info["cycles"] = parsed["cycles"]
     est = _read_json(best / "estimate.json")
     if isinstance(est, Mapping) and (best / "hls").is_dir():
-        info["estimate"] = {k: est.get(k) for k in ("lut", "ff", "bram18", "dsp", "fps",
-                                                    "latency_us", "fits", "binding")}
+        info["estimate"] = {
+            k: est.get(k)
+            for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "fits", "binding")
+        }
     if best.is_dir():
-        files = [name for name in ("model.qonnx.onnx", "dataflow.json", "estimate.json", "hls",
-                                   "golden", "csim.log", "finn", "README.md")
-                 if (best / name).exists()]
+        files = [
+            name
+            for name in (
+                "model.qonnx.onnx",
+                "dataflow.json",
+                "estimate.json",
+                "hls",
+                "golden",
+                "csim.log",
+                "finn",
+                "README.md",
+            )
+            if (best / name).exists()
+        ]
         if files and ("hls" in files or "model.qonnx.onnx" in files):
             info["files"] = files
     return info or None
@@ -838,8 +879,11 @@ def hypervolume_history(
         key=lambda t: t.number,
     )
     numbers = sorted(t.number for t in run.trials if t.status != "running")
-    info: dict[str, Any] = {"objectives": [run.objective_names[i] for i in idx],
-                            "reference": 1.1, "normalised": True}
+    info: dict[str, Any] = {
+        "objectives": [run.objective_names[i] for i in idx],
+        "reference": 1.1,
+        "normalised": True,
+    }
     if not feas or not idx:
         return numbers, [0.0] * len(numbers), info
     raw = np.array([[t.values[i] for i in idx] for t in feas], dtype=float)
@@ -917,7 +961,8 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
     if trial is None:
         return {"rows": [], "bottleneck": None, "totals": {}}
     design_layers = [
-        dict(layer) for layer in ((trial.design or {}).get("layers") or [])
+        dict(layer)
+        for layer in ((trial.design or {}).get("layers") or [])
         if layer.get("op") in ("conv", "fc")
     ]
     parent_layers: list[int] = []
@@ -950,35 +995,51 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
                 parent_ch = ch  # the classifier head is never pruned
             k += 1
         bits = node.get("bits") if isinstance(node.get("bits"), Mapping) else {}
-        rows.append({
-            "name": node.get("name", f"{op or 'layer'}{i}"),
-            "op": op,
-            "channels": ch,
-            "parent_channels": parent_ch,
-            "wbits": node.get("wbits", bits.get("w", d.get("wbits"))) if compute else None,
-            "abits": node.get("abits", bits.get("out", d.get("abits"))) if compute else None,
-            "pe": node.get("pe", d.get("pe")),
-            "simd": node.get("simd", d.get("simd")),
-            "cycles": _find(node, "cycles"),
-            "lut": _find(node, "lut"),
-            "bram18": _find(node, "bram18"),
-            "dsp": _find(node, "dsp"),
-            "compute": compute,
-        })
+        rows.append(
+            {
+                "name": node.get("name", f"{op or 'layer'}{i}"),
+                "op": op,
+                "channels": ch,
+                "parent_channels": parent_ch,
+                "wbits": node.get("wbits", bits.get("w", d.get("wbits"))) if compute else None,
+                "abits": node.get("abits", bits.get("out", d.get("abits"))) if compute else None,
+                "pe": node.get("pe", d.get("pe")),
+                "simd": node.get("simd", d.get("simd")),
+                "cycles": _find(node, "cycles"),
+                "lut": _find(node, "lut"),
+                "bram18": _find(node, "bram18"),
+                "dsp": _find(node, "dsp"),
+                "compute": compute,
+            }
+        )
     over = _overheads(trial)
     if over and rows:
-        rows.append({
-            "name": "overheads", "op": ", ".join(
-                f"{name} ×{int(v.get('count', 1))}" if _num(v.get("count")) not in (None, 1)
-                else name
-                for name, v in over.items() if isinstance(v, Mapping)
-            ),
-            "channels": None, "parent_channels": None, "wbits": None, "abits": None,
-            "pe": None, "simd": None, "cycles": None,
-            **{r: float(sum(_num(v.get(r)) or 0.0 for v in over.values()
-                            if isinstance(v, Mapping))) for r in ("lut", "bram18", "dsp")},
-            "compute": False,
-        })
+        rows.append(
+            {
+                "name": "overheads",
+                "op": ", ".join(
+                    f"{name} ×{int(v.get('count', 1))}"
+                    if _num(v.get("count")) not in (None, 1)
+                    else name
+                    for name, v in over.items()
+                    if isinstance(v, Mapping)
+                ),
+                "channels": None,
+                "parent_channels": None,
+                "wbits": None,
+                "abits": None,
+                "pe": None,
+                "simd": None,
+                "cycles": None,
+                **{
+                    r: float(
+                        sum(_num(v.get(r)) or 0.0 for v in over.values() if isinstance(v, Mapping))
+                    )
+                    for r in ("lut", "bram18", "dsp")
+                },
+                "compute": False,
+            }
+        )
     totals: dict[str, float] = {}
     for r in ("lut", "bram18", "dsp"):
         vals = [row[r] for row in rows if row[r] is not None]
@@ -1080,7 +1141,8 @@ def build_report_section(run: RunData) -> dict[str, Any]:
             "binding": binding_resource(run, chosen),
             "bottleneck": (
                 table["rows"][table["bottleneck"]]["name"]
-                if table["bottleneck"] is not None else None
+                if table["bottleneck"] is not None
+                else None
             ),
             "params": size[0] if size else None,
             "weight_bits": size[1] if size else None,
@@ -1140,8 +1202,16 @@ def build_report_section(run: RunData) -> dict[str, Any]:
 def _base_summary(run: RunData) -> dict[str, Any]:
     """A ``summary.json`` in the search's shape, for runs whose search did not write one
     (cut off before its end, or a storage filled by workers only)."""
-    counts = {"total": len(run.trials), "complete": 0, "feasible": 0, "infeasible": 0,
-              "stopped": 0, "failed": 0, "running": 0, "waiting": 0}
+    counts = {
+        "total": len(run.trials),
+        "complete": 0,
+        "feasible": 0,
+        "infeasible": 0,
+        "stopped": 0,
+        "failed": 0,
+        "running": 0,
+        "waiting": 0,
+    }
     rename = {"early-stopped": "stopped"}
     for t in run.trials:
         counts[rename.get(t.status, t.status)] = counts.get(rename.get(t.status, t.status), 0) + 1
@@ -1159,19 +1229,31 @@ def _base_summary(run: RunData) -> dict[str, Any]:
         "objectives": list(run.objective_names),
         "directions": list(run.directions),
         "trials": counts,
-        "parent": {"val_accuracy": _find(parent, "accuracy"),
-                   "test_accuracy": _find(parent, "test_accuracy"),
-                   "widths": parent.get("widths")} if parent else None,
+        "parent": {
+            "val_accuracy": _find(parent, "accuracy"),
+            "test_accuracy": _find(parent, "test_accuracy"),
+            "widths": parent.get("widths"),
+        }
+        if parent
+        else None,
         "front": [
-            {"trial": n, "accuracy": by_number[n].accuracy,
-             "values": dict(zip(run.objective_names, by_number[n].values or (), strict=False)),
-             "hw": {k: getattr(by_number[n], k) for k in ("fps", "latency_us", "lut", "ff",
-                                                          "bram18", "dsp")},
-             "design": by_number[n].design}
-            for n in run.pareto_numbers if n in by_number
+            {
+                "trial": n,
+                "accuracy": by_number[n].accuracy,
+                "values": dict(zip(run.objective_names, by_number[n].values or (), strict=False)),
+                "hw": {
+                    k: getattr(by_number[n], k)
+                    for k in ("fps", "latency_us", "lut", "ff", "bram18", "dsp")
+                },
+                "design": by_number[n].design,
+            }
+            for n in run.pareto_numbers
+            if n in by_number
         ],
         "hypervolume": None,
-        "chosen": None if run.chosen is None else {
+        "chosen": None
+        if run.chosen is None
+        else {
             "trial": run.chosen.number,
             "values": dict(zip(run.objective_names, run.chosen.values or (), strict=False)),
             "search_val_accuracy": run.chosen.accuracy,
@@ -1244,32 +1326,63 @@ def plot_pareto(run: RunData) -> Any:
     rug = _untrained_rug(ax, run, metric)
     by_number = {t.number: t for t in run.trials}
     front = [
-        by_number[n] for n in run.pareto_numbers
-        if n in by_number and getattr(by_number[n], metric) is not None
+        by_number[n]
+        for n in run.pareto_numbers
+        if n in by_number
+        and getattr(by_number[n], metric) is not None
         and by_number[n].accuracy is not None
     ]
     if front:
         front.sort(key=lambda t: getattr(t, metric))
         xs = [getattr(t, metric) for t in front]
         ys = [100 * (t.accuracy or 0.0) for t in front]
-        ax.step(xs, ys, where="post" if not larger else "pre", color="#C44E52", lw=1.2,
-                alpha=0.8, zorder=2)
-        ax.scatter(xs, ys, s=46, facecolors="none", edgecolors="#C44E52", linewidths=1.4,
-                   label="Pareto front", zorder=4)
+        ax.step(
+            xs,
+            ys,
+            where="post" if not larger else "pre",
+            color="#C44E52",
+            lw=1.2,
+            alpha=0.8,
+            zorder=2,
+        )
+        ax.scatter(
+            xs,
+            ys,
+            s=46,
+            facecolors="none",
+            edgecolors="#C44E52",
+            linewidths=1.4,
+            label="Pareto front",
+            zorder=4,
+        )
     ch = run.chosen
     if ch is not None and getattr(ch, metric) is not None and ch.accuracy is not None:
-        ax.scatter([getattr(ch, metric)], [100 * ch.accuracy], marker="*", s=260,
-                   color="#D62728", edgecolors="black", linewidths=0.8, zorder=6,
-                   label=f"chosen design (trial {ch.number})")
+        ax.scatter(
+            [getattr(ch, metric)],
+            [100 * ch.accuracy],
+            marker="*",
+            s=260,
+            color="#D62728",
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=6,
+            label=f"chosen design (trial {ch.number})",
+        )
     if run.parent:
         pacc = _find(run.parent, "accuracy")
         px = _find(run.parent, metric)
         if pacc is not None and px is not None:
-            ax.scatter([px], [100 * pacc], marker="D", s=70, color="black", zorder=6,
-                       label="float parent")
+            ax.scatter(
+                [px], [100 * pacc], marker="D", s=70, color="black", zorder=6, label="float parent"
+            )
         elif pacc is not None:
-            ax.axhline(100 * pacc, color="black", ls="--", lw=1.0,
-                       label=f"float parent ({100 * pacc:.2f} %)")
+            ax.axhline(
+                100 * pacc,
+                color="black",
+                ls="--",
+                lw=1.0,
+                label=f"float parent ({100 * pacc:.2f} %)",
+            )
     if metric == "fps":
         _budget_line(ax, run, "fps", vertical=True)
     ax.set_ylabel("validation accuracy (%)")
@@ -1292,7 +1405,8 @@ def _untrained_rug(ax: Any, run: RunData, metric: str) -> bool:
     """Infeasible trials were never trained (no accuracy): mark their x position as a rug of
     crosses along the bottom of the axes, outside the accuracy scale."""
     xs = [
-        getattr(t, metric) for t in run.trials
+        getattr(t, metric)
+        for t in run.trials
         if t.status == "infeasible" and t.accuracy is None and getattr(t, metric)
     ]
     if not xs:
@@ -1302,15 +1416,24 @@ def _untrained_rug(ax: Any, run: RunData, metric: str) -> bool:
         for t in run.trials
     )
     ax.scatter(
-        xs, [0.03] * len(xs), transform=ax.get_xaxis_transform(), marker="x",
-        color=_STYLE["infeasible"]["color"], s=28, zorder=3,
+        xs,
+        [0.03] * len(xs),
+        transform=ax.get_xaxis_transform(),
+        marker="x",
+        color=_STYLE["infeasible"]["color"],
+        s=28,
+        zorder=3,
         label=None if labelled else "infeasible (over budget, not trained)",
     )
     lo, hi = min(xs), max(xs)
     xlo, xhi = ax.dataLim.intervalx if ax.dataLim.width > 0 else (lo, hi)
-    ax.update_datalim([(min(lo, xlo), ax.dataLim.y0 if ax.dataLim.height > 0 else 0.0),
-                       (max(hi, xhi), ax.dataLim.y0 if ax.dataLim.height > 0 else 0.0)],
-                      updatey=False)
+    ax.update_datalim(
+        [
+            (min(lo, xlo), ax.dataLim.y0 if ax.dataLim.height > 0 else 0.0),
+            (max(hi, xhi), ax.dataLim.y0 if ax.dataLim.height > 0 else 0.0),
+        ],
+        updatey=False,
+    )
     return True
 
 
@@ -1330,8 +1453,7 @@ def _budget_line(ax: Any, run: RunData, resource: str, vertical: bool = True) ->
         cap = _budget(run.target, resource, run.recipe)
     if cap:
         label = "required fps" if resource == "fps" else f"{_RESOURCE_LABEL[resource]} budget"
-        (ax.axvline if vertical else ax.axhline)(cap, color="#55A868", ls=":", lw=1.5,
-                                                 label=label)
+        (ax.axvline if vertical else ax.axhline)(cap, color="#55A868", ls=":", lw=1.5, label=label)
 
 
 def plot_resources(run: RunData) -> Any | None:
@@ -1354,9 +1476,17 @@ def plot_resources(run: RunData) -> Any | None:
         rug = _untrained_rug(ax, run, res) or rug
         ch = run.chosen
         if ch is not None and getattr(ch, res) is not None and ch.accuracy is not None:
-            ax.scatter([getattr(ch, res)], [100 * ch.accuracy], marker="*", s=220,
-                       color="#D62728", edgecolors="black", linewidths=0.8, zorder=5,
-                       label="chosen design")
+            ax.scatter(
+                [getattr(ch, res)],
+                [100 * ch.accuracy],
+                marker="*",
+                s=220,
+                color="#D62728",
+                edgecolors="black",
+                linewidths=0.8,
+                zorder=5,
+                label="chosen design",
+            )
         _budget_line(ax, run, res, vertical=True)
         ax.set_xlabel(f"{_RESOURCE_LABEL[res]} (estimated)")
         ax.grid(True, alpha=0.3)
@@ -1463,13 +1593,24 @@ def _layer_table_html(run: RunData) -> str:
         return "<p class='muted'>No per-layer data was stored for the chosen design.</p>"
     binding = binding_resource(run, run.chosen)
     cols = [
-        ("name", "layer", "l"), ("op", "op", "l"), ("channels", "channels kept / parent", ""),
-        ("wbits", "weight bits", ""), ("abits", "act. bits", ""), ("pe", "PE", ""),
-        ("simd", "SIMD", ""), ("cycles", "cycles", ""), ("lut", "LUT (share)", ""),
-        ("bram18", "BRAM18 (share)", ""), ("dsp", "DSP (share)", ""),
+        ("name", "layer", "l"),
+        ("op", "op", "l"),
+        ("channels", "channels kept / parent", ""),
+        ("wbits", "weight bits", ""),
+        ("abits", "act. bits", ""),
+        ("pe", "PE", ""),
+        ("simd", "SIMD", ""),
+        ("cycles", "cycles", ""),
+        ("lut", "LUT (share)", ""),
+        ("bram18", "BRAM18 (share)", ""),
+        ("dsp", "DSP (share)", ""),
     ]
-    cols = [c for c in cols if c[0] in ("name", "op", "channels")
-            or any(row.get(c[0]) is not None for row in table["rows"])]
+    cols = [
+        c
+        for c in cols
+        if c[0] in ("name", "op", "channels")
+        or any(row.get(c[0]) is not None for row in table["rows"])
+    ]
     head = "".join(
         f"<th class='{cls}{' binding' if key == binding else ''}'>{html.escape(label)}</th>"
         for key, label, cls in cols
@@ -1485,14 +1626,13 @@ def _layer_table_html(run: RunData) -> str:
                 share = row.get(f"share_{key}")
                 text = _fmt(row[key], 1) + (
                     f" <span class='muted'>({100 * share:.0f} %)</span>"
-                    if share is not None else ""
+                    if share is not None
+                    else ""
                 )
             elif key == "abits" and row["abits"] is None and row["wbits"] is not None:
                 text = "acc."
             else:
-                text = _fmt(row[key]) if key not in ("name", "op") else html.escape(
-                    str(row[key])
-                )
+                text = _fmt(row[key]) if key not in ("name", "op") else html.escape(str(row[key]))
             klass = " ".join(x for x in (cls, "binding" if key == binding else "") if x)
             cells.append(f"<td class='{klass}'>{text}</td>")
         klass = " class='bottleneck'" if row.get("bottleneck") else ""
@@ -1510,8 +1650,11 @@ def _layer_table_html(run: RunData) -> str:
         used = getattr(run.chosen, binding, None) if run.chosen else None
         cap = _budget(run.target, binding, run.recipe)
         extra = f" ({_fmt(used)} of {_fmt(cap)}, {100 * used / cap:.0f} %)" if used and cap else ""
-        what = ("Binding resource" if run.chosen is not None and run.chosen.binding
-                else "Most-used resource (under budget)")
+        what = (
+            "Binding resource"
+            if run.chosen is not None and run.chosen.binding
+            else "Most-used resource (under budget)"
+        )
         note.append(f"{what}: <b>{_RESOURCE_LABEL.get(binding, binding)}</b>{extra}.")
     return (
         f"<table id='layer-table'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
@@ -1527,8 +1670,10 @@ def _parent_html(run: RunData, summary: Mapping[str, Any]) -> str:
 
     def row(label: str, key: str, pct: bool = False) -> str:
         f = _pct if pct else _fmt
-        return (f"<tr><td class='l'>{label}</td><td>{f(par.get(key))}</td>"
-                f"<td>{f(ch.get(key))}</td></tr>")
+        return (
+            f"<tr><td class='l'>{label}</td><td>{f(par.get(key))}</td>"
+            f"<td>{f(ch.get(key))}</td></tr>"
+        )
 
     rows = [
         row("validation accuracy", "accuracy", True),
@@ -1554,38 +1699,67 @@ def _parent_html(run: RunData, summary: Mapping[str, Any]) -> str:
 def _export_html(run: RunData) -> str:
     ex = run.export
     if not ex:
-        return ("<p class='muted'>Not exported: run <code>hwprune export "
-                f"{html.escape(str(run.run_dir))}</code> (or search without --no-export).</p>")
+        return (
+            "<p class='muted'>Not exported: run <code>hwprune export "
+            f"{html.escape(str(run.run_dir))}</code> (or search without --no-export).</p>"
+        )
     items = []
     if ex.get("ok") is False:
-        items.append(("export", f"<span class='bad'>failed</span>: "
-                                f"{html.escape(str(ex.get('error', '')))}"))
+        items.append(
+            ("export", f"<span class='bad'>failed</span>: {html.escape(str(ex.get('error', '')))}")
+        )
     csim = ex.get("csim")
     if isinstance(csim, Mapping):
         exact = csim.get("bit_exact", csim.get("passed"))
-        detail = (f" ({csim['samples']} samples, {csim.get('mismatching_samples', 0)} "
-                  "mismatching)" if "samples" in csim else "")
-        items.append(("C simulation (g++)",
-                      ("<span class='ok'>bit-exact</span>" if exact else
-                       "<span class='bad'>NOT bit-exact</span>" if exact is False else "-")
-                      + detail))
+        detail = (
+            f" ({csim['samples']} samples, {csim.get('mismatching_samples', 0)} mismatching)"
+            if "samples" in csim
+            else ""
+        )
+        items.append(
+            (
+                "C simulation (g++)",
+                (
+                    "<span class='ok'>bit-exact</span>"
+                    if exact
+                    else "<span class='bad'>NOT bit-exact</span>"
+                    if exact is False
+                    else "-"
+                )
+                + detail,
+            )
+        )
         if csim.get("first_mismatch"):
             items.append(("first mismatch", html.escape(str(csim["first_mismatch"]))))
     elif csim is False:
         items.append(("C simulation (g++)", "not run"))
     if "bit_exact" in ex and not isinstance(csim, Mapping):
-        items.append(("bit-exact", "<span class='ok'>yes</span>" if ex["bit_exact"]
-                      else "<span class='bad'>no</span>"))
+        items.append(
+            (
+                "bit-exact",
+                "<span class='ok'>yes</span>" if ex["bit_exact"] else "<span class='bad'>no</span>",
+            )
+        )
     cycles = ex.get("cycles") or []
     if cycles:
         bad = [c["kernel"] for c in cycles if not c.get("match", True)]
-        checked = [c for c in cycles if sum(c.get(k) is not None
-                                            for k in ("counted", "ir", "cost_model")) >= 2]
-        items.append(("cycles check", (
-            f"<span class='ok'>all {len(checked)} kernels agree</span> (counted in C "
-            "simulation = kernel loop model = cost model)" if not bad else
-            f"<span class='bad'>{len(bad)} kernel(s) differ</span>: "
-            + html.escape(", ".join(bad)))))
+        checked = [
+            c
+            for c in cycles
+            if sum(c.get(k) is not None for k in ("counted", "ir", "cost_model")) >= 2
+        ]
+        items.append(
+            (
+                "cycles check",
+                (
+                    f"<span class='ok'>all {len(checked)} kernels agree</span> (counted in C "
+                    "simulation = kernel loop model = cost model)"
+                    if not bad
+                    else f"<span class='bad'>{len(bad)} kernel(s) differ</span>: "
+                    + html.escape(", ".join(bad))
+                ),
+            )
+        )
     est = ex.get("estimate")
     if isinstance(est, Mapping) and run.chosen is not None:
         parts = []
@@ -1593,8 +1767,11 @@ def _export_html(run: RunData) -> str:
             mine, theirs = _num(est.get(r)), getattr(run.chosen, r)
             if mine is None:
                 continue
-            diff = (f" ({100 * (mine - theirs) / theirs:+.1f} % vs the search)"
-                    if theirs and abs(mine - theirs) > 1e-6 else "")
+            diff = (
+                f" ({100 * (mine - theirs) / theirs:+.1f} % vs the search)"
+                if theirs and abs(mine - theirs) > 1e-6
+                else ""
+            )
             parts.append(f"{_fmt(mine)} {_RESOURCE_LABEL[r]}{diff}")
         if _num(est.get("fps")) is not None:
             parts.append(f"{_fmt(est['fps'])} frames/s")
@@ -1602,8 +1779,7 @@ def _export_html(run: RunData) -> str:
     if ex.get("dir"):
         items.append(("folder", f"<code>{html.escape(str(ex['dir']))}</code>"))
     if ex.get("files"):
-        items.append(("files", ", ".join(f"<code>{html.escape(f)}</code>"
-                                         for f in ex["files"])))
+        items.append(("files", ", ".join(f"<code>{html.escape(f)}</code>" for f in ex["files"])))
     timings = ex.get("timings_s")
     if isinstance(timings, Mapping) and timings.get("total_s") is not None:
         items.append(("export time", f"{_num(timings['total_s']) or 0:.1f} s"))
@@ -1616,9 +1792,11 @@ def _export_html(run: RunData) -> str:
             f"<td>{'✓' if c.get('match', True) else '✗'}</td></tr>"
             for c in cycles
         )
-        out += ("<table id='cycles-table'><thead><tr><th class='l'>kernel</th>"
-                "<th>cycles counted in C sim</th><th>kernel loop model</th><th>cost model</th>"
-                f"<th>agree</th></tr></thead><tbody>{rows}</tbody></table>")
+        out += (
+            "<table id='cycles-table'><thead><tr><th class='l'>kernel</th>"
+            "<th>cycles counted in C sim</th><th>kernel loop model</th><th>cost model</th>"
+            f"<th>agree</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
     return out
 
 
@@ -1632,41 +1810,65 @@ def render_html(
     overview = [
         ("study", html.escape(run.study_name)),
         ("target", html.escape(run.target_name)),
-        ("objectives", html.escape(", ".join(
-            f"{n} ({d})" for n, d in zip(run.objective_names, run.directions, strict=False)))),
-        ("trials", f"{t['total']} total: {t['feasible']} feasible, {t['infeasible']} "
-                   f"infeasible, {t['early-stopped']} early-stopped, {t['failed']} failed"
-                   + (f", {t['running']} running" if t.get("running") else "")),
-        ("Pareto front", f"{len(summary['pareto'])} design"
-                         f"{'' if len(summary['pareto']) == 1 else 's'}"),
+        (
+            "objectives",
+            html.escape(
+                ", ".join(
+                    f"{n} ({d})" for n, d in zip(run.objective_names, run.directions, strict=False)
+                )
+            ),
+        ),
+        (
+            "trials",
+            f"{t['total']} total: {t['feasible']} feasible, {t['infeasible']} "
+            f"infeasible, {t['early-stopped']} early-stopped, {t['failed']} failed"
+            + (f", {t['running']} running" if t.get("running") else ""),
+        ),
+        (
+            "Pareto front",
+            f"{len(summary['pareto'])} design{'' if len(summary['pareto']) == 1 else 's'}",
+        ),
     ]
     if ch is not None:
         info = run.chosen_info or {}
-        overview.append((
-            "chosen design",
-            f"trial {ch.number}"
-            + (f" (rule {html.escape(str(info['rule']))})" if info.get("rule") else "")
-            + f": validation accuracy {_pct(ch.accuracy)}"
-            + (f" ({_pct(_num(info['val_accuracy']))} after the final fine-tune)"
-               if _num(info.get("val_accuracy")) is not None else "")
-            + (f", test {_pct(ch.test_accuracy)}" if ch.test_accuracy is not None else "")
-            + (f", {_fmt(ch.fps)} frames/s" if ch.fps is not None else "")
-            + (f", {_fmt(ch.latency_us, 1)} µs" if ch.latency_us is not None else "")
-            + "".join(
-                f", {_fmt(getattr(ch, r))} {_RESOURCE_LABEL[r]}"
-                for r in ("lut", "bram18", "dsp") if getattr(ch, r) is not None
-            ),
-        ))
+        overview.append(
+            (
+                "chosen design",
+                f"trial {ch.number}"
+                + (f" (rule {html.escape(str(info['rule']))})" if info.get("rule") else "")
+                + f": validation accuracy {_pct(ch.accuracy)}"
+                + (
+                    f" ({_pct(_num(info['val_accuracy']))} after the final fine-tune)"
+                    if _num(info.get("val_accuracy")) is not None
+                    else ""
+                )
+                + (f", test {_pct(ch.test_accuracy)}" if ch.test_accuracy is not None else "")
+                + (f", {_fmt(ch.fps)} frames/s" if ch.fps is not None else "")
+                + (f", {_fmt(ch.latency_us, 1)} µs" if ch.latency_us is not None else "")
+                + "".join(
+                    f", {_fmt(getattr(ch, r))} {_RESOURCE_LABEL[r]}"
+                    for r in ("lut", "bram18", "dsp")
+                    if getattr(ch, r) is not None
+                ),
+            )
+        )
     overview.append(
-        ("dashboard", f"<code>optuna-dashboard {html.escape(mask_url(run.storage))}</code>"))
+        ("dashboard", f"<code>optuna-dashboard {html.escape(mask_url(run.storage))}</code>")
+    )
     target_items = [
-        (str(k), _fmt(v, 2) if isinstance(v, (int, float)) and not isinstance(v, bool)
-         else html.escape(str(v)))
-        for k, v in (run.target or {}).items() if not isinstance(v, (Mapping, list))
+        (
+            str(k),
+            _fmt(v, 2)
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else html.escape(str(v)),
+        )
+        for k, v in (run.target or {}).items()
+        if not isinstance(v, (Mapping, list))
     ]
     recipe = (
         f"<pre>{html.escape(json.dumps(_jsonable(run.recipe), indent=2))}</pre>"
-        if run.recipe else "<p class='muted'>No recipe recorded.</p>"
+        if run.recipe
+        else "<p class='muted'>No recipe recorded.</p>"
     )
     figs = {stem: _figure_html(b64, stem, cap) for stem, (b64, cap) in images.items()}
     missing = "<p class='muted'>No data for this plot.</p>"
@@ -1683,20 +1885,26 @@ def render_html(
 <title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p class="muted">Generated {html.escape(summary['generated'])} from
+<p class="muted">Generated {html.escape(summary["generated"])} from
 <code>{html.escape(str(run.run_dir))}</code>.</p>
 <section id="overview"><h2>Overview</h2>{_kv_table(overview)}</section>
-<section id="pareto"><h2>Pareto front</h2>{figs.get('pareto', missing)}
+<section id="pareto"><h2>Pareto front</h2>{figs.get("pareto", missing)}
 <table id="front-table"><thead><tr><th>trial</th><th>accuracy</th><th>frames/s</th>
 <th>latency (µs)</th><th>LUT</th><th>BRAM18</th><th>DSP</th></tr></thead>
 <tbody>{front_rows}</tbody></table></section>
-<section id="resources"><h2>Accuracy vs resources</h2>{figs.get('resources', missing if
-run.is_fpga else "<p class='muted'>Not applicable: a GPU target has no LUT/BRAM budget.</p>")}
+<section id="resources"><h2>Accuracy vs resources</h2>{
+        figs.get(
+            "resources",
+            missing
+            if run.is_fpga
+            else "<p class='muted'>Not applicable: a GPU target has no LUT/BRAM budget.</p>",
+        )
+    }
 </section>
 <section id="layers"><h2>Chosen design, layer by layer</h2>{_layer_table_html(run)}
-{figs.get('layers', '')}</section>
+{figs.get("layers", "")}</section>
 <section id="parent"><h2>Compared with the float parent</h2>{_parent_html(run, summary)}</section>
-<section id="progress"><h2>Search progress</h2>{figs.get('hypervolume', missing)}</section>
+<section id="progress"><h2>Search progress</h2>{figs.get("hypervolume", missing)}</section>
 <section id="export"><h2>Export and C simulation</h2>{_export_html(run)}</section>
 <section id="target"><h2>Target</h2>{_kv_table(target_items) if target_items else missing}
 </section>
@@ -1762,9 +1970,12 @@ def write_report(
     plots: dict[str, dict[str, str]] = {}
     try:
         for stem, fn, caption in (
-            ("pareto", plot_pareto,
-             "Pareto plot: validation accuracy vs "
-             + ("frames/s" if metric == "fps" else "latency")),
+            (
+                "pareto",
+                plot_pareto,
+                "Pareto plot: validation accuracy vs "
+                + ("frames/s" if metric == "fps" else "latency"),
+            ),
             ("resources", plot_resources, "Accuracy vs LUT and vs BRAM18"),
             ("layers", plot_layers, "Cycles per layer of the chosen design"),
             ("hypervolume", plot_hypervolume, "Hypervolume over trials"),
@@ -1802,9 +2013,7 @@ def _run_label(run: RunData, used: set[str]) -> str:
     return label
 
 
-def compare_runs(
-    run_dirs: Sequence[str | Path], out_dir: str | Path = "compare"
-) -> Path:
+def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path = "compare") -> Path:
     """Fronts of several runs on one plot and one table (``compare.html``, PNG/SVG, JSON).
 
     Throughput is the common axis (FPGA and GPU targets alike); runs are labelled by target.
@@ -1819,20 +2028,26 @@ def compare_runs(
     out = _writable_dir(Path(out_dir))
     used: set[str] = set()
     labels = [_run_label(r, used) for r in runs]
-    lat_only = all(
-        not any(t.fps is not None for t in r.trials) for r in runs
-    )
+    lat_only = all(not any(t.fps is not None for t in r.trials) for r in runs)
     metric = "latency_us" if lat_only else "fps"
     fig = _new_figure(7.2, 4.8)
     ax = fig.add_subplot()
     rows = []
     for k, (run, label) in enumerate(zip(runs, labels, strict=True)):
         color = _COLORS[k % len(_COLORS)]
-        feas = [t for t in run.trials if t.status == "feasible"
-                and getattr(t, metric) is not None and t.accuracy is not None]
+        feas = [
+            t
+            for t in run.trials
+            if t.status == "feasible" and getattr(t, metric) is not None and t.accuracy is not None
+        ]
         if feas:
-            ax.scatter([getattr(t, metric) for t in feas], [100 * t.accuracy for t in feas],
-                       s=14, alpha=0.25, color=color)
+            ax.scatter(
+                [getattr(t, metric) for t in feas],
+                [100 * t.accuracy for t in feas],
+                s=14,
+                alpha=0.25,
+                color=color,
+            )
         # the front in the (accuracy, metric) plane, whatever the run's own objectives were
         front = pareto_front(
             [replace(t, values=(t.accuracy, getattr(t, metric))) for t in feas],
@@ -1840,52 +2055,82 @@ def compare_runs(
         )
         front.sort(key=lambda t: getattr(t, metric))
         if front:
-            ax.step([getattr(t, metric) for t in front], [100 * t.accuracy for t in front],
-                    where="pre" if metric == "fps" else "post", color=color, lw=1.6)
-            ax.scatter([getattr(t, metric) for t in front],
-                       [100 * t.accuracy for t in front], s=40, color=color,
-                       edgecolors="black", linewidths=0.5, label=label, zorder=4)
+            ax.step(
+                [getattr(t, metric) for t in front],
+                [100 * t.accuracy for t in front],
+                where="pre" if metric == "fps" else "post",
+                color=color,
+                lw=1.6,
+            )
+            ax.scatter(
+                [getattr(t, metric) for t in front],
+                [100 * t.accuracy for t in front],
+                s=40,
+                color=color,
+                edgecolors="black",
+                linewidths=0.5,
+                label=label,
+                zorder=4,
+            )
         ch = run.chosen
         if ch is not None and getattr(ch, metric) is not None and ch.accuracy is not None:
-            ax.scatter([getattr(ch, metric)], [100 * ch.accuracy], marker="*", s=220,
-                       color=color, edgecolors="black", linewidths=0.8, zorder=5)
+            ax.scatter(
+                [getattr(ch, metric)],
+                [100 * ch.accuracy],
+                marker="*",
+                s=220,
+                color=color,
+                edgecolors="black",
+                linewidths=0.8,
+                zorder=5,
+            )
         best = max(feas, key=lambda t: t.accuracy or 0.0) if feas else None
-        fastest = max(feas, key=lambda t: getattr(t, metric) * (1 if metric == "fps" else -1)) \
-            if feas else None
-        rows.append({
-            "label": label,
-            "run_dir": str(run.run_dir),
-            "study": run.study_name,
-            "target": run.target_name,
-            "trials": len(run.trials),
-            "feasible": len(feas),
-            "front": [_trial_brief(t) for t in front],
-            "best_accuracy": _trial_brief(best) if best else None,
-            "fastest": _trial_brief(fastest) if fastest else None,
-            "chosen": _trial_brief(ch) if ch else None,
-        })
+        fastest = (
+            max(feas, key=lambda t: getattr(t, metric) * (1 if metric == "fps" else -1))
+            if feas
+            else None
+        )
+        rows.append(
+            {
+                "label": label,
+                "run_dir": str(run.run_dir),
+                "study": run.study_name,
+                "target": run.target_name,
+                "trials": len(run.trials),
+                "feasible": len(feas),
+                "front": [_trial_brief(t) for t in front],
+                "best_accuracy": _trial_brief(best) if best else None,
+                "fastest": _trial_brief(fastest) if fastest else None,
+                "chosen": _trial_brief(ch) if ch else None,
+            }
+        )
     ax.set_xscale("log")
-    ax.set_xlabel("throughput (frames/s, log scale)" if metric == "fps"
-                  else "latency (µs, log scale)")
+    ax.set_xlabel(
+        "throughput (frames/s, log scale)" if metric == "fps" else "latency (µs, log scale)"
+    )
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Pareto fronts by target (★ = chosen design)")
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower left")
     b64, _, _ = _save(fig, out, "compare")
-    doc = _jsonable({
-        "schema": COMPARE_SCHEMA,
-        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "metric": metric,
-        "runs": rows,
-    })
+    doc = _jsonable(
+        {
+            "schema": COMPARE_SCHEMA,
+            "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "metric": metric,
+            "runs": rows,
+        }
+    )
     (out / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
 
     def cell(b: Mapping[str, Any] | None) -> str:
         if not b:
             return "<td>-</td>" * 6
-        return (f"<td>{b['trial']}</td><td>{_pct(b['accuracy'])}</td><td>{_fmt(b['fps'])}</td>"
-                f"<td>{_fmt(b['lut'])}</td><td>{_fmt(b['bram18'])}</td><td>{_fmt(b['dsp'])}</td>")
+        return (
+            f"<td>{b['trial']}</td><td>{_pct(b['accuracy'])}</td><td>{_fmt(b['fps'])}</td>"
+            f"<td>{_fmt(b['lut'])}</td><td>{_fmt(b['bram18'])}</td><td>{_fmt(b['dsp'])}</td>"
+        )
 
     body = "".join(
         f"<tr><td class='l'>{html.escape(r['label'])}</td><td>{r['trials']}</td>"
@@ -1895,7 +2140,8 @@ def compare_runs(
     )
     sub = "<th>trial</th><th>accuracy</th><th>frames/s</th><th>LUT</th><th>BRAM18</th><th>DSP</th>"
     page = out / "compare.html"
-    page.write_text(f"""<!DOCTYPE html>
+    page.write_text(
+        f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>hwprune comparison</title>
 <style>{_CSS}</style></head><body>
 <h1>hwprune comparison of {len(runs)} runs</h1>
@@ -1905,5 +2151,7 @@ def compare_runs(
 <th rowspan=2>front</th><th colspan=6>chosen design</th><th colspan=6>most accurate</th></tr>
 <tr>{sub}{sub}</tr></thead><tbody>{body}</tbody></table>
 </body></html>
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return page

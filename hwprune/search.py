@@ -1335,7 +1335,7 @@ def finalize(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     atomic_write_json(run.summary_path, summary)
-    _write_report(run)
+    _write_report(run, storage_url)
     if chosen is None:  # everything is stored; say why nothing qualified
         raise InfeasibleError(_why_nothing_feasible(study, wb, run))
     if console is not None:
@@ -1463,13 +1463,11 @@ def _jsonable(obj: Any) -> Any:
         return str(obj)
 
 
-def _write_report(run: RunFolder) -> None:
+def _write_report(run: RunFolder, storage_url: str) -> None:
+    from hwprune.report import write_report
+
     try:
-        from hwprune.report import write_report  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    try:
-        write_report(run.root)
+        write_report(run.root, storage=storage_url)
     except Exception as exc:  # noqa: BLE001 - a report problem must not lose the search
         logger.warning("could not write the report: %s", exc)
 

@@ -47,8 +47,12 @@ class Case:
 def _corrupt_idx(tmp: Path) -> None:
     d = tmp / "mnist"
     d.mkdir()
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (d / f"{stem}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03garbage-not-idx"))
 
 
@@ -136,28 +140,55 @@ def _unsupported_qonnx(tmp: Path) -> None:
     scale = helper.make_tensor("s", TensorProto.FLOAT, [], [1.0])
     zp = helper.make_tensor("z", TensorProto.FLOAT, [], [0.0])
     bw = helper.make_tensor("b", TensorProto.FLOAT, [], [8.0])
-    q = helper.make_node("Quant", ["x", "s", "z", "b"], ["q"], domain="qonnx.custom_op.general",
-                         signed=0, narrow=0, rounding_mode="ROUND")
+    q = helper.make_node(
+        "Quant",
+        ["x", "s", "z", "b"],
+        ["q"],
+        domain="qonnx.custom_op.general",
+        signed=0,
+        narrow=0,
+        rounding_mode="ROUND",
+    )
     lrn = helper.make_node("LRN", ["q"], ["y"], size=3)  # local response norm: not lowered
     graph = helper.make_graph([q, lrn], "unsupported", [x], [y], initializer=[scale, zp, bw])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
-                                                    helper.make_opsetid(
-                                                        "qonnx.custom_op.general", 1)])
+    model = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", 13),
+            helper.make_opsetid("qonnx.custom_op.general", 1),
+        ],
+    )
     onnx.save(model, tmp / "lrn.onnx")
 
 
 def _design_json(tmp: Path) -> None:
-    (tmp / "d.json").write_text(json.dumps({
-        "name": "mlp", "input": {"shape": [1, 8, 8], "bits": 8},
-        "layers": [{"op": "fc", "out": 32, "wbits": 2, "abits": 2},
-                   {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}))
+    (tmp / "d.json").write_text(
+        json.dumps(
+            {
+                "name": "mlp",
+                "input": {"shape": [1, 8, 8], "bits": 8},
+                "layers": [
+                    {"op": "fc", "out": 32, "wbits": 2, "abits": 2},
+                    {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+                ],
+            }
+        )
+    )
 
 
 def _design_bad_op(tmp: Path) -> None:
-    (tmp / "d.json").write_text(json.dumps({
-        "name": "rnn", "input": {"shape": [1, 8, 8], "bits": 8},
-        "layers": [{"op": "lstm", "out": 32, "wbits": 2, "abits": 2},
-                   {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}))
+    (tmp / "d.json").write_text(
+        json.dumps(
+            {
+                "name": "rnn",
+                "input": {"shape": [1, 8, 8], "bits": 8},
+                "layers": [
+                    {"op": "lstm", "out": 32, "wbits": 2, "abits": 2},
+                    {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+                ],
+            }
+        )
+    )
 
 
 def _recipe_typo(tmp: Path) -> None:
@@ -173,70 +204,132 @@ def _recipe_wrong_type(tmp: Path) -> None:
 S = ("search", "--quiet", "--trials", "1", "--epochs", "1", "--final-epochs", "1", "--no-export")
 
 CASES: list[Case] = [
-    Case("unknown-target", (*S, "--target", "pynq-z3", "--out", "{tmp}/r"),
-         r"pynq-z3"),
-    Case("recipe-field-typo-cli", (*S, "--set", "budget.trails=3", "--out", "{tmp}/r"),
-         r"budget\.trails"),
-    Case("recipe-field-typo-file", (*S, "--recipe", "{tmp}/r.toml", "--out", "{tmp}/x"),
-         r"trails", _recipe_typo),
-    Case("recipe-wrong-type", (*S, "--recipe", "{tmp}/r.toml", "--out", "{tmp}/x"),
-         r"budget\.trials", _recipe_wrong_type),
+    Case("unknown-target", (*S, "--target", "pynq-z3", "--out", "{tmp}/r"), r"pynq-z3"),
+    Case(
+        "recipe-field-typo-cli",
+        (*S, "--set", "budget.trails=3", "--out", "{tmp}/r"),
+        r"budget\.trails",
+    ),
+    Case(
+        "recipe-field-typo-file",
+        (*S, "--recipe", "{tmp}/r.toml", "--out", "{tmp}/x"),
+        r"trails",
+        _recipe_typo,
+    ),
+    Case(
+        "recipe-wrong-type",
+        (*S, "--recipe", "{tmp}/r.toml", "--out", "{tmp}/x"),
+        r"budget\.trials",
+        _recipe_wrong_type,
+    ),
     Case("wrong-type-flag", ("search", "--trials", "many"), r"trials"),
     Case("bits-out-of-range", (*S, "--wbits", "0,40", "--out", "{tmp}/r"), r"bits|wbits"),
-    Case("channel-floor-above-parent",
-         (*S, "--set", "space.min_channels=4096", "--out", "{tmp}/r"), r"channel|min_channels"),
-    Case("impossible-budget",
-         (*S, "--target", "pynq-z1", "--max-lut", "50", "--out", "{tmp}/r"),
-         r"lut|budget|fit|feasible"),
-    Case("missing-dataset-files", ("data", "info", "mnist", "--data-dir", "{tmp}/nothing"),
-         r"not found|missing|no such"),
-    Case("corrupt-idx", ("data", "info", "mnist", "--data-dir", "{tmp}/mnist"),
-         r"idx|corrupt|not an|invalid|read", _corrupt_idx),
-    Case("corrupt-pickle", ("data", "info", "cifar10", "--data-dir", "{tmp}/cifar"),
-         r"pickle|corrupt|cifar|read", _corrupt_pickle),
-    Case("unknown-dataset", (*S, "--dataset", "imagenet-99", "--out", "{tmp}/r"),
-         r"imagenet-99"),
-    Case("unreadable-onnx", ("estimate", "{tmp}/broken.onnx"), r"broken\.onnx|onnx",
-         _bad_onnx),
+    Case(
+        "channel-floor-above-parent",
+        (*S, "--set", "space.min_channels=4096", "--out", "{tmp}/r"),
+        r"channel|min_channels",
+    ),
+    Case(
+        "impossible-budget",
+        (*S, "--target", "pynq-z1", "--max-lut", "50", "--out", "{tmp}/r"),
+        r"lut|budget|fit|feasible",
+    ),
+    Case(
+        "missing-dataset-files",
+        ("data", "info", "mnist", "--data-dir", "{tmp}/nothing"),
+        r"not found|missing|no such",
+    ),
+    Case(
+        "corrupt-idx",
+        ("data", "info", "mnist", "--data-dir", "{tmp}/mnist"),
+        r"idx|corrupt|not an|invalid|read",
+        _corrupt_idx,
+    ),
+    Case(
+        "corrupt-pickle",
+        ("data", "info", "cifar10", "--data-dir", "{tmp}/cifar"),
+        r"pickle|corrupt|cifar|read",
+        _corrupt_pickle,
+    ),
+    Case("unknown-dataset", (*S, "--dataset", "imagenet-99", "--out", "{tmp}/r"), r"imagenet-99"),
+    Case("unreadable-onnx", ("estimate", "{tmp}/broken.onnx"), r"broken\.onnx|onnx", _bad_onnx),
     Case("non-qonnx-onnx", ("estimate", "{tmp}/plain.onnx"), r"qonnx|quant", _plain_onnx),
     Case("unsupported-qonnx-op", ("estimate", "{tmp}/lrn.onnx"), r"LRN", _unsupported_qonnx),
-    Case("user-model-does-not-import",
-         (*S, "--model", "no_such_pkg.nets:build", "--out", "{tmp}/r"), r"no_such_pkg"),
-    Case("checkpoint-mismatch",
-         (*S, "--set", "checkpoint={tmp}/wrong.pt", "--out", "{tmp}/r"),
-         r"checkpoint|wrong\.pt", _bad_checkpoint),
-    Case("checkpoint-mismatch-user-model",
-         (*S, "--model", "mynets:build", "--set", "checkpoint={tmp}/wrong.pt", "--out",
-          "{tmp}/r"), r"checkpoint|wrong\.pt", _user_model_and_bad_checkpoint),
-    Case("run-folder-of-another-study", (*S, "--out", "{tmp}/run"), r"someone-else|study",
-         _other_study),
-    Case("storage-cannot-connect",
-         (*S, "--storage", "postgresql://nobody:pw@127.0.0.1:9/none", "--out", "{tmp}/r"),
-         r"storage|connect"),
+    Case(
+        "user-model-does-not-import",
+        (*S, "--model", "no_such_pkg.nets:build", "--out", "{tmp}/r"),
+        r"no_such_pkg",
+    ),
+    Case(
+        "checkpoint-mismatch",
+        (*S, "--set", "checkpoint={tmp}/wrong.pt", "--out", "{tmp}/r"),
+        r"checkpoint|wrong\.pt",
+        _bad_checkpoint,
+    ),
+    Case(
+        "checkpoint-mismatch-user-model",
+        (*S, "--model", "mynets:build", "--set", "checkpoint={tmp}/wrong.pt", "--out", "{tmp}/r"),
+        r"checkpoint|wrong\.pt",
+        _user_model_and_bad_checkpoint,
+    ),
+    Case(
+        "run-folder-of-another-study",
+        (*S, "--out", "{tmp}/run"),
+        r"someone-else|study",
+        _other_study,
+    ),
+    Case(
+        "storage-cannot-connect",
+        (*S, "--storage", "postgresql://nobody:pw@127.0.0.1:9/none", "--out", "{tmp}/r"),
+        r"storage|connect",
+    ),
     Case("trials-zero", ("search", "--trials", "0", "--out", "{tmp}/r"), r"trials"),
     Case("negative-fps", ("search", "--min-fps", "-5", "--out", "{tmp}/r"), r"fps"),
-    Case("unknown-selection-rule", ("search", "--select", "best-one", "--out", "{tmp}/r"),
-         r"best-one|select"),
-    Case("target-file-missing-field", ("targets", "--target-file", "{tmp}/board.toml"),
-         r"dsp", _target_missing_field),
-    Case("write-protected-output", ("report", "{run}", "--out", "{ro}"),
-         r"write|permission|cannot create|not permitted", _readonly),
+    Case(
+        "unknown-selection-rule",
+        ("search", "--select", "best-one", "--out", "{tmp}/r"),
+        r"best-one|select",
+    ),
+    Case(
+        "target-file-missing-field",
+        ("targets", "--target-file", "{tmp}/board.toml"),
+        r"dsp",
+        _target_missing_field,
+    ),
+    Case(
+        "write-protected-output",
+        ("report", "{run}", "--out", "{ro}"),
+        r"write|permission|cannot create|not permitted",
+        _readonly,
+    ),
     Case("output-path-is-a-file", (*S, "--out", "{tmp}/afile"), r"afile|file", _a_file),
     Case("report-of-a-file", ("report", "{tmp}/afile"), r"afile|file", _a_file),
-    Case("report-not-a-run-folder", ("report", "{tmp}/notarun"), r"run folder|study",
-         _empty_folder),
-    Case("report-corrupt-study-db", ("report", "{tmp}/run"), r"study|storage|database",
-         _corrupt_db),
-    Case("compare-missing-run", ("compare", "{tmp}/gone", "--out", "{tmp}/c"),
-         r"gone|does not exist"),
-    Case("estimate-negative-fps", ("estimate", "{tmp}/d.json", "--fps", "-5"), r"fps",
-         _design_json),
-    Case("estimate-unknown-target", ("estimate", "{tmp}/d.json", "--target", "zcu999"),
-         r"zcu999", _design_json),
+    Case(
+        "report-not-a-run-folder", ("report", "{tmp}/notarun"), r"run folder|study", _empty_folder
+    ),
+    Case(
+        "report-corrupt-study-db", ("report", "{tmp}/run"), r"study|storage|database", _corrupt_db
+    ),
+    Case(
+        "compare-missing-run", ("compare", "{tmp}/gone", "--out", "{tmp}/c"), r"gone|does not exist"
+    ),
+    Case(
+        "estimate-negative-fps", ("estimate", "{tmp}/d.json", "--fps", "-5"), r"fps", _design_json
+    ),
+    Case(
+        "estimate-unknown-target",
+        ("estimate", "{tmp}/d.json", "--target", "zcu999"),
+        r"zcu999",
+        _design_json,
+    ),
     Case("estimate-unknown-op", ("estimate", "{tmp}/d.json"), r"lstm", _design_bad_op),
     Case("export-run-missing", ("export", "--run", "{tmp}/gone"), r"gone"),
-    Case("export-unreadable-onnx", ("export", "{tmp}/broken.onnx", "--out", "{tmp}/o"),
-         r"broken\.onnx|onnx", _bad_onnx),
+    Case(
+        "export-unreadable-onnx",
+        ("export", "{tmp}/broken.onnx", "--out", "{tmp}/o"),
+        r"broken\.onnx|onnx",
+        _bad_onnx,
+    ),
 ]
 
 
@@ -252,8 +345,7 @@ def good_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _expand(arg: str, tmp: Path, run: Path) -> str:
-    return arg.replace("{tmp}", str(tmp)).replace("{run}", str(run)).replace(
-        "{ro}", _ro_path(tmp))
+    return arg.replace("{tmp}", str(tmp)).replace("{run}", str(run)).replace("{ro}", _ro_path(tmp))
 
 
 def test_enough_cases() -> None:
@@ -268,10 +360,20 @@ def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
         case.setup(tmp_path)
     args = [_expand(a, tmp_path, good_run) for a in case.args]
     repo = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "HWPRUNE_NO_DOWNLOAD": "1", **case.env,
-           "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
-    res = subprocess.run([sys.executable, "-m", "hwprune", *args], capture_output=True,
-                         text=True, timeout=240, env=env, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "HWPRUNE_NO_DOWNLOAD": "1",
+        **case.env,
+        "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p),
+    }
+    res = subprocess.run(
+        [sys.executable, "-m", "hwprune", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
+    )
     err = res.stderr.strip()
     assert "Traceback" not in res.stderr, f"{case.id}: traceback\n{res.stderr[-3000:]}"
     assert res.returncode == 2, f"{case.id}: exit {res.returncode}\n{res.stderr[-3000:]}"
@@ -280,7 +382,7 @@ def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
     errors = [ln for ln in lines if ln.startswith("hwprune: error:")]
     assert len(errors) == 1, f"{case.id}: expected one error line, got\n{err}"
     assert lines[-1] == errors[0], f"{case.id}: the error must be the last line\n{err}"
-    msg = errors[0][len("hwprune: error:"):].strip()
+    msg = errors[0][len("hwprune: error:") :].strip()
     assert re.search(case.problem, msg, re.IGNORECASE), f"{case.id}: problem not named: {msg}"
     assert FIX_WORDS.search(msg), f"{case.id}: no fix suggested: {msg}"
     assert len(msg) < 400, f"{case.id}: message too long: {msg}"
@@ -297,11 +399,27 @@ def test_interrupted_search_keeps_finished_trials(tmp_path: Path) -> None:
     repo = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": repo}
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "hwprune", "search", "--quiet", "--trials", "40", "--epochs",
-           "1", "--final-epochs", "1", "--no-export", "--set", "parent.epochs=2",
-           "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=tmp_path)
+    cmd = [
+        sys.executable,
+        "-m",
+        "hwprune",
+        "search",
+        "--quiet",
+        "--trials",
+        "40",
+        "--epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--no-export",
+        "--set",
+        "parent.epochs=2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
 
     def complete() -> int:
         db = out / "study.db"
@@ -310,7 +428,8 @@ def test_interrupted_search_keeps_finished_trials(tmp_path: Path) -> None:
         try:
             with sqlite3.connect(db, timeout=5) as con:
                 return con.execute(
-                    "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+                    "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'"
+                ).fetchone()[0]
         except sqlite3.Error:
             return 0
 
@@ -327,7 +446,13 @@ def test_interrupted_search_keeps_finished_trials(tmp_path: Path) -> None:
     kept = complete()
     assert kept >= 2
     # resuming with a smaller budget finishes without running new trials for the kept ones
-    res = subprocess.run([*cmd[:6], str(kept), *cmd[7:]], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=300)
+    res = subprocess.run(
+        [*cmd[:6], str(kept), *cmd[7:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert complete() == kept

@@ -47,12 +47,22 @@ def _price(design: dict) -> dict:
         cycles = out * fan_in // (pe * simd)
         lut = 120 + pe * simd * layer["wbits"] * (layer["abits"] or 8) * 1.9
         bram = math.ceil(out * fan_in * layer["wbits"] / 18432) if out * fan_in > 2048 else 0
-        rows.append({
-            "name": f"fc{i}", "op": "fc", "channels": out, "parent_channels":
-            (PARENT[i] if i < 2 else 10), "wbits": layer["wbits"], "abits": layer["abits"],
-            "pe": pe, "simd": simd, "cycles": cycles, "lut": round(lut), "bram18": bram,
-            "dsp": 0,
-        })
+        rows.append(
+            {
+                "name": f"fc{i}",
+                "op": "fc",
+                "channels": out,
+                "parent_channels": (PARENT[i] if i < 2 else 10),
+                "wbits": layer["wbits"],
+                "abits": layer["abits"],
+                "pe": pe,
+                "simd": simd,
+                "cycles": cycles,
+                "lut": round(lut),
+                "bram18": bram,
+                "dsp": 0,
+            }
+        )
         fan_in = out
     worst = max(r["cycles"] for r in rows)
     return {
@@ -67,8 +77,12 @@ def _price(design: dict) -> dict:
 
 
 def make_run(
-    root: Path, target: str = "pynq-z2", n_trials: int = 14, lut_budget: float = 5200.0,
-    seed: int = 0, with_best: bool = True,
+    root: Path,
+    target: str = "pynq-z2",
+    n_trials: int = 14,
+    lut_budget: float = 5200.0,
+    seed: int = 0,
+    with_best: bool = True,
 ) -> Path:
     """Write a run folder shaped like ``hwprune.search``'s (see its module docstring): a real
     Optuna SQLite study with the same trial/study user attributes, ``run.json``,
@@ -76,13 +90,18 @@ def make_run(
     root.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(root / 'study.db').resolve()}"
     study = optuna.create_study(
-        study_name=f"digits-mlp-{target}", storage=storage,
+        study_name=f"digits-mlp-{target}",
+        storage=storage,
         directions=["maximize", "maximize"],
         sampler=optuna.samplers.RandomSampler(seed=seed),
     )
-    recipe = {"name": "digits-mlp", "dataset": "digits", "model": "mlp-digits",
-              "objectives": ["accuracy", "fps"],
-              "constraints": {"max_lut": lut_budget, "min_fps": 0.0}}
+    recipe = {
+        "name": "digits-mlp",
+        "dataset": "digits",
+        "model": "mlp-digits",
+        "objectives": ["accuracy", "fps"],
+        "constraints": {"max_lut": lut_budget, "min_fps": 0.0},
+    }
     study.set_user_attr("recipe", recipe)
     study.set_user_attr("objectives", ["accuracy", "fps"])
     study.set_user_attr("target", target)
@@ -105,10 +124,17 @@ def make_run(
         trial.set_user_attr("design", design)
         trial.set_user_attr("hw", hw)
         trial.set_user_attr("constraints", {"max_lut": over})
-        trial.set_user_attr("estimate", {
-            "layers": est["layers"], "binding": "lut",
-            "overheads": {"shell": {"count": 1, "lut": 2000.0, "bram18": 0.0, "dsp": 0.0},
-                          "dma": {"count": 2, "lut": 500.0, "bram18": 4.0, "dsp": 0.0}}})
+        trial.set_user_attr(
+            "estimate",
+            {
+                "layers": est["layers"],
+                "binding": "lut",
+                "overheads": {
+                    "shell": {"count": 1, "lut": 2000.0, "bram18": 0.0, "dsp": 0.0},
+                    "dma": {"count": 2, "lut": 500.0, "bram18": 4.0, "dsp": 0.0},
+                },
+            },
+        )
         if over > 0:  # never trained: worst objective values, no accuracy
             trial.set_user_attr("status", "infeasible")
             study.tell(trial, [0.0, 0.0])
@@ -128,9 +154,15 @@ def make_run(
         [report.TrialRecord(t.number, "feasible", values=tuple(t.values)) for t in feas],
         ["maximize", "maximize"],
     )
-    (root / "pareto.json").write_text(json.dumps(
-        {"study": study.study_name, "objectives": ["accuracy", "fps"],
-         "front": [{"trial": t.number, "accuracy": t.values[0]} for t in front]}))
+    (root / "pareto.json").write_text(
+        json.dumps(
+            {
+                "study": study.study_name,
+                "objectives": ["accuracy", "fps"],
+                "front": [{"trial": t.number, "accuracy": t.values[0]} for t in front],
+            }
+        )
+    )
     (root / "run.json").write_text(json.dumps({"study": study.study_name, "fingerprint": "x"}))
     if with_best and front:
         best = max(front, key=lambda t: t.values[0])
@@ -138,13 +170,21 @@ def make_run(
         final = {"val_accuracy": best.values[0] + 0.002, "test_accuracy": best.values[0] - 0.004}
         (root / "best" / "accuracy.json").write_text(json.dumps(final))
         summary = {
-            "schema": 1, "study": study.study_name, "storage": storage, "run_dir": str(root),
-            "recipe": recipe, "target": target, "objectives": ["accuracy", "fps"],
-            "directions": ["maximize", "maximize"], "trials": {"total": n_trials},
+            "schema": 1,
+            "study": study.study_name,
+            "storage": storage,
+            "run_dir": str(root),
+            "recipe": recipe,
+            "target": target,
+            "objectives": ["accuracy", "fps"],
+            "directions": ["maximize", "maximize"],
+            "trials": {"total": n_trials},
             "parent": {"val_accuracy": 0.9694, "test_accuracy": 0.9611, "widths": list(PARENT)},
-            "front": [{"trial": t.number} for t in front], "hypervolume": None,
+            "front": [{"trial": t.number} for t in front],
+            "hypervolume": None,
             "chosen": {"trial": best.number, "rule": "max-accuracy", **final},
-            "export": None, "timings_s": {"total_s": 1.0},
+            "export": None,
+            "timings_s": {"total_s": 1.0},
         }
         (root / "summary.json").write_text(json.dumps(summary))
         (root / "best" / "hls").mkdir()
@@ -154,7 +194,8 @@ def make_run(
             "# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
             "# axi_in          2.0   None   None\n"
             "# fc0            16.0     16     16\n"
-            "# fc1            12.0     12     11\n")
+            "# fc1            12.0     12     11\n"
+        )
     return root
 
 
@@ -199,12 +240,25 @@ def test_summary_schema(written: Path) -> None:
     assert full["schema"] == 1 and full["timings_s"] == {"total_s": 1.0}
     s = full["report"]
     assert s["schema"] == report.REPORT_SCHEMA
-    for key in ("study", "recipe", "target", "trials", "pareto", "chosen", "parent",
-                "comparison", "hypervolume", "export", "files"):
+    for key in (
+        "study",
+        "recipe",
+        "target",
+        "trials",
+        "pareto",
+        "chosen",
+        "parent",
+        "comparison",
+        "hypervolume",
+        "export",
+        "files",
+    ):
         assert key in s
     t = s["trials"]
-    assert t["total"] == t["feasible"] + t["infeasible"] + t["early-stopped"] + t["failed"] + (
-        t["running"])
+    assert (
+        t["total"]
+        == t["feasible"] + t["infeasible"] + t["early-stopped"] + t["failed"] + (t["running"])
+    )
     assert s["study"]["dashboard"].startswith("optuna-dashboard sqlite:///")
     ch = s["chosen"]
     assert ch["binding"] == "lut"  # only LUT is budgeted in this run
@@ -243,8 +297,14 @@ def test_html_is_self_contained(written: Path) -> None:
     assert not re.search(r"<(script|link)\b", page)
     assert "http://" not in page and "https://" not in page
     assert "class='bottleneck'" in page and "binding" in page
-    for label in ("Pareto front", "Accuracy vs resources", "Chosen design, layer by layer",
-                  "Compared with the float parent", "Search progress", "pynq-z2"):
+    for label in (
+        "Pareto front",
+        "Accuracy vs resources",
+        "Chosen design, layer by layer",
+        "Compared with the float parent",
+        "Search progress",
+        "pynq-z2",
+    ):
         assert label in page
 
 
@@ -274,14 +334,25 @@ def test_pareto_plot_marks_trial_kinds(run_dir: Path) -> None:
 def test_layer_table_from_the_cost_model() -> None:
     """Rows of a real estimate: MVAUs matched to the design's conv/fc, other nodes kept."""
     estimate_mod = pytest.importorskip("hwprune.estimate")
-    design = {"name": "cnn", "input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
-        {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 4, "abits": 4},
-        {"op": "maxpool", "kernel": 2},
-        {"op": "fc", "out": 32, "wbits": 2, "abits": 2},
-        {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}
+    design = {
+        "name": "cnn",
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [
+            {"op": "conv", "out_ch": 16, "kernel": 3, "wbits": 4, "abits": 4},
+            {"op": "maxpool", "kernel": 2},
+            {"op": "fc", "out": 32, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+        ],
+    }
     est = json.loads(estimate_mod.estimate(design, "pynq-z2").to_json())
-    trial = report.TrialRecord(0, "feasible", design=design, layers=tuple(est["layers"]),
-                               lut=est["lut"], user_attrs={"estimate": est})
+    trial = report.TrialRecord(
+        0,
+        "feasible",
+        design=design,
+        layers=tuple(est["layers"]),
+        lut=est["lut"],
+        user_attrs={"estimate": est},
+    )
     table = report.layer_table(trial, {"widths": [32, 64]})
     rows = table["rows"]
     mvau = [r for r in rows if r["compute"]]
@@ -300,9 +371,7 @@ def test_hypervolume_matches_a_hand_computation() -> None:
         1.1 * 0.1 + 0.1 * 1.0
     )
     # 3-D goes through optuna's exact WFG; a single point is a box
-    assert report._hypervolume([[0.1, 0.2, 0.3]], [1.0, 1.0, 1.0]) == pytest.approx(
-        0.9 * 0.8 * 0.7
-    )
+    assert report._hypervolume([[0.1, 0.2, 0.3]], [1.0, 1.0, 1.0]) == pytest.approx(0.9 * 0.8 * 0.7)
 
 
 def test_report_without_optional_files(tmp_path: Path) -> None:
@@ -355,8 +424,9 @@ def test_compare_runs(tmp_path: Path, run_dir: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hwprune", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hwprune", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -389,12 +459,26 @@ def _chromium_run(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tempfile.mkdtemp(prefix="hwprune-chromium-")
     try:
         return subprocess.run(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-             *args, page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120,
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                *args,
+                page.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
             env={**os.environ, "HOME": profile},
         )
     finally:
@@ -402,17 +486,21 @@ def _chromium_run(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed "
-                    "(Debian: apt-get install chromium)")
+@pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium)"
+)
 def test_report_renders_in_headless_chromium(written: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    res = _chromium_run(written, f"--screenshot={shot}", "--window-size=1280,2400",
-                        "--hide-scrollbars")
+    res = _chromium_run(
+        written, f"--screenshot={shot}", "--window-size=1280,2400", "--hide-scrollbars"
+    )
     assert shot.exists(), res.stderr[-2000:]
     # JS errors and failed loads are logged as CONSOLE/ERROR lines
-    bad = [line for line in res.stderr.splitlines()
-           if "CONSOLE" in line and ("Uncaught" in line or "ERROR" in line)
-           or "net::ERR_" in line]
+    bad = [
+        line
+        for line in res.stderr.splitlines()
+        if "CONSOLE" in line and ("Uncaught" in line or "ERROR" in line) or "net::ERR_" in line
+    ]
     assert not bad, bad
     from matplotlib.image import imread
 
@@ -428,14 +516,20 @@ def test_report_renders_in_headless_chromium(written: Path, tmp_path: Path) -> N
     html = dom.stdout
     for plot in ("pareto", "resources", "layers", "hypervolume"):
         assert f'data-plot="{plot}"' in html
-    for label in ("Pareto front", "Chosen design, layer by layer", "Search progress",
-                  "Compared with the float parent", "resource"):
+    for label in (
+        "Pareto front",
+        "Chosen design, layer by layer",
+        "Search progress",
+        "Compared with the float parent",
+        "resource",
+    ):
         assert label in html
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed "
-                    "(Debian: apt-get install chromium)")
+@pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium)"
+)
 def test_images_decode_in_chromium(written: Path, tmp_path: Path) -> None:
     """Each embedded image decodes to a real size in the browser (naturalWidth > 0)."""
     probe = tmp_path / "probe.html"
@@ -470,10 +564,20 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("real")
     runs = {}
     for target in ("pynq-z2", "jetson-orin-nano"):
-        res = search("digits-mlp", target, out=root / target, cache_dir=root / "parent",
-                     export=target == "pynq-z2", quiet=True,
-                     overrides={"budget.trials": 3, "budget.epochs": 1,
-                                "budget.final_epochs": 1, "parent.epochs": 3})
+        res = search(
+            "digits-mlp",
+            target,
+            out=root / target,
+            cache_dir=root / "parent",
+            export=target == "pynq-z2",
+            quiet=True,
+            overrides={
+                "budget.trials": 3,
+                "budget.epochs": 1,
+                "budget.final_epochs": 1,
+                "parent.epochs": 3,
+            },
+        )
         runs[target] = res.run_dir
     return runs
 
@@ -486,8 +590,7 @@ def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
     assert page.exists()
     full = json.loads((run_dir / "summary.json").read_text())
     rep = full["report"]
-    study = optuna.load_study(study_name=full["study"],
-                              storage=f"sqlite:///{run_dir / 'study.db'}")
+    study = optuna.load_study(study_name=full["study"], storage=f"sqlite:///{run_dir / 'study.db'}")
     assert rep["trials"]["total"] == len(study.trials) == full["trials"]["total"]
     assert rep["trials"]["feasible"] == full["trials"]["feasible"]
     if full["chosen"] is not None:
@@ -512,8 +615,7 @@ def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
 
 
 @pytest.mark.slow
-def test_report_and_compare_with_a_gpu_target(real_runs: dict[str, Path],
-                                              tmp_path: Path) -> None:
+def test_report_and_compare_with_a_gpu_target(real_runs: dict[str, Path], tmp_path: Path) -> None:
     gpu = report.load_run(real_runs["jetson-orin-nano"])
     assert not gpu.is_fpga
     assert report.plot_resources(gpu) is None  # no LUT/BRAM on a GPU
@@ -537,15 +639,18 @@ def test_study_in_another_storage(tmp_path: Path) -> None:
     page = report.write_report(run, storage=f"sqlite:///{db}")
     full = json.loads((run / "summary.json").read_text())
     assert full["trials"]["total"] == 5 and full["report"]["study"]["storage"].endswith(
-        "elsewhere.db")
+        "elsewhere.db"
+    )
     assert page.exists()
 
 
 def test_optuna_dashboard_reads_the_study(run_dir: Path) -> None:
     """`optuna-dashboard sqlite:///RUN/study.db` (documented in the README) serves the study:
     its API lists it and returns every trial with the search's user attributes."""
-    pytest.importorskip("optuna_dashboard", reason="optuna-dashboard is not installed "
-                        "(pip install optuna-dashboard)")
+    pytest.importorskip(
+        "optuna_dashboard",
+        reason="optuna-dashboard is not installed (pip install optuna-dashboard)",
+    )
     from wsgiref.util import setup_testing_defaults
 
     from optuna_dashboard._app import create_app
@@ -572,8 +677,9 @@ def test_optuna_dashboard_reads_the_study(run_dir: Path) -> None:
 def test_report_of_a_running_study(tmp_path: Path) -> None:
     """A study with a trial still running and a failed one is reported as it stands."""
     run = make_run(tmp_path / "live", n_trials=6, with_best=False)
-    study = optuna.load_study(study_name="digits-mlp-pynq-z2",
-                              storage=f"sqlite:///{run / 'study.db'}")
+    study = optuna.load_study(
+        study_name="digits-mlp-pynq-z2", storage=f"sqlite:///{run / 'study.db'}"
+    )
     study.ask()  # left running
     failed = study.ask()
     failed.set_user_attr("status", "failed")

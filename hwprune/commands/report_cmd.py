@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
             None, "--study", help="Study name, when the storage holds several."
         ),
         storage: str | None = typer.Option(
-            None, "--storage",
+            None,
+            "--storage",
             help="Optuna storage URL, when the study is not in RUN_DIR/study.db "
             "(e.g. the PostgreSQL URL the search used).",
         ),
