@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -97,11 +98,12 @@ def parse_idx(raw: bytes, *, source: str = "<bytes>", hint: str = "") -> np.ndar
         )
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a garbage header cannot overflow
     body = len(raw) - header
     if body < expected:
         raise DataError(
-            f"data file {source} is truncated: header says {'x'.join(map(str, dims))} values "
+            f"data file {source} is truncated or corrupt: its header declares "
+            f"{'x'.join(map(str, dims))} values "
             f"({expected} bytes) but only {body} bytes follow; delete it and get it again{suffix}"
         )
     if body > expected:
