@@ -75,8 +75,9 @@ def run(design: str, workdir: Path) -> dict:
         q, shape, x = default_design()
         prep = time.perf_counter() - t0
         t1 = time.perf_counter()
-        res = export_model(q, "pynq-z2", out_dir=workdir / design, golden_inputs=x,
-                           input_shape=shape, n_golden=100)
+        res = export_model(
+            q, "pynq-z2", out_dir=workdir / design, golden_inputs=x, input_shape=shape, n_golden=100
+        )
     else:
         path = bnn_cnv({"cnv-w1a1": "cnv_1w1a", "cnv-w2a2": "cnv_2w2a"}[design], workdir)
         prep = time.perf_counter() - t0
@@ -117,12 +118,20 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load = [round(x, 2) for x in os.getloadavg()]
-    doc = {"date": DATE, "machine": MACHINE, "load_average_at_end": load,
-           "python": platform.python_version(),
-           "target": "pynq-z2", "golden_vectors": 100, "csim_opt": "-O2", "results": rows}
+    doc = {
+        "date": DATE,
+        "machine": MACHINE,
+        "load_average_at_end": load,
+        "python": platform.python_version(),
+        "target": "pynq-z2",
+        "golden_vectors": 100,
+        "csim_opt": "-O2",
+        "results": rows,
+    }
     (out / "export_speed.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
-        "# Export speed (`bench/export_speed.py`)", "",
+        "# Export speed (`bench/export_speed.py`)",
+        "",
         f"Date {DATE}; machine: {MACHINE}; target pynq-z2, folding auto, 100 golden vectors, "
         f"g++ -O2 C simulation. Load average at the end: {load} (other jobs on the 2 cores).",
         "",
@@ -137,7 +146,8 @@ def main() -> None:
             f"| {r['design']} | {r['export_wall_s']} | {p.get('qonnx_s')} | {p.get('lower_s')} | "
             f"{p.get('verify_s')} | {p.get('generate_s')} | {p.get('csim_compile_s')} | "
             f"{p.get('csim_run_s')} | {r['bit_exact']} ({r['csim_samples']} samples) | "
-            f"{r['mvau_cycles_equal_cost_model']} | {r['estimate_fps']:,} |")
+            f"{r['mvau_cycles_equal_cost_model']} | {r['estimate_fps']:,} |"
+        )
     (out / "export_speed.md").write_text("\n".join(lines) + "\n")
 
 

@@ -67,8 +67,15 @@ def draw_candidates(n: int, seed: int, device: str) -> list[dict[str, Any]]:
         widths = [int(rng.choice(choices)) for _ in base.prunable_widths()]
         spec = base.with_widths(widths)
         precision = "fp32" if device == "cpu" else str(rng.choice(["fp32", "fp16"]))
-        out.append({"model": name, "family": family, "spec": spec, "widths": widths,
-                    "precision": precision})
+        out.append(
+            {
+                "model": name,
+                "family": family,
+                "spec": spec,
+                "widths": widths,
+                "precision": precision,
+            }
+        )
     return out
 
 
@@ -101,12 +108,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         target = res.target
         calibration = {
             "file": str(cal_path.relative_to(ROOT) if cal_path.is_relative_to(ROOT) else cal_path),
-            "networks": res.report.points, "seconds": round(res.seconds, 1),
+            "networks": res.report.points,
+            "seconds": round(res.seconds, 1),
             "fit_median_abs_error": res.report.median_abs_error,
-            "fit_within_10": res.report.within_10, "fit_within_20": res.report.within_20,
+            "fit_within_10": res.report.within_10,
+            "fit_within_20": res.report.within_20,
         }
-        print(f"calibrated in {res.seconds:.0f} s: fit median |error| "
-              f"{res.report.median_abs_error:.1%}, {res.report.within_20:.0%} within +-20%")
+        print(
+            f"calibrated in {res.seconds:.0f} s: fit median |error| "
+            f"{res.report.median_abs_error:.1%}, {res.report.within_20:.0%} within +-20%"
+        )
     cands = draw_candidates(args.n, args.seed, args.device)
     models = []
     for c in cands:
@@ -116,18 +127,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     measured = [float("inf")] * len(cands)
     for _ in range(args.rounds):
         for i, (c, model) in enumerate(zip(cands, models, strict=True)):
-            us = measure_latency_us(model, tuple(c["spec"].input_shape), args.device,
-                                    threads=args.threads or None, precision=c["precision"],
-                                    min_time_s=args.min_time)
+            us = measure_latency_us(
+                model,
+                tuple(c["spec"].input_shape),
+                args.device,
+                threads=args.threads or None,
+                precision=c["precision"],
+                min_time_s=args.min_time,
+            )
             measured[i] = min(measured[i], us)
     rows = []
     for c, meas in zip(cands, measured, strict=True):
         pred = estimate_gpu(design_of(c["spec"], c["precision"]), target).latency_us
-        rows.append({
-            "model": c["model"], "family": c["family"], "widths": c["widths"],
-            "precision": c["precision"], "predicted_us": round(pred, 2),
-            "measured_us": round(meas, 2), "error": round(pred / meas - 1.0, 4),
-        })
+        rows.append(
+            {
+                "model": c["model"],
+                "family": c["family"],
+                "widths": c["widths"],
+                "precision": c["precision"],
+                "predicted_us": round(pred, 2),
+                "measured_us": round(meas, 2),
+                "error": round(pred / meas - 1.0, 4),
+            }
+        )
 
     def stats(sel: list[dict[str, Any]]) -> dict[str, Any]:
         err = np.abs([r["error"] for r in sel])
@@ -190,8 +212,11 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {key} | {st['n']} | {st['within_10']:.0%} | {st['within_20']:.0%} | "
             f"{st['median_abs_error']:.1%} | {st['max_abs_error']:.1%} |"
         )
-    lines += ["", "| model | widths | precision | predicted us | measured us | error |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| model | widths | precision | predicted us | measured us | error |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in res["rows"]:
         lines.append(
             f"| {r['model']} | {r['widths']} | {r['precision']} | {r['predicted_us']} | "
@@ -218,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"latency_fidelity_{args.device}.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / f"latency_fidelity_{args.device}.md").write_text(markdown(res))
     s = res["summary"]["all"]
-    print(f"{s['n']} candidates: {s['within_10']:.0%} within +-10%, {s['within_20']:.0%} within "
-          f"+-20%, median |error| {s['median_abs_error']:.1%}")
+    print(
+        f"{s['n']} candidates: {s['within_10']:.0%} within +-10%, {s['within_20']:.0%} within "
+        f"+-20%, median |error| {s['median_abs_error']:.1%}"
+    )
     return 0
 
 

@@ -57,32 +57,59 @@ def nearest(choices: tuple[int, ...], want: float) -> int:
     return min(choices, key=lambda c: (abs(c - want), -c))
 
 
-def run_search(recipe: Any, target: Any, sampler: str, trials: int, seed: int, cache: Path,
-               work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+def run_search(
+    recipe: Any,
+    target: Any,
+    sampler: str,
+    trials: int,
+    seed: int,
+    cache: Path,
+    work: Path,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
     """One search; returns its feasible (accuracy, fps) points and timings."""
-    ov = {**overrides, "study.sampler": sampler, "budget.trials": trials, "seed": seed,
-          "budget.final_epochs": 1}
+    ov = {
+        **overrides,
+        "study.sampler": sampler,
+        "budget.trials": trials,
+        "seed": seed,
+        "budget.final_epochs": 1,
+    }
     t0 = time.perf_counter()
-    res = hwprune.search(recipe, target, out=work / f"{sampler}-{seed}", overrides=ov,
-                         cache_dir=cache, export=False, study_name=f"{sampler}-{seed}")
+    res = hwprune.search(
+        recipe,
+        target,
+        out=work / f"{sampler}-{seed}",
+        overrides=ov,
+        cache_dir=cache,
+        export=False,
+        study_name=f"{sampler}-{seed}",
+    )
     wall = time.perf_counter() - t0
     import optuna
 
-    study = optuna.load_study(study_name=res.study_name,
-                              storage=f"sqlite:///{res.run_dir / 'study.db'}")
+    study = optuna.load_study(
+        study_name=res.study_name, storage=f"sqlite:///{res.run_dir / 'study.db'}"
+    )
     pts = []
     for t in study.trials:
         if t.state.name != "COMPLETE" or t.user_attrs.get("status") not in ("ok", "stopped"):
             continue
         if any(v > 0 for v in t.constraints.values()):
             continue
-        pts.append((float(t.user_attrs["accuracy"]), float(t.user_attrs["hw"]["fps"]),
-                    t.user_attrs["candidate"]))
+        pts.append(
+            (
+                float(t.user_attrs["accuracy"]),
+                float(t.user_attrs["hw"]["fps"]),
+                t.user_attrs["candidate"],
+            )
+        )
     return {"points": pts, "wall_s": wall, "counts": res.summary["trials"]}
 
 
-def run_uniform(recipe: Any, target: Any, seed: int, cache: Path, work: Path,
-                overrides: dict[str, Any]) -> dict[str, Any]:
+def run_uniform(
+    recipe: Any, target: Any, seed: int, cache: Path, work: Path, overrides: dict[str, Any]
+) -> dict[str, Any]:
     """Price and fine-tune every uniform configuration."""
     rec = load_recipe(recipe, overrides={**overrides, "seed": seed})
     rec = S.resolve_objectives(rec, target)
@@ -90,8 +117,10 @@ def run_uniform(recipe: Any, target: Any, seed: int, cache: Path, work: Path,
     pts, infeasible = [], []
     t0 = time.perf_counter()
     for r in RATIOS:
-        chans = tuple(nearest(ch, r * w) for ch, w in
-                      zip(wb.space.channel_choices, wb.space.parent_widths, strict=True))
+        chans = tuple(
+            nearest(ch, r * w)
+            for ch, w in zip(wb.space.channel_choices, wb.space.parent_widths, strict=True)
+        )
         for b in BITS:
             n = wb.space.num_quant
             cand = S.Candidate(chans, (b,) * n, (b,) * (n - 1) + (None,))
@@ -102,8 +131,12 @@ def run_uniform(recipe: Any, target: Any, seed: int, cache: Path, work: Path,
                 continue
             _, acc, _ = S.train_candidate(wb, cand, rec.budget.epochs, seed=rec.seed + 1000)
             pts.append((acc, hw["fps"], {"ratio": r, "bits": b, **cand.to_json()}))
-    return {"points": pts, "infeasible": infeasible, "wall_s": time.perf_counter() - t0,
-            "parent_val_accuracy": wb.parent_val_acc}
+    return {
+        "points": pts,
+        "infeasible": infeasible,
+        "wall_s": time.perf_counter() - t0,
+        "parent_val_accuracy": wb.parent_val_acc,
+    }
 
 
 def front(points: list[tuple]) -> list[tuple]:
@@ -116,8 +149,16 @@ def fps_at_matched_accuracy(front_pts: list[tuple], target_acc: float, tol: floa
     return max(ok) if ok else 0.0
 
 
-def bench(name: str, recipe: Any, target_name: str, seeds: list[int], trials: int,
-          acc_ref: float, overrides: dict[str, Any], work: Path) -> dict[str, Any]:
+def bench(
+    name: str,
+    recipe: Any,
+    target_name: str,
+    seeds: list[int],
+    trials: int,
+    acc_ref: float,
+    overrides: dict[str, Any],
+    work: Path,
+) -> dict[str, Any]:
     from hwprune.targets import load_target
 
     target = load_target(target_name)
@@ -135,13 +176,14 @@ def bench(name: str, recipe: Any, target_name: str, seeds: list[int], trials: in
         best_uni = max(uni["points"], key=lambda p: (p[0], p[1]))
         matched = fps_at_matched_accuracy(f_ours, best_uni[0], 0.005)
         matched_rnd = fps_at_matched_accuracy(f_rnd, best_uni[0], 0.005)
-        dominated = sum(any(dominates(o[:2], u[:2], DIRS) for o in f_ours)
-                        for u in uni["points"])
+        dominated = sum(any(dominates(o[:2], u[:2], DIRS) for o in f_ours) for u in uni["points"])
         row = {
             "seed": seed,
-            "hv": {"hwprune": hypervolume([p[:2] for p in f_ours], DIRS, ref),
-                   "random": hypervolume([p[:2] for p in f_rnd], DIRS, ref),
-                   "uniform": hypervolume([p[:2] for p in f_uni], DIRS, ref)},
+            "hv": {
+                "hwprune": hypervolume([p[:2] for p in f_ours], DIRS, ref),
+                "random": hypervolume([p[:2] for p in f_rnd], DIRS, ref),
+                "uniform": hypervolume([p[:2] for p in f_uni], DIRS, ref),
+            },
             "uniform_points": len(uni["points"]),
             "uniform_infeasible": len(uni["infeasible"]),
             "uniform_dominated_by_hwprune": dominated,
@@ -152,19 +194,38 @@ def bench(name: str, recipe: Any, target_name: str, seeds: list[int], trials: in
             "random_speedup_vs_best_uniform": matched_rnd / best_uni[1] if best_uni[1] else None,
             "front_hwprune": [{"accuracy": p[0], "fps": p[1]} for p in f_ours],
             "front_random": [{"accuracy": p[0], "fps": p[1]} for p in f_rnd],
-            "front_uniform": [{"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"],
-                               "bits": p[2]["bits"]} for p in f_uni],
-            "all_uniform": [{"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"],
-                             "bits": p[2]["bits"]} for p in uni["points"]],
+            "front_uniform": [
+                {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
+                for p in f_uni
+            ],
+            "all_uniform": [
+                {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
+                for p in uni["points"]
+            ],
             "trials": {"hwprune": ours["counts"], "random": rnd["counts"]},
-            "wall_s": {"hwprune": ours["wall_s"], "random": rnd["wall_s"],
-                       "uniform": uni["wall_s"]},
+            "wall_s": {
+                "hwprune": ours["wall_s"],
+                "random": rnd["wall_s"],
+                "uniform": uni["wall_s"],
+            },
             "parent_val_accuracy": uni["parent_val_accuracy"],
         }
         rows.append(row)
-        print(json.dumps({k: row[k] for k in ("seed", "hv", "uniform_dominated_by_hwprune",
-                                              "speedup_vs_best_uniform",
-                                              "random_speedup_vs_best_uniform")}), flush=True)
+        print(
+            json.dumps(
+                {
+                    k: row[k]
+                    for k in (
+                        "seed",
+                        "hv",
+                        "uniform_dominated_by_hwprune",
+                        "speedup_vs_best_uniform",
+                        "random_speedup_vs_best_uniform",
+                    )
+                }
+            ),
+            flush=True,
+        )
 
     def med(key: str, sub: str | None = None) -> float | None:
         vals = [r[key][sub] if sub else r[key] for r in rows]
@@ -172,14 +233,23 @@ def bench(name: str, recipe: Any, target_name: str, seeds: list[int], trials: in
         return statistics.median(vals) if vals else None
 
     return {
-        "benchmark": name, "recipe": str(recipe), "target": target_name, "trials": trials,
-        "seeds": seeds, "acc_ref": acc_ref, "overrides": overrides,
-        "median": {"hv_hwprune": med("hv", "hwprune"), "hv_random": med("hv", "random"),
-                   "hv_uniform": med("hv", "uniform"),
-                   "speedup_vs_best_uniform": med("speedup_vs_best_uniform"),
-                   "random_speedup_vs_best_uniform": med("random_speedup_vs_best_uniform")},
+        "benchmark": name,
+        "recipe": str(recipe),
+        "target": target_name,
+        "trials": trials,
+        "seeds": seeds,
+        "acc_ref": acc_ref,
+        "overrides": overrides,
+        "median": {
+            "hv_hwprune": med("hv", "hwprune"),
+            "hv_random": med("hv", "random"),
+            "hv_uniform": med("hv", "uniform"),
+            "speedup_vs_best_uniform": med("speedup_vs_best_uniform"),
+            "random_speedup_vs_best_uniform": med("random_speedup_vs_best_uniform"),
+        },
         "all_uniform_dominated": all(
-            r["uniform_dominated_by_hwprune"] == r["uniform_points"] for r in rows),
+            r["uniform_dominated_by_hwprune"] == r["uniform_points"] for r in rows
+        ),
         "runs": rows,
     }
 
@@ -198,10 +268,15 @@ def ceiling(row: dict[str, Any]) -> float:
 
 def to_markdown(results: dict[str, Any]) -> str:
     """A readable table of the recorded results."""
-    lines = ["# Search quality: hwprune vs random search vs uniform baselines", "",
-             f"- date: {results['date']}", f"- machine: {results['machine']}",
-             "- accuracy: validation top-1 after each method's per-trial QAT fine-tune; "
-             "frames/s: cost model on the target", ""]
+    lines = [
+        "# Search quality: hwprune vs random search vs uniform baselines",
+        "",
+        f"- date: {results['date']}",
+        f"- machine: {results['machine']}",
+        "- accuracy: validation top-1 after each method's per-trial QAT fine-tune; "
+        "frames/s: cost model on the target",
+        "",
+    ]
     lines += [
         "Reading the tables: HV = hypervolume of the feasible (accuracy, frames/s) front above "
         "the reference accuracy. On a Zynq the frame rate of a small network is capped by the "
@@ -209,15 +284,20 @@ def to_markdown(results: dict[str, Any]) -> str:
         "design any method found, so no speed-up at matched accuracy can exceed *largest "
         "possible speed-up* = ceiling / frames/s of the best uniform design. Validation sets "
         "are small (digits: 144 images, one image = 0.69 points), so 'within 0.5 points' means "
-        "'no more misclassified validation images'.", ""]
+        "'no more misclassified validation images'.",
+        "",
+    ]
     for b in results["benchmarks"]:
-        lines += [f"## {b['benchmark']} on {b['target']} ({b['trials']} trials per search, "
-                  f"seeds {b['seeds']}, hypervolume reference accuracy {b['acc_ref']})", "",
-                  "| seed | HV hwprune | HV random | HV uniform | uniform dominated by hwprune "
-                  "| best uniform (acc, fps, ratio, bits) | hwprune fps at matched acc "
-                  "| speed-up | random speed-up | highest fps of any design (ceiling) "
-                  "| largest possible speed-up |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## {b['benchmark']} on {b['target']} ({b['trials']} trials per search, "
+            f"seeds {b['seeds']}, hypervolume reference accuracy {b['acc_ref']})",
+            "",
+            "| seed | HV hwprune | HV random | HV uniform | uniform dominated by hwprune "
+            "| best uniform (acc, fps, ratio, bits) | hwprune fps at matched acc "
+            "| speed-up | random speed-up | highest fps of any design (ceiling) "
+            "| largest possible speed-up |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for r in b["runs"]:
             bu = r["best_uniform"]
             sp = r["speedup_vs_best_uniform"]
@@ -229,14 +309,19 @@ def to_markdown(results: dict[str, Any]) -> str:
                 f"{bu['accuracy']:.4f}, {bu['fps']:,.0f}, {bu['ratio']}, {bu['bits']} | "
                 f"{r['hwprune_fps_at_matched_acc']:,.0f} | "
                 f"{_x(sp)} | {_x(rs)} | "
-                f"{ceiling(r):,.0f} | {ceiling(r) / bu['fps']:.2f}x |")
+                f"{ceiling(r):,.0f} | {ceiling(r) / bu['fps']:.2f}x |"
+            )
         m = b["median"]
-        lines += ["", f"Median hypervolume: hwprune {m['hv_hwprune']:,.0f}, random "
-                  f"{m['hv_random']:,.0f}, uniform {m['hv_uniform']:,.0f}. Median speed-up at "
-                  f"matched accuracy vs the best uniform design: hwprune "
-                  f"{_x(m['speedup_vs_best_uniform'])}, random "
-                  f"{_x(m['random_speedup_vs_best_uniform'])}. Every uniform design dominated "
-                  f"in every seed: {b['all_uniform_dominated']}.", ""]
+        lines += [
+            "",
+            f"Median hypervolume: hwprune {m['hv_hwprune']:,.0f}, random "
+            f"{m['hv_random']:,.0f}, uniform {m['hv_uniform']:,.0f}. Median speed-up at "
+            f"matched accuracy vs the best uniform design: hwprune "
+            f"{_x(m['speedup_vs_best_uniform'])}, random "
+            f"{_x(m['random_speedup_vs_best_uniform'])}. Every uniform design dominated "
+            f"in every seed: {b['all_uniform_dominated']}.",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -246,8 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=48)
     ap.add_argument("--target", default="pynq-z2")
     ap.add_argument("--acc-ref", type=float, default=0.8)
-    ap.add_argument("--fashion", action="store_true",
-                    help="also run Fashion-MNIST (TFC MLP) when the data is present")
+    ap.add_argument(
+        "--fashion",
+        action="store_true",
+        help="also run Fashion-MNIST (TFC MLP) when the data is present",
+    )
     ap.add_argument("--no-digits", action="store_true", help="skip the digits benchmark")
     ap.add_argument("--fashion-trials", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path("bench/results/search_quality.json"))
@@ -255,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": "2026-11-22",
         "machine": "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time",
-        "python": platform.python_version(), "benchmarks": []}
+        "python": platform.python_version(),
+        "benchmarks": [],
+    }
 
     def save() -> None:  # after every benchmark, so a crash keeps what was measured
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -265,8 +355,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hwprune-bench-") as tmp:
         work = Path(tmp)
         if not args.no_digits:
-            results["benchmarks"].append(bench("digits-mlp", "digits-mlp", args.target,
-                                               args.seeds, args.trials, args.acc_ref, {}, work))
+            results["benchmarks"].append(
+                bench(
+                    "digits-mlp",
+                    "digits-mlp",
+                    args.target,
+                    args.seeds,
+                    args.trials,
+                    args.acc_ref,
+                    {},
+                    work,
+                )
+            )
             save()
         if args.fashion:
             try:
@@ -276,12 +376,27 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001
                 print(f"fashion-mnist skipped: {exc}")
             else:
-                ov = {"dataset": "fashion-mnist", "model": "tfc", "parent.epochs": 8,
-                      "parent.lr": 0.003, "budget.epochs": 3, "kd.lr": 0.002,
-                      "budget.threads": 1}
-                results["benchmarks"].append(bench(
-                    "fashion-tfc", "mnist-tfc", args.target, args.seeds[:1],
-                    args.fashion_trials, 0.7, ov, work))
+                ov = {
+                    "dataset": "fashion-mnist",
+                    "model": "tfc",
+                    "parent.epochs": 8,
+                    "parent.lr": 0.003,
+                    "budget.epochs": 3,
+                    "kd.lr": 0.002,
+                    "budget.threads": 1,
+                }
+                results["benchmarks"].append(
+                    bench(
+                        "fashion-tfc",
+                        "mnist-tfc",
+                        args.target,
+                        args.seeds[:1],
+                        args.fashion_trials,
+                        0.7,
+                        ov,
+                        work,
+                    )
+                )
                 save()
     save()
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")

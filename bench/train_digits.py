@@ -65,19 +65,35 @@ def run_case(case: Case, data) -> Row:  # noqa: ANN001
     torch.manual_seed(case.seed)
     spec = get_spec(case.model, input_shape=data.input_shape, num_classes=data.num_classes)
     parent = build_model(spec)
-    train_float(parent, data, epochs=case.parent_epochs, seed=case.seed,
-                batch_size=case.batch_size)
+    train_float(parent, data, epochs=case.parent_epochs, seed=case.seed, batch_size=case.batch_size)
     t1 = time.perf_counter()
     n = spec.num_quant_layers
     q = to_brevitas(parent, [case.wbits] * n, [case.abits] * (n - 1) + [None], data.input_scale)
-    hist = finetune_qat(q, parent, data, epochs=case.qat_epochs, kd_alpha=0.5,
-                        kd_temperature=4.0, patience=4, seed=case.seed,
-                        batch_size=case.batch_size)
+    hist = finetune_qat(
+        q,
+        parent,
+        data,
+        epochs=case.qat_epochs,
+        kd_alpha=0.5,
+        kd_temperature=4.0,
+        patience=4,
+        seed=case.seed,
+        batch_size=case.batch_size,
+    )
     t2 = time.perf_counter()
-    return Row(case.dataset, case.model, f"W{case.wbits}A{case.abits}", case.seed,
-               case.parent_epochs, len(hist.epochs), round(evaluate(parent, data.test), 4),
-               round(evaluate(q, data.test), 4), round(t1 - t0, 2), round(t2 - t1, 2),
-               round(t2 - t0, 2))
+    return Row(
+        case.dataset,
+        case.model,
+        f"W{case.wbits}A{case.abits}",
+        case.seed,
+        case.parent_epochs,
+        len(hist.epochs),
+        round(evaluate(parent, data.test), 4),
+        round(evaluate(q, data.test), 4),
+        round(t1 - t0, 2),
+        round(t2 - t1, 2),
+        round(t2 - t0, 2),
+    )
 
 
 def main() -> None:
@@ -96,9 +112,13 @@ def main() -> None:
             Case("digits", "mlp-digits", 1, 1, 0, 30, 10),
             Case("digits", "cnn-digits", 4, 4, 0, 30, 10),
         ]
-    fashion_cases = [] if args.quick else [
-        Case("fashion-mnist", "tfc", 4, 4, 0, 8, 4, batch_size=256),
-    ]
+    fashion_cases = (
+        []
+        if args.quick
+        else [
+            Case("fashion-mnist", "tfc", 4, 4, 0, 8, 4, batch_size=256),
+        ]
+    )
     rows: list[Row] = []
     notes: list[str] = []
     t_load = time.perf_counter()
@@ -111,9 +131,11 @@ def main() -> None:
         try:
             t_load = time.perf_counter()
             fashion = load_dataset("fashion-mnist", data_dir=args.fashion_dir, seed=0)
-            notes.append(f"fashion-mnist load {time.perf_counter() - t_load:.2f} s "
-                         f"({len(fashion.train)} train / {len(fashion.val)} val / "
-                         f"{len(fashion.test)} test)")
+            notes.append(
+                f"fashion-mnist load {time.perf_counter() - t_load:.2f} s "
+                f"({len(fashion.train)} train / {len(fashion.val)} val / "
+                f"{len(fashion.test)} test)"
+            )
             for case in fashion_cases:
                 rows.append(run_case(case, fashion))
                 print(rows[-1], flush=True)
@@ -133,7 +155,8 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "train_digits.json").write_text(
-        json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+        json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n"
+    )
     lines = [
         "# train_digits: float parent and QAT + KD (bench/train_digits.py)",
         "",
@@ -145,9 +168,11 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r.dataset} | {r.model} | {r.bits} | {r.seed} | {r.parent_epochs} | "
-                     f"{r.qat_epochs_run} | {r.parent_test_acc:.4f} | {r.qat_test_acc:.4f} | "
-                     f"{r.parent_s} | {r.qat_s} | {r.total_s} |")
+        lines.append(
+            f"| {r.dataset} | {r.model} | {r.bits} | {r.seed} | {r.parent_epochs} | "
+            f"{r.qat_epochs_run} | {r.parent_test_acc:.4f} | {r.qat_test_acc:.4f} | "
+            f"{r.parent_s} | {r.qat_s} | {r.total_s} |"
+        )
     lines += ["", *[f"- {n}" for n in notes], ""]
     (RESULTS / "train_digits.md").write_text("\n".join(lines))
     print("\n".join(lines))

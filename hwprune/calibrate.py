@@ -71,9 +71,17 @@ def torch_model_from_works(works: Sequence[LayerWork]) -> Any:
         last = i == len(works) - 1
         if w.op == "conv":
             mods += [
-                nn.Conv2d(w.in_ch, w.out_ch, w.kernel, stride=w.stride, padding=w.pad,
-                          groups=w.groups, bias=False),
-                nn.BatchNorm2d(w.out_ch), nn.ReLU(),
+                nn.Conv2d(
+                    w.in_ch,
+                    w.out_ch,
+                    w.kernel,
+                    stride=w.stride,
+                    padding=w.pad,
+                    groups=w.groups,
+                    bias=False,
+                ),
+                nn.BatchNorm2d(w.out_ch),
+                nn.ReLU(),
             ]
         elif w.op == "maxpool":
             mods.append(nn.MaxPool2d(w.kernel))
@@ -110,8 +118,13 @@ def onnx_bytes(model: Any, input_shape: Sequence[int], batch: int = 1) -> bytes:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
         torch.onnx.export(
-            model.eval(), torch.zeros(batch, *input_shape), buf, dynamo=False,
-            input_names=["x"], output_names=["y"], opset_version=17,
+            model.eval(),
+            torch.zeros(batch, *input_shape),
+            buf,
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            opset_version=17,
         )
     return buf.getvalue()
 
@@ -145,19 +158,41 @@ def measure_latency_us(
         True
     """
     if device == "cpu":
-        return _measure_ort(model, input_shape, batch, threads, "CPUExecutionProvider",
-                            warmup, min_runs, max_runs, min_time_s)
+        return _measure_ort(
+            model,
+            input_shape,
+            batch,
+            threads,
+            "CPUExecutionProvider",
+            warmup,
+            min_runs,
+            max_runs,
+            min_time_s,
+        )
     if device == "cuda":
         if isinstance(model, (bytes, str, Path)):
-            return _measure_ort(model, input_shape, batch, threads, "CUDAExecutionProvider",
-                                warmup, min_runs, max_runs, min_time_s)
-        return _measure_torch_cuda(model, input_shape, batch, precision, warmup, min_runs,
-                                   max_runs, min_time_s)
+            return _measure_ort(
+                model,
+                input_shape,
+                batch,
+                threads,
+                "CUDAExecutionProvider",
+                warmup,
+                min_runs,
+                max_runs,
+                min_time_s,
+            )
+        return _measure_torch_cuda(
+            model, input_shape, batch, precision, warmup, min_runs, max_runs, min_time_s
+        )
     raise ConfigError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
 
 
 def measure_for_target(
-    model: Any, input_shape: Sequence[int], target: GpuTarget, batch: int = 1,
+    model: Any,
+    input_shape: Sequence[int],
+    target: GpuTarget,
+    batch: int = 1,
     precision: str | None = None,
 ) -> float:
     """Time ``model`` the way ``target`` was calibrated (``hwprune search --measure``).
@@ -175,13 +210,21 @@ def measure_for_target(
     """
     if precision is None:
         precision = "fp16" if target.device == "cuda" and "fp16" in target.precisions else "fp32"
-    return measure_latency_us(model, input_shape, target.device, batch, threads=target.threads,
-                              precision=precision)
+    return measure_latency_us(
+        model, input_shape, target.device, batch, threads=target.threads, precision=precision
+    )
 
 
 def _measure_ort(
-    model: Any, input_shape: Sequence[int], batch: int, threads: int | None, provider: str,
-    warmup: int, min_runs: int, max_runs: int, min_time_s: float,
+    model: Any,
+    input_shape: Sequence[int],
+    batch: int,
+    threads: int | None,
+    provider: str,
+    warmup: int,
+    min_runs: int,
+    max_runs: int,
+    min_time_s: float,
 ) -> float:
     import onnxruntime as ort
 
@@ -221,8 +264,14 @@ def _measure_ort(
 
 
 def _measure_torch_cuda(
-    model: Any, input_shape: Sequence[int], batch: int, precision: str, warmup: int,
-    min_runs: int, max_runs: int, min_time_s: float,
+    model: Any,
+    input_shape: Sequence[int],
+    batch: int,
+    precision: str,
+    warmup: int,
+    min_runs: int,
+    max_runs: int,
+    min_time_s: float,
 ) -> float:
     import torch
 
@@ -336,40 +385,76 @@ def sweep_designs(precision: str = "fp32", quick: bool = False, seed: int = 0) -
     for cin, cout, hw, k in [(16, 32, 16, 1), (64, 64, 16, 1), (3, 16, 32, 5), (32, 32, 12, 5)]:
         out.append(design((cin, hw, hw), [{"op": "conv", "out_ch": cout, "kernel": k}]))
     for cin, cout, hw in [(3, 32, 32), (32, 64, 16), (16, 16, 8), (64, 128, 12)]:
-        out.append(design((cin, hw, hw), [
-            {"op": "conv", "out_ch": cout, "kernel": 3}, {"op": "maxpool", "kernel": 2},
-        ]))
+        out.append(
+            design(
+                (cin, hw, hw),
+                [
+                    {"op": "conv", "out_ch": cout, "kernel": 3},
+                    {"op": "maxpool", "kernel": 2},
+                ],
+            )
+        )
     for c, hw in [(16, 8), (32, 16), (64, 28), (128, 16)]:
-        out.append(design((c, hw, hw), [
-            {"op": "conv", "out_ch": c, "kernel": 1}, {"op": "maxpool", "kernel": 2},
-        ]))
+        out.append(
+            design(
+                (c, hw, hw),
+                [
+                    {"op": "conv", "out_ch": c, "kernel": 1},
+                    {"op": "maxpool", "kernel": 2},
+                ],
+            )
+        )
     for w, hw in [(16, 16), (32, 32), (64, 16)]:  # CNV-style stacks: cache reuse across layers
-        out.append(design((3, hw, hw), [
-            {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1},
-            {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1}, {"op": "maxpool", "kernel": 2},
-            {"op": "conv", "out_ch": 2 * w, "kernel": 3, "pad": 1}, {"op": "fc", "out": 10},
-        ]))
+        out.append(
+            design(
+                (3, hw, hw),
+                [
+                    {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1},
+                    {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1},
+                    {"op": "maxpool", "kernel": 2},
+                    {"op": "conv", "out_ch": 2 * w, "kernel": 3, "pad": 1},
+                    {"op": "fc", "out": 10},
+                ],
+            )
+        )
     # deeper conv stacks with random widths (conv kernels behave differently in a chain than
     # alone: layout reorders, padding, the next layer's cache state)
     widths = (8, 16, 32, 64, 128)
     for _ in range(6):
         a, b, c, f = (int(rng.choice(widths)) for _ in range(4))
-        out.append(design((1, 8, 8), [
-            {"op": "conv", "out_ch": a, "kernel": 3, "pad": 1},
-            {"op": "conv", "out_ch": b, "kernel": 3, "pad": 1}, {"op": "maxpool", "kernel": 2},
-            {"op": "conv", "out_ch": c, "kernel": 3, "pad": 1}, {"op": "maxpool", "kernel": 2},
-            {"op": "fc", "out": 4 * f}, {"op": "fc", "out": 10},
-        ]))
+        out.append(
+            design(
+                (1, 8, 8),
+                [
+                    {"op": "conv", "out_ch": a, "kernel": 3, "pad": 1},
+                    {"op": "conv", "out_ch": b, "kernel": 3, "pad": 1},
+                    {"op": "maxpool", "kernel": 2},
+                    {"op": "conv", "out_ch": c, "kernel": 3, "pad": 1},
+                    {"op": "maxpool", "kernel": 2},
+                    {"op": "fc", "out": 4 * f},
+                    {"op": "fc", "out": 10},
+                ],
+            )
+        )
     for _ in range(4):
         a, b, c, f = (int(rng.choice(widths[:4])) for _ in range(4))
-        out.append(design((3, 32, 32), [
-            {"op": "conv", "out_ch": a, "kernel": 3}, {"op": "conv", "out_ch": a, "kernel": 3},
-            {"op": "maxpool", "kernel": 2},
-            {"op": "conv", "out_ch": b, "kernel": 3}, {"op": "conv", "out_ch": b, "kernel": 3},
-            {"op": "maxpool", "kernel": 2},
-            {"op": "conv", "out_ch": c, "kernel": 3}, {"op": "conv", "out_ch": c, "kernel": 3},
-            {"op": "fc", "out": 8 * f}, {"op": "fc", "out": 10},
-        ]))
+        out.append(
+            design(
+                (3, 32, 32),
+                [
+                    {"op": "conv", "out_ch": a, "kernel": 3},
+                    {"op": "conv", "out_ch": a, "kernel": 3},
+                    {"op": "maxpool", "kernel": 2},
+                    {"op": "conv", "out_ch": b, "kernel": 3},
+                    {"op": "conv", "out_ch": b, "kernel": 3},
+                    {"op": "maxpool", "kernel": 2},
+                    {"op": "conv", "out_ch": c, "kernel": 3},
+                    {"op": "conv", "out_ch": c, "kernel": 3},
+                    {"op": "fc", "out": 8 * f},
+                    {"op": "fc", "out": 10},
+                ],
+            )
+        )
     if quick:
         out = out[::2]
     return out
@@ -412,7 +497,10 @@ def run_sweep(
     for r in range(rounds):
         for i, (d, model) in enumerate(zip(designs, models, strict=True)):
             us = measure_latency_us(
-                model, tuple(d["input"]["shape"]), device, threads=threads,
+                model,
+                tuple(d["input"]["shape"]),
+                device,
+                threads=threads,
                 precision=_design_precision(d) if device == "cuda" else precision,
                 min_time_s=min_time_s,
             )
@@ -428,8 +516,14 @@ def _design_precision(design: Mapping[str, Any]) -> str:
 
 # -- the fit -----------------------------------------------------------------------------------
 _PARAMS = (
-    "mem_bw_gbps", "cache_bw_gbps", "launch_us", "fixed_us", "parallel_half", "channel_half",
-    "reduce_half", "pool_cost",
+    "mem_bw_gbps",
+    "cache_bw_gbps",
+    "launch_us",
+    "fixed_us",
+    "parallel_half",
+    "channel_half",
+    "reduce_half",
+    "pool_cost",
 )
 
 
@@ -448,8 +542,13 @@ class FitReport:
 class _Features:
     """The sweep's kernels as arrays, so the fit evaluates the model without Python loops."""
 
-    def __init__(self, works_per_design: Sequence[Sequence[LayerWork]], precisions: Sequence[str],
-                 target_precisions: tuple[str, ...], batch: int = 1) -> None:
+    def __init__(
+        self,
+        works_per_design: Sequence[Sequence[LayerWork]],
+        precisions: Sequence[str],
+        target_precisions: tuple[str, ...],
+        batch: int = 1,
+    ) -> None:
         rows = [(d, w) for d, ws in enumerate(works_per_design) for w in ws]
         self.n_designs = len(works_per_design)
         self.design = np.array([d for d, _ in rows])
@@ -489,8 +588,13 @@ class _Features:
             outc[i] = out_pad
         return par, red, outc
 
-    def predict(self, theta: np.ndarray, terms: tuple[np.ndarray, np.ndarray, np.ndarray],
-                cache_mb: float, n_peaks: int) -> np.ndarray:
+    def predict(
+        self,
+        theta: np.ndarray,
+        terms: tuple[np.ndarray, np.ndarray, np.ndarray],
+        cache_mb: float,
+        n_peaks: int,
+    ) -> np.ndarray:
         par, red, outc = terms
         peaks = theta[:n_peaks]
         dram, cache_bw, launch, fixed, ph, ch, rh, pool = theta[n_peaks:]
@@ -502,7 +606,8 @@ class _Features:
         )
         frac = (
             1.0 / (1.0 + (self.working_set / (cache_mb * 1e6)) ** _CACHE_STEEPNESS)
-            if cache_mb > 0 else 0.0
+            if cache_mb > 0
+            else 0.0
         )
         cached = self.bytes * frac
         tm = cached / (cache_bw * 1e3) + (self.bytes - cached) / (dram * 1e3)
@@ -532,10 +637,14 @@ def fit_target(
     if len(measurements) < 12:
         raise ConfigError(f"calibration needs at least 12 measurements, got {len(measurements)}")
     precisions = tuple(p for p in ("int8", "fp16", "fp32") if p in precisions)
-    probe = gpu_target_from_dict({
-        "name": name, "precisions": list(precisions), "mem_bw_gbps": 1.0,
-        "peak_tops": {p: 1.0 for p in precisions},
-    })
+    probe = gpu_target_from_dict(
+        {
+            "name": name,
+            "precisions": list(precisions),
+            "mem_bw_gbps": 1.0,
+            "peak_tops": {p: 1.0 for p in precisions},
+        }
+    )
     works = [layer_works(m.design) for m in measurements]
     layer_prec = [layer_precision(ws[0], probe) if ws else precisions[-1] for ws in works]
     feats = _Features(works, layer_prec, precisions)
@@ -555,8 +664,13 @@ def fit_target(
 
         for scale in (1.0, 0.2, 5.0):
             start = np.log(np.array(x0) * scale)
-            sol = least_squares(resid, start, loss="soft_l1", f_scale=0.1,
-                                bounds=(np.full(len(start), -12.0), np.full(len(start), 16.0)))
+            sol = least_squares(
+                resid,
+                start,
+                loss="soft_l1",
+                f_scale=0.1,
+                bounds=(np.full(len(start), -12.0), np.full(len(start), 16.0)),
+            )
             cost = float(sol.cost)  # robust (soft-L1) sum over all points
             if best is None or cost < best[0]:
                 best = (cost, align, sol.x)
@@ -564,24 +678,24 @@ def fit_target(
     _, align, logt = best
     theta = np.exp(logt)
     values = dict(zip(_PARAMS, (float(v) for v in theta[n_peaks:]), strict=True))
-    target = gpu_target_from_dict({
-        "name": name,
-        "description": description,
-        "precisions": list(precisions),
-        "peak_tops": {p: float(theta[i]) for i, p in enumerate(precisions)},
-        "channel_align": {p: align for p in precisions},
-        "cache_mb": float(cache_mb),
-        "memory_mb": float(memory_mb) if math.isfinite(memory_mb) else 0.0,
-        "device": device,
-        **({"threads": threads} if threads is not None else {}),
-        "calibrated": True,
-        **values,
-    })
+    target = gpu_target_from_dict(
+        {
+            "name": name,
+            "description": description,
+            "precisions": list(precisions),
+            "peak_tops": {p: float(theta[i]) for i, p in enumerate(precisions)},
+            "channel_align": {p: align for p in precisions},
+            "cache_mb": float(cache_mb),
+            "memory_mb": float(memory_mb) if math.isfinite(memory_mb) else 0.0,
+            "device": device,
+            **({"threads": threads} if threads is not None else {}),
+            "calibrated": True,
+            **values,
+        }
+    )
     if not math.isfinite(memory_mb):
         target = _replace(target, memory_mb=math.inf)
-    pred = np.array([
-        estimate_works(ws, target).latency_us for ws in works
-    ])
+    pred = np.array([estimate_works(ws, target).latency_us for ws in works])
     report = _error_report(pred, measured, align)
     return target, report
 
@@ -615,6 +729,7 @@ def target_toml(target: GpuTarget, report: FitReport | None = None, note: str = 
         >>> 'kind = "gpu"' in target_toml(t)
         True
     """
+
     def num(v: float) -> str:
         return repr(float(f"{v:.6g}"))
 
@@ -647,11 +762,22 @@ def target_toml(target: GpuTarget, report: FitReport | None = None, note: str = 
     )
     lines.append(
         "channel_align = { "
-        + ", ".join(f"{p} = {v}" for p, v in target.channel_align.items()) + " }"
+        + ", ".join(f"{p} = {v}" for p, v in target.channel_align.items())
+        + " }"
     )
-    for key in ("mem_bw_gbps", "memory_eff", "cache_mb", "cache_bw_gbps", "launch_us",
-                "fixed_us", "compute_eff", "parallel_half", "channel_half", "reduce_half",
-                "pool_cost"):
+    for key in (
+        "mem_bw_gbps",
+        "memory_eff",
+        "cache_mb",
+        "cache_bw_gbps",
+        "launch_us",
+        "fixed_us",
+        "compute_eff",
+        "parallel_half",
+        "channel_half",
+        "reduce_half",
+        "pool_cost",
+    ):
         lines.append(f"{key} = {num(getattr(target, key))}")
     if math.isfinite(target.memory_mb):
         lines.append(f"memory_mb = {num(target.memory_mb)}")
@@ -734,8 +860,13 @@ def calibrate(
 
         desc = f"{torch.cuda.get_device_name(0)}, torch fp16/fp32 (measured)"
     target, report = fit_target(
-        measurements, name, device, precisions, cache_mb=local_cache_mb(device),
-        memory_mb=local_memory_mb(device), threads=threads if device == "cpu" else None,
+        measurements,
+        name,
+        device,
+        precisions,
+        cache_mb=local_cache_mb(device),
+        memory_mb=local_memory_mb(device),
+        threads=threads if device == "cpu" else None,
         description=desc,
     )
     path = None
@@ -744,10 +875,13 @@ def calibrate(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(target_toml(target, report), encoding="utf-8")
         target = _replace(target, source=str(path))
-    log.info("calibrated %s: median |error| %.1f%% on %d networks", name,
-             100 * report.median_abs_error, report.points)
-    return CalibrationResult(target, report, path, tuple(measurements),
-                             time.perf_counter() - t0)
+    log.info(
+        "calibrated %s: median |error| %.1f%% on %d networks",
+        name,
+        100 * report.median_abs_error,
+        report.points,
+    )
+    return CalibrationResult(target, report, path, tuple(measurements), time.perf_counter() - t0)
 
 
 def check_target_file(path: str | Path) -> GpuTarget:

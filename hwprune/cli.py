@@ -35,7 +35,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", help="Print the version and exit.", callback=_version_callback,
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_version_callback,
         is_eager=True,
     ),
 ) -> None:
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
         fail(f"{exc.format_message().rstrip('.')}{hint}")
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

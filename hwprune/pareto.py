@@ -52,9 +52,7 @@ def pareto_indices(points: Sequence[Point], directions: Sequence[str]) -> list[i
     ]
 
 
-def hypervolume(
-    points: Sequence[Point], directions: Sequence[str], reference: Point
-) -> float:
+def hypervolume(points: Sequence[Point], directions: Sequence[str], reference: Point) -> float:
     """Volume dominated by ``points`` and bounded by ``reference`` (a point worse than all).
 
     Points that do not strictly improve on ``reference`` in every objective add nothing. Exact

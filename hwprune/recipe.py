@@ -335,9 +335,7 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(
-                f"--set expects FIELD=VALUE (e.g. budget.trials=40), got '{item}'"
-            )
+            raise ConfigError(f"--set expects FIELD=VALUE (e.g. budget.trials=40), got '{item}'")
         out[key.strip()] = value.strip()
     return out
 
@@ -491,8 +489,9 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
             raise _err(f"{prefix}{attr}", "must offer at least one bit width", source)
         for b in vals:
             if not lo <= b <= hi:
-                raise _err(f"{prefix}{attr}", f"has {b} bits; bit widths must be in {lo}..{hi}",
-                           source)
+                raise _err(
+                    f"{prefix}{attr}", f"has {b} bits; bit widths must be in {lo}..{hi}", source
+                )
 
     if isinstance(obj, ParentConfig):
         positive("epochs")
@@ -510,12 +509,22 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
         if not 1 <= obj.input_bits <= 8:
             raise _err(f"{prefix}input_bits", f"must be in 1..8, got {obj.input_bits}", source)
     elif isinstance(obj, ConstraintsConfig):
-        for a in ("min_fps", "max_latency_us", "max_lut", "max_ff", "max_bram18", "max_dsp",
-                  "max_memory_mb"):
+        for a in (
+            "min_fps",
+            "max_latency_us",
+            "max_lut",
+            "max_ff",
+            "max_bram18",
+            "max_dsp",
+            "max_memory_mb",
+        ):
             nonneg(a)
         if not 0.0 <= obj.min_accuracy <= 1.0:
-            raise _err(f"{prefix}min_accuracy",
-                       f"must be a fraction in [0, 1], got {obj.min_accuracy}", source)
+            raise _err(
+                f"{prefix}min_accuracy",
+                f"must be a fraction in [0, 1], got {obj.min_accuracy}",
+                source,
+            )
         if not 0.0 <= obj.util_cap <= 1.0:
             raise _err(f"{prefix}util_cap", f"must be in [0, 1], got {obj.util_cap}", source)
     elif isinstance(obj, BudgetConfig):
@@ -547,8 +556,11 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
             raise _err("objectives", "must name at least one objective", source)
         for o in obj.objectives:
             if o not in OBJECTIVES:
-                raise _err("objectives", f"has unknown objective '{o}'; choose from "
-                           f"{', '.join(OBJECTIVES)}", source)
+                raise _err(
+                    "objectives",
+                    f"has unknown objective '{o}'; choose from {', '.join(OBJECTIVES)}",
+                    source,
+                )
         if len(set(obj.objectives)) != len(obj.objectives):
             raise _err("objectives", "lists an objective twice", source)
         if "accuracy" not in obj.objectives:

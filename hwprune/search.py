@@ -77,7 +77,10 @@ logger = logging.getLogger(__name__)
 #: objectives that come from the hardware estimate (everything but accuracy)
 HW_KEYS = ("fps", "latency_us", "lut", "ff", "bram18", "dsp")
 STATUS_OK, STATUS_STOPPED, STATUS_INFEASIBLE, STATUS_FAILED = (
-    "ok", "stopped", "infeasible", "failed",
+    "ok",
+    "stopped",
+    "infeasible",
+    "failed",
 )
 
 
@@ -100,8 +103,11 @@ class Candidate:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict."""
-        return {"channels": list(self.channels), "wbits": list(self.wbits),
-                "abits": list(self.abits)}
+        return {
+            "channels": list(self.channels),
+            "wbits": list(self.wbits),
+            "abits": list(self.abits),
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Candidate:
@@ -151,7 +157,10 @@ class SearchSpace:
 
     @classmethod
     def build(
-        cls, parent_widths: Sequence[int], num_quant: int, recipe: Recipe,
+        cls,
+        parent_widths: Sequence[int],
+        num_quant: int,
+        recipe: Recipe,
         bits_override: tuple[int, ...] | None = None,
     ) -> SearchSpace:
         """Space for a parent with ``parent_widths`` and ``num_quant`` conv/fc layers.
@@ -169,13 +178,19 @@ class SearchSpace:
                     f"space.min_channels ({sp.min_channels}) is above the width {w} of prunable "
                     f"layer {i} of model '{recipe.model}'; lower space.min_channels"
                 )
-            choices.append(channel_choices(int(w), sp.channel_step, sp.min_channels,
-                                           sp.min_ratio))
+            choices.append(channel_choices(int(w), sp.channel_step, sp.min_channels, sp.min_ratio))
         wbits = bits_override or tuple(sorted(set(sp.wbits)))
         abits = bits_override or tuple(sorted(set(sp.abits)))
         head = bits_override or tuple(sorted(set(sp.head_wbits or sp.wbits)))
-        return cls(tuple(int(w) for w in parent_widths), num_quant, tuple(choices), wbits,
-                   abits, head, sp.per_layer_bits)
+        return cls(
+            tuple(int(w) for w in parent_widths),
+            num_quant,
+            tuple(choices),
+            wbits,
+            abits,
+            head,
+            sp.per_layer_bits,
+        )
 
     # -------------------------------------------------------------------- sampling
     def suggest(self, trial: Any) -> Candidate:
@@ -203,8 +218,9 @@ class SearchSpace:
             ab = trial.suggest_categorical("ab", list(self.abits))
             wbits, abits = [wb] * (n - 1) + [wh], [ab] * (n - 1)
         abits.append(None)
-        return Candidate(tuple(int(c) for c in channels), tuple(int(b) for b in wbits),
-                         tuple(abits))
+        return Candidate(
+            tuple(int(c) for c in channels), tuple(int(b) for b in wbits), tuple(abits)
+        )
 
     def params_of(self, cand: Candidate) -> dict[str, Any]:
         """Optuna parameters that make :meth:`suggest` return ``cand`` (for enqueue_trial).
@@ -253,8 +269,11 @@ def make_design(spec: Any, cand: Candidate, input_bits: int, name: str) -> dict[
     """
     pruned = spec.with_widths(list(cand.channels))
     layers = pruned.design_layers(list(cand.wbits), list(cand.abits))
-    return {"name": name, "input": {"shape": list(spec.input_shape), "bits": int(input_bits)},
-            "layers": layers}
+    return {
+        "name": name,
+        "input": {"shape": list(spec.input_shape), "bits": int(input_bits)},
+        "layers": layers,
+    }
 
 
 def _est_get(est: Any, key: str, default: Any = None) -> Any:
@@ -276,12 +295,22 @@ def price(
         from hwprune.cost.gpu import estimate_gpu
 
         est = estimate_gpu(dict(design), target)
-        hw = {"fps": float(est.fps), "latency_us": float(est.latency_us), "lut": 0.0,
-              "ff": 0.0, "bram18": 0.0, "dsp": 0.0, "fits": bool(est.fits_memory),
-              "binding": None if est.fits_memory else "memory",
-              "memory_mb": float(est.memory_mb)}
-        cons = {"fits": 0.0 if est.fits_memory else
-                max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)}
+        hw = {
+            "fps": float(est.fps),
+            "latency_us": float(est.latency_us),
+            "lut": 0.0,
+            "ff": 0.0,
+            "bram18": 0.0,
+            "dsp": 0.0,
+            "fits": bool(est.fits_memory),
+            "binding": None if est.fits_memory else "memory",
+            "memory_mb": float(est.memory_mb),
+        }
+        cons = {
+            "fits": 0.0
+            if est.fits_memory
+            else max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)
+        }
         if c.max_memory_mb > 0:
             cons["max_memory_mb"] = (est.memory_mb - c.max_memory_mb) / c.max_memory_mb
     else:
@@ -431,8 +460,9 @@ def _train_parent_once(lock_dir: Path, /, *args: Any, **kwargs: Any) -> Any:
         return T.train_parent(*args, **kwargs)
 
 
-def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
-                    device: str | None = None) -> Workbench:
+def build_workbench(
+    recipe: Recipe, target: Any, cache_dir: Path, device: str | None = None
+) -> Workbench:
     """Load the data, get the float parent (trained once, cached in ``cache_dir``), the space.
 
     ``device`` is where this process fine-tunes candidates (default CPU); asking for a device
@@ -470,40 +500,66 @@ def build_workbench(recipe: Recipe, target: Any, cache_dir: Path,
     if ":" in recipe.model:
         user = load_user_model(recipe.model, checkpoint=recipe.checkpoint or None)
         layers = model_layers(user, data.input_shape)
-        spec = ModelSpec(recipe.model.replace(":", "."), data.input_shape, data.num_classes,
-                         tuple(layers))
+        spec = ModelSpec(
+            recipe.model.replace(":", "."), data.input_shape, data.num_classes, tuple(layers)
+        )
         if recipe.checkpoint:
             parent = user
         else:  # the user's module is the initial weights; trained and cached like a zoo model
-            parent = _train_parent_once(cache_dir, user, data, seed=recipe.seed, epochs=p.epochs,
-                                    cache_dir=cache_dir, lr=p.lr, optimizer=p.optimizer,
-                                    bn_l1=p.bn_l1)
+            parent = _train_parent_once(
+                cache_dir,
+                user,
+                data,
+                seed=recipe.seed,
+                epochs=p.epochs,
+                cache_dir=cache_dir,
+                lr=p.lr,
+                optimizer=p.optimizer,
+                bn_l1=p.bn_l1,
+            )
     else:
-        spec = get_spec(recipe.model, data.input_shape, data.num_classes,
-                        width_mult=recipe.width_mult)
+        spec = get_spec(
+            recipe.model, data.input_shape, data.num_classes, width_mult=recipe.width_mult
+        )
         if recipe.checkpoint:  # a zoo model trained elsewhere: its weights are the parent
-            parent = load_checkpoint(build_model(spec), recipe.checkpoint,
-                                     f"zoo model '{recipe.model}' on {data.name}")
+            parent = load_checkpoint(
+                build_model(spec), recipe.checkpoint, f"zoo model '{recipe.model}' on {data.name}"
+            )
         else:
-            parent = _train_parent_once(cache_dir, spec, data, seed=recipe.seed,
-                                        epochs=p.epochs, cache_dir=cache_dir, lr=p.lr,
-                                        optimizer=p.optimizer, bn_l1=p.bn_l1)
+            parent = _train_parent_once(
+                cache_dir,
+                spec,
+                data,
+                seed=recipe.seed,
+                epochs=p.epochs,
+                cache_dir=cache_dir,
+                lr=p.lr,
+                optimizer=p.optimizer,
+                bn_l1=p.bn_l1,
+            )
     parent.eval()
     parent_s = time.perf_counter() - t0
     val_acc = float(T.evaluate(parent, data.val))
     test_acc = float(T.evaluate(parent, data.test))
     logger.info(
         "float parent %s on %s (%d train / %d val / %d test): %s in %.1f s, val accuracy %.4f",
-        spec.name, data.name, len(data.train), len(data.val), len(data.test),
-        "loaded from cache" if getattr(parent, "cache_hit", False) else "trained", parent_s,
+        spec.name,
+        data.name,
+        len(data.train),
+        len(data.val),
+        len(data.test),
+        "loaded from cache" if getattr(parent, "cache_hit", False) else "trained",
+        parent_s,
         val_acc,
     )
     bits = (8,) if getattr(target, "kind", "fpga") == "gpu" else None
-    space = SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, recipe,
-                              bits_override=bits)
+    space = SearchSpace.build(
+        spec.prunable_widths(), spec.num_quant_layers, recipe, bits_override=bits
+    )
     example = data.train.x[:2].clone()
-    return Workbench(recipe, target, data, spec, parent, val_acc, test_acc, space, example,
-                     parent_s, device)
+    return Workbench(
+        recipe, target, data, spec, parent, val_acc, test_acc, space, example, parent_s, device
+    )
 
 
 def measure_candidate(wb: Workbench, cand: Candidate) -> float:
@@ -515,8 +571,13 @@ def measure_candidate(wb: Workbench, cand: Candidate) -> float:
     from hwprune.calibrate import measure_for_target
     from hwprune.compress import prune as P
 
-    pruned = P.prune_to(wb.parent, list(cand.channels), wb.example_input,
-                        criterion=wb.recipe.prune.criterion, data=wb.data.train)
+    pruned = P.prune_to(
+        wb.parent,
+        list(cand.channels),
+        wb.example_input,
+        criterion=wb.recipe.prune.criterion,
+        data=wb.data.train,
+    )
     return float(measure_for_target(pruned.eval(), wb.data.input_shape, wb.target))
 
 
@@ -553,19 +614,35 @@ def train_candidate(
 
     r = wb.recipe
     torch.manual_seed(seed)
-    pruned = P.prune_to(wb.parent, list(cand.channels), wb.example_input,
-                        criterion=r.prune.criterion, data=wb.data.train)
-    qmodel = Q.to_brevitas(pruned, list(cand.wbits), list(cand.abits),
-                           input_scale=wb.data.input_scale)
+    pruned = P.prune_to(
+        wb.parent,
+        list(cand.channels),
+        wb.example_input,
+        criterion=r.prune.criterion,
+        data=wb.data.train,
+    )
+    qmodel = Q.to_brevitas(
+        pruned, list(cand.wbits), list(cand.abits), input_scale=wb.data.input_scale
+    )
     curve: list[float] = []
 
     def cb(epoch: int, val_acc: float) -> bool:
         curve.append(float(val_acc))
         return True if on_epoch is None else bool(on_epoch(len(curve), float(val_acc)))
 
-    hist = T.finetune_qat(qmodel, wb.parent, wb.data, epochs=epochs, kd_alpha=r.kd.alpha,
-                          kd_temperature=r.kd.temperature, patience=r.budget.patience or None,
-                          on_epoch=cb, lr=r.kd.lr, seed=seed, device=wb.device)
+    hist = T.finetune_qat(
+        qmodel,
+        wb.parent,
+        wb.data,
+        epochs=epochs,
+        kd_alpha=r.kd.alpha,
+        kd_temperature=r.kd.temperature,
+        patience=r.budget.patience or None,
+        on_epoch=cb,
+        lr=r.kd.lr,
+        seed=seed,
+        device=wb.device,
+    )
     # the trainer restores the best-validation weights; report that accuracy
     acc = float(getattr(hist, "best_val_acc", None) or T.evaluate(qmodel, wb.data.val))
     return qmodel, acc, curve
@@ -591,8 +668,9 @@ def _trained_records(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def _front_of(records: Sequence[Mapping[str, Any]], objectives: Sequence[str]) -> list:
-    idx = pareto_indices([_values(r, objectives) for r in records],
-                         [OBJECTIVES[o] for o in objectives])
+    idx = pareto_indices(
+        [_values(r, objectives) for r in records], [OBJECTIVES[o] for o in objectives]
+    )
     return [records[i] for i in idx]
 
 
@@ -613,8 +691,9 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> list[float]:
         r = self.recipe
         cand = self.wb.space.suggest(trial)
-        design = make_design(self.wb.spec, cand, r.space.input_bits,
-                             f"{r.name}-trial{trial.number}")
+        design = make_design(
+            self.wb.spec, cand, r.space.input_bits, f"{r.name}-trial{trial.number}"
+        )
         est, hw, cons = price(design, self.wb.target, r)
         folded = _with_folding(design, est)
         for key, value in cons.items():
@@ -642,16 +721,18 @@ class Objective:
             if len(records) < r.study.startup_trials:
                 return True  # the first fine-tunes always finish: unbiased late gains
             gain = late_gain([rec["val_curve"] for rec in records], k, r.study.early_stop_margin)
-            if cannot_reach_front(best_so_far[-1], hw, _front_of(records, self.objectives),
-                                  self.objectives, gain):
+            if cannot_reach_front(
+                best_so_far[-1], hw, _front_of(records, self.objectives), self.objectives, gain
+            ):
                 stopped["epoch"] = done
                 return False
             return True
 
         t0 = time.perf_counter()
         self.trained += 1
-        _, acc, curve = train_candidate(self.wb, cand, r.budget.epochs,
-                                        seed=r.seed + 1000 + trial.number, on_epoch=on_epoch)
+        _, acc, curve = train_candidate(
+            self.wb, cand, r.budget.epochs, seed=r.seed + 1000 + trial.number, on_epoch=on_epoch
+        )
         trial.set_user_attr("train_s", round(time.perf_counter() - t0, 3))
         if r.study.measure:
             hw["measured_latency_us"] = measure_candidate(self.wb, cand)
@@ -789,8 +870,14 @@ class FrontPoint:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict."""
-        return {"trial": self.trial, "accuracy": self.accuracy, "values": self.values,
-                **self.candidate.to_json(), "hw": self.hw, "design": self.design}
+        return {
+            "trial": self.trial,
+            "accuracy": self.accuracy,
+            "values": self.values,
+            **self.candidate.to_json(),
+            "hw": self.hw,
+            "design": self.design,
+        }
 
 
 @dataclass(frozen=True)
@@ -811,8 +898,16 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
     """Counts of trials by outcome: complete, feasible, infeasible, stopped, failed, ..."""
     from optuna.trial import TrialState
 
-    c = {"total": 0, "complete": 0, "feasible": 0, "infeasible": 0, "stopped": 0,
-         "failed": 0, "running": 0, "waiting": 0}
+    c = {
+        "total": 0,
+        "complete": 0,
+        "feasible": 0,
+        "infeasible": 0,
+        "stopped": 0,
+        "failed": 0,
+        "running": 0,
+        "waiting": 0,
+    }
     for t in study.get_trials(deepcopy=False):
         c["total"] += 1
         if t.state == TrialState.COMPLETE:
@@ -844,10 +939,16 @@ def pareto_front(study: optuna.Study, objectives: Sequence[str]) -> list[FrontPo
         if any(v > 0 for v in t.constraints.values()):
             continue
         values = dict(zip(objectives, t.values, strict=True))
-        pts.append(FrontPoint(t.number, float(values["accuracy"]), values,
-                              Candidate.from_json(t.user_attrs["candidate"]),
-                              dict(t.user_attrs.get("hw", {})),
-                              dict(t.user_attrs.get("design", {}))))
+        pts.append(
+            FrontPoint(
+                t.number,
+                float(values["accuracy"]),
+                values,
+                Candidate.from_json(t.user_attrs["candidate"]),
+                dict(t.user_attrs.get("hw", {})),
+                dict(t.user_attrs.get("design", {})),
+            )
+        )
     dirs = [OBJECTIVES[o] for o in objectives]
     idx = pareto_indices([[p.values[o] for o in objectives] for p in pts], dirs)
     return sorted((pts[i] for i in idx), key=lambda p: (-p.accuracy, p.trial))
@@ -901,8 +1002,9 @@ def open_study(
     try:
         existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     except Exception as exc:  # noqa: BLE001
-        raise StorageError(f"cannot read the study list from the storage ({exc}); check it") \
-            from None
+        raise StorageError(
+            f"cannot read the study list from the storage ({exc}); check it"
+        ) from None
     n_before = 0
     if study_name in existing:
         summ = existing[study_name]
@@ -920,8 +1022,11 @@ def open_study(
             "or check --study"
         )
     study = optuna.create_study(
-        study_name=study_name, storage=storage, directions=recipe.directions(),
-        sampler=_make_sampler(recipe, n_before), load_if_exists=True,
+        study_name=study_name,
+        storage=storage,
+        directions=recipe.directions(),
+        sampler=_make_sampler(recipe, n_before),
+        load_if_exists=True,
     )
     if create:  # the latest budgets, so that workers joining later follow them
         study.set_user_attr("recipe", recipe.to_dict())
@@ -938,8 +1043,7 @@ def open_study(
 
 def resolve_objectives(recipe: Recipe, target: Any) -> Recipe:
     """On a GPU target the default objective pair (accuracy, fps) becomes (accuracy, latency)."""
-    if getattr(target, "kind", "fpga") == "gpu" and tuple(recipe.objectives) == ("accuracy",
-                                                                                  "fps"):
+    if getattr(target, "kind", "fpga") == "gpu" and tuple(recipe.objectives) == ("accuracy", "fps"):
         return recipe.with_overrides({"objectives": ["accuracy", "latency_us"]})
     return recipe
 
@@ -963,12 +1067,21 @@ def _progress(quiet: bool, total: int, study: Any) -> Iterator[Callable[..., Non
         c = trial_counts(study)
         best = _trained_records(study)
         acc = f"{max(b['accuracy'] for b in best):.3f}" if best else "-"
-        return c["complete"], (f"feasible {c['feasible']} · infeasible {c['infeasible']} · "
-                               f"stopped {c['stopped']} · best acc {acc}")
+        return c["complete"], (
+            f"feasible {c['feasible']} · infeasible {c['infeasible']} · "
+            f"stopped {c['stopped']} · best acc {acc}"
+        )
 
-    with Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("eta"),
-                  TimeRemainingColumn(), transient=False) as prog:
+    with Progress(
+        TextColumn("trials"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as prog:
         done, text = describe()
         task = prog.add_task(text, total=total, completed=min(done, total))
 
@@ -1017,9 +1130,15 @@ def run_trials(
 
     with warnings.catch_warnings(), _first_ctrl_c_finishes_the_trial() as interrupted:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        res = run_worker(study, guarded, budget=n_trials, timeout=timeout or None,
-                         callbacks=[callback] if callback is not None else [],
-                         reraise=_USER_ERRORS, should_stop=interrupted.is_set)
+        res = run_worker(
+            study,
+            guarded,
+            budget=n_trials,
+            timeout=timeout or None,
+            callbacks=[callback] if callback is not None else [],
+            reraise=_USER_ERRORS,
+            should_stop=interrupted.is_set,
+        )
     if interrupted.is_set():
         raise Interrupted(
             f"interrupted after {res.ran} trial(s) in this run; every finished trial is kept in "
@@ -1119,28 +1238,47 @@ def search(
                 f"run folder '{run.root}' is in use by another hwprune process; wait for it, "
                 "or join it with `hwprune worker`"
             )
-        st = open_storage(storage, run_dir=run.root, heartbeat_s=heartbeat_s,
-                          grace_s=grace_s)
+        st = open_storage(storage, run_dir=run.root, heartbeat_s=heartbeat_s, grace_s=grace_s)
         study = open_study(rec, tgt, st, name)
         requeue_cut_off(study, own_storage=own and got_lock)
         # a single-process search fine-tunes on the first --device (K workers get theirs)
-        wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir,
-                             device=devices[0] if devices and workers <= 1 else None)
+        wb = build_workbench(
+            rec,
+            tgt,
+            Path(cache_dir) if cache_dir else run.parent_dir,
+            device=devices[0] if devices and workers <= 1 else None,
+        )
         objective = Objective(wb, run)
         t_trials = time.perf_counter()
         with _progress(quiet, rec.budget.trials, study) as cb:
             if workers > 1:
                 # K local `hwprune worker` processes share the storage; the parent is in the
                 # cache already, so none of them trains it again
-                _run_local_workers(url, name, run, Path(cache_dir) if cache_dir else
-                                   run.parent_dir, rec.budget.trials, workers, devices,
-                                   heartbeat_s, grace_s, cb)
+                _run_local_workers(
+                    url,
+                    name,
+                    run,
+                    Path(cache_dir) if cache_dir else run.parent_dir,
+                    rec.budget.trials,
+                    workers,
+                    devices,
+                    heartbeat_s,
+                    grace_s,
+                    cb,
+                )
             else:
                 run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
         trials_s = time.perf_counter() - t_trials
-        result = finalize(study, wb, run, url, export=export, console=None if quiet else console,
-                          timings={"parent_s": wb.parent_s, "trials_s": trials_s},
-                          t_start=t_start)
+        result = finalize(
+            study,
+            wb,
+            run,
+            url,
+            export=export,
+            console=None if quiet else console,
+            timings={"parent_s": wb.parent_s, "trials_s": trials_s},
+            t_start=t_start,
+        )
     return result
 
 
@@ -1166,9 +1304,17 @@ def worker(
     device this process was given (see :func:`hwprune.workers.launch_workers`).
     """
     if workers > 1:
-        return _worker_pool(storage, study_name, out=out, trials=trials, cache_dir=cache_dir,
-                            workers=workers, devices=devices, heartbeat_s=heartbeat_s,
-                            grace_s=grace_s)
+        return _worker_pool(
+            storage,
+            study_name,
+            out=out,
+            trials=trials,
+            cache_dir=cache_dir,
+            workers=workers,
+            devices=devices,
+            heartbeat_s=heartbeat_s,
+            grace_s=grace_s,
+        )
     st = open_storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
     import optuna
 
@@ -1187,17 +1333,22 @@ def worker(
     run = RunFolder(Path(out) if out else Path("runs") / study_name)
     run.prepare()
     study = open_study(rec, tgt, st, study_name, create=False)
-    wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir,
-                         device=device)
+    wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir, device=device)
     objective = Objective(wb, run)
     with _progress(quiet, rec.budget.trials, study) as cb:
         return run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
 
 
 def _run_local_workers(
-    url: str, study_name: str, run: RunFolder, cache_dir: Path, trials: int | None,
+    url: str,
+    study_name: str,
+    run: RunFolder,
+    cache_dir: Path,
+    trials: int | None,
     workers: int,
-    devices: Sequence[str], heartbeat_s: int | None, grace_s: int | None,
+    devices: Sequence[str],
+    heartbeat_s: int | None,
+    grace_s: int | None,
     on_poll: Callable[..., None] | None = None,
 ) -> list[int]:
     """Start ``workers`` local ``hwprune worker`` processes on the study and wait for them.
@@ -1207,10 +1358,18 @@ def _run_local_workers(
     """
     from hwprune.workers import hwprune_worker_argv, launch_workers, wait_workers
 
-    argv = hwprune_worker_argv(url, study_name, out=run.root, cache_dir=cache_dir,
-                               trials=trials, heartbeat=heartbeat_s, grace=grace_s)
-    procs = launch_workers(argv, max(workers, 1), devices=list(devices),
-                           log_dir=run.root / "workers")
+    argv = hwprune_worker_argv(
+        url,
+        study_name,
+        out=run.root,
+        cache_dir=cache_dir,
+        trials=trials,
+        heartbeat=heartbeat_s,
+        grace=grace_s,
+    )
+    procs = launch_workers(
+        argv, max(workers, 1), devices=list(devices), log_dir=run.root / "workers"
+    )
     codes = wait_workers(procs, on_poll=on_poll)
     bad = [i for i, code in enumerate(codes) if code != 0]
     if bad:
@@ -1219,9 +1378,16 @@ def _run_local_workers(
 
 
 def _worker_pool(
-    storage: str, study_name: str, *, out: str | Path | None, trials: int | None,
-    cache_dir: str | Path | None, workers: int, devices: Sequence[str],
-    heartbeat_s: int | None, grace_s: int | None,
+    storage: str,
+    study_name: str,
+    *,
+    out: str | Path | None,
+    trials: int | None,
+    cache_dir: str | Path | None,
+    workers: int,
+    devices: Sequence[str],
+    heartbeat_s: int | None,
+    grace_s: int | None,
 ) -> int:
     """``hwprune worker --workers K``: K local workers on an existing study; trials run."""
     import optuna
@@ -1236,9 +1402,17 @@ def _worker_pool(
     before = len(optuna.load_study(study_name=study_name, storage=st).trials)
     run = RunFolder(Path(out) if out else Path("runs") / study_name)
     run.prepare()
-    _run_local_workers(storage, study_name, run,
-                       Path(cache_dir) if cache_dir else run.parent_dir, trials, workers,
-                       devices, heartbeat_s, grace_s)
+    _run_local_workers(
+        storage,
+        study_name,
+        run,
+        Path(cache_dir) if cache_dir else run.parent_dir,
+        trials,
+        workers,
+        devices,
+        heartbeat_s,
+        grace_s,
+    )
     return len(optuna.load_study(study_name=study_name, storage=st).trials) - before
 
 
@@ -1290,15 +1464,22 @@ def finalize(
     front = pareto_front(study, objectives)
     counts = trial_counts(study)
     timings = dict(timings or {})
-    atomic_write_json(run.pareto_path, {
-        "study": study.study_name, "objectives": objectives, "directions": dirs,
-        "front": [p.to_json() for p in front]})
+    atomic_write_json(
+        run.pareto_path,
+        {
+            "study": study.study_name,
+            "objectives": objectives,
+            "directions": dirs,
+            "front": [p.to_json() for p in front],
+        },
+    )
     chosen: FrontPoint | None = None
     final: dict[str, Any] = {}
     export_info: dict[str, Any] | None = None
     if front:
-        i = select([[p.values[o] for o in objectives] for p in front], dirs, r.study.select,
-                   objectives)
+        i = select(
+            [[p.values[o] for o in objectives] for p in front], dirs, r.study.select, objectives
+        )
         chosen = front[i]
         t0 = time.perf_counter()
         final, qmodel = _final_finetune(wb, chosen, run)
@@ -1309,8 +1490,9 @@ def finalize(
             timings["export_s"] = time.perf_counter() - t0
     hv = None
     if front and len(objectives) == 2 and "fps" in objectives:
-        hv = hypervolume([[p.values[o] for o in objectives] for p in front], dirs,
-                         [0.0 for _ in objectives])
+        hv = hypervolume(
+            [[p.values[o] for o in objectives] for p in front], dirs, [0.0 for _ in objectives]
+        )
     if t_start is not None:
         timings["total_s"] = time.perf_counter() - t_start
     summary = {
@@ -1323,14 +1505,24 @@ def finalize(
         "objectives": objectives,
         "directions": dirs,
         "trials": counts,
-        "parent": {"val_accuracy": wb.parent_val_acc, "test_accuracy": wb.parent_test_acc,
-                   "widths": list(wb.space.parent_widths)},
+        "parent": {
+            "val_accuracy": wb.parent_val_acc,
+            "test_accuracy": wb.parent_test_acc,
+            "widths": list(wb.space.parent_widths),
+        },
         "front": [p.to_json() for p in front],
         "hypervolume": hv,
-        "chosen": None if chosen is None else {
-            "trial": chosen.trial, "rule": r.study.select, **chosen.candidate.to_json(),
-            "search_val_accuracy": chosen.accuracy, "values": chosen.values, "hw": chosen.hw,
-            **final},
+        "chosen": None
+        if chosen is None
+        else {
+            "trial": chosen.trial,
+            "rule": r.study.select,
+            **chosen.candidate.to_json(),
+            "search_val_accuracy": chosen.accuracy,
+            "values": chosen.values,
+            "hw": chosen.hw,
+            **final,
+        },
         "export": export_info,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -1340,8 +1532,16 @@ def finalize(
         raise InfeasibleError(_why_nothing_feasible(study, wb, run))
     if console is not None:
         print_front(front, objectives, chosen, console)
-    return SearchResult(run.root, study.study_name, _mask(storage_url), tuple(front), chosen,
-                        final.get("val_accuracy"), final.get("test_accuracy"), summary)
+    return SearchResult(
+        run.root,
+        study.study_name,
+        _mask(storage_url),
+        tuple(front),
+        chosen,
+        final.get("val_accuracy"),
+        final.get("test_accuracy"),
+        summary,
+    )
 
 
 def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) -> str:
@@ -1353,9 +1553,11 @@ def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) ->
     target = getattr(wb.target, "name", "the target")
     kept = f"the {len(trials)} trial(s) are kept in {run.root}"
     if not infeasible:
-        return (f"no trial produced a trained design that meets the constraints on {target} "
-                f"({len(trials)} finished or failed; see their fail_reason in the study); "
-                f"relax --min-accuracy or add --trials; {kept}")
+        return (
+            f"no trial produced a trained design that meets the constraints on {target} "
+            f"({len(trials)} finished or failed; see their fail_reason in the study); "
+            f"relax --min-accuracy or add --trials; {kept}"
+        )
     worst: dict[str, int] = {}
     closest: dict[str, float] = {}
     for t in infeasible:
@@ -1365,16 +1567,26 @@ def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) ->
                 closest[key] = min(closest.get(key, math.inf), float(value))
     key = max(worst, key=worst.get) if worst else "fits"
     binding = {t.user_attrs.get("hw", {}).get("binding") for t in infeasible} - {None}
-    what = (f"the design does not fit ({', '.join(sorted(binding))} binds)"
-            if key == "fits" and binding else f"{key} is exceeded")
-    advice = ("use a larger target or offer fewer channels / bits (--wbits, --abits, "
-              "--set space.min_channels=...)") if key == "fits" else \
-        f"relax --{key.replace('_', '-')}"
+    what = (
+        f"the design does not fit ({', '.join(sorted(binding))} binds)"
+        if key == "fits" and binding
+        else f"{key} is exceeded"
+    )
+    advice = (
+        (
+            "use a larger target or offer fewer channels / bits (--wbits, --abits, "
+            "--set space.min_channels=...)"
+        )
+        if key == "fits"
+        else f"relax --{key.replace('_', '-')}"
+    )
     excess = closest.get(key, 0.0)  # normalised: (value - limit) / limit
     by = f"{excess + 1:.0f}x the limit" if excess >= 1 else f"{excess:.0%} over the limit"
-    return (f"no candidate met the constraints on {target}: in {worst.get(key, 0)} of "
-            f"{len(infeasible)} infeasible trial(s) {what}, the closest at {by}; {advice}; "
-            f"{kept}")
+    return (
+        f"no candidate met the constraints on {target}: in {worst.get(key, 0)} of "
+        f"{len(infeasible)} infeasible trial(s) {what}, the closest at {by}; {advice}; "
+        f"{kept}"
+    )
 
 
 def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[dict, Any]:
@@ -1395,8 +1607,13 @@ def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[
     atomic_write_json(best / "candidate.json", chosen.candidate.to_json())
     est, _, _ = price(chosen.design, wb.target, r)
     atomic_write_json(best / "estimate.json", _estimate_json(est))
-    info = {"final_epochs": epochs, "val_accuracy": val_acc, "test_accuracy": test_acc,
-            "val_curve": curve, "model": str(best / "model.pt")}
+    info = {
+        "final_epochs": epochs,
+        "val_accuracy": val_acc,
+        "test_accuracy": test_acc,
+        "val_curve": curve,
+        "model": str(best / "model.pt"),
+    }
     atomic_write_json(best / "accuracy.json", info)
     return info, qmodel
 
@@ -1418,10 +1635,21 @@ def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder)
             from hwprune.export.gpu import export_gpu_bundle
 
             est, _, _ = price(chosen.design, wb.target, wb.recipe)
-            pruned = P.prune_to(wb.parent, list(chosen.candidate.channels), wb.example_input,
-                                criterion=wb.recipe.prune.criterion, data=wb.data.train)
-            files = export_gpu_bundle(best, qmodel, pruned, wb.data.input_shape, estimate=est,
-                                      check=(wb.data.test.x, wb.data.test.y))
+            pruned = P.prune_to(
+                wb.parent,
+                list(chosen.candidate.channels),
+                wb.example_input,
+                criterion=wb.recipe.prune.criterion,
+                data=wb.data.train,
+            )
+            files = export_gpu_bundle(
+                best,
+                qmodel,
+                pruned,
+                wb.data.input_shape,
+                estimate=est,
+                check=(wb.data.test.x, wb.data.test.y),
+            )
             return {"ok": True, "dir": str(best), "files": _jsonable(files)}
         from hwprune.export import export_model
 
@@ -1432,13 +1660,23 @@ def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder)
             if "pe" in lay and "simd" in lay
         }
         qmodel.eval()
-        res = export_model(qmodel, wb.target, folding=folding or "auto", out_dir=best,
-                           golden_inputs=np.asarray(wb.data.test.x[:100]),
-                           input_shape=tuple(wb.data.input_shape), n_golden=100)
+        res = export_model(
+            qmodel,
+            wb.target,
+            folding=folding or "auto",
+            out_dir=best,
+            golden_inputs=np.asarray(wb.data.test.x[:100]),
+            input_shape=tuple(wb.data.input_shape),
+            n_golden=100,
+        )
         csim = getattr(res, "csim", None)
-        return {"ok": True, "dir": str(best), "bit_exact": bool(res.bit_exact),
-                "csim": None if csim is None else bool(csim.bit_exact),
-                "timings_s": {k: round(float(v), 3) for k, v in res.timings.items()}}
+        return {
+            "ok": True,
+            "dir": str(best),
+            "bit_exact": bool(res.bit_exact),
+            "csim": None if csim is None else bool(csim.bit_exact),
+            "timings_s": {k: round(float(v), 3) for k, v in res.timings.items()},
+        }
     except ImportError as exc:
         logger.info("export not available (%s); best/ holds weights and design only", exc)
         return None
@@ -1473,24 +1711,42 @@ def _write_report(run: RunFolder, storage_url: str) -> None:
 
 
 def print_front(
-    front: Sequence[FrontPoint], objectives: Sequence[str], chosen: FrontPoint | None,
+    front: Sequence[FrontPoint],
+    objectives: Sequence[str],
+    chosen: FrontPoint | None,
     console: Any,
 ) -> None:
     """Print the Pareto front as a rich table (the chosen design marked)."""
     from rich.table import Table
 
     table = Table(title="Pareto front (feasible, trained designs)")
-    for col in ("", "trial", "val acc", "fps", "latency us", "LUT", "BRAM18", "DSP",
-                "channels", "wbits", "abits"):
+    for col in (
+        "",
+        "trial",
+        "val acc",
+        "fps",
+        "latency us",
+        "LUT",
+        "BRAM18",
+        "DSP",
+        "channels",
+        "wbits",
+        "abits",
+    ):
         table.add_column(col, justify="right")
     for p in front:
         hw = p.hw
         table.add_row(
             "*" if chosen is not None and p.trial == chosen.trial else "",
-            str(p.trial), f"{p.accuracy:.4f}", f"{hw.get('fps', 0):,.0f}",
-            f"{hw.get('latency_us', 0):.2f}", f"{hw.get('lut', 0):,.0f}",
-            f"{hw.get('bram18', 0):g}", f"{hw.get('dsp', 0):g}",
-            ",".join(map(str, p.candidate.channels)), ",".join(map(str, p.candidate.wbits)),
+            str(p.trial),
+            f"{p.accuracy:.4f}",
+            f"{hw.get('fps', 0):,.0f}",
+            f"{hw.get('latency_us', 0):.2f}",
+            f"{hw.get('lut', 0):,.0f}",
+            f"{hw.get('bram18', 0):g}",
+            f"{hw.get('dsp', 0):g}",
+            ",".join(map(str, p.candidate.channels)),
+            ",".join(map(str, p.candidate.wbits)),
             ",".join("-" if a is None else str(a) for a in p.candidate.abits),
         )
     console.print(table)

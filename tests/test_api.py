@@ -19,9 +19,13 @@ def test_search_and_estimate_stay_callable_after_submodule_import() -> None:
     importlib.import_module("hwprune.estimate")
     assert callable(hwprune.search)
     est = hwprune.estimate(
-        {"input": {"shape": [1, 8, 8], "bits": 8},
-         "layers": [{"op": "fc", "out": 16, "wbits": 4, "abits": 4},
-                    {"op": "fc", "out": 10, "wbits": 4, "abits": None}]},
+        {
+            "input": {"shape": [1, 8, 8], "bits": 8},
+            "layers": [
+                {"op": "fc", "out": 16, "wbits": 4, "abits": 4},
+                {"op": "fc", "out": 10, "wbits": 4, "abits": None},
+            ],
+        },
         "pynq-z2",
     )
     assert est.fits and est.fps > 0

@@ -29,10 +29,21 @@ from hwprune.errors import ConfigError
 from hwprune.targets import load_target
 
 TRUE = {
-    "name": "truth", "precisions": ["fp32"], "peak_tops": {"fp32": 0.2}, "mem_bw_gbps": 25.0,
-    "cache_mb": 2.0, "cache_bw_gbps": 120.0, "launch_us": 0.5, "fixed_us": 4.0,
-    "parallel_half": 40.0, "channel_half": 12.0, "reduce_half": 15.0, "pool_cost": 3.0,
-    "channel_align": {"fp32": 8}, "device": "cpu", "threads": 1,
+    "name": "truth",
+    "precisions": ["fp32"],
+    "peak_tops": {"fp32": 0.2},
+    "mem_bw_gbps": 25.0,
+    "cache_mb": 2.0,
+    "cache_bw_gbps": 120.0,
+    "launch_us": 0.5,
+    "fixed_us": 4.0,
+    "parallel_half": 40.0,
+    "channel_half": 12.0,
+    "reduce_half": 15.0,
+    "pool_cost": 3.0,
+    "channel_align": {"fp32": 8},
+    "device": "cpu",
+    "threads": 1,
 }
 
 
@@ -59,8 +70,9 @@ def test_vectorised_fit_model_equals_the_estimator() -> None:
 
 def test_fit_recovers_a_known_target() -> None:
     truth = gpu_target_from_dict(TRUE)
-    target, report = fit_target(synthetic(truth, noise=0.02), "fitted", "cpu", cache_mb=2.0,
-                                threads=1)
+    target, report = fit_target(
+        synthetic(truth, noise=0.02), "fitted", "cpu", cache_mb=2.0, threads=1
+    )
     assert report.points == len(sweep_designs())
     assert report.within_10 >= 0.95
     assert report.median_abs_error < 0.03
@@ -89,12 +101,15 @@ def test_target_file_round_trip(tmp_path) -> None:
 def test_torch_model_from_works_matches_the_design_shapes() -> None:
     import torch
 
-    design = {"input": {"shape": [3, 17, 17], "bits": 32}, "layers": [
-        {"op": "conv", "out_ch": 8, "kernel": 3, "stride": 2, "pad": 1},
-        {"op": "conv", "out_ch": 8, "kernel": 3, "pad": 1, "groups": 8},
-        {"op": "maxpool", "kernel": 3},
-        {"op": "fc", "out": 5},
-    ]}
+    design = {
+        "input": {"shape": [3, 17, 17], "bits": 32},
+        "layers": [
+            {"op": "conv", "out_ch": 8, "kernel": 3, "stride": 2, "pad": 1},
+            {"op": "conv", "out_ch": 8, "kernel": 3, "pad": 1, "groups": 8},
+            {"op": "maxpool", "kernel": 3},
+            {"op": "fc", "out": 5},
+        ],
+    }
     works = layer_works(design)
     model = torch_model_from_works(works)
     assert model(torch.zeros(2, 3, 17, 17)).shape == (2, 5)
@@ -125,10 +140,11 @@ def test_calibrate_command_writes_a_usable_target(tmp_path) -> None:
     from hwprune.cli import app
 
     out = tmp_path / "cpu-local.toml"
-    res = CliRunner().invoke(app, ["calibrate", "--device", "cpu", "--out", str(out),
-                                   "--quick", "--json"])
+    res = CliRunner().invoke(
+        app, ["calibrate", "--device", "cpu", "--out", str(out), "--quick", "--json"]
+    )
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.stdout[res.stdout.index("{"):])
+    summary = json.loads(res.stdout[res.stdout.index("{") :])
     assert summary["target"] == "cpu-local" and summary["networks_timed"] >= 40
     target = load_gpu_target(out)
     assert target.calibrated and target.device == "cpu" and target.precisions == ("fp32",)
@@ -145,8 +161,10 @@ def test_calibrate_command_writes_a_usable_target(tmp_path) -> None:
     from hwprune.models import build_model, get_spec
 
     spec = get_spec("tfc")
-    design = {"input": {"shape": [1, 28, 28], "bits": 32},
-              "layers": spec.design_layers([32] * 4, [32, 32, 32, None])}
+    design = {
+        "input": {"shape": [1, 28, 28], "bits": 32},
+        "layers": spec.design_layers([32] * 4, [32, 32, 32, None]),
+    }
     pred = estimate_gpu(design, target).latency_us
     meas = measure_latency_us(build_model(spec), (1, 28, 28), "cpu", threads=target.threads)
     assert math.isfinite(pred) and 0.33 < pred / meas < 3.0

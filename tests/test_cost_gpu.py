@@ -29,8 +29,12 @@ GPU_TARGETS = ("jetson-nano", "jetson-orin-nano", "jetson-agx-orin", "rtx-4090",
 
 def plain(**kw: object) -> GpuTarget:
     """A target with round numbers and no efficiency losses unless asked."""
-    base = {"name": "t", "precisions": ["int8", "fp16", "fp32"],
-            "peak_tops": {"int8": 4.0, "fp16": 2.0, "fp32": 1.0}, "mem_bw_gbps": 100.0}
+    base = {
+        "name": "t",
+        "precisions": ["int8", "fp16", "fp32"],
+        "peak_tops": {"int8": 4.0, "fp16": 2.0, "fp32": 1.0},
+        "mem_bw_gbps": 100.0,
+    }
     base.update(kw)
     return gpu_target_from_dict(base)
 
@@ -54,8 +58,13 @@ def test_conv_roofline_compute_bound_with_padding_and_efficiency() -> None:
     # channel_align 16: in 3 -> 16, out 60 -> 64. K = 16*9 = 144, P = 900*64 = 57600.
     # eff = 0.5 * P/(P+57600) * K/(K+144) * 64/(64+64) = 0.5 * 0.5 * 0.5 * 0.5 = 0.0625
     # ops = 2 * 57600 * 144 = 16,588,800 at 4 TOPS * 0.0625 -> 66.3552 us.
-    t = plain(compute_eff=0.5, parallel_half=57600, reduce_half=144, channel_half=64,
-              channel_align={"int8": 16})
+    t = plain(
+        compute_eff=0.5,
+        parallel_half=57600,
+        reduce_half=144,
+        channel_half=64,
+        channel_align={"int8": 16},
+    )
     w = LayerWork("conv", (3, 32, 32), (60, 30, 30), kernel=3, wbits=4, in_bits=8, out_bits=4)
     assert w.macs == 900 * 60 * 27 and w.weights == 60 * 27
     r = layer_latency(w, t)
@@ -95,10 +104,13 @@ def test_cache_share_follows_the_working_set() -> None:
 
 def test_network_latency_memory_and_batch() -> None:
     t = plain(launch_us=2.0, fixed_us=7.0)
-    design = {"input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
-        {"op": "fc", "out": 100, "wbits": 16, "abits": 16},
-        {"op": "fc", "out": 10, "wbits": 16, "abits": None},
-    ]}
+    design = {
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [
+            {"op": "fc", "out": 100, "wbits": 16, "abits": 16},
+            {"op": "fc", "out": 10, "wbits": 16, "abits": None},
+        ],
+    }
     est = estimate_gpu(design, t)
     assert [r.precision for r in est.layers] == ["fp16", "fp16"]
     assert est.latency_us == pytest.approx(7.0 + sum(r.latency_us for r in est.layers))
@@ -129,10 +141,13 @@ def test_precision_rules() -> None:
     assert supported_precisions(nano) == ("fp16", "fp32")
     assert bits_for_precision("int8") == 8 and bits_for_precision("fp32") == 32
     # a layer runs at the wider of its weights and input activations
-    design = {"input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
-        {"op": "fc", "out": 32, "wbits": 4, "abits": 12},
-        {"op": "fc", "out": 10, "wbits": 2, "abits": None},
-    ]}
+    design = {
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [
+            {"op": "fc", "out": 32, "wbits": 4, "abits": 12},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+        ],
+    }
     est = estimate_gpu(design, full)
     assert [r.precision for r in est.layers] == ["int8", "fp16"]
     assert "int8" in est.table() and "bits <= 8 run as int8" in est.table()
@@ -171,8 +186,10 @@ def test_layer_works_come_from_the_ir() -> None:
 
 
 def test_float_design_layers_count_as_32_bits() -> None:
-    design = {"input": {"shape": [1, 8, 8], "bits": 8},
-              "layers": [{"op": "fc", "out": 16}, {"op": "fc", "out": 10}]}
+    design = {
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [{"op": "fc", "out": 16}, {"op": "fc", "out": 10}],
+    }
     works = layer_works(design)
     assert [w.wbits for w in works] == [32, 32]
     est = estimate_gpu(design, load_target("a100"))
@@ -187,10 +204,17 @@ def test_shipped_gpu_targets_load(name: str) -> None:
     # faster precisions are never slower at peak
     peaks = [t.peak_tops[p] for p in t.precisions]
     assert peaks == sorted(peaks, reverse=True)
-    est = estimate_gpu({"input": {"shape": [3, 32, 32], "bits": 8}, "layers": [
-        {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 4, "abits": 4},
-        {"op": "maxpool", "kernel": 2},
-        {"op": "fc", "out": 10, "wbits": 4, "abits": None}]}, t)
+    est = estimate_gpu(
+        {
+            "input": {"shape": [3, 32, 32], "bits": 8},
+            "layers": [
+                {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 4, "abits": 4},
+                {"op": "maxpool", "kernel": 2},
+                {"op": "fc", "out": 10, "wbits": 4, "abits": None},
+            ],
+        },
+        t,
+    )
     assert 0 < est.latency_us < 10_000
     assert json.loads(est.to_json())["target"] == name
 
@@ -200,10 +224,14 @@ def test_datasheet_numbers_and_ordering() -> None:
     assert a100.peak_tops == {"int8": 624.0, "fp16": 312.0, "fp32": 19.5}
     assert a100.mem_bw_gbps == 2039.0 and h100.mem_bw_gbps == 3350.0
     assert nano.peak_tops["fp16"] == 0.472 and "int8" not in nano.precisions
-    design = {"input": {"shape": [3, 32, 32], "bits": 8}, "layers": [
-        {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 8, "abits": 8},
-        {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 8, "abits": 8},
-        {"op": "fc", "out": 10, "wbits": 8, "abits": None}]}
+    design = {
+        "input": {"shape": [3, 32, 32], "bits": 8},
+        "layers": [
+            {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 8, "abits": 8},
+            {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 8, "abits": 8},
+            {"op": "fc", "out": 10, "wbits": 8, "abits": None},
+        ],
+    }
     lat = {n: estimate_gpu(design, load_target(n), batch=64).latency_us for n in GPU_TARGETS}
     assert lat["jetson-nano"] > lat["jetson-orin-nano"] > lat["jetson-agx-orin"] > lat["a100"]
     assert lat["h100-sxm"] < lat["a100"]
@@ -211,19 +239,35 @@ def test_datasheet_numbers_and_ordering() -> None:
 
 def test_target_validation_messages(tmp_path) -> None:
     with pytest.raises(TargetError, match="unknown precision"):
-        gpu_target_from_dict({"name": "x", "precisions": ["fp8"], "peak_tops": {"fp8": 1},
-                              "mem_bw_gbps": 1})
+        gpu_target_from_dict(
+            {"name": "x", "precisions": ["fp8"], "peak_tops": {"fp8": 1}, "mem_bw_gbps": 1}
+        )
     with pytest.raises(TargetError, match="peak_tops"):
-        gpu_target_from_dict({"name": "x", "precisions": ["fp16"], "peak_tops": {"fp32": 1},
-                              "mem_bw_gbps": 1})
+        gpu_target_from_dict(
+            {"name": "x", "precisions": ["fp16"], "peak_tops": {"fp32": 1}, "mem_bw_gbps": 1}
+        )
     with pytest.raises(TargetError, match="mem_bw_gbps"):
         gpu_target_from_dict({"name": "x", "precisions": ["fp32"], "peak_tops": {"fp32": 1}})
     with pytest.raises(TargetError, match="unknown GPU target key"):
-        gpu_target_from_dict({"name": "x", "precisions": ["fp32"], "peak_tops": {"fp32": 1},
-                              "mem_bw_gbps": 1, "lauch_us": 3})
+        gpu_target_from_dict(
+            {
+                "name": "x",
+                "precisions": ["fp32"],
+                "peak_tops": {"fp32": 1},
+                "mem_bw_gbps": 1,
+                "lauch_us": 3,
+            }
+        )
     with pytest.raises(TargetError, match="compute_eff"):
-        gpu_target_from_dict({"name": "x", "precisions": ["fp32"], "peak_tops": {"fp32": 1},
-                              "mem_bw_gbps": 1, "compute_eff": 1.5})
+        gpu_target_from_dict(
+            {
+                "name": "x",
+                "precisions": ["fp32"],
+                "peak_tops": {"fp32": 1},
+                "mem_bw_gbps": 1,
+                "compute_eff": 1.5,
+            }
+        )
     bad = tmp_path / "bad.toml"
     bad.write_text('kind = "gpu"\nprecisions = ["fp32"]\npeak_tops = { fp32 = 1.0 }\n')
     with pytest.raises(TargetError, match="mem_bw_gbps"):
@@ -232,18 +276,22 @@ def test_target_validation_messages(tmp_path) -> None:
 
 def test_estimate_is_fast() -> None:
     t = load_target("rtx-4090")
-    design = {"input": {"shape": [3, 32, 32], "bits": 8}, "layers": [
-        {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 2, "abits": 2},
-        {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 2, "abits": 2},
-        {"op": "maxpool", "kernel": 2},
-        {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 2, "abits": 2},
-        {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 2, "abits": 2},
-        {"op": "maxpool", "kernel": 2},
-        {"op": "conv", "out_ch": 256, "kernel": 3, "wbits": 2, "abits": 2},
-        {"op": "conv", "out_ch": 256, "kernel": 3, "wbits": 2, "abits": 2},
-        {"op": "fc", "out": 512, "wbits": 2, "abits": 2},
-        {"op": "fc", "out": 512, "wbits": 2, "abits": 2},
-        {"op": "fc", "out": 10, "wbits": 2, "abits": None}]}
+    design = {
+        "input": {"shape": [3, 32, 32], "bits": 8},
+        "layers": [
+            {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "maxpool", "kernel": 2},
+            {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "conv", "out_ch": 128, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "maxpool", "kernel": 2},
+            {"op": "conv", "out_ch": 256, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "conv", "out_ch": 256, "kernel": 3, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 512, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 512, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+        ],
+    }
     estimate_gpu(design, t)
     n = 200
     t0 = time.perf_counter()

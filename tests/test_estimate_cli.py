@@ -166,15 +166,26 @@ def test_qonnx_model_is_priced_like_its_json_design(tmp_path, capsys):
     from hwprune.models import ModelSpec, build_model
 
     torch.manual_seed(0)
-    layers = [{"op": "conv", "out_ch": 8, "kernel": 3, "stride": 1, "pad": 0, "groups": 1},
-              {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": 16}, {"op": "fc", "out": 10}]
+    layers = [
+        {"op": "conv", "out_ch": 8, "kernel": 3, "stride": 1, "pad": 0, "groups": 1},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out": 16},
+        {"op": "fc", "out": 10},
+    ]
     spec = ModelSpec(name="tiny", input_shape=(1, 8, 8), num_classes=10, layers=tuple(layers))
     q = to_brevitas(build_model(spec), [2, 2, 2], [2, 2, None], input_scale=16.0).eval()
     onnx_path = tmp_path / "tiny.onnx"
     export_qonnx(q, input_t=torch.rand(1, 1, 8, 8), export_path=str(onnx_path), dynamo=False)
-    design = {"name": "tiny", "input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
-        {**layers[0], "wbits": 2, "abits": 2}, layers[1],
-        {**layers[2], "wbits": 2, "abits": 2}, {**layers[3], "wbits": 2, "abits": None}]}
+    design = {
+        "name": "tiny",
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [
+            {**layers[0], "wbits": 2, "abits": 2},
+            layers[1],
+            {**layers[2], "wbits": 2, "abits": 2},
+            {**layers[3], "wbits": 2, "abits": None},
+        ],
+    }
     json_path = tmp_path / "tiny.json"
     json_path.write_text(json.dumps(design))
     code_o, out_o, err_o = run(["estimate", str(onnx_path), "--json", "--fps", "20000"], capsys)

@@ -31,16 +31,36 @@ def _run(argv, capsys):
 @pytest.mark.csim
 def test_export_qonnx_model(mlp_onnx, tmp_path, capsys):
     out = tmp_path / "exp"
-    code, stdout, err = _run([
-        "export", str(mlp_onnx), "--target", "pynq-z2", "--folding", "auto", "--out", str(out),
-        "--json"], capsys)
+    code, stdout, err = _run(
+        [
+            "export",
+            str(mlp_onnx),
+            "--target",
+            "pynq-z2",
+            "--folding",
+            "auto",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     info = json.loads(stdout)
     assert info["bit_exact"] and info["csim"]["samples"] == 100
     assert info["executor_vs_qonnx"]["exact"]
-    for name in ("model.qonnx.onnx", "dataflow.json", "estimate.json", "csim.log", "README.md",
-                 "hls/top.cpp", "golden/inputs.npy", "finn/folding_config.json",
-                 "finn/build_config.json", "finn/specialize_layers_config.json"):
+    for name in (
+        "model.qonnx.onnx",
+        "dataflow.json",
+        "estimate.json",
+        "csim.log",
+        "README.md",
+        "hls/top.cpp",
+        "golden/inputs.npy",
+        "finn/folding_config.json",
+        "finn/build_config.json",
+        "finn/specialize_layers_config.json",
+    ):
         assert (out / name).is_file(), name
     # random golden inputs within the input quantizer's range (digits: 0..16 -> UINT8 0..255)
     x = np.load(out / "golden" / "inputs.npy")
@@ -58,12 +78,33 @@ def test_export_with_inputs_and_folding_file(mlp_onnx, tmp_path, capsys):
     inputs = tmp_path / "x.npy"
     np.save(inputs, digits_test_x(101))
     fold = tmp_path / "fold.json"
-    fold.write_text(json.dumps({"fc0": {"pe": 8, "simd": 16}, "fc1": {"pe": 4, "simd": 8},
-                                "fc2": {"pe": 1, "simd": 64}, "fc3": {"pe": 2, "simd": 32},
-                                "labelselect": {"pe": 1}}))
+    fold.write_text(
+        json.dumps(
+            {
+                "fc0": {"pe": 8, "simd": 16},
+                "fc1": {"pe": 4, "simd": 8},
+                "fc2": {"pe": 1, "simd": 64},
+                "fc3": {"pe": 2, "simd": 32},
+                "labelselect": {"pe": 1},
+            }
+        )
+    )
     out = tmp_path / "exp"
-    code, stdout, err = _run(["export", str(mlp_onnx), "--inputs", str(inputs), "--folding",
-                              str(fold), "--samples", "101", "--out", str(out)], capsys)
+    code, stdout, err = _run(
+        [
+            "export",
+            str(mlp_onnx),
+            "--inputs",
+            str(inputs),
+            "--folding",
+            str(fold),
+            "--samples",
+            "101",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "bit-exact on 101 samples" in stdout
     assert np.load(out / "golden" / "inputs.npy").max() <= 16  # real digits, not random
@@ -73,12 +114,17 @@ def test_export_with_inputs_and_folding_file(mlp_onnx, tmp_path, capsys):
 
 def test_export_refuses_unsupported_node(mlp_onnx, tmp_path, capsys):
     m = load_qonnx(mlp_onnx)
-    q = next(n for n in m.graph.node if n.op_type == "BipolarQuant"
-             and m.get_initializer(n.input[0]) is None)
+    q = next(
+        n
+        for n in m.graph.node
+        if n.op_type == "BipolarQuant" and m.get_initializer(n.input[0]) is None
+    )
     for c in m.find_consumers(q.output[0]):
         c.input[0] = "t_out"
-    m.graph.node.insert(list(m.graph.node).index(q) + 1,
-                        helper.make_node("Tanh", [q.output[0]], ["t_out"], name="Tanh_7"))
+    m.graph.node.insert(
+        list(m.graph.node).index(q) + 1,
+        helper.make_node("Tanh", [q.output[0]], ["t_out"], name="Tanh_7"),
+    )
     bad = tmp_path / "bad.onnx"
     m.save(str(bad))
     code, _, err = _run(["export", str(bad), "--out", str(tmp_path / "o"), "--no-csim"], capsys)
@@ -99,15 +145,37 @@ def test_export_argument_errors(mlp_onnx, tmp_path, capsys):
     assert code == 2 and "not a search run folder" in err
     fold = tmp_path / "f.json"
     fold.write_text(json.dumps({"fc0": {"pe": 3}}))
-    code, _, err = _run(["export", str(mlp_onnx), "--folding", str(fold), "--no-csim",
-                         "--out", str(tmp_path / "o2")], capsys)
+    code, _, err = _run(
+        [
+            "export",
+            str(mlp_onnx),
+            "--folding",
+            str(fold),
+            "--no-csim",
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+        capsys,
+    )
     assert code == 2 and "fc0: pe=3 is illegal" in err
 
 
 def test_export_no_csim_scores(mlp_onnx, tmp_path, capsys):
     out = tmp_path / "s"
-    code, stdout, err = _run(["export", str(mlp_onnx), "--no-csim", "--scores", "--samples", "10",
-                              "--out", str(out), "--json"], capsys)
+    code, stdout, err = _run(
+        [
+            "export",
+            str(mlp_onnx),
+            "--no-csim",
+            "--scores",
+            "--samples",
+            "10",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     info = json.loads(stdout)
     assert info["csim"] is None and info["executor_vs_qonnx"]["exact"]
@@ -120,9 +188,26 @@ def test_export_no_csim_scores(mlp_onnx, tmp_path, capsys):
 def test_export_run_best_and_trial(tmp_path, capsys):
     """`hwprune export --run`: the chosen design (weights from best/) and a trial (re-trained)."""
     run = tmp_path / "run"
-    code, _, err = _run(["search", "--quiet", "--trials", "2", "--epochs", "1",
-                         "--final-epochs", "1", "--set", "parent.epochs=2", "--no-export",
-                         "--out", str(run), "--target", "pynq-z2"], capsys)
+    code, _, err = _run(
+        [
+            "search",
+            "--quiet",
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--final-epochs",
+            "1",
+            "--set",
+            "parent.epochs=2",
+            "--no-export",
+            "--out",
+            str(run),
+            "--target",
+            "pynq-z2",
+        ],
+        capsys,
+    )
     assert code == 0, err
     code, stdout, err = _run(["export", "--run", str(run), "--json"], capsys)
     assert code == 0, err
@@ -133,8 +218,9 @@ def test_export_run_best_and_trial(tmp_path, capsys):
     for k, lay in enumerate(fc):  # the folding the search priced is the folding exported
         if "pe" in lay:
             assert info["folding"][f"fc{k}"] == {"pe": lay["pe"], "simd": lay["simd"]}
-    code, stdout, err = _run(["export", "--run", str(run), "--trial", "0", "--samples", "100",
-                              "--json"], capsys)
+    code, stdout, err = _run(
+        ["export", "--run", str(run), "--trial", "0", "--samples", "100", "--json"], capsys
+    )
     assert code == 0, err
     assert json.loads(stdout)["out_dir"] == str(run / "trials" / "0" / "export")
     code, _, err = _run(["export", "--run", str(run), "--trial", "99"], capsys)

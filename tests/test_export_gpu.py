@@ -64,15 +64,19 @@ def test_qcdq_mlp_same_top1_as_torch_on_digits(digits, tmp_path) -> None:
 
 def test_qcdq_cnn_and_fp16_on_digits(digits, tmp_path) -> None:
     model, q = _trained("cnn-digits", digits, [8, 4, 4, 4, 8], [4, 4, 4, 4, None])
-    check = check_onnx(export_qcdq(q, digits.input_shape, tmp_path / "c.onnx"), q,
-                       digits.test.x, digits.test.y)
+    check = check_onnx(
+        export_qcdq(q, digits.input_shape, tmp_path / "c.onnx"), q, digits.test.x, digits.test.y
+    )
     assert {"Conv"} <= {n.op_type for n in onnx.load(str(tmp_path / "c.onnx")).graph.node}
     assert check.torch_top1 > 0.8 and check.same_top1 and check.agreement == 1.0
     path16 = export_fp16(model, digits.input_shape, tmp_path / "c16.onnx")
     proto = onnx.load(str(path16))
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
-    assert all(i.data_type == onnx.TensorProto.FLOAT16 for i in proto.graph.initializer
-               if i.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16))
+    assert all(
+        i.data_type == onnx.TensorProto.FLOAT16
+        for i in proto.graph.initializer
+        if i.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
+    )
     c16 = check_onnx(path16, model, digits.test.x, digits.test.y)
     assert c16.torch_top1 > 0.9
     assert c16.agreement >= 0.99 and abs(c16.onnx_top1 - c16.torch_top1) <= 1 / len(digits.test)
@@ -83,33 +87,49 @@ def test_bundle_writes_what_the_precisions_need(digits, tmp_path) -> None:
     model = build_model(get_spec("mlp-digits")).eval()
     q = to_brevitas(model, [8, 8, 8, 8], [8, 8, 8, None], digits.input_scale)
     calibrate(q, digits.train.x)
-    design = {"input": {"shape": [1, 8, 8], "bits": 8},
-              "layers": get_spec("mlp-digits").design_layers([8, 8, 16, 8], [8, 16, 16, None])}
+    design = {
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": get_spec("mlp-digits").design_layers([8, 8, 16, 8], [8, 16, 16, None]),
+    }
     est = estimate_gpu(design, load_target("jetson-agx-orin"))
     assert {r.precision for r in est.layers} == {"int8", "fp16"}
-    files = export_gpu_bundle(tmp_path / "best", q.eval(), model, digits.input_shape,
-                              estimate=est, check=(digits.test.x, digits.test.y))
+    files = export_gpu_bundle(
+        tmp_path / "best",
+        q.eval(),
+        model,
+        digits.input_shape,
+        estimate=est,
+        check=(digits.test.x, digits.test.y),
+    )
     names = sorted(p.name for p in (tmp_path / "best").iterdir())
-    assert names == ["latency.json", "latency.txt", "model_fp16.onnx", "model_qcdq.onnx",
-                     "onnx_check.json"]
+    assert names == [
+        "latency.json",
+        "latency.txt",
+        "model_fp16.onnx",
+        "model_qcdq.onnx",
+        "onnx_check.json",
+    ]
     report = json.loads((tmp_path / "best" / "latency.json").read_text())
     assert report["target"] == "jetson-agx-orin" and len(report["layers"]) == 4
     assert "runs as" in (tmp_path / "best" / "latency.txt").read_text()
     assert files["check"]["qcdq"]["agreement"] == 1.0
     # an all-int8 design on an int8 GPU needs no float file
-    est8 = estimate_gpu({"input": {"shape": [1, 8, 8], "bits": 8},
-                         "layers": get_spec("mlp-digits").design_layers([4] * 4,
-                                                                        [4, 4, 4, None])},
-                        load_target("a100"))
-    files8 = export_gpu_bundle(tmp_path / "b8", q.eval(), model, digits.input_shape,
-                               estimate=est8)
+    est8 = estimate_gpu(
+        {
+            "input": {"shape": [1, 8, 8], "bits": 8},
+            "layers": get_spec("mlp-digits").design_layers([4] * 4, [4, 4, 4, None]),
+        },
+        load_target("a100"),
+    )
+    files8 = export_gpu_bundle(tmp_path / "b8", q.eval(), model, digits.input_shape, estimate=est8)
     assert "fp16" not in files8 and "qcdq" in files8
 
 
 def test_qcdq_refuses_bipolar_layers_with_a_clear_message(digits, tmp_path) -> None:
     from hwprune.errors import ModelError
 
-    q = to_brevitas(build_model(get_spec("mlp-digits")), [1, 1, 1, 8], [1, 1, 1, None],
-                    digits.input_scale)
+    q = to_brevitas(
+        build_model(get_spec("mlp-digits")), [1, 1, 1, 8], [1, 1, 1, None], digits.input_scale
+    )
     with pytest.raises(ModelError, match="1-bit"):
         export_qcdq(q, digits.input_shape, tmp_path / "b.onnx")

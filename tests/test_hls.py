@@ -53,15 +53,27 @@ def test_headers_found():
 def test_mlp_export_bit_exact(tmp_path):
     q, shape = quant_model("mlp-digits")
     x = digits_test_x(120)
-    res = export_model(q, "pynq-z2", out_dir=tmp_path / "mlp", golden_inputs=x,
-                       input_shape=shape, n_golden=120)
+    res = export_model(
+        q, "pynq-z2", out_dir=tmp_path / "mlp", golden_inputs=x, input_shape=shape, n_golden=120
+    )
     assert res.bit_exact and res.verify.exact
     assert res.csim.bit_exact and res.csim.samples == 120 and res.csim.mismatching_samples == 0
     _check_against_estimate(res)
-    for name in ("model.qonnx.onnx", "dataflow.json", "estimate.json", "csim.log", "README.md",
-                 "hls/top.cpp", "hls/testbench.cpp", "hls/run_hls.tcl", "hls/block_design.tcl",
-                 "golden/input.bin", "golden/inputs.npy", "finn/folding_config.json",
-                 "finn/build_config.json"):
+    for name in (
+        "model.qonnx.onnx",
+        "dataflow.json",
+        "estimate.json",
+        "csim.log",
+        "README.md",
+        "hls/top.cpp",
+        "hls/testbench.cpp",
+        "hls/run_hls.tcl",
+        "hls/block_design.tcl",
+        "golden/input.bin",
+        "golden/inputs.npy",
+        "finn/folding_config.json",
+        "finn/build_config.json",
+    ):
         assert (res.out_dir / name).is_file(), name
     top = (res.out_dir / "hls" / "top.cpp").read_text()
     assert "#pragma HLS DATAFLOW" in top and "#pragma HLS INTERFACE axis" in top
@@ -77,8 +89,12 @@ def test_mlp_export_bit_exact(tmp_path):
     fc1 = np.fromfile(gold / "fc1.bin", dtype="<i1")
     fc1[64 * 3 + 5] = -fc1[64 * 3 + 5]
     fc1.tofile(gold / "fc1.bin")
-    run = subprocess.run([str(res.out_dir / "hls" / "csim"), str(gold)], capture_output=True,
-                         text=True, cwd=res.out_dir / "hls")
+    run = subprocess.run(
+        [str(res.out_dir / "hls" / "csim"), str(gold)],
+        capture_output=True,
+        text=True,
+        cwd=res.out_dir / "hls",
+    )
     assert run.returncode == 1
     bad = parse_csim_log(run.stdout)
     assert not bad.bit_exact and bad.mismatching_samples == 1
@@ -87,8 +103,9 @@ def test_mlp_export_bit_exact(tmp_path):
 
 def test_cnn_export_bit_exact_auto_folding(tmp_path):
     q, shape = quant_model("cnn-digits")
-    res = export_model(q, "pynq-z2", out_dir=tmp_path / "cnn", golden_inputs=digits_test_x(100),
-                       input_shape=shape)
+    res = export_model(
+        q, "pynq-z2", out_dir=tmp_path / "cnn", golden_inputs=digits_test_x(100), input_shape=shape
+    )
     assert res.bit_exact and res.csim.samples == 100
     _check_against_estimate(res)
     kinds = {c["kind"] for c in res.cycles}
@@ -101,12 +118,25 @@ def test_cnn_export_bit_exact_auto_folding(tmp_path):
 def test_cnn_manual_folding_and_scores(tmp_path):
     """Hand folding with width ratios that are not integers (PE 4 -> SIMD 3), raw scores out."""
     q, shape = quant_model("cnn-digits")
-    folding = {"conv0_swg": {"simd": 1}, "conv0": {"pe": 4, "simd": 3},
-               "conv1_swg": {"simd": 2}, "conv1": {"pe": 8, "simd": 48},
-               "conv2_swg": {"simd": 16}, "conv2": {"pe": 2, "simd": 16},
-               "fc0": {"pe": 8, "simd": 32}, "fc1": {"pe": 5, "simd": 8}}
-    res = export_model(q, "pynq-z2", folding=folding, out_dir=tmp_path / "cnn_scores",
-                       golden_inputs=digits_test_x(100), input_shape=shape, output="scores")
+    folding = {
+        "conv0_swg": {"simd": 1},
+        "conv0": {"pe": 4, "simd": 3},
+        "conv1_swg": {"simd": 2},
+        "conv1": {"pe": 8, "simd": 48},
+        "conv2_swg": {"simd": 16},
+        "conv2": {"pe": 2, "simd": 16},
+        "fc0": {"pe": 8, "simd": 32},
+        "fc1": {"pe": 5, "simd": 8},
+    }
+    res = export_model(
+        q,
+        "pynq-z2",
+        folding=folding,
+        out_dir=tmp_path / "cnn_scores",
+        golden_inputs=digits_test_x(100),
+        input_shape=shape,
+        output="scores",
+    )
     assert res.bit_exact
     assert res.folding["conv0"] == {"pe": 4, "simd": 3}
     assert np.load(res.out_dir / "golden" / "expected.npy").shape == (100, 10)
@@ -116,15 +146,22 @@ def test_cnn_manual_folding_and_scores(tmp_path):
 def test_illegal_folding_refused_before_writing(tmp_path):
     q, shape = quant_model("mlp-digits")
     with pytest.raises(ConfigError, match="fc1: simd=5 is illegal"):
-        export_model(q, "pynq-z2", folding={"fc1": {"pe": 2, "simd": 5}}, out_dir=tmp_path / "x",
-                     input_shape=shape, csim=False)
+        export_model(
+            q,
+            "pynq-z2",
+            folding={"fc1": {"pe": 2, "simd": 5}},
+            out_dir=tmp_path / "x",
+            input_shape=shape,
+            csim=False,
+        )
     assert not (tmp_path / "x" / "hls").exists()
 
 
 def test_finn_handoff(tmp_path):
     q, shape = quant_model("cnn-digits")
-    res = export_model(q, "pynq-z2", out_dir=tmp_path / "f", input_shape=shape, csim=False,
-                       n_golden=4)
+    res = export_model(
+        q, "pynq-z2", out_dir=tmp_path / "f", input_shape=shape, csim=False, n_golden=4
+    )
     cfg = json.loads((res.out_dir / "finn" / "folding_config.json").read_text())
     assert "Defaults" in cfg
     assert cfg["MVAU_hls_0"]["PE"] == res.folding["conv0"]["pe"]
@@ -163,17 +200,30 @@ def test_strided_and_pointwise_convolutions(tmp_path):
 
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(1, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 12, 1, bias=False), nn.BatchNorm2d(12), nn.ReLU(),
-        nn.Conv2d(12, 8, 2, stride=2, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Flatten(), nn.Linear(32, 10, bias=False))
+        nn.Conv2d(1, 8, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 12, 1, bias=False),
+        nn.BatchNorm2d(12),
+        nn.ReLU(),
+        nn.Conv2d(12, 8, 2, stride=2, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32, 10, bias=False),
+    )
     q = to_brevitas(net, [4, 3, 2, 4], [2, 3, 4, None], 16.0)
     q.train()
     with torch.no_grad():
         q(torch.as_tensor(digits_test_x(64)))  # batch statistics and activation ranges
     q.eval()
-    res = export_model(q, "pynq-z2", out_dir=tmp_path / "strided", input_shape=(1, 8, 8),
-                       golden_inputs=digits_test_x(100))
+    res = export_model(
+        q,
+        "pynq-z2",
+        out_dir=tmp_path / "strided",
+        input_shape=(1, 8, 8),
+        golden_inputs=digits_test_x(100),
+    )
     assert res.bit_exact
     kinds = [n.kind for n in res.graph.nodes]
     assert kinds[:7] == ["Input", "Pad", "SlidingWindow", "MVAU", "MVAU", "SlidingWindow", "MVAU"]
@@ -190,22 +240,43 @@ def test_depthwise_convolution(tmp_path):
 
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 16, 10, bias=False))
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 16, 10, bias=False),
+    )
     q = to_brevitas(net, [4, 2, 3, 4], [2, 3, 2, None], 16.0)
     q.train()
     with torch.no_grad():
         q(torch.as_tensor(digits_test_x(64)))
     q.eval()
     folding = {"conv1_swg": {"simd": 8}, "conv1": {"pe": 8, "simd": 3}}  # rest: optimizer
-    res = export_model(q, "pynq-z2", folding=folding, out_dir=tmp_path / "dw",
-                       input_shape=(1, 8, 8), golden_inputs=digits_test_x(100))
+    res = export_model(
+        q,
+        "pynq-z2",
+        folding=folding,
+        out_dir=tmp_path / "dw",
+        input_shape=(1, 8, 8),
+        golden_inputs=digits_test_x(100),
+    )
     assert res.bit_exact
     assert [n.kind for n in res.graph.nodes].count("VVAU") == 1
     assert res.folding["conv1"] == {"pe": 8, "simd": 3}
     _check_against_estimate(res)
     with pytest.raises(ConfigError, match="must equal the pe=4"):
-        export_model(q, "pynq-z2", folding={"conv1_swg": {"simd": 8}, "conv1": {"pe": 4}},
-                     out_dir=tmp_path / "bad", input_shape=(1, 8, 8), csim=False)
+        export_model(
+            q,
+            "pynq-z2",
+            folding={"conv1_swg": {"simd": 8}, "conv1": {"pe": 4}},
+            out_dir=tmp_path / "bad",
+            input_shape=(1, 8, 8),
+            csim=False,
+        )

@@ -53,8 +53,11 @@ def test_thresholds_equal_brute_force(seed):
     A = rng.uniform(0.001, 0.3, nch)
     B = rng.uniform(-2, 2, nch)
     relu = bool(seed % 2)
-    for qtype, qmin, qmax in ((IntType(3, False), 0, 7), (IntType(4, True), -7, 7),
-                              (IntType(1, True, True), -1, 1)):
+    for qtype, qmin, qmax in (
+        (IntType(3, False), 0, 7),
+        (IntType(4, True), -7, 7),
+        (IntType(1, True, True), -1, 1),
+    ):
         s_a = float(rng.uniform(0.05, 0.5))
         level = _level_fn(A, B, relu, qtype, s_a, qmin, qmax, "ROUND")
         amin, amax = np.full(nch, -150), np.full(nch, 170)
@@ -96,15 +99,30 @@ def test_cnn_executor_equals_qonnx_on_test_set(cnn_qonnx):
     model, _ = cnn_qonnx
     graph = lower_model(model)
     kinds = [n.kind for n in graph.nodes]
-    assert kinds == ["Input", "Pad", "SlidingWindow", "MVAU", "Pad", "SlidingWindow", "MVAU",
-                     "MaxPool", "Pad", "SlidingWindow", "MVAU", "MaxPool", "MVAU", "MVAU",
-                     "LabelSelect"]
+    assert kinds == [
+        "Input",
+        "Pad",
+        "SlidingWindow",
+        "MVAU",
+        "Pad",
+        "SlidingWindow",
+        "MVAU",
+        "MaxPool",
+        "Pad",
+        "SlidingWindow",
+        "MVAU",
+        "MaxPool",
+        "MVAU",
+        "MVAU",
+        "LabelSelect",
+    ]
     conv1 = graph.mvaus()[1]
     assert conv1.in_type.name == "INT2"  # a zero-padded bipolar map holds -1, 0, +1
     x_int = golden_integers(model, graph, digits_test_x(), 0)
     rep = _check_every_layer(model, graph, x_int)
     assert {"conv0", "conv1", "pool0", "conv2", "pool1", "fc0", "fc1"} <= {
-        lay["name"] for lay in rep.layers}
+        lay["name"] for lay in rep.layers
+    }
 
 
 def test_negative_bn_scales_flip_weight_rows(mlp_qonnx):
@@ -180,8 +198,13 @@ def test_lowered_graph_is_the_priced_ir(cnn_qonnx):
     assert [(n.op, n.name) for n in lowered.nodes] == [(n.op, n.name) for n in priced.nodes]
     for a, b in zip(lowered.nodes, priced.nodes, strict=True):
         if a.op == "MVAU":
-            assert (a.mw, a.mh, a.n_vec, a.wbits, a.out_bits) == (b.mw, b.mh, b.n_vec, b.wbits,
-                                                                 b.out_bits)
+            assert (a.mw, a.mh, a.n_vec, a.wbits, a.out_bits) == (
+                b.mw,
+                b.mh,
+                b.n_vec,
+                b.wbits,
+                b.out_bits,
+            )
             assert a.weights is not None and a.acc_bits <= b.acc_bits + 1
 
 
@@ -219,14 +242,18 @@ def test_unknown_op_is_refused_with_its_name(mlp_qonnx):
     model, _ = mlp_qonnx
 
     def add_sigmoid(m):
-        q = next(n for n in m.graph.node if n.op_type == "BipolarQuant"
-                 and m.get_initializer(n.input[0]) is None)
+        q = next(
+            n
+            for n in m.graph.node
+            if n.op_type == "BipolarQuant" and m.get_initializer(n.input[0]) is None
+        )
         out = q.output[0]
         for c in m.find_consumers(out):
             c.input[0] = "sig_out"
         idx = list(m.graph.node).index(q)
-        m.graph.node.insert(idx + 1, helper.make_node("Sigmoid", [out], ["sig_out"],
-                                                      name="MySigmoid"))
+        m.graph.node.insert(
+            idx + 1, helper.make_node("Sigmoid", [out], ["sig_out"], name="MySigmoid")
+        )
 
     with pytest.raises(LoweringError, match=r"'MySigmoid' \(Sigmoid\)"):
         lower_model(_edit(model, add_sigmoid))
@@ -240,8 +267,9 @@ def test_residual_add_is_refused(mlp_qonnx):
         bn = m.find_consumers(mm.output[0])[0]
         bn.input[0] = "res_out"
         idx = list(m.graph.node).index(mm)
-        m.graph.node.insert(idx + 1, helper.make_node("Add", [mm.output[0], mm.input[0]],
-                                                      ["res_out"], name="Skip"))
+        m.graph.node.insert(
+            idx + 1, helper.make_node("Add", [mm.output[0], mm.input[0]], ["res_out"], name="Skip")
+        )
 
     with pytest.raises(LoweringError, match=r"'Skip' \(Add\).*residual add"):
         lower_model(_edit(model, add_residual))

@@ -20,10 +20,17 @@ from hwprune.models import (
 )
 
 ZOO_INPUTS = [
-    ("tfc", (1, 28, 28)), ("sfc", (1, 28, 28)), ("lfc", (1, 28, 28)), ("tfc", (1, 8, 8)),
-    ("mlp-digits", (1, 8, 8)), ("cnv", (3, 32, 32)), ("cnv", (1, 28, 28)), ("cnv", (1, 8, 8)),
+    ("tfc", (1, 28, 28)),
+    ("sfc", (1, 28, 28)),
+    ("lfc", (1, 28, 28)),
+    ("tfc", (1, 8, 8)),
+    ("mlp-digits", (1, 8, 8)),
+    ("cnv", (3, 32, 32)),
+    ("cnv", (1, 28, 28)),
+    ("cnv", (1, 8, 8)),
     ("cnn-digits", (1, 8, 8)),
 ]
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
@@ -32,7 +39,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
 
 
 @pytest.mark.parametrize(("name", "shape"), ZOO_INPUTS)
@@ -47,8 +53,10 @@ def test_forward_every_family(name: str, shape: tuple[int, int, int]) -> None:
     names = [n for n, _ in prunable_layers(model)]
     assert len(names) == spec.num_prunable
     assert "head" not in names
-    widths = [m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
-              for _, m in prunable_layers(model)]
+    widths = [
+        m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
+        for _, m in prunable_layers(model)
+    ]
     assert widths == spec.prunable_widths()
 
 
@@ -65,8 +73,9 @@ def test_zoo_structure() -> None:
     model = build_model(cnv)
     assert model.fc8.in_features == 256
     # 28x28 needs padding to keep a non-empty feature map
-    assert all(lay["pad"] == 1 for lay in get_spec("cnv", (1, 28, 28)).layers
-               if lay["op"] == "conv")
+    assert all(
+        lay["pad"] == 1 for lay in get_spec("cnv", (1, 28, 28)).layers if lay["op"] == "conv"
+    )
     assert get_spec("cnv", width_mult=0.5).prunable_widths()[0] == 32
 
 
@@ -102,14 +111,20 @@ def test_bad_specs() -> None:
     with pytest.raises(ConfigError, match="classifier head"):
         ModelSpec("x", (1, 8, 8), 10, ({"op": "fc", "out": 5},))
     with pytest.raises(ConfigError, match="feature map"):
-        ModelSpec("x", (1, 4, 4), 10, ({"op": "conv", "out_ch": 4, "kernel": 5},
-                                       {"op": "fc", "out": 10}))
+        ModelSpec(
+            "x", (1, 4, 4), 10, ({"op": "conv", "out_ch": 4, "kernel": 5}, {"op": "fc", "out": 10})
+        )
 
 
 def test_model_layers_of_user_model() -> None:
     model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding="same", bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(), nn.Flatten(),
+        nn.Conv2d(3, 8, 3, padding="same", bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, stride=2),
+        nn.ReLU(),
+        nn.Flatten(),
         nn.Linear(16 * 3 * 3, 5),
     )
     assert model_layers(model, (3, 16, 16)) == [
@@ -120,6 +135,7 @@ def test_model_layers_of_user_model() -> None:
     ]
     with pytest.raises(ModelError, match="input of shape"):
         model_layers(model, (3, 4, 4))
+
     class Shuffled(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -144,7 +160,8 @@ def test_load_user_model(tmp_path, monkeypatch) -> None:
     pkg = tmp_path / "usernets"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "nets.py").write_text(textwrap.dedent("""
+    (pkg / "nets.py").write_text(
+        textwrap.dedent("""
         import torch.nn as nn
 
         def small():
@@ -155,7 +172,8 @@ def test_load_user_model(tmp_path, monkeypatch) -> None:
 
         def broken():
             raise RuntimeError("boom")
-    """))
+    """)
+    )
     (pkg / "bad_import.py").write_text("import does_not_exist_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
 

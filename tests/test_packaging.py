@@ -1,4 +1,4 @@
-"""The wheel ships targets/, search/ and hls_templates/, and an installed (non-editable) copy finds them."""
+"""The wheel ships targets/, search/ and hls_templates/; an installed copy finds them."""
 
 from __future__ import annotations
 
@@ -17,8 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
     )
     (whl,) = out.glob("hwprune-*.whl")

@@ -21,7 +21,6 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-
 def _randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     """Give BatchNorms non-trivial statistics so that channels differ."""
     g = torch.Generator().manual_seed(seed)
@@ -40,10 +39,16 @@ def digits():
     return load_dataset("digits", seed=0)
 
 
-@pytest.mark.parametrize(("name", "shape"), [
-    ("mlp-digits", (1, 8, 8)), ("tfc", (1, 28, 28)), ("cnn-digits", (1, 8, 8)),
-    ("cnv", (3, 32, 32)), ("cnv", (1, 28, 28)),
-])
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("mlp-digits", (1, 8, 8)),
+        ("tfc", (1, 28, 28)),
+        ("cnn-digits", (1, 8, 8)),
+        ("cnv", (3, 32, 32)),
+        ("cnv", (1, 28, 28)),
+    ],
+)
 def test_full_width_is_identical_and_shapes_consistent(name, shape) -> None:
     torch.manual_seed(0)
     spec = get_spec(name, input_shape=shape, width_mult=0.25)
@@ -64,8 +69,9 @@ def test_full_width_is_identical_and_shapes_consistent(name, shape) -> None:
     assert model_layers(child, shape) == list(spec.with_widths(keep).layers)
     for layer, (_, m) in zip(keep, prunable_layers(child), strict=True):
         assert (m.out_channels if isinstance(m, nn.Conv2d) else m.out_features) == layer
-    bns = [m.num_features for m in child.modules()
-           if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    bns = [
+        m.num_features for m in child.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))
+    ]
     assert bns == keep
     # the head is never pruned
     assert child.head.out_features == spec.num_classes
@@ -115,8 +121,7 @@ def test_every_criterion_runs(criterion, digits) -> None:
     assert [len(s) for s in scores] == [16, 16, 32, 64]
     assert all(torch.isfinite(s).all() and (s >= 0).all() for s in scores)
     assert all(s.std() > 0 for s in scores)  # the criterion distinguishes channels
-    child = prune_to(parent, [8, 12, 16, 20], digits.train.x[:1], criterion=criterion,
-                     data=digits)
+    child = prune_to(parent, [8, 12, 16, 20], digits.train.x[:1], criterion=criterion, data=digits)
     assert child(digits.val.x[:5]).shape == (5, 10)
 
 

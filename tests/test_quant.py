@@ -16,6 +16,7 @@ from hwprune.models import build_model, get_spec
 warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Small models on a shared 2-core machine: one intra-op thread is fastest."""
@@ -23,7 +24,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
 
 
 def _digits_like(n: int, shape=(1, 8, 8), levels: int = 16) -> torch.Tensor:
@@ -40,8 +40,11 @@ def _one_step(q: nn.Module, x: torch.Tensor) -> None:
     loss.backward()
     opt.step()
     assert torch.isfinite(loss)
-    changed = [k for k, v in q.state_dict().items() if k in before and
-               v.dtype.is_floating_point and not torch.equal(v, before[k])]
+    changed = [
+        k
+        for k, v in q.state_dict().items()
+        if k in before and v.dtype.is_floating_point and not torch.equal(v, before[k])
+    ]
     assert any("weight" in k for k in changed), "a training step must change the weights"
     q.eval()
 

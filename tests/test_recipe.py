@@ -98,7 +98,7 @@ def test_bad_toml_file_names_field(tmp_path):
     p.write_text('dataset = "digits"\n[budget]\ntrials = "ten"\n')
     with pytest.raises(ConfigError, match="budget.trials"):
         load_recipe(p)
-    p.write_text('[budget]\ntrails = 10\n')
+    p.write_text("[budget]\ntrails = 10\n")
     with pytest.raises(ConfigError, match="did you mean 'budget.trials'"):
         load_recipe(p)
     p.write_text("[budget\n")
@@ -120,7 +120,9 @@ def test_unknown_recipe_lists_choices():
 
 def test_set_options_parse():
     assert parse_set_options(["budget.trials=4", "space.wbits = 2,4"]) == {
-        "budget.trials": "4", "space.wbits": "2,4"}
+        "budget.trials": "4",
+        "space.wbits": "2,4",
+    }
     with pytest.raises(ConfigError, match="FIELD=VALUE"):
         parse_set_options(["budget.trials"])
 

@@ -61,10 +61,14 @@ def test_space_suggest_and_params_round_trip():
     assert space.size() > 10**6
     with pytest.raises(ConfigError, match="not in the space"):
         space.params_of(S.Candidate((12, 64, 8), (1, 2, 8, 4), (2, 1, 8, None)))
-    shared = S.SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers,
-                                 r.with_overrides({"space.per_layer_bits": False}))
-    c2 = shared.suggest(optuna.trial.FixedTrial({"ch0": 8, "ch1": 8, "ch2": 8, "wb": 2,
-                                                 "wb_head": 4, "ab": 3}))
+    shared = S.SearchSpace.build(
+        spec.prunable_widths(),
+        spec.num_quant_layers,
+        r.with_overrides({"space.per_layer_bits": False}),
+    )
+    c2 = shared.suggest(
+        optuna.trial.FixedTrial({"ch0": 8, "ch1": 8, "ch2": 8, "wb": 2, "wb_head": 4, "ab": 3})
+    )
     assert c2.wbits == (2, 2, 2, 4) and c2.abits == (3, 3, 3, None)
 
 
@@ -77,8 +81,9 @@ def test_channel_floor_above_width_is_an_error():
 def test_design_of_candidate_matches_interface():
     from hwprune.models import get_spec
 
-    d = S.make_design(get_spec("cnn-digits"), S.Candidate((8, 8, 16, 32), (4,) * 5,
-                      (4, 4, 4, 4, None)), 8, "x")
+    d = S.make_design(
+        get_spec("cnn-digits"), S.Candidate((8, 8, 16, 32), (4,) * 5, (4, 4, 4, 4, None)), 8, "x"
+    )
     assert d["input"] == {"shape": [1, 8, 8], "bits": 8}
     ops = [lay["op"] for lay in d["layers"]]
     assert ops == ["conv", "conv", "maxpool", "conv", "maxpool", "fc", "fc"]
@@ -110,10 +115,8 @@ def test_early_stop_rule():
     assert not S.cannot_reach_front(0.1, {"fps": 1.0}, [], objs, gain)
     # latency objective (minimised)
     lat = [{"accuracy": 0.95, "latency_us": 10.0}]
-    assert S.cannot_reach_front(0.5, {"latency_us": 20.0}, lat, ["accuracy", "latency_us"],
-                                0.02)
-    assert not S.cannot_reach_front(0.5, {"latency_us": 5.0}, lat,
-                                    ["accuracy", "latency_us"], 0.02)
+    assert S.cannot_reach_front(0.5, {"latency_us": 20.0}, lat, ["accuracy", "latency_us"], 0.02)
+    assert not S.cannot_reach_front(0.5, {"latency_us": 5.0}, lat, ["accuracy", "latency_us"], 0.02)
 
 
 def test_pareto_tools():
@@ -162,8 +165,9 @@ def parent_cache(tmp_path_factory):
 def tiny_run(tmp_path_factory, parent_cache):
     """One real search shared by several checks (digits-mlp on pynq-z2, 5 trials)."""
     out = tmp_path_factory.mktemp("run") / "digits"
-    res = hwprune.search("digits-mlp", "pynq-z2", out=out, overrides=_tiny(5),
-                         cache_dir=parent_cache, export=False)
+    res = hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, overrides=_tiny(5), cache_dir=parent_cache, export=False
+    )
     return res
 
 
@@ -175,8 +179,9 @@ def test_search_writes_run_folder(tiny_run):
     summary = json.loads((root / "summary.json").read_text())
     assert summary["trials"]["complete"] == 5
     assert summary["objectives"] == ["accuracy", "fps"]
-    study = optuna.load_study(study_name=tiny_run.study_name,
-                              storage=f"sqlite:///{root / 'study.db'}")
+    study = optuna.load_study(
+        study_name=tiny_run.study_name, storage=f"sqlite:///{root / 'study.db'}"
+    )
     for t in study.trials:
         d = json.loads((root / "trials" / str(t.number) / "design.json").read_text())
         assert d["layers"][-1]["abits"] is None
@@ -206,8 +211,9 @@ def test_chosen_design_fits_target(tiny_run):
 @pytest.mark.slow
 def test_front_members_are_feasible_and_non_dominated(tiny_run):
     pareto = json.loads((tiny_run.run_dir / "pareto.json").read_text())
-    study = optuna.load_study(study_name=tiny_run.study_name,
-                              storage=f"sqlite:///{tiny_run.run_dir / 'study.db'}")
+    study = optuna.load_study(
+        study_name=tiny_run.study_name, storage=f"sqlite:///{tiny_run.run_dir / 'study.db'}"
+    )
     by_num = {t.number: t for t in study.trials}
     dirs = pareto["directions"]
     vals = [p["values"] for p in pareto["front"]]
@@ -216,9 +222,13 @@ def test_front_members_are_feasible_and_non_dominated(tiny_run):
         t = by_num[p["trial"]]
         assert all(v <= 0 for v in t.constraints.values())
         assert t.user_attrs["status"] == "ok"
-    others = [t.values for t in study.trials if t.state.name == "COMPLETE"
-              and all(v <= 0 for v in t.constraints.values())
-              and t.user_attrs["status"] == "ok"]
+    others = [
+        t.values
+        for t in study.trials
+        if t.state.name == "COMPLETE"
+        and all(v <= 0 for v in t.constraints.values())
+        and t.user_attrs["status"] == "ok"
+    ]
     for v in vals:
         point = [v[o] for o in pareto["objectives"]]
         assert not any(dominates(o, point, dirs) for o in others)
@@ -246,20 +256,26 @@ def test_infeasible_candidates_are_never_trained(tmp_path, parent_cache, monkeyp
         return real(wb, cand, *a, **k)
 
     monkeypatch.setattr(S, "train_candidate", counting)
-    res = hwprune.search("digits-mlp", target, out=tmp_path / "run", cache_dir=parent_cache,
-                         overrides=_tiny(8, **{"constraints.max_lut": limit,
-                                               "budget.final_epochs": 1}),
-                         export=False)
-    study = optuna.load_study(study_name=res.study_name,
-                              storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}")
+    res = hwprune.search(
+        "digits-mlp",
+        target,
+        out=tmp_path / "run",
+        cache_dir=parent_cache,
+        overrides=_tiny(8, **{"constraints.max_lut": limit, "budget.final_epochs": 1}),
+        export=False,
+    )
+    study = optuna.load_study(
+        study_name=res.study_name, storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    )
     infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
     trained = [t for t in study.trials if t.user_attrs.get("status") in ("ok", "stopped")]
     assert infeasible, "the LUT limit should make some candidates infeasible"
     assert trained, "the LUT limit should leave some candidates feasible"
     # one fine-tune per feasible trial, plus the final fine-tune of the chosen design
     assert len(calls) == len(trained) + 1
-    trained_cands = {json.dumps(S.Candidate.from_json(t.user_attrs["candidate"]).to_json())
-                     for t in trained}
+    trained_cands = {
+        json.dumps(S.Candidate.from_json(t.user_attrs["candidate"]).to_json()) for t in trained
+    }
     for c in calls:
         assert json.dumps(c.to_json()) in trained_cands
     for t in infeasible:
@@ -276,19 +292,24 @@ def test_infeasible_candidates_are_never_trained(tmp_path, parent_cache, monkeyp
 @pytest.mark.slow
 def test_rerun_resumes_and_extends(tmp_path, parent_cache):
     out = tmp_path / "run"
-    a = hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
-                       overrides=_tiny(3), export=False)
+    a = hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(3), export=False
+    )
     url = f"sqlite:///{out / 'study.db'}"
-    first = {t.number: (t.params, t.values) for t in
-             optuna.load_study(study_name=a.study_name, storage=url).trials}
+    first = {
+        t.number: (t.params, t.values)
+        for t in optuna.load_study(study_name=a.study_name, storage=url).trials
+    }
     # same command again: nothing left to do, nothing lost
-    hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
-                   overrides=_tiny(3), export=False)
+    hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(3), export=False
+    )
     study = optuna.load_study(study_name=a.study_name, storage=url)
     assert len(study.trials) == 3
     # a larger budget continues the count
-    hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
-                   overrides=_tiny(5), export=False)
+    hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(5), export=False
+    )
     study = optuna.load_study(study_name=a.study_name, storage=url)
     assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
     for t in study.trials[:3]:
@@ -342,9 +363,12 @@ def test_killed_mid_trial_resumes_without_loss(tmp_path, parent_cache):
     out = tmp_path / "run"
     db = out / "study.db"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT % 40, str(out),
-                             str(parent_cache)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILL_SCRIPT % 40, str(out), str(parent_cache)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 240
         while time.time() < deadline:
@@ -366,13 +390,26 @@ def test_killed_mid_trial_resumes_without_loss(tmp_path, parent_cache):
     assert killed
     url = f"sqlite:///{db}"
     name = optuna.get_all_study_summaries(url)[0].study_name
-    done_before = {t.number: (t.params, t.values) for t in
-                   optuna.load_study(study_name=name, storage=url).trials
-                   if t.state.name == "COMPLETE"}
-    res = hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
-                         overrides={"parent.epochs": 5, "budget.epochs": 2, "budget.trials": 6,
-                                    "budget.final_epochs": 1, "budget.threads": 1,
-                                    "study.early_stop_after": 0}, export=False)
+    done_before = {
+        t.number: (t.params, t.values)
+        for t in optuna.load_study(study_name=name, storage=url).trials
+        if t.state.name == "COMPLETE"
+    }
+    res = hwprune.search(
+        "digits-mlp",
+        "pynq-z2",
+        out=out,
+        cache_dir=parent_cache,
+        overrides={
+            "parent.epochs": 5,
+            "budget.epochs": 2,
+            "budget.trials": 6,
+            "budget.final_epochs": 1,
+            "budget.threads": 1,
+            "study.early_stop_after": 0,
+        },
+        export=False,
+    )
     study = optuna.load_study(study_name=name, storage=url)
     by_num = {t.number: t for t in study.trials}
     for n, (params, values) in done_before.items():  # no finished trial lost or changed
@@ -389,8 +426,9 @@ def test_killed_mid_trial_resumes_without_loss(tmp_path, parent_cache):
 @pytest.mark.slow
 def test_worker_joins_a_study(tmp_path, parent_cache):
     out = tmp_path / "run"
-    res = hwprune.search("digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache,
-                         overrides=_tiny(2), export=False)
+    res = hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False
+    )
     url = f"sqlite:///{out / 'study.db'}"
     n = S.worker(url, res.study_name, out=tmp_path / "w", trials=4, cache_dir=parent_cache)
     assert n == 2
@@ -405,31 +443,58 @@ def test_worker_joins_a_study(tmp_path, parent_cache):
 @pytest.mark.slow
 def test_cli_search_quiet(tmp_path, parent_cache):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "hwprune", "search", "--target", "pynq-z2", "--trials", "2",
-           "--epochs", "1", "--final-epochs", "1", "--set", "parent.epochs=5",
-           "--out", str(tmp_path / "cli"), "--cache-dir", str(parent_cache), "--quiet",
-           "--no-export"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hwprune",
+        "search",
+        "--target",
+        "pynq-z2",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--set",
+        "parent.epochs=5",
+        "--out",
+        str(tmp_path / "cli"),
+        "--cache-dir",
+        str(parent_cache),
+        "--quiet",
+        "--no-export",
+    ]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "chosen trial" in p.stdout
-    bad = subprocess.run(cmd[:4] + ["--trials", "0"], env=env, capture_output=True, text=True,
-                         timeout=60)
+    bad = subprocess.run(
+        cmd[:4] + ["--trials", "0"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2
     assert "budget.trials" in bad.stderr and "Traceback" not in bad.stderr
-    bad = subprocess.run(cmd[:4] + ["--set", "budget.trails=3"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        cmd[:4] + ["--set", "budget.trails=3"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "budget.trials" in bad.stderr
     if not torch.cuda.is_available():  # a device torch cannot use is refused in one line
-        bad = subprocess.run(cmd + ["--device", "cuda:0"], env=env, capture_output=True,
-                             text=True, timeout=120)
+        bad = subprocess.run(
+            cmd + ["--device", "cuda:0"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert bad.returncode == 2, bad.stderr
         assert "device cuda:0 is not available" in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.slow
 def test_gpu_target_minimises_latency(tmp_path, parent_cache):
-    res = hwprune.search("digits-mlp", "jetson-orin-nano", out=tmp_path / "gpu",
-                         cache_dir=parent_cache, overrides=_tiny(3), export=False)
+    res = hwprune.search(
+        "digits-mlp",
+        "jetson-orin-nano",
+        out=tmp_path / "gpu",
+        cache_dir=parent_cache,
+        overrides=_tiny(3),
+        export=False,
+    )
     assert res.summary["objectives"] == ["accuracy", "latency_us"]
     assert res.summary["directions"] == ["maximize", "minimize"]
     assert res.chosen is not None and res.chosen.hw["latency_us"] > 0
@@ -437,9 +502,15 @@ def test_gpu_target_minimises_latency(tmp_path, parent_cache):
     assert set(res.chosen.candidate.wbits) == {8}
 
 
-@pytest.mark.parametrize("name, shape", [("digits-mlp", (1, 8, 8)), ("digits-cnn", (1, 8, 8)),
-                                         ("mnist-tfc", (1, 28, 28)),
-                                         ("fashion-cnv", (1, 28, 28))])
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("digits-mlp", (1, 8, 8)),
+        ("digits-cnn", (1, 8, 8)),
+        ("mnist-tfc", (1, 28, 28)),
+        ("fashion-cnv", (1, 28, 28)),
+    ],
+)
 def test_shipped_recipes_give_a_priceable_space(name, shape):
     """Each shipped recipe's space is built from its model, and its extremes can be priced."""
     from hwprune.models import get_spec
@@ -451,9 +522,11 @@ def test_shipped_recipes_give_a_priceable_space(name, shape):
     target = load_target("pynq-z2")
     n = spec.num_quant_layers
     for pick in (0, -1):
-        cand = S.Candidate(tuple(ch[pick] for ch in space.channel_choices),
-                           (space.wbits[pick],) * (n - 1) + (space.head_wbits[pick],),
-                           (space.abits[pick],) * (n - 1) + (None,))
+        cand = S.Candidate(
+            tuple(ch[pick] for ch in space.channel_choices),
+            (space.wbits[pick],) * (n - 1) + (space.head_wbits[pick],),
+            (space.abits[pick],) * (n - 1) + (None,),
+        )
         _, hw, cons = S.price(S.make_design(spec, cand, 8, name), target, r)
         assert hw["fps"] > 0 and "fits" in cons
 
@@ -462,9 +535,14 @@ def test_shipped_recipes_give_a_priceable_space(name, shape):
 def test_measure_records_measured_next_to_predicted_latency(tmp_path, parent_cache):
     """--measure on a measured target (written by `hwprune calibrate`) times each candidate."""
     target_file = REPO / "bench" / "results" / "cpu-local.toml"
-    res = hwprune.search("digits-mlp", str(target_file), out=tmp_path / "measured",
-                         cache_dir=parent_cache, export=False,
-                         overrides=_tiny(3, **{"study.measure": True}))
+    res = hwprune.search(
+        "digits-mlp",
+        str(target_file),
+        out=tmp_path / "measured",
+        cache_dir=parent_cache,
+        export=False,
+        overrides=_tiny(3, **{"study.measure": True}),
+    )
     study = optuna.load_study(study_name=res.study_name, storage=res.storage)
     trained = [t for t in study.trials if t.user_attrs.get("status") in ("ok", "stopped")]
     assert trained
@@ -477,18 +555,35 @@ def test_measure_records_measured_next_to_predicted_latency(tmp_path, parent_cac
 
 def test_measure_and_memory_limit_need_a_gpu_target(tmp_path, parent_cache):
     with pytest.raises(ConfigError, match="--measure"):
-        hwprune.search("digits-mlp", "pynq-z2", out=tmp_path / "m", cache_dir=parent_cache,
-                       export=False, overrides=_tiny(2, **{"study.measure": True}))
+        hwprune.search(
+            "digits-mlp",
+            "pynq-z2",
+            out=tmp_path / "m",
+            cache_dir=parent_cache,
+            export=False,
+            overrides=_tiny(2, **{"study.measure": True}),
+        )
     with pytest.raises(ConfigError, match="--max-memory-mb"):
-        hwprune.search("digits-mlp", "pynq-z2", out=tmp_path / "mm", cache_dir=parent_cache,
-                       export=False, overrides=_tiny(2, **{"constraints.max_memory_mb": 1.0}))
+        hwprune.search(
+            "digits-mlp",
+            "pynq-z2",
+            out=tmp_path / "mm",
+            cache_dir=parent_cache,
+            export=False,
+            overrides=_tiny(2, **{"constraints.max_memory_mb": 1.0}),
+        )
 
 
 @pytest.mark.slow
 def test_gpu_memory_limit_is_a_constraint(tmp_path, parent_cache):
-    res = hwprune.search("digits-mlp", "jetson-nano", out=tmp_path / "mem",
-                         cache_dir=parent_cache, export=False,
-                         overrides=_tiny(4, **{"constraints.max_memory_mb": 0.05}))
+    res = hwprune.search(
+        "digits-mlp",
+        "jetson-nano",
+        out=tmp_path / "mem",
+        cache_dir=parent_cache,
+        export=False,
+        overrides=_tiny(4, **{"constraints.max_memory_mb": 0.05}),
+    )
     study = optuna.load_study(study_name=res.study_name, storage=res.storage)
     for t in study.trials:
         cons = t.user_attrs["constraints"]

@@ -32,7 +32,6 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-
 @pytest.fixture(scope="module")
 def digits():
     return load_dataset("digits", seed=0)
@@ -76,8 +75,11 @@ def test_bn_l1_sparsifies_gammas(digits) -> None:
     train_float(slim, digits, epochs=6, seed=0, bn_l1=1e-2)
 
     def gamma_l1(m: nn.Module) -> float:
-        return sum(float(b.weight.detach().abs().sum()) for b in m.modules()
-                   if isinstance(b, nn.BatchNorm1d))
+        return sum(
+            float(b.weight.detach().abs().sum())
+            for b in m.modules()
+            if isinstance(b, nn.BatchNorm1d)
+        )
 
     assert gamma_l1(slim) < 0.8 * gamma_l1(plain)
     assert evaluate(slim, digits.val) > 0.9
@@ -97,8 +99,9 @@ def test_qat_kd_mlp_digits_4bit_reaches_90_percent(digits, parent) -> None:
     torch.manual_seed(0)
     t0 = time.perf_counter()
     q = to_brevitas(parent, [4] * 4, [4, 4, 4, None], digits.input_scale)
-    hist = finetune_qat(q, parent, digits, epochs=8, kd_alpha=0.5, kd_temperature=4.0,
-                        patience=4, seed=0)
+    hist = finetune_qat(
+        q, parent, digits, epochs=8, kd_alpha=0.5, kd_temperature=4.0, patience=4, seed=0
+    )
     acc = evaluate(q, digits.test)
     assert acc >= 0.90, acc
     assert hist.best_val_acc == max(e.val_acc for e in hist.epochs)
@@ -151,7 +154,8 @@ def test_train_parent_cache(tmp_path, digits, monkeypatch) -> None:
     # anything in the key changes the file
     assert parent_cache_key(spec, digits, 1, 2) != parent_cache_key(spec, digits, 1, 3)
     assert parent_cache_key(spec, digits, 1, 2) != parent_cache_key(
-        spec.with_widths([8, 8, 8]), digits, 1, 2)
+        spec.with_widths([8, 8, 8]), digits, 1, 2
+    )
     other_split = load_dataset("digits", seed=5)
     assert parent_cache_key(spec, digits, 1, 2) != parent_cache_key(spec, other_split, 1, 2)
     c = train_parent(spec, digits, seed=2, epochs=2, cache_dir=tmp_path)
@@ -166,8 +170,13 @@ def test_train_parent_cache(tmp_path, digits, monkeypatch) -> None:
 
 def test_train_parent_user_module(tmp_path, digits) -> None:
     torch.manual_seed(0)
-    user = nn.Sequential(nn.Flatten(), nn.Linear(64, 16, bias=False), nn.BatchNorm1d(16),
-                         nn.ReLU(), nn.Linear(16, 10, bias=False))
+    user = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(64, 16, bias=False),
+        nn.BatchNorm1d(16),
+        nn.ReLU(),
+        nn.Linear(16, 10, bias=False),
+    )
     before = {k: v.clone() for k, v in user.state_dict().items()}
     m = train_parent(user, digits, seed=0, epochs=2, cache_dir=tmp_path)
     assert evaluate(m, digits.val) > 0.5

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
         ),
         name: str = typer.Option(None, "--name", help="Target name (default: the file's stem)."),
         threads: int = typer.Option(
-            1, "--threads", min=0,
+            1,
+            "--threads",
+            min=0,
             help="CPU threads for onnxruntime (0: its default); recorded in the file.",
         ),
         quick: bool = typer.Option(False, "--quick", help="Half the sweep (about 2x faster)."),
@@ -49,7 +51,11 @@ def register(app: typer.Typer) -> None:
                 progress.update(task, completed=i, total=n)
 
             result = run_calibration(
-                device=device, out=path, name=name, threads=threads or None, quick=quick,
+                device=device,
+                out=path,
+                name=name,
+                threads=threads or None,
+                quick=quick,
                 progress=step,
             )
         rep = result.report

@@ -19,8 +19,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="hwprune: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="hwprune: %(levelname)s: %(message)s",
+    )
     for noisy in ("optuna", "brevitas", "torch_pruning"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -39,72 +41,104 @@ def _workers_and_devices(workers: int | None, device: str | None) -> tuple[list[
 
 
 def search_command(
-    target: str = typer.Option("pynq-z2", "--target", "-t",
-                               help="Target name (see `hwprune targets`)."),
-    target_file: Path | None = typer.Option(None, "--target-file",
-                                               help="A target TOML file of your own."),
-    recipe: str = typer.Option("digits-mlp", "--recipe", "-r",
-                               help="Recipe name (search/*.toml) or path of a .toml file."),
+    target: str = typer.Option(
+        "pynq-z2", "--target", "-t", help="Target name (see `hwprune targets`)."
+    ),
+    target_file: Path | None = typer.Option(
+        None, "--target-file", help="A target TOML file of your own."
+    ),
+    recipe: str = typer.Option(
+        "digits-mlp", "--recipe", "-r", help="Recipe name (search/*.toml) or path of a .toml file."
+    ),
     trials: int | None = typer.Option(None, help="Number of finished trials to reach."),
     epochs: int | None = typer.Option(None, help="QAT fine-tune epochs per trial."),
-    final_epochs: int | None = typer.Option(None, "--final-epochs",
-                                               help="Fine-tune epochs of the chosen design."),
+    final_epochs: int | None = typer.Option(
+        None, "--final-epochs", help="Fine-tune epochs of the chosen design."
+    ),
     timeout: float | None = typer.Option(None, help="Stop starting trials after N seconds."),
     min_fps: float | None = typer.Option(None, "--min-fps", help="Require frames/s >= N."),
-    max_latency_us: float | None = typer.Option(None, "--max-latency-us",
-                                                   help="Require latency <= N us."),
+    max_latency_us: float | None = typer.Option(
+        None, "--max-latency-us", help="Require latency <= N us."
+    ),
     max_lut: int | None = typer.Option(None, "--max-lut", help="LUT budget."),
     max_ff: int | None = typer.Option(None, "--max-ff", help="FF budget."),
     max_bram18: int | None = typer.Option(None, "--max-bram18", help="BRAM18 budget."),
     max_dsp: int | None = typer.Option(None, "--max-dsp", help="DSP budget."),
     max_memory_mb: float | None = typer.Option(
-        None, "--max-memory-mb", help="GPU targets: weights + peak activations budget (MB)."),
+        None, "--max-memory-mb", help="GPU targets: weights + peak activations budget (MB)."
+    ),
     checkpoint: str | None = typer.Option(
-        None, "--checkpoint", help="Weights for --model package.module:factory (loaded with "
-        "weights_only=True); the parent is then not trained."),
+        None,
+        "--checkpoint",
+        help="Weights for --model package.module:factory (loaded with "
+        "weights_only=True); the parent is then not trained.",
+    ),
     measure: bool = typer.Option(
-        False, "--measure", help="Time each trained candidate on the local device (GPU or "
-        "calibrated target) next to the predicted latency."),
-    min_accuracy: float | None = typer.Option(None, "--min-accuracy",
-                                                 help="Require validation accuracy >= N."),
-    util_cap: float | None = typer.Option(None, "--util-cap",
-                                             help="Utilisation cap (default: the target's)."),
+        False,
+        "--measure",
+        help="Time each trained candidate on the local device (GPU or "
+        "calibrated target) next to the predicted latency.",
+    ),
+    min_accuracy: float | None = typer.Option(
+        None, "--min-accuracy", help="Require validation accuracy >= N."
+    ),
+    util_cap: float | None = typer.Option(
+        None, "--util-cap", help="Utilisation cap (default: the target's)."
+    ),
     sampler: str | None = typer.Option(None, help="tpe (default), nsga2 or random."),
     folding: str | None = typer.Option(
-        None, help="fastest (that fits) or smallest (that meets --min-fps)."),
+        None, help="fastest (that fits) or smallest (that meets --min-fps)."
+    ),
     select: str | None = typer.Option(None, help="max-accuracy (default), knee or max-fps."),
-    criterion: str | None = typer.Option(None,
-                                            help="Channel importance: l1, bn, taylor, activation."),
+    criterion: str | None = typer.Option(
+        None, help="Channel importance: l1, bn, taylor, activation."
+    ),
     seed: int | None = typer.Option(None, help="Seed of everything."),
     dataset: str | None = typer.Option(None, help="Dataset name (overrides the recipe)."),
     model: str | None = typer.Option(None, help="Zoo model or package.module:factory."),
     data_dir: str | None = typer.Option(None, "--data-dir", help="Folder with dataset files."),
     wbits: str | None = typer.Option(None, help="Weight bits offered, e.g. 1,2,4,8."),
     abits: str | None = typer.Option(None, help="Activation bits offered, e.g. 2,4,8."),
-    set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE",
-                                   help="Override any recipe field, e.g. --set kd.alpha=0.7."),
-    out: Path | None = typer.Option(None, "--out", "-o",
-                                       help="Run folder (default runs/<study-name>)."),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        metavar="FIELD=VALUE",
+        help="Override any recipe field, e.g. --set kd.alpha=0.7.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Run folder (default runs/<study-name>)."
+    ),
     storage: str | None = typer.Option(
-        None, help="Optuna storage URL (default: SQLite in the run folder)."),
-    study_name: str | None = typer.Option(None, "--study-name",
-                                             help="Study name (default <recipe>-<target>)."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir",
-                                             help="Parent-model cache (default <run>/parent)."),
+        None, help="Optuna storage URL (default: SQLite in the run folder)."
+    ),
+    study_name: str | None = typer.Option(
+        None, "--study-name", help="Study name (default <recipe>-<target>)."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Parent-model cache (default <run>/parent)."
+    ),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export into best/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Local worker processes sharing the study (default 1, or one "
-        "per --device)."),
+        None,
+        "--workers",
+        help="Local worker processes sharing the study (default 1, or one per --device).",
+    ),
     device: str | None = typer.Option(
-        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."),
+        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."
+    ),
     heartbeat: int | None = typer.Option(
-        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."),
+        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."
+    ),
     grace: int | None = typer.Option(
-        None, "--grace", help="Seconds without heartbeat before a trial counts as dead and is "
-        "re-queued (default 120)."),
-    list_fields: bool = typer.Option(False, "--list-fields",
-                                     help="List every recipe field and exit."),
+        None,
+        "--grace",
+        help="Seconds without heartbeat before a trial counts as dead and is "
+        "re-queued (default 120).",
+    ),
+    list_fields: bool = typer.Option(
+        False, "--list-fields", help="List every recipe field and exit."
+    ),
 ) -> None:
     """Search channels and bit-widths for the best accuracy the target can run.
 
@@ -120,13 +154,30 @@ def search_command(
         raise typer.Exit()
     _setup_logging(quiet)
     flags = {
-        "trials": trials, "epochs": epochs, "final-epochs": final_epochs, "timeout": timeout,
-        "min-fps": min_fps, "max-latency-us": max_latency_us, "max-lut": max_lut,
-        "max-ff": max_ff, "max-bram18": max_bram18, "max-dsp": max_dsp,
-        "max-memory-mb": max_memory_mb, "checkpoint": checkpoint, "measure": measure or None,
-        "min-accuracy": min_accuracy, "util-cap": util_cap, "sampler": sampler,
-        "folding": folding, "select": select, "criterion": criterion, "seed": seed,
-        "dataset": dataset, "model": model, "data-dir": data_dir, "wbits": wbits,
+        "trials": trials,
+        "epochs": epochs,
+        "final-epochs": final_epochs,
+        "timeout": timeout,
+        "min-fps": min_fps,
+        "max-latency-us": max_latency_us,
+        "max-lut": max_lut,
+        "max-ff": max_ff,
+        "max-bram18": max_bram18,
+        "max-dsp": max_dsp,
+        "max-memory-mb": max_memory_mb,
+        "checkpoint": checkpoint,
+        "measure": measure or None,
+        "min-accuracy": min_accuracy,
+        "util-cap": util_cap,
+        "sampler": sampler,
+        "folding": folding,
+        "select": select,
+        "criterion": criterion,
+        "seed": seed,
+        "dataset": dataset,
+        "model": model,
+        "data-dir": data_dir,
+        "wbits": wbits,
         "abits": abits,
     }
     overrides = {**overrides_from_flags(flags), **parse_set_options(set_)}
@@ -141,9 +192,21 @@ def search_command(
     console = Console() if sys.stdout.isatty() else Console(width=160)
     tgt = str(target_file) if target_file is not None else target
     devices, k = _workers_and_devices(workers, device)
-    result = search(rec, tgt, out=out, storage=storage, study_name=study_name,
-                    cache_dir=cache_dir, quiet=quiet, export=not no_export, console=console,
-                    workers=k, devices=devices, heartbeat_s=heartbeat, grace_s=grace)
+    result = search(
+        rec,
+        tgt,
+        out=out,
+        storage=storage,
+        study_name=study_name,
+        cache_dir=cache_dir,
+        quiet=quiet,
+        export=not no_export,
+        console=console,
+        workers=k,
+        devices=devices,
+        heartbeat_s=heartbeat,
+        grace_s=grace,
+    )
     if quiet:
         if result.chosen is not None:
             typer.echo(
@@ -159,8 +222,9 @@ def search_command(
         f"infeasible, {c['stopped']} stopped early), {c['failed']} failed"
     )
     if result.chosen is None:
-        console.print("[yellow]no feasible design was found; relax the constraints or add "
-                      "trials[/yellow]")
+        console.print(
+            "[yellow]no feasible design was found; relax the constraints or add trials[/yellow]"
+        )
     else:
         ch = result.chosen
         console.print(
@@ -177,30 +241,49 @@ def worker_command(
     storage: str = typer.Option(..., help="Optuna storage URL of the study to join."),
     study: str = typer.Option(..., help="Name of the study to join."),
     trials: int | None = typer.Option(
-        None, help="Total finished trials to reach (default: the study's budget)."),
-    out: Path | None = typer.Option(None, "--out", "-o",
-                                       help="Folder for trial artefacts (default runs/<study>)."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir",
-                                             help="Parent-model cache (default <out>/parent)."),
+        None, help="Total finished trials to reach (default: the study's budget)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for trial artefacts (default runs/<study>)."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Parent-model cache (default <out>/parent)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Local worker processes sharing the study (default 1, or one "
-        "per --device)."),
+        None,
+        "--workers",
+        help="Local worker processes sharing the study (default 1, or one per --device).",
+    ),
     device: str | None = typer.Option(
-        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."),
+        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."
+    ),
     heartbeat: int | None = typer.Option(
-        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."),
+        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."
+    ),
     grace: int | None = typer.Option(
-        None, "--grace", help="Seconds without heartbeat before a trial counts as dead and is "
-        "re-queued (default 120)."),
+        None,
+        "--grace",
+        help="Seconds without heartbeat before a trial counts as dead and is "
+        "re-queued (default 120).",
+    ),
 ) -> None:
     """Join a running study from this machine and work on its trials."""
     _setup_logging(quiet)
     from hwprune.search import worker
 
     devices, k = _workers_and_devices(workers, device)
-    n = worker(storage, study, out=out, trials=trials, cache_dir=cache_dir, quiet=quiet,
-               workers=k, devices=devices if k > 1 else (),
-               device=devices[0] if devices and k == 1 else None,
-               heartbeat_s=heartbeat, grace_s=grace)
+    n = worker(
+        storage,
+        study,
+        out=out,
+        trials=trials,
+        cache_dir=cache_dir,
+        quiet=quiet,
+        workers=k,
+        devices=devices if k > 1 else (),
+        device=devices[0] if devices and k == 1 else None,
+        heartbeat_s=heartbeat,
+        grace_s=grace,
+    )
     typer.echo(f"worker done: {n} trial(s) run here")

@@ -57,7 +57,7 @@ def _batches(data: Any, num_batches: int, batch_size: int) -> Iterator[tuple[tor
     if len(x) == 0:
         raise DataError("the training split is empty; cannot score channels")
     for i in range(min(num_batches, -(-len(x) // batch_size))):
-        yield x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
+        yield x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
 
 
 def _out_dim_sum(t: torch.Tensor) -> torch.Tensor:
@@ -101,8 +101,9 @@ def channel_scores(
     return _activation_scores(model, groups, data, num_batches, batch_size)
 
 
-def _taylor_scores(model: nn.Module, groups: list[LayerGroup], data: Any, num_batches: int,
-                   batch_size: int) -> list[torch.Tensor]:
+def _taylor_scores(
+    model: nn.Module, groups: list[LayerGroup], data: Any, num_batches: int, batch_size: int
+) -> list[torch.Tensor]:
     work = copy.deepcopy(model).eval()
     params_per_group = []
     for g in groups:
@@ -122,8 +123,9 @@ def _taylor_scores(model: nn.Module, groups: list[LayerGroup], data: Any, num_ba
     return scores
 
 
-def _activation_scores(model: nn.Module, groups: list[LayerGroup], data: Any, num_batches: int,
-                       batch_size: int) -> list[torch.Tensor]:
+def _activation_scores(
+    model: nn.Module, groups: list[LayerGroup], data: Any, num_batches: int, batch_size: int
+) -> list[torch.Tensor]:
     work = copy.deepcopy(model).eval()
     sums: list[torch.Tensor | None] = [None] * len(groups)
     count = [0]
@@ -212,16 +214,20 @@ def prune_to(
             continue
         order = torch.argsort(scores[i], descending=True, stable=True)
         drop = sorted(int(j) for j in order[k:])
-        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) \
+        fn = (
+            tp.prune_conv_out_channels
+            if isinstance(layer, nn.Conv2d)
             else tp.prune_linear_out_channels
+        )
         group = dg.get_pruning_group(layer, fn, idxs=drop)
         group.prune()
     child.train(was_training)
     spec = getattr(child, "spec", None)
     if spec is not None and hasattr(spec, "with_widths"):
         child.spec = spec.with_widths([int(k) for k in keep])
-    log.debug("pruned %s to %s channels (criterion %s)", type(model).__name__, list(keep),
-              criterion)
+    log.debug(
+        "pruned %s to %s channels (criterion %s)", type(model).__name__, list(keep), criterion
+    )
     return child
 
 

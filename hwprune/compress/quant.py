@@ -70,8 +70,12 @@ def layer_groups(model: nn.Module) -> list[LayerGroup]:
     for name, mod in model.named_modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
             groups.append({"name": name, "bn": None, "act": None})
-        elif groups and isinstance(mod, _BN) and groups[-1]["bn"] is None \
-                and groups[-1]["act"] is None:
+        elif (
+            groups
+            and isinstance(mod, _BN)
+            and groups[-1]["bn"] is None
+            and groups[-1]["act"] is None
+        ):
             groups[-1]["bn"] = name
         elif groups and isinstance(mod, nn.ReLU) and groups[-1]["act"] is None:
             groups[-1]["act"] = name
@@ -161,9 +165,17 @@ def _quant_layer(mod: nn.Module, bits: int, per_channel: bool) -> nn.Module:
             raise ModelError(
                 f"conv padding_mode '{mod.padding_mode}' is not supported; use zero padding"
             )
-        new = QuantConv2d(mod.in_channels, mod.out_channels, mod.kernel_size, stride=mod.stride,
-                          padding=mod.padding, dilation=mod.dilation, groups=mod.groups,
-                          bias=has_bias, **kw)
+        new = QuantConv2d(
+            mod.in_channels,
+            mod.out_channels,
+            mod.kernel_size,
+            stride=mod.stride,
+            padding=mod.padding,
+            dilation=mod.dilation,
+            groups=mod.groups,
+            bias=has_bias,
+            **kw,
+        )
     else:
         new = QuantLinear(mod.in_features, mod.out_features, bias=has_bias, **kw)
     with torch.no_grad():
@@ -278,8 +290,9 @@ def needs_calibration(qmodel: nn.Module) -> bool:
     return any(m.counter <= m.collect_stats_steps for m in _stats_scalers(qmodel))
 
 
-def calibrate(qmodel: nn.Module, x: torch.Tensor, batch_size: int = 256,
-              max_batches: int = 8) -> None:
+def calibrate(
+    qmodel: nn.Module, x: torch.Tensor, batch_size: int = 256, max_batches: int = 8
+) -> None:
     """Initialise the activation scales of ``qmodel`` from float statistics on inputs ``x``.
 
     Uses Brevitas' ``calibration_mode`` (activation statistics with quantization disabled) on up
@@ -303,7 +316,7 @@ def calibrate(qmodel: nn.Module, x: torch.Tensor, batch_size: int = 256,
     was_training = qmodel.training
     with torch.no_grad(), calibration_mode(qmodel):
         for i in range(0, min(len(x), batch_size * max_batches), batch_size):
-            qmodel(x[i:i + batch_size])
+            qmodel(x[i : i + batch_size])
     for n, state in bn_state.items():
         qmodel.get_submodule(n).load_state_dict(state)
     qmodel.train(was_training)

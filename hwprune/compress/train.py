@@ -72,8 +72,9 @@ class History:
         return asdict(self)
 
 
-def evaluate(model: nn.Module, split: Split, batch_size: int = 1024,
-             device: str | torch.device | None = None) -> float:
+def evaluate(
+    model: nn.Module, split: Split, batch_size: int = 1024, device: str | torch.device | None = None
+) -> float:
     """Top-1 accuracy (fraction in [0, 1]) of ``model`` on ``split``, in eval mode.
 
     The model's train/eval mode is restored afterwards. Batches go to ``device`` (default: the
@@ -95,8 +96,8 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 1024,
     correct = 0
     with torch.no_grad():
         for i in range(0, n, batch_size):
-            out = model(split.x[i:i + batch_size].to(dev))
-            correct += int((out.argmax(dim=1).cpu() == split.y[i:i + batch_size]).sum())
+            out = model(split.x[i : i + batch_size].to(dev))
+            correct += int((out.argmax(dim=1).cpu() == split.y[i : i + batch_size]).sum())
     model.train(was_training)
     return correct / n
 
@@ -107,13 +108,15 @@ def _model_device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _make_optimizer(params: Any, optimizer: str, lr: float, weight_decay: float
-                    ) -> torch.optim.Optimizer:
+def _make_optimizer(
+    params: Any, optimizer: str, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
     if optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True,
-                               weight_decay=weight_decay)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
+        )
     raise ConfigError(f"unknown optimizer '{optimizer}'; use 'adam' or 'sgd'")
 
 
@@ -122,8 +125,11 @@ def _cosine_lr(base: float, step: int, total: int) -> float:
 
 
 def _bn_l1(model: nn.Module) -> torch.Tensor:
-    terms = [m.weight.abs().sum() for m in model.modules()
-             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None]
+    terms = [
+        m.weight.abs().sum()
+        for m in model.modules()
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None
+    ]
     return torch.stack(terms).sum() if terms else torch.zeros(())
 
 
@@ -163,8 +169,9 @@ def _run_epochs(
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    opt = _make_optimizer([p for p in model.parameters() if p.requires_grad], optimizer, lr,
-                          weight_decay)
+    opt = _make_optimizer(
+        [p for p in model.parameters() if p.requires_grad], optimizer, lr, weight_decay
+    )
     x, y = data.train.x, data.train.y
     n = len(y)
     if n == 0:
@@ -180,7 +187,7 @@ def _run_epochs(
         perm = torch.randperm(n, generator=gen)
         loss_sum, seen = 0.0, 0
         for b in range(steps_per_epoch):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
+            idx = perm[b * batch_size : (b + 1) * batch_size]
             if len(idx) < 2:
                 continue
             lr_now = _cosine_lr(lr, step, total)
@@ -198,8 +205,9 @@ def _run_epochs(
             loss_sum += float(loss.detach()) * len(idx)
             seen += len(idx)
         val_acc = evaluate(model, data.val, device=dev)
-        stats.append(EpochStats(epoch, loss_sum / max(seen, 1), val_acc,
-                                _cosine_lr(lr, step - 1, total)))
+        stats.append(
+            EpochStats(epoch, loss_sum / max(seen, 1), val_acc, _cosine_lr(lr, step - 1, total))
+        )
         log.debug("epoch %d loss %.4f val %.4f", epoch, stats[-1].loss, val_acc)
         if val_acc > best_acc:
             best_acc, best_epoch, since_best = val_acc, epoch, 0
@@ -220,8 +228,7 @@ def _run_epochs(
     model.eval()
     if not keep_best and stats:
         best_epoch, best_acc = stats[-1].epoch, stats[-1].val_acc
-    return History(tuple(stats), best_epoch, max(best_acc, 0.0), stopped,
-                   time.perf_counter() - t0)
+    return History(tuple(stats), best_epoch, max(best_acc, 0.0), stopped, time.perf_counter() - t0)
 
 
 def train_float(
@@ -256,12 +263,30 @@ def train_float(
         loss = F.cross_entropy(logits, y)
         return loss + bn_l1 * _bn_l1(model) if bn_l1 > 0 else loss
 
-    return _run_epochs(model, data, epochs, seed, lr, optimizer, batch_size, weight_decay,
-                       loss_fn, keep_best=False, patience=None, on_epoch=None, device=device)
+    return _run_epochs(
+        model,
+        data,
+        epochs,
+        seed,
+        lr,
+        optimizer,
+        batch_size,
+        weight_decay,
+        loss_fn,
+        keep_best=False,
+        patience=None,
+        on_epoch=None,
+        device=device,
+    )
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
-            alpha: float, temperature: float) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    y: torch.Tensor,
+    alpha: float,
+    temperature: float,
+) -> torch.Tensor:
     """Hinton distillation: ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE``.
 
     Example:
@@ -274,9 +299,12 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, y: torch
     if alpha <= 0:
         return ce
     t = temperature
-    kl = F.kl_div(F.log_softmax(student_logits / t, dim=1),
-                  F.log_softmax(teacher_logits / t, dim=1), reduction="batchmean",
-                  log_target=True)
+    kl = F.kl_div(
+        F.log_softmax(student_logits / t, dim=1),
+        F.log_softmax(teacher_logits / t, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    )
     return alpha * t * t * kl + (1 - alpha) * ce
 
 
@@ -343,8 +371,21 @@ def finetune_qat(
         return kd_loss(logits, t_logits, y, alpha, kd_temperature)
 
     try:
-        return _run_epochs(qmodel, data, epochs, seed, lr, optimizer, batch_size, 0.0, loss_fn,
-                           keep_best=True, patience=patience, on_epoch=on_epoch, device=device)
+        return _run_epochs(
+            qmodel,
+            data,
+            epochs,
+            seed,
+            lr,
+            optimizer,
+            batch_size,
+            0.0,
+            loss_fn,
+            keep_best=True,
+            patience=patience,
+            on_epoch=on_epoch,
+            device=device,
+        )
     finally:
         if teacher is not None and device is not None:
             teacher.to("cpu")
@@ -358,8 +399,12 @@ def _data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
     for split in (data.train, data.val, data.test):
         h.update(split.y.numpy().tobytes())
         h.update(split.x[: min(len(split), 64)].numpy().tobytes())
-    return {"name": data.name, "sizes": [len(data.train), len(data.val), len(data.test)],
-            "shape": list(data.input_shape), "digest": h.hexdigest()[:16]}
+    return {
+        "name": data.name,
+        "sizes": [len(data.train), len(data.val), len(data.test)],
+        "shape": list(data.input_shape),
+        "digest": h.hexdigest()[:16],
+    }
 
 
 def _model_identity(spec_or_model: Any) -> tuple[dict[str, Any], Callable[[], nn.Module]]:
@@ -374,14 +419,18 @@ def _model_identity(spec_or_model: Any) -> tuple[dict[str, Any], Callable[[], nn
         for k, v in template.state_dict().items():
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        ident = {"module": f"{type(template).__module__}.{type(template).__qualname__}",
-                 "structure": repr(template), "init": h.hexdigest()[:16]}
+        ident = {
+            "module": f"{type(template).__module__}.{type(template).__qualname__}",
+            "structure": repr(template),
+            "init": h.hexdigest()[:16],
+        }
         return ident, lambda: copy.deepcopy(template)
     raise ConfigError("train_parent needs a ModelSpec or an nn.Module")
 
 
-def parent_cache_key(spec_or_model: Any, data: DatasetSplits, seed: int, epochs: int,
-                     **hparams: Any) -> str:
+def parent_cache_key(
+    spec_or_model: Any, data: DatasetSplits, seed: int, epochs: int, **hparams: Any
+) -> str:
     """Hash key of a parent training run (model, dataset and split, seed, epochs, hparams).
 
     Example:
@@ -393,9 +442,15 @@ def parent_cache_key(spec_or_model: Any, data: DatasetSplits, seed: int, epochs:
         False
     """
     ident, _ = _model_identity(spec_or_model)
-    payload = {"format": CACHE_FORMAT, "model": ident, "data": _data_fingerprint(data),
-               "seed": int(seed), "epochs": int(epochs), "hparams": hparams,
-               "torch": torch.__version__.split("+")[0]}
+    payload = {
+        "format": CACHE_FORMAT,
+        "model": ident,
+        "data": _data_fingerprint(data),
+        "seed": int(seed),
+        "epochs": int(epochs),
+        "hparams": hparams,
+        "torch": torch.__version__.split("+")[0],
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -431,8 +486,13 @@ def train_parent(
         (False, True)
     """
     ident, make = _model_identity(spec)
-    hparams = {"lr": lr, "optimizer": optimizer, "bn_l1": bn_l1, "batch_size": batch_size,
-               "weight_decay": weight_decay}
+    hparams = {
+        "lr": lr,
+        "optimizer": optimizer,
+        "bn_l1": bn_l1,
+        "batch_size": batch_size,
+        "weight_decay": weight_decay,
+    }
     key = parent_cache_key(spec, data, seed, epochs, **hparams)
     model = make()
     path = Path(cache_dir) / f"parent-{key}.pt" if cache_dir is not None else None
@@ -449,13 +509,29 @@ def train_parent(
             log.warning("ignoring unreadable cached parent %s (%s); retraining", path, exc)
     torch.manual_seed(seed)
     model = make()  # re-create after seeding so the initialisation is seeded too
-    hist = train_float(model, data, epochs, seed=seed, lr=lr, optimizer=optimizer, bn_l1=bn_l1,
-                       batch_size=batch_size, weight_decay=weight_decay)
+    hist = train_float(
+        model,
+        data,
+        epochs,
+        seed=seed,
+        lr=lr,
+        optimizer=optimizer,
+        bn_l1=bn_l1,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+    )
     model.history = hist.to_dict()
     model.cache_hit = False
     if path is not None:
-        _atomic_save({"state_dict": model.state_dict(), "history": hist.to_dict(), "key": key,
-                      "model": json.dumps(ident, sort_keys=True)}, path)
+        _atomic_save(
+            {
+                "state_dict": model.state_dict(),
+                "history": hist.to_dict(),
+                "key": key,
+                "model": json.dumps(ident, sort_keys=True),
+            },
+            path,
+        )
     return model
 
 

@@ -128,12 +128,32 @@ class GpuTarget:
 
 
 _FLOAT_KEYS = (
-    "mem_bw_gbps", "memory_eff", "cache_mb", "cache_bw_gbps", "memory_mb", "launch_us",
-    "fixed_us", "compute_eff", "parallel_half", "channel_half", "reduce_half", "pool_cost",
+    "mem_bw_gbps",
+    "memory_eff",
+    "cache_mb",
+    "cache_bw_gbps",
+    "memory_mb",
+    "launch_us",
+    "fixed_us",
+    "compute_eff",
+    "parallel_half",
+    "channel_half",
+    "reduce_half",
+    "pool_cost",
 )
 _KNOWN_KEYS = {
-    "name", "kind", "description", "precisions", "peak_tops", "channel_align", "device",
-    "threads", "calibrated", "source", "calibration", *_FLOAT_KEYS,
+    "name",
+    "kind",
+    "description",
+    "precisions",
+    "peak_tops",
+    "channel_align",
+    "device",
+    "threads",
+    "calibrated",
+    "source",
+    "calibration",
+    *_FLOAT_KEYS,
 }
 
 
@@ -160,7 +180,7 @@ def gpu_target_from_dict(data: Mapping[str, Any], source: str = "") -> GpuTarget
         raise TargetError(f"{where}: unknown GPU target key(s) {unknown}; check the spelling")
     precisions = flat.get("precisions")
     if not precisions or not isinstance(precisions, Sequence) or isinstance(precisions, str):
-        raise TargetError(f"{where}: 'precisions' must be a list such as [\"fp16\", \"fp32\"]")
+        raise TargetError(f'{where}: \'precisions\' must be a list such as ["fp16", "fp32"]')
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad:
         raise TargetError(f"{where}: unknown precision(s) {bad}; use {list(PRECISIONS)}")
@@ -189,7 +209,7 @@ def gpu_target_from_dict(data: Mapping[str, Any], source: str = "") -> GpuTarget
         raise TargetError(f"{where}: 'channel_align' must map precisions to positive integers")
     device = flat.get("device", "cuda")
     if device not in ("cuda", "cpu"):
-        raise TargetError(f"{where}: 'device' must be \"cuda\" or \"cpu\", got {device!r}")
+        raise TargetError(f'{where}: \'device\' must be "cuda" or "cpu", got {device!r}')
     threads = flat.get("threads")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise TargetError(f"{where}: 'threads' must be a positive integer")
@@ -255,7 +275,7 @@ def precision_for_bits(bits: int | None, target: GpuTarget) -> str:
     b = 32 if bits is None else int(bits)
     wanted = "int8" if b <= 8 else "fp16" if b <= 16 else "fp32"
     order = list(PRECISIONS)
-    for p in order[order.index(wanted):]:
+    for p in order[order.index(wanted) :]:
         if p in target.precisions:
             return p
     return target.precisions[-1]
@@ -385,6 +405,7 @@ class GpuEstimate:
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON text of :meth:`to_dict` (infinite values written as null)."""
+
         def clean(v: Any) -> Any:
             if isinstance(v, float) and not math.isfinite(v):
                 return None
@@ -498,13 +519,24 @@ def layer_latency(
     body = max(compute_us, memory_us)
     bound = "launch" if launch >= body else ("compute" if compute_us >= memory_us else "memory")
     bits = (
-        f"w{_b(work.wbits)}a{_b(work.in_bits)}" if work.op in ("conv", "fc")
+        f"w{_b(work.wbits)}a{_b(work.in_bits)}"
+        if work.op in ("conv", "fc")
         else f"a{_b(work.in_bits)}"
     )
     return GpuLayerEstimate(
-        index=index, op=work.op, in_shape=tuple(work.in_shape), out_shape=tuple(work.out_shape),
-        bits=bits, precision=prec, flops=flops, bytes=total_bytes, compute_us=compute_us,
-        memory_us=memory_us, launch_us=launch, bound=bound, latency_us=launch + body,
+        index=index,
+        op=work.op,
+        in_shape=tuple(work.in_shape),
+        out_shape=tuple(work.out_shape),
+        bits=bits,
+        precision=prec,
+        flops=flops,
+        bytes=total_bytes,
+        compute_us=compute_us,
+        memory_us=memory_us,
+        launch_us=launch,
+        bound=bound,
+        latency_us=launch + body,
     )
 
 
@@ -639,22 +671,45 @@ def _works_from_ir(graph: Any) -> list[LayerWork]:
                     out_shape = (node.mh, *shape[1:])
                     k, stride, pad = 1, 1, 0
                 groups = node.channels if op == "VVAU" else 1
-                works.append(LayerWork(
-                    "conv", in_shape, out_shape, kernel=k, stride=stride, pad=pad,
-                    groups=groups, wbits=node.wbits, in_bits=node.in_bits,
-                    out_bits=node.out_bits,
-                ))
+                works.append(
+                    LayerWork(
+                        "conv",
+                        in_shape,
+                        out_shape,
+                        kernel=k,
+                        stride=stride,
+                        pad=pad,
+                        groups=groups,
+                        wbits=node.wbits,
+                        in_bits=node.in_bits,
+                        out_bits=node.out_bits,
+                    )
+                )
             else:
-                works.append(LayerWork(
-                    "fc", shape, (node.mh,), wbits=node.wbits, in_bits=node.in_bits,
-                    out_bits=node.out_bits,
-                ))
+                works.append(
+                    LayerWork(
+                        "fc",
+                        shape,
+                        (node.mh,),
+                        wbits=node.wbits,
+                        in_bits=node.in_bits,
+                        out_bits=node.out_bits,
+                    )
+                )
             shape = works[-1].out_shape
             pending = None
         elif op == "MaxPool":
             out_shape = (node.channels, *node.ofm)
-            works.append(LayerWork("maxpool", (node.channels, *node.ifm), out_shape,
-                                   kernel=node.kernel, stride=node.kernel, in_bits=node.bits))
+            works.append(
+                LayerWork(
+                    "maxpool",
+                    (node.channels, *node.ifm),
+                    out_shape,
+                    kernel=node.kernel,
+                    stride=node.kernel,
+                    in_bits=node.bits,
+                )
+            )
             shape = out_shape
     return works
 

@@ -77,8 +77,9 @@ def _qonnx_model(model: Any, input_shape: tuple[int, ...] | None, out: Path):
     return load_qonnx(dest)
 
 
-def golden_integers(model: Any, graph: Any, golden_inputs: np.ndarray | None, n: int,
-                    seed: int = 0) -> np.ndarray:
+def golden_integers(
+    model: Any, graph: Any, golden_inputs: np.ndarray | None, n: int, seed: int = 0
+) -> np.ndarray:
     """Integer golden inputs (batch, NHWC/flat): the quantized ``golden_inputs`` (raw model
     inputs, e.g. the test set), or ``n`` random integers in the input quantizer's range."""
     from hwprune.export.qonnx import quantize_inputs
@@ -95,8 +96,10 @@ def golden_integers(model: Any, graph: Any, golden_inputs: np.ndarray | None, n:
     in_shape = model.get_tensor_shape(model.graph.input[0].name)
     if x.size % int(np.prod(in_shape[1:])) != 0:
         dims = ", ".join(map(str, in_shape[1:]))
-        raise DataError(f"golden inputs of shape {x.shape} do not match the model input "
-                        f"({dims}); pass an array of shape (N, {dims})")
+        raise DataError(
+            f"golden inputs of shape {x.shape} do not match the model input "
+            f"({dims}); pass an array of shape (N, {dims})"
+        )
     x = x.reshape((-1, *in_shape[1:]))
     xi, _ = quantize_inputs(model, x)
     if xi.ndim == 4:
@@ -199,8 +202,9 @@ def export_model(
     board = tgt.name
     zynq = getattr(tgt, "family", "") in ("zynq7000", "zynqmp")
     clock = float(clock_mhz or tgt.clock_mhz)
-    plan = write_hls_project(folded, out / "hls", part=tgt.part, clock_mhz=clock, board=board,
-                             zynq=zynq)
+    plan = write_hls_project(
+        folded, out / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
+    )
     write_golden(folded, x_int, res.layers, res.output, out / "golden")
     write_finn_handoff(folded, tgt, out / "finn", clock_mhz=clock)
     timings["generate_s"] = time.perf_counter() - t
@@ -218,26 +222,46 @@ def export_model(
         timings["csim_s"] = time.perf_counter() - t
     cycles = []
     for st in plan.stages:
-        cycles.append({
-            "kernel": st.name, "kind": st.kind,
-            "counted": None if csim_res is None else csim_res.cycles.get(st.name),
-            "ir": st.expected_cycles or None,
-            "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
-        })
+        cycles.append(
+            {
+                "kernel": st.name,
+                "kind": st.kind,
+                "counted": None if csim_res is None else csim_res.cycles.get(st.name),
+                "ir": st.expected_cycles or None,
+                "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
+            }
+        )
     if csim_res is not None:
         with (out / "csim.log").open("a") as f:
-            f.write("\n# cycles per frame: kernel, counted in csim, kernel loop model, "
-                    "cost model\n")
+            f.write(
+                "\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
+            )
             for c in cycles:
-                f.write(f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
-                        f"{c['cost_model']!s:>12}\n")
+                f.write(
+                    f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
+                    f"{c['cost_model']!s:>12}\n"
+                )
     timings["total_s"] = time.perf_counter() - t0
-    _readme(out, {"graph": folded, "target": tgt, "estimate": est, "verify": report,
-                  "csim": csim_res, "cycles": cycles, "plan": plan, "clock_mhz": clock,
-                  "zynq": zynq, "output": output})
+    _readme(
+        out,
+        {
+            "graph": folded,
+            "target": tgt,
+            "estimate": est,
+            "verify": report,
+            "csim": csim_res,
+            "cycles": cycles,
+            "plan": plan,
+            "clock_mhz": clock,
+            "zynq": zynq,
+            "output": output,
+        },
+    )
     result = ExportResult(out, folded, est, report, csim_res, tuple(cycles), fold_map, timings)
     if strict and not result.bit_exact:
         what = report.first_mismatch if not report.exact else csim_res.first_mismatch
-        raise ExportMismatchError(f"the exported design is not bit-exact ({what}); see "
-                                  f"{out / 'csim.log'} and {out / 'dataflow.json'}")
+        raise ExportMismatchError(
+            f"the exported design is not bit-exact ({what}); see "
+            f"{out / 'csim.log'} and {out / 'dataflow.json'}"
+        )
     return result

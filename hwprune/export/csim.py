@@ -47,8 +47,10 @@ def find_hls_headers() -> Path:
         cand = Path(spec.origin).parent / "templates" / "vivado" / "ap_types"
         if (cand / "ap_int.h").is_file() and (cand / "hls_stream.h").is_file():
             return cand
-    raise CsimError("the Xilinx ap_int.h/hls_stream.h headers are missing; install them with "
-                    "`pip install hwprune[csim]` (hls4ml) or set XILINX_HLS to a Vitis HLS install")
+    raise CsimError(
+        "the Xilinx ap_int.h/hls_stream.h headers are missing; install them with "
+        "`pip install hwprune[csim]` (hls4ml) or set XILINX_HLS to a Vitis HLS install"
+    )
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,20 @@ def compile_csim(hls_dir: str | Path, opt: str = "-O2") -> Path:
     objs = []
     for src in ("top.cpp", "testbench.cpp"):
         obj = hls / f"{src}.o"
-        cmd = [cxx, "-std=c++14", opt, "-w", "-I", str(inc), "-I", str(hls), "-c", str(hls / src),
-               "-o", str(obj)]
+        cmd = [
+            cxx,
+            "-std=c++14",
+            opt,
+            "-w",
+            "-I",
+            str(inc),
+            "-I",
+            str(hls),
+            "-c",
+            str(hls / src),
+            "-o",
+            str(obj),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise CsimError(f"g++ failed on {src}: {proc.stderr.strip()[-2000:]}")
@@ -106,24 +120,41 @@ def parse_csim_log(text: str) -> CsimResult:
     if m is None:
         raise CsimError(f"the C simulation did not finish; its output ends with: {text[-500:]}")
     first = next((ln for ln in text.splitlines() if ln.startswith("HWPRUNE_MISMATCH")), None)
-    return CsimResult(m.group(3) == "BIT-EXACT", int(m.group(1)), int(m.group(2)), first,
-                      cycles, kinds, log=text)
+    return CsimResult(
+        m.group(3) == "BIT-EXACT", int(m.group(1)), int(m.group(2)), first, cycles, kinds, log=text
+    )
 
 
-def run_csim(hls_dir: str | Path, golden_dir: str | Path, opt: str = "-O2",
-             timeout_s: float | None = None) -> CsimResult:
+def run_csim(
+    hls_dir: str | Path, golden_dir: str | Path, opt: str = "-O2", timeout_s: float | None = None
+) -> CsimResult:
     """Compile and run the C simulation; returns its parsed result."""
     t0 = time.perf_counter()
     exe = compile_csim(hls_dir, opt)
     t1 = time.perf_counter()
     try:
-        proc = subprocess.run([str(exe), str(Path(golden_dir).resolve())], capture_output=True,
-                              text=True, timeout=timeout_s, cwd=str(hls_dir))
+        proc = subprocess.run(
+            [str(exe), str(Path(golden_dir).resolve())],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=str(hls_dir),
+        )
     except subprocess.TimeoutExpired as exc:
-        raise CsimError(f"the C simulation ran longer than {timeout_s} s; use fewer golden "
-                        "vectors") from exc
+        raise CsimError(
+            f"the C simulation ran longer than {timeout_s} s; use fewer golden vectors"
+        ) from exc
     t2 = time.perf_counter()
     text = proc.stdout + (f"\n[stderr]\n{proc.stderr}" if proc.stderr.strip() else "")
     res = parse_csim_log(text)
-    return CsimResult(res.bit_exact, res.samples, res.mismatching_samples, res.first_mismatch,
-                      res.cycles, res.kinds, t1 - t0, t2 - t1, text)
+    return CsimResult(
+        res.bit_exact,
+        res.samples,
+        res.mismatching_samples,
+        res.first_mismatch,
+        res.cycles,
+        res.kinds,
+        t1 - t0,
+        t2 - t1,
+        text,
+    )

@@ -78,8 +78,14 @@ def folding_config(graph: IntGraph) -> dict[str, Any]:
     for n in graph.nodes[1:]:
         _, name = names[n.name]
         if isinstance(n, MVAUNode):
-            cfg[name] = {"PE": n.pe, "SIMD": n.simd, "ram_style": "auto", "resType": "lut",
-                         "mem_mode": "internal_decoupled", "runtime_writeable_weights": 0}
+            cfg[name] = {
+                "PE": n.pe,
+                "SIMD": n.simd,
+                "ram_style": "auto",
+                "resType": "lut",
+                "mem_mode": "internal_decoupled",
+                "runtime_writeable_weights": 0,
+            }
         elif isinstance(n, SlidingWindowNode):
             cfg[name] = {"SIMD": n.simd, "ram_style": "distributed", "parallel_window": 0}
         elif isinstance(n, PadNode):
@@ -100,13 +106,16 @@ def specialize_config(graph: IntGraph) -> dict[str, Any]:
     return cfg
 
 
-def build_config(target: Any, clock_mhz: float | None = None,
-                 output_dir: str = "finn_output") -> dict[str, Any]:
+def build_config(
+    target: Any, clock_mhz: float | None = None, output_dir: str = "finn_output"
+) -> dict[str, Any]:
     """FINN ``DataflowBuildConfig`` as JSON for ``target`` (a loaded FpgaTarget)."""
     name = getattr(target, "name", str(target))
     if name not in FINN_BOARDS:
-        raise TargetError(f"FINN has no board definition for target '{name}'; FINN hand-off "
-                          f"supports {sorted(FINN_BOARDS)}")
+        raise TargetError(
+            f"FINN has no board definition for target '{name}'; FINN hand-off "
+            f"supports {sorted(FINN_BOARDS)}"
+        )
     board, shell, platform = FINN_BOARDS[name]
     clock = float(clock_mhz or target.clock_mhz)
     cfg: dict[str, Any] = {
@@ -121,17 +130,25 @@ def build_config(target: Any, clock_mhz: float | None = None,
         "minimize_bit_width": True,
         "standalone_thresholds": False,
         "save_intermediate_models": True,
-        "generate_outputs": ["estimate_reports", "stitched_ip", "out_of_context_synth",
-                             "bitfile", "pynq_driver", "deployment_package"]
-        if shell == "vivado_zynq" else ["estimate_reports", "stitched_ip", "bitfile"],
+        "generate_outputs": [
+            "estimate_reports",
+            "stitched_ip",
+            "out_of_context_synth",
+            "bitfile",
+            "pynq_driver",
+            "deployment_package",
+        ]
+        if shell == "vivado_zynq"
+        else ["estimate_reports", "stitched_ip", "bitfile"],
     }
     if platform:
         cfg["vitis_platform"] = platform
     return cfg
 
 
-def write_finn_handoff(graph: IntGraph, target: Any, out_dir: str | Path,
-                       clock_mhz: float | None = None) -> list[Path]:
+def write_finn_handoff(
+    graph: IntGraph, target: Any, out_dir: str | Path, clock_mhz: float | None = None
+) -> list[Path]:
     """Write the FINN hand-off files; returns their paths."""
     out = Path(out_dir)
     try:

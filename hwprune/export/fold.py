@@ -60,29 +60,72 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
             pad = pads.get(f"{mv}_pad")
             h, w, c = pad.in_shape if pad else n.in_shape
             t = pad.in_type if pad else n.out_type
-            nodes.append(ir.SlidingWindow(n.name, c, (h, w), n.kernel, n.stride,
-                                          pad.pad if pad else 0, t.bits, kind_of(t), simd=n.simd,
-                                          depthwise=n.depthwise))
+            nodes.append(
+                ir.SlidingWindow(
+                    n.name,
+                    c,
+                    (h, w),
+                    n.kernel,
+                    n.stride,
+                    pad.pad if pad else 0,
+                    t.bits,
+                    kind_of(t),
+                    simd=n.simd,
+                    depthwise=n.depthwise,
+                )
+            )
         elif isinstance(n, VVAUNode):
             out_bits = None if n.is_head else n.out_type.bits
             out_kind = "int" if n.is_head else kind_of(n.out_type)
-            nodes.append(ir.VVAU(
-                n.name, n.channels, n.kernel, n.nvec, n.wtype.bits, kind_of(n.wtype),
-                n.in_type.bits, kind_of(n.in_type), n.acc_type.bits, out_bits, out_kind,
-                pe=n.pe, simd=n.simd, weights=n.weights, thresholds=n.thresholds))
+            nodes.append(
+                ir.VVAU(
+                    n.name,
+                    n.channels,
+                    n.kernel,
+                    n.nvec,
+                    n.wtype.bits,
+                    kind_of(n.wtype),
+                    n.in_type.bits,
+                    kind_of(n.in_type),
+                    n.acc_type.bits,
+                    out_bits,
+                    out_kind,
+                    pe=n.pe,
+                    simd=n.simd,
+                    weights=n.weights,
+                    thresholds=n.thresholds,
+                )
+            )
         elif isinstance(n, MVAUNode):
             out_bits = None if n.is_head else n.out_type.bits
             out_kind = "int" if n.is_head else kind_of(n.out_type)
             # an XNOR unit accumulates a popcount in [0, MW] (as the HLS kernel does)
             acc_bits = int(n.mw + 1).bit_length() if n.xnor else n.acc_type.bits
-            nodes.append(ir.MVAU(
-                n.name, n.mw, n.mh, n.nvec, n.wtype.bits, kind_of(n.wtype), n.in_type.bits,
-                kind_of(n.in_type), acc_bits, out_bits, out_kind, pe=n.pe, simd=n.simd,
-                conv=n.conv, weights=n.weights, thresholds=n.thresholds))
+            nodes.append(
+                ir.MVAU(
+                    n.name,
+                    n.mw,
+                    n.mh,
+                    n.nvec,
+                    n.wtype.bits,
+                    kind_of(n.wtype),
+                    n.in_type.bits,
+                    kind_of(n.in_type),
+                    acc_bits,
+                    out_bits,
+                    out_kind,
+                    pe=n.pe,
+                    simd=n.simd,
+                    conv=n.conv,
+                    weights=n.weights,
+                    thresholds=n.thresholds,
+                )
+            )
         elif isinstance(n, MaxPoolNode):
             h, w, c = n.in_shape
-            nodes.append(ir.MaxPool(n.name, c, (h, w), n.kernel, n.out_type.bits,
-                                    kind_of(n.out_type)))
+            nodes.append(
+                ir.MaxPool(n.name, c, (h, w), n.kernel, n.out_type.bits, kind_of(n.out_type))
+            )
         elif isinstance(n, LabelSelectNode):
             nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, pe=n.pe))
     kind = "bipolar" if inp.out_type.bipolar else "uint"
@@ -114,12 +157,16 @@ def check_folding(graph: IntGraph) -> None:
         if isinstance(n, VVAUNode):
             rules = [("pe", n.pe, n.channels, "channels"), ("simd", n.simd, n.mw, "kernel size")]
             if n.simd > 1 and n.pe != n.channels:
-                raise ConfigError(f"{n.name}: simd={n.simd} > 1 needs pe = channels "
-                                  f"({n.channels}) in a depthwise convolution")
+                raise ConfigError(
+                    f"{n.name}: simd={n.simd} > 1 needs pe = channels "
+                    f"({n.channels}) in a depthwise convolution"
+                )
             swg = nodes[i - 1]
             if isinstance(swg, SlidingWindowNode) and swg.simd != n.pe:
-                raise ConfigError(f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the "
-                                  f"depthwise {n.name} it feeds")
+                raise ConfigError(
+                    f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the "
+                    f"depthwise {n.name} it feeds"
+                )
         elif isinstance(n, MVAUNode):
             rules = [("pe", n.pe, n.mh, "output channels"), ("simd", n.simd, n.mw, "input length")]
         elif isinstance(n, (SlidingWindowNode, PadNode)):
@@ -128,8 +175,10 @@ def check_folding(graph: IntGraph) -> None:
             rules = [("pe", n.pe, n.num_labels, "labels")]
         for what, v, total, of in rules:
             if v < 1 or total % v:
-                raise ConfigError(f"{n.name}: {what}={v} is illegal: it must divide the {total} "
-                                  f"{of}; pick one of {_divisors(total)}")
+                raise ConfigError(
+                    f"{n.name}: {what}={v} is illegal: it must divide the {total} "
+                    f"{of}; pick one of {_divisors(total)}"
+                )
 
 
 def _as_folding(folding: Any) -> Folding:
@@ -146,7 +195,7 @@ def _as_folding(folding: Any) -> Folding:
     if isinstance(folding, list):
         folding = {f["name"]: f for f in folding if isinstance(f, Mapping) and "name" in f}
     if not isinstance(folding, Mapping):
-        raise ConfigError("a folding must map node names to {\"pe\": .., \"simd\": ..}")
+        raise ConfigError('a folding must map node names to {"pe": .., "simd": ..}')
     out: Folding = {}
     for name, f in folding.items():
         if name == "Defaults" or not isinstance(f, Mapping):
@@ -168,8 +217,9 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, int]]) -> I
     names = {n.name for n in graph.nodes}
     unknown = sorted(set(folding) - names)
     if unknown:
-        raise ConfigError(f"folding names unknown nodes {unknown}; the design has "
-                          f"{sorted(folding_of(graph))}")
+        raise ConfigError(
+            f"folding names unknown nodes {unknown}; the design has {sorted(folding_of(graph))}"
+        )
     nodes = []
     for n in graph.nodes:
         f = dict(folding.get(n.name, {}))
@@ -187,9 +237,13 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, int]]) -> I
     return out
 
 
-def auto_folding(graph: IntGraph, target: Any, fps: float | None = None,
-                 clock_mhz: float | None = None,
-                 fixed: Mapping[str, Mapping[str, int]] | None = None) -> Folding:
+def auto_folding(
+    graph: IntGraph,
+    target: Any,
+    fps: float | None = None,
+    clock_mhz: float | None = None,
+    fixed: Mapping[str, Mapping[str, int]] | None = None,
+) -> Folding:
     """The cost model's folding for ``target``: the fastest that fits, or with ``fps`` the
     smallest that reaches it (:func:`hwprune.cost.folding.fold`); ``fixed`` values are kept."""
     from hwprune.cost.folding import fold
@@ -199,13 +253,19 @@ def auto_folding(graph: IntGraph, target: Any, fps: float | None = None,
     ir_graph = to_ir(graph)
     if fixed:
         ir_graph = dataclasses.replace(ir_graph, fixed={k: dict(v) for k, v in fixed.items()})
-    result = fold(ir_graph, tgt, mode="smallest" if fps else "fastest", fps=fps,
-                  clock_mhz=clock_mhz)
+    result = fold(
+        ir_graph, tgt, mode="smallest" if fps else "fastest", fps=fps, clock_mhz=clock_mhz
+    )
     return {k: dict(v) for k, v in result.folding.items()}
 
 
-def apply_folding(graph: IntGraph, folding: Any = "auto", target: Any = None,
-                  fps: float | None = None, clock_mhz: float | None = None) -> IntGraph:
+def apply_folding(
+    graph: IntGraph,
+    folding: Any = "auto",
+    target: Any = None,
+    fps: float | None = None,
+    clock_mhz: float | None = None,
+) -> IntGraph:
     """Apply ``folding``: "auto" (needs ``target``), "none" (all ones), a dict, list or JSON file.
 
     With a ``target``, PE/SIMD left out of a partial folding are chosen by the cost model's

@@ -44,9 +44,7 @@ FP16_FILE = "model_fp16.onnx"
 FP32_FILE = "model_fp32.onnx"
 
 
-def export_qcdq(
-    qmodel: Any, input_shape: Sequence[int], path: str | Path, opset: int = 13
-) -> Path:
+def export_qcdq(qmodel: Any, input_shape: Sequence[int], path: str | Path, opset: int = 13) -> Path:
     """Export a Brevitas model as ONNX QCDQ (int8 Q/DQ) with a dynamic batch dimension.
 
     The graph's input is ``x`` (float32, N x C x H x W, the same [0, 1] values the torch model
@@ -77,8 +75,13 @@ def export_qcdq(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             export_onnx_qcdq(
-                model, args=torch.zeros(1, *input_shape), export_path=str(path), dynamo=False,
-                opset_version=opset, input_names=["x"], output_names=["y"],
+                model,
+                args=torch.zeros(1, *input_shape),
+                export_path=str(path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=["x"],
+                output_names=["y"],
                 dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
             )
     except Exception as exc:  # brevitas raises many types; say which model failed and why
@@ -125,8 +128,13 @@ def export_float(
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, torch.zeros(1, *input_shape, dtype=dtype), str(path), dynamo=False,
-            opset_version=17, input_names=["x"], output_names=["y"],
+            model,
+            torch.zeros(1, *input_shape, dtype=dtype),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            output_names=["y"],
             dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
         )
     proto = onnx.load(str(path))
@@ -155,7 +163,8 @@ def onnx_predict(
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL if fuse_qdq
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if fuse_qdq
         else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     )
     sess = ort.InferenceSession(str(path), opts, providers=[provider])
@@ -163,7 +172,7 @@ def onnx_predict(
     dtype = np.float16 if "float16" in inp.type else np.float32
     xs = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
     outs = [
-        sess.run(None, {inp.name: xs[i:i + batch_size].astype(dtype)})[0]
+        sess.run(None, {inp.name: xs[i : i + batch_size].astype(dtype)})[0]
         for i in range(0, len(xs), batch_size)
     ]
     return np.concatenate(outs).astype(np.float32)
@@ -177,7 +186,7 @@ def torch_predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
     outs = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            out = model(x[i:i + batch_size])
+            out = model(x[i : i + batch_size])
             out = getattr(out, "value", out)  # a Brevitas QuantTensor
             outs.append(out.float().cpu().numpy())
     return np.concatenate(outs)
@@ -199,9 +208,7 @@ class OnnxCheck:
         return abs(self.torch_top1 - self.onnx_top1) < 1e-12
 
 
-def check_onnx(
-    path: str | Path, model: Any, x: Any, y: Any, fuse_qdq: bool = False
-) -> OnnxCheck:
+def check_onnx(path: str | Path, model: Any, x: Any, y: Any, fuse_qdq: bool = False) -> OnnxCheck:
     """Compare an exported file with ``model`` on (``x``, ``y``): top-1 of each, agreement.
 
     Example:
@@ -270,6 +277,9 @@ def export_gpu_bundle(
 
 def _check_dict(c: OnnxCheck) -> Mapping[str, Any]:
     return {
-        "path": c.path, "torch_top1": c.torch_top1, "onnx_top1": c.onnx_top1,
-        "agreement": c.agreement, "max_abs_logit_diff": c.max_abs_logit_diff,
+        "path": c.path,
+        "torch_top1": c.torch_top1,
+        "onnx_top1": c.onnx_top1,
+        "agreement": c.agreement,
+        "max_abs_logit_diff": c.max_abs_logit_diff,
     }

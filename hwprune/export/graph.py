@@ -96,8 +96,9 @@ class PadNode(IntNode):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(in_shape=list(self.in_shape), in_type=self.in_type.name, pad=self.pad,
-                 simd=self.simd)
+        d.update(
+            in_shape=list(self.in_shape), in_type=self.in_type.name, pad=self.pad, simd=self.simd
+        )
         return d
 
 
@@ -120,8 +121,14 @@ class SlidingWindowNode(IntNode):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(in_shape=list(self.in_shape), kernel=self.kernel, stride=self.stride,
-                 simd=self.simd, depthwise=self.depthwise, cycles=self.cycles())
+        d.update(
+            in_shape=list(self.in_shape),
+            kernel=self.kernel,
+            stride=self.stride,
+            simd=self.simd,
+            depthwise=self.depthwise,
+            cycles=self.cycles(),
+        )
         return d
 
 
@@ -173,12 +180,22 @@ class MVAUNode(IntNode):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(
-            source=self.source, in_shape=list(self.in_shape), in_type=self.in_type.name,
-            mw=self.mw, mh=self.mh, nvec=self.nvec, pe=self.pe, simd=self.simd,
-            wtype=self.wtype.name, acc_type=self.acc_type.name, xnor=self.xnor,
+            source=self.source,
+            in_shape=list(self.in_shape),
+            in_type=self.in_type.name,
+            mw=self.mw,
+            mh=self.mh,
+            nvec=self.nvec,
+            pe=self.pe,
+            simd=self.simd,
+            wtype=self.wtype.name,
+            acc_type=self.acc_type.name,
+            xnor=self.xnor,
             num_thresholds=0 if self.thresholds is None else int(self.thresholds.shape[1]),
-            out_bias=self.out_bias, wmem=self.mw * self.mh // (self.pe * self.simd),
-            tmem=0 if self.thresholds is None else self.mh // self.pe, cycles=self.cycles(),
+            out_bias=self.out_bias,
+            wmem=self.mw * self.mh // (self.pe * self.simd),
+            tmem=0 if self.thresholds is None else self.mh // self.pe,
+            cycles=self.cycles(),
         )
         return d
 
@@ -228,8 +245,9 @@ class LabelSelectNode(IntNode):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(in_type=self.in_type.name, num_labels=self.num_labels, pe=self.pe,
-                 cycles=self.cycles())
+        d.update(
+            in_type=self.in_type.name, num_labels=self.num_labels, pe=self.pe, cycles=self.cycles()
+        )
         return d
 
 
@@ -264,8 +282,11 @@ class IntGraph:
         doc = {
             "format": "hwprune-dataflow/1",
             "output": self.output,
-            "input": {"shape": list(self.input.out_shape), "type": self.input.out_type.name,
-                      "scale": self.input.out_scale},
+            "input": {
+                "shape": list(self.input.out_shape),
+                "type": self.input.out_type.name,
+                "scale": self.input.out_scale,
+            },
             "nodes": [n.describe() for n in self.nodes],
             "folding": folding,
             "max_cycles": max((n.cycles() for n in self.nodes), default=0),

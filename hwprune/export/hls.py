@@ -155,8 +155,10 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
             lcm = math.lcm(need, cur.elems)
             s = Stream(f"s{len(streams)}", need, cur.bits, cur.type)
             streams.append(s)
-            call = (f"hwp::width_adapt<{kid}, {cur.elems}, {need}, {lcm}, {cur.bits}, "
-                    f"{cur_total}>({cur.name}, {s.name});")
+            call = (
+                f"hwp::width_adapt<{kid}, {cur.elems}, {need}, {lcm}, {cur.bits}, "
+                f"{cur_total}>({cur.name}, {s.name});"
+            )
             groups = cur_total // lcm
             if need % cur.elems == 0 or cur.elems % need == 0:
                 dwc_cycles = groups * max(lcm // cur.elems, lcm // need)
@@ -176,35 +178,47 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
             traced.append((node.name, size, golden_bytes(out_t)))
         if isinstance(node, PadNode):
             h, w, c = node.in_shape
-            call = (f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
-                    f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});")
+            call = (
+                f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
+                f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});"
+            )
         elif isinstance(node, SlidingWindowNode):
             h, w, c = node.in_shape
-            call = (f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
-                    f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});")
+            call = (
+                f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
+                f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});"
+            )
         elif isinstance(node, VVAUNode):
             nt = int(node.thresholds.shape[1])
-            call = (f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
-                    f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
-                    f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
-                    f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
-                    f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);")
+            call = (
+                f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
+                f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+                f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
+                f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
+                f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+            )
         elif isinstance(node, MVAUNode):
             nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
             accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
             obias = node.out_bias if nt else 0
-            call = (f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
-                    f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
-                    f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
-                    f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
-                    f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);")
+            call = (
+                f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
+                f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+                f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
+                f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
+                f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+            )
         elif isinstance(node, MaxPoolNode):
             h, w, c = node.in_shape
-            call = (f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
-                    f"{cur.type}>({cur.name}, {out.name});")
+            call = (
+                f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
+                f"{cur.type}>({cur.name}, {out.name});"
+            )
         elif isinstance(node, LabelSelectNode):
-            call = (f"hwp::label_select<{kid}, {layer_id}, {node.num_labels}, {node.pe}, "
-                    f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});")
+            call = (
+                f"hwp::label_select<{kid}, {layer_id}, {node.num_labels}, {node.pe}, "
+                f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
+            )
         else:
             raise TypeError(type(node).__name__)
         stages.append(Stage(node.name, node.kind, kid, layer_id, call, out, node.cycles()))
@@ -213,9 +227,17 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
         cur_total = int(np.prod(node.out_shape))
     out_words = cur_total // cur.elems
     stages.append(Stage("axi_out", "axi_out", kid, -1, "", cur))
-    return HlsPlan(tuple(stages), tuple(streams), tuple(traced), in_stream,
-                   total_in // in_stream.elems, _axi_width(in_stream.width), cur, out_words,
-                   _axi_width(cur.width))
+    return HlsPlan(
+        tuple(stages),
+        tuple(streams),
+        tuple(traced),
+        in_stream,
+        total_in // in_stream.elems,
+        _axi_width(in_stream.width),
+        cur,
+        out_words,
+        _axi_width(cur.width),
+    )
 
 
 # --------------------------------------------------------------------------- parameters
@@ -277,10 +299,20 @@ def mvau_params(node: MVAUNode) -> dict[str, Any]:
         T = T.reshape(nf, pe, -1)
         thr = [[[int(v) for v in T[f, p]] for f in range(nf)] for p in range(pe)]
     lb, ltype, nl = limb_layout(simd * wb)
-    return {"name": node.name, "pe": pe, "wmem": nf * sf, "wwidth": simd * wb, "weights": per_pe,
-            "limb_type": ltype, "limbs": nl, "tmem": nf,
-            "nt": 0 if thr is None else len(thr[0][0]), "accb": accb, "thresholds": thr,
-            "thr_type": tctype}
+    return {
+        "name": node.name,
+        "pe": pe,
+        "wmem": nf * sf,
+        "wwidth": simd * wb,
+        "weights": per_pe,
+        "limb_type": ltype,
+        "limbs": nl,
+        "tmem": nf,
+        "nt": 0 if thr is None else len(thr[0][0]),
+        "accb": accb,
+        "thresholds": thr,
+        "thr_type": tctype,
+    }
 
 
 def _env():
@@ -288,22 +320,36 @@ def _env():
 
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("hls_templates"))),
-        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
 
 
-def write_hls_project(graph: IntGraph, out_dir: str | Path, *, part: str = "xc7z020clg400-1",
-                      clock_mhz: float = 100.0, board: str | None = None,
-                      zynq: bool = True) -> HlsPlan:
+def write_hls_project(
+    graph: IntGraph,
+    out_dir: str | Path,
+    *,
+    part: str = "xc7z020clg400-1",
+    clock_mhz: float = 100.0,
+    board: str | None = None,
+    zynq: bool = True,
+) -> HlsPlan:
     """Render the HLS project of ``graph`` into ``out_dir`` and return its plan."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = _env()
     plan = plan_hls(graph)
     ctx: dict[str, Any] = {
-        "version": __version__, "top": TOP, "plan": plan, "graph": graph, "part": part,
-        "clock_mhz": clock_mhz, "period_ns": round(1000.0 / clock_mhz, 3), "board": board,
+        "version": __version__,
+        "top": TOP,
+        "plan": plan,
+        "graph": graph,
+        "part": part,
+        "clock_mhz": clock_mhz,
+        "period_ns": round(1000.0 / clock_mhz, 3),
+        "board": board,
         "mvaus": [n.name for n in graph.mvaus()],
     }
     (out / "hwp_kernels.hpp").write_text(env.get_template("hwp_kernels.hpp.j2").render(**ctx))
@@ -320,8 +366,13 @@ def write_hls_project(graph: IntGraph, out_dir: str | Path, *, part: str = "xc7z
 # --------------------------------------------------------------------------- golden vectors
 
 
-def write_golden(graph: IntGraph, x_int: np.ndarray, layers: dict[str, np.ndarray],
-                 output: np.ndarray, out_dir: str | Path) -> int:
+def write_golden(
+    graph: IntGraph,
+    x_int: np.ndarray,
+    layers: dict[str, np.ndarray],
+    output: np.ndarray,
+    out_dir: str | Path,
+) -> int:
     """Write golden files for the testbench; returns the number of samples.
 
     ``x_int``: integer inputs (batch, NHWC or flat); ``layers``: the executor's integer output

@@ -86,8 +86,9 @@ def _int_producer(model: ModelWrapper, tensor: str) -> onnx.NodeProto | None:
     return None
 
 
-def _make(op: str, inputs: list[str], outputs: list[str], name: str,
-          **attrs: Any) -> onnx.NodeProto:
+def _make(
+    op: str, inputs: list[str], outputs: list[str], name: str, **attrs: Any
+) -> onnx.NodeProto:
     return helper.make_node(op, inputs, outputs, name=name, domain=DOMAIN, **attrs)
 
 
@@ -113,12 +114,16 @@ def _insert_at(model: ModelWrapper, index: int, nodes: list[onnx.NodeProto]) -> 
 
 def _scalar(value: np.ndarray | None, what: str, node: onnx.NodeProto) -> float:
     if value is None:
-        raise LoweringError(f"{_where(node)}: its {what} is not a constant; export the model "
-                            "with constant quantizer parameters")
+        raise LoweringError(
+            f"{_where(node)}: its {what} is not a constant; export the model "
+            "with constant quantizer parameters"
+        )
     v = np.asarray(value, dtype=np.float64).ravel()
     if v.size == 0 or not np.all(v == v[0]):
-        raise LoweringError(f"{_where(node)}: per-channel {what} on an activation cannot be "
-                            "lowered to integers; use a per-tensor activation quantizer")
+        raise LoweringError(
+            f"{_where(node)}: per-channel {what} on an activation cannot be "
+            "lowered to integers; use a per-tensor activation quantizer"
+        )
     return float(v[0])
 
 
@@ -132,8 +137,10 @@ def _quant_type(node: onnx.NodeProto, model: ModelWrapper) -> tuple[IntType, flo
     zp = _scalar(model.get_initializer(node.input[2]), "zero point", node)
     bits = int(_scalar(model.get_initializer(node.input[3]), "bit width", node))
     if zp != 0:
-        raise LoweringError(f"{_where(node)} has zero point {zp}; hwprune lowers only "
-                            "quantizers with zero point 0 (use a symmetric/unsigned quantizer)")
+        raise LoweringError(
+            f"{_where(node)} has zero point {zp}; hwprune lowers only "
+            "quantizers with zero point 0 (use a symmetric/unsigned quantizer)"
+        )
     if scale <= 0:
         raise LoweringError(f"{_where(node)} has a non-positive scale {scale}")
     signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
@@ -169,13 +176,19 @@ def _weights(model: ModelWrapper, tensor: str, user: onnx.NodeProto):
     if prod is None:
         w = model.get_initializer(tensor)
         if w is None:
-            raise LoweringError(f"{_where(user)}: its weights are computed at run time; hwprune "
-                                "needs constant quantized weights")
-        raise LoweringError(f"{_where(user)} has float (unquantized) weights; quantize them "
-                            "(e.g. brevitas QuantConv2d/QuantLinear) before export")
+            raise LoweringError(
+                f"{_where(user)}: its weights are computed at run time; hwprune "
+                "needs constant quantized weights"
+            )
+        raise LoweringError(
+            f"{_where(user)} has float (unquantized) weights; quantize them "
+            "(e.g. brevitas QuantConv2d/QuantLinear) before export"
+        )
     if prod.op_type not in ("Quant", "BipolarQuant"):
-        raise LoweringError(f"{_where(user)}: its weights come from {_where(prod)}, not from a "
-                            "weight quantizer; hwprune cannot lower that")
+        raise LoweringError(
+            f"{_where(user)}: its weights come from {_where(prod)}, not from a "
+            "weight quantizer; hwprune cannot lower that"
+        )
     w = model.get_initializer(prod.input[0])
     if w is None:
         raise LoweringError(f"{_where(prod)}: weight quantizer input is not a constant")
@@ -207,8 +220,10 @@ def _chan_vector(c: np.ndarray, nch: int, ndim: int, node: onnx.NodeProto) -> np
     try:
         v = np.broadcast_to(np.asarray(c, dtype=np.float64), target)
     except ValueError:
-        msg = (f"{_where(node)}: its constant of shape {np.shape(c)} is not per channel; "
-               "hwprune folds only per-tensor or per-channel constants")
+        msg = (
+            f"{_where(node)}: its constant of shape {np.shape(c)} is not per channel; "
+            "hwprune folds only per-tensor or per-channel constants"
+        )
         raise LoweringError(msg) from None
     return v.reshape(nch).copy()
 
@@ -230,8 +245,10 @@ def _follow_chain(model: ModelWrapper, start: str, nch: int, ndim: int, layer: o
             return a, b, relu, removed, None, t
         if len(cons) != 1:
             names = ", ".join(_where(c) for c in cons)
-            raise LoweringError(f"the output of {_where(layer)} feeds several nodes ({names}); "
-                                "hwprune lowers only chains (no residual branches yet)")
+            raise LoweringError(
+                f"the output of {_where(layer)} feeds several nodes ({names}); "
+                "hwprune lowers only chains (no residual branches yet)"
+            )
         n = cons[0]
         op = n.op_type
         if op in ("Quant", "BipolarQuant"):
@@ -270,15 +287,25 @@ def _follow_chain(model: ModelWrapper, start: str, nch: int, ndim: int, layer: o
         elif op == "Identity":
             pass
         else:
-            raise LoweringError(f"{_where(n)} follows {_where(layer)} before its output is "
-                                "quantized (a float activation or an unsupported op); add an "
-                                "activation quantizer (QuantReLU / QuantIdentity) there")
+            raise LoweringError(
+                f"{_where(n)} follows {_where(layer)} before its output is "
+                "quantized (a float activation or an unsupported op); add an "
+                "activation quantizer (QuantReLU / QuantIdentity) there"
+            )
         removed.append(n)
         t = n.output[0]
 
 
-def _level_fn(A: np.ndarray, B: np.ndarray, relu: bool, qtype: IntType, s_a: float,
-              qmin: int, qmax: int, rounding: str):
+def _level_fn(
+    A: np.ndarray,
+    B: np.ndarray,
+    relu: bool,
+    qtype: IntType,
+    s_a: float,
+    qmin: int,
+    qmax: int,
+    rounding: str,
+):
     """Map accumulators (per channel) to output levels 0..qmax-qmin, in float64."""
     rnd = resolve_rounding_mode(rounding)
 
@@ -332,24 +359,38 @@ class LowerInputQuant(Transformation):
         while True:
             cons = model.find_consumers(t)
             if len(cons) != 1:
-                raise LoweringError(f"graph tensor '{t}' feeds {len(cons)} nodes before the input "
-                                    "quantizer; hwprune needs one input quantizer")
+                raise LoweringError(
+                    f"graph tensor '{t}' feeds {len(cons)} nodes before the input "
+                    "quantizer; hwprune needs one input quantizer"
+                )
             n = cons[0]
             if n.op_type in ("Quant", "BipolarQuant"):
                 break
             consts = [model.get_initializer(x) for x in n.input[1:]]
             if n.op_type not in _HOST_OPS or any(c is None for c in consts):
-                raise LoweringError(f"{_where(n)} comes before the input quantizer; hwprune "
-                                    "needs the model to quantize its input first (add an input "
-                                    "QuantIdentity)")
+                raise LoweringError(
+                    f"{_where(n)} comes before the input quantizer; hwprune "
+                    "needs the model to quantize its input first (add an input "
+                    "QuantIdentity)"
+                )
             pre.append(n)
             t = n.output[0]
         qtype, scale, qmin, qmax, _ = _quant_type(n, model)
         shape = _nhwc(model.get_tensor_shape(n.output[0]))
-        node = _make("IntInput", [], [n.output[0]], "input", out_shape=list(shape),
-                     out_type=qtype.name, out_scale=scale, qonnx_tensor=n.output[0],
-                     qmin=qmin, qmax=qmax, quant_input=t,
-                     host_preprocessing=[f"{p.op_type}:{p.name}" for p in pre] or [""])
+        node = _make(
+            "IntInput",
+            [],
+            [n.output[0]],
+            "input",
+            out_shape=list(shape),
+            out_type=qtype.name,
+            out_scale=scale,
+            qonnx_tensor=n.output[0],
+            qmin=qmin,
+            qmax=qmax,
+            quant_input=t,
+            host_preprocessing=[f"{p.op_type}:{p.name}" for p in pre] or [""],
+        )
         idx = list(model.graph.node).index(n)
         _insert_at(model, idx, [node])
         _remove(model, [*pre, n])
@@ -367,15 +408,32 @@ class LowerMaxPool(Transformation):
             a = _attrs(n)
             k = list(a.get("kernel_shape", [1, 1]))
             s = list(a.get("strides", k))
-            if len(k) != 2 or k[0] != k[1] or s != k or any(a.get("pads", [0]) ) or \
-                    a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1, 1])):
-                raise LoweringError(f"{_where(n)}: hwprune lowers only square max-pooling with "
-                                    "stride = kernel, no padding and floor mode")
+            if (
+                len(k) != 2
+                or k[0] != k[1]
+                or s != k
+                or any(a.get("pads", [0]))
+                or a.get("ceil_mode", 0)
+                or any(d != 1 for d in a.get("dilations", [1, 1]))
+            ):
+                raise LoweringError(
+                    f"{_where(n)}: hwprune lowers only square max-pooling with "
+                    "stride = kernel, no padding and floor mode"
+                )
             h, w, c = src["shape"]
             out = (h // k[0], w // k[0], c)
-            node = _make("IntMaxPool", [n.input[0]], [n.output[0]], _next_name(model, "pool"),
-                         out_shape=list(out), out_type=src["type"].name, out_scale=src["scale"],
-                         qonnx_tensor=n.output[0], in_shape=list(src["shape"]), kernel=k[0])
+            node = _make(
+                "IntMaxPool",
+                [n.input[0]],
+                [n.output[0]],
+                _next_name(model, "pool"),
+                out_shape=list(out),
+                out_type=src["type"].name,
+                out_scale=src["scale"],
+                qonnx_tensor=n.output[0],
+                in_shape=list(src["shape"]),
+                kernel=k[0],
+            )
             model.graph.node.insert(idx, node)
             model.graph.node.remove(n)
             return model, True
@@ -393,11 +451,20 @@ class LowerFlatten(Transformation):
             out_shape = model.get_tensor_shape(n.output[0])
             size = int(np.prod(src["shape"]))
             if out_shape is None or len(out_shape) != 2 or int(out_shape[1]) != size:
-                raise LoweringError(f"{_where(n)}: only a flatten to (batch, features) can be "
-                                    "lowered")
-            node = _make("IntFlatten", [n.input[0]], [n.output[0]], _next_name(model, "flatten"),
-                         out_shape=[size], out_type=src["type"].name, out_scale=src["scale"],
-                         qonnx_tensor=n.output[0], in_shape=list(src["shape"]))
+                raise LoweringError(
+                    f"{_where(n)}: only a flatten to (batch, features) can be lowered"
+                )
+            node = _make(
+                "IntFlatten",
+                [n.input[0]],
+                [n.output[0]],
+                _next_name(model, "flatten"),
+                out_shape=[size],
+                out_type=src["type"].name,
+                out_scale=src["scale"],
+                qonnx_tensor=n.output[0],
+                in_shape=list(src["shape"]),
+            )
             model.graph.node.insert(idx, node)
             model.graph.node.remove(n)
             return model, True
@@ -418,8 +485,9 @@ class LowerWeightLayer(Transformation):
             return model, True
         return model, False
 
-    def _lower(self, model: ModelWrapper, idx: int, n: onnx.NodeProto,
-               prod: onnx.NodeProto) -> None:
+    def _lower(
+        self, model: ModelWrapper, idx: int, n: onnx.NodeProto, prod: onnx.NodeProto
+    ) -> None:
         if n.op_type == "Gemm":
             raise LoweringError(f"{_where(n)}: convert Gemm with qonnx GemmToMatMul first")
         src = _info(prod)
@@ -434,18 +502,30 @@ class LowerWeightLayer(Transformation):
         if n.op_type == "Conv":
             a = _attrs(n)
             groups = int(a.get("group", 1))
-            depthwise = groups > 1 and groups == wint.shape[0] and wint.shape[1] == 1 \
+            depthwise = (
+                groups > 1
+                and groups == wint.shape[0]
+                and wint.shape[1] == 1
                 and groups == src["shape"][-1]
+            )
             if groups != 1 and not depthwise:
-                raise LoweringError(f"{_where(n)} is a grouped convolution ({groups} groups); "
-                                    "hwprune lowers plain and depthwise convolutions only")
+                raise LoweringError(
+                    f"{_where(n)} is a grouped convolution ({groups} groups); "
+                    "hwprune lowers plain and depthwise convolutions only"
+                )
             k = list(a.get("kernel_shape", wint.shape[2:]))
             st = list(a.get("strides", [1, 1]))
             pads = list(a.get("pads", [0, 0, 0, 0]))
-            if k[0] != k[1] or st[0] != st[1] or len(set(pads)) > 1 or \
-                    any(d != 1 for d in a.get("dilations", [1, 1])):
-                raise LoweringError(f"{_where(n)}: only square kernels, equal strides, equal "
-                                    "padding and no dilation can be lowered")
+            if (
+                k[0] != k[1]
+                or st[0] != st[1]
+                or len(set(pads)) > 1
+                or any(d != 1 for d in a.get("dilations", [1, 1]))
+            ):
+                raise LoweringError(
+                    f"{_where(n)}: only square kernels, equal strides, equal "
+                    "padding and no dilation can be lowered"
+                )
             if len(src["shape"]) != 3:
                 raise LoweringError(f"{_where(n)}: its input is not a feature map")
             n_out = wint.shape[0]
@@ -461,9 +541,21 @@ class LowerWeightLayer(Transformation):
                 pname = f"{name}_pad"
                 pshape = (h + 2 * p, w + 2 * p, c)
                 pt = f"{pname}_out"
-                new_nodes.append(_make("IntPad", [in_tensor], [pt], pname, out_shape=list(pshape),
-                                       out_type=pad_type.name, out_scale=s_x, qonnx_tensor="",
-                                       in_shape=[h, w, c], pad=p, in_type=in_type.name))
+                new_nodes.append(
+                    _make(
+                        "IntPad",
+                        [in_tensor],
+                        [pt],
+                        pname,
+                        out_shape=list(pshape),
+                        out_type=pad_type.name,
+                        out_scale=s_x,
+                        qonnx_tensor="",
+                        in_shape=[h, w, c],
+                        pad=p,
+                        in_type=in_type.name,
+                    )
+                )
                 in_type = pad_type
                 in_tensor, (h, w, c) = pt, pshape
             kk, ss = int(k[0]), int(st[0])
@@ -472,10 +564,22 @@ class LowerWeightLayer(Transformation):
             if not (kk == 1 and ss == 1 and p == 0):  # a 1x1 conv streams the map directly
                 sname = f"{name}_swg"
                 swt = f"{sname}_out"
-                new_nodes.append(_make("IntSlidingWindow", [in_tensor], [swt], sname,
-                                       out_shape=[oh, ow, kk * kk * c], out_type=in_type.name,
-                                       out_scale=s_x, qonnx_tensor="", in_shape=[h, w, c],
-                                       kernel=kk, stride=ss, depthwise=int(depthwise)))
+                new_nodes.append(
+                    _make(
+                        "IntSlidingWindow",
+                        [in_tensor],
+                        [swt],
+                        sname,
+                        out_shape=[oh, ow, kk * kk * c],
+                        out_type=in_type.name,
+                        out_scale=s_x,
+                        qonnx_tensor="",
+                        in_shape=[h, w, c],
+                        kernel=kk,
+                        stride=ss,
+                        depthwise=int(depthwise),
+                    )
+                )
                 in_tensor = swt
             nvec, out_shape, ndim, conv = oh * ow, (oh, ow, n_out), 4, True
         else:
@@ -493,18 +597,23 @@ class LowerWeightLayer(Transformation):
                     in_shape = fin
                 in_tensor = prod.input[0]
             if W.shape[1] != int(np.prod(in_shape)):
-                raise LoweringError(f"{_where(n)}: weight shape {wint.shape} does not match its "
-                                    f"input of {int(np.prod(in_shape))} features")
+                raise LoweringError(
+                    f"{_where(n)}: weight shape {wint.shape} does not match its "
+                    f"input of {int(np.prod(in_shape))} features"
+                )
             nvec, out_shape, ndim, conv = 1, (n_out,), 2, False
         a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], n_out, ndim, n)
         A = s_x * s_o * a_c
         xmin, xmax = xrange
-        attrs: dict[str, Any] = dict(in_shape=list(in_shape), in_type=in_type.name, nvec=nvec,
-                                     conv=int(conv), source=n.name)
+        attrs: dict[str, Any] = dict(
+            in_shape=list(in_shape), in_type=in_type.name, nvec=nvec, conv=int(conv), source=n.name
+        )
         if depthwise and quant is None:
-            raise LoweringError(f"the depthwise {_where(n)} ends the network without an "
-                                "activation quantizer; the head must be a fully connected or "
-                                "plain convolution layer")
+            raise LoweringError(
+                f"the depthwise {_where(n)} ends the network without an "
+                "activation quantizer; the head must be a fully connected or "
+                "plain convolution layer"
+            )
         if quant is not None:
             qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
             flip = A < 0
@@ -512,11 +621,12 @@ class LowerWeightLayer(Transformation):
             A = np.abs(A)
             amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
             amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
-            nt = (1 if qtype.bipolar else qmax - qmin)
+            nt = 1 if qtype.bipolar else qmax - qmin
             level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
             T = compute_thresholds(level, amin, amax, nt)
-            acc_type = IntType.for_range(min(int(amin.min()), int(T.min())),
-                                         max(int(amax.max()), int(T.max())))
+            acc_type = IntType.for_range(
+                min(int(amin.min()), int(T.min())), max(int(amax.max()), int(T.max()))
+            )
             out_bias = -1 if qtype.bipolar else qmin
             out_tensor, qonnx_tensor = quant.output[0], quant.output[0]
             removed = [n, *chain, quant]
@@ -524,12 +634,17 @@ class LowerWeightLayer(Transformation):
             inputs = [in_tensor, f"{name}_W", f"{name}_T"]
             attrs.update(out_type=qtype.name, out_scale=s_a, out_bias=out_bias, head=0)
             if np.any(flip):
-                log.info("%s: %d channels with negative scale, weight rows flipped", name,
-                         int(flip.sum()))
+                log.info(
+                    "%s: %d channels with negative scale, weight rows flipped",
+                    name,
+                    int(flip.sum()),
+                )
         else:
             if relu:
-                raise LoweringError(f"the head {_where(n)} ends in a ReLU; hwprune's head must "
-                                    "output its accumulator (no activation)")
+                raise LoweringError(
+                    f"the head {_where(n)} ends in a ReLU; hwprune's head must "
+                    "output its accumulator (no activation)"
+                )
             amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
             amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
             acc_type = IntType.for_range(int(amin.min()), int(amax.max()))
@@ -537,8 +652,14 @@ class LowerWeightLayer(Transformation):
             removed = [n, *chain]
             inputs = [in_tensor, f"{name}_W"]
             sc = float(np.mean(A)) if A.size else 1.0
-            attrs.update(out_type=acc_type.name, out_scale=sc, out_bias=0, head=1,
-                         score_scale=[float(x) for x in A], score_bias=[float(x) for x in b_c])
+            attrs.update(
+                out_type=acc_type.name,
+                out_scale=sc,
+                out_bias=0,
+                head=1,
+                score_scale=[float(x) for x in A],
+                score_bias=[float(x) for x in b_c],
+            )
         if not (wtype.bipolar or wtype.contains(W)):
             wtype = IntType.for_range(int(W.min()), int(W.max()))
         model.set_initializer(f"{name}_W", W.astype(np.int64))
@@ -546,9 +667,20 @@ class LowerWeightLayer(Transformation):
         if depthwise:
             attrs["kernel"] = kk
         xnor = int(wtype.bipolar and in_type.bipolar and not depthwise)
-        new_nodes.append(_make(op, inputs, [out_tensor], name, out_shape=list(out_shape),
-                               qonnx_tensor=qonnx_tensor, wtype=wtype.name,
-                               acc_type=acc_type.name, xnor=xnor, **attrs))
+        new_nodes.append(
+            _make(
+                op,
+                inputs,
+                [out_tensor],
+                name,
+                out_shape=list(out_shape),
+                qonnx_tensor=qonnx_tensor,
+                wtype=wtype.name,
+                acc_type=acc_type.name,
+                xnor=xnor,
+                **attrs,
+            )
+        )
         if prod.op_type == "IntFlatten" and not model.find_consumers(prod.output[0])[1:]:
             removed.append(prod)
         if len(model.find_consumers(n.input[1])) == 1:
@@ -573,19 +705,33 @@ class InsertLabelSelect(Transformation):
         if prod.op_type == "IntMVAU" and a.get("head", 0):
             A = np.asarray(a["score_scale"])
             B = np.asarray(a["score_bias"])
-            if np.any(A <= 0) or not np.allclose(A, A[0], rtol=1e-6, atol=0) or \
-                    not np.allclose(B, B[0], rtol=1e-6, atol=1e-12):
-                raise LoweringError(f"the head '{prod.name}' has a per-channel or negative scale "
-                                    "or offset, so the arg-max of its integer accumulator may "
-                                    "differ from the float output; use a per-tensor weight scale "
-                                    "on the head, or export scores (--scores)")
+            if (
+                np.any(A <= 0)
+                or not np.allclose(A, A[0], rtol=1e-6, atol=0)
+                or not np.allclose(B, B[0], rtol=1e-6, atol=1e-12)
+            ):
+                raise LoweringError(
+                    f"the head '{prod.name}' has a per-channel or negative scale "
+                    "or offset, so the arg-max of its integer accumulator may "
+                    "differ from the float output; use a per-tensor weight scale "
+                    "on the head, or export scores (--scores)"
+                )
         if len(info["shape"]) != 1:
             raise LoweringError(f"the graph output '{out}' is not a vector of class scores")
         nl = info["shape"][0]
         new_out = f"{out}_label"
-        node = _make("IntLabelSelect", [out], [new_out], "labelselect", out_shape=[1],
-                     out_type=IntType.for_range(0, max(nl - 1, 1)).name, out_scale=1.0,
-                     qonnx_tensor="", in_type=info["type"].name, num_labels=nl)
+        node = _make(
+            "IntLabelSelect",
+            [out],
+            [new_out],
+            "labelselect",
+            out_shape=[1],
+            out_type=IntType.for_range(0, max(nl - 1, 1)).name,
+            out_scale=1.0,
+            qonnx_tensor="",
+            in_type=info["type"].name,
+            num_labels=nl,
+        )
         model.graph.node.append(node)
         return model, True
 
@@ -615,10 +761,12 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
         blocked = [n for n in leftovers if n.input and _int_producer(m, n.input[0]) is not None]
         data = blocked or [n for n in leftovers if m.get_initializer(n.input[0]) is None]
         n = (data or leftovers)[0]
-        raise LoweringError(f"{_where(n)} cannot be lowered to the integer dataflow graph "
-                            "(unsupported op or position); supported: Conv, MatMul, "
-                            "BatchNormalization, per-channel Mul/Add, Relu, Quant, BipolarQuant, "
-                            "MaxPool, Flatten/Reshape")
+        raise LoweringError(
+            f"{_where(n)} cannot be lowered to the integer dataflow graph "
+            "(unsupported op or position); supported: Conv, MatMul, "
+            "BatchNormalization, per-channel Mul/Add, Relu, Quant, BipolarQuant, "
+            "MaxPool, Flatten/Reshape"
+        )
     if output == "label":
         m = m.transform(InsertLabelSelect(), cleanup=False)
     return m
@@ -646,23 +794,38 @@ def extract_graph(model: ModelWrapper, output: str = "label") -> IntGraph:
 def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
     info = _info(n)
     a = info["attrs"]
-    common = dict(name=n.name, out_shape=info["shape"], out_type=info["type"],
-                  out_scale=info["scale"], qonnx_tensor=a.get("qonnx_tensor", ""))
+    common = dict(
+        name=n.name,
+        out_shape=info["shape"],
+        out_type=info["type"],
+        out_scale=info["scale"],
+        qonnx_tensor=a.get("qonnx_tensor", ""),
+    )
     if n.op_type == "IntInput":
         pre = tuple(x for x in a.get("host_preprocessing", []) if x)
         vr = (int(a.get("qmin", info["type"].min)), int(a.get("qmax", info["type"].max)))
         return InputNode(**common, host_preprocessing=pre, value_range=vr)
     if n.op_type == "IntPad":
-        return PadNode(**common, in_shape=tuple(a["in_shape"]), pad=int(a["pad"]),
-                       in_type=IntType.from_name(a.get("in_type", a["out_type"])))
+        return PadNode(
+            **common,
+            in_shape=tuple(a["in_shape"]),
+            pad=int(a["pad"]),
+            in_type=IntType.from_name(a.get("in_type", a["out_type"])),
+        )
     if n.op_type == "IntSlidingWindow":
-        return SlidingWindowNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]),
-                                 stride=int(a["stride"]), depthwise=bool(a.get("depthwise", 0)))
+        return SlidingWindowNode(
+            **common,
+            in_shape=tuple(a["in_shape"]),
+            kernel=int(a["kernel"]),
+            stride=int(a["stride"]),
+            depthwise=bool(a.get("depthwise", 0)),
+        )
     if n.op_type == "IntMaxPool":
         return MaxPoolNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]))
     if n.op_type == "IntLabelSelect":
-        return LabelSelectNode(**common, in_type=IntType.from_name(a["in_type"]),
-                               num_labels=int(a["num_labels"]))
+        return LabelSelectNode(
+            **common, in_type=IntType.from_name(a["in_type"]), num_labels=int(a["num_labels"])
+        )
     if n.op_type in ("IntMVAU", "IntVVAU"):
         W = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
         T = None
@@ -673,12 +836,20 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
         if n.op_type == "IntVVAU":
             cls, extra = VVAUNode, {"kernel": int(a["kernel"])}
         return cls(
-            **common, in_shape=tuple(a["in_shape"]), in_type=IntType.from_name(a["in_type"]),
-            weights=W, wtype=IntType.from_name(a["wtype"]), thresholds=T,
-            acc_type=IntType.from_name(a["acc_type"]), out_bias=int(a.get("out_bias", 0)),
-            nvec=int(a["nvec"]), xnor=bool(a.get("xnor", 0)), conv=bool(a.get("conv", 0)),
+            **common,
+            in_shape=tuple(a["in_shape"]),
+            in_type=IntType.from_name(a["in_type"]),
+            weights=W,
+            wtype=IntType.from_name(a["wtype"]),
+            thresholds=T,
+            acc_type=IntType.from_name(a["acc_type"]),
+            out_bias=int(a.get("out_bias", 0)),
+            nvec=int(a["nvec"]),
+            xnor=bool(a.get("xnor", 0)),
+            conv=bool(a.get("conv", 0)),
             source=str(a.get("source", "")),
-            score_scale=tuple(a.get("score_scale", [])), score_bias=tuple(a.get("score_bias", [])),
+            score_scale=tuple(a.get("score_scale", [])),
+            score_bias=tuple(a.get("score_bias", [])),
             **extra,
         )
     raise LoweringError(f"{_where(n)}: unknown lowered node")

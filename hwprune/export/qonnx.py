@@ -136,8 +136,9 @@ def reference_execute(model: ModelWrapper, x_float: np.ndarray) -> dict[str, np.
 
     n = int(x_float.shape[0])
     m = _batched(model, n)
-    ctx = execute_onnx(m, {m.graph.input[0].name: x_float.astype(np.float32)},
-                       return_full_exec_context=True)
+    ctx = execute_onnx(
+        m, {m.graph.input[0].name: x_float.astype(np.float32)}, return_full_exec_context=True
+    )
     return {k: v for k, v in ctx.items() if v is not None}
 
 
@@ -150,8 +151,9 @@ def quantize_inputs(model: ModelWrapper, x_float: np.ndarray) -> tuple[np.ndarra
     return np.rint(xq).astype(np.int64), scale
 
 
-def qonnx_to_ir(path: str | Path | ModelWrapper, folding: Any = None, target: Any = None,
-                output: str = "label") -> Any:
+def qonnx_to_ir(
+    path: str | Path | ModelWrapper, folding: Any = None, target: Any = None, output: str = "label"
+) -> Any:
     """Read a QONNX model into the cost model's IR (:class:`hwprune.ir.DataflowGraph`).
 
     The MVAU nodes carry the integer weights and thresholds. ``folding`` is ``None`` (left open,

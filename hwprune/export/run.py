@@ -33,8 +33,10 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
 
     meta = run_dir / "run.json"
     if not meta.is_file():
-        raise StorageError(f"'{run_dir}' is not a search run folder (no run.json); pass the "
-                           "folder `hwprune search` wrote (runs/<study>)")
+        raise StorageError(
+            f"'{run_dir}' is not a search run folder (no run.json); pass the "
+            "folder `hwprune search` wrote (runs/<study>)"
+        )
     name = json.loads(meta.read_text()).get("study")
     url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
     st = open_storage(url, run_dir)
@@ -60,9 +62,18 @@ def _design_folding(design: dict[str, Any]) -> dict[str, dict[str, int]]:
     return folding
 
 
-def export_run(run_dir: str | Path, trial: int | None = None, out_dir: str | Path | None = None,
-               *, storage: str | None = None, folding: Any = None, n_golden: int = 100,
-               csim: bool = True, output: str = "label", strict: bool = True) -> Any:
+def export_run(
+    run_dir: str | Path,
+    trial: int | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    storage: str | None = None,
+    folding: Any = None,
+    n_golden: int = 100,
+    csim: bool = True,
+    output: str = "label",
+    strict: bool = True,
+) -> Any:
     """Export the chosen design of ``run_dir`` (or trial ``trial``); returns an ExportResult.
 
     ``folding`` overrides the run's folding ("auto" or a JSON file). The default output
@@ -79,47 +90,68 @@ def export_run(run_dir: str | Path, trial: int | None = None, out_dir: str | Pat
     run = Path(run_dir)
     recipe, target, study = _study(run, storage)
     if getattr(target, "kind", "fpga") != "fpga":
-        raise ConfigError(f"run '{run}' searched for GPU target '{target.name}'; `hwprune "
-                          "export` writes FPGA designs (its best/ already holds the GPU export)")
+        raise ConfigError(
+            f"run '{run}' searched for GPU target '{target.name}'; `hwprune "
+            "export` writes FPGA designs (its best/ already holds the GPU export)"
+        )
     wb = build_workbench(recipe, target, run / "parent")
     if trial is None:
         best = run / "best"
         design_path, cand_path = best / "design.json", best / "candidate.json"
         if not (design_path.is_file() and cand_path.is_file()):
-            raise StorageError(f"'{run}' has no chosen design yet (best/ is missing); let the "
-                               "search finish or pass --trial N")
+            raise StorageError(
+                f"'{run}' has no chosen design yet (best/ is missing); let the "
+                "search finish or pass --trial N"
+            )
         design = json.loads(design_path.read_text())
         cand = Candidate.from_json(json.loads(cand_path.read_text()))
-        pruned = P.prune_to(wb.parent, list(cand.channels), wb.example_input,
-                            criterion=recipe.prune.criterion, data=wb.data.train)
-        qmodel = to_brevitas(pruned, list(cand.wbits), list(cand.abits),
-                             input_scale=wb.data.input_scale)
+        pruned = P.prune_to(
+            wb.parent,
+            list(cand.channels),
+            wb.example_input,
+            criterion=recipe.prune.criterion,
+            data=wb.data.train,
+        )
+        qmodel = to_brevitas(
+            pruned, list(cand.wbits), list(cand.abits), input_scale=wb.data.input_scale
+        )
         weights = best / "model.pt"
         if weights.is_file():
             qmodel.load_state_dict(torch.load(weights, map_location="cpu"))
         else:
             log.warning("best/model.pt is missing: fine-tuning the chosen design again")
-            qmodel, _, _ = train_candidate(wb, cand, recipe.budget.final_epochs
-                                           or recipe.budget.epochs, seed=recipe.seed + 7)
+            qmodel, _, _ = train_candidate(
+                wb, cand, recipe.budget.final_epochs or recipe.budget.epochs, seed=recipe.seed + 7
+            )
         default_out = best / "export"
     else:
         frozen = {t.number: t for t in study.trials}
         if trial not in frozen:
-            raise ConfigError(f"run '{run}' has no trial {trial}; it has trials "
-                              f"0..{max(frozen) if frozen else -1}")
+            raise ConfigError(
+                f"run '{run}' has no trial {trial}; it has trials "
+                f"0..{max(frozen) if frozen else -1}"
+            )
         t = frozen[trial]
         if "candidate" not in t.user_attrs:
             raise ConfigError(f"trial {trial} of '{run}' has no candidate recorded")
         design = t.user_attrs.get("design", {})
         cand = Candidate.from_json(t.user_attrs["candidate"])
-        log.info("fine-tuning trial %d's candidate again (%d epochs)", trial,
-                 recipe.budget.epochs)
-        qmodel, _, _ = train_candidate(wb, cand, recipe.budget.epochs,
-                                       seed=recipe.seed + 1000 + trial)
+        log.info("fine-tuning trial %d's candidate again (%d epochs)", trial, recipe.budget.epochs)
+        qmodel, _, _ = train_candidate(
+            wb, cand, recipe.budget.epochs, seed=recipe.seed + 1000 + trial
+        )
         default_out = run / "trials" / str(trial) / "export"
     qmodel.eval()
     fold = folding if folding is not None else (_design_folding(design) or "auto")
-    return export_model(qmodel, target, folding=fold, out_dir=out_dir or default_out,
-                        golden_inputs=np.asarray(wb.data.test.x[:n_golden]),
-                        input_shape=tuple(wb.data.input_shape), n_golden=n_golden,
-                        output=output, csim=csim, strict=strict)
+    return export_model(
+        qmodel,
+        target,
+        folding=fold,
+        out_dir=out_dir or default_out,
+        golden_inputs=np.asarray(wb.data.test.x[:n_golden]),
+        input_shape=tuple(wb.data.input_shape),
+        n_golden=n_golden,
+        output=output,
+        csim=csim,
+        strict=strict,
+    )

@@ -38,17 +38,23 @@ class VerifyReport:
     qonnx_labels: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"samples": self.samples, "exact": self.exact, "layers": list(self.layers),
-                "label_mismatches": self.label_mismatches, "label_ties": self.label_ties,
-                "first_mismatch": self.first_mismatch}
+        return {
+            "samples": self.samples,
+            "exact": self.exact,
+            "layers": list(self.layers),
+            "label_mismatches": self.label_mismatches,
+            "label_ties": self.label_ties,
+            "first_mismatch": self.first_mismatch,
+        }
 
 
 def _to_nchw(x: np.ndarray) -> np.ndarray:
     return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
 
 
-def verify_against_qonnx(model: ModelWrapper, graph: IntGraph, x_int: np.ndarray,
-                         result: ExecResult | None = None) -> VerifyReport:
+def verify_against_qonnx(
+    model: ModelWrapper, graph: IntGraph, x_int: np.ndarray, result: ExecResult | None = None
+) -> VerifyReport:
     """Run qonnx on ``x_int`` (the input quantizer's integers, batch first, NHWC or flat) and
     compare every layer boundary with the executor."""
     q, _ = input_quantizer(model)
@@ -80,19 +86,33 @@ def verify_against_qonnx(model: ModelWrapper, graph: IntGraph, x_int: np.ndarray
             diff = np.abs(deq - ref)
             ref_int = np.rint(ref / node.out_scale)
             bad = int((ref_int != got).sum())
-        layers.append({"name": node.name, "qonnx_tensor": node.qonnx_tensor,
-                       "values": int(got.size), "mismatches": bad,
-                       "max_abs_diff": float(diff.max()) if diff.size else 0.0})
+        layers.append(
+            {
+                "name": node.name,
+                "qonnx_tensor": node.qonnx_tensor,
+                "values": int(got.size),
+                "mismatches": bad,
+                "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+            }
+        )
         if bad:
             exact = False
             if first is None:
-                idx = np.argwhere((np.rint(ref / node.out_scale) != got)
-                                  if not (isinstance(node, MVAUNode) and node.is_head)
-                                  else (np.abs(got * np.asarray(node.score_scale)
-                                               + np.asarray(node.score_bias) - ref) > 1e-5))[0]
+                idx = np.argwhere(
+                    (np.rint(ref / node.out_scale) != got)
+                    if not (isinstance(node, MVAUNode) and node.is_head)
+                    else (
+                        np.abs(
+                            got * np.asarray(node.score_scale) + np.asarray(node.score_bias) - ref
+                        )
+                        > 1e-5
+                    )
+                )[0]
                 where = tuple(int(i) for i in idx[1:])
-                first = (f"sample {int(idx[0])}, layer {node.name}, index {where}: "
-                         f"executor {got[tuple(idx)]}, qonnx {ref[tuple(idx)]}")
+                first = (
+                    f"sample {int(idx[0])}, layer {node.name}, index {where}: "
+                    f"executor {got[tuple(idx)]}, qonnx {ref[tuple(idx)]}"
+                )
     out_name = cut.graph.output[0].name
     qlab = np.argmax(np.asarray(ctx[out_name]).reshape(n, -1), axis=1)
     mism = ties = 0

@@ -56,8 +56,9 @@ def build_model(spec: ModelSpec) -> SpecNet:
         op = lay["op"]
         if op == "conv":
             k, s, p, g = lay["kernel"], lay["stride"], lay["pad"], lay["groups"]
-            mods[f"conv{i}"] = nn.Conv2d(c, lay["out_ch"], k, stride=s, padding=p, groups=g,
-                                         bias=False)
+            mods[f"conv{i}"] = nn.Conv2d(
+                c, lay["out_ch"], k, stride=s, padding=p, groups=g, bias=False
+            )
             mods[f"bn{i}"] = nn.BatchNorm2d(lay["out_ch"])
             mods[f"relu{i}"] = nn.ReLU()
             c, h, w = lay["out_ch"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
@@ -138,14 +139,16 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
                 pad = (k - 1) // 2 if mod.padding == "same" else 0
             else:
                 pad = _pair(mod.padding, "padding", name)
-            records.append({
-                "op": "conv",
-                "out_ch": int(mod.out_channels),
-                "kernel": _pair(mod.kernel_size, "kernel", name),
-                "stride": _pair(mod.stride, "stride", name),
-                "pad": int(pad),
-                "groups": int(mod.groups),
-            })
+            records.append(
+                {
+                    "op": "conv",
+                    "out_ch": int(mod.out_channels),
+                    "kernel": _pair(mod.kernel_size, "kernel", name),
+                    "stride": _pair(mod.stride, "stride", name),
+                    "pad": int(pad),
+                    "groups": int(mod.groups),
+                }
+            )
         elif isinstance(mod, nn.Linear):
             records.append({"op": "fc", "out": int(mod.out_features)})
         elif isinstance(mod, nn.MaxPool2d):
@@ -160,8 +163,7 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
 
     for name, mod in model.named_modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear, nn.MaxPool2d)):
-            hooks.append(mod.register_forward_hook(
-                lambda m, i, o, name=name: hook(m, i, o, name)))
+            hooks.append(mod.register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)))
     was_training = model.training
     try:
         model.eval()

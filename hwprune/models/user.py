@@ -88,6 +88,7 @@ def load_user_model(ref: str, checkpoint: str | Path | None = None) -> nn.Module
         load_checkpoint(model, checkpoint, f"the model from '{ref}'")
     return model
 
+
 def load_checkpoint(model: nn.Module, checkpoint: str | Path, what: str = "the model") -> nn.Module:
     """Load a state dict saved with ``torch.save(model.state_dict(), path)`` into ``model``.
 

@@ -48,24 +48,48 @@ def _mlp(widths: Sequence[int]) -> Callable[[float], list[dict[str, Any]]]:
 
 def _cnv_layers(mult: float, pad: int) -> list[dict[str, Any]]:
     def conv(ch: int) -> dict[str, Any]:
-        return {"op": "conv", "out_ch": _w(ch, mult), "kernel": 3, "stride": 1, "pad": pad,
-                "groups": 1}
+        return {
+            "op": "conv",
+            "out_ch": _w(ch, mult),
+            "kernel": 3,
+            "stride": 1,
+            "pad": pad,
+            "groups": 1,
+        }
 
     return [
-        conv(64), conv(64), {"op": "maxpool", "kernel": 2},
-        conv(128), conv(128), {"op": "maxpool", "kernel": 2},
-        conv(256), conv(256),
-        {"op": "fc", "out": _w(512, mult)}, {"op": "fc", "out": _w(512, mult)},
+        conv(64),
+        conv(64),
+        {"op": "maxpool", "kernel": 2},
+        conv(128),
+        conv(128),
+        {"op": "maxpool", "kernel": 2},
+        conv(256),
+        conv(256),
+        {"op": "fc", "out": _w(512, mult)},
+        {"op": "fc", "out": _w(512, mult)},
     ]
 
 
 def _cnn_digits_layers(mult: float) -> list[dict[str, Any]]:
     def conv(ch: int) -> dict[str, Any]:
-        return {"op": "conv", "out_ch": _w(ch, mult), "kernel": 3, "stride": 1, "pad": 1,
-                "groups": 1}
+        return {
+            "op": "conv",
+            "out_ch": _w(ch, mult),
+            "kernel": 3,
+            "stride": 1,
+            "pad": 1,
+            "groups": 1,
+        }
 
-    return [conv(16), conv(16), {"op": "maxpool", "kernel": 2}, conv(32),
-            {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": _w(64, mult)}]
+    return [
+        conv(16),
+        conv(16),
+        {"op": "maxpool", "kernel": 2},
+        conv(32),
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out": _w(64, mult)},
+    ]
 
 
 _DEFAULT_INPUT: dict[str, tuple[int, int, int]] = {
@@ -77,8 +101,12 @@ _DEFAULT_INPUT: dict[str, tuple[int, int, int]] = {
     "cnn-digits": (1, 8, 8),
 }
 
-_MLP_WIDTHS = {"tfc": (64, 64, 64), "sfc": (256, 256, 256), "lfc": (1024, 1024, 1024),
-               "mlp-digits": (64, 64, 64)}
+_MLP_WIDTHS = {
+    "tfc": (64, 64, 64),
+    "sfc": (256, 256, 256),
+    "lfc": (1024, 1024, 1024),
+    "mlp-digits": (64, 64, 64),
+}
 
 
 def list_models() -> list[str]:
