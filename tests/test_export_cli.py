@@ -29,8 +29,11 @@ def _run(argv, capsys):
 
 @pytest.mark.slow
 @pytest.mark.csim
-def test_export_qonnx_model(mlp_onnx, tmp_path, capsys):
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute-out", "relative-out"])
+def test_export_qonnx_model(mlp_onnx, tmp_path, capsys, monkeypatch, relative):
     out = tmp_path / "exp"
+    if relative:  # `--out exp` from the working directory (as `hwprune search` writes runs/...)
+        monkeypatch.chdir(tmp_path)
     code, stdout, err = _run(
         [
             "export",
@@ -40,7 +43,7 @@ def test_export_qonnx_model(mlp_onnx, tmp_path, capsys):
             "--folding",
             "auto",
             "--out",
-            str(out),
+            "exp" if relative else str(out),
             "--json",
         ],
         capsys,

@@ -70,7 +70,7 @@ class CsimResult:
 
 def compile_csim(hls_dir: str | Path, opt: str = "-O2") -> Path:
     """Compile ``testbench.cpp`` + ``top.cpp`` of ``hls_dir`` into ``hls_dir/csim``."""
-    hls = Path(hls_dir)
+    hls = Path(hls_dir).resolve()  # absolute: the simulation runs with cwd=hls_dir
     cxx = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
     if cxx is None:
         raise CsimError("no C++ compiler found; install g++ (e.g. `apt-get install g++`)")
