@@ -58,6 +58,15 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _temp_name(final: Path, *, directory: bool = False) -> Path:
     """A fresh, unused temporary path next to ``final`` (same folder, so same file system)."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +74,8 @@ def _temp_name(final: Path, *, directory: bool = False) -> Path:
         return Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent))
     fd, name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent)
     os.close(fd)
+    # mkstemp makes 0600 files; give the final file the permissions a plain open() would
+    os.chmod(name, 0o666 & ~_UMASK)
     return Path(name)
 
 

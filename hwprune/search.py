@@ -52,9 +52,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
+import os
 import signal
+import socket
 import threading
 import time
 import warnings
@@ -811,8 +814,12 @@ def open_storage(
     """
     from hwprune import storage as hs
 
-    interval = heartbeat_s or hs.DEFAULT_HEARTBEAT_INTERVAL
-    grace = grace_s or (4 * heartbeat_s if heartbeat_s else hs.DEFAULT_GRACE_PERIOD)
+    # None means "default"; 0 or a negative value is passed on and refused by open_storage
+    interval = hs.DEFAULT_HEARTBEAT_INTERVAL if heartbeat_s is None else heartbeat_s
+    if grace_s is not None:
+        grace = grace_s
+    else:
+        grace = 4 * heartbeat_s if heartbeat_s else hs.DEFAULT_GRACE_PERIOD
     return hs.open_storage(url, run_dir=run_dir, heartbeat_interval=interval, grace_period=grace)
 
 
@@ -992,6 +999,22 @@ def _make_sampler(recipe: Recipe, offset: int) -> Any:
         )
 
 
+def _sampler_salt(joining: bool) -> int:
+    """Seed offset that keeps concurrent processes on one study from proposing the same trials.
+
+    A lone ``hwprune search`` gets 0 (reproducible). Local workers started with ``--workers K``
+    get their index (``HWPRUNE_WORKER_INDEX``); a worker joining by hand, possibly on another
+    machine, gets a value from its host name and process id.
+    """
+    index = os.environ.get("HWPRUNE_WORKER_INDEX")
+    if index is not None and index.isdigit():
+        return 1_000_003 * (int(index) + 1)
+    if joining:
+        digest = hashlib.sha256(f"{socket.gethostname()}:{os.getpid()}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+    return 0
+
+
 def open_study(
     recipe: Recipe, target: Any, storage: Any, study_name: str, create: bool = True
 ) -> optuna.Study:
@@ -1025,7 +1048,7 @@ def open_study(
         study_name=study_name,
         storage=storage,
         directions=recipe.directions(),
-        sampler=_make_sampler(recipe, n_before),
+        sampler=_make_sampler(recipe, n_before + _sampler_salt(joining=not create)),
         load_if_exists=True,
     )
     if create:  # the latest budgets, so that workers joining later follow them
@@ -1420,16 +1443,14 @@ def _target_from_study(attrs: Mapping[str, Any]) -> Any:
     from hwprune.targets import load_target
 
     name = attrs.get("target", "")
-    try:
+    text = attrs.get("target_toml", "")
+    if not text:  # studies that did not store the file: the shipped target of that name
         return load_target(name)
-    except TargetError:
-        text = attrs.get("target_toml", "")
-        if not text:
-            raise
-        import tempfile
+    # the exact file the study was priced with (a user's --target-file may reuse a shipped name)
+    import tempfile
 
-        d = Path(tempfile.mkdtemp(prefix="hwprune-target-"))
-        p = d / f"{name}.toml"
+    with tempfile.TemporaryDirectory(prefix="hwprune-target-") as d:
+        p = Path(d) / f"{name or 'target'}.toml"
         p.write_text(text)
         return load_target(str(p))
 

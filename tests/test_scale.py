@@ -111,6 +111,10 @@ def test_atomic_writes_replace_whole_or_nothing(tmp_path: Path) -> None:
     assert json.loads(target.read_text()) == {"v": 1}
     atomic_write_text(target, '{"v": 2}')
     assert json.loads(target.read_text()) == {"v": 2}
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    mode = target.stat().st_mode & 0o777  # same permissions as a file written with open()
+    assert mode == plain.stat().st_mode & 0o777, oct(mode)
     with pytest.raises(Boom), atomic_dir(tmp_path / "trial_1") as tmp:
         (tmp / "design.json").write_text("{}")
         raise Boom

@@ -590,3 +590,25 @@ def test_gpu_memory_limit_is_a_constraint(tmp_path, parent_cache):
         assert "max_memory_mb" in cons
         feasible = t.user_attrs["status"] != "infeasible"
         assert feasible == (t.user_attrs["hw"]["memory_mb"] <= 0.05)
+
+
+def test_concurrent_workers_sample_with_different_seeds(monkeypatch):
+    """K workers opening one study at the same moment must not propose the same candidates."""
+    monkeypatch.delenv("HWPRUNE_WORKER_INDEX", raising=False)
+    assert S._sampler_salt(joining=False) == 0  # a lone search stays reproducible
+    salts = set()
+    for index in range(3):
+        monkeypatch.setenv("HWPRUNE_WORKER_INDEX", str(index))
+        salts.add(S._sampler_salt(joining=True))
+    assert len(salts) == 3 and 0 not in salts
+    monkeypatch.delenv("HWPRUNE_WORKER_INDEX")
+    assert S._sampler_salt(joining=True) != 0  # a worker joining by hand: host and pid
+    rec = load_recipe("digits-mlp")
+    first = []
+    for index in range(2):
+        monkeypatch.setenv("HWPRUNE_WORKER_INDEX", str(index))
+        sampler = S._make_sampler(rec, S._sampler_salt(joining=True))
+        study = optuna.create_study(directions=rec.directions(), sampler=sampler)
+        trial = study.ask()
+        first.append(tuple(trial.suggest_int(f"ch{i}", 8, 512, step=8) for i in range(6)))
+    assert first[0] != first[1]

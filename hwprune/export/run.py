@@ -30,6 +30,7 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
 
     from hwprune.recipe import Recipe
     from hwprune.search import _target_from_study, open_storage
+    from hwprune.storage import redact_url
 
     meta = run_dir / "run.json"
     if not meta.is_file():
@@ -41,8 +42,15 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
     url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
     st = open_storage(url, run_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=name, storage=st)
-    recipe = Recipe.from_dict(study.user_attrs["recipe"], source=f"study '{name}'")
+    try:
+        study = optuna.load_study(study_name=name, storage=st)
+        recipe_dict = study.user_attrs["recipe"]
+    except KeyError:
+        raise StorageError(
+            f"no hwprune study '{name}' in {redact_url(url)}; pass the storage the search used "
+            "with --storage URL"
+        ) from None
+    recipe = Recipe.from_dict(recipe_dict, source=f"study '{name}'")
     target = _target_from_study(study.user_attrs)
     return recipe, target, study
 
