@@ -825,6 +825,20 @@ def local_memory_mb(device: str) -> float:
         return math.inf
 
 
+def _check_writable(path: Path) -> None:
+    """ConfigError unless ``path`` can be written (its folder is created if needed)."""
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; give a file name such as {path}/cpu.toml")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the folder of {path} ({exc.strerror}); choose another --out"
+        ) from None
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise ConfigError(f"cannot write the target file {path}; choose another --out")
+
+
 def calibrate(
     device: str = "cpu",
     out: str | Path | None = None,
@@ -848,6 +862,8 @@ def calibrate(
         raise ConfigError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
     t0 = time.perf_counter()
     name = name or (Path(out).stem if out is not None else f"{device}-local")
+    if out is not None:  # find an unwritable --out before minutes of measuring, not after
+        _check_writable(Path(out))
     precisions = ("fp32",) if device == "cpu" else ("fp16", "fp32")
     designs: list[dict] = []
     for p in precisions:
@@ -872,8 +888,17 @@ def calibrate(
     path = None
     if out is not None:
         path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(target_toml(target, report), encoding="utf-8")
+        text = target_toml(target, report)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:  # say where the fit went instead of losing it in a traceback
+            fallback = Path.cwd() / f"{name}.toml"
+            fallback.write_text(text, encoding="utf-8")
+            raise ConfigError(
+                f"cannot write {path} ({exc.strerror}); the calibrated target was saved as "
+                f"{fallback} instead"
+            ) from None
         target = _replace(target, source=str(path))
     log.info(
         "calibrated %s: median |error| %.1f%% on %d networks",

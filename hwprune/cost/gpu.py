@@ -631,6 +631,7 @@ def layer_works(design_or_ir: Any) -> list[LayerWork]:
 
 
 def _design_ir(design: Any) -> Any:
+    from hwprune.design import validate_design
     from hwprune.ir import build_ir
 
     if not isinstance(design, Mapping) or "layers" not in design or "input" not in design:
@@ -638,6 +639,7 @@ def _design_ir(design: Any) -> Any:
             "a design needs 'input' {\"shape\": [C, H, W], \"bits\": 8} and 'layers'; "
             "see `hwprune estimate --help`"
         )
+    design = validate_design(design)  # unknown keys and ill-typed values are ConfigErrors
     inp = design["input"]
     layers = []
     n = len(design["layers"])
