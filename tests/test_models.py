@@ -216,3 +216,26 @@ def test_load_user_model(tmp_path, monkeypatch) -> None:
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="cannot read"):
         load_user_model("usernets.nets:small", checkpoint=tmp_path / "garbage.pt")
+
+
+def test_model_layers_refuses_shape_changes_it_cannot_see() -> None:
+    """A global-average-pool head would be priced 64x too big if it slipped through."""
+    gap = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 10),
+    )
+    with pytest.raises(ModelError, match="AdaptiveAvgPool2d"):
+        model_layers(gap, (1, 8, 8))
+    ceil = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+    with pytest.raises(ModelError, match="ceil_mode"):
+        model_layers(ceil, (1, 7, 7))

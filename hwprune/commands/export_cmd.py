@@ -148,8 +148,11 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--samples must be at least 1, got {samples}")
         output = "scores" if scores else "label"
         if run is not None:
-            given = [f for f, v in (("--inputs", inputs), ("--fps", fps),
-                                    ("--clock-mhz", clock_mhz)) if v is not None]
+            given = [
+                f
+                for f, v in (("--inputs", inputs), ("--fps", fps), ("--clock-mhz", clock_mhz))
+                if v is not None
+            ]
             if given:
                 raise ConfigError(
                     f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for exporting "

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwprune.errors import ModelError
-from hwprune.models.spec import ModelSpec
+from hwprune.errors import HwpruneError, ModelError
+from hwprune.models.spec import ModelSpec, output_shapes
 
 
 class SpecNet(nn.Sequential):
@@ -114,6 +115,32 @@ def _pair(v: Any, what: str, name: str) -> int:
     return int(v)
 
 
+def _check_shapes(
+    records: Sequence[dict[str, Any]],
+    seen: Sequence[tuple[str, tuple[int, ...]]],
+    input_shape: Sequence[int],
+) -> None:
+    """ModelError when a layer's real input differs from what the traced layers predict.
+
+    Modules hwprune does not model (AdaptiveAvgPool2d, AvgPool2d, Upsample, ...) change shapes
+    invisibly; pricing such a model would be silently wrong, so it is refused instead.
+    """
+    try:
+        predicted = [tuple(int(d) for d in input_shape), *output_shapes(input_shape, records)]
+    except HwpruneError as exc:
+        raise ModelError(f"the traced layers do not chain ({exc}); change the model") from None
+    for i, (name, real) in enumerate(seen):
+        want = predicted[i]
+        same = real == want or (records[i]["op"] == "fc" and math.prod(real) == math.prod(want))
+        if not same:
+            raise ModelError(
+                f"layer '{name}' gets an input of shape {real} but its Conv2d/Linear/MaxPool2d "
+                f"predecessors give {want}: a module hwprune does not model (e.g. "
+                "AdaptiveAvgPool2d, AvgPool2d) changes the shape; use only Conv2d, Linear, "
+                "MaxPool2d, BatchNorm, ReLU and Flatten"
+            )
+
+
 def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
     """Design layers of any ``nn.Module``, traced from a forward pass of one dummy input.
 
@@ -128,11 +155,13 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
         {'op': 'fc', 'out': 64}
     """
     records: list[dict[str, Any]] = []
+    seen: list[tuple[str, tuple[int, ...]]] = []  # (module name, its real input shape)
     order: list[str] = []
     hooks = []
 
     def hook(mod: nn.Module, inp: Any, out: Any, name: str) -> None:
         order.append(name)
+        seen.append((name, tuple(int(d) for d in inp[0].shape[1:])))
         if isinstance(mod, nn.Conv2d):
             if isinstance(mod.padding, str):  # "same" (stride 1) or "valid"
                 k = _pair(mod.kernel_size, "kernel", name)
@@ -154,10 +183,10 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
         elif isinstance(mod, nn.MaxPool2d):
             k = _pair(mod.kernel_size, "kernel", name)
             s = _pair(mod.stride, "stride", name) if mod.stride is not None else k
-            if s != k or _pair(mod.padding, "padding", name) != 0:
+            if s != k or _pair(mod.padding, "padding", name) != 0 or mod.ceil_mode:
                 raise ModelError(
-                    f"max-pool '{name}' must have stride = kernel and no padding (got kernel {k}, "
-                    f"stride {s}); change the model"
+                    f"max-pool '{name}' must have stride = kernel, no padding and no ceil_mode "
+                    f"(got kernel {k}, stride {s}); change the model"
                 )
             records.append({"op": "maxpool", "kernel": k})
 
@@ -182,6 +211,7 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
         model.train(was_training)
     if not records or records[-1]["op"] != "fc":
         raise ModelError("the model must end with an nn.Linear classifier head; add one")
+    _check_shapes(records, seen, input_shape)
     ran = [n for n in order if isinstance(model.get_submodule(n), (nn.Conv2d, nn.Linear))]
     registered = [n for n, _ in compute_modules(model)]
     if ran != registered:
