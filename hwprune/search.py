@@ -1698,9 +1698,6 @@ def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder)
             "csim": None if csim is None else bool(csim.bit_exact),
             "timings_s": {k: round(float(v), 3) for k, v in res.timings.items()},
         }
-    except ImportError as exc:
-        logger.info("export not available (%s); best/ holds weights and design only", exc)
-        return None
     except HwpruneError as exc:
         logger.warning("export of the chosen design failed: %s", exc)
         return {"ok": False, "error": str(exc)}
