@@ -35,7 +35,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hwprune.atomic import atomic_write_text
 from hwprune.errors import ConfigError, StorageError
+from hwprune.storage import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -215,16 +217,6 @@ def _read_recipe(run_dir: Path) -> Mapping[str, Any] | None:
             except (OSError, ValueError) as exc:
                 log.warning("ignoring unreadable %s: %s", path, exc)
     return None
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for reports and logs).
-
-    Example:
-        >>> mask_url("postgresql://me:secret@db:5432/hw")
-        'postgresql://me:***@db:5432/hw'
-    """
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -1177,10 +1169,10 @@ def build_report_section(run: RunData) -> dict[str, Any]:
         "run_dir": str(run.run_dir),
         "study": {
             "name": run.study_name,
-            "storage": mask_url(run.storage),
+            "storage": redact_url(run.storage),
             "objectives": list(run.objective_names),
             "directions": list(run.directions),
-            "dashboard": f"optuna-dashboard {mask_url(run.storage)}",
+            "dashboard": f"optuna-dashboard {redact_url(run.storage)}",
         },
         "recipe": run.recipe,
         "target": run.target,
@@ -1222,7 +1214,7 @@ def _base_summary(run: RunData) -> dict[str, Any]:
     return {
         "schema": SUMMARY_SCHEMA,
         "study": run.study_name,
-        "storage": mask_url(run.storage),
+        "storage": redact_url(run.storage),
         "run_dir": str(run.run_dir),
         "recipe": run.recipe,
         "target": run.target_name,
@@ -1853,7 +1845,7 @@ def render_html(
             )
         )
     overview.append(
-        ("dashboard", f"<code>optuna-dashboard {html.escape(mask_url(run.storage))}</code>")
+        ("dashboard", f"<code>optuna-dashboard {html.escape(redact_url(run.storage))}</code>")
     )
     target_items = [
         (
@@ -1918,17 +1910,6 @@ def render_html(
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file + rename (a reader never sees half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _writable_dir(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"output path '{path}' is a file; pass a folder")
@@ -1987,9 +1968,9 @@ def write_report(
             images[stem] = (b64, caption)
             plots[stem] = {"png": png.name, "svg": svg.name}
         section["files"] = {"report": "report.html", "plots": plots}
-        _atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         page = out / "report.html"
-        _atomic_write(page, render_html(run, section, images))
+        atomic_write_text(page, render_html(run, section, images))
     except PermissionError:
         raise StorageError(
             f"output folder '{out}' is write-protected; pass a writable --out"
