@@ -155,8 +155,26 @@ class SlidingWindow:
         return self.simd * self.bits
 
 
+class _DotProduct:
+    """What MVAU and VVAU share: XNOR-popcount for bipolar x bipolar, output bits."""
+
+    wkind: str
+    in_kind: str
+    acc_bits: int
+    out_bits: int | None
+
+    @property
+    def xnor(self) -> bool:
+        return self.wkind == "bipolar" and self.in_kind == "bipolar"
+
+    @property
+    def obits(self) -> int:
+        """Bits per output value (the accumulator when there is no activation)."""
+        return self.acc_bits if self.out_bits is None else self.out_bits
+
+
 @dataclass(frozen=True)
-class MVAU:
+class MVAU(_DotProduct):
     """Matrix-vector-activation unit: ``mh x mw`` weights applied to ``n_vec`` input vectors.
 
     ``pe | mh`` rows in parallel, ``simd | mw`` columns per cycle. ``out_bits=None`` means no
@@ -182,14 +200,6 @@ class MVAU:
     thresholds: Any = field(default=None, compare=False, repr=False)
     op: ClassVar[str] = "MVAU"
 
-    @property
-    def xnor(self) -> bool:
-        return self.wkind == "bipolar" and self.in_kind == "bipolar"
-
-    @property
-    def obits(self) -> int:
-        """Bits per output value (the accumulator when there is no activation)."""
-        return self.acc_bits if self.out_bits is None else self.out_bits
 
     @property
     def in_width(self) -> int:
@@ -201,7 +211,7 @@ class MVAU:
 
 
 @dataclass(frozen=True)
-class VVAU:
+class VVAU(_DotProduct):
     """Depthwise convolution: per channel a ``kernel*kernel`` dot product, ``n_vec`` pixels.
 
     ``pe | channels``; ``simd | kernel*kernel`` and ``simd > 1`` only when ``pe == channels``."""
@@ -225,13 +235,6 @@ class VVAU:
     thresholds: Any = field(default=None, compare=False, repr=False)
     op: ClassVar[str] = "VVAU"
 
-    @property
-    def xnor(self) -> bool:
-        return self.wkind == "bipolar" and self.in_kind == "bipolar"
-
-    @property
-    def obits(self) -> int:
-        return self.acc_bits if self.out_bits is None else self.out_bits
 
     @property
     def in_width(self) -> int:
