@@ -40,6 +40,36 @@ def _workers_and_devices(workers: int | None, device: str | None) -> tuple[list[
     return devices, k
 
 
+# Options shared by `search` and `worker` (a fresh OptionInfo per command).
+def _workers_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        None,
+        "--workers",
+        help="Local worker processes sharing the study (default 1, or one per --device).",
+    )
+
+
+def _device_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."
+    )
+
+
+def _heartbeat_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."
+    )
+
+
+def _grace_option() -> typer.models.OptionInfo:
+    return typer.Option(
+        None,
+        "--grace",
+        help="Seconds without heartbeat before a trial counts as dead and is "
+        "re-queued (default 120).",
+    )
+
+
 def search_command(
     target: str = typer.Option(
         "pynq-z2", "--target", "-t", help="Target name (see `hwprune targets`)."
@@ -119,23 +149,10 @@ def search_command(
     ),
     no_export: bool = typer.Option(False, "--no-export", help="Skip the export into best/."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        help="Local worker processes sharing the study (default 1, or one per --device).",
-    ),
-    device: str | None = typer.Option(
-        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."
-    ),
-    heartbeat: int | None = typer.Option(
-        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."
-    ),
-    grace: int | None = typer.Option(
-        None,
-        "--grace",
-        help="Seconds without heartbeat before a trial counts as dead and is "
-        "re-queued (default 120).",
-    ),
+    workers: int | None = _workers_option(),
+    device: str | None = _device_option(),
+    heartbeat: int | None = _heartbeat_option(),
+    grace: int | None = _grace_option(),
     list_fields: bool = typer.Option(
         False, "--list-fields", help="List every recipe field and exit."
     ),
@@ -250,23 +267,10 @@ def worker_command(
         None, "--cache-dir", help="Parent-model cache (default <out>/parent)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        help="Local worker processes sharing the study (default 1, or one per --device).",
-    ),
-    device: str | None = typer.Option(
-        None, "--device", help="Device(s) for the workers, round robin: cpu, cuda:0,cuda:1."
-    ),
-    heartbeat: int | None = typer.Option(
-        None, "--heartbeat", help="Seconds between heartbeats of a running trial (default 30)."
-    ),
-    grace: int | None = typer.Option(
-        None,
-        "--grace",
-        help="Seconds without heartbeat before a trial counts as dead and is "
-        "re-queued (default 120).",
-    ),
+    workers: int | None = _workers_option(),
+    device: str | None = _device_option(),
+    heartbeat: int | None = _heartbeat_option(),
+    grace: int | None = _grace_option(),
 ) -> None:
     """Join a running study from this machine and work on its trials."""
     _setup_logging(quiet)
