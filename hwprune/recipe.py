@@ -169,6 +169,10 @@ class StudyConfig:
     sampler: str = "tpe"
     #: random trials before TPE starts modelling (TPE only)
     startup_trials: int = 8
+    #: a new study first tries up to this many *uniform* designs (one width ratio and one
+    #: bit-width for every layer) that the cost model says fit, so the sampler starts from the
+    #: designs an engineer would try by hand; they count in the trial budget (0: off)
+    warm_start: int = 6
     population: int = 12
     #: "fastest": fastest folding that fits; "smallest": smallest that meets ``min_fps``
     folding: str = "fastest"
@@ -546,6 +550,7 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
         one_of("folding", FOLDING_MODES)
         one_of("select", SELECT_RULES)
         nonneg("startup_trials")
+        nonneg("warm_start")
         nonneg("early_stop_after")
         nonneg("early_stop_margin")
         if obj.population < 2:

@@ -246,6 +246,30 @@ class SearchSpace:
             params.update(wb=cand.wbits[0], wb_head=cand.wbits[-1], ab=cand.abits[0])
         return params
 
+    def uniform(self, ratio: float, bits: int) -> Candidate:
+        """The uniform candidate: every layer at ``ratio`` x its parent width and ``bits``.
+
+        Each value is the nearest one the space offers (ties: the larger), so the result is
+        always a member of the space.
+
+        Example:
+            >>> sp = SearchSpace.build((64, 64, 64), 4, Recipe())
+            >>> c = sp.uniform(0.5, 4)
+            >>> c.channels, c.wbits, c.abits
+            ((32, 32, 32), (4, 4, 4, 4), (4, 4, 4, None))
+        """
+
+        def nearest(choices: Sequence[int], want: float) -> int:
+            return min(choices, key=lambda c: (abs(c - want), -c))
+
+        chans = tuple(
+            nearest(ch, ratio * w)
+            for ch, w in zip(self.channel_choices, self.parent_widths, strict=True)
+        )
+        n = self.num_quant
+        wb, wh, ab = (nearest(c, bits) for c in (self.wbits, self.head_wbits, self.abits))
+        return Candidate(chans, (wb,) * (n - 1) + (wh,), (ab,) * (n - 1) + (None,))
+
     def size(self) -> int:
         """Number of distinct candidates."""
         total = 1
@@ -754,6 +778,55 @@ class Objective:
         values = dict(hw)
         values["accuracy"] = acc
         return _values(values, self.objectives)
+
+
+#: the uniform designs a warm start tries, most capable first: width ratio x bit-width
+#: (W4A4 and W2A2 are what FINN users try first by hand)
+WARM_START_GRID: tuple[tuple[float, int], ...] = tuple(
+    (r, b) for r in (1.0, 0.75, 0.5, 0.25) for b in (4, 2)
+)
+
+
+def warm_start_candidates(wb: Workbench, n: int) -> list[Candidate]:
+    """Up to ``n`` distinct uniform candidates (see :data:`WARM_START_GRID`) that fit.
+
+    Each is priced first (milliseconds), so a warm start never spends a trial on a design the
+    cost model already rejects.
+
+    Example:
+        >>> from hwprune.targets import load_target
+        >>> wb = build_workbench(load_recipe("digits-mlp"), load_target("pynq-z2"),
+        ...                      Path("/tmp/hw-cache"))  # doctest: +SKIP
+        >>> [c.wbits[0] for c in warm_start_candidates(wb, 2)]  # doctest: +SKIP
+        [4, 2]
+    """
+    r = wb.recipe
+    out: list[Candidate] = []
+    for ratio, bits in WARM_START_GRID:
+        if len(out) >= n:
+            break
+        cand = wb.space.uniform(ratio, bits)
+        if cand in out:
+            continue
+        design = make_design(wb.spec, cand, r.space.input_bits, "warm-start")
+        _, _, cons = price(design, wb.target, r)
+        if all(v <= 0 for v in cons.values()):
+            out.append(cand)
+    return out
+
+
+def enqueue_warm_start(study: optuna.Study, wb: Workbench) -> int:
+    """Queue the recipe's ``study.warm_start`` uniform designs in a study that has no trials.
+
+    A resumed or joined study is left alone. Returns how many trials were queued.
+    """
+    if study.trials:
+        return 0
+    n = min(wb.recipe.study.warm_start, wb.recipe.budget.trials)
+    cands = warm_start_candidates(wb, n) if n > 0 else []
+    for cand in cands:
+        study.enqueue_trial(wb.space.params_of(cand), user_attrs={"warm_start": True})
+    return len(cands)
 
 
 def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
@@ -1271,6 +1344,7 @@ def search(
             Path(cache_dir) if cache_dir else run.parent_dir,
             device=devices[0] if devices and workers <= 1 else None,
         )
+        enqueue_warm_start(study, wb)
         objective = Objective(wb, run)
         t_trials = time.perf_counter()
         with _progress(quiet, rec.budget.trials, study) as cb:

@@ -38,6 +38,7 @@ TINY = {
     "budget.final_epochs": 1,
     "budget.threads": 1,
     "study.startup_trials": 2,
+    "study.warm_start": 2,  # two uniform designs first, then sampled ones
 }
 
 
@@ -287,6 +288,39 @@ def test_infeasible_candidates_are_never_trained(tmp_path, parent_cache, monkeyp
         assert p.hw["lut"] <= limit
     assert res.chosen is not None and res.chosen.hw["lut"] <= limit
     assert res.summary["trials"]["infeasible"] == len(infeasible)
+
+
+@pytest.mark.slow
+def test_warm_start_tries_feasible_uniform_designs_first(tmp_path, parent_cache):
+    """A new study starts from uniform designs that fit; a resumed one queues none again."""
+    from hwprune.models import get_spec
+    from hwprune.targets import load_target
+
+    target = load_target("pynq-z2")
+    r = load_recipe("digits-mlp")
+    space = S.SearchSpace.build(get_spec("mlp-digits").prunable_widths(), 4, r)
+    full4 = S.make_design(get_spec("mlp-digits"), space.uniform(1.0, 4), 8, "x")
+    limit = int(S.price(full4, target, r)[1]["lut"]) - 1  # the widest W4A4 design no longer fits
+    ov = _tiny(4, **{"study.warm_start": 3, "constraints.max_lut": limit})
+    out = tmp_path / "run"
+    res = hwprune.search(
+        "digits-mlp", target, out=out, cache_dir=parent_cache, overrides=ov, export=False
+    )
+    url = f"sqlite:///{out / 'study.db'}"
+    trials = optuna.load_study(study_name=res.study_name, storage=url).trials
+    warm = [t for t in trials if t.user_attrs.get("warm_start")]
+    assert [t.number for t in warm] == [0, 1, 2]
+    expected = [space.uniform(1.0, 2), space.uniform(0.75, 4), space.uniform(0.75, 2)]
+    for t, want in zip(warm, expected, strict=True):
+        assert S.Candidate.from_json(t.user_attrs["candidate"]) == want
+        assert t.user_attrs["status"] in ("ok", "stopped")  # priced first: never infeasible
+        assert t.user_attrs["hw"]["lut"] <= limit
+    ov["budget.trials"] = 6
+    hwprune.search("digits-mlp", target, out=out, cache_dir=parent_cache, overrides=ov,
+                   export=False)
+    trials = optuna.load_study(study_name=res.study_name, storage=url).trials
+    assert len(trials) == 6
+    assert [t.number for t in trials if t.user_attrs.get("warm_start")] == [0, 1, 2]
 
 
 @pytest.mark.slow
