@@ -200,7 +200,6 @@ class MVAU(_DotProduct):
     thresholds: Any = field(default=None, compare=False, repr=False)
     op: ClassVar[str] = "MVAU"
 
-
     @property
     def in_width(self) -> int:
         return self.simd * self.in_bits
@@ -234,7 +233,6 @@ class VVAU(_DotProduct):
     weights: Any = field(default=None, compare=False, repr=False)
     thresholds: Any = field(default=None, compare=False, repr=False)
     op: ClassVar[str] = "VVAU"
-
 
     @property
     def in_width(self) -> int:

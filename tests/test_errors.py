@@ -284,8 +284,11 @@ CASES: list[Case] = [
         r"storage|connect",
     ),
     Case("trials-zero", ("search", "--trials", "0", "--out", "{tmp}/r"), r"trials"),
-    Case("export-run-with-model-only-flag", ("export", "--run", "{tmp}/r", "--fps", "10"),
-         r"--fps.*MODEL\.onnx"),
+    Case(
+        "export-run-with-model-only-flag",
+        ("export", "--run", "{tmp}/r", "--fps", "10"),
+        r"--fps.*MODEL\.onnx",
+    ),
     Case("negative-fps", ("search", "--min-fps", "-5", "--out", "{tmp}/r"), r"fps"),
     Case(
         "unknown-selection-rule",

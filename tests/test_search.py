@@ -316,8 +316,9 @@ def test_warm_start_tries_feasible_uniform_designs_first(tmp_path, parent_cache)
         assert t.user_attrs["status"] in ("ok", "stopped")  # priced first: never infeasible
         assert t.user_attrs["hw"]["lut"] <= limit
     ov["budget.trials"] = 6
-    hwprune.search("digits-mlp", target, out=out, cache_dir=parent_cache, overrides=ov,
-                   export=False)
+    hwprune.search(
+        "digits-mlp", target, out=out, cache_dir=parent_cache, overrides=ov, export=False
+    )
     trials = optuna.load_study(study_name=res.study_name, storage=url).trials
     assert len(trials) == 6
     assert [t.number for t in trials if t.user_attrs.get("warm_start")] == [0, 1, 2]
