@@ -4,8 +4,9 @@ For each benchmark (``digits-mlp``; Fashion-MNIST with FINN's TFC MLP when the d
 present) and each seed:
 
 * **hwprune** — the recipe's search (multi-objective TPE with constraints and our early stop),
-  ``N`` trials;
-* **random** — the same study with Optuna's random sampler, ``N`` trials;
+  ``N`` trials, of which the first ``study.warm_start`` are the uniform W4A4/W2A2 designs that
+  fit (hwprune's warm start: they count in its budget);
+* **random** — the same study with Optuna's random sampler and no warm start, ``N`` trials;
 * **uniform** — every layer at the same width ratio (``r`` x parent width, rounded to the
   space's divisor-friendly choices) and the same bits (weights = activations = ``b``, head
   included), for ``r`` in {0.25, 0.5, 0.75, 1.0} and ``b`` in {1, 2, 4, 8}; each is priced with
@@ -24,13 +25,16 @@ Usage::
 
     python bench/search_quality.py                     # digits-mlp, 3 seeds, 48 trials
     python bench/search_quality.py --fashion           # + Fashion-MNIST TFC when present
+    python bench/search_quality.py --fashion --jobs 2  # two seeds at a time
     python bench/search_quality.py --out bench/results/search_quality.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import platform
 import statistics
 import sys
@@ -52,11 +56,6 @@ RATIOS = (0.25, 0.5, 0.75, 1.0)
 BITS = (1, 2, 4, 8)
 
 
-def nearest(choices: tuple[int, ...], want: float) -> int:
-    """Choice closest to ``want`` (ties: the larger)."""
-    return min(choices, key=lambda c: (abs(c - want), -c))
-
-
 def run_search(
     recipe: Any,
     target: Any,
@@ -70,6 +69,7 @@ def run_search(
     """One search; returns its feasible (accuracy, fps) points and timings."""
     ov = {
         **overrides,
+        **({"study.warm_start": 0} if sampler == "random" else {}),
         "study.sampler": sampler,
         "budget.trials": trials,
         "seed": seed,
@@ -117,13 +117,8 @@ def run_uniform(
     pts, infeasible = [], []
     t0 = time.perf_counter()
     for r in RATIOS:
-        chans = tuple(
-            nearest(ch, r * w)
-            for ch, w in zip(wb.space.channel_choices, wb.space.parent_widths, strict=True)
-        )
         for b in BITS:
-            n = wb.space.num_quant
-            cand = S.Candidate(chans, (b,) * n, (b,) * (n - 1) + (None,))
+            cand = wb.space.uniform(r, b)
             design = S.make_design(wb.spec, cand, rec.space.input_bits, "uniform")
             _, hw, cons = S.price(design, target, rec)
             if any(v > 0 for v in cons.values()):
@@ -149,6 +144,71 @@ def fps_at_matched_accuracy(front_pts: list[tuple], target_acc: float, tol: floa
     return max(ok) if ok else 0.0
 
 
+def run_seed(
+    name: str,
+    recipe: Any,
+    target_name: str,
+    seed: int,
+    trials: int,
+    acc_ref: float,
+    overrides: dict[str, Any],
+    work: Path,
+) -> dict[str, Any]:
+    """All three methods on one benchmark and seed; returns the row of the results table."""
+    from hwprune.targets import load_target
+
+    target = load_target(target_name)
+    cache = work / name / "parent-cache"
+    print(f"[{name}] seed {seed}: hwprune search ...", flush=True)
+    ours = run_search(recipe, target, "tpe", trials, seed, cache, work / name, overrides)
+    print(f"[{name}] seed {seed}: random search ...", flush=True)
+    rnd = run_search(recipe, target, "random", trials, seed, cache, work / name, overrides)
+    print(f"[{name}] seed {seed}: uniform baselines ...", flush=True)
+    uni = run_uniform(recipe, target, seed, cache, work / name, overrides)
+    f_ours, f_rnd, f_uni = front(ours["points"]), front(rnd["points"]), front(uni["points"])
+    ref = (acc_ref, 0.0)
+    best_uni = max(uni["points"], key=lambda p: (p[0], p[1]))
+    matched = fps_at_matched_accuracy(f_ours, best_uni[0], 0.005)
+    matched_rnd = fps_at_matched_accuracy(f_rnd, best_uni[0], 0.005)
+    dominated = sum(any(dominates(o[:2], u[:2], DIRS) for o in f_ours) for u in uni["points"])
+    row = {
+        "seed": seed,
+        "hv": {
+            "hwprune": hypervolume([p[:2] for p in f_ours], DIRS, ref),
+            "random": hypervolume([p[:2] for p in f_rnd], DIRS, ref),
+            "uniform": hypervolume([p[:2] for p in f_uni], DIRS, ref),
+        },
+        "uniform_points": len(uni["points"]),
+        "uniform_infeasible": len(uni["infeasible"]),
+        "uniform_dominated_by_hwprune": dominated,
+        "best_uniform": {"accuracy": best_uni[0], "fps": best_uni[1], **best_uni[2]},
+        "hwprune_fps_at_matched_acc": matched,
+        "random_fps_at_matched_acc": matched_rnd,
+        "speedup_vs_best_uniform": matched / best_uni[1] if best_uni[1] else None,
+        "random_speedup_vs_best_uniform": matched_rnd / best_uni[1] if best_uni[1] else None,
+        "front_hwprune": [{"accuracy": p[0], "fps": p[1], **p[2]} for p in f_ours],
+        "front_random": [{"accuracy": p[0], "fps": p[1]} for p in f_rnd],
+        "front_uniform": [
+            {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
+            for p in f_uni
+        ],
+        "all_uniform": [
+            {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
+            for p in uni["points"]
+        ],
+        "trials": {"hwprune": ours["counts"], "random": rnd["counts"]},
+        "wall_s": {
+            "hwprune": ours["wall_s"],
+            "random": rnd["wall_s"],
+            "uniform": uni["wall_s"],
+        },
+        "parent_val_accuracy": uni["parent_val_accuracy"],
+    }
+    keys = ("seed", "hv", "uniform_dominated_by_hwprune", "speedup_vs_best_uniform")
+    print(json.dumps({k: row[k] for k in keys}), flush=True)
+    return row
+
+
 def bench(
     name: str,
     recipe: Any,
@@ -158,74 +218,18 @@ def bench(
     acc_ref: float,
     overrides: dict[str, Any],
     work: Path,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    from hwprune.targets import load_target
+    """Every seed of one benchmark (``jobs`` seeds at a time, one process each)."""
+    args = [(name, recipe, target_name, s, trials, acc_ref, overrides, work) for s in seeds]
+    if jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-    target = load_target(target_name)
-    cache = work / "parent-cache"
-    rows = []
-    for seed in seeds:
-        print(f"[{name}] seed {seed}: hwprune search ...", flush=True)
-        ours = run_search(recipe, target, "tpe", trials, seed, cache, work / name, overrides)
-        print(f"[{name}] seed {seed}: random search ...", flush=True)
-        rnd = run_search(recipe, target, "random", trials, seed, cache, work / name, overrides)
-        print(f"[{name}] seed {seed}: uniform baselines ...", flush=True)
-        uni = run_uniform(recipe, target, seed, cache, work / name, overrides)
-        f_ours, f_rnd, f_uni = front(ours["points"]), front(rnd["points"]), front(uni["points"])
-        ref = (acc_ref, 0.0)
-        best_uni = max(uni["points"], key=lambda p: (p[0], p[1]))
-        matched = fps_at_matched_accuracy(f_ours, best_uni[0], 0.005)
-        matched_rnd = fps_at_matched_accuracy(f_rnd, best_uni[0], 0.005)
-        dominated = sum(any(dominates(o[:2], u[:2], DIRS) for o in f_ours) for u in uni["points"])
-        row = {
-            "seed": seed,
-            "hv": {
-                "hwprune": hypervolume([p[:2] for p in f_ours], DIRS, ref),
-                "random": hypervolume([p[:2] for p in f_rnd], DIRS, ref),
-                "uniform": hypervolume([p[:2] for p in f_uni], DIRS, ref),
-            },
-            "uniform_points": len(uni["points"]),
-            "uniform_infeasible": len(uni["infeasible"]),
-            "uniform_dominated_by_hwprune": dominated,
-            "best_uniform": {"accuracy": best_uni[0], "fps": best_uni[1], **best_uni[2]},
-            "hwprune_fps_at_matched_acc": matched,
-            "random_fps_at_matched_acc": matched_rnd,
-            "speedup_vs_best_uniform": matched / best_uni[1] if best_uni[1] else None,
-            "random_speedup_vs_best_uniform": matched_rnd / best_uni[1] if best_uni[1] else None,
-            "front_hwprune": [{"accuracy": p[0], "fps": p[1]} for p in f_ours],
-            "front_random": [{"accuracy": p[0], "fps": p[1]} for p in f_rnd],
-            "front_uniform": [
-                {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
-                for p in f_uni
-            ],
-            "all_uniform": [
-                {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
-                for p in uni["points"]
-            ],
-            "trials": {"hwprune": ours["counts"], "random": rnd["counts"]},
-            "wall_s": {
-                "hwprune": ours["wall_s"],
-                "random": rnd["wall_s"],
-                "uniform": uni["wall_s"],
-            },
-            "parent_val_accuracy": uni["parent_val_accuracy"],
-        }
-        rows.append(row)
-        print(
-            json.dumps(
-                {
-                    k: row[k]
-                    for k in (
-                        "seed",
-                        "hv",
-                        "uniform_dominated_by_hwprune",
-                        "speedup_vs_best_uniform",
-                        "random_speedup_vs_best_uniform",
-                    )
-                }
-            ),
-            flush=True,
-        )
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            rows = list(pool.map(run_seed, *zip(*args, strict=True)))
+    else:
+        rows = [run_seed(*a) for a in args]
 
     def med(key: str, sub: str | None = None) -> float | None:
         vals = [r[key][sub] if sub else r[key] for r in rows]
@@ -337,12 +341,21 @@ def main(argv: list[str] | None = None) -> int:
         help="also run Fashion-MNIST (TFC MLP) when the data is present",
     )
     ap.add_argument("--no-digits", action="store_true", help="skip the digits benchmark")
-    ap.add_argument("--fashion-trials", type=int, default=20)
+    ap.add_argument("--fashion-trials", type=int, default=48)
+    ap.add_argument(
+        "--fashion-seeds", type=int, nargs="+", help="seeds of the Fashion run (default: --seeds)"
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run at a time (one process each)")
+    ap.add_argument(
+        "--machine",
+        default=f"{os.cpu_count()}-core {platform.machine()} CPU",
+        help="machine description recorded with the results",
+    )
     ap.add_argument("--out", type=Path, default=Path("bench/results/search_quality.json"))
     args = ap.parse_args(argv)
     results: dict[str, Any] = {
-        "date": "2026-11-22",
-        "machine": "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time",
+        "date": datetime.date.today().isoformat(),
+        "machine": args.machine,
         "python": platform.python_version(),
         "benchmarks": [],
     }
@@ -365,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.acc_ref,
                     {},
                     work,
+                    args.jobs,
                 )
             )
             save()
@@ -390,11 +404,12 @@ def main(argv: list[str] | None = None) -> int:
                         "fashion-tfc",
                         "mnist-tfc",
                         args.target,
-                        args.seeds[:1],
+                        args.fashion_seeds or args.seeds,
                         args.fashion_trials,
                         0.7,
                         ov,
                         work,
+                        args.jobs,
                     )
                 )
                 save()
