@@ -77,8 +77,8 @@ def evaluate(
 ) -> float:
     """Top-1 accuracy (fraction in [0, 1]) of ``model`` on ``split``, in eval mode.
 
-    The model's train/eval mode is restored afterwards. Batches go to ``device`` (default: the
-    device of the model's parameters).
+    The model runs on ``device`` (default: the device of its parameters); its train/eval mode
+    and its device are restored afterwards.
 
     Example:
         >>> import torch
@@ -90,15 +90,18 @@ def evaluate(
     n = len(split)
     if n == 0:
         return 0.0
-    dev = torch.device(device) if device is not None else _model_device(model)
+    home = _model_device(model)
+    dev = torch.device(device) if device is not None else home
     was_training = model.training
-    model.eval()
+    model.to(dev).eval()
     correct = 0
-    with torch.no_grad():
-        for i in range(0, n, batch_size):
-            out = model(split.x[i : i + batch_size].to(dev))
-            correct += int((out.argmax(dim=1).cpu() == split.y[i : i + batch_size]).sum())
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            for i in range(0, n, batch_size):
+                out = model(split.x[i : i + batch_size].to(dev))
+                correct += int((out.argmax(dim=1).cpu() == split.y[i : i + batch_size]).sum())
+    finally:
+        model.to(home).train(was_training)
     return correct / n
 
 
