@@ -171,13 +171,18 @@ def memory_cost(
 
 def threshold_memory(width: int, depth: int, p: FpgaCostParams) -> tuple[float, float]:
     """(LUT, BRAM18) of a threshold memory: LUTRAM (FINN's default for thresholds) unless it
-    holds more than ``thr_lutram_max_bits``.
+    holds more than ``thr_lutram_max_bits`` *and* is deeper than one LUTRAM primitive (64).
+
+    A shallow, wide memory (8-bit outputs: 255 thresholds a channel, at high PE) would fill a
+    block RAM's width and leave its depth empty, so synthesis keeps it in LUTRAM.
 
     Example:
         >>> threshold_memory(14, 64, FpgaCostParams())
         (14.0, 0.0)
+        >>> threshold_memory(255 * 16, 16, FpgaCostParams())  # 8-bit out, 16 channels, PE=1
+        (4080.0, 0.0)
     """
-    if width * depth <= p.thr_lutram_max_bits:
+    if width * depth <= p.thr_lutram_max_bits or depth <= 64:
         return memory_cost(width, depth, "distributed", p)
     return memory_cost(width, depth, "block", p)
 
