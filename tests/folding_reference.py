@@ -161,7 +161,7 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
     bram = wb
     if nthr:
         tw = pe * nthr * n.acc_bits
-        small = tw * tmem <= p.thr_lutram_max_bits
+        small = (tw * tmem <= p.thr_lutram_max_bits) | (tmem <= 64)  # as threshold_memory
         tl = np.where(small, tw * _cdiv(tmem, 64), 0).astype(float)
         tb = np.where(small, 0.0, _bram18_vec(tw, tmem, "ramb36"))
         lut = lut + tl

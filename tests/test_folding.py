@@ -71,6 +71,15 @@ def area(e, t) -> float:
 
 
 NETS = {
+    # 8-bit outputs: 255 thresholds a channel, a shallow memory wider than one block RAM
+    "wide-thresholds": (
+        [
+            {"op": "fc", "out": 16, "wbits": 4, "abits": 8},
+            {"op": "fc", "out": 4, "wbits": 4, "abits": None},
+        ],
+        (1, 4, 4),
+        8,
+    ),
     "conv-pool-fc": (
         [
             {"op": "conv", "out_ch": 4, "kernel": 3, "wbits": 2, "abits": 2},
