@@ -231,12 +231,16 @@ class Recipe:
         """Short hash of what gives a trial's results their meaning, to detect clashes.
 
         Covers the data, model, parent training, space, objectives, constraints, folding
-        mode, pruning criterion and distillation; not the budgets, the sampler, the early-stop
-        settings or the selection rule, which a resumed study may change.
+        mode, pruning criterion, distillation and the per-trial fine-tune (``budget.epochs``
+        and ``budget.patience``: a trial's accuracy means "after this fine-tune", so trials of
+        different lengths cannot share one front); not the other budgets (trials, timeout,
+        final_epochs, threads), the sampler, the early-stop settings or the selection rule,
+        which a resumed study may change.
         """
         d = self.to_dict()
         for key in ("budget", "description"):
             d.pop(key, None)
+        d["trial_finetune"] = {"epochs": self.budget.epochs, "patience": self.budget.patience}
         d["study"] = {"folding": d["study"]["folding"]}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -84,7 +84,9 @@ class TrialRecord:
 
     ``status`` is one of ``"feasible"``, ``"infeasible"`` (over budget: never trained),
     ``"early-stopped"`` (fine-tune stopped because it could not reach the front),
-    ``"failed"`` or ``"running"``.
+    ``"failed"`` (raised, reason recorded), ``"cut-off"`` (its process died or was
+    interrupted; re-queued and re-run as another trial), ``"surplus"`` (a worker's placeholder
+    that never ran) or ``"running"``.
     """
 
     number: int
@@ -311,7 +313,9 @@ def _status(trial: Any) -> str:
     if state == "RUNNING" or state == "WAITING":
         return "running"
     if state == "FAIL":
-        return "failed"
+        from hwprune.workers import fail_kind
+
+        return {"cut_off": "cut-off"}.get(fail_kind(trial), fail_kind(trial))
     status = attrs.get("status")
     if status == "failed":
         return "failed"
@@ -1118,7 +1122,8 @@ def build_report_section(run: RunData) -> dict[str, Any]:
         >>> s["schema"]                                      # doctest: +SKIP
         'hwprune.report/1'
     """
-    counts = {k: 0 for k in ("feasible", "infeasible", "early-stopped", "failed", "running")}
+    statuses = ("feasible", "infeasible", "early-stopped", "failed", "cut-off", "surplus")
+    counts = {k: 0 for k in (*statuses, "running")}
     for t in run.trials:
         counts[t.status] = counts.get(t.status, 0) + 1
     by_number = {t.number: t for t in run.trials}
@@ -1201,10 +1206,12 @@ def _base_summary(run: RunData) -> dict[str, Any]:
         "infeasible": 0,
         "stopped": 0,
         "failed": 0,
+        "cut_off": 0,
+        "surplus": 0,
         "running": 0,
         "waiting": 0,
     }
-    rename = {"early-stopped": "stopped"}
+    rename = {"early-stopped": "stopped", "cut-off": "cut_off"}
     for t in run.trials:
         counts[rename.get(t.status, t.status)] = counts.get(rename.get(t.status, t.status), 0) + 1
         if t.status in ("feasible", "infeasible", "early-stopped"):
@@ -1814,6 +1821,7 @@ def render_html(
             "trials",
             f"{t['total']} total: {t['feasible']} feasible, {t['infeasible']} "
             f"infeasible, {t['early-stopped']} early-stopped, {t['failed']} failed"
+            + (f", {t['cut-off']} cut off (re-run)" if t.get("cut-off") else "")
             + (f", {t['running']} running" if t.get("running") else ""),
         ),
         (

@@ -2,13 +2,16 @@
 
 Layout of ``runs/<study-name>/`` (or ``--out``)::
 
-    run.json              which study and recipe this folder belongs to
+    run.json              which study and recipe this folder belongs to (study, fingerprint,
+                          epochs, cache_dir: the parent cache the latest search used)
+    .lock                 held exclusively by the one `hwprune search` that owns the folder
     study.db              Optuna RDB storage (SQLite) unless --storage points elsewhere
     parent/               the cached float parent (content-addressed by the trainer)
     trials/<n>/design.json  the design (layers, bits, folding) priced for trial n
     pareto.json           the feasible Pareto front
     summary.json          what the search found (see hwprune.search)
-    best/                 the chosen design after the final fine-tune (+ export when available)
+    best/                 the chosen design after the final fine-tune (+ export when available),
+                          replaced as a whole (never a mixture of two designs' files)
 
 Example:
     >>> import tempfile, json
@@ -23,16 +26,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hwprune.atomic import atomic_write_json, atomic_write_text
 from hwprune.errors import StorageError
 
 RUN_META = "run.json"
 
-__all__ = ["RunFolder", "atomic_write_json", "atomic_write_text", "folder_lock"]
+__all__ = [
+    "RunFolder",
+    "TrialClaim",
+    "atomic_write_json",
+    "atomic_write_text",
+    "claim_path",
+    "folder_lock",
+    "trial_claim",
+]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,30 +112,75 @@ class RunFolder:
                 "pass a writable --out folder"
             ) from None
 
-    def check_identity(self, study_name: str, fingerprint: str, force: bool = False) -> None:
+    def meta(self) -> dict[str, Any]:
+        """The content of ``run.json`` (empty when it is missing or unreadable)."""
+        try:
+            data = json.loads((self.root / RUN_META).read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def cache_dir(self) -> Path:
+        """The float parent's cache folder the latest search of this folder used.
+
+        ``run.json``'s ``cache_dir`` (a search run with ``--cache-dir``) when that folder still
+        exists, else :attr:`parent_dir`.
+        """
+        recorded = self.meta().get("cache_dir")
+        if isinstance(recorded, str) and recorded:
+            if Path(recorded).is_dir():
+                return Path(recorded)
+            logger.warning(
+                "the parent cache %s recorded in %s is gone; using %s",
+                recorded,
+                self.root / RUN_META,
+                self.parent_dir,
+            )
+        return self.parent_dir
+
+    def check_identity(
+        self,
+        study_name: str,
+        fingerprint: str,
+        force: bool = False,
+        *,
+        epochs: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         """Refuse a folder that belongs to another study (or a different search space).
 
-        The first call writes ``run.json``; later calls compare against it.
+        The first call writes ``run.json``; later calls compare against it and record the
+        latest ``epochs`` and ``cache_dir`` (absolute; ``None``: the folder's own ``parent/``).
+        When the recipes differ in the per-trial fine-tune length (``budget.epochs``, part of
+        the fingerprint), the message says so and how to resume.
         """
         meta_path = self.root / RUN_META
-        meta = {"study": study_name, "fingerprint": fingerprint}
-        if meta_path.exists():
-            try:
-                old = json.loads(meta_path.read_text())
-            except (OSError, json.JSONDecodeError):
-                old = {}
-            if old.get("study") not in (None, study_name) and not force:
+        old = self.meta() if meta_path.exists() else {}
+        if old.get("study") not in (None, study_name) and not force:
+            raise StorageError(
+                f"run folder '{self.root}' belongs to study '{old.get('study')}', not "
+                f"'{study_name}'; pass another --out or --study-name"
+            )
+        if old.get("fingerprint") not in (None, fingerprint) and not force:
+            before = old.get("epochs")
+            if isinstance(before, int) and epochs is not None and before != epochs:
                 raise StorageError(
-                    f"run folder '{self.root}' belongs to study '{old.get('study')}', not "
-                    f"'{study_name}'; pass another --out or --study-name"
+                    f"run folder '{self.root}' holds study '{study_name}' whose trials were "
+                    f"fine-tuned for {before} epochs each, not {epochs} (accuracies of "
+                    f"different fine-tune lengths cannot share one front); resume it with "
+                    f"--epochs {before} and its other settings, or pass another --out or "
+                    "--study-name to start a new study"
                 )
-            if old.get("fingerprint") not in (None, fingerprint) and not force:
-                raise StorageError(
-                    f"run folder '{self.root}' holds study '{study_name}' with a different "
-                    "recipe (its space, data, model, constraints or training differ); pass "
-                    "another --out, "
-                    "or --study-name to start a new study"
-                )
+            raise StorageError(
+                f"run folder '{self.root}' holds study '{study_name}' with a different "
+                "recipe (its space, data, model, constraints, training or per-trial --epochs "
+                "differ); pass another --out, or --study-name to start a new study"
+            )
+        meta = {**old, "study": study_name, "fingerprint": fingerprint}
+        if epochs is not None:
+            meta["epochs"] = int(epochs)
+        meta["cache_dir"] = None if cache_dir is None else str(Path(cache_dir).resolve())
         atomic_write_json(meta_path, meta)
 
 
@@ -147,3 +207,101 @@ def folder_lock(root: Path) -> Iterator[bool]:
         with contextlib.suppress(OSError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         fh.close()
+
+
+def claim_path(storage_file: Path | None) -> Path | None:
+    """The trial-claim lock file of a storage file (``None`` for a database server).
+
+    ``<folder>/.<name>.claim`` next to a SQLite or journal file, so that every process using
+    that storage finds the same lock, whatever its ``--out``.
+
+    Example:
+        >>> claim_path(Path("runs/x/study.db")).as_posix()
+        'runs/x/.study.db.claim'
+    """
+    if storage_file is None:
+        return None
+    return storage_file.parent / f".{storage_file.name}.claim"
+
+
+class TrialClaim:
+    """An ``flock`` on a storage's claim file: who runs trials on that storage holds it.
+
+    Every process that runs trials on a storage file (a search, each ``hwprune worker``)
+    holds the claim *shared* (:meth:`share`) for as long as it may have a trial RUNNING. A
+    search that owns the run folder asks for it *exclusively* (:meth:`try_exclusive`) before
+    it treats the RUNNING trials of its private storage as cut off: the kernel grants that
+    only when no other live process holds the claim, and it drops a dead process's claim,
+    even after SIGKILL. Lock failures (a file system without ``flock``) never stop the run:
+    :meth:`try_exclusive` then answers False (nothing proven) and :meth:`share` goes on
+    without the lock.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / ".study.db.claim"
+        >>> with trial_claim(p) as a, trial_claim(p) as b:
+        ...     a.share()
+        ...     b.try_exclusive()
+        False
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fh: Any = None
+        self.mode: str | None = None  # None, "shared" or "exclusive"
+
+    def _flock(self, flags: int) -> bool:
+        import fcntl
+
+        if self.path is None:
+            return False
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a+")  # noqa: SIM115 - held until release()
+            fcntl.flock(self._fh.fileno(), flags)
+            return True
+        except OSError as exc:
+            if not flags & fcntl.LOCK_NB:
+                logger.warning("cannot lock %s (%s); going on without it", self.path, exc)
+            return False
+
+    def try_exclusive(self) -> bool:
+        """Take the claim exclusively if no other live process holds it (never waits)."""
+        import fcntl
+
+        if self._flock(fcntl.LOCK_EX | fcntl.LOCK_NB):
+            self.mode = "exclusive"
+            return True
+        return False
+
+    def share(self) -> None:
+        """Hold the claim shared (waiting while a search holds it exclusively, milliseconds).
+
+        An exclusive claim of this process is turned into a shared one.
+        """
+        import fcntl
+
+        if self._flock(fcntl.LOCK_SH):
+            self.mode = "shared"
+
+    def release(self) -> None:
+        """Drop the claim."""
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                import fcntl
+
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+        self.mode = None
+
+
+@contextlib.contextmanager
+def trial_claim(path: Path | None) -> Iterator[TrialClaim]:
+    """A :class:`TrialClaim` on ``path`` (see :func:`claim_path`), released after the block."""
+    claim = TrialClaim(path)
+    try:
+        yield claim
+    finally:
+        claim.release()

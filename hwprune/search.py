@@ -37,6 +37,7 @@ Trial user attributes (read by reports)::
     train_s      seconds spent fine-tuning
     stopped_at   epoch after which the early-stop rule fired (status "stopped")
     retry_of     number of the cut-off trial this one re-runs (re-queued trials)
+    worker       "<host>:<pid>" of the process that ran the trial
 
 Study user attributes: ``recipe`` (the resolved recipe), ``target`` (name), ``target_toml``
 (the target file's text), ``fingerprint``, ``objectives``, ``hwprune_version``.
@@ -70,7 +71,13 @@ from hwprune._callable import make_module_callable
 from hwprune.errors import ConfigError, HwpruneError, InfeasibleError, StorageError, TargetError
 from hwprune.pareto import hypervolume, pareto_indices, select
 from hwprune.recipe import OBJECTIVES, Recipe, load_recipe
-from hwprune.runfolder import RunFolder, atomic_write_json, folder_lock
+from hwprune.runfolder import (
+    RunFolder,
+    atomic_write_json,
+    claim_path,
+    folder_lock,
+    trial_claim,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -903,12 +910,61 @@ def _mask(url: str) -> str:
     return redact_url(url)
 
 
+def _claim_file(url: str, run: RunFolder) -> Path | None:
+    """The trial-claim lock file of storage ``url`` (none for a database server).
+
+    Keyed on the storage file, not on ``--out``: a worker joining ``<run>/study.db`` from
+    any folder holds the same claim as the search that owns ``<run>``.
+    """
+    from hwprune.storage import parse_storage
+
+    try:
+        return claim_path(parse_storage(url, run_dir=run.root).path)
+    except HwpruneError:  # a bad URL is reported by open_storage, with its reason
+        return None
+
+
+def _check_same_epochs(storage: Any, study_name: str, recipe: Recipe) -> None:
+    """Refuse to resume a study whose trials were fine-tuned for a different ``budget.epochs``.
+
+    :func:`open_study` refuses any recipe clash; this names the usual one (another
+    ``--epochs`` on resume) and says how to resume.
+    """
+    import optuna
+
+    try:
+        summ = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    except Exception:  # noqa: BLE001 - open_study reports an unreadable storage
+        return
+    attrs = summ[study_name].user_attrs if study_name in summ else {}
+    fp = attrs.get("fingerprint")
+    before = (attrs.get("recipe") or {}).get("budget", {}).get("epochs")
+    if fp is None or fp == recipe.fingerprint() or not isinstance(before, int):
+        return
+    if before != recipe.budget.epochs:
+        raise StorageError(
+            f"study '{study_name}' in this storage holds trials fine-tuned for {before} epochs "
+            f"each, not {recipe.budget.epochs} (accuracies of different fine-tune lengths "
+            f"cannot share one front); resume it with --epochs {before} and its other settings, "
+            "or pass --study-name NEW to start a new study"
+        )
+
+
 def requeue_cut_off(study: optuna.Study, own_storage: bool) -> list[int]:
     """Fail trials that were cut off and re-queue their parameters; returns their numbers.
 
-    Cut off = ``RUNNING`` when this process owns the run folder's private storage (no other
-    live process can be running them; the folder lock proves it), or ``FAIL`` with the
-    ``interrupted`` mark (Ctrl-C). Each is re-queued once (the study remembers which).
+    Cut off = ``FAIL`` with the ``interrupted`` mark (Ctrl-C), or ``RUNNING`` when
+    ``own_storage`` is true. Each is re-queued once (the study remembers which).
+
+    ``own_storage`` must be true only when no live process can be running a trial of this
+    storage. :func:`search` proves it for the run folder's private SQLite file alone: it holds
+    the folder lock (:func:`~hwprune.runfolder.folder_lock`) *and* the storage's trial claim
+    exclusively (:class:`~hwprune.runfolder.TrialClaim`; every process that runs trials on a
+    storage file, each ``hwprune worker`` included, holds that claim shared while it runs).
+    Without that proof a RUNNING trial may belong to a live worker, here or on another machine,
+    and is left to the heartbeats: a worker that finds a trial whose last heartbeat is older
+    than the grace period fails and re-queues it (Optuna's stale-trial check, run before each
+    trial by :func:`hwprune.workers.run_worker`).
     """
     from optuna.trial import TrialState
 
@@ -975,8 +1031,26 @@ class SearchResult:
 
 
 def trial_counts(study: optuna.Study) -> dict[str, int]:
-    """Counts of trials by outcome: complete, feasible, infeasible, stopped, failed, ..."""
+    """Counts of the study's trials by outcome (``summary.json``'s ``trials``).
+
+    ``total`` (every trial in the study) = ``complete`` (= ``feasible`` + ``infeasible`` +
+    ``stopped``) + ``failed`` + ``cut_off`` + ``surplus`` + ``running`` + ``waiting``.
+    ``failed``: the trial raised and its reason is recorded; ``cut_off``: its process died or
+    was interrupted mid-trial (its candidate was re-queued and re-run as a trial of its own);
+    ``surplus``: a placeholder of a worker that found the budget taken (it never ran). See
+    :func:`hwprune.workers.fail_kind`.
+
+    Example:
+        >>> import optuna
+        >>> s = optuna.create_study()
+        >>> s.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+        >>> c = trial_counts(s)
+        >>> c["total"], c["failed"], c["cut_off"]
+        (1, 0, 1)
+    """
     from optuna.trial import TrialState
+
+    from hwprune.workers import fail_kind
 
     c = {
         "total": 0,
@@ -985,6 +1059,8 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
         "infeasible": 0,
         "stopped": 0,
         "failed": 0,
+        "cut_off": 0,
+        "surplus": 0,
         "running": 0,
         "waiting": 0,
     }
@@ -1000,7 +1076,7 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
             else:
                 c["feasible"] += 1
         elif t.state == TrialState.FAIL:
-            c["failed"] += 1
+            c[fail_kind(t)] += 1
         elif t.state == TrialState.RUNNING:
             c["running"] += 1
         elif t.state == TrialState.WAITING:
@@ -1210,6 +1286,7 @@ def run_trials(
     from hwprune.workers import run_worker
 
     def guarded(trial: optuna.Trial) -> list[float]:
+        trial.set_user_attr(WORKER_ATTR, _process_id())
         try:
             return objective(trial)
         except KeyboardInterrupt:
@@ -1241,6 +1318,15 @@ def run_trials(
             f"study '{study.study_name}'; run the same command again to resume"
         )
     return res.ran
+
+
+#: trial user attribute naming the process that ran the trial ("<host>:<pid>")
+WORKER_ATTR = "worker"
+
+
+def _process_id(pid: int | None = None) -> str:
+    """``<host>:<pid>`` of this process (or of local process ``pid``)."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
 class Interrupted(HwpruneError):
@@ -1325,18 +1411,31 @@ def search(
     name = study_name or default_study_name(rec, getattr(tgt, "name", "target"))
     run = RunFolder(Path(out) if out else Path("runs") / name)
     run.prepare()
-    run.check_identity(name, rec.fingerprint())
     own = storage is None
     url = storage or run.default_storage_url
-    with folder_lock(run.root) as got_lock:
+    with (
+        folder_lock(run.root) as got_lock,
+        trial_claim(_claim_file(url, run)) as claim,
+    ):
         if own and not got_lock:
             raise StorageError(
-                f"run folder '{run.root}' is in use by another hwprune process; wait for it, "
+                f"run folder '{run.root}' is in use by another hwprune search; wait for it, "
                 "or join it with `hwprune worker`"
             )
+        run.check_identity(
+            name,
+            rec.fingerprint(),
+            epochs=rec.budget.epochs,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+        )
         st = open_storage(storage, run_dir=run.root, heartbeat_s=heartbeat_s, grace_s=grace_s)
+        _check_same_epochs(st, name, rec)
         study = open_study(rec, tgt, st, name)
-        requeue_cut_off(study, own_storage=own and got_lock)
+        # a RUNNING trial is cut off only when no live process can be running it: see
+        # requeue_cut_off (trials of live workers are left to them, dead ones to heartbeats)
+        alone = own and got_lock and claim.try_exclusive()
+        requeue_cut_off(study, own_storage=alone)
+        claim.share()  # from here on this process runs trials (or waits for its workers)
         # a single-process search fine-tunes on the first --device (K workers get theirs)
         wb = build_workbench(
             rec,
@@ -1397,8 +1496,14 @@ def worker(
 
     The recipe and the target come from the study itself, so a worker on another machine only
     needs the storage URL and the study name. ``workers`` > 1 starts that many local worker
-    processes instead (``devices`` assigned round robin) and waits for them. ``device`` is the
-    device this process was given (see :func:`hwprune.workers.launch_workers`).
+    processes instead (``devices`` assigned round robin), waits for them and returns the
+    trials they ran. ``device`` is the device this process was given (see
+    :func:`hwprune.workers.launch_workers`).
+
+    On a storage file (SQLite, journal) the worker holds the storage's trial claim shared while
+    it runs (:class:`~hwprune.runfolder.TrialClaim`), so that a ``hwprune search`` started on
+    the same run folder meanwhile leaves its RUNNING trials alone (see
+    :func:`requeue_cut_off`).
     """
     if workers > 1:
         return _worker_pool(
@@ -1429,11 +1534,15 @@ def worker(
     tgt = _target_from_study(summ.user_attrs)
     run = RunFolder(Path(out) if out else Path("runs") / study_name)
     run.prepare()
-    study = open_study(rec, tgt, st, study_name, create=False)
-    wb = build_workbench(rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir, device=device)
-    objective = Objective(wb, run)
-    with _progress(quiet, rec.budget.trials, study) as cb:
-        return run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
+    with trial_claim(_claim_file(storage, run)) as claim:
+        claim.share()  # before this process can have a trial RUNNING
+        study = open_study(rec, tgt, st, study_name, create=False)
+        wb = build_workbench(
+            rec, tgt, Path(cache_dir) if cache_dir else run.parent_dir, device=device
+        )
+        objective = Objective(wb, run)
+        with _progress(quiet, rec.budget.trials, study) as cb:
+            return run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
 
 
 def _run_local_workers(
@@ -1447,10 +1556,11 @@ def _run_local_workers(
     heartbeat_s: int | None,
     grace_s: int | None,
     on_poll: Callable[..., None] | None = None,
-) -> list[int]:
+) -> list[Any]:
     """Start ``workers`` local ``hwprune worker`` processes on the study and wait for them.
 
-    Their output goes to ``<run>/workers/worker-<i>.log``. Returns their exit codes; a worker
+    Their output goes to ``<run>/workers/worker-<i>.log``. Returns the finished
+    :class:`~hwprune.workers.LaunchedWorker` s (exit code: ``process.returncode``); a worker
     that failed is reported (the others' trials are kept and the budget may be short).
     """
     from hwprune.workers import hwprune_worker_argv, launch_workers, wait_workers
@@ -1471,7 +1581,7 @@ def _run_local_workers(
     bad = [i for i, code in enumerate(codes) if code != 0]
     if bad:
         logger.warning("worker(s) %s exited with an error; see %s", bad, run.root / "workers")
-    return codes
+    return procs
 
 
 def _worker_pool(
@@ -1496,10 +1606,16 @@ def _worker_pool(
             f"no study '{study_name}' in storage '{_mask(storage)}'; check --study, or start it "
             "with `hwprune search --storage URL`"
         )
-    before = len(optuna.load_study(study_name=study_name, storage=st).trials)
+    from hwprune.workers import counts_toward_budget
+
+    done_before = {
+        t.number
+        for t in optuna.load_study(study_name=study_name, storage=st).get_trials(deepcopy=False)
+        if counts_toward_budget(t)
+    }
     run = RunFolder(Path(out) if out else Path("runs") / study_name)
     run.prepare()
-    _run_local_workers(
+    launched = _run_local_workers(
         storage,
         study_name,
         run,
@@ -1510,7 +1626,16 @@ def _worker_pool(
         heartbeat_s,
         grace_s,
     )
-    return len(optuna.load_study(study_name=study_name, storage=st).trials) - before
+    # what the workers ran (finished trials they tagged), not how much the study grew: the
+    # growth also holds surplus placeholders, re-queued copies and other machines' trials
+    ours = {_process_id(w.process.pid) for w in launched}
+    return sum(
+        1
+        for t in optuna.load_study(study_name=study_name, storage=st).get_trials(deepcopy=False)
+        if t.user_attrs.get(WORKER_ATTR) in ours
+        and counts_toward_budget(t)
+        and t.number not in done_before
+    )
 
 
 def _target_from_study(attrs: Mapping[str, Any]) -> Any:
@@ -1545,14 +1670,22 @@ def finalize(
 
     ``summary.json`` (schema 1) holds: ``study``, ``storage`` (password hidden), ``run_dir``,
     ``recipe`` (resolved), ``target``, ``objectives``/``directions``, ``trials`` (counts:
-    total, complete, feasible, infeasible, stopped, failed, running, waiting), ``parent``
+    total, complete, feasible, infeasible, stopped, failed, cut_off, surplus, running,
+    waiting; see :func:`trial_counts`), ``parent``
     (val/test accuracy, widths), ``front`` (one entry per Pareto design: trial, accuracy,
     values, channels, wbits, abits, hw, design), ``hypervolume`` (accuracy x frames/s from
     (0, 0); null for other objective pairs), ``chosen`` (trial, rule, channels, wbits, abits,
     search_val_accuracy, values, hw, final_epochs, val_accuracy, test_accuracy, val_curve,
     model), ``export`` (null when not run; else ok, dir, bit_exact, csim, timings_s or
     error) and ``timings_s`` (parent_s, trials_s, final_s, export_s, total_s).
+
+    ``best/`` is assembled in a fresh folder and replaces the old one in one step
+    (:func:`hwprune.atomic.atomic_dir`): a crash while it is written leaves the previous
+    ``best/`` whole, and no file of an earlier design or export (a ``csim.log``, ``hls/``)
+    survives next to the new weights.
     """
+    from hwprune.atomic import atomic_dir
+
     r = wb.recipe
     objectives = list(r.objectives)
     dirs = [OBJECTIVES[o] for o in objectives]
@@ -1579,10 +1712,12 @@ def finalize(
         t0 = time.perf_counter()
         final, qmodel = _final_finetune(wb, chosen, run)
         timings["final_s"] = time.perf_counter() - t0
-        if export:
-            t0 = time.perf_counter()
-            export_info = _export_best(wb, chosen, qmodel, run)
-            timings["export_s"] = time.perf_counter() - t0
+        with atomic_dir(run.best_dir) as folder:
+            _write_best(folder, wb, chosen, qmodel, final)
+            if export:
+                t0 = time.perf_counter()
+                export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir)
+                timings["export_s"] = time.perf_counter() - t0
     hv = None
     if front and len(objectives) == 2 and "fps" in objectives:
         hv = hypervolume(
@@ -1685,45 +1820,65 @@ def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) ->
 
 
 def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[dict, Any]:
-    """Longer fine-tune of the chosen design; writes ``best/`` (weights, design, estimate)."""
-    from hwprune.atomic import atomic_torch_save
+    """Longer fine-tune of the chosen design: (accuracy record, fine-tuned model)."""
     from hwprune.compress import train as T
 
     r = wb.recipe
     epochs = r.budget.final_epochs or r.budget.epochs
     qmodel, val_acc, curve = train_candidate(wb, chosen.candidate, epochs, seed=r.seed + 7)
     test_acc = float(T.evaluate(qmodel, wb.data.test))
-    best = run.best_dir
-    best.mkdir(parents=True, exist_ok=True)
-    atomic_torch_save(qmodel.state_dict(), best / "model.pt")
-    design = dict(chosen.design)
-    design["name"] = f"{r.name}-best"
-    atomic_write_json(best / "design.json", design)
-    atomic_write_json(best / "candidate.json", chosen.candidate.to_json())
-    est, _, _ = price(chosen.design, wb.target, r)
-    atomic_write_json(best / "estimate.json", _estimate_json(est))
     info = {
         "final_epochs": epochs,
         "val_accuracy": val_acc,
         "test_accuracy": test_acc,
         "val_curve": curve,
-        "model": str(best / "model.pt"),
+        "model": str(run.best_dir / "model.pt"),
     }
-    atomic_write_json(best / "accuracy.json", info)
     return info, qmodel
 
 
-def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder) -> dict | None:
-    """Export the chosen design into ``best/`` with :mod:`hwprune.export`.
+def _write_best(
+    folder: Path, wb: Workbench, chosen: FrontPoint, qmodel: Any, info: Mapping[str, Any]
+) -> None:
+    """The chosen design's weights, design, candidate, estimate and accuracy into ``folder``
+    (the fresh folder that becomes ``best/``)."""
+    from hwprune.atomic import atomic_torch_save
+
+    r = wb.recipe
+    atomic_torch_save(qmodel.state_dict(), folder / "model.pt")  # flushed to disk, like the rest
+    design = dict(chosen.design)
+    design["name"] = f"{r.name}-best"
+    atomic_write_json(folder / "design.json", design)
+    atomic_write_json(folder / "candidate.json", chosen.candidate.to_json())
+    est, _, _ = price(chosen.design, wb.target, r)
+    atomic_write_json(folder / "estimate.json", _estimate_json(est))
+    atomic_write_json(folder / "accuracy.json", dict(info))
+
+
+def _rebase(obj: Any, old: Path, new: Path) -> Any:
+    """``obj`` (JSON-able) with the folder ``old`` named ``new`` in every string."""
+    if isinstance(obj, str):
+        return obj.replace(str(old), str(new))
+    if isinstance(obj, Mapping):
+        return {k: _rebase(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rebase(v, old, new) for v in obj]
+    return obj
+
+
+def _export_best(
+    wb: Workbench, chosen: FrontPoint, qmodel: Any, folder: Path, best: Path
+) -> dict | None:
+    """Export the chosen design into ``folder``, the fresh folder that becomes ``best``.
 
     FPGA targets: QONNX, the integer dataflow graph, the HLS project checked bit-exact in g++
     C simulation and the FINN hand-off, with the *same folding* the search priced. GPU targets:
     ONNX QCDQ (int8) / float16 files checked in onnxruntime, and the latency report. An export
-    failure is recorded in ``summary.json`` and logged; the finished search is kept.
+    failure is recorded in ``summary.json`` and logged; the finished search is kept. Paths in
+    the record name ``best``.
     """
     import numpy as np
 
-    best = run.best_dir
     try:
         if wb.is_gpu:
             from hwprune.compress import prune as P
@@ -1738,14 +1893,14 @@ def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder)
                 data=wb.data.train,
             )
             files = export_gpu_bundle(
-                best,
+                folder,
                 qmodel,
                 pruned,
                 wb.data.input_shape,
                 estimate=est,
                 check=(wb.data.test.x, wb.data.test.y),
             )
-            return {"ok": True, "dir": str(best), "files": _jsonable(files)}
+            return {"ok": True, "dir": str(best), "files": _rebase(_jsonable(files), folder, best)}
         from hwprune.export import export_model
 
         folding = {
@@ -1759,10 +1914,11 @@ def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder)
             qmodel,
             wb.target,
             folding=folding or "auto",
-            out_dir=best,
+            out_dir=folder,
             golden_inputs=np.asarray(wb.data.test.x[:100]),
             input_shape=tuple(wb.data.input_shape),
             n_golden=100,
+            replace=False,  # ``folder`` is fresh; it replaces best/ as a whole afterwards
         )
         csim = getattr(res, "csim", None)
         return {
@@ -1773,11 +1929,13 @@ def _export_best(wb: Workbench, chosen: FrontPoint, qmodel: Any, run: RunFolder)
             "timings_s": {k: round(float(v), 3) for k, v in res.timings.items()},
         }
     except HwpruneError as exc:
-        logger.warning("export of the chosen design failed: %s", exc)
-        return {"ok": False, "error": str(exc)}
+        error = _rebase(str(exc), folder, best)
+        logger.warning("export of the chosen design failed: %s", error)
+        return {"ok": False, "error": error}
     except Exception as exc:  # noqa: BLE001 - keep the finished search even if export breaks
-        logger.warning("export of the chosen design failed: %s: %s", type(exc).__name__, exc)
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        error = _rebase(f"{type(exc).__name__}: {exc}", folder, best)
+        logger.warning("export of the chosen design failed: %s", error)
+        return {"ok": False, "error": error}
 
 
 def _jsonable(obj: Any) -> Any:

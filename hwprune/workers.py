@@ -55,6 +55,7 @@ __all__ = [
     "WorkerResult",
     "assign_devices",
     "counts_toward_budget",
+    "fail_kind",
     "finished_trials",
     "hwprune_worker_argv",
     "launch_workers",
@@ -99,6 +100,30 @@ def counts_toward_budget(trial: FrozenTrial, *, include_active: bool = False) ->
     if state in (TrialState.RUNNING, TrialState.WAITING):
         return include_active and not trial.user_attrs.get(SURPLUS_ATTR, False)
     return False
+
+
+def fail_kind(trial: FrozenTrial) -> str:
+    """Why a FAIL trial is FAIL: ``"failed"``, ``"surplus"`` or ``"cut_off"``.
+
+    * ``"failed"``: its objective raised; the reason is recorded (``fail_reason``, or the
+      search's ``status`` = ``"failed"``). It counts toward the budget.
+    * ``"surplus"``: a placeholder that gave way because other workers took the budget; it
+      never ran.
+    * ``"cut_off"``: its process died (SIGKILL, lost heartbeat) or was interrupted mid-trial,
+      so nothing was recorded; its candidate is re-queued and the retry is a trial of its own.
+
+    Example:
+        >>> import optuna
+        >>> t = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
+        >>> fail_kind(t)
+        'cut_off'
+    """
+    attrs = trial.user_attrs
+    if attrs.get(SURPLUS_ATTR):
+        return "surplus"
+    if FAIL_REASON_ATTR in attrs or attrs.get("status") == "failed":
+        return "failed"
+    return "cut_off"
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:

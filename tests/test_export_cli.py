@@ -228,3 +228,25 @@ def test_export_run_best_and_trial(tmp_path, capsys):
     assert json.loads(stdout)["out_dir"] == str(run / "trials" / "0" / "export")
     code, _, err = _run(["export", "--run", str(run), "--trial", "99"], capsys)
     assert code == 2 and "has no trial 99" in err
+
+
+def test_export_replaces_its_folder_whole(mlp_onnx, tmp_path, capsys):
+    """A second export into the same --out leaves nothing of the first (no stale csim.log);
+    a folder with other files is refused instead of replaced."""
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "csim.log").write_text("HWPRUNE_CSIM samples=100 mismatching_samples=0 result=BIT-EXACT")
+    (out / "hls").mkdir()
+    (out / "hls" / "old_kernel.hpp").write_text("// an earlier export")
+    code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert not (out / "csim.log").exists() and not (out / "hls" / "old_kernel.hpp").exists()
+    assert (out / "hls" / "top.cpp").is_file() and (out / "README.md").is_file()
+    assert "C simulation: not run" in (out / "README.md").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "notes.md").write_text("mine")
+    code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(mine)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "notes.md" in err
+    assert (mine / "notes.md").read_text() == "mine" and not (mine / "hls").exists()

@@ -369,10 +369,21 @@ def test_run_folder_of_another_study_is_refused(tmp_path):
         RunFolder(f).prepare()
 
 
+# the same search as the resumed one (same recipe: same fingerprint), except that from its third
+# fine-tune on the process hangs mid-trial, so that the test can kill it there
 _KILL_SCRIPT = textwrap.dedent("""
-    import sys, hwprune
+    import sys, time, hwprune
+    import hwprune.search
+    S = sys.modules["hwprune.search"]
+    real, calls = S.train_candidate, []
+    def hanging(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            time.sleep(3600)
+        return real(*args, **kwargs)
+    S.train_candidate = hanging
     hwprune.search("digits-mlp", "pynq-z2", out=sys.argv[1], cache_dir=sys.argv[2],
-                   overrides={"parent.epochs": 5, "budget.epochs": %d, "budget.trials": 6,
+                   overrides={"parent.epochs": 5, "budget.epochs": 2, "budget.trials": 6,
                               "budget.final_epochs": 1, "budget.threads": 1,
                               "study.early_stop_after": 0}, export=False)
 """)
@@ -399,7 +410,7 @@ def test_killed_mid_trial_resumes_without_loss(tmp_path, parent_cache):
     db = out / "study.db"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _KILL_SCRIPT % 40, str(out), str(parent_cache)],
+        [sys.executable, "-c", _KILL_SCRIPT, str(out), str(parent_cache)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -456,6 +467,8 @@ def test_killed_mid_trial_resumes_without_loss(tmp_path, parent_cache):
         assert len(retry) == 1 and retry[0].params == by_num[n].params
         assert retry[0].state.name == "COMPLETE"
     assert res.summary["trials"]["complete"] == 6
+    assert res.summary["trials"]["cut_off"] == len(killed)
+    assert res.summary["trials"]["failed"] == 0
 
 
 @pytest.mark.slow
@@ -647,3 +660,268 @@ def test_concurrent_workers_sample_with_different_seeds(monkeypatch):
         trial = study.ask()
         first.append(tuple(trial.suggest_int(f"ch{i}", 8, 512, step=8) for i in range(6)))
     assert first[0] != first[1]
+
+
+# ------------------------------------------------------------------------------ issue #4 follow-ups
+def test_fingerprint_covers_the_per_trial_finetune(tmp_path):
+    r = load_recipe("digits-mlp")
+    assert r.with_overrides({"budget.epochs": r.budget.epochs + 1}).fingerprint() != (
+        r.fingerprint()
+    )
+    assert r.with_overrides({"budget.patience": 2}).fingerprint() != r.fingerprint()
+    for key, value in (
+        ("budget.trials", 99),
+        ("budget.timeout", 60),
+        ("budget.final_epochs", 30),
+        ("budget.threads", 3),
+    ):
+        assert r.with_overrides({key: value}).fingerprint() == r.fingerprint(), key
+    # resuming with another --epochs: both checks name the epochs and how to resume
+    from hwprune.runfolder import RunFolder
+
+    run = RunFolder(tmp_path / "r")
+    run.prepare()
+    two, other = (r.with_overrides({"budget.epochs": e}) for e in (2, 5))
+    run.check_identity("s", two.fingerprint(), epochs=2)
+    with pytest.raises(StorageError, match=r"fine-tuned for 2 epochs each, not 5.*--epochs 2"):
+        run.check_identity("s", other.fingerprint(), epochs=5)
+    st = S.open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    S.open_study(two, "pynq-z2", st, "s")
+    with pytest.raises(StorageError, match=r"fine-tuned for 2 epochs each, not 5.*--epochs 2"):
+        S._check_same_epochs(st, "s", other)
+    S._check_same_epochs(st, "s", two.with_overrides({"budget.trials": 9}))
+
+
+def test_trial_counts_tell_failed_from_cut_off_and_surplus():
+    """A "failed" trial raised with a recorded reason; cut-off shells and surplus
+    placeholders are counted apart, here and in the report."""
+    from optuna.trial import TrialState, create_trial
+
+    from hwprune.report import _status
+    from hwprune.workers import FAIL_REASON_ATTR, SURPLUS_ATTR
+
+    study = optuna.create_study()
+    add = study.add_trial
+    add(create_trial(state=TrialState.FAIL, user_attrs={FAIL_REASON_ATTR: "ValueError: nan"}))
+    add(create_trial(state=TrialState.FAIL, user_attrs={"status": "failed", "error": "x"}))
+    add(create_trial(state=TrialState.FAIL))  # its process was killed mid-trial
+    add(create_trial(state=TrialState.FAIL, user_attrs={"interrupted": True}))  # Ctrl-C
+    add(
+        create_trial(
+            state=TrialState.FAIL,
+            user_attrs={SURPLUS_ATTR: True, FAIL_REASON_ATTR: "surplus: the budget was taken"},
+        )
+    )
+    add(create_trial(state=TrialState.COMPLETE, value=1.0, user_attrs={"status": "ok"}))
+    add(create_trial(state=TrialState.WAITING))
+    c = S.trial_counts(study)
+    assert (c["failed"], c["cut_off"], c["surplus"], c["complete"], c["waiting"]) == (2, 2, 1, 1, 1)
+    parts = ("complete", "failed", "cut_off", "surplus", "running", "waiting")
+    assert c["total"] == sum(c[k] for k in parts) == 7
+    statuses = [_status(t) for t in study.trials]
+    assert statuses[:5] == ["failed", "failed", "cut-off", "cut-off", "surplus"]
+
+
+def test_trial_claim_is_exclusive_only_without_live_holders(tmp_path):
+    """The lock a search needs before it may treat RUNNING trials as cut off."""
+    from hwprune.runfolder import claim_path, trial_claim
+
+    path = claim_path(tmp_path / "study.db")
+    held = tmp_path / "held"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\n"
+            "from hwprune.runfolder import trial_claim\n"
+            "with trial_claim(Path(sys.argv[1])) as c:\n"
+            "    c.share(); Path(sys.argv[2]).write_text('x'); time.sleep(600)",
+            str(path),
+            str(held),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        deadline = time.time() + 60
+        while not held.exists():
+            assert time.time() < deadline and holder.poll() is None
+            time.sleep(0.05)
+        with trial_claim(path) as claim:
+            assert not claim.try_exclusive()  # a live worker holds it
+            claim.share()  # workers share it
+            assert claim.mode == "shared"
+        holder.send_signal(signal.SIGKILL)  # the kernel drops a dead process's lock
+        holder.wait(30)
+        with trial_claim(path) as claim:
+            assert claim.try_exclusive()
+            claim.share()  # the search then runs trials like everyone else
+            with trial_claim(path) as other:
+                other.share()
+                assert other.mode == "shared" and not other.try_exclusive()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+_SLOW_WORKER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import hwprune.search
+    S = sys.modules["hwprune.search"]
+    url, name, out, cache, started, release = sys.argv[1:7]
+    real = S.train_candidate
+    def held(*args, **kwargs):  # the fine-tune waits until the test releases it
+        Path(started).write_text("x")
+        deadline = time.time() + 240
+        while not Path(release).exists() and time.time() < deadline:
+            time.sleep(0.05)
+        return real(*args, **kwargs)
+    S.train_candidate = held
+    print("ran", S.worker(url, name, out=out, trials=3, cache_dir=cache), flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_search_leaves_a_live_workers_running_trial_alone(tmp_path, parent_cache, monkeypatch):
+    """`hwprune search` again on a run folder while a joined worker is mid-trial: the worker's
+    RUNNING trial is neither failed nor re-queued; it finishes and counts."""
+    out = tmp_path / "run"
+    res = hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False
+    )
+    url = f"sqlite:///{out / 'study.db'}"
+    study = optuna.load_study(study_name=res.study_name, storage=url)
+    study.enqueue_trial(study.trials[0].params)  # a design that fits: the worker trains it
+    started, release = tmp_path / "started", tmp_path / "release"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WORKER, url, res.study_name, str(tmp_path / "elsewhere")]
+        + [str(parent_cache), str(started), str(release)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 180
+        while not (started.exists() and ("RUNNING" in dict(_states(out / "study.db")).values())):
+            assert worker.poll() is None, worker.stdout.read()
+            assert time.time() < deadline, "the worker never started its trial"
+            time.sleep(0.1)
+        running = [n for n, s in _states(out / "study.db") if s == "RUNNING"]
+        requeued: list[list[int]] = []
+        real = S.requeue_cut_off
+
+        def requeue_then_release(study, own_storage):
+            requeued.append(real(study, own_storage))
+            release.write_text("x")  # let the worker's trial finish only after the check
+            return requeued[-1]
+
+        monkeypatch.setattr(S, "requeue_cut_off", requeue_then_release)
+        again = hwprune.search(
+            "digits-mlp",
+            "pynq-z2",
+            out=out,
+            cache_dir=parent_cache,
+            overrides=_tiny(3),
+            export=False,
+        )
+        text, _ = worker.communicate(timeout=180)
+    finally:
+        release.write_text("x")
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, text
+    assert "ran 1" in text
+    assert requeued == [[]]
+    study = optuna.load_study(study_name=res.study_name, storage=url)
+    by_num = {t.number: t for t in study.trials}
+    assert running == [2] and by_num[2].state.name == "COMPLETE"
+    assert by_num[2].params == by_num[0].params
+    assert not [t for t in study.trials if "retry_of" in t.user_attrs]
+    assert len(study.trials) == 3
+    assert again.summary["trials"]["cut_off"] == 0 and again.summary["trials"]["complete"] == 3
+
+
+@pytest.mark.slow
+def test_best_folder_is_replaced_whole(tmp_path, parent_cache, monkeypatch):
+    """A crash while best/ is written keeps the old best/; a new best/ keeps no old file."""
+    out = tmp_path / "run"
+    kw = dict(out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False)
+    hwprune.search("digits-mlp", "pynq-z2", **kw)
+    best = out / "best"
+    (best / "model.pt").write_bytes(b"old weights")
+    (best / "csim.log").write_text("an earlier export's C simulation")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed while exporting")
+
+    monkeypatch.setattr(S, "_export_best", crash)
+    with pytest.raises(RuntimeError, match="killed while exporting"):
+        hwprune.search("digits-mlp", "pynq-z2", **{**kw, "export": True})
+    assert (best / "model.pt").read_bytes() == b"old weights"  # the old best/, whole
+    assert (best / "csim.log").is_file() and (best / "candidate.json").is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+    monkeypatch.undo()
+    res = hwprune.search("digits-mlp", "pynq-z2", **kw)  # --no-export this time
+    assert not (best / "csim.log").exists()  # nothing of the earlier export is left
+    assert sorted(p.name for p in best.iterdir()) == [
+        "accuracy.json",
+        "candidate.json",
+        "design.json",
+        "estimate.json",
+        "model.pt",
+    ]
+    state = torch.load(best / "model.pt")
+    assert state and res.summary["chosen"]["model"] == str(best / "model.pt")
+    cand = json.loads((best / "candidate.json").read_text())
+    assert cand["channels"] == list(res.chosen.candidate.channels)
+
+
+@pytest.mark.slow
+def test_export_run_uses_the_search_cache_dir(tmp_path, parent_cache):
+    """`hwprune export --run` takes the parent from the search's --cache-dir (run.json), and
+    replaces its output folder whole (a --no-csim export leaves no earlier csim.log)."""
+    from hwprune.errors import ConfigError
+    from hwprune.export.run import export_run
+
+    out = tmp_path / "run"
+    hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False
+    )
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["cache_dir"] == str(parent_cache.resolve()) and meta["epochs"] == 2
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "csim.log").write_text("HWPRUNE_CSIM samples=9 mismatching_samples=0 result=BIT-EXACT")
+    res = export_run(out, out_dir=exp, csim=False, n_golden=8)
+    assert res.out_dir == exp and res.csim is None and res.verify.exact
+    assert not (out / "parent").exists()  # no second parent trained into the run folder
+    assert not (exp / "csim.log").exists()
+    assert (exp / "hls" / "top.cpp").is_file() and (exp / "README.md").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"holds files an export does not write \(todo.txt\)"):
+        export_run(out, out_dir=mine, csim=False, n_golden=8)
+    assert (mine / "todo.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_worker_pool_reports_the_trials_it_ran(tmp_path, parent_cache):
+    """`worker --workers 2` counts the trials its workers finished (a queued trial they ran
+    included), not how much the study grew."""
+    out = tmp_path / "run"
+    res = hwprune.search(
+        "digits-mlp", "pynq-z2", out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False
+    )
+    url = f"sqlite:///{out / 'study.db'}"
+    study = optuna.load_study(study_name=res.study_name, storage=url)
+    study.enqueue_trial(study.trials[1].params)  # queued before the pool starts
+    n = S.worker(url, res.study_name, out=out, trials=4, cache_dir=parent_cache, workers=2)
+    study = optuna.load_study(study_name=res.study_name, storage=url)
+    ran = [t for t in study.trials[2:] if t.state.name == "COMPLETE"]
+    assert len(ran) == 2 and n == 2
+    assert all(t.user_attrs["worker"].rsplit(":", 1)[1].isdigit() for t in ran)

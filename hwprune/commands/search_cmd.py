@@ -237,6 +237,7 @@ def search_command(
     console.print(
         f"trials: {c['complete']} finished ({c['feasible']} feasible, {c['infeasible']} "
         f"infeasible, {c['stopped']} stopped early), {c['failed']} failed"
+        + (f", {c['cut_off']} cut off and re-run" if c.get("cut_off") else "")
     )
     if result.chosen is None:
         console.print(

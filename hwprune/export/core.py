@@ -3,7 +3,9 @@
 The output folder holds ``model.qonnx.onnx``, ``dataflow.json`` (the folded integer graph and
 the executor-vs-qonnx check), ``estimate.json`` (the cost model on the same folding), ``hls/``
 (the Vitis HLS project), ``golden/`` (test vectors), ``csim.log`` (g++ C simulation), ``finn/``
-(FINN hand-off) and ``README.md``.
+(FINN hand-off) and ``README.md``. The folder is replaced as a whole when the export is
+done: a crash or an error leaves the previous export intact, and a new export never keeps a file
+of an old one (say, the ``csim.log`` of an earlier run when this one skips the C simulation).
 
 Example:
     >>> r = export_model(qmodel, "pynq-z2", out_dir="out", input_shape=(1, 8, 8),
@@ -14,9 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +112,59 @@ def golden_integers(
     return xi.reshape((xi.shape[0], *shape))
 
 
+#: what an export folder holds (anything else in an existing --out folder stops the export)
+EXPORT_ENTRIES = frozenset(
+    {
+        "model.qonnx.onnx",
+        "dataflow.json",
+        "estimate.json",
+        "hls",
+        "golden",
+        "csim.log",
+        "finn",
+        "README.md",
+    }
+)
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse an output folder that replacing as a whole would lose someone's files in."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"output folder '{out}' is a file; pass a folder name")
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise ConfigError(
+            f"output folder '{out}' is the working directory (or holds it); the export "
+            "replaces its folder as a whole, so pass a subfolder such as --out export"
+        )
+    extra = sorted(
+        p.name for p in out.iterdir() if p.name not in EXPORT_ENTRIES and not p.name.startswith(".")
+    )
+    if extra:
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise ConfigError(
+            f"output folder '{out}' holds files an export does not write ({shown}); the "
+            "export replaces its folder as a whole, so pass a new folder or an earlier export's"
+        )
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path, replace: bool) -> Iterator[Path]:
+    """The folder to write the export into: a fresh one that replaces ``out`` at the end
+    (``replace``), else ``out`` itself."""
+    if not replace:
+        out.mkdir(parents=True, exist_ok=True)
+        yield out
+        return
+    from hwprune.atomic import atomic_dir
+
+    _check_replaceable(out)
+    with atomic_dir(Path(os.path.abspath(out))) as work:
+        yield work
+
+
 def _readme(out: Path, ctx: dict[str, Any]) -> None:
     from hwprune.export.hls import _env
 
@@ -129,6 +187,7 @@ def export_model(
     csim_opt: str = "-O2",
     seed: int = 0,
     strict: bool = True,
+    replace: bool = True,
 ) -> ExportResult:
     """Export ``model`` (Brevitas ``nn.Module``, QONNX path or ModelWrapper) for ``target``.
 
@@ -137,7 +196,9 @@ def export_model(
         target: FPGA target name, TOML path or loaded target.
         folding: "auto" (the cost model's folding optimizer), a folding JSON path, or a dict
             ``{node: {"pe": .., "simd": ..}}`` (names as in ``dataflow.json``).
-        out_dir: output folder (created).
+        out_dir: output folder: new, empty or an earlier export (a folder with other files
+            is refused with :class:`~hwprune.errors.ConfigError`). It is replaced as a whole
+            once everything is written; on an error the earlier export stays as it was.
         golden_inputs: raw model inputs for the golden vectors (e.g. the test set); default:
             ``n_golden`` random integers within the input quantizer's range.
         input_shape: (C, H, W) of a Brevitas model.
@@ -147,6 +208,9 @@ def export_model(
         csim: compile and run the g++ C simulation.
         strict: raise :class:`ExportMismatchError` if anything is not bit-exact (after all
             files, including the logs, are written).
+        replace: False writes into ``out_dir`` file by file instead (for a caller that
+            assembles a fresh folder and publishes it whole itself, e.g. the search's
+            ``best/``).
 
     Raises :class:`~hwprune.errors.LoweringError` for graphs the lowering cannot handle.
     """
@@ -168,95 +232,95 @@ def export_model(
     if n_golden < 1:
         raise ConfigError("the number of golden vectors must be at least 1")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    qmodel = _qonnx_model(model, input_shape, out)
-    timings["qonnx_s"] = time.perf_counter() - t0
+    with _output_folder(out, replace) as work:
+        qmodel = _qonnx_model(model, input_shape, work)
+        timings["qonnx_s"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    graph = lower_model(qmodel, output)
-    timings["lower_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    if golden_inputs is not None:
-        golden_inputs = np.asarray(golden_inputs)[:n_golden]
-    x_int = golden_integers(qmodel, graph, golden_inputs, n_golden, seed)
-    res = execute(graph, x_int)
-    report = verify_against_qonnx(qmodel, graph, x_int, res)
-    timings["verify_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    folded = apply_folding(graph, folding, tgt, fps=fps, clock_mhz=clock_mhz)
-    ir_graph = to_ir(folded, name=out.name or "design")
-    est = evaluate(ir_graph, tgt, clock_mhz=clock_mhz)
-    fold_map = folding_of(folded)
-    if {k: dict(v) for k, v in est.folding.items()} != fold_map:  # one folding for both sides
-        raise ExportMismatchError("internal: the folding of estimate.json differs from the HLS")
-    (out / "estimate.json").write_text(est.to_json() + "\n")
-    doc = json.loads(folded.to_json())
-    doc["target"] = tgt.name
-    doc["verification"] = report.to_dict()
-    (out / "dataflow.json").write_text(json.dumps(doc, indent=2) + "\n")
-    timings["fold_estimate_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    board = tgt.name
-    zynq = getattr(tgt, "family", "") in ("zynq7000", "zynqmp")
-    clock = float(clock_mhz or tgt.clock_mhz)
-    plan = write_hls_project(
-        folded, out / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
-    )
-    write_golden(folded, x_int, res.layers, res.output, out / "golden")
-    write_finn_handoff(folded, tgt, out / "finn", clock_mhz=clock)
-    timings["generate_s"] = time.perf_counter() - t
-
-    from hwprune.cost.fpga import node_cost
-
-    model_cycles = {n.name: node_cost(n).cycles for n in ir_graph.nodes}
-    csim_res = None
-    if csim:
         t = time.perf_counter()
-        csim_res = run_csim(out / "hls", out / "golden", opt=csim_opt)
-        (out / "csim.log").write_text(csim_res.log)
-        timings["csim_compile_s"] = csim_res.compile_s
-        timings["csim_run_s"] = csim_res.run_s
-        timings["csim_s"] = time.perf_counter() - t
-    cycles = []
-    for st in plan.stages:
-        cycles.append(
-            {
-                "kernel": st.name,
-                "kind": st.kind,
-                "counted": None if csim_res is None else csim_res.cycles.get(st.name),
-                "ir": st.expected_cycles or None,
-                "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
-            }
+        graph = lower_model(qmodel, output)
+        timings["lower_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if golden_inputs is not None:
+            golden_inputs = np.asarray(golden_inputs)[:n_golden]
+        x_int = golden_integers(qmodel, graph, golden_inputs, n_golden, seed)
+        res = execute(graph, x_int)
+        report = verify_against_qonnx(qmodel, graph, x_int, res)
+        timings["verify_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        folded = apply_folding(graph, folding, tgt, fps=fps, clock_mhz=clock_mhz)
+        ir_graph = to_ir(folded, name=out.name or "design")
+        est = evaluate(ir_graph, tgt, clock_mhz=clock_mhz)
+        fold_map = folding_of(folded)
+        if {k: dict(v) for k, v in est.folding.items()} != fold_map:  # one folding for both sides
+            raise ExportMismatchError("internal: the folding of estimate.json differs from the HLS")
+        (work / "estimate.json").write_text(est.to_json() + "\n")
+        doc = json.loads(folded.to_json())
+        doc["target"] = tgt.name
+        doc["verification"] = report.to_dict()
+        (work / "dataflow.json").write_text(json.dumps(doc, indent=2) + "\n")
+        timings["fold_estimate_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        board = tgt.name
+        zynq = getattr(tgt, "family", "") in ("zynq7000", "zynqmp")
+        clock = float(clock_mhz or tgt.clock_mhz)
+        plan = write_hls_project(
+            folded, work / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
         )
-    if csim_res is not None:
-        with (out / "csim.log").open("a") as f:
-            f.write(
-                "\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
+        write_golden(folded, x_int, res.layers, res.output, work / "golden")
+        write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock)
+        timings["generate_s"] = time.perf_counter() - t
+
+        from hwprune.cost.fpga import node_cost
+
+        model_cycles = {n.name: node_cost(n).cycles for n in ir_graph.nodes}
+        csim_res = None
+        if csim:
+            t = time.perf_counter()
+            csim_res = run_csim(work / "hls", work / "golden", opt=csim_opt)
+            (work / "csim.log").write_text(csim_res.log)
+            timings["csim_compile_s"] = csim_res.compile_s
+            timings["csim_run_s"] = csim_res.run_s
+            timings["csim_s"] = time.perf_counter() - t
+        cycles = []
+        for st in plan.stages:
+            cycles.append(
+                {
+                    "kernel": st.name,
+                    "kind": st.kind,
+                    "counted": None if csim_res is None else csim_res.cycles.get(st.name),
+                    "ir": st.expected_cycles or None,
+                    "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
+                }
             )
-            for c in cycles:
+        if csim_res is not None:
+            with (work / "csim.log").open("a") as f:
                 f.write(
-                    f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
-                    f"{c['cost_model']!s:>12}\n"
+                    "\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
                 )
-    timings["total_s"] = time.perf_counter() - t0
-    _readme(
-        out,
-        {
-            "graph": folded,
-            "target": tgt,
-            "estimate": est,
-            "verify": report,
-            "csim": csim_res,
-            "cycles": cycles,
-            "plan": plan,
-            "clock_mhz": clock,
-            "zynq": zynq,
-            "output": output,
-        },
-    )
+                for c in cycles:
+                    f.write(
+                        f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
+                        f"{c['cost_model']!s:>12}\n"
+                    )
+        timings["total_s"] = time.perf_counter() - t0
+        _readme(
+            work,
+            {
+                "graph": folded,
+                "target": tgt,
+                "estimate": est,
+                "verify": report,
+                "csim": csim_res,
+                "cycles": cycles,
+                "plan": plan,
+                "clock_mhz": clock,
+                "zynq": zynq,
+                "output": output,
+            },
+        )
     result = ExportResult(out, folded, est, report, csim_res, tuple(cycles), fold_map, timings)
     if strict and not result.bit_exact:
         what = report.first_mismatch if not report.exact else csim_res.first_mismatch

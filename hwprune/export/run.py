@@ -3,8 +3,9 @@
 The recipe and target come from the study (the run folder's ``study.db`` or another Optuna
 storage). ``best/`` keeps the fine-tuned weights (``model.pt``); a trial keeps only its design,
 so its candidate is fine-tuned again with the search's seed and budget before export. The
-folding is the one the search priced (``design.json``), completed by the cost model's
-optimizer where it left a node open.
+float parent comes from the cache the search used (``run.json``'s ``cache_dir`` for a search
+run with ``--cache-dir``, else ``<run>/parent``). The folding is the one the search priced
+(``design.json``), completed by the cost model's optimizer where it left a node open.
 
 Example:
     >>> r = export_run("runs/mlp-digits-pynq-z2")           # doctest: +SKIP
@@ -85,7 +86,8 @@ def export_run(
     """Export the chosen design of ``run_dir`` (or trial ``trial``); returns an ExportResult.
 
     ``folding`` overrides the run's folding ("auto" or a JSON file). The default output
-    folder is ``<run>/best/export`` or ``<run>/trials/<n>/export``.
+    folder is ``<run>/best/export`` or ``<run>/trials/<n>/export``; it is replaced as a whole
+    (see :func:`~hwprune.export.core.export_model`).
     """
     import numpy as np
     import torch
@@ -102,7 +104,9 @@ def export_run(
             f"run '{run}' searched for GPU target '{target.name}'; `hwprune "
             "export` writes FPGA designs (its best/ already holds the GPU export)"
         )
-    wb = build_workbench(recipe, target, run / "parent")
+    from hwprune.runfolder import RunFolder
+
+    wb = build_workbench(recipe, target, RunFolder(run).cache_dir)
     if trial is None:
         best = run / "best"
         design_path, cand_path = best / "design.json", best / "candidate.json"
