@@ -1298,8 +1298,7 @@ def run_trials(
             # a trial that raises (NaN, OOM, a bug in one candidate) fails; the study goes on
             trial.set_user_attr("status", STATUS_FAILED)
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
-            logger.warning("trial %d failed: %s", trial.number, exc)
-            raise _TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+            raise _TrialFailed(f"{type(exc).__name__}: {exc}") from exc  # run_worker logs it
 
     with warnings.catch_warnings(), _first_ctrl_c_finishes_the_trial() as interrupted:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

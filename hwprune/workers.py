@@ -172,7 +172,13 @@ class _QuietSurplus(logging.Filter):
 
 
 def _reason(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
+    """``Type: message`` of ``exc``, shortened; a wrapper that already says it (an exception
+    whose message starts with its cause's type name) is not named twice."""
+    cause = exc.__cause__
+    if cause is not None and str(exc).startswith(type(cause).__name__):
+        text = str(exc).strip()
+    else:
+        text = f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 3] + "..."
 
 

@@ -925,3 +925,29 @@ def test_worker_pool_reports_the_trials_it_ran(tmp_path, parent_cache):
     ran = [t for t in study.trials[2:] if t.state.name == "COMPLETE"]
     assert len(ran) == 2 and n == 2
     assert all(t.user_attrs["worker"].rsplit(":", 1)[1].isdigit() for t in ran)
+
+
+def test_a_failing_trial_is_logged_once_with_its_reason(caplog):
+    """A trial that raises fails alone, with one warning line naming the original error."""
+    import logging
+
+    study = optuna.create_study(directions=["maximize", "maximize"])
+    calls = []
+
+    def objective(trial):
+        calls.append(trial.number)
+        if trial.number == 0:
+            raise ModuleNotFoundError("No module named 'x'")
+        return [0.5, 1.0]
+
+    with caplog.at_level(logging.WARNING):
+        S.run_trials(study, objective, 2, None)
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("hwprune") and "failed" in r.getMessage()
+    ]
+    assert lines == ["trial 0 failed: ModuleNotFoundError: No module named 'x'"]
+    assert calls == [0, 1]
+    t0 = study.trials[0]
+    assert t0.state.name == "FAIL" and t0.user_attrs["status"] == "failed"
