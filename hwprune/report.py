@@ -612,18 +612,10 @@ def pareto_front(trials: Sequence[TrialRecord], directions: Sequence[str]) -> li
         >>> [t.number for t in pareto_front([a, b], ["maximize", "maximize"])]
         [0]
     """
-    sign = [-1.0 if d.startswith("max") else 1.0 for d in directions]
-    pts = [(t, [s * v for s, v in zip(sign, t.values or (), strict=False)]) for t in trials]
-    out = []
-    for t, p in pts:
-        dominated = any(
-            all(a <= b for a, b in zip(q, p, strict=False))
-            and any(a < b for a, b in zip(q, p, strict=False))
-            for _, q in pts
-        )
-        if not dominated:
-            out.append(t)
-    return out
+    from hwprune.pareto import pareto_indices
+
+    keep = set(pareto_indices([tuple(t.values or ()) for t in trials], directions))
+    return [t for i, t in enumerate(trials) if i in keep]
 
 
 def _chosen(
@@ -679,7 +671,6 @@ def _chosen(
     return replace(chosen, **updates), (info or None)
 
 
-_CSIM_RESULT = re.compile(r"HWPRUNE_CSIM samples=(\d+) mismatching_samples=(\d+) result=(\S+)")
 _CSIM_CYCLES = re.compile(r"^#\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
 
 
@@ -697,8 +688,10 @@ def parse_csim_log(text: str) -> dict[str, Any]:
         >>> r["bit_exact"], r["cycles"][0]["match"]
         (True, True)
     """
+    from hwprune.export.csim import CSIM_RESULT
+
     out: dict[str, Any] = {}
-    m = _CSIM_RESULT.search(text)
+    m = CSIM_RESULT.search(text)
     if m is not None:
         out.update(
             samples=int(m.group(1)),
@@ -909,23 +902,11 @@ def hypervolume_history(
 
 
 def _hypervolume(points: Any, ref: Any) -> float:
-    """Exact hypervolume of minimisation ``points`` against ``ref`` (2-D here, n-D by optuna)."""
-    import numpy as np
+    """Exact hypervolume of minimisation ``points`` against ``ref``."""
+    from hwprune.pareto import hypervolume
 
-    pts = np.asarray(points, dtype=float)
-    if pts.shape[1] == 1:
-        return float(ref[0] - pts[:, 0].min())
-    if pts.shape[1] == 2:
-        order = np.lexsort((pts[:, 1], pts[:, 0]))
-        area, best_y = 0.0, float(ref[1])
-        for x, y in pts[order]:
-            if y < best_y:
-                area += (ref[0] - x) * (best_y - y)
-                best_y = y
-        return float(area)
-    from optuna._hypervolume import compute_hypervolume
-
-    return float(compute_hypervolume(pts, np.asarray(ref, dtype=float)))
+    pts = [tuple(float(v) for v in p) for p in points]
+    return hypervolume(pts, ["minimize"] * len(ref), tuple(float(r) for r in ref))
 
 
 _COMPUTE_OPS = ("conv", "fc", "mvau", "vvau")

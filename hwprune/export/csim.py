@@ -106,7 +106,8 @@ def compile_csim(hls_dir: str | Path, opt: str = "-O2") -> Path:
 
 
 _CYC = re.compile(r"HWPRUNE_CYCLES kernel=(\S+) kind=(\S+) iterations=(\d+) per_frame=([\d.]+)")
-_RES = re.compile(r"HWPRUNE_CSIM samples=(\d+) mismatching_samples=(\d+) result=(\S+)")
+#: the testbench's verdict line (also read back from a saved csim.log by the report)
+CSIM_RESULT = re.compile(r"HWPRUNE_CSIM samples=(\d+) mismatching_samples=(\d+) result=(\S+)")
 
 
 def parse_csim_log(text: str) -> CsimResult:
@@ -116,7 +117,7 @@ def parse_csim_log(text: str) -> CsimResult:
     for m in _CYC.finditer(text):
         cycles[m.group(1)] = float(m.group(4))
         kinds[m.group(1)] = m.group(2)
-    m = _RES.search(text)
+    m = CSIM_RESULT.search(text)
     if m is None:
         raise CsimError(f"the C simulation did not finish; its output ends with: {text[-500:]}")
     first = next((ln for ln in text.splitlines() if ln.startswith("HWPRUNE_MISMATCH")), None)
