@@ -554,6 +554,8 @@ _PARAMS = (
     "channel_half",
     "reduce_half",
     "pool_cost",
+    "conv_launch_us",
+    "pool_launch_us",
 )
 
 
@@ -583,6 +585,7 @@ class _Features:
         self.n_designs = len(works_per_design)
         self.design = np.array([d for d, _ in rows])
         self.compute = np.array([w.op in ("conv", "fc") for _, w in rows])
+        self.conv = np.array([w.op == "conv" for _, w in rows])
         self.prec = np.array([precisions[d] for d, _ in rows])
         self.prec_index = np.array([target_precisions.index(p) for p in self.prec])
         nbytes = np.array([PRECISION_BYTES[p] for p in self.prec], dtype=float)
@@ -627,7 +630,7 @@ class _Features:
     ) -> np.ndarray:
         par, red, outc = terms
         peaks = theta[:n_peaks]
-        dram, cache_bw, launch, fixed, ph, ch, rh, pool = theta[n_peaks:]
+        dram, cache_bw, launch, fixed, ph, ch, rh, pool, conv_launch, pool_launch = theta[n_peaks:]
         peak = peaks[self.prec_index] * 1e6  # ops per us
         tc = np.where(
             self.compute,
@@ -641,7 +644,8 @@ class _Features:
         )
         cached = self.bytes * frac
         tm = cached / (cache_bw * 1e3) + (self.bytes - cached) / (dram * 1e3)
-        per_layer = launch + np.maximum(tc, tm)
+        kernel = np.where(self.conv, conv_launch, np.where(self.compute, launch, pool_launch))
+        per_layer = kernel + np.maximum(tc, tm)
         return fixed + np.bincount(self.design, weights=per_layer, minlength=self.n_designs)
 
 
@@ -657,10 +661,11 @@ def fit_target(
 ) -> tuple[GpuTarget, FitReport]:
     """Least-squares fit (on log latency) of the model's parameters to ``measurements``.
 
-    Fitted: peak throughput per precision, DRAM and cache bandwidth, per-kernel and
-    per-inference overhead, the parallelism and reduction half points; the channel alignment
-    is chosen among 1/4/8/16 by the best fit. ``compute_eff`` and ``memory_eff`` are 1 (they are
-    folded into the fitted peaks). Raises :class:`ConfigError` with fewer than 12 points.
+    Fitted: peak throughput per precision, DRAM and cache bandwidth, per-kernel (fc, conv and
+    max-pool separately) and per-inference overhead, the parallelism and reduction half
+    points; the channel alignment is chosen among 1/4/8/16 by the best fit. ``compute_eff``
+    and ``memory_eff`` are 1 (they are folded into the fitted peaks). Raises
+    :class:`ConfigError` with fewer than 12 points.
     """
     from scipy.optimize import least_squares
 
@@ -681,9 +686,9 @@ def fit_target(
     measured = np.array([m.measured_us for m in measurements])
     n_peaks = len(precisions)
     if device == "cpu":
-        x0 = [0.1] * n_peaks + [20.0, 100.0, 1.0, 3.0, 100.0, 8.0, 10.0, 2.0]
+        x0 = [0.1] * n_peaks + [20.0, 100.0, 1.0, 3.0, 100.0, 8.0, 10.0, 2.0, 1.0, 1.0]
     else:
-        x0 = [10.0] * n_peaks + [500.0, 2000.0, 5.0, 10.0, 1e5, 16.0, 32.0, 2.0]
+        x0 = [10.0] * n_peaks + [500.0, 2000.0, 5.0, 10.0, 1e5, 16.0, 32.0, 2.0, 5.0, 5.0]
     best: tuple[float, int, np.ndarray] | None = None
     for align in _ALIGN_CHOICES:
         terms = feats.shape_terms(align)
@@ -807,8 +812,11 @@ def target_toml(target: GpuTarget, report: FitReport | None = None, note: str = 
         "channel_half",
         "reduce_half",
         "pool_cost",
+        "conv_launch_us",
+        "pool_launch_us",
     ):
-        lines.append(f"{key} = {num(getattr(target, key))}")
+        if getattr(target, key) is not None:
+            lines.append(f"{key} = {num(getattr(target, key))}")
     if math.isfinite(target.memory_mb):
         lines.append(f"memory_mb = {num(target.memory_mb)}")
     return "\n".join(lines) + "\n"

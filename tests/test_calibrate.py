@@ -41,6 +41,8 @@ TRUE = {
     "channel_half": 12.0,
     "reduce_half": 15.0,
     "pool_cost": 3.0,
+    "conv_launch_us": 0.9,
+    "pool_launch_us": 0.3,
     "channel_align": {"fp32": 8},
     "device": "cpu",
     "threads": 1,
@@ -62,7 +64,7 @@ def test_vectorised_fit_model_equals_the_estimator() -> None:
     designs = sweep_designs()
     works = [layer_works(d) for d in designs]
     feats = _Features(works, ["fp32"] * len(works), ("fp32",))
-    theta = np.array([0.2, 25.0, 120.0, 0.5, 4.0, 40.0, 12.0, 15.0, 3.0])
+    theta = np.array([0.2, 25.0, 120.0, 0.5, 4.0, 40.0, 12.0, 15.0, 3.0, 0.9, 0.3])
     pred = feats.predict(theta, feats.shape_terms(8), 2.0, 1)
     ref = np.array([estimate_works(w, truth).latency_us for w in works])
     np.testing.assert_allclose(pred, ref, rtol=1e-9)
@@ -80,6 +82,7 @@ def test_fit_recovers_a_known_target() -> None:
     assert target.peak_tops["fp32"] == pytest.approx(0.2, rel=0.15)
     assert target.mem_bw_gbps == pytest.approx(25.0, rel=0.15)
     assert target.fixed_us == pytest.approx(4.0, rel=0.15)
+    assert target.conv_launch_us > target.launch_us  # one overhead per kind of layer
 
 
 def test_fit_needs_enough_points() -> None:

@@ -5,6 +5,8 @@ fused, max-pool on its own). Each kernel costs
 
     t = launch_us + max(t_compute, t_memory)
 
+(``launch_us`` per kind of layer when the target gives ``conv_launch_us`` / ``pool_launch_us``)
+
 * ``t_compute = ops / (peak[precision] * compute_eff * eff_parallel * eff_channels *
   eff_reduce)`` with ``ops = 2 * MACs`` counted on channel counts padded up to the precision's
   channel alignment (tensor cores work on tiles of 8/16 channels: 3 channels cost as much as
@@ -81,7 +83,11 @@ class GpuTarget:
         cache_mb: on-chip cache that holds a layer's working set (L2 on a GPU).
         cache_bw_gbps: bandwidth of that cache.
         memory_mb: device memory available to the network (the ``--max-memory-mb`` ceiling).
-        launch_us: per-kernel overhead (launch, scheduling, small-op floor).
+        launch_us: per-kernel overhead (launch, scheduling, small-op floor) of an fc layer,
+            and of every layer when the two below are unset.
+        conv_launch_us: the same for a convolution (cuDNN often runs several kernels for one
+            layer); None: ``launch_us``.
+        pool_launch_us: the same for a max-pool; None: ``launch_us``.
         fixed_us: per-inference overhead (synchronisation, host<->device copies of I/O).
         compute_eff: best achievable fraction of ``peak_tops`` on a large layer.
         parallel_half: output elements at which a layer reaches half of ``compute_eff``.
@@ -117,6 +123,23 @@ class GpuTarget:
     calibrated: bool = False
     source: str = ""
     kind: str = "gpu"
+    conv_launch_us: float | None = None
+    pool_launch_us: float | None = None
+
+    def launch_for(self, op: str) -> float:
+        """Per-kernel overhead of a layer of kind ``op`` ("fc", "conv" or a pool).
+
+        Example:
+            >>> t = gpu_target_from_dict({"name": "x", "precisions": ["fp32"],
+            ...     "peak_tops": {"fp32": 1}, "mem_bw_gbps": 1, "launch_us": 3,
+            ...     "conv_launch_us": 7})
+            >>> t.launch_for("fc"), t.launch_for("conv"), t.launch_for("maxpool")
+            (3.0, 7.0, 3.0)
+        """
+        if op == "fc":
+            return self.launch_us
+        own = self.conv_launch_us if op == "conv" else self.pool_launch_us
+        return self.launch_us if own is None else own
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (JSON/TOML friendly)."""
@@ -140,6 +163,8 @@ _FLOAT_KEYS = (
     "channel_half",
     "reduce_half",
     "pool_cost",
+    "conv_launch_us",
+    "pool_launch_us",
 )
 _KNOWN_KEYS = {
     "name",
@@ -515,7 +540,7 @@ def layer_latency(
     if cached_fraction is None:
         cached_fraction = _cached_fraction(total_bytes, target)
     memory_us = _memory_us(total_bytes, cached_fraction, target)
-    launch = target.launch_us
+    launch = target.launch_for(work.op)
     body = max(compute_us, memory_us)
     bound = "launch" if launch >= body else ("compute" if compute_us >= memory_us else "memory")
     bits = (
