@@ -13,8 +13,10 @@ A design is::
 ``abits`` is a layer's output activation width (``null`` for the last layer: raw accumulator,
 followed by arg-max); shapes chain from layer to layer and an ``fc`` after a conv or pool
 flattens (C, H, W order); ``pad`` is zero padding on each side; ``pe``/``simd`` are optional
-(the folding optimizer picks what is left out; given values are checked). The input may also say
-``"kind": "bipolar"`` for a 1-bit +-1 input.
+(the folding optimizer picks what is left out; given values are checked), and so is ``res_type``
+(``"lut"`` or ``"dsp"``: what the layer's multiplications are built from; left out or ``"auto"``,
+the folding optimizer chooses). The input may also say ``"kind": "bipolar"`` for a 1-bit +-1
+input.
 
 Example:
     >>> from hwprune.design import graph_from_design, design_from_graph
@@ -47,10 +49,11 @@ _LAYER_KEYS = {
         "abits",
         "pe",
         "simd",
+        "res_type",
         "name",
     },
     "maxpool": {"op", "kernel", "name"},
-    "fc": {"op", "out", "wbits", "abits", "pe", "simd", "name"},
+    "fc": {"op", "out", "wbits", "abits", "pe", "simd", "res_type", "name"},
 }
 
 
@@ -178,7 +181,8 @@ def design_from_layers(
 
 
 def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
-    """The design description of a graph, with its folding written into the layers.
+    """The design description of a graph, with its folding written into the layers (and each
+    conv/fc layer's ``res_type`` when it is not ``"auto"``).
 
     Example:
         >>> g = graph_from_design({"input": {"shape": [4], "bits": 2},
@@ -217,6 +221,8 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
                         "simd": n.simd,
                     }
                 )
+            if n.res_type != "auto":
+                layers[-1]["res_type"] = n.res_type
         elif n.op == "VVAU":
             swg = nodes[i - 1]
             layers.append(
@@ -233,6 +239,8 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
                     "simd": n.simd,
                 }
             )
+            if n.res_type != "auto":
+                layers[-1]["res_type"] = n.res_type
         elif n.op == "MaxPool":
             layers.append({"op": "maxpool", "kernel": n.kernel})
     inp: dict[str, Any] = {"shape": list(graph.input_shape), "bits": graph.input_bits}

@@ -28,7 +28,7 @@ from typing import Any
 
 from hwprune._callable import make_module_callable
 from hwprune.cost.folding import fold
-from hwprune.cost.fpga import FpgaCostParams, io_cycles, node_cost
+from hwprune.cost.fpga import FpgaCostParams, io_cycles, node_cost, res_type_of
 from hwprune.errors import ConfigError, TargetError
 from hwprune.ir import DataflowGraph
 
@@ -37,7 +37,10 @@ RESOURCES = ("lut", "ff", "bram18", "dsp")
 
 @dataclass(frozen=True)
 class LayerEstimate:
-    """Cycles and resources of one dataflow node (stream glue excluded: see ``overheads``)."""
+    """Cycles and resources of one dataflow node (stream glue excluded: see ``overheads``).
+
+    ``res_type``: what an MVAU/VVAU's products are priced on, ``"lut"`` or ``"dsp"`` (None for
+    the other nodes)."""
 
     op: str
     name: str
@@ -50,6 +53,7 @@ class LayerEstimate:
     ff: float
     bram18: float
     dsp: float
+    res_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ class Estimate:
         util_cap: the cap applied.
         layers: per-node records.
         overheads: shell, dma, fifos, width_converters: count and resources.
-        folding: ``{node: {"pe": .., "simd": ..}}``.
+        folding: ``{node: {"pe": .., "simd": ..}}``, with ``"res_type"`` (``"lut"``/``"dsp"``)
+            for every MVAU/VVAU whose multiplier resource is set (all of them after folding).
     """
 
     name: str
@@ -95,7 +100,7 @@ class Estimate:
     util_cap: float
     layers: tuple[LayerEstimate, ...]
     overheads: Mapping[str, Mapping[str, float]]
-    folding: Mapping[str, Mapping[str, int]]
+    folding: Mapping[str, Mapping[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view with rounded numbers (what ``--json`` prints)."""
@@ -201,6 +206,7 @@ def evaluate(
                 c.ff,
                 c.bram18,
                 c.dsp,
+                res_type_of(n, p) if n.op in ("MVAU", "VVAU") else None,
             )
         )
         t_lut += c.lut
@@ -327,14 +333,16 @@ def _to_graph(design: Any) -> DataflowGraph:
     )
 
 
-def _with_folding(graph: DataflowGraph, folding: Mapping[str, Mapping[str, int]]) -> DataflowGraph:
-    """:meth:`DataflowGraph.with_folding`, copying only the nodes whose PE/SIMD change (and
-    without re-running each frozen node's ``__init__``: a search prices thousands of these)."""
+def _with_folding(graph: DataflowGraph, folding: Mapping[str, Mapping[str, Any]]) -> DataflowGraph:
+    """:meth:`DataflowGraph.with_folding`, copying only the nodes whose PE/SIMD/res_type change
+    (and without re-running each frozen node's ``__init__``: a search prices thousands)."""
     nodes = []
     for n in graph.nodes:
         f = folding.get(n.name)
         if f:
-            vals = {k: int(v) for k, v in f.items() if k in ("pe", "simd")}
+            vals: dict[str, Any] = {k: int(v) for k, v in f.items() if k in ("pe", "simd")}
+            if "res_type" in f and n.op in ("MVAU", "VVAU"):
+                vals["res_type"] = str(f["res_type"])
             if any(getattr(n, k) != v for k, v in vals.items()):
                 if hasattr(n, "__dict__"):
                     m = object.__new__(type(n))

@@ -42,6 +42,9 @@ from hwprune.errors import ConfigError
 
 DTypeKind = str  # "uint" | "int" | "bipolar"
 
+#: multiplier resource of an MVAU/VVAU: chosen by the folding optimizer ("auto"), LUTs or DSPs
+RES_TYPES = ("auto", "lut", "dsp")
+
 
 def act_kind(bits: int) -> str:
     """Kind of an activation of ``bits`` bits: 1-bit activations are bipolar, wider ones unsigned.
@@ -178,7 +181,9 @@ class MVAU(_DotProduct):
     """Matrix-vector-activation unit: ``mh x mw`` weights applied to ``n_vec`` input vectors.
 
     ``pe | mh`` rows in parallel, ``simd | mw`` columns per cycle. ``out_bits=None`` means no
-    activation (the raw ``acc_bits`` accumulator goes out)."""
+    activation (the raw ``acc_bits`` accumulator goes out). ``res_type`` says what the products
+    are built from: ``"lut"``, ``"dsp"``, or ``"auto"`` (the folding optimizer chooses; priced
+    as is, the cost model's fixed rule applies, see :func:`hwprune.cost.fpga.res_type_of`)."""
 
     name: str
     mw: int
@@ -213,7 +218,8 @@ class MVAU(_DotProduct):
 class VVAU(_DotProduct):
     """Depthwise convolution: per channel a ``kernel*kernel`` dot product, ``n_vec`` pixels.
 
-    ``pe | channels``; ``simd | kernel*kernel`` and ``simd > 1`` only when ``pe == channels``."""
+    ``pe | channels``; ``simd | kernel*kernel`` and ``simd > 1`` only when ``pe == channels``;
+    ``res_type`` as in :class:`MVAU`."""
 
     name: str
     channels: int
@@ -364,8 +370,9 @@ class DataflowGraph:
         input_bits: bits per input value (unsigned integers, e.g. 8 for pixels).
         nodes: compute nodes in stream order.
         input_kind: ``"uint"`` or ``"bipolar"`` (1-bit +-1 input).
-        fixed: folding given by the user (``{node: {"pe": .., "simd": ..}}``); the folding
-            optimizer keeps these values and chooses the rest.
+        fixed: folding given by the user (``{node: {"pe": .., "simd": ..}}``, optionally
+            ``"res_type"``); the folding optimizer keeps these values and chooses the rest (a
+            node's own ``res_type`` other than ``"auto"`` is kept too).
     """
 
     name: str
@@ -383,20 +390,30 @@ class DataflowGraph:
         raise KeyError(name)
 
     @property
-    def folding(self) -> dict[str, dict[str, int]]:
-        """Current PE/SIMD of every foldable node: ``{name: {"pe": .., "simd": ..}}``."""
-        out: dict[str, dict[str, int]] = {}
+    def folding(self) -> dict[str, dict[str, Any]]:
+        """Current PE/SIMD of every foldable node: ``{name: {"pe": .., "simd": ..}}``, and the
+        ``"res_type"`` (``"lut"``/``"dsp"``) of every MVAU/VVAU that has one (not ``"auto"``).
+
+        Example:
+            >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 2, "abits": None}], (16,), 2)
+            >>> g.with_folding({"fc0": {"pe": 2, "res_type": "lut"}}).folding["fc0"]
+            {'pe': 2, 'simd': 1, 'res_type': 'lut'}
+        """
+        out: dict[str, dict[str, Any]] = {}
         for n in self.nodes:
             if n.op in ("MVAU", "VVAU"):
                 out[n.name] = {"pe": n.pe, "simd": n.simd}
+                if n.res_type != "auto":
+                    out[n.name]["res_type"] = n.res_type
             elif n.op == "SlidingWindow":
                 out[n.name] = {"simd": n.simd}
             elif n.op in ("Thresholding", "LabelSelect"):
                 out[n.name] = {"pe": n.pe}
         return out
 
-    def with_folding(self, folding: Mapping[str, Mapping[str, int]]) -> DataflowGraph:
-        """A copy with the PE/SIMD values in ``folding`` applied (others kept).
+    def with_folding(self, folding: Mapping[str, Mapping[str, Any]]) -> DataflowGraph:
+        """A copy with the PE/SIMD values (and MVAU/VVAU ``res_type``) in ``folding`` applied
+        (others kept).
 
         Example:
             >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 2, "abits": None}], (16,), 2)
@@ -407,7 +424,10 @@ class DataflowGraph:
         for n in self.nodes:
             f = folding.get(n.name)
             if f:
-                n = replace(n, **{k: int(v) for k, v in f.items() if k in ("pe", "simd")})
+                vals: dict[str, Any] = {k: int(v) for k, v in f.items() if k in ("pe", "simd")}
+                if "res_type" in f and n.op in ("MVAU", "VVAU"):
+                    vals["res_type"] = str(f["res_type"])
+                n = replace(n, **vals)
             nodes.append(n)
         return replace(self, nodes=tuple(nodes))
 
@@ -477,7 +497,8 @@ def build_ir(
 
     Args:
         layers: design layers (``conv``/``maxpool``/``fc`` dicts with ``wbits``/``abits`` and
-            optional ``pe``/``simd``); see the module docstring of :mod:`hwprune.design`.
+            optional ``pe``/``simd``/``res_type``); see the module docstring of
+            :mod:`hwprune.design`.
         input_shape: ``(C, H, W)`` (or ``(N,)`` for a flat input).
         input_bits: bits of the unsigned integer input values.
         name: design name.
@@ -550,6 +571,7 @@ def build_ir(
         okind = act_kind(abits) if abits is not None else "int"
         pe = _as_int(layer, "pe", i, None)
         simd = _as_int(layer, "simd", i, None)
+        res_type = _res_type(layer, i, wkind == "bipolar" and kind == "bipolar")
         if op == "conv":
             if flat:
                 raise ConfigError(f"layer {i}: conv after an fc layer is not supported")
@@ -594,6 +616,7 @@ def build_ir(
                         pe or 1,
                         simd or 1,
                         conv=True,
+                        res_type=res_type,
                     )
                 )
             elif groups == c and out_ch == c:
@@ -634,6 +657,7 @@ def build_ir(
                         okind,
                         pe or 1,
                         simd or 1,
+                        res_type=res_type,
                     )
                 )
             else:
@@ -666,6 +690,7 @@ def build_ir(
                     okind,
                     pe or 1,
                     simd or 1,
+                    res_type=res_type,
                 )
             )
             c, h, w, flat = out, 1, 1, True
@@ -679,6 +704,23 @@ def build_ir(
     if last_abits == "unset":
         raise ConfigError("the design has no conv or fc layer; add one")
     return DataflowGraph(name, shape, input_bits, tuple(nodes), input_kind, fixed)
+
+
+def _res_type(layer: Mapping[str, Any], i: int, xnor: bool) -> str:
+    """A layer's ``res_type`` (``"auto"`` when left out), checked."""
+    v = layer.get("res_type", "auto")
+    if v is None:
+        v = "auto"
+    if v not in RES_TYPES:
+        raise ConfigError(
+            f"layer {i} ({layer.get('op')}): 'res_type' must be one of {list(RES_TYPES)}, got {v!r}"
+        )
+    if v == "dsp" and xnor:
+        raise ConfigError(
+            f"layer {i} ({layer.get('op')}): res_type 'dsp' is meaningless for binary weights "
+            "on binary inputs (an XNOR-popcount has no multiplier); use 'lut' or 'auto'"
+        )
+    return v
 
 
 def _record(fixed: dict[str, dict[str, int]], name: str, pe: int | None, simd: int | None) -> None:

@@ -837,10 +837,20 @@ def enqueue_warm_start(study: optuna.Study, wb: Workbench) -> int:
 
 
 def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
-    """Copy of ``design`` with the estimate's PE/SIMD written into its conv/fc layers.
+    """Copy of ``design`` with the estimate's PE/SIMD and multiplier resource (``res_type``:
+    ``"lut"`` or ``"dsp"``, chosen by the folding optimizer) written into its conv/fc layers.
 
     The cost model names the k-th conv ``conv<k>`` and the k-th fc ``fc<k>`` (see
-    :func:`hwprune.ir.build_ir`); its ``folding`` maps those names to ``{"pe", "simd"}``.
+    :func:`hwprune.ir.build_ir`); its ``folding`` maps those names to ``{"pe", "simd",
+    "res_type"}``. Pricing the result again gives the same estimate (every choice is fixed).
+
+    Example:
+        >>> d = {"input": {"shape": [4], "bits": 8},
+        ...      "layers": [{"op": "fc", "out": 2, "wbits": 2, "abits": None}]}
+        >>> class E:
+        ...     folding = {"fc0": {"pe": 2, "simd": 4, "res_type": "lut"}}
+        >>> _with_folding(d, E())["layers"][0]
+        {'op': 'fc', 'out': 2, 'wbits': 2, 'abits': None, 'pe': 2, 'simd': 4, 'res_type': 'lut'}
     """
     out = {**design, "layers": [dict(lay) for lay in design["layers"]]}
     folding = _est_get(est, "folding")
@@ -857,6 +867,8 @@ def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
                 lay["pe"] = int(f["pe"])
             if "simd" in f:
                 lay["simd"] = int(f["simd"])
+            if f.get("res_type") in ("lut", "dsp"):
+                lay["res_type"] = str(f["res_type"])
     return out
 
 
@@ -1902,8 +1914,12 @@ def _export_best(
             return {"ok": True, "dir": str(best), "files": _rebase(_jsonable(files), folder, best)}
         from hwprune.export import export_model
 
-        folding = {
-            f"{lay['op']}{k}": {"pe": int(lay["pe"]), "simd": int(lay["simd"])}
+        folding = {  # the folding the search priced: PE, SIMD and the multiplier resource
+            f"{lay['op']}{k}": {
+                "pe": int(lay["pe"]),
+                "simd": int(lay["simd"]),
+                **({"res_type": lay["res_type"]} if lay.get("res_type") else {}),
+            }
             for op in ("conv", "fc")
             for k, lay in enumerate(x for x in chosen.design["layers"] if x["op"] == op)
             if "pe" in lay and "simd" in lay

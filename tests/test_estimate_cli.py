@@ -197,3 +197,25 @@ def test_qonnx_model_is_priced_like_its_json_design(tmp_path, capsys):
     assert [x["cycles"] for x in o["layers"]] == [x["cycles"] for x in j["layers"]]
     assert o["node_cycles"] == j["node_cycles"] and o["meets_fps"] and j["meets_fps"]
     assert o["lut"] <= j["lut"] * 1.01  # real weights can only narrow the accumulators
+
+
+def test_a_design_with_res_type_per_layer_is_priced_as_given(tmp_path, capsys):
+    """The search writes each conv/fc layer's multiplier resource into its design JSON."""
+    d = json.loads(json.dumps(DESIGN))
+    p = tmp_path / "res.json"
+    for res in ("lut", "dsp"):  # 8-bit pixels: DSPs by the fixed rule, LUTs if given
+        d["layers"][0]["res_type"] = res
+        p.write_text(json.dumps(d))
+        code, out, _ = run(["estimate", str(p), "--target", "pynq-z2", "--json"], capsys)
+        assert code == 0
+        e = json.loads(out)
+        conv0 = next(x for x in e["layers"] if x["name"] == "conv0")
+        assert conv0["res_type"] == e["folding"]["conv0"]["res_type"] == res
+        assert (conv0["dsp"] > 0) == (res == "dsp")
+    code, out, _ = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
+    assert code == 0 and "mult" in out and " dsp " in out
+    for bad, msg in (("fpga", "'res_type' must be one of"), ("dsp", "XNOR-popcount")):
+        d["layers"][4]["res_type"] = bad  # binary weights on binary inputs: no multiplier
+        p.write_text(json.dumps(d))
+        code, _, err = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
+        assert code == 2 and msg in err

@@ -220,7 +220,8 @@ def test_export_run_best_and_trial(tmp_path, capsys):
     fc = [lay for lay in design["layers"] if lay["op"] == "fc"]
     for k, lay in enumerate(fc):  # the folding the search priced is the folding exported
         if "pe" in lay:
-            assert info["folding"][f"fc{k}"] == {"pe": lay["pe"], "simd": lay["simd"]}
+            want = {key: lay[key] for key in ("pe", "simd", "res_type") if key in lay}
+            assert info["folding"][f"fc{k}"] == want
     code, stdout, err = _run(
         ["export", "--run", str(run), "--trial", "0", "--samples", "100", "--json"], capsys
     )

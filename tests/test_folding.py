@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -32,16 +34,31 @@ def tiny_target(lut: float, ff: float, bram18: float, dsp: float, io: int = 4096
     )
 
 
+def res_choices(n) -> tuple[str, ...]:
+    """Multiplier resources an MVAU/VVAU may use: its own, or both when "auto" (an XNOR layer
+    has no multiplier: LUTs only)."""
+    if n.res_type != "auto":
+        return (n.res_type,)
+    return ("lut",) if n.wkind == "bipolar" and n.in_kind == "bipolar" else ("lut", "dsp")
+
+
 def all_foldings(graph):
-    """Every legal folding, enumerated independently of the optimizer's tables."""
+    """Every legal folding (PE, SIMD and multiplier resource), enumerated independently of the
+    optimizer's tables."""
     per_node = []
     nodes = graph.nodes
     for i, n in enumerate(nodes):
         if n.op == "MVAU":
-            opts = [{n.name: {"pe": p, "simd": s}} for p in divisors(n.mh) for s in divisors(n.mw)]
+            opts = [
+                {n.name: {"pe": p, "simd": s, "res_type": r}}
+                for r in res_choices(n)
+                for p in divisors(n.mh)
+                for s in divisors(n.mw)
+            ]
         elif n.op == "VVAU":
             opts = [
-                {n.name: {"pe": p, "simd": s}, nodes[i - 1].name: {"simd": p}}
+                {n.name: {"pe": p, "simd": s, "res_type": r}, nodes[i - 1].name: {"simd": p}}
+                for r in res_choices(n)
                 for p in divisors(n.channels)
                 for s in divisors(n.kernel**2)
                 if s == 1 or p == n.channels
@@ -169,6 +186,9 @@ def test_fastest_equals_exhaustive_optimum(space, k):
     assert got.fits
     assert got.fps == pytest.approx(best_fps, rel=1e-12), net
     assert area(got, t) == pytest.approx(best_area, rel=1e-9), net
+    for lay in got.layers:  # the multiplier resource is part of the folding found
+        if lay.op in ("MVAU", "VVAU"):
+            assert got.folding[lay.name]["res_type"] == lay.res_type
 
 
 @pytest.mark.slow
@@ -271,6 +291,150 @@ def test_resource_aware_folding_fits_where_setfolding_does_not():
         assert not finn.fits or finn.fps <= ours.fps * (1 + 1e-9)
 
 
+def test_the_folding_chooses_the_multiplier_resource_of_each_layer():
+    """FINN's TFC (784-64-64-64-10), 2-bit weights and activations, priced as the search prices
+    a candidate, on pynq-z2 (220 DSPs): with the 8-bit pixels the first layer's products went
+    on DSPs by the fixed rule, which bound the design at 235k frames/s whatever its weight
+    bits. Built from LUTs where that pays, it is faster and no longer DSP-bound."""
+    from hwprune.models import get_spec
+    from hwprune.recipe import Recipe
+    from hwprune.search import Candidate, make_design, price
+
+    t = load_target("pynq-z2")
+    cand = Candidate((64, 64, 64), (2, 2, 2, 2), (2, 2, 2, None))
+    design = make_design(get_spec("tfc"), cand, 8, "tfc")
+    free, hw, _ = price(design, t, Recipe())
+    dsp_only = {**design, "layers": [dict(x) for x in design["layers"]]}
+    dsp_only["layers"][0]["res_type"] = "dsp"  # the fixed rule's choice for 8-bit inputs
+    fixed, hw_fixed, _ = price(dsp_only, t, Recipe())
+    assert fixed.folding["fc0"]["res_type"] == "dsp" and hw_fixed["binding"] == "dsp"
+    assert hw_fixed["fps"] == pytest.approx(235849, rel=1e-4)
+    assert hw["fits"] and hw["binding"] != "dsp"
+    assert hw["fps"] > 3 * hw_fixed["fps"]
+    assert free.folding["fc0"]["res_type"] == "lut" and free.layers[0].res_type == "lut"
+    # the fixed rule alone (every layer priced as "auto", with the folding the search found
+    # for the DSP-only first layer) is what it was: DSP lanes for the 8-bit input
+    auto = evaluate(
+        build_ir(design["layers"], (1, 28, 28), 8).with_folding(
+            {
+                k: {kk: vv for kk, vv in v.items() if kk != "res_type"}
+                for k, v in fixed.folding.items()
+            }
+        ),
+        t,
+    )
+    assert auto.layers[0].res_type == "dsp" and auto.dsp == fixed.dsp
+
+
+def test_a_folded_graph_prices_as_its_table_rows_and_round_trips_as_a_design(tmp_path):
+    """The folding's resources (its option-table rows) are what the scalar cost model gives the
+    folded graph; the search's design JSON (PE, SIMD, res_type per conv/fc layer) loads, and
+    pricing it again gives the same estimate."""
+    from hwprune.design import graph_from_design, load_design, save_design
+    from hwprune.search import _with_folding
+
+    t = load_target("pynq-z2")
+    for layers, shape, bits in NETS.values():
+        design = {"name": "d", "input": {"shape": list(shape), "bits": bits}, "layers": layers}
+        for fps in (None, 2e4):
+            g = graph_from_design(design)
+            r = fold(g, t, mode="smallest" if fps else "fastest", fps=fps)
+            e = evaluate(g.with_folding(r.folding), t)
+            cap = t.capacity()
+            used = sum(getattr(e, k) / max(cap[k], 1) for k in ("lut", "ff", "bram18", "dsp"))
+            assert used == pytest.approx(r.area, rel=1e-9)
+            for lay in e.layers:
+                if lay.op in ("MVAU", "VVAU"):
+                    assert r.folding[lay.name]["res_type"] == lay.res_type in ("lut", "dsp")
+            est = estimate(design, t, fps=fps)
+            written = _with_folding(design, est)
+            conv_fc = [x for x in written["layers"] if x["op"] in ("conv", "fc")]
+            assert all(x["res_type"] in ("lut", "dsp") for x in conv_fc)
+            path = save_design(written, tmp_path / "design.json")
+            again = estimate(load_design(path), t, fps=fps).to_dict()
+            # everything fixed, no faster folding is left for a resource to stop
+            assert again.pop("binding") in (None, est.binding)
+            assert again == {k: v for k, v in est.to_dict().items() if k != "binding"}
+
+
+def test_a_given_res_type_is_kept():
+    layers = [
+        {"op": "fc", "out": 16, "wbits": 2, "abits": 2, "res_type": "dsp"},
+        {"op": "fc", "out": 8, "wbits": 8, "abits": 2, "res_type": "lut"},
+        {"op": "fc", "out": 4, "wbits": 2, "abits": None},
+    ]
+    g = build_ir(layers, (1, 8, 8), 8)
+    for fps in (None, 1e3, 1e6):
+        e = estimate(g, "pynq-z2", fps=fps)
+        assert [x.res_type for x in e.layers[:2]] == ["dsp", "lut"]
+        assert e.layers[0].dsp > 0 and e.layers[1].dsp == 0
+    # given as the graph's fixed folding (as an export's partial folding is) it is kept too
+    free = build_ir([{k: v for k, v in x.items() if k != "res_type"} for x in layers], (1, 8, 8), 8)
+    pinned_by_fixed = replace(free, fixed={"fc0": {"res_type": "dsp"}, "fc1": {"res_type": "lut"}})
+    r = fold(pinned_by_fixed, load_target("pynq-z2"))
+    assert r.folding["fc0"]["res_type"] == "dsp" and r.folding["fc1"]["res_type"] == "lut"
+
+
+def test_feasibility_shortcuts_and_branch_and_bound_agree_with_brute_force():
+    """The exact parts of the folding search against brute force over every combination of
+    the groups' Pareto-optimal options, on budgets around the minimum-area choice: the branch
+    and bound's minimum area and feasibility, the trimming's infeasibility proofs and the
+    greedy repair's witnesses (with a multiplier choice per layer these decide most probes)."""
+    import numpy as np
+
+    from hwprune.cost.folding import (
+        _exact,
+        _prepared,
+        _repaired,
+        _trimmed_out,
+        group_tables,
+    )
+
+    rng = random.Random(4)
+    checked = proofs = witnesses = 0
+    for layers, shape, bits in NETS.values():
+        g = build_ir(layers, shape, bits)
+        tables = group_tables(g)
+        weights = 1.0 / np.array([53200.0, 106400.0, 280.0, 220.0])
+        prep = _prepared(tables, weights)
+        for T in prep.ts[:: max(1, len(prep.ts) // 12)]:
+            ks = prep.ks(float(T))
+            sets = prep.sets(ks)
+            if math.prod(len(x[1]) for x in sets) > 20000:
+                continue
+            combos = list(itertools.product(*(range(len(x[1])) for x in sets)))
+            for _ in range(6):  # each resource capped at the use of one of two random choices
+                a, b = (
+                    np.sum([x[3][i] for x, i in zip(sets, rng.choice(combos), strict=True)], axis=0)
+                    for _ in range(2)
+                )
+                budget = np.where([rng.random() < 0.5 for _ in range(4)], a, b)
+                fit = [
+                    sum(x[2][i] for x, i in zip(sets, c, strict=True))
+                    for c in combos
+                    if all(
+                        sum(x[3][i][r] for x, i in zip(sets, c, strict=True)) <= budget[r] + 1e-9
+                        for r in range(4)
+                    )
+                ]
+                got = _exact(prep, ks, budget)
+                assert (got is None) == (not fit)
+                if fit:
+                    area = sum(prep.area[gi][ci] for gi, ci in enumerate(got))
+                    assert area == pytest.approx(min(fit), rel=1e-12, abs=1e-12)
+                    assert np.all(prep.total(got) <= budget + 1e-9)
+                lam = np.array([rng.uniform(0, 1) for _ in range(4)]) * weights
+                assert (_exact(prep, ks, budget, first=True, lam=lam) is None) == (not fit)
+                if _trimmed_out(prep, ks, budget):
+                    assert not fit
+                    proofs += 1
+                if _repaired(prep, ks, budget):
+                    assert fit
+                    witnesses += 1
+                checked += 1
+    assert checked > 100 and proofs > 5 and witnesses > 5
+
+
 def test_fold_modes_reject_bad_arguments():
     g = build_ir([{"op": "fc", "out": 4, "wbits": 2, "abits": None}], (4,), 2)
     with pytest.raises(ValueError):
@@ -280,18 +444,29 @@ def test_fold_modes_reject_bad_arguments():
 
 
 def test_vectorised_option_tables_match_the_scalar_cost_model():
-    """Every option row equals node_cost of the folded nodes plus their stream-glue halves."""
+    """Every option row equals node_cost of the folded nodes plus their stream-glue halves,
+    with the products in LUTs and on DSPs (the resource the row says) and with a res_type fixed
+    by the design."""
     from hwprune.cost.folding import group_tables, groups_of
     from hwprune.cost.fpga import FpgaCostParams, glue_half, node_cost
 
     p = FpgaCostParams()
+    seen = set()
+    nets = [build_ir(*net) for net in NETS.values()]
+    fixed = [dict(lay) for lay in NETS["conv-pool-fc"][0]]
+    fixed[0]["res_type"], fixed[2]["res_type"] = "dsp", "lut"
+    nets.append(build_ir(fixed, *NETS["conv-pool-fc"][1:]))
     for per_pe in (False, True):
         params = p if not per_pe else type(p)(**{**p.__dict__, "weight_layout": "per_pe"})
-        for layers, shape, bits in NETS.values():
-            g = build_ir(layers, shape, bits)
+        for g in nets:
             for grp, table in zip(groups_of(g), group_tables(g, params), strict=False):
-                for i in range(0, len(table.cycles), max(1, len(table.cycles) // 25)):
-                    folded = g.with_folding(table.assign(i))
+                for i in range(0, len(table.cycles), max(1, len(table.cycles) // 40)):
+                    f = table.assign(i)
+                    folded = g.with_folding(f)
+                    seen.update(x["res_type"] for x in f.values() if "res_type" in x)
+                    for n in grp:
+                        if getattr(n, "res_type", "auto") != "auto":  # a fixed one is kept
+                            assert f[n.name]["res_type"] == n.res_type
                     nodes = [folded.node(n.name) for n in grp]
                     costs = [node_cost(n, params) for n in nodes]
                     glue = [
@@ -310,9 +485,26 @@ def test_vectorised_option_tables_match_the_scalar_cost_model():
                     ]
                     assert table.res[i] == pytest.approx(want, rel=1e-12)
                     assert table.cycles[i] == max(c.cycles for c in costs)
+    assert seen == {"lut", "dsp"}
 
 
 # --- the fast optimizer against the frozen pre-optimisation code (tests/folding_reference.py)
+# The reference has no choice of multiplier resource: both sides get graphs whose MVAUs/VVAUs
+# have a fixed res_type, the one "auto" resolves to (so both search the same space).
+
+
+def pinned(g, params=None):
+    """``g`` with every MVAU/VVAU's res_type fixed to what "auto" prices it with."""
+    from hwprune.cost.fpga import res_type_of
+
+    return g.with_folding(
+        {n.name: {"res_type": res_type_of(n, params)} for n in g.nodes if n.op in ("MVAU", "VVAU")}
+    )
+
+
+def without_res(d: dict) -> dict:
+    """An estimate's dict less the per-layer res_type (the reference's layers have none)."""
+    return {**d, "layers": [{k: v for k, v in x.items() if k != "res_type"} for x in d["layers"]]}
 
 
 def _random_design(rng: random.Random) -> tuple[list[dict], tuple[int, int, int], int]:
@@ -387,15 +579,15 @@ def test_fast_folding_equals_the_frozen_reference_on_random_designs(seed):
                 lay["pe"] = rng.choice(divisors(node.mh))
             else:
                 lay["simd"] = rng.choice(divisors(node.mw))
-        g = build_ir(layers, shape, bits, name="random")
         t = rng.choice(targets)
         fps = None if rng.random() < 0.6 else 10 ** rng.uniform(1.5, 5.5)
         cap = None if rng.random() < 0.7 else rng.choice((0.5, 0.7, 1.0))
         params = per_pe if rng.random() < 0.15 else FpgaCostParams()
+        g = pinned(build_ir(layers, shape, bits, name="random"), params)
         got = estimate(g, t, fps=fps, util_cap=cap, params=params)
         want = ref.reference_estimate(g, t, fps=fps, util_cap=cap, params=params)
         assert got.folding == want.folding, (layers, t.name, fps, cap)
-        assert got.to_dict() == want.to_dict(), (layers, t.name, fps, cap)
+        assert without_res(got.to_dict()) == without_res(want.to_dict()), (layers, t.name, fps)
         checked += 1
     assert checked == 80
 
@@ -417,11 +609,11 @@ def test_fast_folding_equals_the_frozen_reference_on_random_cnv_variants():
     rng = random.Random(7)
     targets = [load_target(n) for n in ("pynq-z2", "ultra96-v2")]
     for i in range(120):
-        g = graph_from_design(random_cnv(rng))
+        g = pinned(graph_from_design(random_cnv(rng)))
         t = targets[i % 2]
         fps = None if i % 3 else 10 ** rng.uniform(2.5, 4.5)
         got, want = estimate(g, t, fps=fps), ref.reference_estimate(g, t, fps=fps)
-        assert got.to_dict() == want.to_dict(), (i, t.name, fps)
+        assert without_res(got.to_dict()) == without_res(want.to_dict()), (i, t.name, fps)
 
 
 def test_pruned_window_bound_options_are_dominated_by_kept_ones():
@@ -441,7 +633,7 @@ def test_pruned_window_bound_options_are_dominated_by_kept_ones():
     rng = random.Random(3)
     for _ in range(6):
         layers, shape, bits = _random_design(rng)
-        g = build_ir(layers, shape, bits)
+        g = pinned(build_ir(layers, shape, bits))
         for grp, fast in zip(groups_of(g), group_tables(g, p), strict=True):
             slow = ref._group_table(tuple(ref._unfolded(n) for n in grp), (), p)
             ref_rows = [
@@ -449,8 +641,10 @@ def test_pruned_window_bound_options_are_dominated_by_kept_ones():
                 for c, r, v in zip(slow.cycles, slow.res, slow.values, strict=True)
             ]
             rows = set(ref_rows)
+            cols = [j for j, key in enumerate(fast.keys) if key[1] != "res_type"]
+            assert [fast.keys[j] for j in cols] == list(slow.keys)
             kept = [
-                (int(c), *r.tolist(), *v.tolist())
+                (int(c), *r.tolist(), *v[cols].tolist())
                 for c, r, v in zip(fast.cycles, fast.res, fast.values, strict=True)
             ]
             assert set(kept) <= rows  # nothing new
@@ -477,6 +671,7 @@ def test_batched_option_formulas_equal_the_per_layer_ones():
     from hwprune.cost.fpga import FpgaCostParams
 
     rng = random.Random(5)
+    codes = set()
     for params in (FpgaCostParams(), dc_replace(FpgaCostParams(), weight_layout="per_pe")):
         items = []
         for _ in range(8):
@@ -485,12 +680,18 @@ def test_batched_option_formulas_equal_the_per_layer_ones():
                 if n.op == "MVAU":
                     if rng.random() < 0.3:
                         n = dc_replace(n, mem_style=rng.choice(("block", "distributed")))
+                    if rng.random() < 0.3 and not n.xnor:  # a res_type given by the design
+                        n = dc_replace(n, res_type=rng.choice(("lut", "dsp")))
                     pes = divisors(n.mh) if rng.random() < 0.8 else (divisors(n.mh)[-1],)
                     items.append((n, pes, divisors(n.mw)))
         for (n, pes, simds), got in zip(items, _mac_opts_batch(items, params), strict=True):
             want = _mac_opts(n, params, pes, simds, False)
             for a, b in zip(got, want, strict=True):
                 assert a.shape == b.shape and np.array_equal(a, b)
+            codes.update(got[4].tolist())
+            if n.res_type == "auto" and not n.xnor:  # both implementations of every (PE, SIMD)
+                assert len(got[0]) == 2 * len(pes) * len(simds)
+    assert codes == {0, 1}
 
 
 def test_vectorised_bram_mapping_equals_the_scalar_one():
@@ -550,15 +751,17 @@ def test_batched_window_tables_equal_the_per_group_ones():
                 mac = nodes[1]
                 pes = divisors(mac.mh) if rng.random() < 0.8 else (rng.choice(divisors(mac.mh)),)
                 items.append((mac, pes, divisors(mac.mw)))
-            cyc, res, pe, simd, counts = _mac_opts_cat(items, params)
+            cyc, res, pe, simd, rt, counts = _mac_opts_cat(items, params)
             ends = np.cumsum(counts).tolist()
             batch = [
                 (nodes, it[2], b - c, b)
                 for nodes, it, b, c in zip(grps, items, ends, counts, strict=True)
             ]
-            got = _window_mvau_tables(batch, params, cyc, res, pe, simd)
+            got = _window_mvau_tables(batch, params, cyc, res, pe, simd, rt)
             for (nodes, simds, a, b), t in zip(batch, got, strict=True):
-                want = _mvau_table(nodes, params, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b])
+                want = _mvau_table(
+                    nodes, params, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b], rt[a:b]
+                )
                 assert t.names == want.names and t.keys == want.keys
                 assert np.array_equal(t.cycles, want.cycles)
                 assert np.array_equal(t.res, want.res)

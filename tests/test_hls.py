@@ -17,14 +17,19 @@ from hwprune.export.csim import find_hls_headers, parse_csim_log
 pytestmark = [pytest.mark.slow, pytest.mark.csim]
 
 
+_RES = {"hwp::RES_LUT": "lut", "hwp::RES_DSP": "dsp"}
+
+
 def _hls_folding(hls_dir):
-    """PE/SIMD of every MVAU and SIMD of every sliding window, read back from top.cpp."""
+    """PE/SIMD and multiplier resource (the RES argument that picks the BIND_OP of the
+    products) of every MVAU/VVAU and SIMD of every sliding window, read back from top.cpp."""
     text = (hls_dir / "top.cpp").read_text()
     out = {}
-    for m in re.finditer(r"hwp::mvau<\d+, \d+, (\d+), (\d+), (\d+), (\d+),.*// (\w+)", text):
-        out[m.group(5)] = {"pe": int(m.group(4)), "simd": int(m.group(3))}
-    for m in re.finditer(r"hwp::vvau<\d+, \d+, \d+, \d+, (\d+), (\d+),.*// (\w+)", text):
-        out[m.group(3)] = {"pe": int(m.group(2)), "simd": int(m.group(1))}
+    res = r", (hwp::RES_\w+)>\(.*// (\w+)"
+    for m in re.finditer(r"hwp::mvau<\d+, \d+, (\d+), (\d+), (\d+), (\d+),.*" + res, text):
+        out[m.group(6)] = {"pe": int(m.group(4)), "simd": int(m.group(3)), "res": _RES[m.group(5)]}
+    for m in re.finditer(r"hwp::vvau<\d+, \d+, \d+, \d+, (\d+), (\d+),.*" + res, text):
+        out[m.group(4)] = {"pe": int(m.group(2)), "simd": int(m.group(1)), "res": _RES[m.group(3)]}
     for m in re.finditer(r"hwp::sliding_window<\d+, \d+, \d+, \d+, (\d+),.*// (\w+)", text):
         out[m.group(2)] = {"simd": int(m.group(1))}
     return out
@@ -33,8 +38,16 @@ def _hls_folding(hls_dir):
 def _check_against_estimate(res):
     est = json.loads((res.out_dir / "estimate.json").read_text())
     hls = _hls_folding(res.out_dir / "hls")
-    est_fold = {k: v for k, v in est["folding"].items() if k in hls}
-    assert hls == est_fold  # the folding emitted is the folding priced
+    priced = {}  # PE/SIMD and the multiplier resource each MVAU/VVAU was priced with
+    for lay in est["layers"]:
+        if lay["op"] in ("MVAU", "VVAU"):
+            priced[lay["name"]] = {"pe": lay["pe"], "simd": lay["simd"], "res": lay["res_type"]}
+        elif lay["op"] == "SlidingWindow":
+            priced[lay["name"]] = {"simd": lay["simd"]}
+    assert hls == priced  # the folding emitted is the folding priced
+    for name, f in est["folding"].items():  # a res_type in the folding is the one priced
+        if "res_type" in f:
+            assert f["res_type"] == priced[name]["res"]
     cost = {lay["name"]: lay["cycles"] for lay in est["layers"]}
     counted = {c["kernel"]: c["counted"] for c in res.cycles}
     mvaus = [lay["name"] for lay in est["layers"] if lay["op"] in ("MVAU", "VVAU")]
@@ -138,7 +151,7 @@ def test_cnn_manual_folding_and_scores(tmp_path):
         output="scores",
     )
     assert res.bit_exact
-    assert res.folding["conv0"] == {"pe": 4, "simd": 3}
+    assert {k: res.folding["conv0"][k] for k in ("pe", "simd")} == {"pe": 4, "simd": 3}
     assert np.load(res.out_dir / "golden" / "expected.npy").shape == (100, 10)
     _check_against_estimate(res)
 
@@ -167,12 +180,63 @@ def test_finn_handoff(tmp_path):
     assert cfg["MVAU_hls_0"]["PE"] == res.folding["conv0"]["pe"]
     assert cfg["MVAU_hls_4"]["SIMD"] == res.folding["fc1"]["simd"]
     assert cfg["ConvolutionInputGenerator_rtl_2"]["SIMD"] == res.folding["conv2_swg"]["simd"]
+    for k, name in enumerate(("conv0", "conv1", "conv2", "fc0", "fc1")):  # the folding's choice
+        assert cfg[f"MVAU_hls_{k}"]["resType"] == res.folding[name]["res_type"], name
     assert {"FMPadding_rtl_0", "StreamingMaxPool_hls_1", "LabelSelect_hls_0"} <= set(cfg)
     spec = json.loads((res.out_dir / "finn" / "specialize_layers_config.json").read_text())
     assert spec["MVAU_0"] == {"preferred_impl_style": "hls"}
     build = json.loads((res.out_dir / "finn" / "build_config.json").read_text())
     assert build["board"] == "Pynq-Z2" and build["shell_flow_type"] == "vivado_zynq"
     assert build["synth_clk_period_ns"] == 10.0 and "bitfile" in build["generate_outputs"]
+
+
+def test_each_layer_is_bound_to_the_multiplier_resource_it_was_priced_with(tmp_path):
+    """A folding's res_type per layer reaches the HLS kernels (BIND_OP of the products on DSPs
+    or in fabric, chosen per call), the FINN hand-off (resType) and the estimate; C simulation
+    still compiles and is bit-exact (g++ ignores the pragmas)."""
+    q, shape = quant_model("mlp-digits")  # fc0: 8-bit weights on 8-bit pixels; fc1, fc2: XNOR
+    res = export_model(
+        q,
+        "pynq-z2",
+        folding={"fc0": {"res_type": "lut"}, "fc3": {"resType": "dsp"}},  # ours, FINN's spelling
+        out_dir=tmp_path / "res",
+        golden_inputs=digits_test_x(20),
+        input_shape=shape,
+        n_golden=20,
+    )
+    assert res.bit_exact and res.csim.bit_exact
+    want = {"fc0": "lut", "fc1": "lut", "fc2": "lut", "fc3": "dsp"}
+    assert {k: v["res"] for k, v in _hls_folding(res.out_dir / "hls").items()} == want
+    _check_against_estimate(res)
+    kernels = (res.out_dir / "hls" / "hwp_kernels.hpp").read_text()
+    assert "#pragma HLS BIND_OP variable = prod_dsp op = mul impl = dsp" in kernels
+    assert "#pragma HLS BIND_OP variable = prod_lut op = mul impl = fabric" in kernels
+    assert kernels.count("lane_mul<RES, WB, IB>(wv[i], xv[") == 2  # mvau and vvau products
+    cfg = json.loads((res.out_dir / "finn" / "folding_config.json").read_text())
+    assert [cfg[f"MVAU_hls_{k}"]["resType"] for k in range(4)] == ["lut", "lut", "lut", "dsp"]
+    est = json.loads((res.out_dir / "estimate.json").read_text())
+    layers = {x["name"]: x for x in est["layers"]}
+    assert layers["fc0"]["dsp"] == 0 and layers["fc3"]["dsp"] > 0
+    flow = json.loads((res.out_dir / "dataflow.json").read_text())
+    assert {n["name"]: n["res_type"] for n in flow["nodes"] if n["kind"] == "MVAU"} == want
+    with pytest.raises(ConfigError, match="XNOR-popcount"):
+        export_model(
+            q,
+            "pynq-z2",
+            folding={"fc1": {"res_type": "dsp"}},
+            out_dir=tmp_path / "bad",
+            input_shape=shape,
+            csim=False,
+        )
+    with pytest.raises(ConfigError, match="res_type must be one of"):
+        export_model(
+            q,
+            "pynq-z2",
+            folding={"fc0": {"res_type": "uram"}},
+            out_dir=tmp_path / "bad",
+            input_shape=shape,
+            csim=False,
+        )
 
 
 def test_bnn_pynq_tfc_made_elsewhere(tmp_path):
@@ -269,7 +333,7 @@ def test_depthwise_convolution(tmp_path):
     )
     assert res.bit_exact
     assert [n.kind for n in res.graph.nodes].count("VVAU") == 1
-    assert res.folding["conv1"] == {"pe": 8, "simd": 3}
+    assert {k: res.folding["conv1"][k] for k in ("pe", "simd")} == {"pe": 8, "simd": 3}
     _check_against_estimate(res)
     with pytest.raises(ConfigError, match="must equal the pe=4"):
         export_model(

@@ -158,6 +158,33 @@ def test_bad_layers_are_config_errors(layers, msg):
         build_ir(layers, (4, 4, 4), 8)
 
 
+@pytest.mark.parametrize(
+    "layer, input_kind, msg",
+    [
+        ({"wbits": 2, "abits": None, "res_type": "bram"}, "uint", "'res_type' must be one of"),
+        ({"wbits": 1, "abits": None, "res_type": "dsp"}, "bipolar", "XNOR-popcount"),
+    ],
+)
+def test_bad_res_type_is_a_config_error(layer, input_kind, msg):
+    with pytest.raises(ConfigError, match=msg):
+        build_ir([{"op": "fc", "out": 4, **layer}], (16,), 1, input_kind=input_kind)
+
+
+def test_res_type_is_kept_by_the_ir_and_the_design(tmp_path):
+    layers = [
+        {"op": "conv", "out_ch": 8, "kernel": 3, "wbits": 2, "abits": 2, "res_type": "lut"},
+        {"op": "fc", "out": 4, "wbits": 2, "abits": None, "res_type": "dsp"},
+    ]
+    g = build_ir(layers, (1, 6, 6), 8)
+    assert [g.node("conv0").res_type, g.node("fc0").res_type] == ["lut", "dsp"]
+    assert g.folding["conv0"]["res_type"] == "lut" and "res_type" not in g.folding["conv0_swg"]
+    back = graph_from_design(load_design(save_design(design_from_graph(g), tmp_path / "d.json")))
+    assert back == g
+    auto = build_ir([{**x, "res_type": None} for x in layers], (1, 6, 6), 8)
+    assert auto.node("fc0").res_type == "auto" and "res_type" not in auto.folding["fc0"]
+    assert auto.with_folding({"fc0": {"res_type": "lut"}}).node("fc0").res_type == "lut"
+
+
 def test_design_json_round_trip(tmp_path):
     d = design_from_layers(CNV, [3, 32, 32], 8, name="cnv")
     path = save_design(d, tmp_path / "cnv.json")

@@ -310,7 +310,14 @@ def test_warm_start_tries_feasible_uniform_designs_first(tmp_path, parent_cache)
     trials = optuna.load_study(study_name=res.study_name, storage=url).trials
     warm = [t for t in trials if t.user_attrs.get("warm_start")]
     assert [t.number for t in warm] == [0, 1, 2]
-    expected = [space.uniform(1.0, 2), space.uniform(0.75, 4), space.uniform(0.75, 2)]
+    expected: list = []  # the first three of the grid, in order, that the limit lets through
+    for ratio, bits in S.WARM_START_GRID:
+        cand = space.uniform(ratio, bits)
+        hw = S.price(S.make_design(get_spec("mlp-digits"), cand, 8, "x"), target, r)[1]
+        if hw["fits"] and hw["lut"] <= limit and cand not in expected:
+            expected.append(cand)
+    expected = expected[:3]
+    assert len(expected) == 3 and space.uniform(1.0, 4) not in expected
     for t, want in zip(warm, expected, strict=True):
         assert S.Candidate.from_json(t.user_attrs["candidate"]) == want
         assert t.user_attrs["status"] in ("ok", "stopped")  # priced first: never infeasible

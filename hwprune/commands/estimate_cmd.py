@@ -39,6 +39,7 @@ def _print_table(e: Any) -> None:
         "bits",
         "PE",
         "SIMD",
+        "mult",
         "cycles",
         "LUT",
         "FF",
@@ -54,6 +55,7 @@ def _print_table(e: Any) -> None:
             _bits(x.bits),
             _fmt(x.pe),
             _fmt(x.simd),
+            x.res_type or "",  # what the products are built from: lut / dsp
             _fmt(x.cycles),
             _fmt(x.lut),
             _fmt(x.ff),
@@ -65,6 +67,7 @@ def _print_table(e: Any) -> None:
         table.add_row(
             "overhead",
             f"{key} x{int(o['count'])}",
+            "",
             "",
             "",
             "",
@@ -83,6 +86,7 @@ def _print_table(e: Any) -> None:
         "",
         "",
         "",
+        "",
         _fmt(e.node_cycles),
         _fmt(e.lut),
         _fmt(e.ff),
@@ -91,6 +95,7 @@ def _print_table(e: Any) -> None:
     )
     table.add_row(
         "use",
+        "",
         "",
         "",
         "",

@@ -35,6 +35,13 @@ predecessor dominates (another exact reduction: about 60% of the rows left on CN
 ``tests/test_folding.py`` holds the results identical to the pre-optimisation code
 (``tests/folding_reference.py``) on random designs.
 
+Multiplier resource: every MVAU/VVAU whose ``res_type`` is ``"auto"`` is offered both ways, its
+products built from LUTs (``lane_lut`` per lane unit) or on DSP48s (one or more per lane), as a
+FINN engineer sets each MVAU's ``resType``; the choice is a column of the option tables like PE
+and SIMD (an XNOR-popcount layer has no multiplier: LUTs only; a node with ``res_type`` ``"lut"``
+or ``"dsp"`` keeps it). So a first layer with 8-bit pixels and 2-bit weights can move its lanes
+off the DSPs when they bind, and the result's folding says ``"res_type"`` per MVAU/VVAU.
+
 Legality: ``PE | output channels``, ``SIMD | input length`` (MVAU: ``k*k*c_in``; VVAU:
 ``k*k``, and ``SIMD > 1`` only with ``PE = channels``); a sliding window's SIMD divides its input
 channels and its width has an integer ratio to the MVAU's (one of the two SIMDs divides the
@@ -71,7 +78,6 @@ from hwprune.cost.fpga import (
     FpgaCostParams,
     _dsp_per_lane,
     _lane_units,
-    _uses_dsp,
     glue_half,
     io_cycles,
     labelselect_cost,
@@ -87,6 +93,28 @@ log = logging.getLogger(__name__)
 RESOURCE_NAMES = ("lut", "ff", "bram18", "dsp")
 _BB_NODE_LIMIT = 200_000
 
+#: multiplier resources of MVAU/VVAU options, by code (the ``res_type`` column of a table)
+RES_CODES = ("lut", "dsp")
+
+
+def res_codes(n) -> tuple[int, ...]:
+    """The multiplier implementations the folding may choose for an MVAU/VVAU, as codes into
+    :data:`RES_CODES`: both for ``res_type`` ``"auto"`` (LUT only for XNOR-popcount lanes,
+    which have no multiplier), else the one given.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 1, "abits": 1},
+        ...               {"op": "fc", "out": 4, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 2, "wbits": 2, "abits": None, "res_type": "dsp"}],
+        ...              (16,), 1, input_kind="bipolar")
+        >>> [res_codes(n) for n in g.nodes[:3]]
+        [(0,), (0, 1), (1,)]
+    """
+    if n.res_type == "auto":
+        return (0,) if n.xnor else (0, 1)
+    return (RES_CODES.index(n.res_type),)
+
 
 @dataclass(frozen=True, eq=False)
 class GroupTable:
@@ -99,7 +127,8 @@ class GroupTable:
         cycles: cycles per frame of each option (the group's slowest node).
         res: ``(m, 4)`` LUT, FF, BRAM18, DSP of each option (including its stream glue).
         values: ``(m, len(keys))`` folding values of each option.
-        keys: ``(node name, "pe" | "simd")`` of each column of ``values``.
+        keys: ``(node name, "pe" | "simd" | "res_type")`` of each column of ``values``
+            (``res_type`` as a code: index into :data:`RES_CODES`).
         memo: derived data cached with the table (cycle list, per-target prefix minima,
             Pareto sets of prefixes).
     """
@@ -111,11 +140,12 @@ class GroupTable:
     keys: tuple[tuple[str, str], ...]
     memo: dict = field(default_factory=dict, repr=False)
 
-    def assign(self, i: int) -> dict[str, dict[str, int]]:
-        """Folding of option ``i``: ``{node name: {"pe": .., "simd": ..}}``."""
-        out: dict[str, dict[str, int]] = {}
+    def assign(self, i: int) -> dict[str, dict[str, Any]]:
+        """Folding of option ``i``: ``{node name: {"pe": .., "simd": .., "res_type": ..}}``
+        (``res_type`` of an MVAU/VVAU: ``"lut"`` or ``"dsp"``)."""
+        out: dict[str, dict[str, Any]] = {}
         for (name, key), v in zip(self.keys, self.values[i].tolist(), strict=False):
-            out.setdefault(name, {})[key] = int(v)
+            out.setdefault(name, {})[key] = RES_CODES[v] if key == "res_type" else int(v)
         return out
 
 
@@ -124,7 +154,8 @@ class FoldResult:
     """Outcome of :func:`fold`.
 
     Attributes:
-        folding: ``{node name: {"pe": .., "simd": ..}}`` for every foldable node.
+        folding: ``{node name: {"pe": .., "simd": ..}}`` for every foldable node, with the
+            ``"res_type"`` (``"lut"`` or ``"dsp"``) of every MVAU/VVAU.
         node_cycles: cycles of the slowest node of the chosen design.
         fits: the design fits under the utilisation cap.
         binding: what stops a faster (mode "fastest") or any fitting (``fits=False``) design:
@@ -133,7 +164,7 @@ class FoldResult:
         area: normalised area of the design (sum of used / capacity).
     """
 
-    folding: Mapping[str, Mapping[str, int]]
+    folding: Mapping[str, Mapping[str, Any]]
     node_cycles: int
     fits: bool
     binding: str | None
@@ -193,15 +224,15 @@ def _memory_vec(width, depth, style: str, p: FpgaCostParams, granularity: str = 
 
 
 def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
-    """Every legal (pe, simd) of an MVAU/VVAU: arrays cycles, res (m x 4), pe, simd.
+    """Every legal (pe, simd, multiplier resource) of an MVAU/VVAU: arrays cycles, res (m x 4),
+    pe, simd, res_type code (:func:`res_codes`; one pe-major grid per code, in code order).
 
     Mirrors :func:`hwprune.cost.fpga._mac_cost` plus the node's two stream-glue halves
     (a test holds the two equal)."""
-    pes_a, simds_a = np.asarray(pes, dtype=np.int64), np.asarray(simds, dtype=np.int64)
-    pe, simd = np.repeat(pes_a, len(simds_a)), np.tile(simds_a, len(pes_a))  # pe-major grid
+    pe, simd, rt = _grid(tuple(pes), tuple(simds), res_codes(n))
     if vvau:
         keep = (simd == 1) | (pe == n.channels)
-        pe, simd = pe[keep], simd[keep]
+        pe, simd, rt = pe[keep], simd[keep], rt[keep]
         depth = (n.channels // pe) * ((n.kernel * n.kernel) // simd)
         tmem = n.channels // pe
         in_w = pe * simd * n.in_bits
@@ -211,16 +242,14 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
         in_w = simd * n.in_bits
     cycles = depth * n.n_vec
     lanes = pe * simd
-    dsp_lanes = _uses_dsp(n.wbits, n.in_bits, n.res_type, p)
-    units = 0 if dsp_lanes else _lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind)
+    # per resource code: the lane's LUT units (0 on DSPs) and DSPs per lane (0 in LUTs)
+    units = np.array([_lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind), 0])[rt]
+    dpl = np.array([0, _dsp_per_lane(n.wbits, n.in_bits)])[rt]
     nthr = n_thresholds(n.out_bits, n.out_kind)
-    lut = p.mvau_lut + p.lane_lut * units * lanes + p.pe_lut * (pe * n.acc_bits * (1 + nthr))
-    ff = p.mvau_ff + p.lane_ff * units * lanes + p.pe_ff * pe * n.acc_bits
-    dsp = (
-        (lanes * _dsp_per_lane(n.wbits, n.in_bits)).astype(float)
-        if dsp_lanes
-        else (np.zeros(lanes.shape))
-    )
+    lane_lut, lane_ff = p.lane_lut * units, p.lane_ff * units
+    lut = p.mvau_lut + lane_lut * lanes + p.pe_lut * (pe * n.acc_bits * (1 + nthr))
+    ff = p.mvau_ff + lane_ff * lanes + p.pe_ff * pe * n.acc_bits
+    dsp = (lanes * dpl).astype(float)
     wwidth = pe * simd * n.wbits
     if p.weight_layout == "per_pe":
         wl, wb = _memory_vec(wwidth // pe, depth, n.mem_style, p, "ramb18")
@@ -248,17 +277,21 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
         + (p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
     )
     res = np.stack([lut, ff, bram, dsp], axis=1).astype(float)
-    return cycles.astype(np.int64), res, pe, simd
+    return cycles.astype(np.int64), res, pe, simd, rt
 
 
 _STYLE = {"auto": 0, "distributed": 1, "block": 2}
 
 
 @lru_cache(maxsize=4096)
-def _grid(pes: tuple[int, ...], simds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The pe-major grid of every (PE, SIMD) pair."""
+def _grid(
+    pes: tuple[int, ...], simds: tuple[int, ...], codes: tuple[int, ...] = (0,)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pe-major grid of every (PE, SIMD) pair, once per resource code: PE, SIMD, code."""
     a, b = np.asarray(pes, dtype=np.int64), np.asarray(simds, dtype=np.int64)
-    return np.repeat(a, len(b)), np.tile(b, len(a))
+    m = len(a) * len(b)
+    pe, simd = np.tile(np.repeat(a, len(b)), len(codes)), np.tile(b, len(a) * len(codes))
+    return pe, simd, np.repeat(np.asarray(codes, dtype=np.int64), m)
 
 
 def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
@@ -267,7 +300,7 @@ def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
     The same formulas, evaluated in the same order on one concatenated array (bit-identical
     results), so that the per-call overhead of numpy is paid once per design, not per layer.
     """
-    cycles, res, pe, simd, counts = _mac_opts_cat(items, p)
+    cycles, res, pe, simd, rt, counts = _mac_opts_cat(items, p)
     cut = np.cumsum(counts)[:-1]
     return list(
         zip(
@@ -275,40 +308,58 @@ def _mac_opts_batch(items: list[tuple], p: FpgaCostParams) -> list[tuple]:
             np.split(res, cut),
             np.split(pe, cut),
             np.split(simd, cut),
+            np.split(rt, cut),
             strict=True,
         )
     )
 
 
 def _mac_opts_cat(items: list[tuple], p: FpgaCostParams) -> tuple:
-    """:func:`_mac_opts_batch` before the split: concatenated cycles, res, pe, simd and the
-    option count of every item."""
-    grids = [_grid(pes, simds) for _, pes, simds in items]
-    counts = [len(g[0]) for g in grids]
+    """:func:`_mac_opts_batch` before the split: concatenated cycles, res, pe, simd,
+    res_type code and the option count of every item.
+
+    Each item's options are one pe-major grid per resource code (as :func:`_mac_opts`); the
+    per-node parameters are repeated per grid, so a code's LUT units and DSPs per lane enter
+    the same formulas as in the scalar model."""
+    scal = []
+    blocks = []  # options per (item, code) block
+    grids = []
+    counts = []
+    for n, pes, simds in items:
+        codes = res_codes(n)
+        g = _grid(tuple(pes), tuple(simds), codes)
+        grids.append(g)
+        counts.append(len(g[0]))
+        m = len(g[0]) // len(codes)
+        base = (
+            n.mh,
+            n.mw,
+            n.n_vec,
+            n.in_bits,
+            n.acc_bits,
+            n_thresholds(n.out_bits, n.out_kind),
+            n.wbits,
+            n.obits,
+        )
+        for code in codes:
+            dsp_lanes = code == 1
+            units = 0 if dsp_lanes else _lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind)
+            scal.append(
+                (
+                    *base,
+                    _dsp_per_lane(n.wbits, n.in_bits) if dsp_lanes else 0,
+                    _STYLE[n.mem_style],
+                    p.lane_lut * units,
+                    p.lane_ff * units,
+                )
+            )
+            blocks.append(m)
     pe = np.concatenate([g[0] for g in grids])
     simd = np.concatenate([g[1] for g in grids])
-    scal = []
-    for n, _, _ in items:
-        dsp_lanes = _uses_dsp(n.wbits, n.in_bits, n.res_type, p)
-        units = 0 if dsp_lanes else _lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind)
-        scal.append(
-            (
-                n.mh,
-                n.mw,
-                n.n_vec,
-                n.in_bits,
-                n.acc_bits,
-                n_thresholds(n.out_bits, n.out_kind),
-                n.wbits,
-                n.obits,
-                _dsp_per_lane(n.wbits, n.in_bits) if dsp_lanes else 0,
-                _STYLE[n.mem_style],
-            )
-        )
-        scal[-1] += (p.lane_lut * units, p.lane_ff * units)
-    # per-option copies of each node's parameters, one contiguous row per parameter
-    ints = np.repeat(np.array([s[:10] for s in scal], dtype=np.int64).T, counts, axis=1)
-    floats = np.repeat(np.array([s[10:] for s in scal], dtype=float).T, counts, axis=1)
+    rt = np.concatenate([g[2] for g in grids])
+    # per-option copies of each block's parameters, one contiguous row per parameter
+    ints = np.repeat(np.array([s[:10] for s in scal], dtype=np.int64).T, blocks, axis=1)
+    floats = np.repeat(np.array([s[10:] for s in scal], dtype=float).T, blocks, axis=1)
     mh, mw, n_vec, in_bits, acc, nthr, wbits, obits, dpl, style = ints
     lane_lut, lane_ff = floats
     tmem = mh // pe
@@ -354,7 +405,7 @@ def _mac_opts_cat(items: list[tuple], p: FpgaCostParams) -> tuple:
         + (p.glue_ff / 2 + p.glue_ff_per_bit * out_w)
     )
     res = np.stack([lut, ff, bram, dsp], axis=1)
-    return cycles, res, pe, simd, counts
+    return cycles, res, pe, simd, rt, counts
 
 
 @lru_cache(maxsize=16384)
@@ -457,14 +508,13 @@ def _mvau_table(
     res: np.ndarray,
     pe: np.ndarray,
     simd: np.ndarray,
+    rt: np.ndarray,
 ) -> GroupTable:
     """Table of an MVAU group (a lone MVAU, or a sliding window + MVAU) from the MVAU's options
-    (``simds``: the SIMD values of its pe-major option grid)."""
+    (``simds``: the SIMD values of its pe-major option grids, one grid per ``rt`` code)."""
     if len(nodes) == 1:
         (n,) = nodes
-        return _table(
-            [n.name], cyc, res, np.stack([pe, simd], axis=1), [(n.name, "pe"), (n.name, "simd")]
-        )
+        return _table([n.name], cyc, res, np.stack([pe, simd, rt], axis=1), _mac_keys(n.name))
     swg, mac = nodes
     s_arr, s_cyc, s_res, widening_costs = _swg_table(swg, p)  # cycles fall as it widens
     # integer width ratio between window and MVAU, so a width converter can join them
@@ -483,14 +533,19 @@ def _mvau_table(
     else:
         ok = comp[sim]
     r, c = np.nonzero(ok)
-    values = np.stack([s_arr[c], pe[r], simd[r]], axis=1)
+    values = np.stack([s_arr[c], pe[r], simd[r], rt[r]], axis=1)
     return _table(
         [swg.name, mac.name],
         np.maximum(cyc[r], s_cyc[c]),
         res[r] + s_res[c],
         values,
-        [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
+        [(swg.name, "simd"), *_mac_keys(mac.name)],
     )
+
+
+def _mac_keys(name: str) -> list[tuple[str, str]]:
+    """Table columns of an MVAU/VVAU: PE, SIMD and the resource code."""
+    return [(name, "pe"), (name, "simd"), (name, "res_type")]
 
 
 def _prune_pairs(m: np.ndarray, s: np.ndarray, res: np.ndarray, rounds: int = 2) -> np.ndarray:
@@ -540,25 +595,26 @@ def _window_mvau_tables(
     res: np.ndarray,
     pe: np.ndarray,
     simd: np.ndarray,
+    rt: np.ndarray,
 ) -> list[GroupTable]:
     """:func:`_mvau_table` of several window + MVAU groups at once (bit-identical tables).
 
     ``groups``: (nodes, simds, start, stop) with the MVAU's options at ``start:stop`` of the
-    concatenated ``cyc``/``res``/``pe``/``simd`` (:func:`_mac_opts_cat`); every window must be
-    one that never costs less when wider. The per-group steps of :func:`_mvau_table` run once
-    on concatenated arrays (window options numbered across groups), so that numpy's per-call
-    overhead is paid once per design."""
+    concatenated ``cyc``/``res``/``pe``/``simd``/``rt`` (:func:`_mac_opts_cat`); every window
+    must be one that never costs less when wider. The per-group steps of :func:`_mvau_table`
+    run once on concatenated arrays (window options numbered across groups), so that numpy's
+    per-call overhead is paid once per design."""
     k = len(groups)
     sw = [_swg_table(nodes[0], p) for nodes, *_ in groups]
     big = int(max(cyc.max(), *(int(x[1].max()) for x in sw))) + 1
     if (k + 1) * big >= 2**62:  # group keys would overflow int64: one group at a time
         return [
-            _mvau_table(nodes, p, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b])
+            _mvau_table(nodes, p, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b], rt[a:b])
             for nodes, simds, a, b in groups
         ]
     cp = [_compat(simds, nodes[0].channels) for nodes, simds, *_ in groups]
     idx = np.concatenate([np.arange(a, b) for *_, a, b in groups])
-    cm, rm, pm, sm = cyc[idx], res[idx], pe[idx], simd[idx]
+    cm, rm, pm, sm, tm = cyc[idx], res[idx], pe[idx], simd[idx], rt[idx]
     cnt = np.array([b - a for *_, a, b in groups], dtype=np.int64)
     tid = np.repeat(np.arange(k), cnt)
     ns = np.array([len(x[0]) for x in sw], dtype=np.int64)  # window options per group
@@ -594,13 +650,13 @@ def _window_mvau_tables(
     sg = so[tr] + sr
     cycles = np.maximum(cm[mr], s_cyc[sg])
     rr = rm[mr] + s_res[sg]
-    values = np.stack([s_arr[sg], pm[mr], sm[mr]], axis=1)
+    values = np.stack([s_arr[sg], pm[mr], sm[mr], tm[mr]], axis=1)
     names = []
     keys = []
     for nodes, *_ in groups:
         swg, mac = nodes
         names.append((swg.name, mac.name))
-        keys.append(((swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")))
+        keys.append(((swg.name, "simd"), *_mac_keys(mac.name)))
     return _tables(names, keys, tr, cycles, rr, values, big)
 
 
@@ -662,17 +718,17 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
         if mac.op == "VVAU":
             pes = _fix(divisors(mac.channels), fm, "pe")
             simds = _fix(divisors(mac.kernel * mac.kernel), fm, "simd")
-            cyc, res, pe, simd = _mac_opts(mac, p, pes, simds, True)
+            cyc, res, pe, simd, rt = _mac_opts(mac, p, pes, simds, True)
             s_arr, s_cyc, s_res, _ = _swg_table(swg, p)
             at = np.searchsorted(s_arr, pe)  # the window's SIMD is the VVAU's PE
             s_cyc, s_res = s_cyc[at], s_res[at]
-            values = np.stack([pe, pe, simd], axis=1)
+            values = np.stack([pe, pe, simd, rt], axis=1)
             return _table(
                 names,
                 np.maximum(cyc, s_cyc),
                 res + s_res,
                 values,
-                [(swg.name, "simd"), (mac.name, "pe"), (mac.name, "simd")],
+                [(swg.name, "simd"), *_mac_keys(mac.name)],
             )
         pes = _fix(divisors(mac.mh), fm, "pe")
         simds = _fix(divisors(mac.mw), fm, "simd")
@@ -686,10 +742,8 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
     if n.op == "VVAU":
         pes = _fix(divisors(n.channels), fn, "pe")
         simds = _fix(divisors(n.kernel * n.kernel), fn, "simd")
-        cyc, res, pe, simd = _mac_opts(n, p, pes, simds, True)
-        return _table(
-            names, cyc, res, np.stack([pe, simd], axis=1), [(n.name, "pe"), (n.name, "simd")]
-        )
+        cyc, res, pe, simd, rt = _mac_opts(n, p, pes, simds, True)
+        return _table(names, cyc, res, np.stack([pe, simd, rt], axis=1), _mac_keys(n.name))
     rows: list[tuple] = []
     keys: list[tuple[str, str]] = []
     if n.op in ("Thresholding", "LabelSelect"):
@@ -747,8 +801,12 @@ def groups_of(graph: DataflowGraph) -> list[tuple]:
     return out
 
 
-def _unfolded(n):
+def _unfolded(n, fixed: Mapping[str, Any] | None = None):
+    """``n`` with its folding reset (the optimizer's key), keeping its resource choice: a
+    ``res_type`` in ``fixed`` (the graph's user-given folding) replaces the node's own."""
     if n.op in ("MVAU", "VVAU"):
+        if fixed and fixed.get("res_type", n.res_type) != n.res_type:
+            n = replace(n, res_type=str(fixed["res_type"]))
         return replace(n, pe=1, simd=1) if (n.pe, n.simd) != (1, 1) else n
     if n.op == "SlidingWindow":
         return n if n.simd == 1 else replace(n, simd=1)
@@ -790,7 +848,7 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
                 if n.name in graph.fixed
             )
         )
-        nodes = tuple(_unfolded(n) for n in grp)
+        nodes = tuple(_unfolded(n, graph.fixed.get(n.name)) for n in grp)
         if nodes[-1].op != "MVAU":
             tables.append(_group_table(nodes, fixed, p))
             continue
@@ -812,7 +870,7 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
             )
         tables.append(hit)
     if todo:
-        cyc, res, pe, simd, counts = _mac_opts_cat(
+        cyc, res, pe, simd, rt, counts = _mac_opts_cat(
             [(k[0][-1], pes, simds) for _, k, pes, simds in todo], p
         )
         ends = np.cumsum(counts).tolist()
@@ -826,18 +884,18 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
                 batch.append((key[0], simds, a, b))
                 where.append((i, key))
             else:
-                t = _mvau_table(key[0], p, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b])
+                t = _mvau_table(key[0], p, simds, cyc[a:b], res[a:b], pe[a:b], simd[a:b], rt[a:b])
                 tables[i] = _MVAU_TABLES[key] = t
-        made = _window_mvau_tables(batch, p, cyc, res, pe, simd) if batch else []
+        made = _window_mvau_tables(batch, p, cyc, res, pe, simd, rt) if batch else []
         if lone:  # lone MVAUs: their options as they are (:func:`_mvau_table`), all at once
             idx = np.concatenate([np.arange(a, b) for _, a, b in lone])
             made += _tables(
                 [(n.name,) for n, _, _ in lone],
-                [((n.name, "pe"), (n.name, "simd")) for n, _, _ in lone],
+                [tuple(_mac_keys(n.name)) for n, _, _ in lone],
                 np.repeat(np.arange(len(lone)), [b - a for _, a, b in lone]),
                 cyc[idx],
                 res[idx],
-                np.stack([pe[idx], simd[idx]], axis=1),
+                np.stack([pe[idx], simd[idx], rt[idx]], axis=1),
                 int(cyc.max()) + 1,
             )
         for (i, key), t in zip(where + lone_where, made, strict=True):
@@ -871,7 +929,7 @@ class _Prepared:
     def __init__(self, tables: list[GroupTable], weights: np.ndarray):
         self.tables = tables
         self.weights = weights
-        wkey = ("w", weights.tobytes())
+        wkey = self.wkey = ("w", weights.tobytes())
         self.cyc_list = [_cyc_list(t) for t in tables]
         per = [_per_weights(t, weights, wkey) for t in tables]
         self.area = [x[0] for x in per]
@@ -907,17 +965,23 @@ class _Prepared:
     def total(self, choice: list[int]) -> np.ndarray:
         return self.res_all[self.offsets + np.asarray(choice)].sum(axis=0)
 
-    def sets(self, ks: list[int]) -> list[tuple[int, list[int], list[float], list[list[float]]]]:
+    def sets(self, ks: list[int]) -> list[tuple]:
         """Per group: the Pareto-optimal options of its prefix sorted by area (stable), with
-        their areas and resources as Python numbers, groups ordered by option count."""
+        their areas and resources as Python numbers and the resources as an array, groups
+        ordered by option count (cached on the tables per prefix and weights)."""
         sets = []
         for g, k in enumerate(ks):
             t = self.tables[g]
-            idx = _skyline_at(t, k)
-            a = self.area[g][idx].tolist()
-            r = t.res[idx].tolist()
-            order = sorted(range(len(idx)), key=a.__getitem__)
-            sets.append((g, [idx[i] for i in order], [a[i] for i in order], [r[i] for i in order]))
+            key = ("set", k, self.wkey)
+            hit = t.memo.get(key)
+            if hit is None:
+                idx = _skyline_at(t, k)
+                a = self.area[g][idx].tolist()
+                order = sorted(range(len(idx)), key=a.__getitem__)
+                ordered = [idx[i] for i in order]
+                arr = t.res[ordered]
+                hit = t.memo[key] = (ordered, [a[i] for i in order], arr.tolist(), arr)
+            sets.append((g, *hit))
         sets.sort(key=lambda s: len(s[1]))
         return sets
 
@@ -1000,10 +1064,16 @@ def _exact(
     Depth-first over the groups (fewest options first), each group's Pareto-optimal options in
     order of area; a branch is cut when its area cannot beat the best by more than 1e-12 or a
     resource cannot stay under the budget. Ties go to the first choice found in that order.
-    With ``first``, stops at the first feasible choice (a feasibility test). With prices
-    ``lam`` (>= 0), a branch is also cut when its priced resources plus the cheapest priced
-    completion exceed the priced budget (it cannot fit; the result is unchanged)."""
-    sets = prep.sets(ks)
+    With ``first``, stops at the first feasible choice (a feasibility test), trying each
+    group's options in order of priced resources. With prices ``lam`` (>= 0), a branch is also
+    cut when its priced resources plus the cheapest priced completion exceed the priced budget
+    (it cannot fit; the result is unchanged). Options that cannot fit whatever the other groups
+    take (:func:`_trim`) are left out first; the per-resource and priced bounds use what is
+    left, the area bound all Pareto-optimal options (so ties are broken as without them)."""
+    full = prep.sets(ks)
+    sets = _trim(full, budget)
+    if sets is None:
+        return None
     n = len(sets)
     lp = (lam if lam is not None else np.zeros(4)).tolist()
     priced = [
@@ -1016,16 +1086,18 @@ def _exact(
     suf_res = [[0.0] * 4 for _ in range(n + 1)]
     suf_area = [0.0] * (n + 1)
     for j in range(n - 1, -1, -1):
-        _, _, a, r = sets[j]
+        r = sets[j][3]
         m = [min(x[c] for x in r) for c in range(4)]
         s = suf_res[j + 1]
         suf_res[j] = [s[0] + m[0], s[1] + m[1], s[2] + m[2], s[3] + m[3]]
-        suf_area[j] = suf_area[j + 1] + min(a)
+        suf_area[j] = suf_area[j + 1] + min(full[j][2])
     b0, b1, b2, b3 = (budget + 1e-9).tolist()
     best: list[Any] = [math.inf, None]
     visits = [0]
     chosen = [0] * n
-    opts = [list(zip(s[1], s[2], s[3], priced[j], strict=True)) for j, s in enumerate(sets)]
+    opts = [list(zip(x[1], x[2], x[3], priced[j], strict=True)) for j, x in enumerate(sets)]
+    if first and lam is not None:  # likeliest to fit first: cheapest at the prices
+        opts = [sorted(o, key=lambda x: x[3]) for o in opts]
 
     def dfs(j: int, u0: float, u1: float, u2: float, u3: float, area: float, pu: float) -> bool:
         if visits[0] > _BB_NODE_LIMIT:
@@ -1066,6 +1138,45 @@ def _exact(
     return choice
 
 
+def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple] | None:
+    """:meth:`_Prepared.sets` less the options that cannot be part of any choice under
+    ``budget``: an option whose resource plus the other groups' smallest exceeds the budget
+    (with a margin, so that nothing the branch and bound would accept is dropped). A few
+    rounds, as the other groups' smallest grow; None when a group has no option left or the
+    smallest ones together exceed the budget. Order within and between groups is kept."""
+    b = budget + 1e-9
+    lim0 = b + 1e-9 * np.maximum(1.0, np.abs(b))
+    sizes = [len(x[1]) for x in sets]
+    res = np.concatenate([x[4] for x in sets])
+    offsets = np.cumsum([0, *sizes[:-1]])
+    gid = np.repeat(np.arange(len(sets)), sizes)
+    ok = np.ones(len(res), dtype=bool)
+    n = len(res)
+    for _ in range(rounds):
+        mins = np.minimum.reduceat(np.where(ok[:, None], res, np.inf), offsets, axis=0)
+        tot = mins.sum(axis=0)
+        if not (tot <= lim0).all():  # an empty group gives inf
+            return None
+        ok &= (res <= (lim0 - tot + mins)[gid]).all(axis=1)
+        m = int(ok.sum())
+        if m == n:
+            break
+        n = m
+    if n == len(res):
+        return sets
+    out = []
+    for x, a, size in zip(sets, offsets.tolist(), sizes, strict=True):
+        keep = ok[a : a + size]
+        if keep.all():
+            out.append(x)
+            continue
+        if not keep.any():
+            return None
+        k = np.flatnonzero(keep).tolist()
+        out.append((x[0], [x[1][i] for i in k], [x[2][i] for i in k], [x[3][i] for i in k], None))
+    return out
+
+
 def _fits(total: np.ndarray, budget: np.ndarray) -> bool:
     return bool(np.all(total <= budget + 1e-9))
 
@@ -1083,7 +1194,67 @@ def _feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
     verdict, lam = _lagrange(prep, ks, budget, total)
     if verdict is not None:
         return verdict
+    if _trimmed_out(prep, ks, budget):
+        return False
+    if _repaired(prep, ks, budget):
+        return True
     return _exact(prep, ks, budget, first=True, lam=lam) is not None
+
+
+def _repaired(prep: _Prepared, ks: list[int], budget: np.ndarray, steps: int = 8) -> bool:
+    """A quick search for a witness: from the minimum-area choice, change one group's option
+    at a time to the one that leaves the least overflow (relative to the budget; ties: the
+    least area added), while the overflow shrinks. True when a choice that fits is reached
+    (then it is one); False says nothing. Typical case: a LUT-bound design whose
+    best move is putting one layer's products on DSPs."""
+    b = budget + 1e-9
+    inv = 1.0 / np.maximum(b, 1e-9)
+    live = prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of]
+    rows = np.flatnonzero(live)
+    res, gid = prep.res_all[rows], prep.group_of[rows]
+    area = np.concatenate([a[: k + 1] for a, k in zip(prep.area, ks, strict=True)])
+    choice, total = prep.pick(ks)
+    cur = prep.offsets + np.asarray(choice)  # chosen rows (indices into res_all)
+    over = float((np.maximum(total - b, 0.0) * inv).sum())
+    for _ in range(steps):
+        delta = res - prep.res_all[cur][gid]  # change of the totals if row replaces its group's
+        new_over = (np.maximum(total + delta - b, 0.0) * inv).sum(axis=1)
+        best = new_over.min()
+        if best >= over - 1e-12:
+            return False
+        hit = np.flatnonzero(new_over <= best + 1e-12)
+        i = hit[np.argmin(area[hit])]
+        total = total + delta[i]
+        cur[gid[i]] = rows[i]
+        over = float(best)
+        if over <= 0.0:
+            return _fits(prep.res_all[cur].sum(axis=0), budget)
+    return False
+
+
+def _trimmed_out(prep: _Prepared, ks: list[int], budget: np.ndarray, rounds: int = 3) -> bool:
+    """:func:`_trim` on every option of the prefixes at once (no Pareto sets needed): True
+    when it proves that no choice fits (a group loses every option, or the groups' smallest
+    together exceed the budget). With a multiplier choice per layer most infeasible budgets
+    are decided here (a LUT-bound design cannot move enough lanes onto too few DSPs)."""
+    b = budget + 1e-9
+    lim0 = b + 1e-9 * np.maximum(1.0, np.abs(b))
+    rows = np.flatnonzero(prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of])
+    res, gid = prep.res_all[rows], prep.group_of[rows]
+    starts = np.concatenate([[0], np.cumsum(np.asarray(ks) + 1)[:-1]])
+    ok = np.ones(len(rows), dtype=bool)
+    n = len(rows)
+    for _ in range(rounds):
+        mins = np.minimum.reduceat(np.where(ok[:, None], res, np.inf), starts, axis=0)
+        tot = mins.sum(axis=0)
+        if not (tot <= lim0).all():  # an empty group gives inf
+            return True
+        ok &= (res <= (lim0 - tot + mins)[gid]).all(axis=1)
+        m = int(ok.sum())
+        if m == n:
+            return False
+        n = m
+    return False
 
 
 def _lagrange(

@@ -18,7 +18,9 @@ section 8):
 * **LUTs** are priced per multiply-accumulate lane and per PE, not with FINN-R's constants
   (which overestimate wide-SIMD layers 1.6-2.3x) ; **FFs** are modelled (FINN has no FF model);
 * **DSPs**: HLS puts a product on a DSP48 when an operand is 8 bits or wider (row L01: a 1-bit
-  x 8-bit layer with 27 lanes used 27 DSPs, where FINN estimates 0);
+  x 8-bit layer with 27 lanes used 27 DSPs, where FINN estimates 0); that is the rule for a
+  node whose ``res_type`` is ``"auto"``; ``"lut"``/``"dsp"`` (FINN's ``resType``, which the
+  folding optimizer chooses per layer) price the products in LUTs or on DSPs;
 * max-pool, sliding-window, FIFO/width-converter, DMA and shell costs (which FINN leaves out, 59%
   of the LUTs of the Finn_Thesis design) are fitted to that design's per-node report.
 
@@ -62,7 +64,7 @@ class FpgaCostParams:
         mvau_ff, lane_ff: fixed and per-lane-unit flip-flops, with ``pe_ff`` = 2 per accumulator
             bit and PE (accumulator + output register) [least squares on L01-L04].
         dsp_min_bits: a product uses a DSP when either operand has at least this many bits
-            [L01: 1 x 8 bits -> 1 DSP per lane].
+            and the node's ``res_type`` is ``"auto"`` [L01: 1 x 8 bits -> 1 DSP per lane].
         lutram_max_bits: memories up to this many bits (or at most 16 words deep) go to
             LUTRAM, 64 bits per LUT; larger ones to BRAM however shallow [L01: a 1,728-bit,
             64-deep memory went to BRAM; R14: a 1,280 x 60 memory took 18 RAMB36 and the
@@ -206,6 +208,24 @@ def _uses_dsp(wbits: int, abits: int, res_type: str, p: FpgaCostParams) -> bool:
     if res_type == "lut":
         return False
     return max(wbits, abits) >= p.dsp_min_bits
+
+
+def res_type_of(node, p: FpgaCostParams | None = None) -> str:
+    """The multiplier resource an MVAU/VVAU is priced with: ``"lut"`` or ``"dsp"``.
+
+    A node's ``res_type`` is ``"lut"``, ``"dsp"`` or ``"auto"``; the folding optimizer chooses
+    one for an ``"auto"`` node, and a node priced as ``"auto"`` follows the fixed rule (a DSP
+    per lane when an operand has ``dsp_min_bits`` or more bits, as HLS does by default).
+
+    Example:
+        >>> from dataclasses import replace
+        >>> from hwprune.ir import build_ir
+        >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 2, "abits": None}], (16,), 8)
+        >>> res_type_of(g.nodes[0]), res_type_of(replace(g.nodes[0], res_type="lut"))
+        ('dsp', 'lut')
+    """
+    q = p or FpgaCostParams()
+    return "dsp" if _uses_dsp(node.wbits, node.in_bits, node.res_type, q) else "lut"
 
 
 def _dsp_per_lane(wbits: int, abits: int) -> int:

@@ -69,7 +69,15 @@ def finn_names(graph: IntGraph) -> dict[str, tuple[str, str]]:
 
 
 def folding_config(graph: IntGraph) -> dict[str, Any]:
-    """FINN ``folding_config.json`` contents for the folded ``graph`` (checked first)."""
+    """FINN ``folding_config.json`` contents for the folded ``graph`` (checked first).
+
+    Each MVAU/VVAU gets its PE, SIMD and ``resType`` (``"lut"`` or ``"dsp"``: what the folding
+    chose and the cost model priced, see :attr:`~hwprune.export.graph.MVAUNode.mul_impl`).
+
+    Example:
+        >>> folding_config(graph)["MVAU_hls_0"]["resType"]  # doctest: +SKIP
+        'dsp'
+    """
     check_folding(graph)
     names = finn_names(graph)
     cfg: dict[str, Any] = {
@@ -82,7 +90,7 @@ def folding_config(graph: IntGraph) -> dict[str, Any]:
                 "PE": n.pe,
                 "SIMD": n.simd,
                 "ram_style": "auto",
-                "resType": "lut",
+                "resType": n.mul_impl,  # the multiplier resource the folding priced
                 "mem_mode": "internal_decoupled",
                 "runtime_writeable_weights": 0,
             }

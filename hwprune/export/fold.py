@@ -2,7 +2,9 @@
 
 The lowered :class:`~hwprune.export.graph.IntGraph` uses the IR's node names (``conv0``,
 ``conv0_swg``, ``fc1``, ``pool0``, ``labelselect``), so one folding dictionary
-``{name: {"pe": .., "simd": ..}}`` drives both the estimate and the HLS project.
+``{name: {"pe": .., "simd": ..}}`` drives both the estimate and the HLS project. An MVAU/VVAU's
+entry may also say ``"res_type"``: ``"lut"`` or ``"dsp"`` (FINN's ``resType``), what its
+multiplications are built from; the HLS kernels bind them so, the FINN hand-off says so.
 
 Example:
     >>> g2 = apply_folding(graph, {"fc0": {"pe": 4, "simd": 8}})  # doctest: +SKIP
@@ -33,7 +35,9 @@ from hwprune.export.graph import (
 
 log = logging.getLogger(__name__)
 
-Folding = dict[str, dict[str, int]]
+Folding = dict[str, dict[str, Any]]
+
+_RES_TYPES = ("auto", "lut", "dsp")
 
 
 def kind_of(t: IntType) -> str:
@@ -92,6 +96,7 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
                     out_kind,
                     pe=n.pe,
                     simd=n.simd,
+                    res_type=n.res_type,
                     weights=n.weights,
                     thresholds=n.thresholds,
                 )
@@ -117,6 +122,7 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
                     pe=n.pe,
                     simd=n.simd,
                     conv=n.conv,
+                    res_type=n.res_type,
                     weights=n.weights,
                     thresholds=n.thresholds,
                 )
@@ -133,11 +139,15 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
 
 
 def folding_of(graph: IntGraph) -> Folding:
-    """Current folding ``{name: {"pe": .., "simd": ..}}`` of the foldable nodes."""
+    """Current folding ``{name: {"pe": .., "simd": ..}}`` of the foldable nodes, with the
+    ``"res_type"`` of every MVAU/VVAU that has one (not ``"auto"``), as
+    :attr:`hwprune.ir.DataflowGraph.folding` reports it."""
     out: Folding = {}
     for n in graph.nodes:
         if isinstance(n, MVAUNode):
             out[n.name] = {"pe": n.pe, "simd": n.simd}
+            if n.res_type != "auto":
+                out[n.name]["res_type"] = n.res_type
         elif isinstance(n, SlidingWindowNode):
             out[n.name] = {"simd": n.simd}
         elif isinstance(n, LabelSelectNode):
@@ -169,6 +179,11 @@ def check_folding(graph: IntGraph) -> None:
                 )
         elif isinstance(n, MVAUNode):
             rules = [("pe", n.pe, n.mh, "output channels"), ("simd", n.simd, n.mw, "input length")]
+        if isinstance(n, MVAUNode) and n.xnor and n.res_type == "dsp":
+            raise ConfigError(
+                f"{n.name}: res_type 'dsp' is meaningless for binary weights on binary inputs "
+                "(an XNOR-popcount has no multiplier); use 'lut' or 'auto'"
+            )
         elif isinstance(n, (SlidingWindowNode, PadNode)):
             rules = [("simd", n.simd, n.in_shape[2], "channels")]
         elif isinstance(n, LabelSelectNode):
@@ -204,12 +219,21 @@ def _as_folding(folding: Any) -> Folding:
         for k, v in vals.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ConfigError(f"folding of {name}: {k} must be an integer, got {v!r}")
-        out[str(name)] = {k: int(v) for k, v in vals.items()}
+        entry: dict[str, Any] = {k: int(v) for k, v in vals.items()}
+        res = [f[k] for k in f if k.lower() in ("res_type", "restype")]  # ours, FINN's resType
+        if res:
+            if res[0] not in _RES_TYPES:
+                raise ConfigError(
+                    f"folding of {name}: res_type must be one of {list(_RES_TYPES)}, got {res[0]!r}"
+                )
+            entry["res_type"] = str(res[0])
+        out[str(name)] = entry
     return out
 
 
-def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, int]]) -> IntGraph:
-    """A copy of ``graph`` with ``folding`` applied and checked.
+def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> IntGraph:
+    """A copy of ``graph`` with ``folding`` applied and checked (an MVAU/VVAU's ``res_type``
+    too).
 
     Unknown names raise :class:`ConfigError`. The zero-padding kernel of a convolution takes its
     sliding window's SIMD.
@@ -229,6 +253,8 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, int]]) -> I
                 f = {"simd": sw["simd"]}
         if isinstance(n, (MVAUNode, LabelSelectNode)) and "pe" in f:
             n = dataclasses.replace(n, pe=int(f["pe"]))
+        if isinstance(n, MVAUNode) and "res_type" in f:
+            n = dataclasses.replace(n, res_type=str(f["res_type"]))
         if isinstance(n, (MVAUNode, SlidingWindowNode, PadNode)) and "simd" in f:
             n = dataclasses.replace(n, simd=int(f["simd"]))
         nodes.append(n)
@@ -242,7 +268,7 @@ def auto_folding(
     target: Any,
     fps: float | None = None,
     clock_mhz: float | None = None,
-    fixed: Mapping[str, Mapping[str, int]] | None = None,
+    fixed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Folding:
     """The cost model's folding for ``target``: the fastest that fits, or with ``fps`` the
     smallest that reaches it (:func:`hwprune.cost.folding.fold`); ``fixed`` values are kept."""
@@ -269,7 +295,9 @@ def apply_folding(
     """Apply ``folding``: "auto" (needs ``target``), "none" (all ones), a dict, list or JSON file.
 
     With a ``target``, PE/SIMD left out of a partial folding are chosen by the cost model's
-    optimizer around the given ones (e.g. a search's design.json gives only conv/fc folding).
+    optimizer around the given ones (e.g. a search's design.json gives only conv/fc folding),
+    and so is the ``res_type`` of every MVAU/VVAU the folding does not give one. A complete
+    PE/SIMD folding is applied as it is: its ``"auto"`` layers keep the cost model's fixed rule.
     """
     if folding is None or folding == "none":
         return graph

@@ -140,7 +140,9 @@ class MVAUNode(IntNode):
     row, or ``None`` for the head (output = accumulator). Output value of a thresholded row:
     ``level + out_bias`` (bipolar output: ``2 * level - 1``). ``xnor`` marks bipolar weights
     times bipolar inputs (XNOR-popcount in hardware). ``in_shape`` is the shape of the input
-    tensor (a 3D map for a fully connected layer that flattens it).
+    tensor (a 3D map for a fully connected layer that flattens it). ``res_type`` is what the
+    products are built from: ``"lut"``, ``"dsp"`` or ``"auto"`` (the cost model's fixed rule,
+    :func:`hwprune.cost.fpga.res_type_of`; the folding optimizer sets one of the other two).
     """
 
     in_shape: tuple[int, ...] = (1,)
@@ -158,6 +160,7 @@ class MVAUNode(IntNode):
     source: str = ""
     score_scale: tuple[float, ...] = ()
     score_bias: tuple[float, ...] = ()
+    res_type: str = "auto"
 
     @property
     def mh(self) -> int:
@@ -174,6 +177,23 @@ class MVAUNode(IntNode):
         """True for the classifier head (no thresholds)."""
         return self.thresholds is None
 
+    @property
+    def mul_impl(self) -> str:
+        """What the products are built from, ``"lut"`` or ``"dsp"``: ``res_type``, with
+        ``"auto"`` resolved as the cost model prices it (XNOR-popcount lanes: always LUTs).
+
+        Example:
+            >>> MVAUNode("fc0", (4,), IntType(2, False), 1.0, "t", in_type=IntType(8, False),
+            ...          wtype=IntType(2, True)).mul_impl
+            'dsp'
+        """
+        from hwprune.cost.fpga import FpgaCostParams, _uses_dsp
+
+        if self.xnor:
+            return "lut"
+        dsp = _uses_dsp(self.wtype.bits, self.in_type.bits, self.res_type, FpgaCostParams())
+        return "dsp" if dsp else "lut"
+
     def cycles(self) -> int:
         return (self.mh // self.pe) * (self.mw // self.simd) * self.nvec
 
@@ -188,6 +208,7 @@ class MVAUNode(IntNode):
             nvec=self.nvec,
             pe=self.pe,
             simd=self.simd,
+            res_type=self.mul_impl,
             wtype=self.wtype.name,
             acc_type=self.acc_type.name,
             xnor=self.xnor,
@@ -271,10 +292,12 @@ class IntGraph:
 
     def to_json(self) -> str:
         """The folded graph as JSON (``dataflow.json``), without weights."""
-        folding: dict[str, dict[str, int]] = {}
+        folding: dict[str, dict[str, Any]] = {}
         for n in self.nodes:
             if isinstance(n, MVAUNode):
                 folding[n.name] = {"pe": n.pe, "simd": n.simd}
+                if n.res_type != "auto":
+                    folding[n.name]["res_type"] = n.res_type
             elif isinstance(n, SlidingWindowNode):
                 folding[n.name] = {"simd": n.simd}
             elif isinstance(n, LabelSelectNode):

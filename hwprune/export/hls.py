@@ -43,6 +43,19 @@ def type_code(t: IntType) -> int:
     return 2 if t.bipolar else (1 if t.signed else 0)
 
 
+def res_code(node: MVAUNode) -> str:
+    """The ``RES`` template argument of an MVAU/VVAU kernel call: where its products are bound
+    (``#pragma HLS BIND_OP ... impl=dsp`` or ``impl=fabric`` in ``hwp::lane_mul``).
+
+    Example:
+        >>> from hwprune.export.graph import MVAUNode
+        >>> n = MVAUNode("fc0", (4,), IntType(2, False), 1.0, "t", res_type="lut")
+        >>> res_code(n)
+        'hwp::RES_LUT'
+    """
+    return "hwp::RES_DSP" if node.mul_impl == "dsp" else "hwp::RES_LUT"
+
+
 def _axi_width(bits: int) -> int:
     """AXI-stream width: the next power of two >= 8 (what an AXI DMA accepts)."""
     return 1 << max(3, (bits - 1).bit_length())
@@ -194,8 +207,8 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
                 f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
                 f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
                 f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
-                f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
-                f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+                f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
+                f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
             )
         elif isinstance(node, MVAUNode):
             nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
@@ -205,8 +218,8 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
                 f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
                 f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
                 f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
-                f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}>"
-                f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+                f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
+                f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
             )
         elif isinstance(node, MaxPoolNode):
             h, w, c = node.in_shape

@@ -56,16 +56,24 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
     return recipe, target, study
 
 
-def _design_folding(design: dict[str, Any]) -> dict[str, dict[str, int]]:
+def _design_folding(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The folding a search's design gives its conv/fc layers (PE, SIMD, ``res_type``).
+
+    Example:
+        >>> _design_folding({"layers": [{"op": "fc", "pe": 2, "simd": 4, "res_type": "lut"}]})
+        {'fc0': {'pe': 2, 'simd': 4, 'res_type': 'lut'}}
+    """
     count = {"conv": 0, "fc": 0}
-    folding: dict[str, dict[str, int]] = {}
+    folding: dict[str, dict[str, Any]] = {}
     for lay in design.get("layers", []):
         op = lay.get("op")
         if op not in count:
             continue
         name = f"{op}{count[op]}"
         count[op] += 1
-        f = {k: int(lay[k]) for k in ("pe", "simd") if isinstance(lay.get(k), int)}
+        f: dict[str, Any] = {k: int(lay[k]) for k in ("pe", "simd") if isinstance(lay.get(k), int)}
+        if lay.get("res_type") in ("lut", "dsp"):  # the multiplier resource the search priced
+            f["res_type"] = lay["res_type"]
         if f:
             folding[name] = f
     return folding
