@@ -928,8 +928,9 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
     overheads (shell, DMA, FIFOs, width converters) form a last row, so shares add up to 1.
     Returns ``{"rows": [...], "bottleneck": index|None, "totals": {...}}`` (``bottleneck``: the
     first of the slowest rows); each row has name, op, channels, parent_channels, wbits, abits,
-    pe, simd, cycles, lut, bram18, dsp, ``share_<resource>`` and ``bottleneck`` (true for every
-    row tied at the most cycles).
+    pe, simd, res_type (where the layer's multiplications go: "lut" or "dsp"), cycles, lut,
+    bram18, dsp, ``share_<resource>`` and ``bottleneck`` (true for every row tied at the most
+    cycles).
 
     Example:
         >>> layer_table(None)
@@ -982,6 +983,7 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
                 "abits": node.get("abits", bits.get("out", d.get("abits"))) if compute else None,
                 "pe": node.get("pe", d.get("pe")),
                 "simd": node.get("simd", d.get("simd")),
+                "res_type": node.get("res_type", d.get("res_type")) if compute else None,
                 "cycles": _find(node, "cycles"),
                 "lut": _find(node, "lut"),
                 "bram18": _find(node, "bram18"),
@@ -1007,6 +1009,7 @@ def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = No
                 "abits": None,
                 "pe": None,
                 "simd": None,
+                "res_type": None,
                 "cycles": None,
                 **{
                     r: float(
@@ -1580,6 +1583,7 @@ def _layer_table_html(run: RunData) -> str:
         ("abits", "act. bits", ""),
         ("pe", "PE", ""),
         ("simd", "SIMD", ""),
+        ("res_type", "multipliers", "l"),
         ("cycles", "cycles", ""),
         ("lut", "LUT (share)", ""),
         ("bram18", "BRAM18 (share)", ""),
@@ -1611,6 +1615,8 @@ def _layer_table_html(run: RunData) -> str:
                 )
             elif key == "abits" and row["abits"] is None and row["wbits"] is not None:
                 text = "acc."
+            elif key == "res_type":
+                text = {"lut": "LUTs", "dsp": "DSPs"}.get(str(row[key]), _fmt(row[key]))
             else:
                 text = _fmt(row[key]) if key not in ("name", "op") else html.escape(str(row[key]))
             klass = " ".join(x for x in (cls, "binding" if key == binding else "") if x)

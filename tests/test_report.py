@@ -359,6 +359,11 @@ def test_layer_table_from_the_cost_model() -> None:
     assert [r["channels"] for r in mvau] == [16, 32, 10]
     assert [r["parent_channels"] for r in mvau] == [32, 64, 10]
     assert [r["wbits"] for r in mvau] == [4, 2, 2] and mvau[-1]["abits"] is None
+    # where each layer's products were priced (the folding's LUT/DSP choice) is shown
+    assert [r["res_type"] for r in mvau] == [
+        lay["res_type"] for lay in est["layers"][::1] if lay.get("res_type")
+    ]
+    assert all(r["res_type"] in ("lut", "dsp") for r in mvau)
     assert {r["op"] for r in rows if not r["compute"]} >= {"SlidingWindow", "MaxPool"}
     assert sum(r["lut"] for r in rows) == pytest.approx(est["lut"], rel=1e-3)
     worst = max(r["cycles"] for r in rows if r["cycles"] is not None)
