@@ -768,20 +768,9 @@ def _export_info(run: Path, summary: Mapping[str, Any]) -> Mapping[str, Any] | N
             for k in ("lut", "ff", "bram18", "dsp", "fps", "latency_us", "fits", "binding")
         }
     if best.is_dir():
-        files = [
-            name
-            for name in (
-                "model.qonnx.onnx",
-                "dataflow.json",
-                "estimate.json",
-                "hls",
-                "golden",
-                "csim.log",
-                "finn",
-                "README.md",
-            )
-            if (best / name).exists()
-        ]
+        from hwprune.export.core import EXPORT_ENTRIES
+
+        files = [name for name in EXPORT_ENTRIES if (best / name).exists()]
         if files and ("hls" in files or "model.qonnx.onnx" in files):
             info["files"] = files
     return info or None

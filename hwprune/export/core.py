@@ -112,18 +112,17 @@ def golden_integers(
     return xi.reshape((xi.shape[0], *shape))
 
 
-#: what an export folder holds (anything else in an existing --out folder stops the export)
-EXPORT_ENTRIES = frozenset(
-    {
-        "model.qonnx.onnx",
-        "dataflow.json",
-        "estimate.json",
-        "hls",
-        "golden",
-        "csim.log",
-        "finn",
-        "README.md",
-    }
+#: what an export folder holds, in reading order (anything else in an existing --out folder
+#: stops the export; the report lists these)
+EXPORT_ENTRIES = (
+    "model.qonnx.onnx",
+    "dataflow.json",
+    "estimate.json",
+    "hls",
+    "golden",
+    "csim.log",
+    "finn",
+    "README.md",
 )
 
 
