@@ -33,7 +33,7 @@ mkdir -p bench/results
 cat > bench/results/default_run.md <<MD
 # Default run: \`hwprune search --target pynq-z2\`
 
-- date: 2026-11-22
+- date: $(date +%F)
 - machine: 2-core x86_64 CPU, 24 GiB, shared with other jobs at the time
 - command: \`hwprune search --target pynq-z2 $*\` (recipe digits-mlp, cold parent cache)
 
