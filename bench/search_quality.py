@@ -4,8 +4,8 @@ For each benchmark (``digits-mlp``; Fashion-MNIST with FINN's TFC MLP when the d
 present) and each seed:
 
 * **hwprune** — the recipe's search (multi-objective TPE with constraints and our early stop),
-  ``N`` trials, of which the first ``study.warm_start`` are the uniform W4A4/W2A2 designs that
-  fit (hwprune's warm start: they count in its budget);
+  ``N`` trials, of which the first ``study.warm_start`` are uniform designs that fit (W4A4 at
+  each width ratio, then W8A8 and W2A2) (hwprune's warm start: they count in its budget);
 * **random** — the same study with Optuna's random sampler and no warm start, ``N`` trials;
 * **uniform** — every layer at the same width ratio (``r`` x parent width, rounded to the
   space's divisor-friendly choices) and the same bits (weights = activations = ``b``, head
@@ -290,14 +290,14 @@ def to_markdown(results: dict[str, Any]) -> str:
         "are small (digits: 144 images, one image = 0.69 points), so 'within 0.5 points' means "
         "'no more misclassified validation images'.",
         "",
-        "hwprune's study starts with its warm start (the uniform W4A4/W2A2 designs at width ratios "
-        "1, 0.75, 0.5, 0.25 that fit, at most `study.warm_start` = 6, counted in its trial "
-        "budget; fine-tuned with its own trial seeds) and then samples with multi-objective TPE; "
-        "random search has no warm start. Trial n is fine-tuned with seed 1000 + n and every "
-        "uniform baseline with seed 1000, so the warm start's first design (full width, W4A4) "
-        "is the very fine-tune of that uniform baseline: the two points are equal, and the "
-        "front can at best tie there. Fashion-MNIST's validation set has 6,000 images (one "
-        "image = 0.017 points).",
+        "hwprune's study starts with its warm start (the uniform designs that fit, W4A4 at "
+        "width ratios 1, 0.75, 0.5, 0.25, then W8A8 and W2A2 from the widest, at most "
+        "`study.warm_start` = 6, counted in its trial budget) and then samples with multi-"
+        "objective TPE; random search has no warm start. Trial n is fine-tuned with seed 1000 +"
+        " n and every uniform baseline with seed 1000, so the warm start's first design (full "
+        "width, W4A4) is the very fine-tune of that uniform baseline: the two points are equal,"
+        " and the front can at best tie there. Fashion-MNIST's validation set has 6,000 images "
+        "(one image = 0.017 points).",
         "",
     ]
     for b in results["benchmarks"]:

@@ -787,10 +787,11 @@ class Objective:
         return _values(values, self.objectives)
 
 
-#: the uniform designs a warm start tries, most capable first: width ratio x bit-width
-#: (W4A4 and W2A2 are what FINN users try first by hand)
+#: the uniform designs a warm start tries, in order: (width ratio, bit-width). W4A4 at every
+#: width first (FINN's usual trade-off), then W8A8 (int8, the accurate end) and W2A2 (the fast
+#: end), widest first
 WARM_START_GRID: tuple[tuple[float, int], ...] = tuple(
-    (r, b) for r in (1.0, 0.75, 0.5, 0.25) for b in (4, 2)
+    (r, b) for b in (4, 8, 2) for r in (1.0, 0.75, 0.5, 0.25)
 )
 
 
