@@ -237,12 +237,43 @@ class Recipe:
         final_epochs, threads), the sampler, the early-stop settings or the selection rule,
         which a resumed study may change.
         """
+        return self._fingerprint(with_finetune=True)
+
+    def _fingerprint(self, with_finetune: bool) -> str:
         d = self.to_dict()
         for key in ("budget", "description"):
             d.pop(key, None)
-        d["trial_finetune"] = {"epochs": self.budget.epochs, "patience": self.budget.patience}
+        if with_finetune:
+            d["trial_finetune"] = {"epochs": self.budget.epochs, "patience": self.budget.patience}
         d["study"] = {"folding": d["study"]["folding"]}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def matches_fingerprint(self, stored: str, stored_budget: Any = None) -> bool:
+        """True when a study or run folder stamped with ``stored`` holds this recipe's trials.
+
+        Studies made before the fingerprint covered the per-trial fine-tune carry the older
+        hash (without it); they still match when their stored budget (``stored_budget``, the
+        study's recipe ``budget`` table; None: unknown) has the same epochs and patience.
+
+        Example:
+            >>> r = load_recipe("digits-mlp")
+            >>> r.matches_fingerprint(r.fingerprint())
+            True
+            >>> old = r._fingerprint(with_finetune=False)
+            >>> r.matches_fingerprint(old, {"epochs": r.budget.epochs})
+            True
+            >>> r.matches_fingerprint(old, {"epochs": r.budget.epochs + 1})
+            False
+        """
+        if stored == self.fingerprint():
+            return True
+        if stored != self._fingerprint(with_finetune=False):
+            return False
+        if not isinstance(stored_budget, dict):
+            return stored_budget is None
+        return stored_budget.get("epochs") == self.budget.epochs and (
+            "patience" not in stored_budget or stored_budget["patience"] == self.budget.patience
+        )
 
     def directions(self) -> list[str]:
         """Optuna directions of :attr:`objectives`."""

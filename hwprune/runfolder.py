@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,13 +147,18 @@ class RunFolder:
         *,
         epochs: int | None = None,
         cache_dir: Path | None = None,
+        record: bool = True,
+        matches: Callable[[str, Any], bool] | None = None,
     ) -> None:
         """Refuse a folder that belongs to another study (or a different search space).
 
         The first call writes ``run.json``; later calls compare against it and record the
-        latest ``epochs`` and ``cache_dir`` (absolute; ``None``: the folder's own ``parent/``).
-        When the recipes differ in the per-trial fine-tune length (``budget.epochs``, part of
-        the fingerprint), the message says so and how to resume.
+        latest ``epochs`` and ``cache_dir`` (absolute; ``None``: the folder's own ``parent/``)
+        — only when ``record`` (the caller owns the folder). When the recipes differ in the
+        per-trial fine-tune length (``budget.epochs``, part of the fingerprint), the message
+        says so and how to resume. ``matches(stored, stored_budget)`` (default: equality)
+        decides whether a stored fingerprint is this recipe's (see
+        :meth:`hwprune.recipe.Recipe.matches_fingerprint`).
         """
         meta_path = self.root / RUN_META
         old = self.meta() if meta_path.exists() else {}
@@ -162,7 +167,12 @@ class RunFolder:
                 f"run folder '{self.root}' belongs to study '{old.get('study')}', not "
                 f"'{study_name}'; pass another --out or --study-name"
             )
-        if old.get("fingerprint") not in (None, fingerprint) and not force:
+        stored = old.get("fingerprint")
+        budget = {"epochs": old["epochs"]} if "epochs" in old else None
+        same = stored is None or (
+            matches(stored, budget) if matches is not None else stored == fingerprint
+        )
+        if not same and not force:
             before = old.get("epochs")
             if isinstance(before, int) and epochs is not None and before != epochs:
                 raise StorageError(
@@ -177,6 +187,8 @@ class RunFolder:
                 "recipe (its space, data, model, constraints, training or per-trial --epochs "
                 "differ); pass another --out, or --study-name to start a new study"
             )
+        if not record and meta_path.exists():
+            return
         meta = {**old, "study": study_name, "fingerprint": fingerprint}
         if epochs is not None:
             meta["epochs"] = int(epochs)

@@ -843,7 +843,8 @@ def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
 
     The cost model names the k-th conv ``conv<k>`` and the k-th fc ``fc<k>`` (see
     :func:`hwprune.ir.build_ir`); its ``folding`` maps those names to ``{"pe", "simd",
-    "res_type"}``. Pricing the result again gives the same estimate (every choice is fixed).
+    "res_type"}``. Pricing the result again gives the same frames/s and resources (every
+    choice is fixed); only ``binding`` may then read None, since no folding was searched.
 
     Example:
         >>> d = {"input": {"shape": [4], "bits": 8},
@@ -935,32 +936,6 @@ def _claim_file(url: str, run: RunFolder) -> Path | None:
         return claim_path(parse_storage(url, run_dir=run.root).path)
     except HwpruneError:  # a bad URL is reported by open_storage, with its reason
         return None
-
-
-def _check_same_epochs(storage: Any, study_name: str, recipe: Recipe) -> None:
-    """Refuse to resume a study whose trials were fine-tuned for a different ``budget.epochs``.
-
-    :func:`open_study` refuses any recipe clash; this names the usual one (another
-    ``--epochs`` on resume) and says how to resume.
-    """
-    import optuna
-
-    try:
-        summ = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
-    except Exception:  # noqa: BLE001 - open_study reports an unreadable storage
-        return
-    attrs = summ[study_name].user_attrs if study_name in summ else {}
-    fp = attrs.get("fingerprint")
-    before = (attrs.get("recipe") or {}).get("budget", {}).get("epochs")
-    if fp is None or fp == recipe.fingerprint() or not isinstance(before, int):
-        return
-    if before != recipe.budget.epochs:
-        raise StorageError(
-            f"study '{study_name}' in this storage holds trials fine-tuned for {before} epochs "
-            f"each, not {recipe.budget.epochs} (accuracies of different fine-tune lengths "
-            f"cannot share one front); resume it with --epochs {before} and its other settings, "
-            "or pass --study-name NEW to start a new study"
-        )
 
 
 def requeue_cut_off(study: optuna.Study, own_storage: bool) -> list[int]:
@@ -1194,7 +1169,16 @@ def open_study(
     if study_name in existing:
         summ = existing[study_name]
         fp = summ.user_attrs.get("fingerprint")
-        if fp is not None and fp != recipe.fingerprint():
+        budget = (summ.user_attrs.get("recipe") or {}).get("budget")
+        if fp is not None and not recipe.matches_fingerprint(fp, budget):
+            before = budget.get("epochs") if isinstance(budget, dict) else None
+            if isinstance(before, int) and before != recipe.budget.epochs:
+                raise StorageError(
+                    f"study '{study_name}' in this storage holds trials fine-tuned for {before} "
+                    f"epochs each, not {recipe.budget.epochs} (accuracies of different fine-tune "
+                    f"lengths cannot share one front); resume it with --epochs {before} and its "
+                    "other settings, or pass --study-name NEW to start a new study"
+                )
             raise StorageError(
                 f"study '{study_name}' in this storage was created by a different recipe "
                 "(its space, data, model, constraints or training differ); pass --study-name NEW "
@@ -1439,9 +1423,10 @@ def search(
             rec.fingerprint(),
             epochs=rec.budget.epochs,
             cache_dir=Path(cache_dir) if cache_dir else None,
+            record=got_lock,  # a search that does not own the folder leaves run.json alone
+            matches=rec.matches_fingerprint,
         )
         st = open_storage(storage, run_dir=run.root, heartbeat_s=heartbeat_s, grace_s=grace_s)
-        _check_same_epochs(st, name, rec)
         study = open_study(rec, tgt, st, name)
         # a RUNNING trial is cut off only when no live process can be running it: see
         # requeue_cut_off (trials of live workers are left to them, dead ones to heartbeats)

@@ -695,8 +695,40 @@ def test_fingerprint_covers_the_per_trial_finetune(tmp_path):
     st = S.open_storage(f"sqlite:///{tmp_path / 's.db'}")
     S.open_study(two, "pynq-z2", st, "s")
     with pytest.raises(StorageError, match=r"fine-tuned for 2 epochs each, not 5.*--epochs 2"):
-        S._check_same_epochs(st, "s", other)
-    S._check_same_epochs(st, "s", two.with_overrides({"budget.trials": 9}))
+        S.open_study(other, "pynq-z2", st, "s")
+    S.open_study(two.with_overrides({"budget.trials": 9}), "pynq-z2", st, "s")
+
+
+def test_studies_stamped_before_the_finetune_was_fingerprinted_still_resume(tmp_path):
+    """A run folder and study made by the previous release (fingerprint without the per-trial
+    fine-tune) resume with the same epochs and are refused with other epochs."""
+    from hwprune.runfolder import RunFolder
+
+    r = load_recipe("digits-mlp").with_overrides({"budget.epochs": 2})
+    legacy = r._fingerprint(with_finetune=False)
+    run = RunFolder(tmp_path / "r")
+    run.prepare()
+    (run.root / "run.json").write_text(json.dumps({"study": "s", "fingerprint": legacy}))
+    run.check_identity("s", r.fingerprint(), epochs=2, matches=r.matches_fingerprint)
+    assert json.loads((run.root / "run.json").read_text())["fingerprint"] == r.fingerprint()
+    st = S.open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    old = optuna.create_study(study_name="s", storage=st, directions=r.directions())
+    old.set_user_attr("fingerprint", legacy)
+    old.set_user_attr("recipe", r.to_dict())
+    S.open_study(r, "pynq-z2", st, "s")  # same epochs: resumes
+    with pytest.raises(StorageError, match=r"fine-tuned for 2 epochs each, not 3"):
+        S.open_study(r.with_overrides({"budget.epochs": 3}), "pynq-z2", st, "s")
+
+
+def test_a_search_that_does_not_own_the_folder_leaves_run_json_alone(tmp_path):
+    from hwprune.runfolder import RunFolder
+
+    run = RunFolder(tmp_path / "r")
+    run.prepare()
+    run.check_identity("s", "abc", epochs=2)
+    before = (run.root / "run.json").read_text()
+    run.check_identity("s", "abc", epochs=2, cache_dir=tmp_path, record=False)
+    assert (run.root / "run.json").read_text() == before
 
 
 def test_trial_counts_tell_failed_from_cut_off_and_surplus():
