@@ -1138,22 +1138,20 @@ def _exact(
     return choice
 
 
-def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple] | None:
-    """:meth:`_Prepared.sets` less the options that cannot be part of any choice under
-    ``budget``: an option whose resource plus the other groups' smallest exceeds the budget
-    (with a margin, so that nothing the branch and bound would accept is dropped). A few
-    rounds, as the other groups' smallest grow; None when a group has no option left or the
-    smallest ones together exceed the budget. Order within and between groups is kept."""
+def _trim_mask(
+    res: np.ndarray, starts: np.ndarray, gid: np.ndarray, budget: np.ndarray, rounds: int
+) -> np.ndarray | None:
+    """The options (rows of ``res``, grouped: group ``gid[i]``, groups starting at ``starts``)
+    whose resources plus the other groups' smallest stay within ``budget`` (with a margin, so
+    that nothing the branch and bound would accept is dropped), refined for a few rounds as
+    the other groups' smallest grow. None when it proves that no choice fits (the groups'
+    smallest together exceed the budget, or a group lost every option)."""
     b = budget + 1e-9
     lim0 = b + 1e-9 * np.maximum(1.0, np.abs(b))
-    sizes = [len(x[1]) for x in sets]
-    res = np.concatenate([x[4] for x in sets])
-    offsets = np.cumsum([0, *sizes[:-1]])
-    gid = np.repeat(np.arange(len(sets)), sizes)
     ok = np.ones(len(res), dtype=bool)
     n = len(res)
     for _ in range(rounds):
-        mins = np.minimum.reduceat(np.where(ok[:, None], res, np.inf), offsets, axis=0)
+        mins = np.minimum.reduceat(np.where(ok[:, None], res, np.inf), starts, axis=0)
         tot = mins.sum(axis=0)
         if not (tot <= lim0).all():  # an empty group gives inf
             return None
@@ -1162,7 +1160,23 @@ def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple]
         if m == n:
             break
         n = m
-    if n == len(res):
+    return ok
+
+
+def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple] | None:
+    """:meth:`_Prepared.sets` less the options that cannot be part of any choice under
+    ``budget``: an option whose resource plus the other groups' smallest exceeds the budget
+    (with a margin, so that nothing the branch and bound would accept is dropped). A few
+    rounds, as the other groups' smallest grow; None when a group has no option left or the
+    smallest ones together exceed the budget. Order within and between groups is kept."""
+    sizes = [len(x[1]) for x in sets]
+    res = np.concatenate([x[4] for x in sets])
+    offsets = np.cumsum([0, *sizes[:-1]])
+    gid = np.repeat(np.arange(len(sets)), sizes)
+    ok = _trim_mask(res, offsets, gid, budget, rounds)
+    if ok is None:
+        return None
+    if ok.all():
         return sets
     out = []
     for x, a, size in zip(sets, offsets.tolist(), sizes, strict=True):
@@ -1237,24 +1251,10 @@ def _trimmed_out(prep: _Prepared, ks: list[int], budget: np.ndarray, rounds: int
     when it proves that no choice fits (a group loses every option, or the groups' smallest
     together exceed the budget). With a multiplier choice per layer most infeasible budgets
     are decided here (a LUT-bound design cannot move enough lanes onto too few DSPs)."""
-    b = budget + 1e-9
-    lim0 = b + 1e-9 * np.maximum(1.0, np.abs(b))
     rows = np.flatnonzero(prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of])
-    res, gid = prep.res_all[rows], prep.group_of[rows]
     starts = np.concatenate([[0], np.cumsum(np.asarray(ks) + 1)[:-1]])
-    ok = np.ones(len(rows), dtype=bool)
-    n = len(rows)
-    for _ in range(rounds):
-        mins = np.minimum.reduceat(np.where(ok[:, None], res, np.inf), starts, axis=0)
-        tot = mins.sum(axis=0)
-        if not (tot <= lim0).all():  # an empty group gives inf
-            return True
-        ok &= (res <= (lim0 - tot + mins)[gid]).all(axis=1)
-        m = int(ok.sum())
-        if m == n:
-            return False
-        n = m
-    return False
+    ok = _trim_mask(prep.res_all[rows], starts, prep.group_of[rows], budget, rounds)
+    return ok is None
 
 
 def _lagrange(
