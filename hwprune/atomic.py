@@ -71,7 +71,10 @@ def _temp_name(final: Path, *, directory: bool = False) -> Path:
     """A fresh, unused temporary path next to ``final`` (same folder, so same file system)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     if directory:
-        return Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent))
+        tmp = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent)
+        # mkdtemp makes 0700 folders; give the final folder the permissions a plain mkdir() would
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        return Path(tmp)
     fd, name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{final.name}.", dir=final.parent)
     os.close(fd)
     # mkstemp makes 0600 files; give the final file the permissions a plain open() would

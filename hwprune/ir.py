@@ -45,6 +45,12 @@ DTypeKind = str  # "uint" | "int" | "bipolar"
 #: multiplier resource of an MVAU/VVAU: chosen by the folding optimizer ("auto"), LUTs or DSPs
 RES_TYPES = ("auto", "lut", "dsp")
 
+#: why an XNOR unit (binary weights on binary inputs) cannot take ``res_type`` "dsp"
+XNOR_DSP_ERROR = (
+    "res_type 'dsp' is meaningless for binary weights on binary inputs (an XNOR-popcount has "
+    "no multiplier); use 'lut' or 'auto'"
+)
+
 
 def act_kind(bits: int) -> str:
     """Kind of an activation of ``bits`` bits: 1-bit activations are bipolar, wider ones unsigned.
@@ -716,10 +722,7 @@ def _res_type(layer: Mapping[str, Any], i: int, xnor: bool) -> str:
             f"layer {i} ({layer.get('op')}): 'res_type' must be one of {list(RES_TYPES)}, got {v!r}"
         )
     if v == "dsp" and xnor:
-        raise ConfigError(
-            f"layer {i} ({layer.get('op')}): res_type 'dsp' is meaningless for binary weights "
-            "on binary inputs (an XNOR-popcount has no multiplier); use 'lut' or 'auto'"
-        )
+        raise ConfigError(f"layer {i} ({layer.get('op')}): {XNOR_DSP_ERROR}")
     return v
 
 

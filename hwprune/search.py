@@ -1899,17 +1899,9 @@ def _export_best(
             )
             return {"ok": True, "dir": str(best), "files": _rebase(_jsonable(files), folder, best)}
         from hwprune.export import export_model
+        from hwprune.export.run import design_folding
 
-        folding = {  # the folding the search priced: PE, SIMD and the multiplier resource
-            f"{lay['op']}{k}": {
-                "pe": int(lay["pe"]),
-                "simd": int(lay["simd"]),
-                **({"res_type": lay["res_type"]} if lay.get("res_type") else {}),
-            }
-            for op in ("conv", "fc")
-            for k, lay in enumerate(x for x in chosen.design["layers"] if x["op"] == op)
-            if "pe" in lay and "simd" in lay
-        }
+        folding = design_folding(dict(chosen.design))  # the folding the search priced
         qmodel.eval()
         res = export_model(
             qmodel,
@@ -1920,6 +1912,7 @@ def _export_best(
             input_shape=tuple(wb.data.input_shape),
             n_golden=100,
             replace=False,  # ``folder`` is fresh; it replaces best/ as a whole afterwards
+            name=best.name,  # the design is "best", not the temporary folder's name
         )
         csim = getattr(res, "csim", None)
         return {

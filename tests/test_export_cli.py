@@ -218,6 +218,7 @@ def test_export_run_best_and_trial(tmp_path, capsys):
     assert info["bit_exact"] and info["out_dir"] == str(run / "best" / "export")
     design = json.loads((run / "best" / "design.json").read_text())
     fc = [lay for lay in design["layers"] if lay["op"] == "fc"]
+    assert any("pe" in lay for lay in fc)  # the loop below checks something
     for k, lay in enumerate(fc):  # the folding the search priced is the folding exported
         if "pe" in lay:
             want = {key: lay[key] for key in ("pe", "simd", "res_type") if key in lay}
@@ -245,9 +246,54 @@ def test_export_replaces_its_folder_whole(mlp_onnx, tmp_path, capsys):
     assert (out / "hls" / "top.cpp").is_file() and (out / "README.md").is_file()
     assert "C simulation: not run" in (out / "README.md").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    (out / "README.md").write_text("an earlier export's")  # next to dataflow.json: its own
+    code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "C simulation: not run" in (out / "README.md").read_text()
     mine = tmp_path / "project"
     mine.mkdir()
     (mine / "notes.md").write_text("mine")
     code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(mine)], capsys)
     assert code == 2 and err.count("\n") == 1 and "notes.md" in err
     assert (mine / "notes.md").read_text() == "mine" and not (mine / "hls").exists()
+
+
+def test_export_refuses_a_project_folder_with_git_and_readme(mlp_onnx, tmp_path, capsys):
+    """`--out proj` where proj holds the user's .git/ and README.md: refused on one line,
+    nothing deleted (a dotfile or a README.md is not the export's own)."""
+    proj = tmp_path / "proj"
+    (proj / ".git").mkdir(parents=True)
+    (proj / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (proj / "README.md").write_text("# my project\n")
+    code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(proj)], capsys)
+    assert code == 2 and err.count("\n") == 1 and ".git" in err and "--out" in err, err
+    assert "Traceback" not in err
+    assert (proj / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert (proj / "README.md").read_text() == "# my project\n"
+    assert sorted(p.name for p in proj.iterdir()) == [".git", "README.md"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_replaceable_folder_rules(tmp_path):
+    """What an export may replace: its own entries (a README.md only next to dataflow.json or
+    hls/) and its own ``.tmp-`` leftovers; any other entry, dotfiles included, is refused."""
+    from hwprune.errors import ConfigError
+    from hwprune.export.core import _check_replaceable
+
+    d = tmp_path / "d"
+    d.mkdir()
+    _check_replaceable(d)  # empty
+    (d / "README.md").write_text("mine")
+    with pytest.raises(ConfigError, match="README.md but is no earlier export"):
+        _check_replaceable(d)
+    (d / "hls").mkdir()
+    _check_replaceable(d)  # README.md of an earlier export
+    (d / "hls").rmdir()
+    (d / "dataflow.json").write_text("{}")
+    _check_replaceable(d)
+    (d / ".tmp-hls.x1y2").mkdir()  # the export's own leftovers
+    _check_replaceable(d)
+    for dotfile in (".gitignore", ".env"):
+        (d / dotfile).write_text("")
+    with pytest.raises(ConfigError, match=r"\(\.env, \.gitignore\).*empty or new --out"):
+        _check_replaceable(d)

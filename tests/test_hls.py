@@ -239,6 +239,31 @@ def test_each_layer_is_bound_to_the_multiplier_resource_it_was_priced_with(tmp_p
         )
 
 
+def test_design_name_is_the_final_folders_not_the_temporary_ones(tmp_path):
+    """A caller writing into a temporary folder (the search's best/) names the design: its
+    estimate.json and dataflow.json say "best", not ".tmp-best.xxxx"; by default the design is
+    named after --out."""
+    q, shape = quant_model("mlp-digits")
+    work = tmp_path / ".tmp-best.a1b2"
+    export_model(
+        q,
+        "pynq-z2",
+        out_dir=work,
+        input_shape=shape,
+        n_golden=4,
+        csim=False,
+        name="best",
+        replace=False,
+    )
+    assert json.loads((work / "estimate.json").read_text())["name"] == "best"
+    assert json.loads((work / "dataflow.json").read_text())["name"] == "best"
+    res = export_model(
+        q, "pynq-z2", out_dir=tmp_path / "exp", input_shape=shape, n_golden=4, csim=False
+    )
+    assert json.loads((res.out_dir / "estimate.json").read_text())["name"] == "exp"
+    assert json.loads((res.out_dir / "dataflow.json").read_text())["name"] == "exp"
+
+
 def test_bnn_pynq_tfc_made_elsewhere(tmp_path):
     """Brevitas' bnn_pynq TFC-W1A1 (XNOR layers, XNOR head, TensorNorm, 2x-1 on the host)."""
     import torch

@@ -322,6 +322,55 @@ def test_partial_folding_is_completed_by_the_optimizer(cnn_qonnx):
     assert f["conv1_swg"]["simd"] > 1  # chosen by the optimizer, not left at 1
 
 
+def test_old_design_without_res_type_is_exported_as_priced(mlp_qonnx):
+    """A design.json from before the search chose LUT/DSP has PE/SIMD but no res_type; it was
+    priced with the fixed "auto" rule, so `export --run` pins that rule's choice instead of
+    letting the optimizer choose again (it would take LUTs for fc0's 8-bit weights)."""
+    from export_models import MLP_BITS
+
+    from hwprune.design import graph_from_design
+    from hwprune.estimate import evaluate
+    from hwprune.export.fold import apply_folding
+    from hwprune.export.run import design_folding
+    from hwprune.models import get_spec
+    from hwprune.targets import load_target
+
+    model, _ = mlp_qonnx
+    graph = lower_model(model)
+    spec = get_spec("mlp-digits")
+    old = {
+        "name": "old",
+        "input": {"shape": list(spec.input_shape), "bits": graph.input.out_type.bits},
+        "layers": [{**lay, "pe": 1, "simd": 1} for lay in spec.design_layers(*MLP_BITS)],
+    }
+    priced = evaluate(graph_from_design(old), load_target("pynq-z2"))  # priced as it was then
+    want = {lay.name: lay.res_type for lay in priced.layers if lay.op == "MVAU"}
+    assert want["fc0"] == "dsp"
+    folding = design_folding(old)
+    assert {name: f["res_type"] for name, f in folding.items()} == want
+    f = folding_of(apply_folding(graph, folding, "pynq-z2"))
+    assert {name: f[name] for name in want} == {
+        name: {"pe": 1, "simd": 1, "res_type": res} for name, res in want.items()
+    }
+
+
+def test_res_types_and_xnor_message_are_shared_with_the_ir(mlp_qonnx):
+    """The export's folding check uses the IR's res_type values and its XNOR/DSP message."""
+    from hwprune import ir
+    from hwprune.export import fold
+
+    assert fold.RES_TYPES is ir.RES_TYPES
+    model, _ = mlp_qonnx
+    graph = lower_model(model)
+    with pytest.raises(ConfigError) as exc:
+        with_folding(graph, {"fc1": {"res_type": "dsp"}})  # fc1: bipolar x bipolar (XNOR)
+    assert str(exc.value) == f"fc1: {ir.XNOR_DSP_ERROR}"
+    layers = [{"op": "fc", "out": 4, "wbits": 1, "abits": None, "res_type": "dsp"}]
+    with pytest.raises(ConfigError) as exc:
+        ir.build_ir(layers, (8,), 1, input_kind="bipolar")
+    assert str(exc.value) == f"layer 0 (fc): {ir.XNOR_DSP_ERROR}"
+
+
 def test_grouped_convolution_is_refused(tmp_path):
     import brevitas.nn as qnn
     from brevitas.quant import Uint8ActPerTensorFloat

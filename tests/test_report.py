@@ -361,7 +361,7 @@ def test_layer_table_from_the_cost_model() -> None:
     assert [r["wbits"] for r in mvau] == [4, 2, 2] and mvau[-1]["abits"] is None
     # where each layer's products were priced (the folding's LUT/DSP choice) is shown
     assert [r["res_type"] for r in mvau] == [
-        lay["res_type"] for lay in est["layers"][::1] if lay.get("res_type")
+        lay["res_type"] for lay in est["layers"] if lay.get("res_type")
     ]
     assert all(r["res_type"] in ("lut", "dsp") for r in mvau)
     assert {r["op"] for r in rows if not r["compute"]} >= {"SlidingWindow", "MaxPool"}

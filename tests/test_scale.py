@@ -131,6 +131,18 @@ def test_atomic_writes_replace_whole_or_nothing(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
+def test_atomic_dir_has_the_umask_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder made by atomic_dir (best/, an export) gets the mode a plain mkdir() gives
+    under the umask (0755 under umask 022), not mkdtemp's 0700."""
+    import hwprune.atomic as atomic
+
+    monkeypatch.setattr(atomic, "_UMASK", 0o022)
+    for final in (tmp_path / "new", tmp_path / "new"):  # made, then replaced
+        with atomic_dir(final) as tmp:
+            (tmp / "a").write_text("1")
+        assert final.stat().st_mode & 0o777 == 0o755, oct(final.stat().st_mode)
+
+
 def test_killed_writer_never_leaves_a_partial_file(tmp_path: Path) -> None:
     """SIGKILL a process in the middle of a large atomic write: the file is old or absent."""
     target = tmp_path / "ckpt.bin"

@@ -127,7 +127,14 @@ EXPORT_ENTRIES = (
 
 
 def _check_replaceable(out: Path) -> None:
-    """Refuse an output folder that replacing as a whole would lose someone's files in."""
+    """Refuse an output folder that replacing as a whole would lose someone's files in.
+
+    Only what an export writes (:data:`EXPORT_ENTRIES`) may be there, dotfiles such as
+    ``.git`` are someone's too (only an export's own ``.tmp-`` leftovers are passed over), and
+    a ``README.md`` counts as an export's only next to its ``dataflow.json`` or ``hls/``.
+    """
+    from hwprune.atomic import _TMP_PREFIX
+
     if not out.exists():
         return
     if not out.is_dir():
@@ -138,14 +145,20 @@ def _check_replaceable(out: Path) -> None:
             f"output folder '{out}' is the working directory (or holds it); the export "
             "replaces its folder as a whole, so pass a subfolder such as --out export"
         )
-    extra = sorted(
-        p.name for p in out.iterdir() if p.name not in EXPORT_ENTRIES and not p.name.startswith(".")
-    )
+    names = {p.name for p in out.iterdir() if not p.name.startswith(_TMP_PREFIX)}
+    extra = sorted(names - set(EXPORT_ENTRIES))
     if extra:
         shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
         raise ConfigError(
             f"output folder '{out}' holds files an export does not write ({shown}); the "
-            "export replaces its folder as a whole, so pass a new folder or an earlier export's"
+            "export replaces its folder as a whole, so pass an empty or new --out (or an "
+            "earlier export's folder)"
+        )
+    if "README.md" in names and not ((out / "dataflow.json").is_file() or (out / "hls").is_dir()):
+        raise ConfigError(
+            f"output folder '{out}' holds a README.md but is no earlier export (it has no "
+            "dataflow.json or hls/); the export replaces its folder as a whole, so pass an "
+            "empty or new --out"
         )
 
 
@@ -187,6 +200,7 @@ def export_model(
     seed: int = 0,
     strict: bool = True,
     replace: bool = True,
+    name: str | None = None,
 ) -> ExportResult:
     """Export ``model`` (Brevitas ``nn.Module``, QONNX path or ModelWrapper) for ``target``.
 
@@ -210,6 +224,9 @@ def export_model(
         replace: False writes into ``out_dir`` file by file instead (for a caller that
             assembles a fresh folder and publishes it whole itself, e.g. the search's
             ``best/``).
+        name: the design's name in ``estimate.json`` and ``dataflow.json``; default: the name
+            of ``out_dir`` (a caller writing into a temporary folder that becomes the final
+            one passes the final folder's name).
 
     Raises :class:`~hwprune.errors.LoweringError` for graphs the lowering cannot handle.
     """
@@ -231,6 +248,7 @@ def export_model(
     if n_golden < 1:
         raise ConfigError("the number of golden vectors must be at least 1")
     out = Path(out_dir)
+    design_name = name or Path(os.path.abspath(out)).name or "design"
     with _output_folder(out, replace) as work:
         qmodel = _qonnx_model(model, input_shape, work)
         timings["qonnx_s"] = time.perf_counter() - t0
@@ -249,13 +267,14 @@ def export_model(
 
         t = time.perf_counter()
         folded = apply_folding(graph, folding, tgt, fps=fps, clock_mhz=clock_mhz)
-        ir_graph = to_ir(folded, name=out.name or "design")
+        ir_graph = to_ir(folded, name=design_name)
         est = evaluate(ir_graph, tgt, clock_mhz=clock_mhz)
         fold_map = folding_of(folded)
         if {k: dict(v) for k, v in est.folding.items()} != fold_map:  # one folding for both sides
             raise ExportMismatchError("internal: the folding of estimate.json differs from the HLS")
         (work / "estimate.json").write_text(est.to_json() + "\n")
         doc = json.loads(folded.to_json())
+        doc["name"] = design_name
         doc["target"] = tgt.name
         doc["verification"] = report.to_dict()
         (work / "dataflow.json").write_text(json.dumps(doc, indent=2) + "\n")

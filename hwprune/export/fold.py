@@ -32,12 +32,11 @@ from hwprune.export.graph import (
     SlidingWindowNode,
     VVAUNode,
 )
+from hwprune.ir import RES_TYPES, XNOR_DSP_ERROR
 
 log = logging.getLogger(__name__)
 
 Folding = dict[str, dict[str, Any]]
-
-_RES_TYPES = ("auto", "lut", "dsp")
 
 
 def kind_of(t: IntType) -> str:
@@ -164,26 +163,30 @@ def check_folding(graph: IntGraph) -> None:
     nodes = list(graph.nodes)
     for i, n in enumerate(nodes):
         rules: list[tuple[str, int, int, str]] = []
-        if isinstance(n, VVAUNode):
-            rules = [("pe", n.pe, n.channels, "channels"), ("simd", n.simd, n.mw, "kernel size")]
-            if n.simd > 1 and n.pe != n.channels:
-                raise ConfigError(
-                    f"{n.name}: simd={n.simd} > 1 needs pe = channels "
-                    f"({n.channels}) in a depthwise convolution"
-                )
-            swg = nodes[i - 1]
-            if isinstance(swg, SlidingWindowNode) and swg.simd != n.pe:
-                raise ConfigError(
-                    f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the "
-                    f"depthwise {n.name} it feeds"
-                )
-        elif isinstance(n, MVAUNode):
-            rules = [("pe", n.pe, n.mh, "output channels"), ("simd", n.simd, n.mw, "input length")]
-        if isinstance(n, MVAUNode) and n.xnor and n.res_type == "dsp":
-            raise ConfigError(
-                f"{n.name}: res_type 'dsp' is meaningless for binary weights on binary inputs "
-                "(an XNOR-popcount has no multiplier); use 'lut' or 'auto'"
-            )
+        if isinstance(n, MVAUNode):  # a VVAUNode is one too
+            if isinstance(n, VVAUNode):
+                rules = [
+                    ("pe", n.pe, n.channels, "channels"),
+                    ("simd", n.simd, n.mw, "kernel size"),
+                ]
+                if n.simd > 1 and n.pe != n.channels:
+                    raise ConfigError(
+                        f"{n.name}: simd={n.simd} > 1 needs pe = channels "
+                        f"({n.channels}) in a depthwise convolution"
+                    )
+                swg = nodes[i - 1]
+                if isinstance(swg, SlidingWindowNode) and swg.simd != n.pe:
+                    raise ConfigError(
+                        f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the "
+                        f"depthwise {n.name} it feeds"
+                    )
+            else:
+                rules = [
+                    ("pe", n.pe, n.mh, "output channels"),
+                    ("simd", n.simd, n.mw, "input length"),
+                ]
+            if n.xnor and n.res_type == "dsp":
+                raise ConfigError(f"{n.name}: {XNOR_DSP_ERROR}")
         elif isinstance(n, (SlidingWindowNode, PadNode)):
             rules = [("simd", n.simd, n.in_shape[2], "channels")]
         elif isinstance(n, LabelSelectNode):
@@ -222,9 +225,9 @@ def _as_folding(folding: Any) -> Folding:
         entry: dict[str, Any] = {k: int(v) for k, v in vals.items()}
         res = [f[k] for k in f if k.lower() in ("res_type", "restype")]  # ours, FINN's resType
         if res:
-            if res[0] not in _RES_TYPES:
+            if res[0] not in RES_TYPES:
                 raise ConfigError(
-                    f"folding of {name}: res_type must be one of {list(_RES_TYPES)}, got {res[0]!r}"
+                    f"folding of {name}: res_type must be one of {list(RES_TYPES)}, got {res[0]!r}"
                 )
             entry["res_type"] = str(res[0])
         out[str(name)] = entry

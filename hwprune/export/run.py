@@ -56,15 +56,24 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
     return recipe, target, study
 
 
-def _design_folding(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def design_folding(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The folding a search's design gives its conv/fc layers (PE, SIMD, ``res_type``).
 
+    A design written before the search chose LUT or DSP per layer has PE and SIMD but no
+    ``res_type``: it was priced by the cost model's fixed rule for ``"auto"``
+    (:func:`hwprune.cost.fpga.res_type_of`), so that rule's choice is pinned, and the export
+    builds the design that was priced instead of letting the optimizer choose again.
+
     Example:
-        >>> _design_folding({"layers": [{"op": "fc", "pe": 2, "simd": 4, "res_type": "lut"}]})
+        >>> design_folding({"layers": [{"op": "fc", "pe": 2, "simd": 4, "res_type": "lut"}]})
         {'fc0': {'pe': 2, 'simd': 4, 'res_type': 'lut'}}
+        >>> design_folding({"input": {"shape": [16], "bits": 8}, "layers": [
+        ...     {"op": "fc", "out": 8, "wbits": 2, "abits": None, "pe": 2, "simd": 4}]})
+        {'fc0': {'pe': 2, 'simd': 4, 'res_type': 'dsp'}}
     """
     count = {"conv": 0, "fc": 0}
     folding: dict[str, dict[str, Any]] = {}
+    fixed_rule: dict[str, str] | None = None
     for lay in design.get("layers", []):
         op = lay.get("op")
         if op not in count:
@@ -74,9 +83,35 @@ def _design_folding(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
         f: dict[str, Any] = {k: int(lay[k]) for k in ("pe", "simd") if isinstance(lay.get(k), int)}
         if lay.get("res_type") in ("lut", "dsp"):  # the multiplier resource the search priced
             f["res_type"] = lay["res_type"]
+        elif "pe" in f and "simd" in f:  # priced as "auto": the fixed rule's choice
+            if fixed_rule is None:
+                fixed_rule = _fixed_res_types(design)
+            f["res_type"] = fixed_rule[name]
         if f:
             folding[name] = f
     return folding
+
+
+def _fixed_res_types(design: dict[str, Any]) -> dict[str, str]:
+    """``{name: "lut" | "dsp"}``: what each conv/fc of ``design`` is priced with as ``"auto"``.
+
+    Example:
+        >>> _fixed_res_types({"input": {"shape": [16], "bits": 8}, "layers": [
+        ...     {"op": "fc", "out": 8, "wbits": 1, "abits": 1},
+        ...     {"op": "fc", "out": 2, "wbits": 1, "abits": None}]})
+        {'fc0': 'dsp', 'fc1': 'lut'}
+    """
+    from hwprune.cost.fpga import res_type_of
+    from hwprune.design import graph_from_design
+
+    layers = [
+        {k: v for k, v in lay.items() if k not in ("pe", "simd", "res_type")}
+        if isinstance(lay, dict)
+        else lay
+        for lay in design.get("layers", [])
+    ]
+    graph = graph_from_design({**design, "layers": layers})
+    return {n.name: res_type_of(n) for n in graph.nodes if n.op in ("MVAU", "VVAU")}
 
 
 def export_run(
@@ -162,7 +197,7 @@ def export_run(
         )
         default_out = run / "trials" / str(trial) / "export"
     qmodel.eval()
-    fold = folding if folding is not None else (_design_folding(design) or "auto")
+    fold = folding if folding is not None else (design_folding(design) or "auto")
     return export_model(
         qmodel,
         target,
