@@ -75,6 +75,7 @@ import numpy as np
 from hwprune.cost.fpga import (
     _RAMB18,
     _RAMB36,
+    LUTRAM_DEPTH,
     FpgaCostParams,
     _dsp_per_lane,
     _lane_units,
@@ -260,7 +261,7 @@ def _mac_opts(n, p: FpgaCostParams, pes, simds, vvau: bool):
     bram = wb
     if nthr:
         tw = pe * nthr * n.acc_bits
-        small = (tw * tmem <= p.thr_lutram_max_bits) | (tmem <= 64)  # as threshold_memory
+        small = (tw * tmem <= p.thr_lutram_max_bits) | (tmem <= LUTRAM_DEPTH)  # as threshold_memory
         tl = np.where(small, tw * _cdiv(tmem, 64), 0).astype(float)
         tb = np.where(small, 0.0, _bram18_vec(tw, tmem, "ramb36"))
         lut = lut + tl
@@ -385,7 +386,7 @@ def _mac_opts_cat(items: list[tuple], p: FpgaCostParams) -> tuple:
     lut = lut + wl
     bram = wb
     tw = pe * nthr * acc  # 0 without thresholds: adds exactly 0.0 below
-    small = (tw * tmem <= p.thr_lutram_max_bits) | (tmem <= 64)  # as threshold_memory
+    small = (tw * tmem <= p.thr_lutram_max_bits) | (tmem <= LUTRAM_DEPTH)  # as threshold_memory
     tl = np.where(small, tw * ((tmem + 63) >> 6), 0).astype(float)
     tb = np.zeros(len(tw))
     big = np.flatnonzero(~small)

@@ -129,6 +129,10 @@ class NodeCost:
     dsp: float
 
 
+#: depth of one LUTRAM primitive (RAM64X1): a memory up to this deep costs one LUT a bit
+LUTRAM_DEPTH = 64
+
+
 def bram18_for(width: int, depth: int, granularity: str = "ramb36") -> float:
     """RAMB18-equivalents for a ``width x depth`` memory, mapped as Vivado does for FINN memories.
 
@@ -167,7 +171,7 @@ def memory_cost(
         style == "auto" and (depth <= 16 or width * depth <= p.lutram_max_bits)
     )
     if lutram:
-        return float(width * math.ceil(depth / 64)), 0.0
+        return float(width * math.ceil(depth / LUTRAM_DEPTH)), 0.0
     return 0.0, bram18_for(width, depth, granularity)
 
 
@@ -184,7 +188,7 @@ def threshold_memory(width: int, depth: int, p: FpgaCostParams) -> tuple[float, 
         >>> threshold_memory(255 * 16, 16, FpgaCostParams())  # 8-bit out, 16 channels, PE=1
         (4080.0, 0.0)
     """
-    if width * depth <= p.thr_lutram_max_bits or depth <= 64:
+    if width * depth <= p.thr_lutram_max_bits or depth <= LUTRAM_DEPTH:
         return memory_cost(width, depth, "distributed", p)
     return memory_cost(width, depth, "block", p)
 
