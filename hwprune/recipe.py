@@ -279,6 +279,30 @@ class Recipe:
         """Optuna directions of :attr:`objectives`."""
         return [OBJECTIVES[o] for o in self.objectives]
 
+    def trial_seed(self, number: int) -> int:
+        """Seed of trial ``number``'s fine-tune (the search and ``export --trial`` agree).
+
+        Example:
+            >>> Recipe(seed=3).trial_seed(5)
+            1008
+        """
+        return self.seed + 1000 + int(number)
+
+    def final_seed(self) -> int:
+        """Seed of the chosen design's final fine-tune.
+
+        Example:
+            >>> Recipe(seed=3).final_seed()
+            10
+        """
+        return self.seed + 7
+
+
+#: upper bounds that keep a typo from asking for a lifetime of work or terabytes of memory
+MAX_TRIALS = 100_000
+MAX_EPOCHS = 10_000
+MAX_WIDTH_MULT = 64.0
+
 
 # --------------------------------------------------------------------------- field table
 #: CLI flag (without ``--``) -> dotted recipe field; every other field is reachable via --set
@@ -357,10 +381,14 @@ def load_recipe(
             )
     if not path.is_file():
         raise ConfigError(f"recipe file '{path}' does not exist; check the path")
+    from hwprune.safeload import read_user_text
+
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(read_user_text(path, "recipe file"))
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"recipe '{path}' is not valid TOML ({exc}); fix the file") from None
+    except RecursionError:
+        raise ConfigError(f"recipe '{path}' is nested too deeply; fix the file") from None
     data.setdefault("name", path.stem)
     recipe = Recipe.from_dict(data, source=f"recipe '{path.name}'")
     if overrides:
@@ -522,6 +550,11 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
                 source,
             )
 
+    def at_most(attr: str, hi: float) -> None:
+        value = getattr(obj, attr)
+        if value > hi:
+            raise _err(f"{prefix}{attr}", f"must be at most {hi:g}, got {value:g}", source)
+
     def bits(attr: str, lo: int = 1, hi: int = 8, allow_empty: bool = False) -> None:
         vals = getattr(obj, attr)
         if not vals and not allow_empty:
@@ -570,6 +603,9 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
         positive("trials")
         positive("epochs")
         nonneg("final_epochs")
+        at_most("trials", MAX_TRIALS)
+        at_most("epochs", MAX_EPOCHS)
+        at_most("final_epochs", MAX_EPOCHS)
         nonneg("timeout")
         nonneg("patience")
         nonneg("threads")
@@ -592,6 +628,12 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
             raise _err(f"{prefix}population", f"must be >= 2, got {obj.population}", source)
     elif isinstance(obj, Recipe):
         positive("width_mult")
+        at_most("width_mult", MAX_WIDTH_MULT)
+        if not 0 <= obj.seed < 2**31:
+            raise _err("seed", f"must be in 0..{2**31 - 1}, got {obj.seed}", source)
+        from hwprune.runfolder import safe_name
+
+        safe_name(obj.name, "recipe name", hint=f"rename it (from {source})")
         if not obj.objectives:
             raise _err("objectives", "must name at least one objective", source)
         for o in obj.objectives:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,45 @@ __all__ = [
     "atomic_write_text",
     "claim_path",
     "folder_lock",
+    "safe_name",
     "trial_claim",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+#: what a name may look like before it becomes a file or folder name: no separators, no
+#: ``..``, no leading dot or dash, no control characters, at most 100 characters
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@,-]{0,99}")
+
+
+def safe_name(name: object, what: str = "name", *, hint: str = "") -> str:
+    """Return ``name`` if it can be a file or folder name on its own, else raise.
+
+    Every name that hwprune turns into a path (a study name -> ``runs/<study>``, a recipe or
+    target name -> ``<name>.toml``, a design name) goes through here first, so no name can
+    reach outside the folder meant for it (``../x``, ``/abs``, ``a/b``, ``.``, ``..``).
+    Letters, digits and ``_ . + = @ , -`` are allowed; raises
+    :class:`~hwprune.errors.ConfigError` with one line otherwise.
+
+    Example:
+        >>> safe_name("digits-mlp-pynq-z2", "study name")
+        'digits-mlp-pynq-z2'
+        >>> safe_name("../x", "study name")
+        Traceback (most recent call last):
+        ...
+        hwprune.errors.ConfigError: study name '../x' cannot be a folder name ...
+    """
+    from hwprune.errors import ConfigError
+
+    text = name if isinstance(name, str) else ""
+    if not _SAFE_NAME.fullmatch(text) or text in (".", ".."):
+        shown = repr(name)[:80]
+        raise ConfigError(
+            f"{what} {shown} cannot be a folder name (it must be 1-100 letters, digits or "
+            f"_ . + = @ , - without '/', '..' or a leading dot); {hint or 'rename it'}"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -60,6 +96,19 @@ class RunFolder:
     """
 
     root: Path
+
+    @classmethod
+    def for_study(cls, out: str | Path | None, study_name: str, base: str = "runs") -> RunFolder:
+        """``out`` when given, else ``<base>/<study_name>`` once the name is checked safe.
+
+        Example:
+            >>> RunFolder.for_study(None, "s1").root.as_posix()
+            'runs/s1'
+        """
+        if out:
+            return cls(Path(out))
+        name = safe_name(study_name, "study name", hint="pass --study-name NAME or --out FOLDER")
+        return cls(Path(base) / name)
 
     @property
     def db_path(self) -> Path:

@@ -37,8 +37,9 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +53,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hwprune.errors import StorageError
 
 __all__ = [
+    "AtomicClaimRDBStorage",
     "DEFAULT_GRACE_PERIOD",
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_MAX_RETRY",
@@ -83,16 +85,47 @@ _JOURNAL_SUFFIXES = (".log", ".journal")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
+#: query parameters whose value is a secret (``?password=...``, ``&sslpassword=...``)
+_SECRET_KEYS = re.compile(r"(pass|pwd|secret|token|api[_-]?key|credential)", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """Hide the password of a database URL (for logs and error messages).
+    """Hide every password of a database URL (for logs, summaries, reports and errors).
+
+    The user-info part runs from ``scheme://`` to the *last* ``@`` before the query, as in
+    SQLAlchemy's URL parser, so a password holding ``/``, ``:`` or even ``@`` is hidden whole;
+    query parameters that carry a secret (``password=``, ``sslpassword=``, ``token=``, ...) are
+    hidden too.
 
     Example:
         >>> redact_url("postgresql://hw:pa55@10.0.0.5/optuna")
         'postgresql://hw:***@10.0.0.5/optuna'
+        >>> redact_url("postgresql://hw:a/b@db/optuna")
+        'postgresql://hw:***@db/optuna'
+        >>> redact_url("postgresql://db/optuna?user=hw&password=x")
+        'postgresql://db/optuna?user=hw&password=***'
         >>> redact_url("sqlite:///run/study.db")
         'sqlite:///run/study.db'
     """
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    text = str(url)
+    head = _URL_SCHEME.match(text)
+    if head is None:
+        return text
+    scheme, rest = text[: head.end()], text[head.end() :]
+    if scheme.lower().startswith(("sqlite", "journal")):
+        return text  # a file path, no secret in it
+    base, qmark, query = rest.partition("?")
+    at = base.rfind("@")
+    if at >= 0:
+        user, colon, _password = base[:at].partition(":")
+        base = f"{user}:***{base[at:]}" if colon else base
+    if qmark:
+        parts = []
+        for item in query.split("&"):
+            key, eq, _value = item.partition("=")
+            parts.append(f"{key}=***" if eq and _SECRET_KEYS.search(key) else item)
+        query = "&".join(parts)
+    return f"{scheme}{base}{qmark}{query}"
 
 
 @dataclass(frozen=True)
@@ -392,7 +425,7 @@ def _open_rdb(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for heartbeat_interval
-            return RDBStorage(
+            return AtomicClaimRDBStorage(
                 _driver_url(spec),
                 engine_kwargs=_engine_kwargs(spec),
                 heartbeat_interval=heartbeat_interval,
@@ -437,6 +470,55 @@ def _open_journal(
             f"cannot read the journal {spec.path}: {_reason(exc)}; the file is not an Optuna "
             "journal or is damaged, start a new one"
         ) from exc
+
+
+class AtomicClaimRDBStorage(RDBStorage):
+    """Optuna's RDB storage whose claim of a queued (WAITING) trial is one conditional UPDATE.
+
+    Optuna pops a queued trial by reading its state and then writing RUNNING. Its ``SELECT ...
+    FOR UPDATE`` makes that atomic on PostgreSQL and MySQL, but SQLite ignores ``FOR UPDATE``
+    and its Python driver opens the write transaction only at the UPDATE, so two processes could
+    both read WAITING and both "win" the same trial (one of them later crashes with
+    ``UpdateFinishedTrialError``). Here the claim is ``UPDATE trials SET state = RUNNING WHERE
+    trial_id = ? AND state = WAITING``: the database serialises the two writes and exactly one
+    sees a changed row, on every SQL database.
+
+    Example:
+        >>> import tempfile, optuna
+        >>> st = AtomicClaimRDBStorage(f"sqlite:///{tempfile.mkdtemp()}/s.db")
+        >>> study = optuna.create_study(storage=st)
+        >>> study.enqueue_trial({"x": 1.0})
+        >>> tid = study._pop_waiting_trial_id()
+        >>> st.set_trial_state_values(tid, optuna.trial.TrialState.RUNNING)  # already claimed
+        False
+    """
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        """Set a trial's state; a WAITING -> RUNNING claim succeeds for one caller only."""
+        if state != TrialState.RUNNING or values is not None:
+            return super().set_trial_state_values(trial_id, state, values)
+        import sqlalchemy
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        now = datetime.now(timezone.utc).replace(tzinfo=None)  # Optuna stores naive UTC
+        with _create_scoped_session(self.scoped_session) as session:
+            claimed = session.execute(
+                sqlalchemy.update(models.TrialModel)
+                .where(
+                    models.TrialModel.trial_id == trial_id,
+                    models.TrialModel.state == TrialState.WAITING,
+                )
+                .values(state=TrialState.RUNNING, datetime_start=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        if claimed == 1:
+            return True
+        # someone else claimed it: RUNNING -> False, finished -> UpdateFinishedTrialError
+        self.check_trial_is_updatable(trial_id, self.get_trial(trial_id).state)
+        return False
 
 
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):

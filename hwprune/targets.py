@@ -178,8 +178,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise TargetError(
             f"cannot read target file {path}: {exc.strerror}; check the path"
         ) from exc
+    except UnicodeDecodeError:
+        raise TargetError(f"target file {path} is not UTF-8 text; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"target file {path} is not valid TOML ({exc}); fix its syntax") from exc
+    except RecursionError:
+        raise TargetError(f"target file {path} is nested too deeply; fix the file") from None
 
 
 def target_from_file(path: str | Path) -> Any:
@@ -197,6 +201,9 @@ def target_from_file(path: str | Path) -> Any:
         raise TargetError(f"{path}: field 'kind' must be one of {sorted(_READERS)}, got {kind!r}")
     if "name" not in data:
         data = {**data, "name": path.stem}
+    from hwprune.runfolder import safe_name
+
+    safe_name(data["name"], "target name", hint=f"rename it in {path}")
     return _READERS[kind](data, str(path))
 
 
@@ -225,6 +232,15 @@ def load_target(name_or_path: str | Path) -> Any:
         if not candidate.is_file():
             raise TargetError(f"target file {text} does not exist; check the path")
         return target_from_file(candidate)
+    from hwprune.errors import ConfigError
+    from hwprune.runfolder import safe_name
+
+    try:
+        safe_name(text, "target")
+    except ConfigError:
+        raise TargetError(
+            f"unknown target {text!r}; run `hwprune targets` to list them, or pass a TOML file"
+        ) from None
     shipped = resource_dir("targets") / f"{text}.toml"
     if not shipped.is_file():
         raise TargetError(

@@ -51,6 +51,7 @@ from hwprune.errors import ConfigError
 
 __all__ = [
     "FAIL_REASON_ATTR",
+    "STORAGE_ENV",
     "SURPLUS_ATTR",
     "WorkerResult",
     "assign_devices",
@@ -439,6 +440,7 @@ def launch_workers(
         >>> wait_workers(ws)
         [0, 0]
     """
+    argv, secret_env = _secrets_to_env(argv)
     slots = assign_devices(list(devices), workers)
     threads = str(_threads_per_worker(workers))
     log_folder = Path(log_dir) if log_dir is not None else None
@@ -451,6 +453,7 @@ def launch_workers(
             child_env.setdefault("OMP_NUM_THREADS", threads)
             child_env.setdefault("MKL_NUM_THREADS", threads)
             child_env["HWPRUNE_WORKER_INDEX"] = str(index)
+            child_env.update(secret_env)
             cmd = [*argv, *([device_flag, device] if device is not None else [])]
             log_path = log_folder / f"worker-{index}.log" if log_folder is not None else None
             out: IO[bytes] | None = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
@@ -470,6 +473,32 @@ def launch_workers(
         _stop(started)
         raise
     return started
+
+
+#: environment variable that carries ``hwprune worker``'s storage URL when it holds a password
+STORAGE_ENV = "HWPRUNE_STORAGE"
+
+
+def _secrets_to_env(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Move a ``--storage URL`` that holds a password out of ``argv`` into the environment.
+
+    A command line is visible to every user of the machine (``ps``); the environment of a
+    process is not. The worker reads the URL from :data:`STORAGE_ENV` instead.
+
+    Example:
+        >>> _secrets_to_env(["hwprune", "worker", "--storage", "postgresql://u:pw@h/db"])
+        (['hwprune', 'worker'], {'HWPRUNE_STORAGE': 'postgresql://u:pw@h/db'})
+        >>> _secrets_to_env(["hwprune", "worker", "--storage", "sqlite:///r/s.db"])[1]
+        {}
+    """
+    from hwprune.storage import redact_url
+
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--storage" and redact_url(out[i + 1]) != out[i + 1]:
+            env = {STORAGE_ENV: out[i + 1]}
+            return out[:i] + out[i + 2 :], env
+    return out, {}
 
 
 def _stop(workers: Sequence[LaunchedWorker], grace: float = 30.0) -> None:

@@ -256,7 +256,13 @@ def search_command(
 
 
 def worker_command(
-    storage: str = typer.Option(..., help="Optuna storage URL of the study to join."),
+    storage: str = typer.Option(
+        ...,
+        envvar="HWPRUNE_STORAGE",
+        show_envvar=False,
+        help="Optuna storage URL of the study to join (or the HWPRUNE_STORAGE environment "
+        "variable, which keeps a password out of `ps`).",
+    ),
     study: str = typer.Option(..., help="Name of the study to join."),
     trials: int | None = typer.Option(
         None, help="Total finished trials to reach (default: the study's budget)."

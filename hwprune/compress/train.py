@@ -501,7 +501,9 @@ def train_parent(
     path = Path(cache_dir) / f"parent-{key}.pt" if cache_dir is not None else None
     if path is not None and path.is_file():
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
+            from hwprune.safeload import load_torch_dict
+
+            blob = load_torch_dict(path, "cached parent")
             model.load_state_dict(blob["state_dict"])
             model.eval()
             model.history = blob.get("history", {})

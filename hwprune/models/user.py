@@ -104,25 +104,11 @@ def load_checkpoint(model: nn.Module, checkpoint: str | Path, what: str = "the m
         ...     load_checkpoint(torch.nn.Linear(2, 2), f"{d}/m.pt") is not None
         True
     """
-    import torch
+
+    from hwprune.safeload import load_state_dict
 
     path = Path(checkpoint)
-    if not path.is_file():
-        raise ModelError(f"checkpoint '{path}' does not exist; check the path")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise ModelError(
-            f"cannot read checkpoint '{path}' ({type(exc).__name__}); save it with "
-            "torch.save(model.state_dict(), path)"
-        ) from exc
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ModelError(
-            f"checkpoint '{path}' is not a state dict; save it with "
-            "torch.save(model.state_dict(), path)"
-        )
+    state = load_state_dict(path, "checkpoint")
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # size mismatch
