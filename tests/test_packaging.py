@@ -44,6 +44,14 @@ def test_wheel_contains_data_folders(wheel: Path) -> None:
         assert len(shipped) == len(source), f"{kind}: wheel has {shipped}, repo has {source}"
 
 
+def test_wheel_contains_report_templates(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    folder = ROOT / "hwprune" / "report" / "templates"
+    source = [p.relative_to(ROOT).as_posix() for p in folder.rglob("*") if p.is_file()]
+    assert any(s.endswith("report.html.j2") for s in source)
+    assert set(source) <= names, sorted(set(source) - names)
+
+
 @pytest.mark.slow
 def test_installed_wheel_finds_resources(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
