@@ -34,6 +34,10 @@ class ModelError(HwpruneError):
     """A user model cannot be imported, built or loaded (checkpoint mismatch, ...)."""
 
 
+class UnsupportedModelError(ModelError):
+    """A model uses a layer, call or connection the hardware model cannot represent yet."""
+
+
 class InfeasibleError(HwpruneError):
     """Nothing can satisfy the requested budget on the target."""
 

@@ -61,7 +61,16 @@ def test_forward_every_family(name: str, shape: tuple[int, int, int]) -> None:
 
 
 def test_zoo_structure() -> None:
-    assert set(list_models()) == {"tfc", "sfc", "lfc", "mlp-digits", "cnv", "cnn-digits"}
+    assert set(list_models()) == {
+        "tfc",
+        "sfc",
+        "lfc",
+        "mlp-digits",
+        "cnv",
+        "cnn-digits",
+        "resnet8",
+        "dscnn",
+    }
     assert get_spec("tfc").prunable_widths() == [64, 64, 64]
     assert get_spec("sfc").prunable_widths() == [256, 256, 256]
     assert get_spec("lfc").prunable_widths() == [1024, 1024, 1024]
@@ -239,3 +248,79 @@ def test_model_layers_refuses_shape_changes_it_cannot_see() -> None:
     )
     with pytest.raises(ModelError, match="ceil_mode"):
         model_layers(ceil, (1, 7, 7))
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_resnet8_and_dscnn_specs(shape) -> None:
+    for name in ("resnet8", "dscnn"):
+        spec = get_spec(name, input_shape=shape, num_classes=7, width_mult=0.25)
+        assert build_model(spec).eval()(torch.rand(2, *shape)).shape == (2, 7)
+        assert ModelSpec.from_dict(spec.to_dict()) == spec
+    res = get_spec("resnet8", shape)
+    assert res.prunable_widths() == [16, 16, 16, 32, 32, 32, 64, 64, 64]
+    assert [g.layers for g in res.channel_groups()] == [(0, 2), (1,), (3,), (4, 5), (6,), (7, 8)]
+    model = build_model(res)
+    assert model.res2.shortcut.conv0.kernel_size == (1, 1)
+    assert model.res2.shortcut.conv0.stride == (2, 2)
+    assert len(model.res1.shortcut) == 0  # identity shortcut
+    ds = get_spec("dscnn", shape)
+    dw = [lay for lay in ds.layers if lay["op"] == "conv" and lay["groups"] > 1]
+    assert len(dw) == 4 and all(lay["groups"] == lay["out_ch"] == 64 for lay in dw)
+    assert len(ds.channel_groups()) == 5  # stem+dw, 3 x (pw+dw), last pw
+
+
+def test_with_widths_depthwise_and_coupled() -> None:
+    ds = get_spec("dscnn", (1, 8, 8), width_mult=0.25)
+    narrow = ds.with_widths(ds.widths_from_groups([8, 4, 12, 16, 2]))
+    assert [lay["groups"] for lay in narrow.layers if lay["op"] == "conv"][1::2] == [8, 4, 12, 16]
+    assert build_model(narrow)(torch.rand(1, 1, 8, 8)).shape == (1, 10)
+    with pytest.raises(ConfigError, match="depthwise"):
+        ds.with_widths([8, 16] + ds.prunable_widths()[2:])
+    res = get_spec("resnet8", (1, 8, 8), width_mult=0.25)
+    with pytest.raises(ConfigError, match="coupled"):
+        res.with_widths([2, 4, 4, 8, 8, 8, 16, 16, 16])
+    with pytest.raises(ConfigError, match="channel groups"):
+        res.widths_from_groups([1, 2])
+    grouped = ModelSpec(
+        "g",
+        (4, 8, 8),
+        10,
+        (
+            {"op": "conv", "out_ch": 8, "kernel": 3, "pad": 1, "groups": 2},
+            {"op": "fc", "out": 10},
+        ),
+    )
+    with pytest.raises(ConfigError, match="grouped conv"):
+        grouped.with_widths([4])
+    with pytest.raises(ConfigError, match="shortcut"):
+        ModelSpec(
+            "r",
+            (1, 8, 8),
+            10,
+            (
+                {"op": "residual", "body": [{"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1}]},
+                {"op": "fc", "out": 10},
+            ),
+        )
+
+
+def test_hardware_support_names_the_layer() -> None:
+    from hwprune.errors import UnsupportedModelError
+    from hwprune.models.spec import require_hardware_support
+
+    require_hardware_support(get_spec("cnv", (1, 28, 28)))
+    dw_chain = ModelSpec(
+        "dw",
+        (1, 8, 8),
+        10,
+        (
+            {"op": "conv", "out_ch": 8, "kernel": 3, "pad": 1},
+            {"op": "conv", "out_ch": 8, "kernel": 3, "pad": 1, "groups": 8},
+            {"op": "fc", "out": 10},
+        ),
+    )
+    require_hardware_support(dw_chain)
+    with pytest.raises(UnsupportedModelError, match=r"layer 1 \(residual\).*not yet supported"):
+        require_hardware_support(get_spec("resnet8", (1, 8, 8)))
+    with pytest.raises(UnsupportedModelError, match=r"layer 9 \(gap\)"):
+        require_hardware_support(get_spec("dscnn", (1, 8, 8)))

@@ -1,4 +1,4 @@
-"""Structured channel pruning (torch-pruning DepGraph) of MLP and CNV float models."""
+"""Structured channel pruning (torch-pruning DepGraph) of chain, residual and depthwise models."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from hwprune.compress.prune import CRITERIA, channel_scores, prune_to
+from hwprune.compress.prune import (
+    CRITERIA,
+    GroupImportance,
+    channel_groups,
+    channel_scores,
+    make_importance,
+    prune_to,
+)
 from hwprune.data import load_dataset
 from hwprune.errors import ConfigError
 from hwprune.models import build_model, get_spec, model_layers, prunable_layers
@@ -155,3 +162,75 @@ def test_errors(digits) -> None:
         prune_to(no_bn, [4], ex, criterion="bn")
     # user models without BN prune fine with l1
     assert prune_to(no_bn, [4], ex)(ex).shape == (1, 10)
+
+
+@pytest.mark.parametrize("name", ["resnet8", "dscnn"])
+def test_residual_and_depthwise_groups(name) -> None:
+    """Residual adds and depthwise convs couple channels; one count per group prunes them."""
+    torch.manual_seed(0)
+    spec = get_spec(name, (1, 8, 8), width_mult=0.5)
+    parent = _randomize_bn(build_model(spec))
+    x = torch.rand(4, 1, 8, 8)
+    groups = channel_groups(parent, x[:1])
+    assert [g.layers for g in groups] == [g.layers for g in spec.channel_groups()]
+    assert [g.names for g in groups] == [g.names for g in spec.channel_groups()]
+    assert torch.equal(prune_to(parent, spec.prunable_widths(), x[:1])(x), parent(x))
+    keep = spec.widths_from_groups([max(1, g.width // 2 - 1) for g in groups])
+    for criterion in ("l1", "bn"):
+        child = prune_to(parent, keep, x[:1], criterion=criterion)
+        assert child(x).shape == (4, 10)
+        assert child.spec == spec.with_widths(keep)
+        want = {k: v.shape for k, v in build_model(child.spec).state_dict().items()}
+        assert {k: v.shape for k, v in child.state_dict().items()} == want
+        assert child.head.out_features == 10  # the head is never pruned
+        for m in child.modules():
+            if isinstance(m, nn.Conv2d) and m.groups > 1:  # depthwise follows its producer
+                assert m.groups == m.in_channels == m.out_channels
+    bad = list(keep)
+    bad[groups[0].layers[0]] += 1
+    with pytest.raises(ConfigError, match="coupled"):
+        prune_to(parent, bad, x[:1])
+
+
+def test_residual_group_drops_dead_channels_exactly() -> None:
+    """A channel dead in both convs that meet in an add scores 0 for 'bn' on the whole group;
+    removing it from the stem, the add and the next block's input keeps the function."""
+    torch.manual_seed(0)
+    spec = get_spec("resnet8", (1, 8, 8), width_mult=0.5)
+    parent = _randomize_bn(build_model(spec))
+    dead = [2, 5]
+    with torch.no_grad():
+        for bn in (parent.bn0, parent.res1.body.bn1):
+            bn.weight[dead] = 0.0
+            bn.bias[dead] = 0.0
+    groups = spec.channel_groups()
+    assert groups[0].names == ("conv0", "res1.body.conv1")
+    counts = [g.width for g in groups]
+    counts[0] -= len(dead)
+    x = torch.rand(8, 1, 8, 8)
+    child = prune_to(parent, spec.widths_from_groups(counts), x[:1], criterion="bn")
+    torch.testing.assert_close(child(x), parent(x), rtol=1e-5, atol=1e-5)
+    assert child.res2.shortcut.conv0.in_channels == groups[0].width - len(dead)
+
+
+def test_importance_objects_plug_into_the_pruner() -> None:
+    """Each criterion is a torch-pruning Importance scored per group; a new one plugs in."""
+    import torch_pruning as tp
+
+    for criterion in CRITERIA:
+        imp = make_importance(criterion, data=(torch.rand(4, 1, 8, 8), torch.arange(4)))
+        assert isinstance(imp, tp.importance.Importance)
+
+    class Reversed(GroupImportance):
+        """Keeps the channels with the SMALLEST L1 norm."""
+
+        def module_scores(self, module):
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                return -module.weight.detach().abs().sum(1)
+            return None
+
+    parent = build_model(get_spec("mlp-digits")).eval()
+    norms = parent.fc0.weight.abs().sum(1)
+    child = prune_to(parent, [10, 64, 64], torch.zeros(1, 1, 8, 8), criterion=Reversed())
+    kept = child.fc0.weight.abs().sum(1)
+    assert torch.allclose(kept.sort().values, norms.sort().values[:10])

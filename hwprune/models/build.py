@@ -29,8 +29,9 @@ from hwprune.models.spec import ModelSpec, output_shapes
 class SpecNet(nn.Sequential):
     """A float network built from a :class:`ModelSpec` (an ``nn.Sequential`` that keeps its spec).
 
-    Children are named ``conv{i}``/``bn{i}``/``relu{i}``, ``pool{i}``, ``flatten{i}``,
-    ``fc{i}``/``bn{i}``/``relu{i}`` and ``head``, where ``i`` is the index in ``spec.layers``.
+    Children are named ``conv{i}``/``bn{i}``/``relu{i}``, ``pool{i}``, ``gap{i}``, ``res{i}``
+    (a :class:`ResidualBlock`), ``flatten{i}``, ``fc{i}``/``bn{i}``/``relu{i}`` and ``head``, where
+    ``i`` is the index in ``spec.layers``.
     """
 
     def __init__(self, spec: ModelSpec, modules: OrderedDict[str, nn.Module]) -> None:
@@ -38,11 +39,51 @@ class SpecNet(nn.Sequential):
         self.spec = spec
 
 
+class ResidualBlock(nn.Module):
+    """``relu(add_quant(body(x)) + add_quant(shortcut(x)))``: a residual block hwprune can quantize.
+
+    ``body`` and ``shortcut`` are ``nn.Sequential`` of Conv2d -> BatchNorm2d (-> ReLU except after
+    the last conv); an empty ``shortcut`` is the identity. ``add_quant`` is an ``nn.Identity`` in
+    the float model; :func:`hwprune.compress.quant.to_brevitas` makes it ONE shared quantizer, so
+    both inputs of the add have the same scale (an integer add).
+
+    Example:
+        >>> import torch
+        >>> body = nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2))
+        >>> blk = ResidualBlock(body, nn.Sequential())
+        >>> blk(torch.zeros(1, 2, 3, 3)).shape
+        torch.Size([1, 2, 3, 3])
+    """
+
+    def __init__(self, body: nn.Sequential, shortcut: nn.Sequential) -> None:
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+        self.add_quant: nn.Module = nn.Identity()
+        self.relu: nn.Module = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.add_quant(self.body(x)) + self.add_quant(self.shortcut(x)))
+
+
+def _branch(c: int, layers: Sequence[dict[str, Any]]) -> nn.Sequential:
+    mods: OrderedDict[str, nn.Module] = OrderedDict()
+    for j, lay in enumerate(layers):
+        k, s, p, g = lay["kernel"], lay["stride"], lay["pad"], lay["groups"]
+        mods[f"conv{j}"] = nn.Conv2d(c, lay["out_ch"], k, stride=s, padding=p, groups=g, bias=False)
+        mods[f"bn{j}"] = nn.BatchNorm2d(lay["out_ch"])
+        if j < len(layers) - 1:
+            mods[f"relu{j}"] = nn.ReLU()
+        c = lay["out_ch"]
+    return nn.Sequential(mods)
+
+
 def build_model(spec: ModelSpec) -> SpecNet:
     """Float model for ``spec``: Conv/Linear (bias=False) -> BatchNorm -> ReLU, pools where listed.
 
     The input is NCHW; a ``Flatten`` is inserted before the first fc (C, H, W order). The head is a
-    bias-free Linear with no BN and no activation.
+    bias-free Linear with no BN and no activation. ``gap`` is an ``nn.AdaptiveAvgPool2d(1)``, a
+    ``residual`` layer a :class:`ResidualBlock`.
 
     Example:
         >>> from hwprune.models import get_spec
@@ -50,7 +91,8 @@ def build_model(spec: ModelSpec) -> SpecNet:
         Flatten(start_dim=1, end_dim=-1)
     """
     mods: OrderedDict[str, nn.Module] = OrderedDict()
-    c, h, w = spec.input_shape
+    shapes = output_shapes(spec.input_shape, spec.layers)
+    c = spec.input_shape[0]
     flat: int | None = None
     last = len(spec.layers) - 1
     for i, lay in enumerate(spec.layers):
@@ -62,15 +104,16 @@ def build_model(spec: ModelSpec) -> SpecNet:
             )
             mods[f"bn{i}"] = nn.BatchNorm2d(lay["out_ch"])
             mods[f"relu{i}"] = nn.ReLU()
-            c, h, w = lay["out_ch"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         elif op == "maxpool":
-            k = lay["kernel"]
-            mods[f"pool{i}"] = nn.MaxPool2d(k)
-            h, w = h // k, w // k
+            mods[f"pool{i}"] = nn.MaxPool2d(lay["kernel"])
+        elif op == "gap":
+            mods[f"gap{i}"] = nn.AdaptiveAvgPool2d(1)
+        elif op == "residual":
+            mods[f"res{i}"] = ResidualBlock(_branch(c, lay["body"]), _branch(c, lay["shortcut"]))
         else:
             if flat is None:
                 mods[f"flatten{i}"] = nn.Flatten()
-                flat = c * h * w
+                flat = math.prod(shapes[i - 1]) if i else math.prod(spec.input_shape)
             if i == last:
                 mods["head"] = nn.Linear(flat, lay["out"], bias=False)
             else:
@@ -78,6 +121,7 @@ def build_model(spec: ModelSpec) -> SpecNet:
                 mods[f"bn{i}"] = nn.BatchNorm1d(lay["out"])
                 mods[f"relu{i}"] = nn.ReLU()
             flat = lay["out"]
+        c = shapes[i][0]
     return SpecNet(spec, mods)
 
 

@@ -1,4 +1,5 @@
-"""The model zoo: FINN's MLPs (TFC/SFC/LFC), FINN's CNV, and two small nets for 8x8 digits.
+"""The model zoo: FINN's MLPs (TFC/SFC/LFC), FINN's CNV, two small nets for 8x8 digits, and the
+MLPerf Tiny shapes ResNet-8 (residual) and DS-CNN (depthwise-separable).
 
 ============  ====================================================================  ============
 name          layers                                                                default input
@@ -9,11 +10,21 @@ lfc           fc 1024 x3, fc classes                                            
 mlp-digits    fc 64 x3, fc classes                                                  1x8x8
 cnv           conv 64,64, pool, conv 128,128, pool, conv 256,256, fc 512,512, out   3x32x32
 cnn-digits    conv 16, conv 16, pool 2, conv 32, pool 2, fc 64, fc classes (k3 pad1)  1x8x8
+resnet8       conv 16; res 16 (identity); res 32 /2 and res 64 /2 (1x1-conv            3x32x32
+              shortcuts); global average pool; fc classes (MLPerf Tiny IC)
+dscnn         conv 64 k3 (/2 on inputs >= 16); 4 x (depthwise 3x3 + pointwise 64);    1x28x28
+              global average pool; fc classes (MLPerf Tiny KWS shape, square kernels)
 ============  ====================================================================  ============
 
 The MLPs flatten any input shape. CNV uses 3x3 convolutions without padding as in FINN when the
 input is large enough for that (32x32 gives 1x1x256 before the first fc); for smaller inputs (e.g.
 28x28 MNIST, 8x8 digits) every convolution gets ``pad=1`` so that the feature map never vanishes.
+ResNet-8 and DS-CNN use padded convolutions, so they fit any input of at least 4x4 (8x8 digits,
+28x28 Fashion-MNIST, 32x32 CIFAR-10); DS-CNN was made for 49x10 MFCC keyword spotting (audio not
+available offline here) and uses square kernels. Neither can be built as hardware yet (residual
+adds and global average pooling are not in the dataflow IR): see
+:func:`hwprune.models.spec.require_hardware_support`.
+
 ``width_mult`` scales every hidden width (rounded, at least 1); the head always has
 ``num_classes`` outputs.
 
@@ -92,6 +103,47 @@ def _cnn_digits_layers(mult: float) -> list[dict[str, Any]]:
     ]
 
 
+def _conv(ch: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> dict[str, Any]:
+    pad = (kernel - 1) // 2
+    return {
+        "op": "conv",
+        "out_ch": ch,
+        "kernel": kernel,
+        "stride": stride,
+        "pad": pad,
+        "groups": groups,
+    }
+
+
+def _resnet8_layers(mult: float) -> list[dict[str, Any]]:
+    """MLPerf Tiny ResNet-8: stem, 3 residual stages (16, 32/2, 64/2), global average pool."""
+    w16, w32, w64 = _w(16, mult), _w(32, mult), _w(64, mult)
+    return [
+        _conv(w16),
+        {"op": "residual", "body": [_conv(w16), _conv(w16)], "shortcut": []},
+        {
+            "op": "residual",
+            "body": [_conv(w32, stride=2), _conv(w32)],
+            "shortcut": [_conv(w32, kernel=1, stride=2)],
+        },
+        {
+            "op": "residual",
+            "body": [_conv(w64, stride=2), _conv(w64)],
+            "shortcut": [_conv(w64, kernel=1, stride=2)],
+        },
+        {"op": "gap"},
+    ]
+
+
+def _dscnn_layers(mult: float, shape: Sequence[int]) -> list[dict[str, Any]]:
+    """DS-CNN: conv stem, 4 depthwise-separable blocks, global average pool."""
+    ch = _w(64, mult)
+    layers = [_conv(ch, stride=2 if min(shape[1], shape[2]) >= 16 else 1)]
+    for _ in range(4):
+        layers += [_conv(ch, groups=ch), _conv(ch, kernel=1)]
+    return [*layers, {"op": "gap"}]
+
+
 _DEFAULT_INPUT: dict[str, tuple[int, int, int]] = {
     "tfc": (1, 28, 28),
     "sfc": (1, 28, 28),
@@ -99,6 +151,8 @@ _DEFAULT_INPUT: dict[str, tuple[int, int, int]] = {
     "mlp-digits": (1, 8, 8),
     "cnv": (3, 32, 32),
     "cnn-digits": (1, 8, 8),
+    "resnet8": (3, 32, 32),
+    "dscnn": (1, 28, 28),
 }
 
 _MLP_WIDTHS = {
@@ -151,6 +205,10 @@ def get_spec(
             output_shapes(shape, hidden)
         except ConfigError:
             hidden = _cnv_layers(width_mult, pad=1)
+    elif name == "resnet8":
+        hidden = _resnet8_layers(width_mult)
+    elif name == "dscnn":
+        hidden = _dscnn_layers(width_mult, shape)
     else:
         hidden = _cnn_digits_layers(width_mult)
     layers = (*hidden, {"op": "fc", "out": int(num_classes)})
