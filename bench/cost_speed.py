@@ -4,10 +4,7 @@
    * ``same``: the same CNV design again and again (option tables cached);
    * ``search``: CNV variants as a search proposes them (random channel counts in multiples of
      8 and random 1/2/4-bit widths per layer), tables cached across candidates as in a study;
-   * ``cold``: the same variants with every cache cleared before each estimate;
-   * ``reference``: the same variants priced by the frozen pre-optimisation code
-     (``tests/folding_reference.py``, same results), measured in the same run so that the
-     speed-up is not blurred by other jobs sharing the machine.
+   * ``cold``: the same variants with every cache cleared before each estimate.
 2. Folding quality at the same resource budget (the target's cap): hwprune's resource-aware
    folding vs FINN's SetFolding (re-implemented from its published algorithm, mvau_wwidth_max
    36, two-pass relaxation), both priced by the same cost model. For SetFolding we report
@@ -15,9 +12,9 @@
    over a sweep of target frames/s (what a FINN user would get by trying targets).
 
 3. With ``--baseline REV``: the same random variants priced by this code and by the folding
-   module of git revision ``REV`` (``git show REV:hwprune/cost/folding.py``, loaded beside this
-   one), interleaved three times, best CPU-time rate of each (an A/B that other jobs on the
-   machine blur less than two separate runs would).
+   code of git revision ``REV`` (its ``hwprune`` package, checked out with ``git worktree``
+   into a temporary folder and run in a child process), interleaved three times, best CPU-time
+   rate of each (an A/B that other jobs on the machine blur less than two separate runs would).
 
 Usage:
     python bench/cost_speed.py [--n 2000] [--baseline REV] [--out bench/results/cost_speed]
@@ -36,7 +33,7 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from hwprune.cost import folding as folding_mod  # noqa: E402
+from hwprune.cost.folding import clear_caches as _clear_caches  # noqa: E402
 from hwprune.cost.folding import finn_set_folding  # noqa: E402
 from hwprune.estimate import estimate, evaluate  # noqa: E402
 from hwprune.ir import build_ir  # noqa: E402
@@ -79,7 +76,7 @@ def random_cnv(rng: random.Random) -> dict[str, Any]:
 
 
 def clear_caches() -> None:
-    folding_mod.clear_caches()
+    _clear_caches()
 
 
 def rate(
@@ -121,74 +118,64 @@ def speed(n: int) -> dict[str, Any]:
     out["search_first_half"] = first
     out["search_second_half"] = second
     out["cold"] = rate(variants[: max(20, n // 20)], t, cold=True)
-    ref = _reference()
-    if ref is not None:
-        from hwprune.design import graph_from_design
-
-        m = max(50, n // 4)
-        clear_caches()
-        out["new_same_variants"] = rate(variants[:m], t)
-        out["reference"] = rate(
-            variants[:m], t, fn=lambda d, tt: ref.reference_estimate(graph_from_design(d), tt)
-        )
     return out
 
 
-def _reference() -> Any:
-    """The frozen pre-optimisation folding code, when run from a source checkout."""
-    tests = Path(__file__).resolve().parents[1] / "tests"
-    if not (tests / "folding_reference.py").exists():
-        return None
-    import sys
-
-    sys.path.insert(0, str(tests))
-    import folding_reference
-
-    return folding_reference
-
-
-def _folding_at(rev: str) -> Any:
-    """The folding module of git revision ``rev``, loaded as a separate module."""
-    import subprocess
-    import sys
-    import types
-
-    root = Path(__file__).resolve().parents[1]
-    src = subprocess.run(
-        ["git", "-C", str(root), "show", f"{rev}:hwprune/cost/folding.py"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    name = f"_folding_baseline_{rev}"
-    mod = types.ModuleType(name)
-    mod.__file__ = f"<git {rev}:hwprune/cost/folding.py>"
-    sys.modules[name] = mod  # dataclasses look their module up
-    exec(compile(src, mod.__file__, "exec"), mod.__dict__)
-    return mod
+_AB_CHILD = """
+import json, random, sys, time
+sys.path.insert(0, sys.argv[1])
+from cost_speed import random_cnv
+from hwprune.cost.folding import clear_caches
+from hwprune.estimate import estimate
+from hwprune.targets import load_target
+t = load_target("pynq-z2")
+rng = random.Random(1)
+variants = [random_cnv(rng) for _ in range(int(sys.argv[2]))]
+clear_caches()
+c0 = time.process_time()
+for d in variants:
+    estimate(d, t)
+print(json.dumps({"n": len(variants), "per_cpu_s": len(variants) / (time.process_time() - c0)}))
+"""
 
 
 def ab(n: int, rev: str, rounds: int = 3) -> dict[str, Any]:
-    """This code vs the folding code of ``rev`` on the same random CNV variants, interleaved."""
-    import hwprune.estimate as est_mod
+    """This code vs the ``hwprune`` package of git revision ``rev`` on the same random CNV
+    variants: each priced in a child process (the revision from a temporary ``git worktree``),
+    interleaved ``rounds`` times; the best CPU-time rate of each."""
+    import subprocess
+    import sys
+    import tempfile
 
-    base = _folding_at(rev)
-    t = load_target("pynq-z2")
-    rng = random.Random(1)
-    variants = [random_cnv(rng) for _ in range(n)]
-    current = est_mod.fold
+    root = Path(__file__).resolve().parents[1]
+    bench = str(Path(__file__).resolve().parent)
     best: dict[str, dict[str, float]] = {}
-    for _ in range(rounds):
-        for which, fold_fn in (("baseline", base.fold), ("this", current)):
-            base.clear_caches()
-            clear_caches()
-            est_mod.fold = fold_fn
-            try:
-                r = rate(variants, t)
-            finally:
-                est_mod.fold = current
-            if which not in best or r["per_cpu_s"] > best[which]["per_cpu_s"]:
-                best[which] = r
+    with tempfile.TemporaryDirectory() as tmp:
+        wt = str(Path(tmp) / "rev")
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", wt, rev],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            for _ in range(rounds):
+                for which, src in (("baseline", wt), ("this", str(root))):
+                    out = subprocess.run(
+                        [sys.executable, "-c", _AB_CHILD, bench, str(n)],
+                        env={**os.environ, "PYTHONPATH": src},
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout
+                    r = json.loads(out.strip().splitlines()[-1])
+                    if which not in best or r["per_cpu_s"] > best[which]["per_cpu_s"]:
+                        best[which] = r
+        finally:
+            subprocess.run(
+                ["git", "-C", str(root), "worktree", "remove", "--force", wt],
+                check=False,
+                capture_output=True,
+            )
     return {"rev": rev, "rounds": rounds, **best}
 
 
@@ -259,8 +246,6 @@ def to_markdown(res: dict[str, Any]) -> str:
         "search_first_half": "random CNV variants, first half (caches warming)",
         "search_second_half": "random CNV variants, second half",
         "cold": "random CNV variants, all caches cleared each time",
-        "new_same_variants": "random CNV variants (first quarter), this code",
-        "reference": "same variants, frozen pre-optimisation code (tests/folding_reference.py)",
     }
     for k, lab in labels.items():
         if k not in s:
@@ -279,16 +264,6 @@ def to_markdown(res: dict[str, Any]) -> str:
         f"{'met' if same >= 1000 else 'not met'}. Random CNV variants (every candidate new): "
         f"{rnd:,.0f}/CPU-s, {'met' if rnd >= 1000 else 'not met'}.",
     ]
-    if "reference" in s:
-        lines += [
-            "",
-            "Speed-up over the pre-optimisation code on the same variants in the same run: "
-            f"{s['new_same_variants']['per_s'] / s['reference']['per_s']:.2f}x wall, "
-            f"{s['new_same_variants']['per_cpu_s'] / s['reference']['per_cpu_s']:.2f}x CPU "
-            "(the reference has no choice of multiplier resource: given the same fixed LUT/DSP "
-            "choice, both give identical foldings, resources and frames/s, tests/test_folding.py;"
-            " here this code also chooses LUT or DSP per layer, a twice larger space).",
-        ]
     if "ab" in res:
         a = res["ab"]
         lines += [
@@ -298,15 +273,12 @@ def to_markdown(res: dict[str, Any]) -> str:
             f"{a['this']['n']} random CNV variants (caches cleared before each pass), each code "
             f"run {a['rounds']} times in turn; best pass of each.",
             "",
-            "| code | per second (wall) | per CPU second | median ms | p90 ms |",
-            "|---|---:|---:|---:|---:|",
+            "| code | per CPU second |",
+            "|---|---:|",
         ]
         for k, lab in (("baseline", f"git {a['rev']}"), ("this", "this code")):
             r = a[k]
-            lines.append(
-                f"| {lab} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | "
-                f"{r['median_ms']:.2f} | {r['p90_ms']:.2f} |"
-            )
+            lines.append(f"| {lab} | {r['per_cpu_s']:,.0f} |")
         lines += [
             "",
             f"Speed-up: {a['this']['per_cpu_s'] / a['baseline']['per_cpu_s']:.2f}x CPU.",

@@ -163,6 +163,10 @@ class SlidingWindow:
     def out_width(self) -> int:
         return self.simd * self.bits
 
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``simd | channels``)."""
+        return {"simd": divisors(self.channels)}
+
 
 class _DotProduct:
     """What MVAU and VVAU share: XNOR-popcount for bipolar x bipolar, output bits."""
@@ -219,6 +223,10 @@ class MVAU(_DotProduct):
     def out_width(self) -> int:
         return self.pe * self.obits
 
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | mh``, ``simd | mw``)."""
+        return {"pe": divisors(self.mh), "simd": divisors(self.mw)}
+
 
 @dataclass(frozen=True)
 class VVAU(_DotProduct):
@@ -254,6 +262,15 @@ class VVAU(_DotProduct):
     def out_width(self) -> int:
         return self.pe * self.obits
 
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``, ``simd | kernel*kernel``;
+        ``simd > 1`` only with ``pe == channels``, see :meth:`legal`)."""
+        return {"pe": divisors(self.channels), "simd": divisors(self.kernel * self.kernel)}
+
+    def legal(self, pe: Any, simd: Any) -> Any:
+        """Whether ``(pe, simd)`` from :meth:`fold_space` may be combined (numbers or arrays)."""
+        return (simd == 1) | (pe == self.channels)
+
 
 @dataclass(frozen=True)
 class MaxPool:
@@ -283,6 +300,10 @@ class MaxPool:
     def out_width(self) -> int:
         return self.channels * self.bits
 
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Nothing to fold: all channels are processed in parallel."""
+        return {}
+
 
 @dataclass(frozen=True)
 class Thresholding:
@@ -306,6 +327,10 @@ class Thresholding:
     def out_width(self) -> int:
         return self.pe * self.out_bits
 
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``)."""
+        return {"pe": divisors(self.channels)}
+
 
 @dataclass(frozen=True)
 class LabelSelect:
@@ -328,6 +353,10 @@ class LabelSelect:
     @property
     def out_width(self) -> int:
         return self.out_bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | labels``)."""
+        return {"pe": divisors(self.labels)}
 
 
 @dataclass(frozen=True)

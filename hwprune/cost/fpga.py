@@ -26,6 +26,12 @@ section 8):
 
 Every constant says which calibration rows it was fitted to. All functions are pure.
 
+Each node kind's cost is written once, in one function (:data:`COST_FUNCTIONS`), with numpy
+broadcasting: :func:`node_cost` prices one folded node with it (numbers), and the folding option
+tables (:mod:`hwprune.cost.tables`) price every legal folding of a node at once with the very
+same function (the node's folding fields are arrays there). A new node kind needs one cost
+function registered here (and its ``fold_space`` on the IR node).
+
 Example:
     >>> from hwprune.ir import build_ir
     >>> from hwprune.cost.fpga import node_cost, FpgaCostParams
@@ -39,13 +45,40 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from hwprune.ir import n_thresholds
+import numpy as np
+
+from hwprune.ir import (
+    MVAU,
+    VVAU,
+    LabelSelect,
+    MaxPool,
+    SlidingWindow,
+    Thresholding,
+    n_thresholds,
+)
+
+#: a Python number (one node, one folding) or a numpy array (one entry per folding option)
+Num = Any
 
 # RAMB36 and RAMB18 aspect ratios (width, depth), widest first (Xilinx UG473 / UG573).
 _RAMB36 = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
 _RAMB18 = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+# granularity -> (aspect widths, the same as an array, deepest aspect, RAMB18 per block);
+# the aspect depths are 512 * 2**i, so the shallowest that holds d words is i = ceil(log2 d) - 9
+_ASPECTS = {
+    "ramb36": (tuple(w for w, _ in _RAMB36), np.array([w for w, _ in _RAMB36]), 32768, 2.0),
+    "ramb18": (tuple(w for w, _ in _RAMB18), np.array([w for w, _ in _RAMB18]), 16384, 1.0),
+}
+
+#: a memory's ``mem_style`` / ``ram_style`` as a number (option tables carry it per row)
+STYLE_CODES = {"auto": 0, "distributed": 1, "block": 2}
+
+#: multiplier resources of MVAU/VVAU options, by code (a table's ``res_type`` column)
+RES_CODES = ("lut", "dsp")
 
 
 @dataclass(frozen=True)
@@ -120,25 +153,64 @@ class FpgaCostParams:
 
 @dataclass(frozen=True)
 class NodeCost:
-    """Cycles per frame and resources of one node."""
+    """Cycles per frame and resources of one node.
 
-    cycles: int
-    lut: float
-    ff: float
-    bram18: float
-    dsp: float
+    Priced with :func:`node_cost` the fields are numbers; the folding tables price many
+    foldings at once through the same functions, and then each field is an array."""
+
+    cycles: Num
+    lut: Num
+    ff: Num
+    bram18: Num
+    dsp: Num
 
 
 #: depth of one LUTRAM primitive (RAM64X1): a memory up to this deep costs one LUT a bit
 LUTRAM_DEPTH = 64
 
 
-def bram18_for(width: int, depth: int, granularity: str = "ramb36") -> float:
+# --- broadcasting helpers: a plain branch on numbers, numpy on arrays -----------------------
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``cond`` holds, else ``b`` (:func:`numpy.where` when ``cond`` is an array)."""
+    if isinstance(cond, np.ndarray):
+        return np.where(cond, a, b)
+    return a if cond else b
+
+
+def _float(x: Any) -> Any:
+    return x.astype(float) if isinstance(x, np.ndarray) else float(x)
+
+
+def cdiv(a: Any, b: Any) -> Any:
+    """Ceiling division of integers (numbers or arrays).
+
+    Example:
+        >>> cdiv(65, 64), cdiv(np.array([0, 64, 65]), 64).tolist()
+        (2, [0, 1, 2])
+    """
+    return -(-a // b)
+
+
+def _aspect_index(depth: Any, count: int) -> Any:
+    """Index of the shallowest aspect (512 * 2**i words) that holds ``depth`` words."""
+    if isinstance(depth, np.ndarray):
+        e = np.frexp(np.maximum(depth, 1) - 1)[1]  # exponent = ceil(log2(depth)), exactly
+        return np.minimum(np.maximum(e - 9, 0), count - 1)
+    return min(max(int(max(depth, 1) - 1).bit_length() - 9, 0), count - 1)
+
+
+# --- memories ---------------------------------------------------------------------------------
+
+
+def bram18_for(width: Num, depth: Num, granularity: str = "ramb36") -> Num:
     """RAMB18-equivalents for a ``width x depth`` memory, mapped as Vivado does for FINN memories.
 
     The aspect ratio with the smallest depth that holds all ``depth`` words is used and the width
     is tiled (memories deeper than the deepest aspect cascade it). ``granularity`` ``"ramb36"``
     counts each RAMB36 as 2; ``"ramb18"`` uses RAMB18 aspects (BNN-PYNQ's per-PE arrays).
+    Numbers or arrays (broadcast).
 
     Example:
         >>> bram18_for(576, 64), bram18_for(32, 9216), bram18_for(8, 147456)
@@ -146,36 +218,31 @@ def bram18_for(width: int, depth: int, granularity: str = "ramb36") -> float:
         >>> bram18_for(32, 512, "ramb18")
         1.0
     """
-    if width <= 0 or depth <= 0:
-        return 0.0
-    table, unit = (_RAMB36, 2.0) if granularity == "ramb36" else (_RAMB18, 1.0)
-    for aw, ad in table:
-        if ad >= depth:
-            return unit * math.ceil(width / aw)
-    aw, ad = table[-1]
-    return unit * math.ceil(width / aw) * math.ceil(depth / ad)
+    widths, arr, last, unit = _ASPECTS[granularity]
+    i = _aspect_index(depth, len(widths))
+    aw = arr[i] if isinstance(i, np.ndarray) else widths[i]
+    out = unit * cdiv(width, aw) * _where(depth > last, cdiv(depth, last), 1)
+    return _where((width <= 0) | (depth <= 0), 0.0, _float(out))
 
 
 def memory_cost(
-    width: int, depth: int, style: str, p: FpgaCostParams, granularity: str = "ramb36"
-) -> tuple[float, float]:
-    """(LUT, BRAM18) of a memory; ``style`` is ``"auto"``, ``"block"`` or ``"distributed"``.
+    width: Num, depth: Num, style: str | Num, p: FpgaCostParams, granularity: str = "ramb36"
+) -> tuple[Num, Num]:
+    """(LUT, BRAM18) of a memory; ``style`` is ``"auto"``, ``"block"`` or ``"distributed"``
+    (or their :data:`STYLE_CODES`, per option). Numbers or arrays (broadcast).
 
     Example:
         >>> memory_cost(27, 32, "auto", FpgaCostParams())   # shallow: LUTRAM, 64 bits per LUT
         (27.0, 0.0)
     """
-    if width <= 0 or depth <= 0:
-        return 0.0, 0.0
-    lutram = style == "distributed" or (
-        style == "auto" and (depth <= 16 or width * depth <= p.lutram_max_bits)
-    )
-    if lutram:
-        return float(width * math.ceil(depth / LUTRAM_DEPTH)), 0.0
-    return 0.0, bram18_for(width, depth, granularity)
+    code = STYLE_CODES[style] if isinstance(style, str) else style
+    auto = (depth <= 16) | (width * depth <= p.lutram_max_bits)
+    lutram = _where(code == 1, True, _where(code == 2, False, auto))
+    lut = _where(lutram, _float(width * cdiv(depth, LUTRAM_DEPTH)), 0.0)
+    return lut, _where(lutram, 0.0, bram18_for(width, depth, granularity))
 
 
-def threshold_memory(width: int, depth: int, p: FpgaCostParams) -> tuple[float, float]:
+def threshold_memory(width: Num, depth: Num, p: FpgaCostParams) -> tuple[Num, Num]:
     """(LUT, BRAM18) of a threshold memory: LUTRAM (FINN's default for thresholds) unless it
     holds more than ``thr_lutram_max_bits`` *and* is deeper than one LUTRAM primitive (64).
 
@@ -188,9 +255,21 @@ def threshold_memory(width: int, depth: int, p: FpgaCostParams) -> tuple[float, 
         >>> threshold_memory(255 * 16, 16, FpgaCostParams())  # 8-bit out, 16 channels, PE=1
         (4080.0, 0.0)
     """
-    if width * depth <= p.thr_lutram_max_bits or depth <= LUTRAM_DEPTH:
-        return memory_cost(width, depth, "distributed", p)
-    return memory_cost(width, depth, "block", p)
+    lutram = (width * depth <= p.thr_lutram_max_bits) | (depth <= LUTRAM_DEPTH)
+    if isinstance(lutram, np.ndarray):
+        lut = np.where(lutram, width * cdiv(depth, LUTRAM_DEPTH), 0).astype(float)
+        bram = np.zeros(lut.shape)
+        big = np.flatnonzero(~lutram)
+        if big.size:  # threshold memories in block RAM are rare: map only those
+            w, d = np.broadcast_to(width, lut.shape), np.broadcast_to(depth, lut.shape)
+            bram[big] = bram18_for(w[big], d[big])
+        return lut, bram
+    if lutram:
+        return float(width * cdiv(depth, LUTRAM_DEPTH)), 0.0
+    return 0.0, bram18_for(width, depth)
+
+
+# --- multiply-accumulate units (MVAU, VVAU) ---------------------------------------------------
 
 
 def _lane_units(wbits: int, wkind: str, abits: int, akind: str) -> int:
@@ -214,7 +293,7 @@ def _uses_dsp(wbits: int, abits: int, res_type: str, p: FpgaCostParams) -> bool:
     return max(wbits, abits) >= p.dsp_min_bits
 
 
-def res_type_of(node, p: FpgaCostParams | None = None) -> str:
+def res_type_of(node: Any, p: FpgaCostParams | None = None) -> str:
     """The multiplier resource an MVAU/VVAU is priced with: ``"lut"`` or ``"dsp"``.
 
     A node's ``res_type`` is ``"lut"``, ``"dsp"`` or ``"auto"``; the folding optimizer chooses
@@ -238,95 +317,86 @@ def _dsp_per_lane(wbits: int, abits: int) -> int:
     return math.ceil(a / 25) * math.ceil(b / 18)
 
 
-def _mac_cost(
-    *,
-    lanes: int,
-    pe: int,
-    wbits: int,
-    wkind: str,
-    in_bits: int,
-    in_kind: str,
-    acc_bits: int,
-    out_bits: int | None,
-    out_kind: str,
-    wmem_width: int,
-    wmem_depth: int,
-    tmem_depth: int,
-    mem_style: str,
-    res_type: str,
-    p: FpgaCostParams,
-) -> tuple[float, float, float, float]:
-    """LUT, FF, BRAM18, DSP of an MVAU/VVAU with ``lanes`` = PE*SIMD parallel products."""
-    dsp_lanes = _uses_dsp(wbits, in_bits, res_type, p)
-    units = 0 if dsp_lanes else _lane_units(wbits, wkind, in_bits, in_kind)
-    nthr = n_thresholds(out_bits, out_kind)
-    pe_bits = pe * acc_bits * (1 + nthr)
-    lut = p.mvau_lut + p.lane_lut * units * lanes + p.pe_lut * pe_bits
-    ff = p.mvau_ff + p.lane_ff * units * lanes + p.pe_ff * pe * acc_bits
-    dsp = float(lanes * _dsp_per_lane(wbits, in_bits)) if dsp_lanes else 0.0
-    bram = 0.0
+@dataclass(frozen=True)
+class MacConstants:
+    """What an MVAU/VVAU's price needs from its data types, as numbers (per node; the folding
+    tables repeat them per option when they price several nodes in one pass).
+
+    Attributes:
+        units: LUT units of one lane when its product is built from LUTs.
+        dsp_per_lane: DSP48s of one lane when its product is on DSPs.
+        nthr: thresholds per channel (0: no activation).
+        style: the weight memory's :data:`STYLE_CODES` entry.
+        auto_dsp: what ``res_type`` ``"auto"`` means for this node when priced as is.
+    """
+
+    units: int
+    dsp_per_lane: int
+    nthr: int
+    style: int
+    auto_dsp: bool
+
+
+def mac_constants(n: Any, p: FpgaCostParams) -> MacConstants:
+    """:class:`MacConstants` of an MVAU or VVAU.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 2, "abits": None}], (16,), 8)
+        >>> mac_constants(g.nodes[0], FpgaCostParams()).units   # 2 + (2 + 8) + 2 * 8
+        28
+    """
+    return MacConstants(
+        _lane_units(n.wbits, n.wkind, n.in_bits, n.in_kind),
+        _dsp_per_lane(n.wbits, n.in_bits),
+        n_thresholds(n.out_bits, n.out_kind),
+        STYLE_CODES[n.mem_style],
+        _uses_dsp(n.wbits, n.in_bits, n.res_type, p),
+    )
+
+
+def _mac(n: Any, p: FpgaCostParams, rows: Num, cols: Num) -> NodeCost:
+    """An MVAU/VVAU with ``rows`` (PE divides them) by ``cols`` (SIMD divides them) weights
+    per output vector: cycles = rows/PE * cols/SIMD * n_vec; LUT/FF per lane and per PE;
+    weight memory (PE*SIMD*W wide, shared or one per PE) and threshold memory.
+
+    ``n`` is a node, or for the option tables a view of one (or of several nodes) whose
+    folding fields are arrays, ``res_type`` an array of :data:`RES_CODES` indices, and
+    ``mac`` its :class:`MacConstants` (arrays when it stands for several nodes)."""
+    k = getattr(n, "mac", None) or mac_constants(n, p)
+    pe, simd = n.pe, n.simd
+    on_dsp = (n.res_type == 1) if isinstance(n.res_type, np.ndarray) else k.auto_dsp
+    tmem = rows // pe
+    depth = tmem * (cols // simd)
+    lanes = pe * simd
+    units = _where(on_dsp, 0, k.units)
+    lut = p.mvau_lut + p.lane_lut * units * lanes + p.pe_lut * (pe * n.acc_bits * (1 + k.nthr))
+    ff = p.mvau_ff + p.lane_ff * units * lanes + p.pe_ff * pe * n.acc_bits
+    dsp = _float(lanes * _where(on_dsp, k.dsp_per_lane, 0))
+    wwidth = lanes * n.wbits
     if p.weight_layout == "per_pe":
-        wl, wb = memory_cost(wmem_width // pe, wmem_depth, mem_style, p, "ramb18")
+        wl, wb = memory_cost(wwidth // pe, depth, k.style, p, "ramb18")
         wl, wb = wl * pe, wb * pe
     else:
-        wl, wb = memory_cost(wmem_width, wmem_depth, mem_style, p)
-    lut += wl
-    bram += wb
-    if nthr:
-        tl, tb = threshold_memory(pe * nthr * acc_bits, tmem_depth, p)
-        lut += tl
-        bram += tb
-    return lut, ff, bram, dsp
+        wl, wb = memory_cost(wwidth, depth, k.style, p)
+    tl, tb = threshold_memory(pe * k.nthr * n.acc_bits, tmem, p)
+    return NodeCost(depth * n.n_vec, lut + wl + tl, ff, wb + tb, dsp)
 
 
-def mvau_cost(n, p: FpgaCostParams) -> NodeCost:
+def mvau_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of an :class:`~hwprune.ir.MVAU` (cycles = MH/PE * MW/SIMD * n_vec)."""
-    nf, sf = n.mh // n.pe, n.mw // n.simd
-    lut, ff, bram, dsp = _mac_cost(
-        lanes=n.pe * n.simd,
-        pe=n.pe,
-        wbits=n.wbits,
-        wkind=n.wkind,
-        in_bits=n.in_bits,
-        in_kind=n.in_kind,
-        acc_bits=n.acc_bits,
-        out_bits=n.out_bits,
-        out_kind=n.out_kind,
-        wmem_width=n.pe * n.simd * n.wbits,
-        wmem_depth=nf * sf,
-        tmem_depth=nf,
-        mem_style=n.mem_style,
-        res_type=n.res_type,
-        p=p,
-    )
-    return NodeCost(nf * sf * n.n_vec, lut, ff, bram, dsp)
+    return _mac(n, p, n.mh, n.mw)
 
 
-def vvau_cost(n, p: FpgaCostParams) -> NodeCost:
+def vvau_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of a depthwise :class:`~hwprune.ir.VVAU` (cycles = C*K*K/(PE*SIMD) * n_vec)."""
-    k2 = n.kernel * n.kernel
-    depth = (n.channels // n.pe) * (k2 // n.simd)
-    lut, ff, bram, dsp = _mac_cost(
-        lanes=n.pe * n.simd,
-        pe=n.pe,
-        wbits=n.wbits,
-        wkind=n.wkind,
-        in_bits=n.in_bits,
-        in_kind=n.in_kind,
-        acc_bits=n.acc_bits,
-        out_bits=n.out_bits,
-        out_kind=n.out_kind,
-        wmem_width=n.pe * n.simd * n.wbits,
-        wmem_depth=depth,
-        tmem_depth=n.channels // n.pe,
-        mem_style=n.mem_style,
-        res_type=n.res_type,
-        p=p,
-    )
-    return NodeCost(depth * n.n_vec, lut, ff, bram, dsp)
+    return _mac(n, p, n.channels, n.kernel * n.kernel)
 
 
-def swg_cycles(n) -> int:
+# --- the other nodes --------------------------------------------------------------------------
+
+
+def swg_cycles(n: Any) -> Num:
     """FINN's RTL sliding-window cycles (2D, default style) on the zero-padded image.
 
     Example:
@@ -334,29 +404,31 @@ def swg_cycles(n) -> int:
         >>> swg_cycles(SlidingWindow("s", 64, (30, 30), 3, 1, 0, 1, "bipolar", simd=8))
         56952
     """
-    hp, wp = n.padded
+    _, wp = n.padded
     oh, ow = n.ofm
     cf = n.channels // n.simd
     buf_min = ((n.kernel - 1) * wp + n.kernel) * cf
-    return buf_min + oh * max(ow * n.kernel * n.kernel * cf, n.stride * wp * cf)
+    k2 = n.kernel * n.kernel
+    if isinstance(cf, np.ndarray):
+        return buf_min + oh * np.maximum(ow * k2 * cf, n.stride * wp * cf)
+    return buf_min + oh * max(ow * k2 * cf, n.stride * wp * cf)
 
 
-def swg_cost(n, p: FpgaCostParams) -> NodeCost:
+def swg_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of a :class:`~hwprune.ir.SlidingWindow` (line buffer of (K-1) rows + K pixels)."""
     _, wp = n.padded
     words = ((n.kernel - 1) * wp + n.kernel) * (n.channels // n.simd)
     width = n.simd * n.bits
     bits = words * width
-    lut, bram = p.swg_lut, 0.0
-    if n.ram_style == "distributed" or (n.ram_style == "auto" and bits <= p.swg_lutram_max_bits):
-        lut += bits / p.swg_bits_per_lut
-    else:
-        bram = bram18_for(width, words)
+    style = STYLE_CODES[n.ram_style]
+    lutram = (style == 1) | ((style == 0) & (bits <= p.swg_lutram_max_bits))
+    lut = p.swg_lut + _where(lutram, bits / p.swg_bits_per_lut, 0.0)
+    bram = _where(lutram, 0.0, bram18_for(width, words))
     ff = p.swg_ff + p.swg_ff_per_bit * width
     return NodeCost(swg_cycles(n), lut, ff, bram, 0.0)
 
 
-def maxpool_cost(n, p: FpgaCostParams) -> NodeCost:
+def maxpool_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of a 2D :class:`~hwprune.ir.MaxPool` (FINN's cycles: H*W*(1 + 1/K^2))."""
     h, w = n.ifm
     cycles = math.ceil(h * w * (1 + 1 / (n.kernel * n.kernel)))
@@ -367,7 +439,7 @@ def maxpool_cost(n, p: FpgaCostParams) -> NodeCost:
     return NodeCost(cycles, lut, ff, bram, 0.0)
 
 
-def thresholding_cost(n, p: FpgaCostParams) -> NodeCost:
+def thresholding_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of a standalone :class:`~hwprune.ir.Thresholding` (cycles = n_vec * C/PE)."""
     nthr = n_thresholds(n.out_bits, n.out_kind)
     tl, tb = threshold_memory(n.pe * nthr * n.in_bits, n.channels // n.pe, p)
@@ -376,24 +448,34 @@ def thresholding_cost(n, p: FpgaCostParams) -> NodeCost:
     return NodeCost(n.n_vec * n.channels // n.pe, lut, ff, tb, 0.0)
 
 
-def labelselect_cost(n, p: FpgaCostParams) -> NodeCost:
+def labelselect_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of :class:`~hwprune.ir.LabelSelect`: a PE-wide comparator tree (cycles = labels/PE)."""
     lut = 30.0 + 2.0 * p.pe_lut * n.pe * n.in_bits
     ff = 30.0 + p.pe_ff * (n.pe + 1) * n.in_bits
     return NodeCost(n.labels // n.pe, lut, ff, 0.0, 0.0)
 
 
-_COST = {
-    "MVAU": mvau_cost,
-    "VVAU": vvau_cost,
-    "SlidingWindow": swg_cost,
-    "MaxPool": maxpool_cost,
-    "Thresholding": thresholding_cost,
-    "LabelSelect": labelselect_cost,
+#: the one cost function of every compute node kind (a new kind adds its entry here)
+COST_FUNCTIONS: dict[type, Callable[[Any, FpgaCostParams], NodeCost]] = {
+    MVAU: mvau_cost,
+    VVAU: vvau_cost,
+    SlidingWindow: swg_cost,
+    MaxPool: maxpool_cost,
+    Thresholding: thresholding_cost,
+    LabelSelect: labelselect_cost,
 }
 
 
-def node_cost(node, p: FpgaCostParams | None = None) -> NodeCost:
+def cost_function(node: Any) -> Callable[[Any, FpgaCostParams], NodeCost]:
+    """The cost function of ``node``'s kind (or of the kind a table view stands for)."""
+    kind = getattr(node, "kind_class", None) or type(node)
+    try:
+        return COST_FUNCTIONS[kind]
+    except KeyError:
+        raise TypeError(f"no FPGA cost model for node type {kind.__name__}") from None
+
+
+def node_cost(node: Any, p: FpgaCostParams | None = None) -> NodeCost:
     """Cycles and resources of one compute node.
 
     Example:
@@ -401,7 +483,7 @@ def node_cost(node, p: FpgaCostParams | None = None) -> NodeCost:
         >>> node_cost(LabelSelect("ls", 10, 16, pe=2)).cycles
         5
     """
-    return _COST[node.op](node, p or FpgaCostParams())
+    return cost_function(node)(node, p or FpgaCostParams())
 
 
 def glue_cost(in_width: int, out_width: int, p: FpgaCostParams) -> tuple[float, float]:
@@ -420,8 +502,9 @@ def glue_cost(in_width: int, out_width: int, p: FpgaCostParams) -> tuple[float, 
     return a_l + b_l, a_f + b_f
 
 
-def glue_half(width: int, p: FpgaCostParams) -> tuple[float, float]:
-    """Half of a stream's glue cost, charged to the node on one end (width in bits)."""
+def glue_half(width: Num, p: FpgaCostParams) -> tuple[Num, Num]:
+    """Half of a stream's glue cost, charged to the node on one end (width in bits; numbers
+    or arrays)."""
     return (p.glue_lut / 2 + p.glue_lut_per_bit * width, p.glue_ff / 2 + p.glue_ff_per_bit * width)
 
 

@@ -1,0 +1,641 @@
+"""The folding optimizer: choose PE/SIMD (and LUT or DSP products) for every node.
+
+Two modes:
+
+* ``"fastest"`` - the highest frames/s whose total LUT/FF/BRAM18/DSP (with glue, DMAs and shell)
+  stays under ``util_cap`` of the device, and among those the smallest design;
+* ``"smallest"`` - the smallest design that reaches a given frames/s.
+
+"Smallest" means the least normalised area ``sum_r used_r / capacity_r`` over LUT, FF, BRAM18
+and DSP.
+
+Algorithm. The throughput is set by the slowest node, so a design is a cycle budget ``T`` plus,
+per node, the cheapest legal folding whose cycles are ``<= T``. Nodes that must agree (a sliding
+window and the MVAU/VVAU it feeds) form one *group* whose options are enumerated jointly. Each
+group's legal options are enumerated once with vectorised formulas, sorted by cycles and cached
+(the search prices thousands of candidates that share layer shapes). For a budget ``T`` the
+per-group minimum-area option is a prefix arg-min (area is a sum over groups, so this is
+exact); fitting under the cap is monotone in ``T``, so "fastest" bisects over the distinct
+cycle counts. When the minimum-area pick does not fit but the per-resource lower bounds do, an
+exact branch-and-bound over each group's Pareto-optimal options decides (a multi-resource
+knapsack; the bound makes it small in practice). Tests check both modes against exhaustive
+enumeration.
+
+Speed (a search prices thousands of new candidates; ``bench/cost_speed.py``): the options of
+all MVAUs of a design are computed in one vectorised pass; window-bound options that another
+option dominates are dropped before sorting (an exact reduction: a dropped row never changes a
+pick, a bound or a branch-and-bound set); the bisection first narrows ``T`` with the cheap
+per-resource lower bounds, then decides feasibility with the minimum-area pick, those bounds,
+Lagrangian prices (a witness or an infeasibility proof) and only then a depth-first search;
+prefix arg-minima, bounds and Pareto sets are cached on the tables; the branch and bound runs
+on plain Python numbers. The tables of all of a design's new MVAU groups (with or without a
+window) are then built in one vectorised pass too (window options numbered across groups, the
+dominance pruning on a list of pairs), and every sorted table drops the rows that their
+predecessor dominates (another exact reduction: about 60% of the rows left on CNV variants).
+``tests/test_folding.py`` holds both modes equal to exhaustive enumeration.
+
+Example:
+    >>> from hwprune.ir import build_ir
+    >>> from hwprune.targets import load_target
+    >>> from hwprune.cost.optimizer import fold
+    >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+    ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 8, 8), 4)
+    >>> r = fold(g, load_target("pynq-z2"), mode="fastest")
+    >>> r.fits, r.node_cycles  # 4 cycles: the 64-bit port needs 4 to bring in 64 4-bit pixels
+    (True, 4)
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from hwprune.cost import tables as _tables
+from hwprune.cost.fpga import FpgaCostParams, glue_half, io_cycles
+from hwprune.cost.tables import GroupTable, group_tables
+from hwprune.ir import DataflowGraph
+from hwprune.targets import FpgaTarget
+
+log = logging.getLogger(__name__)
+
+RESOURCE_NAMES = ("lut", "ff", "bram18", "dsp")
+_BB_NODE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """Outcome of :func:`fold`.
+
+    Attributes:
+        folding: ``{node name: {"pe": .., "simd": ..}}`` for every foldable node, with the
+            ``"res_type"`` (``"lut"`` or ``"dsp"``) of every MVAU/VVAU.
+        node_cycles: cycles of the slowest node of the chosen design.
+        fits: the design fits under the utilisation cap.
+        binding: what stops a faster (mode "fastest") or any fitting (``fits=False``) design:
+            ``"lut"``, ``"ff"``, ``"bram18"``, ``"dsp"``, ``"io"`` (the stream port), or None.
+        meets_fps: mode "smallest" only: whether the requested frames/s is reached.
+        area: normalised area of the design (sum of used / capacity).
+    """
+
+    folding: Mapping[str, Mapping[str, Any]]
+    node_cycles: int
+    fits: bool
+    binding: str | None
+    meets_fps: bool | None
+    area: float
+
+
+def fixed_overhead(graph: DataflowGraph, target: FpgaTarget, p: FpgaCostParams) -> np.ndarray:
+    """LUT/FF/BRAM18/DSP that do not depend on folding: shell, two DMAs, the port-side glue."""
+    g = glue_half(target.io_width_bits, p)
+    return np.array(
+        [
+            target.shell_lut + 2 * target.dma_lut + 2 * g[0],
+            target.shell_ff + 2 * target.dma_ff + 2 * g[1],
+            target.shell_bram18 + 2 * target.dma_bram18,
+            target.shell_dsp,
+        ]
+    )
+
+
+class _Prepared:
+    """Group tables combined with one target's capacity weights, concatenated so that a probe
+    at a cycle budget is a handful of vectorised look-ups.
+
+    Per table (cached on the table per weights): area of every option, prefix arg-min of the
+    area and prefix minimum of each resource. Across tables: one array of each, with offsets.
+    """
+
+    def __init__(self, tables: list[GroupTable], weights: np.ndarray):
+        self.tables = tables
+        self.weights = weights
+        wkey = self.wkey = ("w", weights.tobytes())
+        self.cyc_list = [_cyc_list(t) for t in tables]
+        per = [_per_weights(t, weights, wkey) for t in tables]
+        self.area = [x[0] for x in per]
+        sizes = [len(c) for c in self.cyc_list]
+        self.offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        self.best_all = np.concatenate([x[1] + o for x, o in zip(per, self.offsets, strict=True)])
+        self.minres_all = np.concatenate([x[2] for x in per])
+        self.res_all = np.concatenate([t.res for t in tables])
+        self.group_of = np.repeat(np.arange(len(tables)), sizes)
+        self.pos = np.arange(len(self.res_all))
+        self.lower = max(c[0] for c in self.cyc_list)  # fastest possible slowest node
+        ts = np.unique(np.concatenate([t.cycles for t in tables]))
+        self.ts = ts[ts >= self.lower]  # candidate cycle budgets
+
+    def ks(self, T: float) -> list[int] | None:
+        """Last option index with cycles <= T in every group (None if some group cannot)."""
+        out = []
+        for cl in self.cyc_list:
+            k = bisect.bisect_right(cl, T) - 1
+            if k < 0:
+                return None
+            out.append(k)
+        return out
+
+    def pick(self, ks: list[int]) -> tuple[list[int], np.ndarray]:
+        """Minimum-area option of every group within the prefixes ``ks``, and their total."""
+        g = self.best_all[self.offsets + np.asarray(ks)]
+        return (g - self.offsets).tolist(), self.res_all[g].sum(axis=0)
+
+    def lower_bound(self, ks: list[int]) -> np.ndarray:
+        return self.minres_all[self.offsets + np.asarray(ks)].sum(axis=0)
+
+    def total(self, choice: list[int]) -> np.ndarray:
+        return self.res_all[self.offsets + np.asarray(choice)].sum(axis=0)
+
+    def sets(self, ks: list[int]) -> list[tuple]:
+        """Per group: the Pareto-optimal options of its prefix sorted by area (stable), with
+        their areas and resources as Python numbers and the resources as an array, groups
+        ordered by option count (cached on the tables per prefix and weights)."""
+        sets = []
+        for g, k in enumerate(ks):
+            t = self.tables[g]
+            key = ("set", k, self.wkey)
+            hit = t.memo.get(key)
+            if hit is None:
+                idx = _skyline_at(t, k)
+                a = self.area[g][idx].tolist()
+                order = sorted(range(len(idx)), key=a.__getitem__)
+                ordered = [idx[i] for i in order]
+                arr = t.res[ordered]
+                hit = t.memo[key] = (ordered, [a[i] for i in order], arr.tolist(), arr)
+            sets.append((g, *hit))
+        sets.sort(key=lambda s: len(s[1]))
+        return sets
+
+
+def _cyc_list(t: GroupTable) -> list[int]:
+    hit = t.memo.get("cyc")
+    if hit is None:
+        hit = t.memo["cyc"] = t.cycles.tolist()
+    return hit
+
+
+def _per_weights(t: GroupTable, weights: np.ndarray, wkey: tuple) -> tuple:
+    """(area, prefix arg-min of area, prefix minimum of each resource) of a table."""
+    hit = t.memo.get(wkey)
+    if hit is not None:
+        return hit
+    a = t.res @ weights
+    idx = np.arange(len(a))
+    run = np.minimum.accumulate(a)
+    # index of the prefix minimum: last position where the running minimum was set
+    is_new = np.concatenate([[True], a[1:] < run[:-1]])
+    best = np.maximum.accumulate(np.where(is_new, idx, 0))
+    minres = np.minimum.accumulate(t.res, axis=0)
+    hit = t.memo[wkey] = (a, best, minres)
+    return hit
+
+
+def _skyline_at(t: GroupTable, k: int) -> list[int]:
+    """Options among the first ``k + 1`` of a table not dominated on all four resources
+    (lexicographic order of their resources), cached on the table."""
+    key = ("sky", k)
+    hit = t.memo.get(key)
+    if hit is None:
+        hit = t.memo[key] = _skyline(t.res[: k + 1]).tolist()
+    return hit
+
+
+#: (ids of the group tables, capacity weights) -> (tables kept alive, prepared); bounded LRU
+_PREPARED: OrderedDict[tuple, tuple[list[GroupTable], _Prepared]] = OrderedDict()
+_PREPARED_MAX = 128
+
+
+def _prepared(tables: list[GroupTable], weights: np.ndarray) -> _Prepared:
+    key = (tuple(id(t) for t in tables), weights.tobytes())
+    hit = _PREPARED.get(key)
+    if hit is not None:
+        _PREPARED.move_to_end(key)
+        return hit[1]
+    prep = _Prepared(tables, weights)
+    _PREPARED[key] = (tables, prep)  # holding the tables keeps their ids unique
+    if len(_PREPARED) > _PREPARED_MAX:
+        _PREPARED.popitem(last=False)
+    return prep
+
+
+def clear_caches() -> None:
+    """Forget every cached option table and prepared table set (benchmarks of the cold path)."""
+    _tables.clear_caches()
+    _PREPARED.clear()
+
+
+def _skyline(points: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point dominates (<= in every column), one per duplicate.
+
+    Lexicographic order puts a dominator before what it dominates, so the first remaining point
+    is always non-dominated; everything it dominates is dropped at once (vectorised)."""
+    order = np.lexsort(points.T[::-1])
+    pts, idx = points[order], order
+    keep: list[int] = []
+    while idx.size:
+        keep.append(int(idx[0]))
+        alive = (pts < pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
+        pts, idx = pts[alive], idx[alive]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _exact(
+    prep: _Prepared,
+    ks: list[int],
+    budget: np.ndarray,
+    first: bool = False,
+    lam: np.ndarray | None = None,
+) -> list[int] | None:
+    """Minimum-area choice with every resource under ``budget`` (branch and bound).
+
+    Depth-first over the groups (fewest options first), each group's Pareto-optimal options in
+    order of area; a branch is cut when its area cannot beat the best by more than 1e-12 or a
+    resource cannot stay under the budget. Ties go to the first choice found in that order.
+    With ``first``, stops at the first feasible choice (a feasibility test), trying each
+    group's options in order of priced resources. With prices ``lam`` (>= 0), a branch is also
+    cut when its priced resources plus the cheapest priced completion exceed the priced budget
+    (it cannot fit; the result is unchanged). Options that cannot fit whatever the other groups
+    take (:func:`_trim`) are left out first; the per-resource and priced bounds use what is
+    left, the area bound all Pareto-optimal options (so ties are broken as without them)."""
+    full = prep.sets(ks)
+    sets = _trim(full, budget)
+    if sets is None:
+        return None
+    n = len(sets)
+    lp = (lam if lam is not None else np.zeros(4)).tolist()
+    priced = [
+        [lp[0] * r[0] + lp[1] * r[1] + lp[2] * r[2] + lp[3] * r[3] for r in x[3]] for x in sets
+    ]
+    suf_p = [0.0] * (n + 1)
+    for j in range(n - 1, -1, -1):
+        suf_p[j] = suf_p[j + 1] + min(priced[j])
+    pb = float(np.dot(lam, budget + 1e-9)) * (1 + 1e-9) + 1e-12 if lam is not None else math.inf
+    suf_res = [[0.0] * 4 for _ in range(n + 1)]
+    suf_area = [0.0] * (n + 1)
+    for j in range(n - 1, -1, -1):
+        r = sets[j][3]
+        m = [min(x[c] for x in r) for c in range(4)]
+        s = suf_res[j + 1]
+        suf_res[j] = [s[0] + m[0], s[1] + m[1], s[2] + m[2], s[3] + m[3]]
+        suf_area[j] = suf_area[j + 1] + min(full[j][2])
+    b0, b1, b2, b3 = (budget + 1e-9).tolist()
+    best: list[Any] = [math.inf, None]
+    visits = [0]
+    chosen = [0] * n
+    opts = [list(zip(x[1], x[2], x[3], priced[j], strict=True)) for j, x in enumerate(sets)]
+    if first and lam is not None:  # likeliest to fit first: cheapest at the prices
+        opts = [sorted(o, key=lambda x: x[3]) for o in opts]
+
+    def dfs(j: int, u0: float, u1: float, u2: float, u3: float, area: float, pu: float) -> bool:
+        if visits[0] > _BB_NODE_LIMIT:
+            return True
+        visits[0] += 1
+        if j == n:
+            if area < best[0]:
+                best[0], best[1] = area, list(chosen)
+            return first
+        sa = suf_area[j + 1]
+        sp = suf_p[j + 1]
+        s0, s1, s2, s3 = suf_res[j + 1]
+        for i, ai, r, pi in opts[j]:
+            a = area + ai
+            if a + sa >= best[0] - 1e-12:
+                break  # sorted by area: the rest are no better
+            v0 = u0 + r[0]
+            v1 = u1 + r[1]
+            v2 = u2 + r[2]
+            v3 = u3 + r[3]
+            if v0 + s0 > b0 or v1 + s1 > b1 or v2 + s2 > b2 or v3 + s3 > b3:
+                continue
+            if pu + pi + sp > pb:
+                continue
+            chosen[j] = i
+            if dfs(j + 1, v0, v1, v2, v3, a, pu + pi):
+                return True
+        return False
+
+    dfs(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    if visits[0] > _BB_NODE_LIMIT:
+        log.warning("folding search hit its node limit; the result may not be optimal")
+    if best[1] is None:
+        return None
+    choice = [0] * n
+    for j, s in enumerate(sets):
+        choice[s[0]] = best[1][j]
+    return choice
+
+
+def _trim_mask(
+    res: np.ndarray, starts: np.ndarray, gid: np.ndarray, budget: np.ndarray, rounds: int
+) -> np.ndarray | None:
+    """The options (rows of ``res``, grouped: group ``gid[i]``, groups starting at ``starts``)
+    whose resources plus the other groups' smallest stay within ``budget`` (with a margin, so
+    that nothing the branch and bound would accept is dropped), refined for a few rounds as
+    the other groups' smallest grow. None when it proves that no choice fits (the groups'
+    smallest together exceed the budget, or a group lost every option)."""
+    b = budget + 1e-9
+    lim0 = b + 1e-9 * np.maximum(1.0, np.abs(b))
+    ok = np.ones(len(res), dtype=bool)
+    n = len(res)
+    for _ in range(rounds):
+        mins = np.minimum.reduceat(np.where(ok[:, None], res, np.inf), starts, axis=0)
+        tot = mins.sum(axis=0)
+        if not (tot <= lim0).all():  # an empty group gives inf
+            return None
+        ok &= (res <= (lim0 - tot + mins)[gid]).all(axis=1)
+        m = int(ok.sum())
+        if m == n:
+            break
+        n = m
+    return ok
+
+
+def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple] | None:
+    """:meth:`_Prepared.sets` less the options that cannot be part of any choice under
+    ``budget``: an option whose resource plus the other groups' smallest exceeds the budget
+    (with a margin, so that nothing the branch and bound would accept is dropped). A few
+    rounds, as the other groups' smallest grow; None when a group has no option left or the
+    smallest ones together exceed the budget. Order within and between groups is kept."""
+    sizes = [len(x[1]) for x in sets]
+    res = np.concatenate([x[4] for x in sets])
+    offsets = np.cumsum([0, *sizes[:-1]])
+    gid = np.repeat(np.arange(len(sets)), sizes)
+    ok = _trim_mask(res, offsets, gid, budget, rounds)
+    if ok is None:
+        return None
+    if ok.all():
+        return sets
+    out = []
+    for x, a, size in zip(sets, offsets.tolist(), sizes, strict=True):
+        keep = ok[a : a + size]
+        if keep.all():
+            out.append(x)
+            continue
+        if not keep.any():
+            return None
+        k = np.flatnonzero(keep).tolist()
+        out.append((x[0], [x[1][i] for i in k], [x[2][i] for i in k], [x[3][i] for i in k], None))
+    return out
+
+
+def _fits(total: np.ndarray, budget: np.ndarray) -> bool:
+    return bool(np.all(total <= budget + 1e-9))
+
+
+def _feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
+    """Whether some choice with every group's cycles <= T fits under ``budget``."""
+    ks = prep.ks(T)
+    if ks is None:
+        return False
+    _, total = prep.pick(ks)
+    if _fits(total, budget):
+        return True
+    if not _fits(prep.lower_bound(ks), budget):
+        return False
+    verdict, lam = _lagrange(prep, ks, budget, total)
+    if verdict is not None:
+        return verdict
+    if _trimmed_out(prep, ks, budget):
+        return False
+    if _repaired(prep, ks, budget):
+        return True
+    return _exact(prep, ks, budget, first=True, lam=lam) is not None
+
+
+def _repaired(prep: _Prepared, ks: list[int], budget: np.ndarray, steps: int = 8) -> bool:
+    """A quick search for a witness: from the minimum-area choice, change one group's option
+    at a time to the one that leaves the least overflow (relative to the budget; ties: the
+    least area added), while the overflow shrinks. True when a choice that fits is reached
+    (then it is one); False says nothing. Typical case: a LUT-bound design whose
+    best move is putting one layer's products on DSPs."""
+    b = budget + 1e-9
+    inv = 1.0 / np.maximum(b, 1e-9)
+    live = prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of]
+    rows = np.flatnonzero(live)
+    res, gid = prep.res_all[rows], prep.group_of[rows]
+    area = np.concatenate([a[: k + 1] for a, k in zip(prep.area, ks, strict=True)])
+    choice, total = prep.pick(ks)
+    cur = prep.offsets + np.asarray(choice)  # chosen rows (indices into res_all)
+    over = float((np.maximum(total - b, 0.0) * inv).sum())
+    for _ in range(steps):
+        delta = res - prep.res_all[cur][gid]  # change of the totals if row replaces its group's
+        new_over = (np.maximum(total + delta - b, 0.0) * inv).sum(axis=1)
+        best = new_over.min()
+        if best >= over - 1e-12:
+            return False
+        hit = np.flatnonzero(new_over <= best + 1e-12)
+        i = hit[np.argmin(area[hit])]
+        total = total + delta[i]
+        cur[gid[i]] = rows[i]
+        over = float(best)
+        if over <= 0.0:
+            return _fits(prep.res_all[cur].sum(axis=0), budget)
+    return False
+
+
+def _trimmed_out(prep: _Prepared, ks: list[int], budget: np.ndarray, rounds: int = 3) -> bool:
+    """:func:`_trim` on every option of the prefixes at once (no Pareto sets needed): True
+    when it proves that no choice fits (a group loses every option, or the groups' smallest
+    together exceed the budget). With a multiplier choice per layer most infeasible budgets
+    are decided here (a LUT-bound design cannot move enough lanes onto too few DSPs)."""
+    rows = np.flatnonzero(prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of])
+    starts = np.concatenate([[0], np.cumsum(np.asarray(ks) + 1)[:-1]])
+    ok = _trim_mask(prep.res_all[rows], starts, prep.group_of[rows], budget, rounds)
+    return ok is None
+
+
+def _lagrange(
+    prep: _Prepared, ks: list[int], budget: np.ndarray, total: np.ndarray, rounds: int = 4
+) -> tuple[bool | None, np.ndarray]:
+    """Decide feasibility with Lagrangian relaxation when it can (None when it cannot), and
+    the last prices tried.
+
+    For prices ``lam >= 0`` on the four resources, the cheapest option of every group (within
+    its prefix) at those prices gives (a) a witness when their total fits and (b) a proof of
+    infeasibility when even their priced total exceeds the priced budget (no choice can be
+    cheaper). Prices start at the capacity weights and rise on the resources that overflow.
+    """
+    b = budget + 1e-9
+    lam = prep.weights.copy()
+    end = (prep.offsets + np.asarray(ks))[prep.group_of]
+    live = prep.pos <= end
+    for _ in range(rounds):
+        over = total > b
+        lam = lam * np.where(over, 4.0 * np.maximum(total / np.maximum(b, 1e-9), 1.0), 0.5)
+        v = np.where(live, prep.res_all @ lam, np.inf)
+        mins = np.minimum.reduceat(v, prep.offsets)
+        hit = np.flatnonzero(v == mins[prep.group_of])
+        pick = hit[np.searchsorted(hit, prep.offsets)]
+        total = prep.res_all[pick].sum(axis=0)
+        if np.all(total <= b):
+            return True, lam
+        priced = float(mins.sum())
+        if priced > float(lam @ b) * (1 + 1e-9) + 1e-12:
+            return False, lam
+    return None, lam
+
+
+def _select(
+    prep: _Prepared, T: float, budget: np.ndarray
+) -> tuple[list[int] | None, np.ndarray | None]:
+    """Minimum-area fitting choice with every group's cycles <= T, or (None, violated LB)."""
+    ks = prep.ks(T)
+    if ks is None:
+        return None, None
+    choice, total = prep.pick(ks)
+    if _fits(total, budget):
+        return choice, total
+    lb = prep.lower_bound(ks)
+    if not _fits(lb, budget):
+        return None, lb
+    choice2 = _exact(prep, ks, budget)
+    if choice2 is None:
+        return None, total
+    return choice2, prep.total(choice2)
+
+
+def _binding(total: np.ndarray | None, budget: np.ndarray) -> str | None:
+    if total is None:
+        return None
+    ratio = total / np.maximum(budget, 1e-9)
+    return RESOURCE_NAMES[int(np.argmax(ratio))]
+
+
+def _assemble(prep: _Prepared, choice: list[int]) -> dict[str, dict[str, int]]:
+    folding: dict[str, dict[str, int]] = {}
+    for t, c in zip(prep.tables, choice, strict=False):
+        for name, f in t.assign(c).items():
+            folding[name] = f
+    return folding
+
+
+def _lb_feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
+    ks = prep.ks(T)
+    return ks is not None and _fits(prep.lower_bound(ks), budget)
+
+
+def fold(
+    graph: DataflowGraph,
+    target: FpgaTarget,
+    mode: str = "fastest",
+    fps: float | None = None,
+    clock_mhz: float | None = None,
+    util_cap: float | None = None,
+    params: FpgaCostParams | None = None,
+) -> FoldResult:
+    """Choose the folding of ``graph`` for ``target``.
+
+    Args:
+        graph: the dataflow graph (user-fixed PE/SIMD in ``graph.fixed`` are kept).
+        target: an :class:`~hwprune.targets.FpgaTarget`.
+        mode: ``"fastest"`` (highest fps under the cap) or ``"smallest"`` (least area with
+            at least ``fps`` frames/s).
+        fps: required frames/s for ``"smallest"``.
+        clock_mhz: fabric clock (default: the target's).
+        util_cap: fraction of each resource usable (default: the target's).
+        params: cost-model constants.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> from hwprune.targets import load_target
+        >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+        ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 8, 8), 4)
+        >>> r = fold(g, load_target("pynq-z2"), mode="smallest", fps=1e5)
+        >>> r.meets_fps, r.node_cycles <= 1e8 / 1e5
+        (True, True)
+    """
+    p = params or FpgaCostParams()
+    clock = float(clock_mhz or target.clock_mhz) * 1e6
+    cap = float(util_cap if util_cap is not None else target.util_cap)
+    capacity = np.array([target.lut, target.ff, target.bram18, max(target.dsp, 1)], dtype=float)
+    weights = 1.0 / capacity
+    fixed = fixed_overhead(graph, target, p)
+    budget = capacity * cap - fixed
+    if target.dsp == 0:
+        budget[3] = 0.0
+    prep = _prepared(group_tables(graph, p), weights)
+    io = max(
+        io_cycles(graph.input_frame_bits(), target.io_width_bits),
+        io_cycles(graph.output_frame_bits(), target.io_width_bits),
+    )
+
+    def result(
+        choice: list[int], fits: bool, binding: str | None, meets: bool | None
+    ) -> FoldResult:
+        total = sum(prep.tables[g].res[c] for g, c in enumerate(choice))
+        node_cyc = max(prep.cyc_list[g][c] for g, c in enumerate(choice))
+        return FoldResult(
+            _assemble(prep, choice),
+            int(node_cyc),
+            fits,
+            binding,
+            meets,
+            float((total + fixed) @ weights),
+        )
+
+    def fastest() -> FoldResult:
+        ts = prep.ts
+        if not _feasible(prep, float(ts[-1]), budget):  # even the smallest design does not fit
+            ks = prep.ks(float(ts[-1]))
+            small, total = prep.pick(ks)  # type: ignore[arg-type]
+            return result(small, False, _binding(total, budget), None)
+        # feasibility is monotone in the budget and implies the per-resource lower bounds:
+        # bisect on the (cheap) bounds first, then on feasibility above that
+        lo, hi = 0, len(ts) - 1  # ts[hi] feasible
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _lb_feasible(prep, float(ts[mid]), budget):
+                hi = mid
+            else:
+                lo = mid + 1
+        lo, hi = lo, len(ts) - 1
+        if _feasible(prep, float(ts[lo]), budget):
+            hi = lo
+        else:
+            lo += 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _feasible(prep, float(ts[mid]), budget):
+                hi = mid
+            else:
+                lo = mid + 1
+        t_star = int(ts[hi])
+        t_eff = max(t_star, io)
+        choice, _ = _select(prep, float(t_eff), budget)
+        assert choice is not None
+        if t_star < io:
+            binding = "io"
+        elif hi == 0:
+            binding = None  # fully parallel: nothing binds
+        else:
+            ks = prep.ks(float(ts[hi - 1]))
+            assert ks is not None
+            lb = prep.lower_bound(ks)
+            binding = _binding(lb if not _fits(lb, budget) else prep.pick(ks)[1], budget)
+        return result(choice, True, binding, None)
+
+    if mode == "fastest":
+        return fastest()
+    if mode != "smallest":
+        raise ValueError(f"unknown folding mode {mode!r}")
+    if not fps or fps <= 0:
+        raise ValueError("mode 'smallest' needs fps > 0")
+    t_target = math.floor(clock / fps - p.frame_overhead_cycles)
+    if t_target < max(prep.lower, io):
+        r = fastest()
+        return replace(r, meets_fps=False)
+    ks = prep.ks(float(t_target))
+    assert ks is not None
+    choice, total = prep.pick(ks)
+    if _fits(total, budget):
+        return result(choice, True, None, True)
+    choice2, viol = _select(prep, float(t_target), budget)
+    if choice2 is not None:
+        return result(choice2, True, None, True)
+    return result(choice, False, _binding(viol if viol is not None else total, budget), True)
