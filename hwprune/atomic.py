@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,8 +33,11 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "clean_stale_temps",
     "fsync_dir",
 ]
+
+logger = logging.getLogger(__name__)
 
 _TMP_PREFIX = ".tmp-"
 
@@ -176,15 +180,27 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+def atomic_dir(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = True,
+    owned: Collection[str] | None = None,
+) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes ``path`` in one rename.
 
     Use it for an artefact made of several files (a trial folder, an HLS project): readers see
     the whole folder or none of it. If ``path`` already exists it is replaced when ``overwrite``
-    is true (the old folder is moved aside first and deleted after the swap; the swap itself is
-    two renames, so a crash between them leaves the old folder under a ``.tmp-`` name and no
-    ``path``, never a mixture); otherwise :class:`FileExistsError` is raised. If the block
-    raises, the temporary folder is deleted and ``path`` is left untouched.
+    is true (the old folder is moved aside first; the swap itself is two renames, so a crash
+    between them leaves the old folder under a ``.tmp-`` name and no ``path``, never a
+    mixture); otherwise :class:`FileExistsError` is raised. If the block raises, the temporary
+    folder is deleted and ``path`` is left untouched.
+
+    Only what hwprune wrote is deleted with the old folder: the entries named in ``owned``
+    (the names the caller writes there; ``None``: the entries that were there when the block
+    started, which the caller has vouched for). Anything else in the old folder — a user's
+    file, or one dropped in while the block ran — is moved into the new folder; if the new
+    folder has an entry of the same name, the old folder is kept whole as
+    ``<name>.kept-<n>`` next to it (and a warning says so).
 
     Example:
         >>> import tempfile, pathlib
@@ -197,6 +213,7 @@ def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = True) -> Itera
     final = Path(path)
     if final.exists() and not overwrite:
         raise FileExistsError(f"{final} already exists")
+    before = _entries(final)
     tmp = _temp_name(final, directory=True)
     try:
         yield tmp
@@ -213,8 +230,80 @@ def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = True) -> Itera
             old.rmdir()
             os.replace(final, old)
             os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
+            _dispose_old(old, final, set(owned) if owned is not None else before)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(final.parent)
+
+
+def _entries(folder: Path) -> set[str]:
+    try:
+        return {p.name for p in folder.iterdir() if not p.name.startswith(_TMP_PREFIX)}
+    except OSError:
+        return set()
+
+
+def _dispose_old(old: Path, final: Path, ours: set[str]) -> None:
+    """Delete the replaced folder ``old``, but move what hwprune did not write into ``final``."""
+    foreign = sorted(_entries(old) - ours)
+    clash = [name for name in foreign if (final / name).exists() or name.startswith(".tmp")]
+    if clash:
+        n = 1
+        while (keep := final.parent / f"{final.name}.kept-{n}").exists():
+            n += 1
+        os.replace(old, keep)
+        logger.warning(
+            "%s held files hwprune did not write (%s) that the new content also has; the old "
+            "folder is kept as %s",
+            final,
+            ", ".join(clash[:3]),
+            keep,
+        )
+        return
+    for name in foreign:
+        os.replace(old / name, final / name)
+    if foreign:
+        logger.info("kept %s in %s (not written by hwprune)", ", ".join(foreign[:3]), final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale_temps(folder: str | os.PathLike[str], *, older_than_s: float = 3600.0) -> int:
+    """Delete ``.tmp-*`` leftovers of writes that a crash (SIGKILL) cut off; return how many.
+
+    Only entries with hwprune's temporary prefix, directly in ``folder``, whose last change is
+    older than ``older_than_s`` seconds are removed: a live writer's temporary name is fresh
+    (it is created and renamed within one write), so a concurrent worker's work in progress is
+    never touched.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp()); (d / ".tmp-x.1").mkdir()
+        >>> clean_stale_temps(d, older_than_s=0.0)
+        1
+    """
+    import time
+
+    root = Path(folder)
+    removed = 0
+    now = time.time()
+    try:
+        entries = [p for p in root.iterdir() if p.name.startswith(_TMP_PREFIX)]
+    except OSError:
+        return 0
+    for p in entries:
+        try:
+            if now - p.lstat().st_mtime < older_than_s:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed += 1
+        except OSError as exc:
+            logger.debug("could not remove stale %s: %s", p, exc)
+    if removed:
+        logger.info(
+            "removed %d stale temporary entr%s in %s", removed, "y" if removed == 1 else "ies", root
+        )
+    return removed

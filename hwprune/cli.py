@@ -72,11 +72,47 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        fail("interrupted; finished work is kept in the run folder")
+        fail(
+            "interrupted before the work was complete; finished work is kept, re-run the same "
+            "command to resume"
+        )
+    except RecursionError:
+        fail("an input is nested too deeply (a cyclic or absurdly deep file?); check the input")
+    except MemoryError:
+        fail("out of memory (absurd widths or sizes in the input?); use smaller values")
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         ctx = getattr(exc, "ctx", None)
         hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
         fail(f"{exc.format_message().rstrip('.')}{hint}")
+    except Exception as exc:
+        message = disk_message(exc)
+        if message is None:
+            raise
+        fail(message)
+
+
+def disk_message(exc: BaseException) -> str | None:
+    """The one-line error for a full or read-only disk somewhere in ``exc``'s chain, else None.
+
+    Example:
+        >>> import errno
+        >>> disk_message(OSError(errno.ENOSPC, "No space left on device", "r/study.db"))[:50]
+        'cannot write r/study.db: No space left on device; '
+    """
+    from hwprune.workers import disk_error
+
+    err = disk_error(exc)
+    if err is None:
+        return None
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if err.filename else ""
+        why = err.strerror or str(err)
+    else:
+        where, why = " the study database", str(err).strip().splitlines()[0][:200]
+    return (
+        f"cannot write{where}: {why}; free space or make the folder writable, then re-run the "
+        "same command to resume (finished work is kept)"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

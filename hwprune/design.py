@@ -69,19 +69,10 @@ def load_design(path: str | Path) -> dict[str, Any]:
         2
         >>> os.unlink(f.name)
     """
+    from hwprune.safeload import load_user_json
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read design file {path}: {exc.strerror}; check the path"
-        ) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"design file {path} is not valid JSON (line {exc.lineno}: {exc.msg}); fix it"
-        ) from exc
+    data = load_user_json(path, "design file")
     if not isinstance(data, dict):
         raise ConfigError(f"design file {path} must hold a JSON object with 'input' and 'layers'")
     data.setdefault("name", path.stem)

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -56,6 +57,7 @@ __all__ = [
     "WorkerResult",
     "assign_devices",
     "counts_toward_budget",
+    "disk_error",
     "fail_kind",
     "finished_trials",
     "hwprune_worker_argv",
@@ -168,8 +170,46 @@ class _QuietSurplus(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], _BudgetTaken):
             return False
+        if record.exc_info and disk_error(record.exc_info[1]) is not None:
+            return False  # the worker stops and the CLI says it in one line
         msg = record.getMessage()
         return not any(msg.startswith(f"Trial {n} failed with value") for n in self.numbers)
+
+
+#: errno values that mean "this folder cannot take more writes": stop, do not fail trial after
+#: trial (each would fail the same way)
+_DISK_ERRNOS = frozenset(
+    getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM") if hasattr(errno, n)
+)
+_DISK_WORDS = ("database or disk is full", "readonly database", "disk i/o error")
+
+
+def disk_error(exc: BaseException | None) -> BaseException | None:
+    """The error in ``exc``'s chain that says the disk is full or read-only, else ``None``.
+
+    An :class:`OSError` with ``ENOSPC``/``EDQUOT``/``EROFS``/``EACCES``/``EPERM``, or SQLite's
+    "database or disk is full" / "attempt to write a readonly database" (wrapped by SQLAlchemy
+    and Optuna).
+
+    Example:
+        >>> import errno
+        >>> disk_error(OSError(errno.ENOSPC, "No space left on device")) is not None
+        True
+        >>> disk_error(ValueError("loss is NaN")) is None
+        True
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+            return exc
+        text = str(exc).lower()
+        if type(exc).__name__ in ("OperationalError", "StorageInternalError") and any(
+            w in text for w in _DISK_WORDS
+        ):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -268,8 +308,8 @@ def run_worker(
                 trial.set_user_attr(FAIL_REASON_ATTR, _reason(exc))
             except Exception:  # the storage itself is what failed; Optuna will still log it
                 logger.debug("could not record the failure reason of trial %d", trial.number)
-            if reraise and isinstance(exc, reraise):
-                fatal.append(exc)
+            if (reraise and isinstance(exc, reraise)) or disk_error(exc) is not None:
+                fatal.append(exc)  # the user's fault, or a full / read-only run folder
             raise
 
     while True:

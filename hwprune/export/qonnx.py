@@ -62,6 +62,7 @@ def load_qonnx(path_or_model: str | Path | ModelWrapper) -> ModelWrapper:
         model.graph.input.remove(gi)
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         raise LoweringError("the QONNX model must have exactly one input and one output")
+    _check_acyclic(model.graph)
     model = cleanup_model(model)
     if any(n.op_type == "Gemm" for n in model.graph.node):
         model = model.transform(GemmToMatMul())
@@ -69,6 +70,40 @@ def load_qonnx(path_or_model: str | Path | ModelWrapper) -> ModelWrapper:
     model = model.transform(InferShapes())
     model = model.transform(GiveUniqueNodeNames())
     return model
+
+
+def _check_acyclic(graph: Any) -> None:
+    """Raise :class:`LoweringError` when a node's output feeds back into itself (a cycle).
+
+    ONNX graphs are acyclic; a hand-edited one with a cycle would otherwise crash the QONNX
+    clean-up with a traceback.
+    """
+    producer = {out: i for i, node in enumerate(graph.node) for out in node.output}
+    preds = [
+        {producer[x] for x in node.input if x in producer and producer[x] != i}
+        | ({i} if any(producer.get(x) == i for x in node.input) else set())
+        for i, node in enumerate(graph.node)
+    ]
+    indeg = [len(p) for p in preds]
+    succs: list[list[int]] = [[] for _ in graph.node]
+    for i, p in enumerate(preds):
+        for j in p:
+            succs[j].append(i)
+    ready = [i for i, d in enumerate(indeg) if d == 0]
+    seen = 0
+    while ready:
+        j = ready.pop()
+        seen += 1
+        for i in succs[j]:
+            indeg[i] -= 1
+            if indeg[i] == 0:
+                ready.append(i)
+    if seen < len(graph.node):
+        stuck = [graph.node[i].name or graph.node[i].op_type for i, d in enumerate(indeg) if d]
+        raise LoweringError(
+            f"the ONNX graph has a cycle through {', '.join(stuck[:3])}; ONNX graphs must be "
+            "acyclic, re-export the model"
+        )
 
 
 def _batched(model: ModelWrapper, n: int) -> ModelWrapper:
