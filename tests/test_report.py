@@ -23,6 +23,8 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
+from pg import postgres_url  # noqa: E402, F401  (session fixture)
+
 from hwprune import report  # noqa: E402
 
 PARENT = (64, 64)  # hidden widths of the float parent (an MLP on 8x8 digits)
@@ -693,3 +695,185 @@ def test_report_of_a_running_study(tmp_path: Path) -> None:
     s = json.loads((run / "summary.json").read_text())["report"]
     assert s["trials"]["running"] == 1 and s["trials"]["failed"] == 1
     assert s["trials"]["total"] == 8
+
+
+# ------------------------------------------------------------ studies in other storages
+
+
+def _move_study(run: Path, to_url: str) -> None:
+    """Copy the run's study into the storage ``to_url``; remove ``study.db`` and summary.json
+    (so only ``--storage`` finds the study, as for workers sharing a server or a journal)."""
+    from hwprune.storage import open_storage
+
+    optuna.copy_study(
+        from_study_name="digits-mlp-pynq-z2",
+        from_storage=f"sqlite:///{run / 'study.db'}",
+        to_storage=open_storage(to_url, heartbeat_interval=None),
+    )
+    (run / "study.db").unlink()
+    (run / "summary.json").unlink(missing_ok=True)
+
+
+def test_report_of_a_journal_study(tmp_path: Path) -> None:
+    """A journal study (``journal:///path`` or a plain ``.log`` path) is reported like SQLite."""
+    from hwprune.errors import StorageError
+
+    run = make_run(tmp_path / "run", n_trials=6)
+    before = [(t.number, t.status, t.lut) for t in report.load_run(run).trials]
+    log = tmp_path / "shared" / "study.log"
+    log.parent.mkdir()
+    _move_study(run, f"journal://{log}")
+    for url in (f"journal://{log}", str(log)):
+        loaded = report.load_run(run, storage=url)
+        assert [(t.number, t.status, t.lut) for t in loaded.trials] == before
+    res = _cli("report", str(run), "--storage", str(log), "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    full = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert full["trials"]["total"] == 6 and full["report"]["study"]["storage"].endswith(".log")
+    missing = tmp_path / "nope.log"
+    with pytest.raises(StorageError, match="does not exist"):
+        report.load_run(run, storage=f"journal://{missing}")
+    assert not missing.exists()  # a report never creates a storage
+
+
+def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", n_trials=3)
+    for url in (
+        "postgresql://hw:se/cr3t@127.0.0.1:1/optuna",
+        "postgresql://hw@127.0.0.1:1/optuna?password=se/cr3t",
+    ):
+        res = _cli("report", str(run), "--storage", url)
+        assert res.returncode == 2
+        assert res.stderr.strip().count("\n") == 0, res.stderr
+        assert "se/cr3t" not in res.stderr + res.stdout and "***" in res.stderr
+        assert "Traceback" not in res.stderr
+
+
+def test_passwords_never_reach_the_report(run_dir: Path, tmp_path: Path) -> None:
+    """Every password form is masked in summary.json and report.html, whoever recorded the
+    URL (the report's own storage, or an older search's summary.json)."""
+    from dataclasses import replace
+
+    from hwprune.report.html import render_html
+
+    run = report.load_run(run_dir)
+    for url in (
+        "postgresql://hw:se/cr3t@db.lab:5432/optuna",
+        "postgresql+psycopg2://hw:se:cr3t@db.lab/optuna",
+        "postgresql://hw@db.lab/optuna?sslmode=require&password=se/cr3t",
+    ):
+        leaky = replace(run, storage=url)
+        summary = report.build_summary(leaky, {"schema": 1, "storage": url})
+        page = render_html(leaky, summary["report"], {})
+        text = json.dumps(summary) + page
+        assert "se/cr3t" not in text and "se:cr3t" not in text
+        assert "***" in summary["storage"] and "***" in summary["report"]["study"]["dashboard"]
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "run.json").write_text(
+        json.dumps({"storage": "postgresql://hw@db.lab/optuna?password=***"})
+    )
+    from hwprune.errors import StorageError
+
+    with pytest.raises(StorageError, match="password not stored"):
+        report.find_storage(tmp_path / "r")
+
+
+@pytest.mark.postgres
+def test_report_of_a_postgresql_study(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """``report --storage postgresql://...`` (no driver named) reads the study from a real
+    server; a password holding ``/`` (ignored by the test server's trust login) is never shown."""
+    run = make_run(tmp_path / "run", n_trials=5)
+    before = [(t.number, t.status) for t in report.load_run(run).trials]
+    host = postgres_url.split("@", 1)[1]
+    url = f"postgresql://postgres:s3/cr:t@{host}"
+    _move_study(run, url)
+    for i, storage in enumerate((url, f"postgresql://postgres@{host}?password=s3/cr:t")):
+        out = tmp_path / f"out{i}"
+        res = _cli("report", str(run), "--storage", storage, "--out", str(out))
+        assert res.returncode == 0, res.stderr
+        text = (out / "report.html").read_text() + (out / "summary.json").read_text()
+        assert "s3/cr" not in text + res.stdout + res.stderr
+        full = json.loads((out / "summary.json").read_text())
+        assert full["storage"].startswith("postgresql://postgres")
+        assert "***" in full["storage"]
+        assert full["trials"]["total"] == 5
+    assert [(t.number, t.status) for t in report.load_run(run, storage=url).trials] == before
+
+
+# --------------------------------------------------------------- binding: the cost model's word
+
+
+def _priced_trial(layers: list[dict]) -> tuple:
+    """A trial stored the way the search stores it, priced by the real cost model."""
+    from hwprune.estimate import estimate
+    from hwprune.report.load import _trial_record
+
+    design = {"name": "d", "input": {"shape": [1, 8, 8], "bits": 4}, "layers": layers}
+    est = estimate(design, "pynq-z2")
+    hw = {k: getattr(est, k) for k in ("fps", "latency_us", "lut", "ff", "bram18", "dsp")}
+    hw.update(fits=est.fits, binding=est.binding)
+    frozen = optuna.trial.create_trial(
+        values=[0.9, est.fps],
+        user_attrs={
+            "status": "ok",
+            "accuracy": 0.9,
+            "design": design,
+            "hw": hw,
+            "estimate": json.loads(est.to_json()),
+        },
+    )
+    return est, _trial_record(frozen, ("accuracy", "fps"))
+
+
+@pytest.mark.parametrize(
+    ("layers", "word"),
+    [
+        # a tiny MLP: every layer fully parallel in a few cycles, the stream port is slower
+        (
+            [
+                {"op": "fc", "out": 16, "wbits": 2, "abits": 2},
+                {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+            ],
+            "io",
+        ),
+        # a tiny conv: fully parallel and still slower than the port: nothing binds
+        (
+            [
+                {"op": "conv", "out_ch": 2, "kernel": 3, "wbits": 2, "abits": 2},
+                {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+            ],
+            None,
+        ),
+    ],
+)
+def test_binding_is_the_cost_models_word(layers: list[dict], word: str | None) -> None:
+    """The report's "binding" is :attr:`Estimate.binding` (what stops a faster design), never
+    the most-used resource; that one is reported apart, under its own name."""
+    from hwprune.report.html import binding_note, render_html
+    from hwprune.report.load import _enrich_target
+
+    est, rec = _priced_trial(layers)
+    assert est.binding == word, est.binding  # the case this parameter is meant to cover
+    run = report.RunData(
+        Path("r"),
+        "s",
+        "sqlite:///r/study.db",
+        ("accuracy", "fps"),
+        ("maximize", "maximize"),
+        (rec,),
+        target=_enrich_target({"name": "pynq-z2"}),
+        chosen=rec,
+    )
+    assert rec.binding == word and report.binding_resource(run, rec) == word
+    section = report.build_report_section(run)
+    assert section["chosen"]["binding"] == word
+    most = section["chosen"]["most_used"]
+    assert most["resource"] == max(("lut", "ff", "bram18", "dsp"), key=lambda r: est.util[r])
+    assert most["share"] == pytest.approx(est.util[most["resource"]] / est.util_cap, rel=1e-3)
+    note = "".join(s["text"] for s in binding_note(run))
+    page = render_html(run, section, {})
+    if word is None:
+        assert note.startswith("Nothing binds") and "Most-used resource: LUT" in note
+        assert "class='binding" not in page and " binding'" not in page
+    else:
+        assert note.startswith("Binding: I/O stream port")

@@ -22,8 +22,9 @@ def register(app: typer.Typer) -> None:
         storage: str | None = typer.Option(
             None,
             "--storage",
-            help="Optuna storage URL, when the study is not in RUN_DIR/study.db "
-            "(e.g. the PostgreSQL URL the search used).",
+            help="Storage of the study when it is not RUN_DIR/study.db: the --storage the "
+            "search used (postgresql://user:password@host/db, journal:///path/study.log, "
+            "a .log/.journal path, sqlite:///path.db). The password is never shown.",
         ),
         open_browser: bool = typer.Option(
             False, "--open", help="Open the report in the default web browser."
