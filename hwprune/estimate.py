@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hwprune._callable import make_module_callable
 from hwprune.cost.folding import fold
 from hwprune.cost.fpga import FpgaCostParams, io_cycles, node_cost, res_type_of
 from hwprune.errors import ConfigError, TargetError
@@ -420,6 +419,3 @@ def estimate(
         binding=r.binding,
         meets_fps=r.meets_fps,
     )
-
-
-make_module_callable(__name__, "estimate")

@@ -22,11 +22,15 @@ import pytest
 import torch
 
 import hwprune
-import hwprune.search  # noqa: F401  (the module; hwprune.search is also callable)
 from hwprune.errors import ConfigError, StorageError
 from hwprune.pareto import dominates, hypervolume, knee_index, pareto_indices, select
 from hwprune.recipe import load_recipe
+from hwprune.search import finish as F
+from hwprune.search import objective as O
+from hwprune.search import runner as R
 
+# the package (``hwprune.search`` itself is the function); a name is patched in the module
+# that uses it (O, F, R)
 S = sys.modules["hwprune.search"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -256,7 +260,8 @@ def test_infeasible_candidates_are_never_trained(tmp_path, parent_cache, monkeyp
         calls.append(cand)
         return real(wb, cand, *a, **k)
 
-    monkeypatch.setattr(S, "train_candidate", counting)
+    monkeypatch.setattr(O, "train_candidate", counting)  # the trials' fine-tunes
+    monkeypatch.setattr(F, "train_candidate", counting)  # the final fine-tune
     res = hwprune.search(
         "digits-mlp",
         target,
@@ -380,15 +385,14 @@ def test_run_folder_of_another_study_is_refused(tmp_path):
 # fine-tune on the process hangs mid-trial, so that the test can kill it there
 _KILL_SCRIPT = textwrap.dedent("""
     import sys, time, hwprune
-    import hwprune.search
-    S = sys.modules["hwprune.search"]
-    real, calls = S.train_candidate, []
+    from hwprune.search import objective as O
+    real, calls = O.train_candidate, []
     def hanging(*args, **kwargs):
         calls.append(1)
         if len(calls) > 2:
             time.sleep(3600)
         return real(*args, **kwargs)
-    S.train_candidate = hanging
+    O.train_candidate = hanging
     hwprune.search("digits-mlp", "pynq-z2", out=sys.argv[1], cache_dir=sys.argv[2],
                    overrides={"parent.epochs": 5, "budget.epochs": 2, "budget.trials": 6,
                               "budget.final_epochs": 1, "budget.threads": 1,
@@ -806,18 +810,17 @@ def test_trial_claim_is_exclusive_only_without_live_holders(tmp_path):
 _SLOW_WORKER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import hwprune.search
-    S = sys.modules["hwprune.search"]
+    from hwprune.search import objective as O, worker
     url, name, out, cache, started, release = sys.argv[1:7]
-    real = S.train_candidate
+    real = O.train_candidate
     def held(*args, **kwargs):  # the fine-tune waits until the test releases it
         Path(started).write_text("x")
         deadline = time.time() + 240
         while not Path(release).exists() and time.time() < deadline:
             time.sleep(0.05)
         return real(*args, **kwargs)
-    S.train_candidate = held
-    print("ran", S.worker(url, name, out=out, trials=3, cache_dir=cache), flush=True)
+    O.train_candidate = held
+    print("ran", worker(url, name, out=out, trials=3, cache_dir=cache), flush=True)
 """)
 
 
@@ -856,7 +859,7 @@ def test_search_leaves_a_live_workers_running_trial_alone(tmp_path, parent_cache
             release.write_text("x")  # let the worker's trial finish only after the check
             return requeued[-1]
 
-        monkeypatch.setattr(S, "requeue_cut_off", requeue_then_release)
+        monkeypatch.setattr(R, "requeue_cut_off", requeue_then_release)
         again = hwprune.search(
             "digits-mlp",
             "pynq-z2",
@@ -896,7 +899,7 @@ def test_best_folder_is_replaced_whole(tmp_path, parent_cache, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("killed while exporting")
 
-    monkeypatch.setattr(S, "_export_best", crash)
+    monkeypatch.setattr(F, "_export_best", crash)
     with pytest.raises(RuntimeError, match="killed while exporting"):
         hwprune.search("digits-mlp", "pynq-z2", **{**kw, "export": True})
     assert (best / "model.pt").read_bytes() == b"old weights"  # the old best/, whole

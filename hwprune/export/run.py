@@ -135,10 +135,13 @@ def export_run(
     import numpy as np
     import torch
 
-    from hwprune.compress import prune as P
-    from hwprune.compress.quant import to_brevitas
     from hwprune.export.core import export_model
-    from hwprune.search import Candidate, build_workbench, train_candidate
+    from hwprune.search import (
+        Candidate,
+        build_workbench,
+        rebuild_candidate_model,
+        train_candidate,
+    )
 
     run = Path(run_dir)
     recipe, target, study = _study(run, storage)
@@ -160,23 +163,17 @@ def export_run(
             )
         design = json.loads(design_path.read_text())
         cand = Candidate.from_json(json.loads(cand_path.read_text()))
-        pruned = P.prune_to(
-            wb.parent,
-            list(cand.channels),
-            wb.example_input,
-            criterion=recipe.prune.criterion,
-            data=wb.data.train,
-        )
-        qmodel = to_brevitas(
-            pruned, list(cand.wbits), list(cand.abits), input_scale=wb.data.input_scale
-        )
+        qmodel = rebuild_candidate_model(wb, cand)
         weights = best / "model.pt"
         if weights.is_file():
             qmodel.load_state_dict(torch.load(weights, map_location="cpu"))
         else:
             log.warning("best/model.pt is missing: fine-tuning the chosen design again")
             qmodel, _, _ = train_candidate(
-                wb, cand, recipe.budget.final_epochs or recipe.budget.epochs, seed=recipe.seed + 7
+                wb,
+                cand,
+                recipe.budget.final_epochs or recipe.budget.epochs,
+                seed=recipe.final_seed(),
             )
         default_out = best / "export"
     else:
@@ -193,7 +190,7 @@ def export_run(
         cand = Candidate.from_json(t.user_attrs["candidate"])
         log.info("fine-tuning trial %d's candidate again (%d epochs)", trial, recipe.budget.epochs)
         qmodel, _, _ = train_candidate(
-            wb, cand, recipe.budget.epochs, seed=recipe.seed + 1000 + trial
+            wb, cand, recipe.budget.epochs, seed=recipe.trial_seed(trial)
         )
         default_out = run / "trials" / str(trial) / "export"
     qmodel.eval()

@@ -1,0 +1,390 @@
+"""The end of a search: the front and the chosen design (:func:`finalize`), its final
+fine-tune, ``best/`` (weights, design, estimate, export), ``pareto.json``, ``summary.json``, the
+report and the printed front (:func:`print_front`).
+
+Example:
+    >>> _rebase({"dir": "/tmp/x/.tmp-best"}, Path("/tmp/x/.tmp-best"), Path("/tmp/x/best"))
+    {'dir': '/tmp/x/best'}
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwprune.errors import HwpruneError, InfeasibleError
+from hwprune.pareto import hypervolume, select
+from hwprune.recipe import OBJECTIVES
+from hwprune.runfolder import RunFolder, atomic_write_json
+from hwprune.search.pricing import _estimate_json, price
+from hwprune.search.record import STATUS_INFEASIBLE, trial_counts
+from hwprune.search.results import FrontPoint, SearchResult, pareto_front
+from hwprune.search.study import _mask
+from hwprune.search.workbench import Workbench, prune_candidate, train_candidate
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+logger = logging.getLogger("hwprune.search")
+
+
+def finalize(
+    study: optuna.Study,
+    wb: Workbench,
+    run: RunFolder,
+    storage_url: str,
+    *,
+    export: bool = True,
+    console: Any = None,
+    timings: dict[str, float] | None = None,
+    t_start: float | None = None,
+) -> SearchResult:
+    """Front, selection, final fine-tune, ``best/``, ``pareto.json`` and ``summary.json``.
+
+    ``summary.json`` (schema 1) holds: ``study``, ``storage`` (password hidden), ``run_dir``,
+    ``recipe`` (resolved), ``target``, ``objectives``/``directions``, ``trials`` (counts:
+    total, complete, feasible, infeasible, stopped, failed, cut_off, surplus, running,
+    waiting; see :func:`trial_counts`), ``parent``
+    (val/test accuracy, widths), ``front`` (one entry per Pareto design: trial, accuracy,
+    values, channels, wbits, abits, hw, design), ``hypervolume`` (accuracy x frames/s from
+    (0, 0); null for other objective pairs), ``chosen`` (trial, rule, channels, wbits, abits,
+    search_val_accuracy, values, hw, final_epochs, val_accuracy, test_accuracy, val_curve,
+    model), ``export`` (null when not run; else ok, dir, bit_exact, csim, timings_s or
+    error) and ``timings_s`` (parent_s, trials_s, final_s, export_s, total_s).
+
+    ``best/`` is assembled in a fresh folder and replaces the old one in one step
+    (:func:`hwprune.atomic.atomic_dir`): a crash while it is written leaves the previous
+    ``best/`` whole, and no file of an earlier design or export (a ``csim.log``, ``hls/``)
+    survives next to the new weights.
+    """
+    from hwprune.atomic import atomic_dir
+
+    r = wb.recipe
+    objectives = list(r.objectives)
+    dirs = [OBJECTIVES[o] for o in objectives]
+    front = pareto_front(study, objectives)
+    counts = trial_counts(study)
+    timings = dict(timings or {})
+    atomic_write_json(
+        run.pareto_path,
+        {
+            "study": study.study_name,
+            "objectives": objectives,
+            "directions": dirs,
+            "front": [p.to_json() for p in front],
+        },
+    )
+    chosen: FrontPoint | None = None
+    final: dict[str, Any] = {}
+    export_info: dict[str, Any] | None = None
+    if front:
+        i = select(
+            [[p.values[o] for o in objectives] for p in front], dirs, r.study.select, objectives
+        )
+        chosen = front[i]
+        t0 = time.perf_counter()
+        final, qmodel = _final_finetune(wb, chosen, run)
+        timings["final_s"] = time.perf_counter() - t0
+        with atomic_dir(run.best_dir) as folder:
+            _write_best(folder, wb, chosen, qmodel, final)
+            if export:
+                t0 = time.perf_counter()
+                export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir)
+                timings["export_s"] = time.perf_counter() - t0
+    hv = None
+    if front and len(objectives) == 2 and "fps" in objectives:
+        hv = hypervolume(
+            [[p.values[o] for o in objectives] for p in front], dirs, [0.0 for _ in objectives]
+        )
+    if t_start is not None:
+        timings["total_s"] = time.perf_counter() - t_start
+    summary = _summary(study, wb, run, storage_url, front, chosen, final, counts, hv)
+    summary["export"] = export_info
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    atomic_write_json(run.summary_path, summary)
+    _write_report(run, storage_url)
+    if chosen is None:  # everything is stored; say why nothing qualified
+        raise InfeasibleError(_why_nothing_feasible(study, wb, run))
+    if console is not None:
+        print_front(front, objectives, chosen, console)
+    return SearchResult(
+        run.root,
+        study.study_name,
+        _mask(storage_url),
+        tuple(front),
+        chosen,
+        final.get("val_accuracy"),
+        final.get("test_accuracy"),
+        summary,
+    )
+
+
+def _summary(
+    study: optuna.Study,
+    wb: Workbench,
+    run: RunFolder,
+    storage_url: str,
+    front: Sequence[FrontPoint],
+    chosen: FrontPoint | None,
+    final: Mapping[str, Any],
+    counts: Mapping[str, int],
+    hv: float | None,
+) -> dict[str, Any]:
+    """``summary.json`` without its ``export`` and ``timings_s`` (see :func:`finalize`)."""
+    r = wb.recipe
+    objectives = list(r.objectives)
+    dirs = [OBJECTIVES[o] for o in objectives]
+    summary = {
+        "schema": 1,
+        "study": study.study_name,
+        "storage": _mask(storage_url),
+        "run_dir": str(run.root),
+        "recipe": r.to_dict(),
+        "target": getattr(wb.target, "name", ""),
+        "objectives": objectives,
+        "directions": dirs,
+        "trials": counts,
+        "parent": {
+            "val_accuracy": wb.parent_val_acc,
+            "test_accuracy": wb.parent_test_acc,
+            "widths": list(wb.space.parent_widths),
+        },
+        "front": [p.to_json() for p in front],
+        "hypervolume": hv,
+        "chosen": None
+        if chosen is None
+        else {
+            "trial": chosen.trial,
+            "rule": r.study.select,
+            **chosen.candidate.to_json(),
+            "search_val_accuracy": chosen.accuracy,
+            "values": chosen.values,
+            "hw": chosen.hw,
+            **final,
+        },
+        "export": None,
+        "timings_s": {},
+    }
+    return summary
+
+
+def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) -> str:
+    """One sentence for a search whose front is empty: what was violated and what to do."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    infeasible = [t for t in trials if t.user_attrs.get("status") == STATUS_INFEASIBLE]
+    target = getattr(wb.target, "name", "the target")
+    kept = f"the {len(trials)} trial(s) are kept in {run.root}"
+    if not infeasible:
+        return (
+            f"no trial produced a trained design that meets the constraints on {target} "
+            f"({len(trials)} finished or failed; see their fail_reason in the study); "
+            f"relax --min-accuracy or add --trials; {kept}"
+        )
+    worst: dict[str, int] = {}
+    closest: dict[str, float] = {}
+    for t in infeasible:
+        for key, value in t.user_attrs.get("constraints", {}).items():
+            if value > 0:
+                worst[key] = worst.get(key, 0) + 1
+                closest[key] = min(closest.get(key, math.inf), float(value))
+    key = max(worst, key=worst.get) if worst else "fits"
+    binding = {t.user_attrs.get("hw", {}).get("binding") for t in infeasible} - {None}
+    what = (
+        f"the design does not fit ({', '.join(sorted(binding))} binds)"
+        if key == "fits" and binding
+        else f"{key} is exceeded"
+    )
+    advice = (
+        (
+            "use a larger target or offer fewer channels / bits (--wbits, --abits, "
+            "--set space.min_channels=...)"
+        )
+        if key == "fits"
+        else f"relax --{key.replace('_', '-')}"
+    )
+    excess = closest.get(key, 0.0)  # normalised: (value - limit) / limit
+    by = f"{excess + 1:.0f}x the limit" if excess >= 1 else f"{excess:.0%} over the limit"
+    return (
+        f"no candidate met the constraints on {target}: in {worst.get(key, 0)} of "
+        f"{len(infeasible)} infeasible trial(s) {what}, the closest at {by}; {advice}; "
+        f"{kept}"
+    )
+
+
+def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[dict, Any]:
+    """Longer fine-tune of the chosen design: (accuracy record, fine-tuned model)."""
+    from hwprune.compress import train as T
+
+    r = wb.recipe
+    epochs = r.budget.final_epochs or r.budget.epochs
+    qmodel, val_acc, curve = train_candidate(wb, chosen.candidate, epochs, seed=r.final_seed())
+    test_acc = float(T.evaluate(qmodel, wb.data.test))
+    info = {
+        "final_epochs": epochs,
+        "val_accuracy": val_acc,
+        "test_accuracy": test_acc,
+        "val_curve": curve,
+        "model": str(run.best_dir / "model.pt"),
+    }
+    return info, qmodel
+
+
+def _write_best(
+    folder: Path, wb: Workbench, chosen: FrontPoint, qmodel: Any, info: Mapping[str, Any]
+) -> None:
+    """The chosen design's weights, design, candidate, estimate and accuracy into ``folder``
+    (the fresh folder that becomes ``best/``)."""
+    from hwprune.atomic import atomic_torch_save
+
+    r = wb.recipe
+    atomic_torch_save(qmodel.state_dict(), folder / "model.pt")  # flushed to disk, like the rest
+    design = dict(chosen.design)
+    design["name"] = f"{r.name}-best"
+    atomic_write_json(folder / "design.json", design)
+    atomic_write_json(folder / "candidate.json", chosen.candidate.to_json())
+    est, _, _ = price(chosen.design, wb.target, r)
+    atomic_write_json(folder / "estimate.json", _estimate_json(est))
+    atomic_write_json(folder / "accuracy.json", dict(info))
+
+
+def _rebase(obj: Any, old: Path, new: Path) -> Any:
+    """``obj`` (JSON-able) with the folder ``old`` named ``new`` in every string."""
+    if isinstance(obj, str):
+        return obj.replace(str(old), str(new))
+    if isinstance(obj, Mapping):
+        return {k: _rebase(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rebase(v, old, new) for v in obj]
+    return obj
+
+
+def _export_best(
+    wb: Workbench, chosen: FrontPoint, qmodel: Any, folder: Path, best: Path
+) -> dict | None:
+    """Export the chosen design into ``folder``, the fresh folder that becomes ``best``.
+
+    FPGA targets: QONNX, the integer dataflow graph, the HLS project checked bit-exact in g++
+    C simulation and the FINN hand-off, with the *same folding* the search priced. GPU targets:
+    ONNX QCDQ (int8) / float16 files checked in onnxruntime, and the latency report. An export
+    failure is recorded in ``summary.json`` and logged; the finished search is kept. Paths in
+    the record name ``best``.
+    """
+    import numpy as np
+
+    try:
+        if wb.is_gpu:
+            from hwprune.export.gpu import export_gpu_bundle
+
+            est, _, _ = price(chosen.design, wb.target, wb.recipe)
+            pruned = prune_candidate(wb, chosen.candidate)
+            files = export_gpu_bundle(
+                folder,
+                qmodel,
+                pruned,
+                wb.data.input_shape,
+                estimate=est,
+                check=(wb.data.test.x, wb.data.test.y),
+            )
+            return {"ok": True, "dir": str(best), "files": _rebase(_jsonable(files), folder, best)}
+        from hwprune.export import export_model
+        from hwprune.export.run import design_folding
+
+        folding = design_folding(dict(chosen.design))  # the folding the search priced
+        qmodel.eval()
+        res = export_model(
+            qmodel,
+            wb.target,
+            folding=folding or "auto",
+            out_dir=folder,
+            golden_inputs=np.asarray(wb.data.test.x[:100]),
+            input_shape=tuple(wb.data.input_shape),
+            n_golden=100,
+            replace=False,  # ``folder`` is fresh; it replaces best/ as a whole afterwards
+            name=best.name,  # the design is "best", not the temporary folder's name
+        )
+        csim = getattr(res, "csim", None)
+        return {
+            "ok": True,
+            "dir": str(best),
+            "bit_exact": bool(res.bit_exact),
+            "csim": None if csim is None else bool(csim.bit_exact),
+            "timings_s": {k: round(float(v), 3) for k, v in res.timings.items()},
+        }
+    except HwpruneError as exc:
+        error = _rebase(str(exc), folder, best)
+        logger.warning("export of the chosen design failed: %s", error)
+        return {"ok": False, "error": error}
+    except Exception as exc:  # noqa: BLE001 - keep the finished search even if export breaks
+        error = _rebase(f"{type(exc).__name__}: {exc}", folder, best)
+        logger.warning("export of the chosen design failed: %s", error)
+        return {"ok": False, "error": error}
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(obj)
+        return obj
+    except TypeError:
+        if hasattr(obj, "to_json"):
+            v = obj.to_json()
+            return json.loads(v) if isinstance(v, str) else v
+        return str(obj)
+
+
+def _write_report(run: RunFolder, storage_url: str) -> None:
+    from hwprune.report import write_report
+
+    try:
+        write_report(run.root, storage=storage_url)
+    except Exception as exc:  # noqa: BLE001 - a report problem must not lose the search
+        logger.warning("could not write the report: %s", exc)
+
+
+def print_front(
+    front: Sequence[FrontPoint],
+    objectives: Sequence[str],
+    chosen: FrontPoint | None,
+    console: Any,
+) -> None:
+    """Print the Pareto front as a rich table (the chosen design marked)."""
+    from rich.table import Table
+
+    table = Table(title="Pareto front (feasible, trained designs)")
+    for col in (
+        "",
+        "trial",
+        "val acc",
+        "fps",
+        "latency us",
+        "LUT",
+        "BRAM18",
+        "DSP",
+        "channels",
+        "wbits",
+        "abits",
+    ):
+        table.add_column(col, justify="right")
+    for p in front:
+        hw = p.hw
+        table.add_row(
+            "*" if chosen is not None and p.trial == chosen.trial else "",
+            str(p.trial),
+            f"{p.accuracy:.4f}",
+            f"{hw.get('fps', 0):,.0f}",
+            f"{hw.get('latency_us', 0):.2f}",
+            f"{hw.get('lut', 0):,.0f}",
+            f"{hw.get('bram18', 0):g}",
+            f"{hw.get('dsp', 0):g}",
+            ",".join(map(str, p.candidate.channels)),
+            ",".join(map(str, p.candidate.wbits)),
+            ",".join("-" if a is None else str(a) for a in p.candidate.abits),
+        )
+    console.print(table)
