@@ -156,3 +156,68 @@ def test_user_model_with_bias_quantizes() -> None:
     x = _digits_like(4)
     assert q(x).shape == (4, 10)
     assert torch.allclose(q.body[1].bias, model[1].bias)
+
+
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    g = torch.Generator().manual_seed(3)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data = torch.rand(m.num_features, generator=g) + 0.5
+            m.bias.data = torch.randn(m.num_features, generator=g) * 0.2
+            m.running_var = torch.rand(m.num_features, generator=g) * 0.2 + 0.05
+    return model
+
+
+@pytest.mark.parametrize(
+    ("name", "wbits", "abits"),
+    [
+        ("resnet8", [8, 4, 2, 3, 4, 4, 2, 4, 3, 4], [4, 3, 4, 2, 3, 3, 4, 2, 2, None]),
+        ("dscnn", [8, 4, 3, 2, 4, 8, 3, 4, 2, 4], [4, 3, 2, 4, 4, 3, 2, 4, 4, None]),
+    ],
+)
+def test_residual_and_depthwise_export_to_qonnx(tmp_path, name, wbits, abits) -> None:
+    """Residual adds share one quantizer (an integer add of equal scales), depthwise and pointwise
+    layers have their own bits, global average pooling is an integer sum + truncation; the QONNX
+    export computes exactly what the Brevitas model does."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, TruncAdaptiveAvgPool2d
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from hwprune.export.qonnx import export_brevitas, load_qonnx
+
+    torch.manual_seed(0)
+    spec = get_spec(name, (1, 8, 8), width_mult=0.25)
+    q = to_brevitas(_randomize_bn(build_model(spec)), wbits, abits, input_scale=16.0)
+    x = _digits_like(16)
+    calibrate(q, x)
+    _one_step(q, x)
+    assert [m.weight_quant.bit_width() for _, m in quant_layers(q)] == wbits
+    assert any(isinstance(m, TruncAdaptiveAvgPool2d) for m in q.modules())
+    if name == "dscnn":
+        dw = [m for m in q.modules() if isinstance(m, QuantConv2d) and m.groups > 1]
+        assert [int(m.weight_quant.bit_width()) for m in dw] == [4, 2, 8, 4]
+    else:
+        for blk in (q.body.res1, q.body.res2, q.body.res3):
+            assert isinstance(blk.add_quant, QuantIdentity)
+            assert blk.add_quant.act_quant.is_signed
+    model = load_qonnx(export_brevitas(q, (1, 8, 8), tmp_path / f"{name}.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Add") == (3 if name == "resnet8" else 0)
+    assert "Trunc" in ops
+    for add in (n for n in model.graph.node if n.op_type == "Add"):
+        scales = [model.get_initializer(model.find_producer(t).input[1]) for t in add.input]
+        assert all(model.find_producer(t).op_type == "Quant" for t in add.input)
+        np.testing.assert_array_equal(scales[0], scales[1])  # one shared quantizer
+    inp, outp = model.graph.input[0].name, model.graph.output[0].name
+    got = np.concatenate([execute_onnx(model, {inp: x[i : i + 1].numpy()})[outp] for i in range(4)])
+    with torch.no_grad():
+        ref = q(x[:4]).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    assert np.abs(ref).max() > 0
+
+
+def test_residual_add_inputs_need_equal_activation_bits() -> None:
+    spec = get_spec("resnet8", (1, 8, 8), width_mult=0.25)
+    abits = [4] * 9 + [None]
+    abits[5] = 2  # res2.shortcut.conv0 meets res2.body.conv1 (abits 4) in the add
+    with pytest.raises(ConfigError, match="same activation bits"):
+        to_brevitas(build_model(spec), [4] * 10, abits, 16.0)

@@ -13,7 +13,15 @@ into a Brevitas model:
 * BatchNorm kept between the conv/linear and the activation;
 * activation after layer ``i``: ``abits[i] >= 2`` -> unsigned ``QuantReLU``;
   ``abits[i] == 1`` -> bipolar sign (``QuantIdentity`` with a binary quantizer, output +-1) as in
-  FINN's binarized networks; the head has ``abits = None`` (raw accumulator / arg-max).
+  FINN's binarized networks; the head has ``abits = None`` (raw accumulator / arg-max);
+* a depthwise conv is a ``QuantConv2d`` with its own ``wbits``/``abits`` like any other layer;
+* residual block (:class:`hwprune.models.build.ResidualBlock`): its ``add_quant`` becomes ONE
+  signed ``QuantIdentity`` applied to both inputs of the add (same scale, so the add is an
+  integer add) and its ReLU after the add a ``QuantReLU``. Both use the ``abits`` of the body's
+  last conv; the shortcut's last conv (whose output meets it in the add) must have the same
+  ``abits`` (the search couples them like the channels);
+* global average pooling (``nn.AdaptiveAvgPool2d(1)``) -> Brevitas ``TruncAdaptiveAvgPool2d``
+  (an integer sum, then a right shift back to the input's bit width), fed by a quantized tensor.
 
 The result exports with ``brevitas.export.export_qonnx(model, input_t=..., export_path=...,
 dynamo=False)``.
@@ -59,7 +67,9 @@ class LayerGroup:
 def layer_groups(model: nn.Module) -> list[LayerGroup]:
     """Conv/Linear layers of ``model`` (registration order) with their following BN and ReLU.
 
-    A BN/ReLU belongs to the closest conv/linear registered before it.
+    A BN/ReLU belongs to the closest conv/linear registered before it. In a
+    :class:`hwprune.models.build.ResidualBlock`, the ReLU after the add belongs to the last conv of
+    the body and of the shortcut (both outputs meet in the add).
 
     Example:
         >>> from hwprune.models import build_model, get_spec
@@ -79,7 +89,26 @@ def layer_groups(model: nn.Module) -> list[LayerGroup]:
             groups[-1]["bn"] = name
         elif groups and isinstance(mod, nn.ReLU) and groups[-1]["act"] is None:
             groups[-1]["act"] = name
+    by_name = {g["name"]: g for g in groups}
+    for bname, block in _residual_blocks(model):
+        for branch in ("body", "shortcut"):
+            last = _last_conv(getattr(block, branch))
+            if last is not None:
+                by_name[f"{bname}.{branch}.{last}" if bname else f"{branch}.{last}"]["act"] = (
+                    f"{bname}.relu" if bname else "relu"
+                )
     return [LayerGroup(g["name"], g["bn"], g["act"]) for g in groups]  # type: ignore[arg-type]
+
+
+def _residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    from hwprune.models.build import ResidualBlock
+
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, ResidualBlock)]
+
+
+def _last_conv(branch: nn.Module) -> str | None:
+    names = [n for n, m in branch.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return names[-1] if names else None
 
 
 def _set_module(root: nn.Module, dotted: str, new: nn.Module) -> None:
@@ -247,6 +276,7 @@ def to_brevitas(
     wbits, abits = _check_bits(wbits, abits, len(groups))
     body = copy.deepcopy(float_model)
     last = len(groups) - 1
+    act_bits: dict[str, int] = {}
     for i, g in enumerate(groups):
         mod = body.get_submodule(g.name)
         _set_module(body, g.name, _quant_layer(mod, wbits[i], per_channel=i != last))
@@ -257,10 +287,59 @@ def to_brevitas(
                 f"layer '{g.name}' has no nn.ReLU module after it; hidden layers must use "
                 "nn.ReLU modules (not F.relu) so they can be quantized"
             )
-        _set_module(body, g.act, _act_layer(int(abits[i])))  # type: ignore[arg-type]
+        bits = int(abits[i])  # type: ignore[arg-type]
+        if g.act in act_bits:  # the ReLU after a residual add, shared by two convs
+            if act_bits[g.act] != bits:
+                raise ConfigError(
+                    f"layer '{g.name}' meets another layer in the residual add before "
+                    f"'{g.act}'; give both the same activation bits (got {bits} and "
+                    f"{act_bits[g.act]})"
+                )
+            continue
+        act_bits[g.act] = bits
+        _set_module(body, g.act, _act_layer(bits))
+    for name, block in _residual_blocks(body):
+        block.add_quant = _add_quant(act_bits[f"{name}.relu" if name else "relu"])
+    _quantize_gap(body)
     qmodel = QuantNet(body, input_quantizer(input_scale), wbits, abits, input_scale)
     qmodel.train(float_model.training)
     return qmodel
+
+
+def _add_quant(bits: int) -> nn.Module:
+    """The signed quantizer shared by both inputs of a residual add (equal scales)."""
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant.binary import SignedBinaryActPerTensorConst
+    from brevitas.quant.scaled_int import Int8ActPerTensorFloat
+
+    if bits == 1:
+        return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+    return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=bits)
+
+
+def _quantize_gap(body: nn.Module) -> None:
+    """Global average pools -> ``TruncAdaptiveAvgPool2d`` fed by a quant tensor of known bits."""
+    from brevitas.nn import QuantIdentity, QuantReLU, TruncAdaptiveAvgPool2d
+
+    order = list(body.named_modules())
+    for k, (name, mod) in enumerate(order):
+        if not isinstance(mod, nn.AdaptiveAvgPool2d):
+            continue
+        if mod.output_size not in (1, (1, 1)):
+            raise ModelError(
+                f"'{name}' pools to {mod.output_size}; only global average pooling "
+                "(AdaptiveAvgPool2d(1)) is supported"
+            )
+        acts = [(n, m) for n, m in order[:k] if isinstance(m, (QuantReLU, QuantIdentity))]
+        if not acts:
+            raise ModelError(f"global average pool '{name}' needs a quantized ReLU before it")
+        act_name, act = acts[-1]
+        act.return_quant_tensor = True
+        bits = int(act.act_quant.bit_width())
+        _set_module(
+            body, name, TruncAdaptiveAvgPool2d(1, bit_width=bits, return_quant_tensor=False)
+        )
+        log.debug("global average pool '%s' reads %d-bit '%s'", name, bits, act_name)
 
 
 def quant_layers(qmodel: nn.Module) -> list[tuple[str, nn.Module]]:
