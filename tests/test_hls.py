@@ -179,10 +179,11 @@ def test_finn_handoff(tmp_path):
     assert "Defaults" in cfg
     assert cfg["MVAU_hls_0"]["PE"] == res.folding["conv0"]["pe"]
     assert cfg["MVAU_hls_4"]["SIMD"] == res.folding["fc1"]["simd"]
-    assert cfg["ConvolutionInputGenerator_rtl_2"]["SIMD"] == res.folding["conv2_swg"]["simd"]
+    # pool0 is FINN's window generator 2 + Pool_hls_0, so conv2's window is generator 3
+    assert cfg["ConvolutionInputGenerator_rtl_3"]["SIMD"] == res.folding["conv2_swg"]["simd"]
     for k, name in enumerate(("conv0", "conv1", "conv2", "fc0", "fc1")):  # the folding's choice
         assert cfg[f"MVAU_hls_{k}"]["resType"] == res.folding[name]["res_type"], name
-    assert {"FMPadding_rtl_0", "StreamingMaxPool_hls_1", "LabelSelect_hls_0"} <= set(cfg)
+    assert {"FMPadding_rtl_0", "Pool_hls_1", "LabelSelect_hls_0"} <= set(cfg)
     spec = json.loads((res.out_dir / "finn" / "specialize_layers_config.json").read_text())
     assert spec["MVAU_0"] == {"preferred_impl_style": "hls"}
     build = json.loads((res.out_dir / "finn" / "build_config.json").read_text())

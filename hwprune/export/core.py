@@ -173,7 +173,9 @@ def _output_folder(out: Path, replace: bool) -> Iterator[Path]:
     from hwprune.atomic import atomic_dir
 
     _check_replaceable(out)
-    with atomic_dir(Path(os.path.abspath(out))) as work:
+    # only the export's own entries are deleted with the old folder; a file dropped into
+    # ``out`` while the export runs is moved into the new one
+    with atomic_dir(Path(os.path.abspath(out)), owned=EXPORT_ENTRIES) as work:
         yield work
 
 
@@ -288,7 +290,7 @@ def export_model(
             folded, work / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
         )
         write_golden(folded, x_int, res.layers, res.output, work / "golden")
-        write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock)
+        write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
         timings["generate_s"] = time.perf_counter() - t
 
         from hwprune.cost.fpga import node_cost

@@ -1,11 +1,21 @@
-"""FINN hand-off: ``folding_config.json``, ``specialize_layers_config.json`` and
-``build_config.json`` for FINN's ``build_dataflow`` on the exported ``model.qonnx.onnx``.
+"""FINN hand-off: ``model.finn.onnx``, ``folding_config.json``, ``specialize_layers_config.json``,
+``build_config.json`` and ``build.py`` for FINN's ``build_dataflow`` (finn-plus 1.6.1).
 
-Node names are the ones FINN's flow gives after ``SpecializeLayers`` + ``GiveUniqueNodeNames``
-(``<op_type>_<k>``, k counting per op type in graph order). The specialization is pinned by
-``specialize_layers_config.json`` (MVAU: hls, sliding window / padding: rtl) so the names are
-known in advance. The folding is checked for legality (FINN itself does not check it when it
-applies the file) before anything is written.
+What FINN builds must be what hwprune priced, so the hand-off fixes FINN's view of the design:
+
+* ``model.finn.onnx`` is the exported QONNX with the input quantizer moved to the host: its
+  input is the integer frame hwprune's first kernel reads (annotated ``UINT8``, ``INT4``,
+  ``BIPOLAR``, ... and scaled by the quantizer's scale), so FINN's streamlining absorbs the
+  scale into the first layer's thresholds instead of building a ``Thresholding`` node at PE=1.
+  For a classifier (``output="label"``) a ``TopK`` closes the graph, which FINN builds as the
+  ``LabelSelect`` hwprune priced (hwprune checked that the head's scale is one positive
+  number, so the arg-max of the accumulators is the arg-max of the scores).
+* Node names are the ones FINN gives after ``SpecializeLayers`` + ``GiveUniqueNodeNames``
+  (``<op_type>_<style>_<k>``, k counting per op type in graph order), the style pinned by
+  ``specialize_layers_config.json``. A max-pool is what finn-plus builds of it: a sliding-window
+  generator (depthwise, SIMD = channels) and a ``Pool_hls`` (PE = channels).
+* Every memory gets the ``ram_style`` hwprune priced it with (LUTRAM -> ``distributed``,
+  block RAM -> ``block``), weights, thresholds and line buffers alike.
 
 Example:
     >>> write_finn_handoff(graph, "pynq-z2", "out/finn")  # doctest: +SKIP
@@ -14,9 +24,13 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hwprune.errors import ConfigError, TargetError
 from hwprune.export.fold import check_folding
@@ -27,6 +41,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    VVAUNode,
 )
 
 # hwprune target -> (FINN board name, shell flow, Vitis platform or None)
@@ -40,78 +55,124 @@ FINN_BOARDS: dict[str, tuple[str, str, str | None]] = {
     "alveo-u250": ("U250", "vitis_alveo", "xilinx_u250_gen3x16_xdma_4_1_202210_1"),
 }
 
-# our node kind -> (FINN op type before specialization, implementation style pinned)
-_FINN_OPS = {
-    "MVAU": ("MVAU", "hls"),
-    "VVAU": ("VVAU", "hls"),
-    "SlidingWindow": ("ConvolutionInputGenerator", "rtl"),
-    "Pad": ("FMPadding", "rtl"),
-    "MaxPool": ("StreamingMaxPool", "hls"),
-    "LabelSelect": ("LabelSelect", "hls"),
-}
+#: the FINN model the hand-off writes next to its config files
+FINN_MODEL = "model.finn.onnx"
+
+
+@dataclass(frozen=True)
+class FinnNode:
+    """One node FINN builds: ``ours`` is the hwprune node it implements (a max-pool is two FINN
+    nodes), ``pre`` its name before ``SpecializeLayers``, ``name`` after, ``config`` its
+    ``folding_config.json`` entry."""
+
+    ours: str
+    op: str
+    style: str
+    pre: str
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _memory_styles(graph: IntGraph) -> dict[str, dict[str, str]]:
+    """Per node, the ``ram_style`` of each memory as the cost model priced it."""
+    from hwprune.cost.fpga import FpgaCostParams, memory_cost, n_thresholds, threshold_memory
+    from hwprune.export.fold import to_ir
+
+    p = FpgaCostParams()
+    out: dict[str, dict[str, str]] = {}
+    for n in to_ir(graph).nodes:
+        op = type(n).__name__
+        if op in ("MVAU", "VVAU"):
+            rows, cols = (n.mh, n.mw) if op == "MVAU" else (n.channels, n.kernel * n.kernel)
+            depth = (rows // n.pe) * (cols // n.simd)
+            _, wb = memory_cost(n.pe * n.simd * n.wbits, depth, n.mem_style, p)
+            styles = {"ram_style": "block" if wb > 0 else "distributed"}
+            nthr = n_thresholds(n.out_bits, n.out_kind) if n.out_bits else 0
+            if nthr:
+                _, tb = threshold_memory(n.pe * nthr * n.acc_bits, rows // n.pe, p)
+                styles["ram_style_thresholds"] = "block" if tb > 0 else "distributed"
+            out[n.name] = styles
+        elif op == "SlidingWindow":
+            _, wp = n.padded
+            words = ((n.kernel - 1) * wp + n.kernel) * (n.channels // n.simd)
+            bits = words * n.simd * n.bits
+            lutram = n.ram_style == "distributed" or (
+                n.ram_style == "auto" and bits <= p.swg_lutram_max_bits
+            )
+            out[n.name] = {"ram_style": "distributed" if lutram else "block"}
+    return out
+
+
+def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(FINN op type, implementation style, folding entry) of the FINN nodes for ``n``."""
+    mem = styles.get(n.name, {})
+    if isinstance(n, MVAUNode):
+        cfg = {"PE": n.pe, "SIMD": n.simd, "resType": n.mul_impl, **mem}
+        cfg.update(mem_mode="internal_decoupled", runtime_writeable_weights=0)
+        return [("VVAU" if isinstance(n, VVAUNode) else "MVAU", "hls", cfg)]
+    if isinstance(n, SlidingWindowNode):
+        cfg = {"SIMD": n.simd, "parallel_window": 0, **mem}
+        return [("ConvolutionInputGenerator", "rtl", cfg)]
+    if isinstance(n, PadNode):
+        return [("FMPadding", "rtl", {"SIMD": n.simd})]
+    if isinstance(n, MaxPoolNode):
+        c = n.in_shape[2]  # all channels in parallel, as the IR's MaxPool is priced
+        window = {"SIMD": c, "parallel_window": 0, "ram_style": "distributed"}
+        return [("ConvolutionInputGenerator", "rtl", window), ("Pool", "hls", {"PE": c})]
+    if isinstance(n, LabelSelectNode):
+        return [("LabelSelect", "hls", {"PE": n.pe})]
+    raise ConfigError(f"{n.name}: FINN has no node for a {n.kind} kernel")
+
+
+def finn_nodes(graph: IntGraph) -> list[FinnNode]:
+    """The nodes FINN builds for ``graph``, in graph order, with their folding entries.
+
+    Example:
+        >>> [(f.ours, f.name) for f in finn_nodes(graph)][:2]  # doctest: +SKIP
+        [('conv0_swg', 'ConvolutionInputGenerator_rtl_0'), ('conv0', 'MVAU_hls_0')]
+    """
+    styles = _memory_styles(graph)
+    counts: dict[str, int] = {}
+    out: list[FinnNode] = []
+    for n in graph.nodes[1:]:
+        for op, style, cfg in _finn_ops(n, styles):
+            k = counts.get(op, 0)
+            counts[op] = k + 1
+            out.append(FinnNode(n.name, op, style, f"{op}_{k}", f"{op}_{style}_{k}", cfg))
+    return out
 
 
 def finn_names(graph: IntGraph) -> dict[str, tuple[str, str]]:
-    """Our node name -> (FINN name before specialization, after), in graph order.
+    """Our node name -> (FINN name before specialization, after) of its last FINN node.
 
     Example:
         >>> finn_names(graph)["conv0"]  # doctest: +SKIP
         ('MVAU_0', 'MVAU_hls_0')
     """
-    counts: dict[str, int] = {}
-    out: dict[str, tuple[str, str]] = {}
-    for n in graph.nodes[1:]:
-        op, style = _FINN_OPS[n.kind]
-        k = counts.get(op, 0)
-        counts[op] = k + 1
-        out[n.name] = (f"{op}_{k}", f"{op}_{style}_{k}")
-    return out
+    return {f.ours: (f.pre, f.name) for f in finn_nodes(graph)}
 
 
 def folding_config(graph: IntGraph) -> dict[str, Any]:
     """FINN ``folding_config.json`` contents for the folded ``graph`` (checked first).
 
-    Each MVAU/VVAU gets its PE, SIMD and ``resType`` (``"lut"`` or ``"dsp"``: what the folding
-    chose and the cost model priced, see :attr:`~hwprune.export.graph.MVAUNode.mul_impl`).
+    Each MVAU/VVAU gets its PE, SIMD, ``resType`` (``"lut"`` or ``"dsp"``: what the folding
+    chose and the cost model priced, see :attr:`~hwprune.export.graph.MVAUNode.mul_impl`) and
+    the ``ram_style`` of its weights and thresholds as priced.
 
     Example:
         >>> folding_config(graph)["MVAU_hls_0"]["resType"]  # doctest: +SKIP
         'dsp'
     """
     check_folding(graph)
-    names = finn_names(graph)
-    cfg: dict[str, Any] = {
-        "Defaults": {"mem_mode": ["internal_decoupled", ["MVAU_hls"]]},
-    }
-    for n in graph.nodes[1:]:
-        _, name = names[n.name]
-        if isinstance(n, MVAUNode):
-            cfg[name] = {
-                "PE": n.pe,
-                "SIMD": n.simd,
-                "ram_style": "auto",
-                "resType": n.mul_impl,  # the multiplier resource the folding priced
-                "mem_mode": "internal_decoupled",
-                "runtime_writeable_weights": 0,
-            }
-        elif isinstance(n, SlidingWindowNode):
-            cfg[name] = {"SIMD": n.simd, "ram_style": "distributed", "parallel_window": 0}
-        elif isinstance(n, PadNode):
-            cfg[name] = {"SIMD": n.simd}
-        elif isinstance(n, LabelSelectNode):
-            cfg[name] = {"PE": n.pe}
-        elif isinstance(n, MaxPoolNode):
-            cfg[name] = {}
+    cfg: dict[str, Any] = {"Defaults": {}}
+    for f in finn_nodes(graph):
+        cfg[f.name] = dict(f.config)
     return cfg
 
 
 def specialize_config(graph: IntGraph) -> dict[str, Any]:
     """FINN ``specialize_layers_config.json`` pinning each node's implementation style."""
-    cfg: dict[str, Any] = {}
-    for n in graph.nodes[1:]:
-        pre, _ = finn_names(graph)[n.name]
-        cfg[pre] = {"preferred_impl_style": _FINN_OPS[n.kind][1]}
-    return cfg
+    return {f.pre: {"preferred_impl_style": f.style} for f in finn_nodes(graph)}
 
 
 def build_config(
@@ -126,6 +187,10 @@ def build_config(
         )
     board, shell, platform = FINN_BOARDS[name]
     clock = float(clock_mhz or target.clock_mhz)
+    outputs = ["estimate_reports", "stitched_ip", "bitfile"]
+    if shell == "vivado_zynq":
+        outputs[2:2] = ["out_of_context_synth"]
+        outputs += ["pynq_driver", "deployment_package"]
     cfg: dict[str, Any] = {
         "output_dir": output_dir,
         "synth_clk_period_ns": round(1000.0 / clock, 4),
@@ -138,31 +203,115 @@ def build_config(
         "minimize_bit_width": True,
         "standalone_thresholds": False,
         "save_intermediate_models": True,
-        "generate_outputs": [
-            "estimate_reports",
-            "stitched_ip",
-            "out_of_context_synth",
-            "bitfile",
-            "pynq_driver",
-            "deployment_package",
-        ]
-        if shell == "vivado_zynq"
-        else ["estimate_reports", "stitched_ip", "bitfile"],
+        "generate_outputs": outputs,
     }
     if platform:
         cfg["vitis_platform"] = platform
     return cfg
 
 
+def finn_model(qonnx_model: Any, graph: IntGraph) -> Any:
+    """The QONNX model FINN should build: the host's integer frame as input, arg-max at the end.
+
+    The input quantizer (and any host pre-processing before it, such as TFC's reshape) is
+    replaced by a multiplication of the integer input (annotated with the input node's type)
+    by the quantizer's scale; a ``TopK`` (k=1) is appended when ``graph.output == "label"``.
+
+    Example:
+        >>> m = finn_model(load_qonnx("model.qonnx.onnx"), graph)  # doctest: +SKIP
+        >>> m.save("model.finn.onnx")                                # doctest: +SKIP
+    """
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.insert_topk import InsertTopK
+
+    from hwprune.export.qonnx import input_quantizer
+
+    m = copy.deepcopy(qonnx_model)
+    quant, tensor = input_quantizer(m)
+    doomed, cur = [], m.graph.input[0].name
+    while cur != tensor:
+        node = m.find_consumers(cur)[0]
+        doomed.append(node)
+        cur = node.output[0]
+    shape = m.get_tensor_shape(quant.output[0])
+    for node in [*doomed, quant]:
+        m.graph.node.remove(node)
+    m.graph.input.remove(m.graph.input[0])
+    x = "global_in_int"
+    m.graph.input.append(helper.make_tensor_value_info(x, TensorProto.FLOAT, shape))
+    scale = np.asarray([graph.input.out_scale], dtype=np.float32)
+    m.set_initializer(f"{x}_scale", scale.reshape(()))
+    m.graph.node.insert(
+        0, helper.make_node("Mul", [x, f"{x}_scale"], [quant.output[0]], name="HostScale")
+    )
+    m.set_tensor_datatype(x, DataType[graph.input.out_type.name])
+    if graph.output == "label":
+        m = m.transform(InsertTopK(k=1))
+    return m.transform(InferShapes())
+
+
+_BUILD_PY = '''"""Build this accelerator with FINN (finn-plus 1.6.1), outside `finn build`.
+
+    python build.py                  # the full flow of build_config.json (needs Vivado)
+    python build.py --estimate-only  # FINN's estimate reports only (no Vivado needed)
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+os.environ.setdefault("FINN_BUILD_DIR", tempfile.mkdtemp(prefix="finn_build_"))
+if not os.environ.get("XILINX_VIVADO"):
+    import finn.xsi  # RTL simulation needs Vivado; the estimate steps do not use it
+
+    finn.xsi.SimEngine = None
+import finn.builder.build_dataflow as bd  # noqa: E402
+from finn.builder.build_dataflow_config import (  # noqa: E402
+    DataflowBuildConfig,
+    DataflowOutputType,
+    estimate_only_dataflow_steps,
+)
+
+if not os.environ.get("XILINX_VIVADO"):
+    bd.get_vivado_root = lambda: "no-vivado"  # the build's metadata names the Vivado version
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap.add_argument("--estimate-only", action="store_true", help="stop after the estimate reports")
+args = ap.parse_args()
+cfg = DataflowBuildConfig.construct_from(here / "build_config.json")
+cfg.output_dir = str(here / cfg.output_dir)
+if args.estimate_only:
+    cfg.generate_outputs = [DataflowOutputType.ESTIMATE_REPORTS]
+    cfg.steps = list(estimate_only_dataflow_steps)
+sys.exit(bd.build_dataflow_cfg(str(here / "{model}"), cfg))
+'''
+
+
 def write_finn_handoff(
-    graph: IntGraph, target: Any, out_dir: str | Path, clock_mhz: float | None = None
+    graph: IntGraph,
+    target: Any,
+    out_dir: str | Path,
+    clock_mhz: float | None = None,
+    qonnx_model: Any = None,
 ) -> list[Path]:
-    """Write the FINN hand-off files; returns their paths."""
+    """Write the FINN hand-off files into ``out_dir``; returns their paths.
+
+    ``qonnx_model`` is the exported QONNX (default: ``model.qonnx.onnx`` next to ``out_dir``),
+    from which ``model.finn.onnx`` is made (:func:`finn_model`).
+    """
     out = Path(out_dir)
     try:
         fold_cfg = folding_config(graph)
     except ConfigError as exc:
         raise ConfigError(f"the folding is not legal for FINN: {exc}") from exc
+    if qonnx_model is None:
+        from hwprune.export.qonnx import load_qonnx
+
+        qonnx_model = load_qonnx(out.parent / "model.qonnx.onnx")
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "folding_config.json": fold_cfg,
@@ -174,15 +323,8 @@ def write_finn_handoff(
         p = out / fname
         p.write_text(json.dumps(doc, indent=2) + "\n")
         paths.append(p)
+    model_path = out / FINN_MODEL
+    finn_model(qonnx_model, graph).save(str(model_path))
     script = out / "build.py"
-    script.write_text(
-        '"""Build the accelerator with FINN: python build.py (inside FINN\'s environment)."""\n'
-        "import json\n\n"
-        "from finn.builder.build_dataflow import build_dataflow_cfg\n"
-        "from finn.builder.build_dataflow_config import DataflowBuildConfig\n\n"
-        'with open("build_config.json") as f:\n'
-        "    cfg = DataflowBuildConfig.from_dict(json.load(f))\n"
-        'build_dataflow_cfg("../model.qonnx.onnx", cfg)\n'
-    )
-    paths.append(script)
-    return paths
+    script.write_text(_BUILD_PY.replace("{model}", FINN_MODEL))
+    return [*paths, model_path, script]
