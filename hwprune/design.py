@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hwprune.errors import ConfigError
-from hwprune.ir import DataflowGraph, build_ir
+from hwprune.ir import MVAU, VVAU, DataflowGraph, MaxPool, SlidingWindow, build_ir
 
 _LAYER_KEYS = {
     "conv": {
@@ -184,9 +184,10 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
     layers: list[dict[str, Any]] = []
     nodes = graph.nodes
     for i, n in enumerate(nodes):
-        if n.op == "MVAU":
+        if isinstance(n, MVAU):
             if n.conv:
-                swg = nodes[i - 1] if i and nodes[i - 1].op == "SlidingWindow" else None
+                prev = nodes[i - 1] if i else None
+                swg = prev if isinstance(prev, SlidingWindow) else None
                 k, stride, pad = (swg.kernel, swg.stride, swg.pad) if swg else (1, 1, 0)
                 layers.append(
                     {
@@ -214,15 +215,16 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
                 )
             if n.res_type != "auto":
                 layers[-1]["res_type"] = n.res_type
-        elif n.op == "VVAU":
-            swg = nodes[i - 1]
+        elif isinstance(n, VVAU):
+            window = nodes[i - 1]
+            assert isinstance(window, SlidingWindow)  # a VVAU is always fed by its window
             layers.append(
                 {
                     "op": "conv",
                     "out_ch": n.channels,
                     "kernel": n.kernel,
-                    "stride": swg.stride,
-                    "pad": swg.pad,
+                    "stride": window.stride,
+                    "pad": window.pad,
                     "groups": n.channels,
                     "wbits": n.wbits,
                     "abits": n.out_bits,
@@ -232,7 +234,7 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
             )
             if n.res_type != "auto":
                 layers[-1]["res_type"] = n.res_type
-        elif n.op == "MaxPool":
+        elif isinstance(n, MaxPool):
             layers.append({"op": "maxpool", "kernel": n.kernel})
     inp: dict[str, Any] = {"shape": list(graph.input_shape), "bits": graph.input_bits}
     if graph.input_kind != "uint":

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from hwprune.errors import ConfigError
@@ -436,13 +437,13 @@ class DataflowGraph:
         """
         out: dict[str, dict[str, Any]] = {}
         for n in self.nodes:
-            if n.op in ("MVAU", "VVAU"):
+            if isinstance(n, (MVAU, VVAU)):
                 out[n.name] = {"pe": n.pe, "simd": n.simd}
                 if n.res_type != "auto":
                     out[n.name]["res_type"] = n.res_type
-            elif n.op == "SlidingWindow":
+            elif isinstance(n, SlidingWindow):
                 out[n.name] = {"simd": n.simd}
-            elif n.op in ("Thresholding", "LabelSelect"):
+            elif isinstance(n, (Thresholding, LabelSelect)):
                 out[n.name] = {"pe": n.pe}
         return out
 
@@ -460,7 +461,7 @@ class DataflowGraph:
             f = folding.get(n.name)
             if f:
                 vals: dict[str, Any] = {k: int(v) for k, v in f.items() if k in ("pe", "simd")}
-                if "res_type" in f and n.op in ("MVAU", "VVAU"):
+                if "res_type" in f and isinstance(n, (MVAU, VVAU)):
                     vals["res_type"] = str(f["res_type"])
                 n = replace(n, **vals)
             nodes.append(n)
@@ -472,10 +473,12 @@ class DataflowGraph:
 
     def output_frame_bits(self) -> int:
         last = self.nodes[-1]
-        if last.op == "LabelSelect":
+        if isinstance(last, LabelSelect):
             return last.out_bits
-        if last.op in ("MVAU", "VVAU"):
-            return last.mh * last.obits if last.op == "MVAU" else last.channels * last.obits
+        if isinstance(last, MVAU):
+            return last.mh * last.obits
+        if isinstance(last, VVAU):
+            return last.channels * last.obits
         return last.out_width
 
 
@@ -484,6 +487,7 @@ def _divisors(n: int) -> list[int]:
     return sorted(set(small + [n // d for d in small]))
 
 
+@lru_cache(maxsize=65536)
 def divisors(n: int) -> tuple[int, ...]:
     """All divisors of ``n`` in increasing order.
 
@@ -551,6 +555,45 @@ def build_ir(
         >>> g.nodes[0].mw, g.nodes[0].pe, g.nodes[1].acc_bits
         (784, 16, 7)
     """
+    shape = _check_input(layers, input_shape, input_bits, input_kind)
+    st = _Lowering(*shape, bits=input_bits, kind=input_kind)
+    last_abits: Any = "unset"
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Mapping):
+            raise ConfigError(f'layer {i} must be an object such as {{"op": "fc", "out": 10}}')
+        op = layer.get("op")
+        if last_abits is None:
+            raise ConfigError(
+                f"layer {i} ({op}) follows a layer with abits null; only the last layer may "
+                "have no activation"
+            )
+        if op == "maxpool":
+            _add_maxpool(st, layer, i)
+            continue
+        if op not in ("conv", "fc"):
+            raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
+        q = _layer_quant(layer, i, st.kind)
+        if op == "conv":
+            _add_conv(st, layer, i, q)
+        else:
+            _add_fc(st, layer, i, q)
+        last_abits = q.abits
+        if q.abits is not None:
+            st.bits, st.kind = q.abits, act_kind(q.abits)
+    if last_abits == "unset":
+        raise ConfigError("the design has no conv or fc layer; add one")
+    if last_abits is None and label_select:
+        last = st.nodes[-1]
+        assert isinstance(last, (MVAU, VVAU))
+        labels = last.mh if isinstance(last, MVAU) else last.channels
+        st.nodes.append(LabelSelect("labelselect", labels, last.acc_bits))
+    return DataflowGraph(name, shape, input_bits, tuple(st.nodes), input_kind, st.fixed)
+
+
+def _check_input(
+    layers: Sequence[Any], input_shape: Sequence[int], input_bits: int, input_kind: str
+) -> tuple[int, int, int]:
+    """The input shape as ``(C, H, W)``, after checking the design's input description."""
     shape = tuple(int(s) for s in input_shape)
     if len(shape) == 1:
         shape = (shape[0], 1, 1)
@@ -564,181 +607,178 @@ def build_ir(
         raise ConfigError("the design has no layers; add at least one 'fc' or 'conv'")
     if input_kind not in ("uint", "bipolar") or (input_kind == "bipolar" and input_bits != 1):
         raise ConfigError(f"input kind must be 'uint' or (1-bit) 'bipolar', got {input_kind!r}")
-    c, h, w = shape
-    bits, kind = input_bits, input_kind
-    flat = False
-    fixed: dict[str, dict[str, int]] = {}
-    nodes: list[ComputeNode] = []
-    count = {"conv": 0, "fc": 0, "pool": 0}
-    last_abits: Any = "unset"
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, Mapping):
-            raise ConfigError(f'layer {i} must be an object such as {{"op": "fc", "out": 10}}')
-        op = layer.get("op")
-        if last_abits is None:
-            raise ConfigError(
-                f"layer {i} ({op}) follows a layer with abits null; only the last layer may "
-                "have no activation"
+    return shape[0], shape[1], shape[2]
+
+
+@dataclass
+class _Lowering:
+    """What :func:`build_ir` carries from layer to layer: the current map and data type."""
+
+    c: int
+    h: int
+    w: int
+    bits: int
+    kind: str
+    flat: bool = False
+    nodes: list[ComputeNode] = field(default_factory=list)
+    fixed: dict[str, dict[str, int]] = field(default_factory=dict)
+    count: dict[str, int] = field(default_factory=lambda: {"conv": 0, "fc": 0, "pool": 0})
+
+    def next_name(self, what: str) -> str:
+        k = self.count[what]
+        self.count[what] += 1
+        return f"{what}{k}"
+
+
+@dataclass(frozen=True)
+class _Quant:
+    """A conv/fc layer's bits, data kinds, given folding and multiplier resource."""
+
+    wbits: int
+    wkind: str
+    abits: int | None
+    okind: str
+    pe: int | None
+    simd: int | None
+    res_type: str
+
+
+def _layer_quant(layer: Mapping[str, Any], i: int, in_kind: str) -> _Quant:
+    op = layer.get("op")
+    wbits = _as_int(layer, "wbits", i)
+    if wbits > 32:
+        raise ConfigError(f"layer {i}: wbits must be <= 32, got {wbits}")
+    abits = layer.get("abits", "missing")
+    if abits == "missing":
+        raise ConfigError(f"layer {i} ({op}): missing 'abits' (use null for the last layer)")
+    if abits is not None and (
+        not isinstance(abits, int) or isinstance(abits, bool) or not 1 <= abits <= 32
+    ):
+        raise ConfigError(f"layer {i} ({op}): 'abits' must be an integer in 1..32 or null")
+    wkind = weight_kind(wbits)
+    return _Quant(
+        wbits,
+        wkind,
+        abits,
+        act_kind(abits) if abits is not None else "int",
+        _as_int(layer, "pe", i, None),
+        _as_int(layer, "simd", i, None),
+        _res_type(layer, i, wkind == "bipolar" and in_kind == "bipolar"),
+    )
+
+
+def _add_maxpool(st: _Lowering, layer: Mapping[str, Any], i: int) -> None:
+    if st.flat:
+        raise ConfigError(f"layer {i}: maxpool after an fc layer is not supported")
+    k = _as_int(layer, "kernel", i)
+    if k > st.h or k > st.w:
+        raise ConfigError(f"layer {i}: maxpool kernel {k} is larger than the {st.h}x{st.w} map")
+    st.nodes.append(MaxPool(st.next_name("pool"), st.c, (st.h, st.w), k, st.bits, st.kind))
+    st.h, st.w = st.h // k, st.w // k
+
+
+def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
+    if st.flat:
+        raise ConfigError(f"layer {i}: conv after an fc layer is not supported")
+    c, h, w = st.c, st.h, st.w
+    out_ch = _as_int(layer, "out_ch", i)
+    k = _as_int(layer, "kernel", i)
+    stride = _as_int(layer, "stride", i, 1)
+    pad = _as_int(layer, "pad", i, 0, minimum=0)
+    groups = _as_int(layer, "groups", i, 1)
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if oh < 1 or ow < 1:
+        raise ConfigError(f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})")
+    cname = st.next_name("conv")
+    pe, simd = q.pe, q.simd
+    dot = (q.wbits, q.wkind, st.bits, st.kind)
+    if groups == 1:
+        mw = k * k * c
+        _check_fold(cname, "pe", pe, out_ch, "PE must divide the output channels")
+        _check_fold(cname, "simd", simd, mw, "SIMD must divide kernel*kernel*in_channels")
+        if not (k == 1 and stride == 1 and pad == 0):
+            sw_simd = simd if simd is not None and c % simd == 0 else 1
+            st.nodes.append(
+                SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, *dot[2:], simd=sw_simd)
             )
-        if op == "maxpool":
-            if flat:
-                raise ConfigError(f"layer {i}: maxpool after an fc layer is not supported")
-            k = _as_int(layer, "kernel", i)
-            if k > h or k > w:
-                raise ConfigError(f"layer {i}: maxpool kernel {k} is larger than the {h}x{w} map")
-            nodes.append(MaxPool(f"pool{count['pool']}", c, (h, w), k, bits, kind))
-            count["pool"] += 1
-            h, w = h // k, w // k
-            continue
-        if op not in ("conv", "fc"):
-            raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
-        wbits = _as_int(layer, "wbits", i)
-        if wbits > 32:
-            raise ConfigError(f"layer {i}: wbits must be <= 32, got {wbits}")
-        abits = layer.get("abits", "missing")
-        if abits == "missing":
-            raise ConfigError(f"layer {i} ({op}): missing 'abits' (use null for the last layer)")
-        if abits is not None and (
-            not isinstance(abits, int) or isinstance(abits, bool) or not 1 <= abits <= 32
-        ):
-            raise ConfigError(f"layer {i} ({op}): 'abits' must be an integer in 1..32 or null")
-        wkind = weight_kind(wbits)
-        okind = act_kind(abits) if abits is not None else "int"
-        pe = _as_int(layer, "pe", i, None)
-        simd = _as_int(layer, "simd", i, None)
-        res_type = _res_type(layer, i, wkind == "bipolar" and kind == "bipolar")
-        if op == "conv":
-            if flat:
-                raise ConfigError(f"layer {i}: conv after an fc layer is not supported")
-            out_ch = _as_int(layer, "out_ch", i)
-            k = _as_int(layer, "kernel", i)
-            stride = _as_int(layer, "stride", i, 1)
-            pad = _as_int(layer, "pad", i, 0, minimum=0)
-            groups = _as_int(layer, "groups", i, 1)
-            oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-            if oh < 1 or ow < 1:
-                raise ConfigError(
-                    f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})"
-                )
-            cname = f"conv{count['conv']}"
-            count["conv"] += 1
-            if groups == 1:
-                mw = k * k * c
-                _check_fold(cname, "pe", pe, out_ch, "PE must divide the output channels")
-                _check_fold(cname, "simd", simd, mw, "SIMD must divide kernel*kernel*in_channels")
-                if not (k == 1 and stride == 1 and pad == 0):
-                    sw_simd = simd if simd is not None and c % simd == 0 else 1
-                    nodes.append(
-                        SlidingWindow(
-                            f"{cname}_swg", c, (h, w), k, stride, pad, bits, kind, simd=sw_simd
-                        )
-                    )
-                acc = accumulator_bits(mw, wbits, wkind, bits, kind)
-                _record(fixed, cname, pe, simd)
-                nodes.append(
-                    MVAU(
-                        cname,
-                        mw,
-                        out_ch,
-                        oh * ow,
-                        wbits,
-                        wkind,
-                        bits,
-                        kind,
-                        acc,
-                        abits,
-                        okind,
-                        pe or 1,
-                        simd or 1,
-                        conv=True,
-                        res_type=res_type,
-                    )
-                )
-            elif groups == c and out_ch == c:
-                _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
-                _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
-                if simd not in (None, 1) and pe not in (None, c):
-                    raise ConfigError(
-                        f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv"
-                    )
-                nodes.append(
-                    SlidingWindow(
-                        f"{cname}_swg",
-                        c,
-                        (h, w),
-                        k,
-                        stride,
-                        pad,
-                        bits,
-                        kind,
-                        simd=pe or 1,
-                        depthwise=True,
-                    )
-                )
-                acc = accumulator_bits(k * k, wbits, wkind, bits, kind)
-                _record(fixed, cname, pe, simd)
-                nodes.append(
-                    VVAU(
-                        cname,
-                        c,
-                        k,
-                        oh * ow,
-                        wbits,
-                        wkind,
-                        bits,
-                        kind,
-                        acc,
-                        abits,
-                        okind,
-                        pe or 1,
-                        simd or 1,
-                        res_type=res_type,
-                    )
-                )
-            else:
-                raise ConfigError(
-                    f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
-                    f"(groups = in_ch = out_ch = {c})"
-                )
-            c, h, w = out_ch, oh, ow
-        else:
-            out = _as_int(layer, "out", i)
-            mw = c * h * w
-            fname = f"fc{count['fc']}"
-            count["fc"] += 1
-            _check_fold(fname, "pe", pe, out, "PE must divide the output neurons")
-            _check_fold(fname, "simd", simd, mw, "SIMD must divide the input length")
-            acc = accumulator_bits(mw, wbits, wkind, bits, kind)
-            _record(fixed, fname, pe, simd)
-            nodes.append(
-                MVAU(
-                    fname,
-                    mw,
-                    out,
-                    1,
-                    wbits,
-                    wkind,
-                    bits,
-                    kind,
-                    acc,
-                    abits,
-                    okind,
-                    pe or 1,
-                    simd or 1,
-                    res_type=res_type,
-                )
+        acc = accumulator_bits(mw, *dot)
+        _record(st.fixed, cname, pe, simd)
+        st.nodes.append(
+            MVAU(
+                cname,
+                mw,
+                out_ch,
+                oh * ow,
+                *dot,
+                acc,
+                q.abits,
+                q.okind,
+                pe or 1,
+                simd or 1,
+                conv=True,
+                res_type=q.res_type,
             )
-            c, h, w, flat = out, 1, 1, True
-        last_abits = abits
-        if abits is not None:
-            bits, kind = abits, act_kind(abits)
-    if last_abits is None and label_select:
-        last = nodes[-1]
-        labels = last.mh if last.op == "MVAU" else last.channels
-        nodes.append(LabelSelect("labelselect", labels, last.acc_bits))
-    if last_abits == "unset":
-        raise ConfigError("the design has no conv or fc layer; add one")
-    return DataflowGraph(name, shape, input_bits, tuple(nodes), input_kind, fixed)
+        )
+    elif groups == c and out_ch == c:
+        _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
+        _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
+        if simd not in (None, 1) and pe not in (None, c):
+            raise ConfigError(f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv")
+        st.nodes.append(
+            SlidingWindow(
+                f"{cname}_swg", c, (h, w), k, stride, pad, *dot[2:], simd=pe or 1, depthwise=True
+            )
+        )
+        acc = accumulator_bits(k * k, *dot)
+        _record(st.fixed, cname, pe, simd)
+        st.nodes.append(
+            VVAU(
+                cname,
+                c,
+                k,
+                oh * ow,
+                *dot,
+                acc,
+                q.abits,
+                q.okind,
+                pe or 1,
+                simd or 1,
+                res_type=q.res_type,
+            )
+        )
+    else:
+        raise ConfigError(
+            f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
+            f"(groups = in_ch = out_ch = {c})"
+        )
+    st.c, st.h, st.w = out_ch, oh, ow
+
+
+def _add_fc(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
+    out = _as_int(layer, "out", i)
+    mw = st.c * st.h * st.w
+    fname = st.next_name("fc")
+    _check_fold(fname, "pe", q.pe, out, "PE must divide the output neurons")
+    _check_fold(fname, "simd", q.simd, mw, "SIMD must divide the input length")
+    dot = (q.wbits, q.wkind, st.bits, st.kind)
+    acc = accumulator_bits(mw, *dot)
+    _record(st.fixed, fname, q.pe, q.simd)
+    st.nodes.append(
+        MVAU(
+            fname,
+            mw,
+            out,
+            1,
+            *dot,
+            acc,
+            q.abits,
+            q.okind,
+            q.pe or 1,
+            q.simd or 1,
+            res_type=q.res_type,
+        )
+    )
+    st.c, st.h, st.w, st.flat = out, 1, 1, True
 
 
 def _res_type(layer: Mapping[str, Any], i: int, xnor: bool) -> str:

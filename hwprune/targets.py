@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomllib
 
 from hwprune.errors import TargetError
 from hwprune.resources import resource_dir
+
+if TYPE_CHECKING:
+    from hwprune.cost.gpu import GpuTarget
 
 #: resources a design is budgeted on, in the order they are reported
 RESOURCES: tuple[str, ...] = ("lut", "ff", "bram18", "dsp")
@@ -157,14 +160,14 @@ def fpga_target_from_dict(data: Mapping[str, Any], source: str = "") -> FpgaTarg
     )
 
 
-def _gpu_reader(data: Mapping[str, Any], source: str) -> Any:
+def _gpu_reader(data: Mapping[str, Any], source: str) -> GpuTarget:
     from hwprune.cost.gpu import gpu_target_from_dict
 
     return gpu_target_from_dict(data, source)
 
 
 #: kind -> reader(parsed_toml, source_path) ; extend here for new target kinds
-_READERS: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
+_READERS: dict[str, Callable[[Mapping[str, Any], str], FpgaTarget | GpuTarget]] = {
     "fpga": fpga_target_from_dict,
     "gpu": _gpu_reader,
 }
@@ -186,7 +189,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise TargetError(f"target file {path} is nested too deeply; fix the file") from None
 
 
-def target_from_file(path: str | Path) -> Any:
+def target_from_file(path: str | Path) -> FpgaTarget | GpuTarget:
     """Read one target file (any kind).
 
     Example:
@@ -217,10 +220,11 @@ def list_targets() -> list[str]:
     return sorted(p.stem for p in resource_dir("targets").glob("*.toml"))
 
 
-def load_target(name_or_path: str | Path) -> Any:
+def load_target(name_or_path: str | Path) -> FpgaTarget | GpuTarget:
     """Load a shipped target by name (``"pynq-z2"``) or a user's file by path.
 
-    Returns an :class:`FpgaTarget` or a GPU target, depending on the file's ``kind``.
+    Returns an :class:`FpgaTarget` or a :class:`~hwprune.cost.gpu.GpuTarget`, depending on the
+    file's ``kind``; callers dispatch with ``isinstance``.
 
     Example:
         >>> load_target("kv260").family

@@ -326,8 +326,8 @@ def _exact(
     if best[1] is None:
         return None
     choice = [0] * n
-    for j, s in enumerate(sets):
-        choice[s[0]] = best[1][j]
+    for j, grp in enumerate(sets):
+        choice[grp[0]] = best[1][j]
     return choice
 
 

@@ -67,13 +67,18 @@ class OptionView:
         [16, 32, 80, 160]
     """
 
+    pe: Any
+    simd: Any
+    res_type: Any
+    mac: Any
+
     def __init__(self, kind_class: type, values: Mapping[str, Any]):
         self.__dict__.update(values)
         self.kind_class = kind_class
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.kind_class, name)
-        return attr.fget(self) if isinstance(attr, property) else attr
+        return attr.__get__(self, self.kind_class) if isinstance(attr, property) else attr
 
 
 def option_costs(view: Any, p: FpgaCostParams, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +213,10 @@ def _swg_table(n: SlidingWindow, p: FpgaCostParams) -> tuple:
 
 @lru_cache(maxsize=8192)
 def _swg_table_of(shape: tuple, p: FpgaCostParams) -> tuple:
-    n = SlidingWindow("swg", *shape[:7], simd=1, depthwise=shape[7], ram_style=shape[8])
+    channels, ifm, kernel, stride, pad, bits, kind, depthwise, ram_style = shape
+    n = SlidingWindow(
+        "swg", channels, ifm, kernel, stride, pad, bits, kind, 1, depthwise, ram_style
+    )
     sdiv = np.asarray(n.fold_space()["simd"], dtype=np.int64)
     cycles, res = option_costs(
         OptionView(SlidingWindow, {**n.__dict__, "simd": sdiv}), p, len(sdiv)
