@@ -110,8 +110,8 @@ def disk_message(exc: BaseException) -> str | None:
     else:
         where, why = " the study database", str(err).strip().splitlines()[0][:200]
     return (
-        f"cannot write{where}: {why}; free space or make the folder writable, then re-run the "
-        "same command to resume (finished work is kept)"
+        f"cannot write{where}: {why}; free space or make the folder writable (or write "
+        "elsewhere), then re-run the same command to resume (finished work is kept)"
     )
 
 

@@ -303,13 +303,18 @@ def run_worker(
         try:
             return objective(trial)
         except Exception as exc:
+            if disk_error(exc) is not None:
+                # not the candidate's fault: no failure reason, so the trial counts as cut off
+                # and is re-queued when the same command resumes; the CLI says it in one line
+                fatal.append(exc)
+                raise
             logger.warning("trial %d failed: %s", trial.number, _reason(exc))
             try:
                 trial.set_user_attr(FAIL_REASON_ATTR, _reason(exc))
             except Exception:  # the storage itself is what failed; Optuna will still log it
                 logger.debug("could not record the failure reason of trial %d", trial.number)
-            if (reraise and isinstance(exc, reraise)) or disk_error(exc) is not None:
-                fatal.append(exc)  # the user's fault, or a full / read-only run folder
+            if reraise and isinstance(exc, reraise):
+                fatal.append(exc)
             raise
 
     while True:
