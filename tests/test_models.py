@@ -150,9 +150,10 @@ def test_model_layers_of_user_model() -> None:
             super().__init__()
             self.head = nn.Linear(8, 3)
             self.body = nn.Linear(4, 8)
+            self.relu = nn.ReLU()
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.head(torch.relu(self.body(x.flatten(1))))
+            return self.head(self.relu(self.body(x.flatten(1))))
 
     with pytest.raises(ModelError, match="forward order"):
         model_layers(Shuffled(), (1, 2, 2))
@@ -324,3 +325,113 @@ def test_hardware_support_names_the_layer() -> None:
         require_hardware_support(get_spec("resnet8", (1, 8, 8)))
     with pytest.raises(UnsupportedModelError, match=r"layer 9 \(gap\)"):
         require_hardware_support(get_spec("dscnn", (1, 8, 8)))
+
+
+class _UserBlock(nn.Module):
+    """A residual block as users write it (modules, a `+` in forward)."""
+
+    def __init__(self, c: int, o: int, stride: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(c, o, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(o)
+        self.r1 = nn.ReLU()
+        self.c2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(o)
+        self.sc = nn.Sequential()
+        if c != o or stride != 1:
+            self.sc = nn.Sequential(nn.Conv2d(c, o, 1, stride, bias=False), nn.BatchNorm2d(o))
+        self.r2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.r2(self.b2(self.c2(self.r1(self.b1(self.c1(x))))) + self.sc(x))
+
+
+def _user_resnet() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        _UserBlock(8, 8, 1),
+        _UserBlock(8, 16, 2),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
+def test_unrepresentable_user_models_are_refused_naming_the_layer() -> None:
+    from hwprune.errors import UnsupportedModelError
+    from hwprune.models.spec import HARDWARE_OPS
+    from hwprune.models.support import check_representable
+
+    with pytest.raises(UnsupportedModelError, match=r"add 'add' of '3.b2' and '2'.*not yet"):
+        model_layers(_user_resnet(), (1, 8, 8))
+    # the check is relaxed node kind by node kind: with adds priced, this model passes
+    check_representable(_user_resnet(), (1, 8, 8), supported=HARDWARE_OPS | {"residual"})
+
+    class Broadcast(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 4, 1), nn.Conv2d(1, 1, 1)
+            self.head = nn.Linear(256, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head((self.a(x) + self.b(x)).flatten(1))
+
+    with pytest.raises(UnsupportedModelError, match="cannot be coupled"):
+        check_representable(Broadcast(), (1, 8, 8), supported=HARDWARE_OPS | {"residual"})
+
+    class Functional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.head = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(64, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = nn.functional.max_pool2d(self.conv(x), 2)
+            return self.head(y.flatten(1))
+
+    with pytest.raises(UnsupportedModelError, match="'max_pool2d'.*nn.MaxPool2d module"):
+        model_layers(Functional(), (1, 8, 8))
+    odd = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.GELU(), nn.Linear(8, 10))
+    with pytest.raises(UnsupportedModelError, match=r"layer '2' \(GELU\)"):
+        model_layers(odd, (1, 8, 8))
+    # a depthwise-separable chain is representable and traced with its groups
+    dw = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 10),
+    )
+    layers = model_layers(dw, (1, 8, 8))
+    assert layers[1]["groups"] == 8
+    spec = ModelSpec("dw", (1, 8, 8), 10, tuple(layers))
+    assert [g.layers for g in spec.channel_groups()] == [(0, 1), (2,)]
+    assert spec.with_widths([4, 4, 16]).layers[1]["groups"] == 4
+
+
+def test_search_refuses_a_residual_user_model_before_training(tmp_path, monkeypatch) -> None:
+    from hwprune.cli import main
+
+    (tmp_path / "resnets.py").write_text(
+        textwrap.dedent(
+            """
+            from tests.test_models import _user_resnet as resnet
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "cache"
+    argv = ["search", "--model", "resnets:resnet", "--dataset", "digits", "--out", "run"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--target", "pynq-z2", "--cache-dir", str(cache)])
+    assert exc.value.code == 2
+    assert not cache.exists() or not any(cache.iterdir())  # no parent was trained

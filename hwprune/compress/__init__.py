@@ -1,6 +1,7 @@
 """Compression: structured pruning, Brevitas quantization, training (float, QAT, KD).
 
-Brevitas and torch-pruning are imported inside the functions that need them.
+Brevitas is imported inside the functions that need it; torch-pruning at import (the importance
+criteria subclass its ``Importance``).
 
 Example:
     >>> from hwprune.compress import prune_to, to_brevitas, finetune_qat  # doctest: +SKIP
@@ -8,7 +9,14 @@ Example:
 
 from __future__ import annotations
 
-from hwprune.compress.prune import CRITERIA, channel_scores, prune_to
+from hwprune.compress.prune import (
+    CRITERIA,
+    GroupImportance,
+    channel_groups,
+    channel_scores,
+    make_importance,
+    prune_to,
+)
 from hwprune.compress.quant import (
     LayerGroup,
     QuantNet,
@@ -32,15 +40,18 @@ from hwprune.compress.train import (
 __all__ = [
     "CRITERIA",
     "EpochStats",
+    "GroupImportance",
     "History",
     "LayerGroup",
     "QuantNet",
     "calibrate",
+    "channel_groups",
     "channel_scores",
     "evaluate",
     "finetune_qat",
     "kd_loss",
     "layer_groups",
+    "make_importance",
     "needs_calibration",
     "parent_cache_key",
     "prune_to",

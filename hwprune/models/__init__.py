@@ -10,20 +10,32 @@ Example:
 from __future__ import annotations
 
 from hwprune.models.build import (
+    ResidualBlock,
     SpecNet,
     build_model,
     compute_modules,
     model_layers,
     prunable_layers,
 )
-from hwprune.models.spec import ModelSpec, output_shapes
+from hwprune.models.spec import (
+    HARDWARE_OPS,
+    ChannelGroup,
+    ModelSpec,
+    output_shapes,
+    require_hardware_support,
+)
+from hwprune.models.support import check_representable
 from hwprune.models.user import load_checkpoint, load_user_model
 from hwprune.models.zoo import get_spec, list_models
 
 __all__ = [
+    "HARDWARE_OPS",
+    "ChannelGroup",
     "ModelSpec",
+    "ResidualBlock",
     "SpecNet",
     "build_model",
+    "check_representable",
     "compute_modules",
     "get_spec",
     "list_models",
@@ -32,4 +44,5 @@ __all__ = [
     "model_layers",
     "output_shapes",
     "prunable_layers",
+    "require_hardware_support",
 ]

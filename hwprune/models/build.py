@@ -188,8 +188,10 @@ def _check_shapes(
 def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
     """Design layers of any ``nn.Module``, traced from a forward pass of one dummy input.
 
-    Conv2d, Linear and MaxPool2d modules are recorded in the order they run (functional calls
-    such as ``F.max_pool2d`` are invisible: use modules). BatchNorm/ReLU are implied. Raises
+    Conv2d, Linear and MaxPool2d modules are recorded in the order they run. BatchNorm/ReLU are
+    implied. First, :func:`hwprune.models.support.check_representable` refuses (before anything is
+    trained) a model with a module, functional call, add or branch the hardware model cannot
+    build, naming the layer (:class:`~hwprune.errors.UnsupportedModelError`). Raises
     :class:`ModelError` when the layers do not run in registration order or one runs twice
     (pruning and quantization rely on registration order).
 
@@ -198,6 +200,9 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
         >>> model_layers(build_model(get_spec("mlp-digits")), (1, 8, 8))[0]
         {'op': 'fc', 'out': 64}
     """
+    from hwprune.models.support import check_representable
+
+    check_representable(model, input_shape)
     records: list[dict[str, Any]] = []
     seen: list[tuple[str, tuple[int, ...]]] = []  # (module name, its real input shape)
     order: list[str] = []
