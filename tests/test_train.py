@@ -213,3 +213,21 @@ def test_finetune_on_an_explicit_device_matches_the_default(digits, parent) -> N
     assert all(p.device.type == "cpu" for p in q_device.parameters())
     assert all(p.device.type == "cpu" for p in parent.parameters())
     assert evaluate(q_device, digits.test, device="cpu") == evaluate(q_default, digits.test)
+
+
+def test_residual_parent_trains_prunes_per_group_and_finetunes(digits) -> None:
+    """ResNet-8 (quarter width) on digits: the float parent learns, pruning one count per coupled
+    group and a 4-bit QAT fine-tune with KD keep it well above chance."""
+    from hwprune.compress.prune import prune_to
+
+    torch.manual_seed(0)
+    spec = get_spec("resnet8", (1, 8, 8), width_mult=0.25)
+    parent = build_model(spec)
+    train_float(parent, digits, epochs=4, seed=0)
+    assert evaluate(parent, digits.val) > 0.8
+    keep = spec.widths_from_groups([max(2, g.width // 2) for g in spec.channel_groups()])
+    child = prune_to(parent, keep, digits.train.x[:1], data=digits)
+    n = spec.num_quant_layers
+    q = to_brevitas(child, [4] * n, [4] * (n - 1) + [None], 16.0)
+    finetune_qat(q, parent, digits, epochs=2, seed=0)
+    assert evaluate(q, digits.val) > 0.4
