@@ -219,5 +219,6 @@ def test_residual_add_inputs_need_equal_activation_bits() -> None:
     spec = get_spec("resnet8", (1, 8, 8), width_mult=0.25)
     abits = [4] * 9 + [None]
     abits[5] = 2  # res2.shortcut.conv0 meets res2.body.conv1 (abits 4) in the add
+    assert (4, 5) in spec.shared_activations()
     with pytest.raises(ConfigError, match="same activation bits"):
         to_brevitas(build_model(spec), [4] * 10, abits, 16.0)

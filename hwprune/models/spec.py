@@ -418,6 +418,30 @@ class ModelSpec:
         """
         return spec_channel_groups(self.input_shape, self.layers)[0]
 
+    def shared_activations(self) -> list[tuple[int, ...]]:
+        """Compute layers (indices into the wbits/abits lists) that share one activation quantizer.
+
+        The last conv of a residual body and of its shortcut meet in the add: both get the add's
+        shared quantizer and the ReLU after it, so their ``abits`` must be equal (the search
+        offers one value per tuple). A block with an identity shortcut shares nothing.
+
+        Example:
+            >>> from hwprune.models import get_spec
+            >>> get_spec("resnet8", (1, 8, 8)).shared_activations()
+            [(4, 5), (7, 8)]
+        """
+        out = []
+        k = 0
+        for lay in self.layers:
+            if lay["op"] == "residual":
+                nb, ns = len(lay["body"]), len(lay["shortcut"])
+                if ns:
+                    out.append((k + nb - 1, k + nb + ns - 1))
+                k += nb + ns
+            elif is_compute(lay):
+                k += 1
+        return out
+
     def widths_from_groups(self, counts: Sequence[int]) -> list[int]:
         """Per-layer widths (for :meth:`with_widths`) from one channel count per group.
 
