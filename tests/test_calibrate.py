@@ -11,13 +11,13 @@ import pytest
 
 from hwprune.calibrate import (
     Measurement,
-    _Features,
     fit_target,
     measure_latency_us,
     sweep_designs,
     target_toml,
     torch_model_from_works,
 )
+from hwprune.calibrate.fit import _Features
 from hwprune.cost.gpu import (
     estimate_gpu,
     estimate_works,
@@ -59,13 +59,13 @@ def synthetic(target, noise: float = 0.0, seed: int = 0) -> list[Measurement]:
 
 
 def test_vectorised_fit_model_equals_the_estimator() -> None:
-    """The array form used by the fit must be the same function as estimate_gpu."""
+    """The fit prices the whole sweep at once through the same kernel model as estimate_gpu
+    (gpu.kernel_us on arrays): same latencies as the per-layer estimator."""
     truth = gpu_target_from_dict(TRUE)
     designs = sweep_designs()
     works = [layer_works(d) for d in designs]
     feats = _Features(works, ["fp32"] * len(works), ("fp32",))
-    theta = np.array([0.2, 25.0, 120.0, 0.5, 4.0, 40.0, 12.0, 15.0, 3.0, 0.9, 0.3])
-    pred = feats.predict(theta, feats.shape_terms(8), 2.0, 1)
+    pred = feats.predict(truth, np.array([truth.peak_tops["fp32"]]), feats.shape_terms(8))
     ref = np.array([estimate_works(w, truth).latency_us for w in works])
     np.testing.assert_allclose(pred, ref, rtol=1e-9)
 

@@ -51,6 +51,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from hwprune.errors import ConfigError, TargetError
 
 Precision = Literal["int8", "fp16", "fp32"]
@@ -483,6 +485,83 @@ def _ceil_to(n: int, align: int) -> int:
     return -(-n // align) * align
 
 
+def mac_shape(work: LayerWork, align: int, batch: int = 1) -> tuple[float, int, int]:
+    """(output elements, padded reduction length, padded output channels) of a conv/fc
+    kernel whose units work on ``align`` channels at a time.
+
+    Example:
+        >>> mac_shape(LayerWork("fc", (100,), (10,)), 16)
+        (16.0, 112, 16)
+    """
+    out_pad = _ceil_to(work.out_ch, align)
+    if work.op == "fc":
+        red_pad = _ceil_to(work.in_ch, align)
+    elif work.groups == 1:
+        red_pad = _ceil_to(work.in_ch, align) * work.kernel * work.kernel
+    else:  # grouped / depthwise kernels do not use the channel-tiled units
+        red_pad = work.reduce_len
+    return float(batch * work.out_pixels * out_pad), red_pad, out_pad
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    if isinstance(cond, np.ndarray):
+        return np.where(cond, a, b)
+    return a if cond else b
+
+
+def kernel_launch_us(target: GpuTarget, conv: Any, mac: Any) -> Any:
+    """Per-kernel overhead of a conv (``conv``), an fc (``mac`` only) or a max-pool (neither);
+    numbers or boolean arrays (one entry per kernel)."""
+    return _where(
+        conv,
+        target.launch_for("conv"),
+        _where(mac, target.launch_for("fc"), target.launch_for("maxpool")),
+    )
+
+
+def kernel_us(
+    target: GpuTarget,
+    *,
+    mac: Any,
+    par: Any,
+    red: Any,
+    out: Any,
+    pool_ops: Any,
+    peak_tops: Any,
+    nbytes: Any,
+    cached_fraction: Any,
+    launch: Any,
+) -> tuple[Any, Any, Any]:
+    """The latency model of one kernel, written once: (compute, memory, total) microseconds.
+
+    A conv/fc kernel (``mac``) of ``par`` output elements, padded reduction ``red`` and
+    padded output channels ``out`` runs at ``peak_tops`` times the efficiency
+    ``compute_eff * par/(par + parallel_half) * out/(out + channel_half) * red/(red +
+    reduce_half)``; a max-pool spends ``pool_cost`` ops per input value (``pool_ops``). Its
+    ``nbytes`` move at the cache bandwidth for ``cached_fraction`` of them and at the DRAM
+    bandwidth for the rest; the kernel takes ``launch`` plus the larger of the two.
+
+    Numbers for one kernel (:func:`layer_latency`) or arrays, one entry per kernel, with the
+    target's parameters as they are (the calibration fits them through this function)."""
+    eff = target.compute_eff
+    if target.parallel_half > 0:
+        eff = eff * (par / (par + target.parallel_half))
+    if target.channel_half > 0:
+        eff = eff * (out / (out + target.channel_half))
+    if target.reduce_half > 0:
+        eff = eff * (red / (red + target.reduce_half))
+    mac_us = 2.0 * par * red / (peak_tops * 1e12 * eff) * 1e6
+    pool_us = target.pool_cost * pool_ops / (peak_tops * 1e12) * 1e6
+    compute_us = _where(mac, mac_us, pool_us)
+    memory_us = _memory_us(nbytes, cached_fraction, target)
+    body = (
+        np.maximum(compute_us, memory_us)
+        if isinstance(compute_us, np.ndarray)
+        else max(compute_us, memory_us)
+    )
+    return compute_us, memory_us, launch + body
+
+
 def layer_latency(
     work: LayerWork,
     target: GpuTarget,
@@ -512,35 +591,31 @@ def layer_latency(
     in_elems = math.prod(work.in_shape)
     out_elems = math.prod(work.out_shape)
     act_bytes = float(batch * (in_elems + out_elems) * nbytes)
-    if work.op in ("conv", "fc"):
-        align = int(target.channel_align.get(prec, 1))
-        out_pad = _ceil_to(work.out_ch, align)
-        if work.op == "fc":
-            red_pad = _ceil_to(work.in_ch, align)
-        elif work.groups == 1:
-            red_pad = _ceil_to(work.in_ch, align) * work.kernel * work.kernel
-        else:  # grouped / depthwise kernels do not use the channel-tiled units
-            red_pad = work.reduce_len
-        par = float(batch * work.out_pixels * out_pad)
-        eff = target.compute_eff
-        if target.parallel_half > 0:
-            eff *= par / (par + target.parallel_half)
-        if target.channel_half > 0:
-            eff *= out_pad / (out_pad + target.channel_half)
-        if target.reduce_half > 0:
-            eff *= red_pad / (red_pad + target.reduce_half)
-        compute_us = 2.0 * par * red_pad / (target.peak_tops[prec] * 1e12 * eff) * 1e6
+    mac = work.op in ("conv", "fc")
+    par, red_pad, out_pad = 1.0, 1, 1  # a max-pool has no matrix shape
+    if mac:
+        par, red_pad, out_pad = mac_shape(work, int(target.channel_align.get(prec, 1)), batch)
         flops = 2.0 * batch * work.macs
         weight_bytes = float(work.weights * nbytes)
     else:  # max-pool: one comparison per input value
         flops = float(batch * in_elems)
-        compute_us = target.pool_cost * flops / (target.peak_tops[prec] * 1e12) * 1e6
         weight_bytes = 0.0
     total_bytes = weight_bytes + act_bytes
     if cached_fraction is None:
         cached_fraction = _cached_fraction(total_bytes, target)
-    memory_us = _memory_us(total_bytes, cached_fraction, target)
-    launch = target.launch_for(work.op)
+    launch = kernel_launch_us(target, work.op == "conv", mac)
+    compute_us, memory_us, latency = kernel_us(
+        target,
+        mac=mac,
+        par=par,
+        red=red_pad,
+        out=out_pad,
+        pool_ops=float(batch * in_elems),
+        peak_tops=target.peak_tops[prec],
+        nbytes=total_bytes,
+        cached_fraction=cached_fraction,
+        launch=launch,
+    )
     body = max(compute_us, memory_us)
     bound = "launch" if launch >= body else ("compute" if compute_us >= memory_us else "memory")
     bits = (
@@ -561,7 +636,7 @@ def layer_latency(
         memory_us=memory_us,
         launch_us=launch,
         bound=bound,
-        latency_us=launch + body,
+        latency_us=latency,
     )
 
 
@@ -569,16 +644,18 @@ def _b(bits: int | None) -> str:
     return "f" if bits is None else str(bits)
 
 
-def _cached_fraction(working_set: float, target: GpuTarget) -> float:
-    if target.cache_mb <= 0 or target.cache_bw_gbps <= 0 or working_set <= 0:
+def _cached_fraction(working_set: Any, target: GpuTarget) -> Any:
+    """Share of a network's bytes served from the cache (numbers or arrays)."""
+    if target.cache_mb <= 0 or target.cache_bw_gbps <= 0:
         return 0.0
-    return 1.0 / (1.0 + (working_set / (target.cache_mb * _MB)) ** _CACHE_STEEPNESS)
+    frac = 1.0 / (1.0 + (working_set / (target.cache_mb * _MB)) ** _CACHE_STEEPNESS)
+    return _where(working_set <= 0, 0.0, frac)
 
 
-def _memory_us(nbytes: float, cached_fraction: float, target: GpuTarget) -> float:
+def _memory_us(nbytes: Any, cached_fraction: Any, target: GpuTarget) -> Any:
     dram_bw = target.mem_bw_gbps * target.memory_eff * 1e9
     cached = nbytes * cached_fraction
-    cache_time = cached / (target.cache_bw_gbps * 1e9) if cached > 0 else 0.0
+    cache_time = cached / (target.cache_bw_gbps * 1e9) if target.cache_bw_gbps > 0 else 0.0
     return (cache_time + (nbytes - cached) / dram_bw) * 1e6
 
 
