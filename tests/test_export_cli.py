@@ -215,7 +215,9 @@ def test_export_run_best_and_trial(tmp_path, capsys):
     code, stdout, err = _run(["export", "--run", str(run), "--json"], capsys)
     assert code == 0, err
     info = json.loads(stdout)
-    assert info["bit_exact"] and info["out_dir"] == str(run / "best" / "export")
+    # next to best/ (which holds the search's own export), never nested inside it
+    assert info["bit_exact"] and info["out_dir"] == str(run / "export")
+    assert not (run / "best" / "export").exists()
     design = json.loads((run / "best" / "design.json").read_text())
     fc = [lay for lay in design["layers"] if lay["op"] == "fc"]
     assert any("pe" in lay for lay in fc)  # the loop below checks something

@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--out",
             "-o",
-            help="Output folder (default: export/ for MODEL, <run>/best/export for --run).",
+            help="Output folder (default: export/ for MODEL, <run>/export for --run).",
         ),
         inputs: str = typer.Option(
             None,

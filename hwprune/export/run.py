@@ -10,12 +10,11 @@ run with ``--cache-dir``, else ``<run>/parent``). The folding is the one the sea
 Example:
     >>> r = export_run("runs/mlp-digits-pynq-z2")           # doctest: +SKIP
     >>> r.out_dir                                             # doctest: +SKIP
-    PosixPath('runs/mlp-digits-pynq-z2/best/export')
+    PosixPath('runs/mlp-digits-pynq-z2/export')
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,14 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
             f"'{run_dir}' is not a search run folder (no run.json); pass the "
             "folder `hwprune search` wrote (runs/<study>)"
         )
-    name = json.loads(meta.read_text()).get("study")
+    from hwprune.safeload import load_user_json
+
+    doc = load_user_json(meta, "run file")
+    name = doc.get("study") if isinstance(doc, dict) else None
+    if not isinstance(name, str):
+        raise StorageError(
+            f"'{meta}' names no study; pass the folder `hwprune search` wrote (runs/<study>)"
+        )
     url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
     st = open_storage(url, run_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -114,6 +120,33 @@ def _fixed_res_types(design: dict[str, Any]) -> dict[str, str]:
     return {n.name: res_type_of(n) for n in graph.nodes if n.op in ("MVAU", "VVAU")}
 
 
+def _candidate(doc: Any, path: Path) -> Any:
+    """A :class:`~hwprune.search.Candidate` from ``best/candidate.json``, or a one-line error."""
+    from hwprune.search import Candidate
+
+    try:
+        return Candidate.from_json(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StorageError(
+            f"'{path}' is not a candidate hwprune wrote ({type(exc).__name__}: {exc}); "
+            "re-run the search to rewrite best/, or pass --trial N"
+        ) from None
+
+
+def _load_weights(qmodel: Any, state: dict[str, Any], path: Path) -> None:
+    """Load ``best/model.pt`` (already read weights-only) into the rebuilt design."""
+    from hwprune.errors import ModelError
+
+    try:
+        qmodel.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelError(
+            f"weights '{path}' do not fit the chosen design ({first}); re-run the search to "
+            "rewrite best/, or delete the file to fine-tune the design again"
+        ) from None
+
+
 def export_run(
     run_dir: str | Path,
     trial: int | None = None,
@@ -129,13 +162,14 @@ def export_run(
     """Export the chosen design of ``run_dir`` (or trial ``trial``); returns an ExportResult.
 
     ``folding`` overrides the run's folding ("auto" or a JSON file). The default output
-    folder is ``<run>/best/export`` or ``<run>/trials/<n>/export``; it is replaced as a whole
+    folder is ``<run>/export`` (next to ``best/``, which holds the search's own export) or
+    ``<run>/trials/<n>/export``; it is replaced as a whole
     (see :func:`~hwprune.export.core.export_model`).
     """
     import numpy as np
-    import torch
 
     from hwprune.export.core import export_model
+    from hwprune.safeload import load_state_dict, load_user_json
     from hwprune.search import (
         Candidate,
         build_workbench,
@@ -161,12 +195,12 @@ def export_run(
                 f"'{run}' has no chosen design yet (best/ is missing); let the "
                 "search finish or pass --trial N"
             )
-        design = json.loads(design_path.read_text())
-        cand = Candidate.from_json(json.loads(cand_path.read_text()))
+        design = load_user_json(design_path, "design")
+        cand = _candidate(load_user_json(cand_path, "candidate"), cand_path)
         qmodel = rebuild_candidate_model(wb, cand)
         weights = best / "model.pt"
         if weights.is_file():
-            qmodel.load_state_dict(torch.load(weights, map_location="cpu"))
+            _load_weights(qmodel, load_state_dict(weights, "weights"), weights)
         else:
             log.warning("best/model.pt is missing: fine-tuning the chosen design again")
             qmodel, _, _ = train_candidate(
@@ -175,7 +209,7 @@ def export_run(
                 recipe.budget.final_epochs or recipe.budget.epochs,
                 seed=recipe.final_seed(),
             )
-        default_out = best / "export"
+        default_out = run / "export"  # best/ already holds the search's own export
     else:
         frozen = {t.number: t for t in study.trials}
         if trial not in frozen:
