@@ -12,6 +12,7 @@ Run:  python bench/report_speed.py            (writes bench/results/report_speed
 
 from __future__ import annotations
 
+import datetime
 import json
 import platform
 import random
@@ -77,6 +78,8 @@ def make_study(root: Path, n: int, seed: int = 0) -> Path:
 
 
 def main() -> None:
+    import jinja2
+    import matplotlib
     import torch
 
     torch.set_num_threads(1)
@@ -104,10 +107,12 @@ def main() -> None:
             )
             print(rows[-1], flush=True)
     meta = {
-        "date": "2026-11-22",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "machine": "2-core x86_64 CPU, 24 GiB, shared with other jobs at the time",
         "python": platform.python_version(),
         "optuna": optuna.__version__,
+        "jinja2": jinja2.__version__,
+        "matplotlib": matplotlib.__version__,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "report_speed.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
@@ -115,8 +120,9 @@ def main() -> None:
         "# report_speed: time to write the report of a study (bench/report_speed.py)",
         "",
         f"Date {meta['date']}; machine: {meta['machine']}; Python {meta['python']}, "
-        f"optuna {meta['optuna']}. Trials priced by the real cost model on pynq-z2 (digits "
-        "MLP, random widths/bits); SQLite storage.",
+        f"optuna {meta['optuna']}, jinja2 {meta['jinja2']}, matplotlib {meta['matplotlib']} "
+        "(HTML from the Jinja2 templates of hwprune/report/templates). Trials priced by the "
+        "real cost model on pynq-z2 (digits MLP, random widths/bits); SQLite storage.",
         "",
         "| trials | load_run s | write_report s (summary + 4 plots PNG/SVG + HTML) "
         "| report.html KiB |",

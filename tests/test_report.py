@@ -153,7 +153,7 @@ def make_run(
         study.tell(trial, [acc, est["fps"]])
     feas = [t for t in study.trials if t.user_attrs.get("status") == "ok"]
     front = report.pareto_front(
-        [report.TrialRecord(t.number, "feasible", values=tuple(t.values)) for t in feas],
+        [report.TrialView(t.number, "feasible", values=tuple(t.values)) for t in feas],
         ["maximize", "maximize"],
     )
     (root / "pareto.json").write_text(
@@ -217,7 +217,7 @@ def test_load_run_reads_the_study(run_dir: Path) -> None:
     assert run.directions == ("maximize", "maximize")
     assert len(run.trials) == 14
     statuses = {t.status for t in run.trials}
-    assert {"feasible", "infeasible", "early-stopped"} <= statuses
+    assert {"feasible", "infeasible", "stopped"} <= statuses
     # every infeasible trial broke the LUT budget, every feasible one kept it
     for t in run.trials:
         assert (t.lut > 5200.0) == (t.status == "infeasible")
@@ -257,10 +257,14 @@ def test_summary_schema(written: Path) -> None:
     ):
         assert key in s
     t = s["trials"]
-    assert (
-        t["total"]
-        == t["feasible"] + t["infeasible"] + t["early-stopped"] + t["failed"] + (t["running"])
-    )
+    # one count, in the search's words: the report's section is the search's trial_counts
+    from hwprune.search.record import trial_counts
+
+    study = optuna.load_study(study_name=full["study"], storage=s["study"]["storage"])
+    assert t == trial_counts(study)
+    parts = ("feasible", "infeasible", "stopped", "failed", "cut_off", "surplus", "running")
+    assert t["total"] == sum(t[k] for k in (*parts, "waiting"))
+    assert t["complete"] == t["feasible"] + t["infeasible"] + t["stopped"]
     assert s["study"]["dashboard"].startswith("optuna-dashboard sqlite:///")
     ch = s["chosen"]
     assert ch["binding"] == "lut"  # only LUT is budgeted in this run
@@ -347,13 +351,13 @@ def test_layer_table_from_the_cost_model() -> None:
         ],
     }
     est = json.loads(estimate_mod.estimate(design, "pynq-z2").to_json())
-    trial = report.TrialRecord(
+    trial = report.TrialView(
         0,
         "feasible",
         design=design,
         layers=tuple(est["layers"]),
         lut=est["lut"],
-        user_attrs={"estimate": est},
+        estimate=est,
     )
     table = report.layer_table(trial, {"widths": [32, 64]})
     rows = table["rows"]
@@ -599,7 +603,7 @@ def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
     rep = full["report"]
     study = optuna.load_study(study_name=full["study"], storage=f"sqlite:///{run_dir / 'study.db'}")
     assert rep["trials"]["total"] == len(study.trials) == full["trials"]["total"]
-    assert rep["trials"]["feasible"] == full["trials"]["feasible"]
+    assert rep["trials"] == full["trials"]  # one count, one set of status words
     if full["chosen"] is not None:
         ch = rep["chosen"]
         assert ch["trial"] == full["chosen"]["trial"]
@@ -769,7 +773,7 @@ def test_passwords_never_reach_the_report(run_dir: Path, tmp_path: Path) -> None
         assert "se/cr3t" not in text and "se:cr3t" not in text
         assert "***" in summary["storage"] and "***" in summary["report"]["study"]["dashboard"]
     (tmp_path / "r").mkdir()
-    (tmp_path / "r" / "run.json").write_text(
+    (tmp_path / "r" / "summary.json").write_text(  # as the search records it
         json.dumps({"storage": "postgresql://hw@db.lab/optuna?password=***"})
     )
     from hwprune.errors import StorageError
@@ -806,7 +810,7 @@ def test_report_of_a_postgresql_study(postgres_url: str, tmp_path: Path) -> None
 def _priced_trial(layers: list[dict]) -> tuple:
     """A trial stored the way the search stores it, priced by the real cost model."""
     from hwprune.estimate import estimate
-    from hwprune.report.load import _trial_record
+    from hwprune.report.load import _trial_view
 
     design = {"name": "d", "input": {"shape": [1, 8, 8], "bits": 4}, "layers": layers}
     est = estimate(design, "pynq-z2")
@@ -822,7 +826,7 @@ def _priced_trial(layers: list[dict]) -> tuple:
             "estimate": json.loads(est.to_json()),
         },
     )
-    return est, _trial_record(frozen, ("accuracy", "fps"))
+    return est, _trial_view(frozen, ("accuracy", "fps"))
 
 
 @pytest.mark.parametrize(

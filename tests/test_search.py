@@ -762,7 +762,7 @@ def test_trial_counts_tell_failed_from_cut_off_and_surplus():
     parts = ("complete", "failed", "cut_off", "surplus", "running", "waiting")
     assert c["total"] == sum(c[k] for k in parts) == 7
     statuses = [_status(t) for t in study.trials]
-    assert statuses[:5] == ["failed", "failed", "cut-off", "cut-off", "surplus"]
+    assert statuses[:5] == ["failed", "failed", "cut_off", "cut_off", "surplus"]
 
 
 def test_trial_claim_is_exclusive_only_without_live_holders(tmp_path):

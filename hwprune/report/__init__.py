@@ -9,7 +9,7 @@ on one plot and one table.
 
 The package, by what each module holds:
 
-* :mod:`~hwprune.report.rundata`: :class:`RunData`, :class:`TrialRecord`, schema versions;
+* :mod:`~hwprune.report.rundata`: :class:`RunData`, :class:`TrialView`, schema versions;
 * :mod:`~hwprune.report.load`: reading a run folder, its study and any storage URL;
 * :mod:`~hwprune.report.tables`: front, hypervolume, layer table, binding, budgets;
 * :mod:`~hwprune.report.summary`: ``summary.json``;
@@ -45,7 +45,7 @@ from hwprune.report.rundata import (
     REPORT_SCHEMA,
     SUMMARY_SCHEMA,
     RunData,
-    TrialRecord,
+    TrialView,
 )
 from hwprune.report.summary import build_report_section, build_summary
 from hwprune.report.tables import (
@@ -64,7 +64,7 @@ __all__ = [
     "REPORT_SCHEMA",
     "SUMMARY_SCHEMA",
     "RunData",
-    "TrialRecord",
+    "TrialView",
     "_hypervolume",
     "_status",
     "binding_resource",

@@ -77,9 +77,11 @@ def environment() -> Any:
 def _trials_text(t: Mapping[str, Any]) -> str:
     return (
         f"{t['total']} total: {t['feasible']} feasible, {t['infeasible']} "
-        f"infeasible, {t['early-stopped']} early-stopped, {t['failed']} failed"
-        + (f", {t['cut-off']} cut off (re-run)" if t.get("cut-off") else "")
+        f"infeasible, {t['stopped']} early-stopped, {t['failed']} failed"
+        + (f", {t['cut_off']} cut off (re-run)" if t.get("cut_off") else "")
+        + (f", {t['surplus']} surplus (never ran)" if t.get("surplus") else "")
         + (f", {t['running']} running" if t.get("running") else "")
+        + (f", {t['waiting']} queued" if t.get("waiting") else "")
     )
 
 
@@ -191,7 +193,7 @@ def binding_note(run: RunData) -> list[Segment]:
     elif binding is not None:
         out += [seg("Binding resource (a faster design would exceed it): ")]
         out += [seg(RESOURCE_LABEL.get(binding, binding), "b"), seg(f"{_usage(run, binding)}.")]
-    elif ch.user_attrs.get("estimate") or ch.user_attrs.get("hw"):
+    elif ch.estimate:
         out.append(seg("Nothing binds (no resource or port stops a faster design)."))
     most = most_used_resource(run, ch)
     if most is not None and most[0] != binding:

@@ -1,6 +1,10 @@
 """Reading a run: the Optuna study (from a run folder's ``study.db`` or any storage URL) and the
 files the search writes beside it, into a :class:`~hwprune.report.rundata.RunData`.
 
+Trials are read with the search's own record (:class:`hwprune.search.record.TrialRecord`):
+its status words, its attributes, its counts (:func:`hwprune.search.record.trial_counts`); the
+report reads nothing the search does not write.
+
 Storage URLs go through :func:`hwprune.storage.open_storage`, the one place that turns what a
 user typed (``postgresql://``, ``journal:///...``, a ``.log`` path, ``sqlite:///``) into an
 Optuna storage, so the report opens every storage the search can write to.
@@ -22,14 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hwprune.errors import StorageError
-from hwprune.report.rundata import (
-    ALIASES,
-    RunData,
-    TrialRecord,
-    _find,
-    _maybe_json,
-    _num,
-)
+from hwprune.report.rundata import RunData, TrialView, _find, _maybe_json, _num
 from hwprune.report.tables import pareto_front
 from hwprune.storage import redact_url
 
@@ -49,32 +46,14 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _read_recipe(run_dir: Path) -> Mapping[str, Any] | None:
-    for name in ("recipe.json", "config.json"):
-        data = _read_json(run_dir / name)
-        if isinstance(data, Mapping):
-            return data
-    for name in ("recipe.toml", "config.toml"):
-        path = run_dir / name
-        if path.is_file():
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            try:
-                return tomllib.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                log.warning("ignoring unreadable %s: %s", path, exc)
-    return None
-
-
 # --------------------------------------------------------------------------------- storage
 
 
 def find_storage(run_dir: str | Path) -> str:
     """The Optuna storage URL of a run folder.
 
-    ``study.db`` in the folder, else the ``storage`` recorded in ``summary.json``/``run.json``.
+    ``study.db`` in the folder, else the ``storage`` the search recorded in ``summary.json``
+    (with its password masked: then ``--storage`` must give the full URL).
 
     Example:
         >>> find_storage("runs/demo")                     # doctest: +SKIP
@@ -88,19 +67,15 @@ def find_storage(run_dir: str | Path) -> str:
     db = run / "study.db"
     if db.is_file():
         return f"sqlite:///{db.resolve()}"
-    for name in ("run.json", "summary.json"):
-        data = _read_json(run / name)
-        if isinstance(data, Mapping):
-            url = data.get("storage")
-            if not url and isinstance(data.get("study"), Mapping):
-                url = data["study"].get("storage")
-            if isinstance(url, str) and url:
-                if "***" in url:  # recorded with its password masked
-                    raise StorageError(
-                        f"the study of '{run}' is in {url} (password not stored); pass "
-                        "--storage with the full URL"
-                    )
-                return url
+    data = _read_json(run / "summary.json")
+    url = data.get("storage") if isinstance(data, Mapping) else None
+    if isinstance(url, str) and url:
+        if "***" in url:  # recorded with its password masked
+            raise StorageError(
+                f"the study of '{run}' is in {url} (password not stored); pass "
+                "--storage with the full URL"
+            )
+        return url
     raise StorageError(f"'{run}' is not a run folder (no study.db); {_RUN_HINT}")
 
 
@@ -163,96 +138,52 @@ def _load_study(storage: str, study_name: str | None, run: Path) -> Any:
 
 
 def _status(trial: Any) -> str:
-    """The report's status word of an Optuna trial (see :class:`TrialRecord`)."""
-    state = trial.state.name
-    attrs = trial.user_attrs
-    if state == "RUNNING" or state == "WAITING":
-        return "running"
-    if state == "FAIL":
-        from hwprune.workers import fail_kind
+    """The status word of an Optuna trial: the search's record's (one set of words).
 
-        return {"cut_off": "cut-off"}.get(fail_kind(trial), fail_kind(trial))
-    status = attrs.get("status")
-    if status == "failed":
-        return "failed"
-    if (
-        attrs.get("early_stopped")
-        or attrs.get("early_stop")
-        or status in ("stopped", "early-stopped")
-    ):
-        return "early-stopped"
-    if state == "PRUNED":
-        return "infeasible" if attrs.get("feasible") is False else "early-stopped"
-    feasible = attrs.get("feasible")
-    if feasible is None:
-        feasible = _constraints_ok(trial)
-    if status in ("infeasible", "over-budget"):
-        feasible = False
-    return "infeasible" if feasible is False else "feasible"
+    Example:
+        >>> import optuna
+        >>> _status(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+        'cut_off'
+    """
+    from hwprune.search.record import TrialRecord
+
+    return TrialRecord.from_trial(trial).status
 
 
-def _constraints_ok(trial: Any) -> bool | None:
-    """Feasibility from Optuna's stored constraints (``<= 0`` is satisfied); None if unset."""
-    cons: Any = None
-    try:
-        cons = trial.constraints  # optuna >= 5: {name: value}
-    except Exception:  # noqa: BLE001 - older optuna
-        cons = None
-    if isinstance(cons, Mapping):
-        cons = list(cons.values())
-    if not cons:
-        cons = trial.system_attrs.get("constraints")
-    if isinstance(cons, Sequence) and cons:
-        return all((_num(c) or 0.0) <= 0.0 for c in cons)
-    return None
-
-
-def _layers_of(attrs: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
-    for key in ("layer_table", "layers_table", "per_layer", "layers"):
-        value = _maybe_json(attrs.get(key))
-        if isinstance(value, Sequence) and value and isinstance(value[0], Mapping):
-            return tuple(value)
-    est = _maybe_json(attrs.get("estimate"))
-    if isinstance(est, Mapping):
-        layers = est.get("layers")
-        if isinstance(layers, Sequence) and layers and isinstance(layers[0], Mapping):
-            return tuple(layers)
+def _estimate_layers(est: Any) -> tuple[Mapping[str, Any], ...]:
+    """The per-node table of a cost-model estimate (its JSON), or ``()``."""
+    layers = est.get("layers") if isinstance(est, Mapping) else None
+    if isinstance(layers, Sequence) and layers and isinstance(layers[0], Mapping):
+        return tuple(layers)
     return ()
 
 
-def _binding_of(attrs: Mapping[str, Any]) -> str | None:
-    """The cost model's binding word as the search stored it (``hw``, then ``estimate``)."""
-    for holder in (attrs, attrs.get("hw"), attrs.get("estimate"), attrs.get("resources")):
-        if isinstance(holder, Mapping) and isinstance(holder.get("binding"), str):
-            return str(holder["binding"])
-    return None
+def _trial_view(trial: Any, objective_names: Sequence[str]) -> TrialView:
+    """The report's row of an Optuna trial, read through the search's :class:`TrialRecord`."""
+    from hwprune.search.record import TrialRecord
 
-
-def _trial_record(trial: Any, objective_names: Sequence[str]) -> TrialRecord:
-    attrs = {k: _maybe_json(v) for k, v in trial.user_attrs.items()}
+    rec = TrialRecord.from_trial(trial, objective_names)
     values = tuple(float(v) for v in trial.values) if trial.values is not None else None
-    metrics: dict[str, float | None] = {
-        name: _find(attrs, name)
-        for name in ("accuracy", "test_accuracy", "fps", "latency_us", "lut", "ff", "bram18", "dsp")
-    }
-    status = _status(trial)
-    # objective values fill metrics the attributes lack (not for infeasible trials: the search
+    metrics: dict[str, float | None] = {"accuracy": rec.accuracy}
+    for k in ("fps", "latency_us", "lut", "ff", "bram18", "dsp"):
+        metrics[k] = _num(rec.hw.get(k))
+    # objective values fill metrics the record lacks (not for infeasible trials: the search
     # reports placeholder worst values for them)
-    if values is not None and status != "infeasible":
-        for name, v in zip(objective_names, values, strict=False):
-            key = next((k for k, al in ALIASES.items() if name in al), name)
-            if key in metrics and metrics[key] is None:
-                metrics[key] = v
-    design = attrs.get("design")
-    return TrialRecord(
-        number=int(trial.number),
-        status=status,
+    if rec.status != "infeasible":
+        for name, v in rec.objectives.items():
+            if name in metrics and metrics[name] is None:
+                metrics[name] = v
+    binding = rec.hw.get("binding", rec.estimate.get("binding"))
+    return TrialView(
+        number=rec.number,
+        status=rec.status,
         values=values,
-        params=dict(trial.params),
-        design=design if isinstance(design, Mapping) else None,
-        layers=_layers_of(attrs),
-        binding=_binding_of(attrs),
-        user_attrs=attrs,
+        params=rec.params,
+        design=rec.design or None,
+        layers=_estimate_layers(rec.estimate),
+        binding=binding if isinstance(binding, str) else None,
+        estimate=rec.estimate,
+        record=rec,
         **metrics,
     )
 
@@ -264,9 +195,7 @@ def _objective_names(study: Any, run_meta: Mapping[str, Any]) -> tuple[str, ...]
     except Exception:  # noqa: BLE001 - older storages
         names = None
     if not names:
-        names = run_meta.get("objectives") or study.user_attrs.get("objectives")
-        if isinstance(names, Sequence) and names and isinstance(names[0], Mapping):
-            names = [n.get("name") for n in names]
+        names = study.user_attrs.get("objectives") or run_meta.get("objectives")
     n = len(study.directions)
     if not names or len(names) != n:
         names = ["accuracy", "fps", "lut"][:n] if n <= 3 else [f"objective_{i}" for i in range(n)]
@@ -296,22 +225,24 @@ def load_run(
         storage = find_storage(run)
     elif not run.is_dir():
         raise StorageError(f"run folder '{run}' does not exist or is not a folder; {_RUN_HINT}")
+    from hwprune.search.record import trial_counts
+
     summary = _read_json(run / "summary.json")
     summary = summary if isinstance(summary, Mapping) else {}
     meta = _read_json(run / "run.json")
     meta = meta if isinstance(meta, Mapping) else {}
     study = _load_study(storage, study_name or _recorded_study_name(summary, meta), run)
-    objective_names = _objective_names(study, {**summary, **meta})
+    objective_names = _objective_names(study, summary)
     directions = tuple(d.name.lower() for d in study.directions)
-    trials = tuple(_trial_record(t, objective_names) for t in study.get_trials(deepcopy=False))
-    recipe = _read_recipe(run) or _maybe_json(study.user_attrs.get("recipe"))
+    trials = tuple(_trial_view(t, objective_names) for t in study.get_trials(deepcopy=False))
+    recipe = _maybe_json(study.user_attrs.get("recipe")) or summary.get("recipe")
     recipe = recipe if isinstance(recipe, Mapping) else None
-    target = _target_of(study, meta, summary, recipe)
+    target = _target_of(study, summary, recipe)
     if str((target or {}).get("kind", "")).lower() == "gpu":
         # the search stores 0 LUT/FF/BRAM/DSP for GPU targets: not applicable, not zero
         trials = tuple(replace(t, lut=None, ff=None, bram18=None, dsp=None) for t in trials)
     pareto_numbers = _pareto_numbers(run, trials, directions)
-    chosen, chosen_info = _chosen(run, summary, study, trials, pareto_numbers)
+    chosen, chosen_info = _chosen(run, summary, trials, pareto_numbers)
     return RunData(
         run_dir=run,
         study_name=study.study_name,
@@ -323,30 +254,24 @@ def load_run(
         target=target,
         chosen=chosen,
         chosen_info=chosen_info,
-        parent=_parent_of(run, study, summary, chosen),
+        parent=_parent_of(summary, chosen),
         export=_export_info(run, summary),
         pareto_numbers=pareto_numbers,
+        counts=trial_counts(study),
     )
 
 
 def _recorded_study_name(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str | None:
     """The study the search recorded in ``run.json`` (or ``summary.json``)."""
-    in_summary = summary.get("study")
-    if isinstance(in_summary, Mapping):
-        in_summary = in_summary.get("name")
-    name = meta.get("study") or meta.get("study_name") or in_summary or None
+    name = meta.get("study") or summary.get("study") or None
     return name if isinstance(name, str) else None
 
 
 def _target_of(
-    study: Any,
-    meta: Mapping[str, Any],
-    summary: Mapping[str, Any],
-    recipe: Mapping[str, Any] | None,
+    study: Any, summary: Mapping[str, Any], recipe: Mapping[str, Any] | None
 ) -> Mapping[str, Any] | None:
-    target = (
-        _maybe_json(study.user_attrs.get("target")) or meta.get("target") or summary.get("target")
-    )
+    """The target: its name (study attribute or ``summary.json``) with its capacities."""
+    target = _maybe_json(study.user_attrs.get("target")) or summary.get("target")
     if isinstance(target, str):
         target = {"name": target}
     target = target if isinstance(target, Mapping) else None
@@ -356,16 +281,10 @@ def _target_of(
     return _enrich_target(target, study.user_attrs.get("target_toml"))
 
 
-def _parent_of(
-    run: Path, study: Any, summary: Mapping[str, Any], chosen: TrialRecord | None
-) -> dict[str, Any] | None:
+def _parent_of(summary: Mapping[str, Any], chosen: TrialView | None) -> dict[str, Any] | None:
     """The float parent: the search's ``summary.json`` ``parent`` (val/test accuracy, widths),
     with its design derived from the chosen one (same layers at the parent's widths)."""
-    parent = (
-        _maybe_json(study.user_attrs.get("parent"))
-        or summary.get("parent")
-        or _read_json(run / "parent.json")
-    )
+    parent = summary.get("parent")
     parent = dict(parent) if isinstance(parent, Mapping) else None
     if parent is not None and "design" not in parent and chosen is not None:
         design = _parent_design_from(chosen.design, parent.get("widths"))
@@ -443,7 +362,7 @@ def _enrich_target(
 
 
 def _pareto_numbers(
-    run: Path, trials: Sequence[TrialRecord], directions: Sequence[str]
+    run: Path, trials: Sequence[TrialView], directions: Sequence[str]
 ) -> tuple[int, ...]:
     data = _read_json(run / "pareto.json")
     if isinstance(data, Mapping):
@@ -460,15 +379,10 @@ def _pareto_numbers(
     return tuple(t.number for t in pareto_front(feasible, directions))
 
 
-def _chosen_info(run: Path, summary: Mapping[str, Any], study: Any) -> dict[str, Any]:
-    """What the search recorded of its choice: ``summary.json``'s ``chosen`` (or ``best/``'s
-    record), with the final fine-tune's accuracies of ``best/accuracy.json``."""
-    info: Any = summary.get("chosen") or _maybe_json(study.user_attrs.get("chosen"))
-    if not isinstance(info, Mapping):
-        for candidate in ("best.json", "chosen.json", "summary.json"):
-            info = _read_json(run / "best" / candidate)
-            if isinstance(info, Mapping):
-                break
+def _chosen_info(run: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What the search recorded of its choice: ``summary.json``'s ``chosen``, with the final
+    fine-tune's accuracies of ``best/accuracy.json``."""
+    info: Any = summary.get("chosen")
     info = dict(info) if isinstance(info, Mapping) else {}
     data = _read_json(run / "best" / "accuracy.json")  # final fine-tune: val/test accuracy
     if isinstance(data, Mapping):
@@ -479,17 +393,14 @@ def _chosen_info(run: Path, summary: Mapping[str, Any], study: Any) -> dict[str,
 def _chosen(
     run: Path,
     summary: Mapping[str, Any],
-    study: Any,
-    trials: Sequence[TrialRecord],
+    trials: Sequence[TrialView],
     pareto_numbers: Sequence[int],
-) -> tuple[TrialRecord | None, Mapping[str, Any] | None]:
-    """The chosen design: the trial named by the search (``summary.json`` ``chosen``, or
-    ``best/*.json``), with the final fine-tune's numbers and ``best/``'s estimate merged in;
-    without a record, the most accurate design of the front."""
-    info = _chosen_info(run, summary, study)
-    number = info.get("trial", info.get("number", info.get("trial_number")))
-    if number is None:
-        number = study.user_attrs.get("chosen_trial")
+) -> tuple[TrialView | None, Mapping[str, Any] | None]:
+    """The chosen design: the trial named by the search (``summary.json`` ``chosen``), with
+    the final fine-tune's numbers and ``best/``'s design merged in; without a record, the most
+    accurate design of the front."""
+    info = _chosen_info(run, summary)
+    number = info.get("trial")
     by_number = {t.number: t for t in trials}
     chosen = by_number.get(number) if isinstance(number, int) else None
     if chosen is None and pareto_numbers:
@@ -507,13 +418,10 @@ def _chosen(
     # the trial's own per-layer table matches the totals the search chose by; best/'s estimate
     # (after an export: of the lowered graph) only fills in when the trial has none
     if not chosen.layers:
-        est = _read_json(run / "best" / "estimate.json")
-        layers = _layers_of(info) or (_layers_of({"estimate": est}) if est else ())
+        layers = _estimate_layers(_read_json(run / "best" / "estimate.json"))
         if layers:
             updates["layers"] = layers
-    design = info.get("design")
-    if not isinstance(design, Mapping):
-        design = _read_json(run / "best" / "design.json")
+    design = _read_json(run / "best" / "design.json")
     if isinstance(design, Mapping) and design.get("layers"):
         updates["design"] = design
     return replace(chosen, **updates), (info or None)
@@ -589,17 +497,11 @@ def _export_dir(run: Path) -> Path:
 
 
 def _export_info(run: Path, summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The export of the chosen design: the search's record plus what ``best/`` holds (C
-    simulation verdict and cycles check from ``csim.log``, the files an engineer takes away)."""
-    info: dict[str, Any] = {}
-    for candidate in (run / "best" / "export.json", run / "export.json"):
-        data = _read_json(candidate)
-        if isinstance(data, Mapping):
-            info.update(data)
-            break
+    """The export of the chosen design: the search's record (``summary.json``'s ``export``)
+    plus what ``best/`` holds (C simulation verdict and cycles check from ``csim.log``, the
+    files an engineer takes away)."""
     data = summary.get("export")
-    if isinstance(data, Mapping):
-        info = {**data, **info}
+    info: dict[str, Any] = dict(data) if isinstance(data, Mapping) else {}
     best = _export_dir(run)
     if best != run / "best":
         info["dir"] = str(best)

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hwprune.report.rundata import RESOURCE_LABEL, RunData, TrialRecord, _find, _num
+from hwprune.report.rundata import RESOURCE_LABEL, RunData, TrialView, _find, _num
 from hwprune.report.tables import budget, hypervolume_history, layer_table
 
 _STYLE = {
     "feasible": {"marker": "o", "color": "#4C72B0", "label": "feasible trial"},
-    "early-stopped": {"marker": "^", "color": "#DD8452", "label": "early-stopped trial"},
+    "stopped": {"marker": "^", "color": "#DD8452", "label": "early-stopped trial"},
     "infeasible": {"marker": "x", "color": "#9a9a9a", "label": "infeasible (over budget)"},
 }
 #: one colour per run in a comparison
@@ -87,7 +87,7 @@ def _draw_front(ax: Any, run: RunData, metric: str, larger: bool) -> None:
 
 
 def _draw_chosen(
-    ax: Any, ch: TrialRecord | None, metric: str, size: float, label: str, zorder: int
+    ax: Any, ch: TrialView | None, metric: str, size: float, label: str, zorder: int
 ) -> None:
     if ch is not None and getattr(ch, metric) is not None and ch.accuracy is not None:
         ax.scatter(
@@ -265,7 +265,7 @@ def plot_layers(run: RunData) -> Any | None:
 def plot_compare(
     runs: Sequence[RunData],
     labels: Sequence[str],
-    fronts: Sequence[Sequence[TrialRecord]],
+    fronts: Sequence[Sequence[TrialView]],
     metric: str,
 ) -> Any:
     """The fronts of several runs on one accuracy vs throughput (or latency) plot: all feasible
@@ -309,7 +309,7 @@ def plot_compare(
     return fig
 
 
-def feasible_with(run: RunData, metric: str) -> list[TrialRecord]:
+def feasible_with(run: RunData, metric: str) -> list[TrialView]:
     """The run's feasible trials that have an accuracy and ``metric``."""
     return [
         t

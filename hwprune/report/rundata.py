@@ -1,10 +1,14 @@
-"""What a report knows about one run: :class:`RunData` and its :class:`TrialRecord` rows, plus
-the lenient number lookups every part of the report shares.
+"""What a report knows about one run: :class:`RunData` and its :class:`TrialView` rows (the
+search's :class:`~hwprune.search.record.TrialRecord` of each trial, flattened for tables and
+plots), plus the number lookups every part of the report shares.
+
+Trial status words are the search's own (:data:`hwprune.search.record.STATUSES`): ``feasible``,
+``infeasible``, ``stopped``, ``failed``, ``cut_off``, ``surplus``, ``running``, ``waiting``.
 
 Example:
-    >>> t = TrialRecord(3, "feasible", values=(0.95, 1200.0), accuracy=0.95, fps=1200.0)
-    >>> t.complete, _find({"hw": {"luts": 812}}, "lut")
-    (True, 812.0)
+    >>> t = TrialView(3, "feasible", values=(0.95, 1200.0), accuracy=0.95, fps=1200.0)
+    >>> t.trained, _find({"val_accuracy": 0.97}, "accuracy")
+    (True, 0.97)
 """
 
 from __future__ import annotations
@@ -19,25 +23,14 @@ from typing import Any
 #: ``schema`` of a summary.json (written by the search; the report derives one in the same shape)
 SUMMARY_SCHEMA = 1
 #: ``schema`` of the ``report`` section that :func:`hwprune.report.write_report` adds
-REPORT_SCHEMA = "hwprune.report/1"
-#: ``schema`` of ``compare.json``
-COMPARE_SCHEMA = "hwprune.compare/1"
+#: (2: trial status words and ``trials`` counts are the search's, ``chosen.most_used`` added)
+REPORT_SCHEMA = "hwprune.report/2"
+#: ``schema`` of ``compare.json`` (2: the search's status words)
+COMPARE_SCHEMA = "hwprune.compare/2"
 
-#: names tried, in order, for each metric in a trial's user attributes (and nested dicts)
-ALIASES: dict[str, tuple[str, ...]] = {
-    "accuracy": ("accuracy", "val_accuracy", "val_acc", "acc"),
-    "test_accuracy": ("test_accuracy", "test_acc"),
-    "fps": ("fps", "frames_per_s", "throughput_fps"),
-    "latency_us": ("latency_us", "latency"),
-    "lut": ("lut", "luts", "LUT"),
-    "ff": ("ff", "ffs", "FF"),
-    "bram18": ("bram18", "bram", "BRAM18", "bram_18k"),
-    "dsp": ("dsp", "dsps", "DSP"),
-    "uram": ("uram", "URAM"),
-    "params": ("params", "parameters", "n_params"),
-    "weight_bits": ("weight_bits", "weight_memory_bits"),
-    "cycles": ("cycles", "exp_cycles", "max_cycles"),
-}
+#: the names a metric has in what the search writes: the validation accuracy is ``accuracy``
+#: in a trial and ``val_accuracy`` in ``summary.json``'s ``parent`` and ``best/accuracy.json``
+ALIASES: dict[str, tuple[str, ...]] = {"accuracy": ("accuracy", "val_accuracy")}
 #: how each resource (and each binding word of :mod:`hwprune.estimate`) is named on the page
 RESOURCE_LABEL = {
     "lut": "LUT",
@@ -48,24 +41,23 @@ RESOURCE_LABEL = {
     "io": "I/O stream port",
     "memory": "GPU memory",
 }
-#: nested trial attributes searched for a metric (``hw`` is what the search writes)
-_NESTED = ("hw", "metrics", "resources", "estimate", "objectives", "cost", "result")
 
 
 @dataclass(frozen=True)
-class TrialRecord:
-    """One Optuna trial, normalised for reporting.
+class TrialView:
+    """One trial as the report shows it: the search's record (``record``) flattened.
 
-    ``status`` is one of ``"feasible"``, ``"infeasible"`` (over budget: never trained),
-    ``"early-stopped"`` (fine-tune stopped because it could not reach the front),
-    ``"failed"`` (raised, reason recorded), ``"cut-off"`` (its process died or was
-    interrupted; re-queued and re-run as another trial), ``"surplus"`` (a worker's placeholder
-    that never ran) or ``"running"``. ``binding`` is the cost model's word
-    (:attr:`hwprune.estimate.Estimate.binding`): what stops a faster design, or ``None``.
+    ``status`` is the record's status word (see the module docstring); ``values`` the objective
+    values reported to Optuna (the worst possible ones for a trial never trained);
+    ``accuracy`` and the hardware numbers come from the record (``accuracy``, ``hw``), and
+    ``None`` where the trial has none (an infeasible trial was never trained). ``binding`` is
+    the cost model's word (:attr:`hwprune.estimate.Estimate.binding`): what stops a faster
+    design, or ``None``. ``layers`` is the cost model's per-node table (``estimate.layers``);
+    ``test_accuracy`` is only known for the chosen design (the final fine-tune's).
 
     Example:
-        >>> TrialRecord(0, "early-stopped").complete
-        True
+        >>> TrialView(0, "stopped").trained
+        False
     """
 
     number: int
@@ -83,12 +75,13 @@ class TrialRecord:
     params: Mapping[str, Any] = field(default_factory=dict)
     design: Mapping[str, Any] | None = None
     layers: tuple[Mapping[str, Any], ...] = ()
-    user_attrs: Mapping[str, Any] = field(default_factory=dict)
+    estimate: Mapping[str, Any] = field(default_factory=dict)
+    record: Any = field(default=None, repr=False, compare=False)
 
     @property
-    def complete(self) -> bool:
-        """True when the trial trained and has objective values (feasible or early-stopped)."""
-        return self.status in ("feasible", "early-stopped")
+    def trained(self) -> bool:
+        """True when the trial was fine-tuned to the end and met every constraint."""
+        return self.status == "feasible" and self.accuracy is not None
 
 
 @dataclass(frozen=True)
@@ -106,14 +99,15 @@ class RunData:
     storage: str
     objective_names: tuple[str, ...]
     directions: tuple[str, ...]
-    trials: tuple[TrialRecord, ...]
+    trials: tuple[TrialView, ...]
     recipe: Mapping[str, Any] | None = None
     target: Mapping[str, Any] | None = None
-    chosen: TrialRecord | None = None
+    chosen: TrialView | None = None
     chosen_info: Mapping[str, Any] | None = None
     parent: Mapping[str, Any] | None = None
     export: Mapping[str, Any] | None = None
     pareto_numbers: tuple[int, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def target_name(self) -> str:
@@ -154,17 +148,10 @@ def _num(value: Any) -> float | None:
 
 
 def _find(attrs: Mapping[str, Any], name: str) -> float | None:
-    """Find metric ``name`` in ``attrs`` at top level or inside a nested dict (one level)."""
-    keys = ALIASES.get(name, (name,))
-    for k in keys:
+    """Metric ``name`` of ``attrs`` under any of its :data:`ALIASES`, as a float, or ``None``."""
+    for k in ALIASES.get(name, (name,)):
         if k in attrs and _num(attrs[k]) is not None:
             return _num(attrs[k])
-    for nested in _NESTED:
-        sub = attrs.get(nested)
-        if isinstance(sub, Mapping):
-            for k in keys:
-                if k in sub and _num(sub[k]) is not None:
-                    return _num(sub[k])
     return None
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hwprune.report.rundata import REPORT_SCHEMA, SUMMARY_SCHEMA, RunData, TrialRecord, _find, _num
+from hwprune.report.rundata import REPORT_SCHEMA, SUMMARY_SCHEMA, RunData, TrialView, _find, _num
 from hwprune.report.tables import (
     binding_resource,
     design_size,
@@ -26,11 +26,8 @@ from hwprune.report.tables import (
 )
 from hwprune.storage import redact_url
 
-#: the report's status words, in the order they are counted and shown
-STATUSES = ("feasible", "infeasible", "early-stopped", "failed", "cut-off", "surplus")
 
-
-def trial_brief(t: TrialRecord) -> dict[str, Any]:
+def trial_brief(t: TrialView) -> dict[str, Any]:
     """A trial's headline numbers (``summary.json``'s front and chosen entries)."""
     return {
         "trial": t.number,
@@ -68,10 +65,17 @@ def jsonable(obj: Any) -> Any:
 
 
 def status_counts(run: RunData) -> dict[str, int]:
-    """Trials per report status word (``total`` first), zero for the words not seen."""
-    counts = {"total": len(run.trials), **{k: 0 for k in (*STATUSES, "running")}}
+    """Trials per status word: the search's own count
+    (:func:`hwprune.search.record.trial_counts`, taken when the run was loaded), so
+    ``summary.json``'s ``trials`` and the report's agree by construction."""
+    if run.counts:
+        return dict(run.counts)
+    from hwprune.search.record import STATUSES
+
+    counts = {"total": len(run.trials), "complete": 0, **{k: 0 for k in STATUSES}}
     for t in run.trials:
-        counts[t.status] = counts.get(t.status, 0) + 1
+        counts[t.status] += 1
+        counts["complete"] += t.status in ("feasible", "infeasible", "stopped")
     return counts
 
 
@@ -162,30 +166,7 @@ def build_report_section(run: RunData) -> dict[str, Any]:
     return jsonable(doc)
 
 
-def _search_counts(run: RunData) -> dict[str, int]:
-    """Trial counts in the words of the search's ``summary.json`` (``trial_counts``)."""
-    rename = {"early-stopped": "stopped", "cut-off": "cut_off"}
-    counts = {
-        "total": len(run.trials),
-        "complete": 0,
-        "feasible": 0,
-        "infeasible": 0,
-        "stopped": 0,
-        "failed": 0,
-        "cut_off": 0,
-        "surplus": 0,
-        "running": 0,
-        "waiting": 0,
-    }
-    for t in run.trials:
-        key = rename.get(t.status, t.status)
-        counts[key] = counts.get(key, 0) + 1
-        if t.status in ("feasible", "infeasible", "early-stopped"):
-            counts["complete"] += 1
-    return counts
-
-
-def _front_entry(run: RunData, t: TrialRecord) -> dict[str, Any]:
+def _front_entry(run: RunData, t: TrialView) -> dict[str, Any]:
     return {
         "trial": t.number,
         "accuracy": t.accuracy,
@@ -210,7 +191,7 @@ def _base_summary(run: RunData) -> dict[str, Any]:
         "target": run.target_name,
         "objectives": list(run.objective_names),
         "directions": list(run.directions),
-        "trials": _search_counts(run),
+        "trials": status_counts(run),
         "parent": {
             "val_accuracy": _find(parent, "accuracy"),
             "test_accuracy": _find(parent, "test_accuracy"),

@@ -11,19 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hwprune.report.rundata import RunData, TrialRecord, _find, _num
+from hwprune.report.rundata import RunData, TrialView, _find, _num
 
 _COMPUTE_OPS = ("conv", "fc", "mvau", "vvau")
 #: resources with a budget on an FPGA target, in the order the report lists them
 FPGA_RESOURCES = ("lut", "ff", "bram18", "dsp")
 
 
-def pareto_front(trials: Sequence[TrialRecord], directions: Sequence[str]) -> list[TrialRecord]:
+def pareto_front(trials: Sequence[TrialView], directions: Sequence[str]) -> list[TrialView]:
     """The non-dominated trials among ``trials`` for the study's ``directions``.
 
     Example:
-        >>> a = TrialRecord(0, "feasible", values=(0.9, 100.0))
-        >>> b = TrialRecord(1, "feasible", values=(0.8, 50.0))
+        >>> a = TrialView(0, "feasible", values=(0.9, 100.0))
+        >>> b = TrialView(1, "feasible", values=(0.8, 50.0))
         >>> [t.number for t in pareto_front([a, b], ["maximize", "maximize"])]
         [0]
     """
@@ -112,7 +112,7 @@ def hypervolume_history(
         (t for t in run.trials if t.status == "feasible" and t.values is not None),
         key=lambda t: t.number,
     )
-    numbers = sorted(t.number for t in run.trials if t.status != "running")
+    numbers = sorted(t.number for t in run.trials if t.status not in ("running", "waiting"))
     info: dict[str, Any] = {
         "objectives": [run.objective_names[i] for i in idx],
         "reference": 1.1,
@@ -162,9 +162,8 @@ def _hypervolume(points: Any, ref: Any) -> float:
 # ------------------------------------------------------------------------------ layer table
 
 
-def _overheads(trial: TrialRecord) -> Mapping[str, Mapping[str, Any]]:
-    est = trial.user_attrs.get("estimate")
-    over = est.get("overheads") if isinstance(est, Mapping) else None
+def _overheads(trial: TrialView) -> Mapping[str, Mapping[str, Any]]:
+    over = trial.estimate.get("overheads")
     return over if isinstance(over, Mapping) else {}
 
 
@@ -185,7 +184,7 @@ def _parent_widths(parent: Mapping[str, Any] | None) -> list[int]:
     return []
 
 
-def _layer_rows(trial: TrialRecord, parent_widths: Sequence[int]) -> list[dict[str, Any]]:
+def _layer_rows(trial: TrialView, parent_widths: Sequence[int]) -> list[dict[str, Any]]:
     """One row per node of the cost model's table (else per design layer); conv/fc rows take
     channels and bits from the design's conv/fc layers, in order."""
     design_layers = [
@@ -257,7 +256,7 @@ def _overhead_row(over: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def layer_table(trial: TrialRecord | None, parent: Mapping[str, Any] | None = None) -> dict:
+def layer_table(trial: TrialView | None, parent: Mapping[str, Any] | None = None) -> dict:
     """Per-layer rows of a design, with each layer's share of the design's total and the
     bottleneck (most cycles) marked.
 
@@ -333,7 +332,7 @@ def budget(
     return None
 
 
-def binding_resource(run: RunData | None, trial: TrialRecord | None) -> str | None:
+def binding_resource(run: RunData | None, trial: TrialView | None) -> str | None:
     """What binds ``trial``, in the cost model's words (:attr:`hwprune.estimate.Estimate.binding`,
     stored by the search): the resource a faster folding would overrun (or, for a design that
     does not fit, the most over-used one), ``"io"`` when the stream port limits the frame rate,
@@ -343,14 +342,14 @@ def binding_resource(run: RunData | None, trial: TrialRecord | None) -> str | No
     ``run`` is unused; it is kept so callers written for earlier versions still work.
 
     Example:
-        >>> binding_resource(None, TrialRecord(0, "feasible", binding="io"))
+        >>> binding_resource(None, TrialView(0, "feasible", binding="io"))
         'io'
     """
     del run
     return trial.binding if trial is not None else None
 
 
-def most_used_resource(run: RunData, trial: TrialRecord | None) -> tuple[str, float] | None:
+def most_used_resource(run: RunData, trial: TrialView | None) -> tuple[str, float] | None:
     """``(resource, used / budget)`` of the resource ``trial`` uses most of what the search
     allowed (the recipe's limit or the target's capacity times its cap); ``None`` without
     budgets. Not the same as :func:`binding_resource`: a design can use 90 % of its LUTs while
