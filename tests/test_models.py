@@ -435,3 +435,49 @@ def test_search_refuses_a_residual_user_model_before_training(tmp_path, monkeypa
         main([*argv, "--target", "pynq-z2", "--cache-dir", str(cache)])
     assert exc.value.code == 2
     assert not cache.exists() or not any(cache.iterdir())  # no parent was trained
+
+
+def test_relaxed_kinds_give_residual_and_gap_specs_and_an_equivalent_spec_net() -> None:
+    """When the IR gains adds and GAP, a user's ResNet / DS-CNN becomes a spec with residual
+    blocks (read from its fx graph, not priced as a chain) and a SpecNet with its weights."""
+    from hwprune.models.convert import to_spec_net
+    from hwprune.models.spec import HARDWARE_OPS
+
+    torch.manual_seed(0)
+    relaxed = HARDWARE_OPS | {"residual", "gap"}
+    user = _user_resnet()
+    for m in user.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data = torch.rand(m.num_features) + 0.5
+            m.running_mean = torch.randn(m.num_features) * 0.1
+    user.eval()
+    layers = model_layers(user, (1, 8, 8), supported=relaxed)
+    assert [lay["op"] for lay in layers] == ["conv", "residual", "residual", "maxpool", "fc"]
+    assert layers[1]["shortcut"] == [] and len(layers[2]["shortcut"]) == 1
+    spec = ModelSpec("user", (1, 8, 8), 10, tuple(layers))
+    assert [g.names for g in spec.channel_groups()][0] == ("conv0", "res1.body.conv1")
+    net = to_spec_net(user, spec).eval()
+    x = torch.rand(4, 1, 8, 8)
+    torch.testing.assert_close(net(x), user(x))  # the head keeps its bias; same function
+    zoo = get_spec("resnet8", (1, 8, 8), width_mult=0.25)
+    assert model_layers(build_model(zoo), (1, 8, 8), supported=relaxed) == list(zoo.layers)
+    # a block whose shortcut ends in a ReLU is not a ResidualBlock: refused, named
+    bad = _user_resnet()
+    bad[4].sc.append(nn.ReLU())
+    with pytest.raises(ModelError, match="must end with a BatchNorm2d"):
+        model_layers(bad, (1, 8, 8), supported=relaxed)
+    gap = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AvgPool2d(8),
+        nn.Flatten(),
+        nn.Linear(8, 10),
+    )
+    assert model_layers(gap, (1, 8, 8), supported=relaxed)[2:] == [
+        {"op": "gap"},
+        {"op": "fc", "out": 10},
+    ]

@@ -319,13 +319,13 @@ def _add_quant(bits: int) -> nn.Module:
 
 def _quantize_gap(body: nn.Module) -> None:
     """Global average pools -> ``TruncAdaptiveAvgPool2d`` fed by a quant tensor of known bits."""
-    from brevitas.nn import QuantIdentity, QuantReLU, TruncAdaptiveAvgPool2d
+    from brevitas.nn import QuantIdentity, QuantReLU, TruncAdaptiveAvgPool2d, TruncAvgPool2d
 
     order = list(body.named_modules())
     for k, (name, mod) in enumerate(order):
-        if not isinstance(mod, nn.AdaptiveAvgPool2d):
+        if not isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d)):
             continue
-        if mod.output_size not in (1, (1, 1)):
+        if isinstance(mod, nn.AdaptiveAvgPool2d) and mod.output_size not in (1, (1, 1)):
             raise ModelError(
                 f"'{name}' pools to {mod.output_size}; only global average pooling "
                 "(AdaptiveAvgPool2d(1)) is supported"
@@ -336,9 +336,13 @@ def _quantize_gap(body: nn.Module) -> None:
         act_name, act = acts[-1]
         act.return_quant_tensor = True
         bits = int(act.act_quant.bit_width())
-        _set_module(
-            body, name, TruncAdaptiveAvgPool2d(1, bit_width=bits, return_quant_tensor=False)
-        )
+        if isinstance(mod, nn.AvgPool2d):
+            new: nn.Module = TruncAvgPool2d(
+                mod.kernel_size, mod.stride, bit_width=bits, return_quant_tensor=False
+            )
+        else:
+            new = TruncAdaptiveAvgPool2d(1, bit_width=bits, return_quant_tensor=False)
+        _set_module(body, name, new)
         log.debug("global average pool '%s' reads %d-bit '%s'", name, bits, act_name)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import torch
@@ -185,24 +185,44 @@ def _check_shapes(
             )
 
 
-def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
+def model_layers(
+    model: nn.Module, input_shape: Sequence[int], supported: Collection[str] | None = None
+) -> list[dict[str, Any]]:
     """Design layers of any ``nn.Module``, traced from a forward pass of one dummy input.
 
-    Conv2d, Linear and MaxPool2d modules are recorded in the order they run. BatchNorm/ReLU are
-    implied. First, :func:`hwprune.models.support.check_representable` refuses (before anything is
-    trained) a model with a module, functional call, add or branch the hardware model cannot
-    build, naming the layer (:class:`~hwprune.errors.UnsupportedModelError`). Raises
+    Conv2d, Linear, MaxPool2d and global average pool (``gap``) modules are recorded in the order
+    they run. BatchNorm/ReLU are implied. First,
+    :func:`hwprune.models.support.check_representable` refuses (before anything is trained) a
+    model with a module, functional call, add or branch the hardware model cannot build, naming
+    the layer (:class:`~hwprune.errors.UnsupportedModelError`). Raises
     :class:`ModelError` when the layers do not run in registration order or one runs twice
     (pruning and quantization rely on registration order).
+
+    ``supported`` (default ``HARDWARE_OPS``) is the set of node kinds accepted. Where it admits
+    ``residual``, a model with adds is read from its fx graph into ``residual`` blocks by
+    :func:`hwprune.models.convert.residual_spec_layers` (then use
+    :func:`hwprune.models.convert.to_spec_net` as the parent, so the adds get a shared quantizer).
 
     Example:
         >>> from hwprune.models import build_model, get_spec
         >>> model_layers(build_model(get_spec("mlp-digits")), (1, 8, 8))[0]
         {'op': 'fc', 'out': 64}
     """
+    from hwprune.models.spec import HARDWARE_OPS
     from hwprune.models.support import check_representable
 
-    check_representable(model, input_shape)
+    nodes = check_representable(
+        model, input_shape, HARDWARE_OPS if supported is None else supported
+    )
+    if nodes and any(n.kind == "residual" for n in nodes):
+        from hwprune.models.convert import residual_spec_layers
+
+        layers = residual_spec_layers(model, input_shape)
+        try:
+            output_shapes(input_shape, layers)
+        except HwpruneError as exc:
+            raise ModelError(f"the traced layers do not chain ({exc}); change the model") from None
+        return layers
     records: list[dict[str, Any]] = []
     seen: list[tuple[str, tuple[int, ...]]] = []  # (module name, its real input shape)
     order: list[str] = []
@@ -238,9 +258,18 @@ def model_layers(model: nn.Module, input_shape: Sequence[int]) -> list[dict[str,
                     f"(got kernel {k}, stride {s}); change the model"
                 )
             records.append({"op": "maxpool", "kernel": k})
+        elif isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d)):
+            if tuple(int(d) for d in out.shape[2:]) != (1, 1):
+                raise ModelError(
+                    f"average pool '{name}' gives a {tuple(out.shape[2:])} map; only global "
+                    "average pooling (to 1x1, e.g. AdaptiveAvgPool2d(1)) is supported"
+                )
+            records.append({"op": "gap"})
 
     for name, mod in model.named_modules():
-        if isinstance(mod, (nn.Conv2d, nn.Linear, nn.MaxPool2d)):
+        if isinstance(
+            mod, (nn.Conv2d, nn.Linear, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
+        ):
             hooks.append(mod.register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)))
     was_training = model.training
     try:

@@ -30,7 +30,9 @@ inputs the same shape (torch-pruning then keeps their channels equal).
 
 Example:
     >>> from torch import nn
-    >>> check_representable(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), (1, 8, 8))
+    >>> mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    >>> [n.kind for n in check_representable(mlp, (1, 8, 8))]
+    ['flatten', 'fc']
     >>> check_representable(nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.Sigmoid(),
     ...                                   nn.Linear(8, 10)), (1, 8, 8))
     Traceback (most recent call last):
@@ -221,8 +223,10 @@ def _refuse(
 
 def check_representable(
     model: nn.Module, input_shape: Sequence[int], supported: Collection[str] = HARDWARE_OPS
-) -> None:
+) -> list[TracedNode] | None:
     """Refuse a model the pipeline cannot represent, naming the first offending layer.
+
+    Returns the traced nodes (``None`` when fx could not trace the model).
 
     ``supported`` is the set of node kinds the hardware model can build (default
     ``HARDWARE_OPS``). Raises :class:`~hwprune.errors.UnsupportedModelError` for an unsupported
@@ -233,7 +237,8 @@ def check_representable(
 
     Example:
         >>> from hwprune.models import build_model, get_spec
-        >>> check_representable(build_model(get_spec("cnn-digits")), (1, 8, 8))
+        >>> len(check_representable(build_model(get_spec("cnn-digits")), (1, 8, 8)))
+        16
     """
     nodes = trace_nodes(model, input_shape)
     if nodes is None:
@@ -242,7 +247,7 @@ def check_representable(
             if kind is not None and kind not in supported and kind not in PASSIVE_KINDS:
                 node = TracedNode(kind, name, type(mod).__name__, ())
                 raise UnsupportedModelError(_refuse(node, supported) or "")
-        return
+        return None
     uses: dict[str, int] = {}
     for node in nodes:
         if node.kind != "shape":
@@ -263,3 +268,4 @@ def check_representable(
                 f"the output of {label} feeds {count} layers but no add joins the branches; "
                 "hwprune builds chains (and, later, residual adds); " + _FIX_CHAIN
             )
+    return nodes
