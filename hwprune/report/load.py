@@ -104,7 +104,14 @@ def open_report_storage(storage: str, run: Path) -> Any:
     try:
         return open_storage(spec, heartbeat_interval=None, check=spec.kind == "rdb")
     except StorageError as exc:
-        raise StorageError(f"cannot open the study storage of '{run}': {exc}") from None
+        if spec.path is None:  # a server: the storage's message says what to check
+            raise StorageError(f"cannot open the study storage of '{run}': {exc}") from None
+        cause = exc.__cause__
+        reason = str(getattr(cause, "orig", None) or cause or exc).strip().splitlines()[0]
+        raise StorageError(
+            f"cannot open the study storage {spec.redacted()} of '{run}' ({reason}); check that "
+            "it is the Optuna storage the search wrote and is readable"
+        ) from None
 
 
 def _load_study(storage: str, study_name: str | None, run: Path) -> Any:
