@@ -1,4 +1,5 @@
-"""Locate the data folders that ship with hwprune: ``targets/``, ``search/``, ``hls_templates/``.
+"""Locate the data folders that ship with hwprune: ``targets/``, ``search/``, ``hls_templates/``,
+``rtl_templates/``.
 
 In a wheel they live inside the package (``hwprune/_data/<kind>``); in a source checkout or an
 editable install they are the top-level folders of the repository. Code never looks them up
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-ResourceKind = Literal["targets", "search", "hls_templates"]
+ResourceKind = Literal["targets", "search", "hls_templates", "rtl_templates"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -37,13 +37,17 @@ class FpgaTarget:
     Attributes:
         name: target name (file stem, e.g. ``"pynq-z2"``).
         part: Xilinx/AMD part number.
-        family: ``"zynq7000"`` (DSP48E1), ``"zynqmp"`` or ``"alveo"`` (DSP48E2).
+        family: ``"zynq7000"`` (DSP48E1), ``"zynqmp"`` or ``"alveo"`` (DSP48E2), ``"ecp5"``
+            (Lattice ECP5: LUT4, DP16KD counted as bram18, MULT18X18D counted as dsp).
         lut, lutram, ff, bram18, uram, dsp: device capacity (BRAM counted as RAMB18).
         clock_mhz: default fabric clock of the accelerator.
         io_width_bits: width of the PS-PL (or host) stream port, bits per clock.
         shell_*: fixed cost of the shell (PS block design, interconnect).
         dma_*: cost of one DMA engine (a design has one in, one out).
         util_cap: fraction of each resource a design may use.
+        link: host link, ``"stream"`` (a PS-PL / PCIe stream port of ``io_width_bits`` per
+            clock) or ``"uart"`` (a USB-UART at ``link_baud``, 10 line bits per byte).
+        link_baud: UART baud rate (``link = "uart"``).
         description: one line for ``hwprune targets``.
         source: file the target was read from.
     """
@@ -67,6 +71,8 @@ class FpgaTarget:
     dma_ff: float = 0.0
     dma_bram18: float = 0.0
     util_cap: float = 0.85
+    link: str = "stream"
+    link_baud: int = 0
     description: str = ""
     source: str = ""
     kind: str = "fpga"
@@ -80,7 +86,7 @@ class FpgaTarget:
         return asdict(self)
 
 
-_INT_FIELDS = ("lut", "ff", "bram18", "dsp", "io_width_bits", "lutram", "uram")
+_INT_FIELDS = ("lut", "ff", "bram18", "dsp", "io_width_bits", "lutram", "uram", "link_baud")
 _FLOAT_FIELDS = (
     "clock_mhz",
     "shell_lut",
@@ -93,7 +99,7 @@ _FLOAT_FIELDS = (
     "util_cap",
 )
 _REQUIRED = ("part", "lut", "ff", "bram18", "dsp", "clock_mhz", "io_width_bits")
-_FAMILIES = ("zynq7000", "zynqmp", "alveo", "versal")
+_FAMILIES = ("zynq7000", "zynqmp", "alveo", "versal", "ecp5")
 
 
 def fpga_target_from_dict(data: Mapping[str, Any], source: str = "") -> FpgaTarget:
@@ -108,7 +114,8 @@ def fpga_target_from_dict(data: Mapping[str, Any], source: str = "") -> FpgaTarg
         0.85
     """
     where = source or str(data.get("name", "<target>"))
-    known = {"name", "kind", "part", "family", "description", *_INT_FIELDS, *_FLOAT_FIELDS}
+    known = {"name", "kind", "part", "family", "description", "link"}
+    known |= {*_INT_FIELDS, *_FLOAT_FIELDS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise TargetError(
@@ -146,6 +153,11 @@ def fpga_target_from_dict(data: Mapping[str, Any], source: str = "") -> FpgaTarg
     family = str(data.get("family", "zynq7000"))
     if family not in _FAMILIES:
         raise TargetError(f"{where}: field 'family' must be one of {list(_FAMILIES)}")
+    link = str(data.get("link", "stream"))
+    if link not in ("stream", "uart"):
+        raise TargetError(f"{where}: field 'link' must be 'stream' or 'uart'")
+    if link == "uart" and not kwargs.get("link_baud"):
+        raise TargetError(f"{where}: a 'uart' link needs 'link_baud' (e.g. 3000000)")
     part = data["part"]
     if not isinstance(part, str) or not part:
         raise TargetError(f"{where}: field 'part' must be a part number string")
@@ -154,6 +166,7 @@ def fpga_target_from_dict(data: Mapping[str, Any], source: str = "") -> FpgaTarg
         name=name,
         part=part,
         family=family,
+        link=link,
         description=str(data.get("description", "")),
         source=source,
         **kwargs,

@@ -53,11 +53,16 @@ class ExportResult:
     cycles: tuple[dict[str, Any], ...]
     folding: dict[str, dict[str, int]]
     timings: dict[str, float] = field(default_factory=dict)
+    rtl: Any = None  # hwprune.export.rtl.flow.RtlFlowResult
 
     @property
     def bit_exact(self) -> bool:
-        """Executor == qonnx and (if it ran) C simulation == executor."""
-        return bool(self.verify.exact and (self.csim is None or self.csim.bit_exact))
+        """Executor == qonnx and (if they ran) C simulation and Verilator == executor."""
+        return bool(
+            self.verify.exact
+            and (self.csim is None or self.csim.bit_exact)
+            and (self.rtl is None or self.rtl.bit_exact)
+        )
 
 
 def _qonnx_model(model: Any, input_shape: tuple[int, ...] | None, out: Path):
@@ -122,6 +127,9 @@ EXPORT_ENTRIES = (
     "golden",
     "csim.log",
     "finn",
+    "rtl",
+    "synth",
+    "bitstream",
     "README.md",
 )
 
@@ -203,6 +211,7 @@ def export_model(
     strict: bool = True,
     replace: bool = True,
     name: str | None = None,
+    rtl: str = "auto",
 ) -> ExportResult:
     """Export ``model`` (Brevitas ``nn.Module``, QONNX path or ModelWrapper) for ``target``.
 
@@ -226,6 +235,10 @@ def export_model(
         replace: False writes into ``out_dir`` file by file instead (for a caller that
             assembles a fresh folder and publishes it whole itself, e.g. the search's
             ``best/``).
+        rtl: the RTL flow (``rtl/`` is always written): "write", "sim" (Verilator, bit-exact
+            and cycles), "synth" (+ Yosys ``synth/report.json``), "full" (+ an ECP5 target's
+            ``bitstream/``); "auto": "full" for ECP5 targets, else "write". See
+            :mod:`hwprune.export.rtl.flow`.
         name: the design's name in ``estimate.json`` and ``dataflow.json``; default: the name
             of ``out_dir`` (a caller writing into a temporary folder that becomes the final
             one passes the final folder's name).
@@ -325,6 +338,11 @@ def export_model(
                         f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
                         f"{c['cost_model']!s:>12}\n"
                     )
+        t = time.perf_counter()
+        from hwprune.export.rtl.flow import run_rtl_flow
+
+        rtl_res = run_rtl_flow(folded, tgt, work, rtl, clock_mhz=clock_mhz, name=design_name)
+        timings["rtl_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - t0
         _readme(
             work,
@@ -341,11 +359,18 @@ def export_model(
                 "output": output,
             },
         )
-    result = ExportResult(out, folded, est, report, csim_res, tuple(cycles), fold_map, timings)
+    result = ExportResult(
+        out, folded, est, report, csim_res, tuple(cycles), fold_map, timings, rtl_res
+    )
     if strict and not result.bit_exact:
-        what = report.first_mismatch if not report.exact else csim_res.first_mismatch
+        if not report.exact:
+            what = report.first_mismatch
+        elif csim_res is not None and not csim_res.bit_exact:
+            what = csim_res.first_mismatch
+        else:
+            what = f"Verilator: {rtl_res.sim.first_mismatch or 'cycles differ from the model'}"
         raise ExportMismatchError(
             f"the exported design is not bit-exact ({what}); see "
-            f"{out / 'csim.log'} and {out / 'dataflow.json'}"
+            f"{out / 'csim.log'}, {out / 'rtl' / 'sim.log'} and {out / 'dataflow.json'}"
         )
     return result

