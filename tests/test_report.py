@@ -881,3 +881,27 @@ def test_binding_is_the_cost_models_word(layers: list[dict], word: str | None) -
         assert "class='binding" not in page and " binding'" not in page
     else:
         assert note.startswith("Binding: I/O stream port")
+
+
+def test_html_escapes_what_a_study_holds(tmp_path: Path) -> None:
+    """Names and texts from a study or run folder (study, target, recipe, export error, C
+    simulation output) reach report.html and compare.html escaped, never as markup."""
+    evil = "<script>alert(1)</script>"
+    run = make_run(tmp_path / "run", target=evil, n_trials=8)
+    study = optuna.load_study(
+        study_name=f"digits-mlp-{evil}", storage=f"sqlite:///{run / 'study.db'}"
+    )
+    study.set_user_attr("recipe", {"name": "</pre><script>alert(2)</script>", "constraints": {}})
+    summary = json.loads((run / "summary.json").read_text())
+    summary["export"] = {"ok": False, "error": "<img src=x onerror=alert(3)>"}
+    (run / "summary.json").write_text(json.dumps(summary))
+    with open(run / "best" / "csim.log", "a") as log:
+        log.write("HWPRUNE_MISMATCH sample=0 <iframe src=javascript:alert(4)>\n")
+    page = report.write_report(run, tmp_path / "out").read_text()
+    cmp_page = report.compare_runs([run], tmp_path / "cmp").read_text()
+    for text in (page, cmp_page):
+        assert "<script" not in text and "<iframe" not in text and "<img src=x" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(3)&gt;" in page
+    assert "&lt;iframe src=javascript:alert(4)&gt;" in page
+    assert "&lt;/pre&gt;&lt;script&gt;alert(2)" in page
