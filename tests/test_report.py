@@ -905,3 +905,23 @@ def test_html_escapes_what_a_study_holds(tmp_path: Path) -> None:
     assert "&lt;img src=x onerror=alert(3)&gt;" in page
     assert "&lt;iframe src=javascript:alert(4)&gt;" in page
     assert "&lt;/pre&gt;&lt;script&gt;alert(2)" in page
+
+
+@pytest.mark.parametrize(
+    ("csim", "shown"),
+    [(True, "bit-exact"), (False, "NOT bit-exact"), (None, "not run")],
+)
+def test_export_verdict_as_the_search_records_it(
+    tmp_path: Path, csim: bool | None, shown: str
+) -> None:
+    """Without a csim.log, the search's ``export.csim`` (the C simulation's verdict, or null
+    when it did not run) is what the report shows."""
+    run = make_run(tmp_path / "run", n_trials=8)
+    (run / "best" / "csim.log").unlink()
+    summary = json.loads((run / "summary.json").read_text())
+    summary["export"] = {"ok": True, "dir": str(run / "best"), "bit_exact": True, "csim": csim}
+    (run / "summary.json").write_text(json.dumps(summary))
+    page = report.write_report(run, tmp_path / "out").read_text()
+    row = re.search(r"<td>C simulation \(g\+\+\)</td><td class='l'>(.*?)</td>", page)
+    assert row is not None, page
+    assert re.sub(r"<[^>]+>", "", row.group(1)).strip() == shown

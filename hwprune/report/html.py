@@ -265,8 +265,10 @@ def _parent_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
 def _csim_items(ex: Mapping[str, Any]) -> list[Item]:
     items: list[Item] = []
     csim = ex.get("csim")
-    if isinstance(csim, Mapping):
-        exact = csim.get("bit_exact", csim.get("passed"))
+    if isinstance(csim, bool):  # the search's record: the C simulation's verdict
+        csim = {"bit_exact": csim}
+    if isinstance(csim, Mapping):  # with csim.log: its verdict, samples, first mismatch
+        exact = csim.get("bit_exact")
         verdict = (
             seg("bit-exact", "ok")
             if exact
@@ -282,7 +284,7 @@ def _csim_items(ex: Mapping[str, Any]) -> list[Item]:
         items.append(("C simulation (g++)", [verdict, seg(detail)]))
         if csim.get("first_mismatch"):
             items.append(("first mismatch", [seg(csim["first_mismatch"])]))
-    elif csim is False:
+    elif "csim" in ex and ex.get("ok") is not False:  # exported, no C simulation (no g++)
         items.append(("C simulation (g++)", [seg("not run")]))
     if "bit_exact" in ex and not isinstance(csim, Mapping):
         items.append(("bit-exact", [seg("yes", "ok") if ex["bit_exact"] else seg("no", "bad")]))
