@@ -482,11 +482,6 @@ class DataflowGraph:
         return last.out_width
 
 
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
-
-
 @lru_cache(maxsize=65536)
 def divisors(n: int) -> tuple[int, ...]:
     """All divisors of ``n`` in increasing order.
@@ -495,7 +490,8 @@ def divisors(n: int) -> tuple[int, ...]:
         >>> divisors(12)
         (1, 2, 3, 4, 6, 12)
     """
-    return tuple(_divisors(n))
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return tuple(sorted(set(small + [n // d for d in small])))
 
 
 def _as_int(
@@ -519,7 +515,7 @@ def _check_fold(name: str, what: str, value: int | None, total: int, rule: str) 
     if total % value != 0:
         raise ConfigError(
             f"{name}: {what}={value} is illegal: {rule} ({total} % {value} != 0); "
-            f"pick one of {list(_divisors(total))}"
+            f"pick one of {list(divisors(total))}"
         )
     return value
 

@@ -24,7 +24,7 @@ from hwprune.errors import TargetError
 from hwprune.resources import resource_dir
 
 if TYPE_CHECKING:
-    from hwprune.cost.gpu import GpuTarget
+    from hwprune.cost.gpu_target import GpuTarget
 
 #: resources a design is budgeted on, in the order they are reported
 RESOURCES: tuple[str, ...] = ("lut", "ff", "bram18", "dsp")

@@ -46,18 +46,33 @@ def sweep_designs(precision: str = "fp32", quick: bool = False, seed: int = 0) -
                 lay["wbits"], lay["abits"] = bits, bits
         return {"input": {"shape": list(shape), "bits": in_bits}, "layers": layers}
 
-    out: list[dict] = []
-    fc_in = [64, 256, 784, 1024, 2048, 3072]
-    fc_out = [10, 64, 256, 1024]
-    for n_in in fc_in:
-        for n_out in fc_out:
-            out.append(design((n_in, 1, 1), [{"op": "fc", "out": n_out}]))
+    nets = _fc_nets() + _conv_nets(rng) + _stack_nets(rng)
+    out = [design(shape, layers) for shape, layers in nets]
+    if quick:
+        out = out[::2]
+    return out
+
+
+_Net = tuple[tuple[int, int, int], list[dict]]
+
+
+def _fc_nets() -> list[_Net]:
+    """Single fc layers over a grid of sizes, and fc stacks (per-kernel vs per-inference)."""
+    out: list[_Net] = []
+    for n_in in (64, 256, 784, 1024, 2048, 3072):
+        for n_out in (10, 64, 256, 1024):
+            out.append(((n_in, 1, 1), [{"op": "fc", "out": n_out}]))
     for width in (32, 128, 512, 1024):
         for depth in (2, 3, 5):
-            layers = [{"op": "fc", "out": width} for _ in range(depth - 1)] + [
-                {"op": "fc", "out": 10}
-            ]
-            out.append(design((256, 1, 1), layers))
+            layers = [{"op": "fc", "out": width} for _ in range(depth - 1)]
+            out.append(((256, 1, 1), [*layers, {"op": "fc", "out": 10}]))
+    return out
+
+
+def _conv_nets(rng: np.random.Generator) -> list[_Net]:
+    """Single convolutions (a random subset of a channel/size grid, some 1x1 and 5x5) and
+    conv + max-pool pairs."""
+    out: list[_Net] = []
     convs = [
         (cin, cout, hw, 3)
         for cin in (1, 3, 8, 16, 32, 64, 128)
@@ -66,84 +81,42 @@ def sweep_designs(precision: str = "fp32", quick: bool = False, seed: int = 0) -
         if cin * cout * hw * hw <= 64 * 64 * 32 * 32
     ]
     pick = rng.choice(len(convs), size=min(len(convs), 48), replace=False)
-    for i in sorted(pick):
-        cin, cout, hw, k = convs[i]
-        out.append(design((cin, hw, hw), [{"op": "conv", "out_ch": cout, "kernel": k}]))
-    for cin, cout, hw, k in [(16, 32, 16, 1), (64, 64, 16, 1), (3, 16, 32, 5), (32, 32, 12, 5)]:
-        out.append(design((cin, hw, hw), [{"op": "conv", "out_ch": cout, "kernel": k}]))
+    singles = [convs[i] for i in sorted(pick)]
+    singles += [(16, 32, 16, 1), (64, 64, 16, 1), (3, 16, 32, 5), (32, 32, 12, 5)]
+    for cin, cout, hw, k in singles:
+        out.append(((cin, hw, hw), [{"op": "conv", "out_ch": cout, "kernel": k}]))
+    pool = {"op": "maxpool", "kernel": 2}
     for cin, cout, hw in [(3, 32, 32), (32, 64, 16), (16, 16, 8), (64, 128, 12)]:
-        out.append(
-            design(
-                (cin, hw, hw),
-                [
-                    {"op": "conv", "out_ch": cout, "kernel": 3},
-                    {"op": "maxpool", "kernel": 2},
-                ],
-            )
-        )
+        out.append(((cin, hw, hw), [{"op": "conv", "out_ch": cout, "kernel": 3}, dict(pool)]))
     for c, hw in [(16, 8), (32, 16), (64, 28), (128, 16)]:
-        out.append(
-            design(
-                (c, hw, hw),
-                [
-                    {"op": "conv", "out_ch": c, "kernel": 1},
-                    {"op": "maxpool", "kernel": 2},
-                ],
-            )
-        )
-    for w, hw in [(16, 16), (32, 32), (64, 16)]:  # CNV-style stacks: cache reuse across layers
-        out.append(
-            design(
-                (3, hw, hw),
-                [
-                    {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1},
-                    {"op": "conv", "out_ch": w, "kernel": 3, "pad": 1},
-                    {"op": "maxpool", "kernel": 2},
-                    {"op": "conv", "out_ch": 2 * w, "kernel": 3, "pad": 1},
-                    {"op": "fc", "out": 10},
-                ],
-            )
-        )
-    # deeper conv stacks with random widths (conv kernels behave differently in a chain than
-    # alone: layout reorders, padding, the next layer's cache state)
+        out.append(((c, hw, hw), [{"op": "conv", "out_ch": c, "kernel": 1}, dict(pool)]))
+    return out
+
+
+def _conv(c: int, pad: int = 0) -> dict:
+    return {"op": "conv", "out_ch": c, "kernel": 3, **({"pad": pad} if pad else {})}
+
+
+def _stack_nets(rng: np.random.Generator) -> list[_Net]:
+    """CNV-style stacks (cache reuse across layers) and deeper stacks of random widths (conv
+    kernels behave differently in a chain than alone: layout reorders, padding, the next
+    layer's cache state)."""
+    out: list[_Net] = []
+    for w, hw in [(16, 16), (32, 32), (64, 16)]:
+        layers = [_conv(w, 1), _conv(w, 1), {"op": "maxpool", "kernel": 2}, _conv(2 * w, 1)]
+        out.append(((3, hw, hw), [*layers, {"op": "fc", "out": 10}]))
     widths = (8, 16, 32, 64, 128)
     for _ in range(6):
         a, b, c, f = (int(rng.choice(widths)) for _ in range(4))
-        out.append(
-            design(
-                (1, 8, 8),
-                [
-                    {"op": "conv", "out_ch": a, "kernel": 3, "pad": 1},
-                    {"op": "conv", "out_ch": b, "kernel": 3, "pad": 1},
-                    {"op": "maxpool", "kernel": 2},
-                    {"op": "conv", "out_ch": c, "kernel": 3, "pad": 1},
-                    {"op": "maxpool", "kernel": 2},
-                    {"op": "fc", "out": 4 * f},
-                    {"op": "fc", "out": 10},
-                ],
-            )
-        )
+        pool = {"op": "maxpool", "kernel": 2}
+        layers = [_conv(a, 1), _conv(b, 1), dict(pool), _conv(c, 1), dict(pool)]
+        out.append(((1, 8, 8), [*layers, {"op": "fc", "out": 4 * f}, {"op": "fc", "out": 10}]))
     for _ in range(4):
         a, b, c, f = (int(rng.choice(widths[:4])) for _ in range(4))
-        out.append(
-            design(
-                (3, 32, 32),
-                [
-                    {"op": "conv", "out_ch": a, "kernel": 3},
-                    {"op": "conv", "out_ch": a, "kernel": 3},
-                    {"op": "maxpool", "kernel": 2},
-                    {"op": "conv", "out_ch": b, "kernel": 3},
-                    {"op": "conv", "out_ch": b, "kernel": 3},
-                    {"op": "maxpool", "kernel": 2},
-                    {"op": "conv", "out_ch": c, "kernel": 3},
-                    {"op": "conv", "out_ch": c, "kernel": 3},
-                    {"op": "fc", "out": 8 * f},
-                    {"op": "fc", "out": 10},
-                ],
-            )
-        )
-    if quick:
-        out = out[::2]
+        pool = {"op": "maxpool", "kernel": 2}
+        layers = [_conv(a), _conv(a), dict(pool), _conv(b), _conv(b), dict(pool)]
+        layers += [_conv(c), _conv(c), {"op": "fc", "out": 8 * f}, {"op": "fc", "out": 10}]
+        out.append(((3, 32, 32), layers))
     return out
 
 

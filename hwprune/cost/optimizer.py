@@ -520,6 +520,68 @@ def _lb_feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
     return ks is not None and _fits(prep.lower_bound(ks), budget)
 
 
+def _result(
+    prep: _Prepared,
+    choice: list[int],
+    fits: bool,
+    binding: str | None,
+    meets: bool | None,
+    fixed: np.ndarray,
+    weights: np.ndarray,
+) -> FoldResult:
+    total = sum(prep.tables[g].res[c] for g, c in enumerate(choice))
+    node_cyc = max(prep.cyc_list[g][c] for g, c in enumerate(choice))
+    return FoldResult(
+        _assemble(prep, choice),
+        int(node_cyc),
+        fits,
+        binding,
+        meets,
+        float((total + fixed) @ weights),
+    )
+
+
+def _bisect(ts: np.ndarray, lo: int, hi: int, ok: Any) -> int:
+    """The first index in ``[lo, hi]`` whose budget ``ts[i]`` passes the monotone test
+    ``ok`` (``ts[hi]`` is known to pass)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(float(ts[mid])):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _fastest(prep: _Prepared, budget: np.ndarray, io: int) -> tuple[list[int], bool, str | None]:
+    """Mode "fastest": the choice, whether it fits and what binds."""
+    ts = prep.ts
+    if not _feasible(prep, float(ts[-1]), budget):  # even the smallest design does not fit
+        ks = prep.ks(float(ts[-1]))
+        assert ks is not None
+        small, total = prep.pick(ks)
+        return small, False, _binding(total, budget)
+    # feasibility is monotone in the budget and implies the per-resource lower bounds:
+    # bisect on the (cheap) bounds first, then on feasibility above that
+    lo = _bisect(ts, 0, len(ts) - 1, lambda t: _lb_feasible(prep, t, budget))
+    if not _feasible(prep, float(ts[lo]), budget):
+        lo = _bisect(ts, lo + 1, len(ts) - 1, lambda t: _feasible(prep, t, budget))
+    hi = lo
+    t_star = int(ts[hi])
+    choice, _ = _select(prep, float(max(t_star, io)), budget)
+    assert choice is not None
+    if t_star < io:
+        binding: str | None = "io"
+    elif hi == 0:
+        binding = None  # fully parallel: nothing binds
+    else:
+        ks = prep.ks(float(ts[hi - 1]))
+        assert ks is not None
+        lb = prep.lower_bound(ks)
+        binding = _binding(lb if not _fits(lb, budget) else prep.pick(ks)[1], budget)
+    return choice, True, binding
+
+
 def fold(
     graph: DataflowGraph,
     target: FpgaTarget,
@@ -568,57 +630,11 @@ def fold(
     def result(
         choice: list[int], fits: bool, binding: str | None, meets: bool | None
     ) -> FoldResult:
-        total = sum(prep.tables[g].res[c] for g, c in enumerate(choice))
-        node_cyc = max(prep.cyc_list[g][c] for g, c in enumerate(choice))
-        return FoldResult(
-            _assemble(prep, choice),
-            int(node_cyc),
-            fits,
-            binding,
-            meets,
-            float((total + fixed) @ weights),
-        )
+        return _result(prep, choice, fits, binding, meets, fixed, weights)
 
     def fastest() -> FoldResult:
-        ts = prep.ts
-        if not _feasible(prep, float(ts[-1]), budget):  # even the smallest design does not fit
-            ks = prep.ks(float(ts[-1]))
-            small, total = prep.pick(ks)  # type: ignore[arg-type]
-            return result(small, False, _binding(total, budget), None)
-        # feasibility is monotone in the budget and implies the per-resource lower bounds:
-        # bisect on the (cheap) bounds first, then on feasibility above that
-        lo, hi = 0, len(ts) - 1  # ts[hi] feasible
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _lb_feasible(prep, float(ts[mid]), budget):
-                hi = mid
-            else:
-                lo = mid + 1
-        lo, hi = lo, len(ts) - 1
-        if _feasible(prep, float(ts[lo]), budget):
-            hi = lo
-        else:
-            lo += 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _feasible(prep, float(ts[mid]), budget):
-                hi = mid
-            else:
-                lo = mid + 1
-        t_star = int(ts[hi])
-        t_eff = max(t_star, io)
-        choice, _ = _select(prep, float(t_eff), budget)
-        assert choice is not None
-        if t_star < io:
-            binding = "io"
-        elif hi == 0:
-            binding = None  # fully parallel: nothing binds
-        else:
-            ks = prep.ks(float(ts[hi - 1]))
-            assert ks is not None
-            lb = prep.lower_bound(ks)
-            binding = _binding(lb if not _fits(lb, budget) else prep.pick(ks)[1], budget)
-        return result(choice, True, binding, None)
+        choice, fits, binding = _fastest(prep, budget, io)
+        return result(choice, fits, binding, None)
 
     if mode == "fastest":
         return fastest()
