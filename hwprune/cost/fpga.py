@@ -428,15 +428,33 @@ def swg_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     return NodeCost(swg_cycles(n), lut, ff, bram, 0.0)
 
 
-def maxpool_cost(n: Any, p: FpgaCostParams) -> NodeCost:
-    """Cost of a 2D :class:`~hwprune.ir.MaxPool` (FINN's cycles: H*W*(1 + 1/K^2))."""
+def maxpool_cycles(n: Any) -> int:
+    """Cycles of a 2D max-pool as finn-plus builds it: a depthwise RTL sliding-window generator
+    (SIMD = channels, so one channel fold) feeding ``Pool_hls`` (PE = channels); the slower of
+    the two. Window: line-buffer fill ``(K-1)*W + K``, then per output row the larger of
+    ``OW*K*K`` words out and ``K*W`` in, plus ``(K-1)*W`` for the rows a stride skips.
+    Pool: ``K*K*OH*OW``.
+
+    Example:
+        >>> from hwprune.ir import MaxPool
+        >>> maxpool_cycles(MaxPool("p", 64, (28, 28), 2, 1, "bipolar"))  # 30 + 14*56 + 28
+        842
+    """
     h, w = n.ifm
-    cycles = math.ceil(h * w * (1 + 1 / (n.kernel * n.kernel)))
+    k = n.kernel
+    oh, ow = n.ofm
+    window = (k - 1) * w + k + oh * max(ow * k * k, k * w) + (k - 1) * w
+    return int(max(window, k * k * oh * ow, 1))
+
+
+def maxpool_cost(n: Any, p: FpgaCostParams) -> NodeCost:
+    """Cost of a 2D :class:`~hwprune.ir.MaxPool`: cycles :func:`maxpool_cycles`; LUT/FF/BRAM
+    per channel-bit as calibrated on real pools (rows L09, L10)."""
     cb = n.channels * n.bits
     lut = p.pool_lut + p.pool_lut_per_bit * cb
     ff = p.pool_ff + p.pool_ff_per_bit * cb
     bram = 2.0 * p.pool_ramb36_per_72bits * math.ceil(cb / 72)
-    return NodeCost(cycles, lut, ff, bram, 0.0)
+    return NodeCost(maxpool_cycles(n), lut, ff, bram, 0.0)
 
 
 def thresholding_cost(n: Any, p: FpgaCostParams) -> NodeCost:
