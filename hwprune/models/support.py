@@ -69,9 +69,11 @@ _FUNCTIONAL_FIX: dict[str, str] = {
     "linear": "nn.Linear",
     "batch_norm": "nn.BatchNorm2d",
     "dropout": "nn.Dropout",
+    "mean": "nn.AdaptiveAvgPool2d(1) (global average pool)",
 }
 _ADDS = {operator.add, operator.iadd, torch.add, "add", "add_", "__add__", "__iadd__"}
-_FLATTENS = {torch.flatten, "flatten", "view", "reshape"}
+_FLATTENS = {torch.flatten, "flatten", "view", "reshape", "squeeze"}
+_IDENTITIES = {"contiguous"}
 _SHAPE = {"size", "dim", getattr, "shape"}
 _MODULE_KINDS: tuple[tuple[type, str], ...] = (
     (nn.Linear, "fc"),
@@ -139,6 +141,8 @@ def _classify(node: Any, modules: dict[str, nn.Module]) -> tuple[str, str]:
         return "flatten", tname
     if target in _SHAPE or tname in _SHAPE:
         return "shape", tname
+    if tname in _IDENTITIES:
+        return "identity", tname
     if tname in _FUNCTIONAL_FIX:
         return "functional", tname
     return "unsupported", tname
