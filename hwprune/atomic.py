@@ -197,10 +197,9 @@ def atomic_dir(
 
     Only what hwprune wrote is deleted with the old folder: the entries named in ``owned``
     (the names the caller writes there; ``None``: the entries that were there when the block
-    started, which the caller has vouched for). Anything else in the old folder — a user's
-    file, or one dropped in while the block ran — is moved into the new folder; if the new
-    folder has an entry of the same name, the old folder is kept whole as
-    ``<name>.kept-<n>`` next to it (and a warning says so).
+    started, which the caller has vouched for, and every name the new folder holds). Anything
+    else in the old folder — a user's file, or one dropped in while the block ran — is moved
+    into the new folder.
 
     Example:
         >>> import tempfile, pathlib
@@ -245,22 +244,11 @@ def _entries(folder: Path) -> set[str]:
 
 
 def _dispose_old(old: Path, final: Path, ours: set[str]) -> None:
-    """Delete the replaced folder ``old``, but move what hwprune did not write into ``final``."""
-    foreign = sorted(_entries(old) - ours)
-    clash = [name for name in foreign if (final / name).exists() or name.startswith(".tmp")]
-    if clash:
-        n = 1
-        while (keep := final.parent / f"{final.name}.kept-{n}").exists():
-            n += 1
-        os.replace(old, keep)
-        logger.warning(
-            "%s held files hwprune did not write (%s) that the new content also has; the old "
-            "folder is kept as %s",
-            final,
-            ", ".join(clash[:3]),
-            keep,
-        )
-        return
+    """Delete the replaced folder ``old``, but move what hwprune did not write into ``final``.
+
+    A name the new folder holds is hwprune's (it has just written it) and is replaced.
+    """
+    foreign = sorted(_entries(old) - ours - _entries(final))
     for name in foreign:
         os.replace(old / name, final / name)
     if foreign:
@@ -268,13 +256,19 @@ def _dispose_old(old: Path, final: Path, ours: set[str]) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def clean_stale_temps(folder: str | os.PathLike[str], *, older_than_s: float = 3600.0) -> int:
+def clean_stale_temps(
+    folder: str | os.PathLike[str],
+    *,
+    older_than_s: float = 3600.0,
+    finals: Collection[str] | None = None,
+) -> int:
     """Delete ``.tmp-*`` leftovers of writes that a crash (SIGKILL) cut off; return how many.
 
     Only entries with hwprune's temporary prefix, directly in ``folder``, whose last change is
     older than ``older_than_s`` seconds are removed: a live writer's temporary name is fresh
     (it is created and renamed within one write), so a concurrent worker's work in progress is
-    never touched.
+    never touched. ``finals`` limits the cleaning to temporaries of those final names (e.g.
+    ``{"best"}`` removes ``.tmp-best.*`` only).
 
     Example:
         >>> import tempfile, pathlib
@@ -288,7 +282,12 @@ def clean_stale_temps(folder: str | os.PathLike[str], *, older_than_s: float = 3
     removed = 0
     now = time.time()
     try:
-        entries = [p for p in root.iterdir() if p.name.startswith(_TMP_PREFIX)]
+        entries = [
+            p
+            for p in root.iterdir()
+            if p.name.startswith(_TMP_PREFIX)
+            and (finals is None or p.name[len(_TMP_PREFIX) :].rsplit(".", 1)[0] in finals)
+        ]
     except OSError:
         return 0
     for p in entries:

@@ -48,3 +48,7 @@ class LoweringError(HwpruneError):
 
 class StorageError(HwpruneError):
     """An Optuna storage or run folder cannot be used."""
+
+
+class IncompleteError(HwpruneError):
+    """The work stopped short (trials missing, the export failed); what finished is kept."""

@@ -177,20 +177,6 @@ def test_replaced_folder_keeps_what_hwprune_did_not_write(tmp_path: Path) -> Non
     assert (out / "late.txt").exists() and not (out / "design.json").exists()
 
 
-def test_replaced_folder_whose_foreign_file_clashes_is_kept_whole(tmp_path: Path) -> None:
-    from hwprune.atomic import atomic_dir
-
-    out = tmp_path / "x"
-    out.mkdir()
-    (out / "a.txt").write_text("ours")
-    with atomic_dir(out, owned={"a.txt"}) as work:
-        (work / "a.txt").write_text("new")
-        (work / "b.txt").write_text("new b")
-        (out / "b.txt").write_text("someone's b")
-    assert (out / "b.txt").read_text() == "new b"
-    assert (tmp_path / "x.kept-1" / "b.txt").read_text() == "someone's b"
-
-
 @pytest.mark.slow
 def test_export_keeps_a_file_dropped_into_out_during_the_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -23,9 +23,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwprune.errors import ConfigError, HwpruneError, StorageError, TargetError
+from hwprune.errors import (
+    ConfigError,
+    HwpruneError,
+    IncompleteError,
+    StorageError,
+    TargetError,
+)
 from hwprune.recipe import Recipe, load_recipe
-from hwprune.runfolder import RunFolder, folder_lock, trial_claim
+from hwprune.runfolder import RunFolder, folder_lock, safe_name, trial_claim
 from hwprune.search.finish import finalize
 from hwprune.search.objective import Objective, enqueue_warm_start
 from hwprune.search.record import STATUS_FAILED, trained_records, trial_counts
@@ -54,6 +60,11 @@ def _progress(quiet: bool, total: int, study: Any) -> Iterator[Callable[..., Non
     """A rich progress bar over trials; yields an Optuna callback that refreshes it."""
     if quiet:
         yield lambda *a, **k: None
+        return
+    import sys
+
+    if not sys.stdout.isatty():  # a log file or a pipe: plain lines, never a cut-off bar
+        yield _plain_progress(total, study)
         return
     from rich.progress import (
         BarColumn,
@@ -91,6 +102,29 @@ def _progress(quiet: bool, total: int, study: Any) -> Iterator[Callable[..., Non
             prog.update(task, completed=min(d, total), description=txt)
 
         yield cb
+
+
+def _plain_progress(total: int, study: Any) -> Callable[..., None]:
+    """A progress callback for output that is not a terminal: one full line per change."""
+    import sys
+
+    last: list[str] = []
+
+    def cb(*_: Any) -> None:
+        c = trial_counts(study)
+        best = trained_records(study)
+        acc = f"{max(b['accuracy'] for b in best):.3f}" if best else "-"
+        line = (
+            f"trials {min(c['complete'], total)}/{total}: feasible {c['feasible']}, "
+            f"infeasible {c['infeasible']}, stopped {c['stopped']}, failed {c['failed']}, "
+            f"best acc {acc}"
+        )
+        if not last or last[0] != line:
+            last[:] = [line]
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    return cb
 
 
 def run_trials(
@@ -237,7 +271,9 @@ def search(
     tgt = _load_target(target)
     rec = resolve_objectives(rec, tgt)
     name = study_name or default_study_name(rec, getattr(tgt, "name", "target"))
-    run = RunFolder(Path(out) if out else Path("runs") / name)
+    if study_name is not None:  # the study's name becomes runs/<name> and a file stem
+        safe_name(study_name, "study name", hint="pass a plain --study-name such as my-study")
+    run = RunFolder.for_study(out, name)
     run.prepare()
     own = storage is None
     url = storage or run.default_storage_url
@@ -308,6 +344,8 @@ def _search_locked(
     # requeue_cut_off (trials of live workers are left to them, dead ones to heartbeats)
     alone = alone and claim.try_exclusive()
     requeue_cut_off(study, own_storage=alone)
+    if alone:  # no live process writes trials or best/ here: a killed one's temporaries go
+        _clean_stale_temporaries(run)
     claim.share()  # from here on this process runs trials (or waits for its workers)
     # a single-process search fine-tunes on the first --device (K workers get theirs)
     wb = build_workbench(
@@ -319,11 +357,12 @@ def _search_locked(
     enqueue_warm_start(study, wb)
     objective = Objective(wb, run)
     t_trials = time.perf_counter()
+    failed_workers: list[int] = []
     with _progress(quiet, rec.budget.trials, study) as cb:
         if workers > 1:
             # K local `hwprune worker` processes share the storage; the parent is in the
             # cache already, so none of them trains it again
-            _run_local_workers(
+            procs = _run_local_workers(
                 url,
                 name,
                 run,
@@ -335,10 +374,11 @@ def _search_locked(
                 grace_s,
                 cb,
             )
+            failed_workers = [w.index for w in procs if w.process.returncode != 0]
         else:
             run_trials(study, objective, rec.budget.trials, rec.budget.timeout, cb)
     trials_s = time.perf_counter() - t_trials
-    return finalize(
+    result = finalize(
         study,
         wb,
         run,
@@ -348,6 +388,74 @@ def _search_locked(
         timings={"parent_s": wb.parent_s, "trials_s": trials_s},
         t_start=t_start,
     )
+    _check_complete(study, rec, run, result, trials_s, failed_workers)
+    return result
+
+
+def _clean_stale_temporaries(run: RunFolder) -> None:
+    """Remove the ``.tmp-*`` leftovers of a search or worker that was killed (SIGKILL).
+
+    Called only by a search that owns the folder and holds the storage's trial claim
+    exclusively, so no live process is writing a trial folder or ``best/``; temporaries of
+    other writers in the run folder (``export/``, ``report.html``) are left unless an hour old.
+    """
+    from hwprune.atomic import clean_stale_temps
+
+    trials = run.root / "trials"
+    n = clean_stale_temps(trials, older_than_s=0.0)
+    with contextlib.suppress(OSError):
+        for sub in trials.iterdir():
+            if sub.is_dir() and not sub.name.startswith("."):
+                n += clean_stale_temps(sub, older_than_s=0.0)
+    n += clean_stale_temps(
+        run.root,
+        older_than_s=0.0,
+        finals={"best", "run.json", "pareto.json", "summary.json", "trials"},
+    )
+    n += clean_stale_temps(run.root)
+    if n:
+        logger.info("removed %d temporary file(s) left by an earlier run that was killed", n)
+
+
+def _check_complete(
+    study: Any,
+    rec: Recipe,
+    run: RunFolder,
+    result: SearchResult,
+    trials_s: float,
+    failed_workers: Sequence[int],
+) -> None:
+    """Raise :class:`IncompleteError` when the search stopped short of its budget without a
+    stated reason, or its chosen design failed to export: such a search never exits 0."""
+    from hwprune.workers import finished_trials
+
+    problems = []
+    done, budget = len(finished_trials(study)), rec.budget.trials
+    if done < budget:
+        if rec.budget.timeout and trials_s >= rec.budget.timeout:
+            logger.warning(
+                "the time budget (--timeout %g s) ran out after %d of %d trials",
+                rec.budget.timeout,
+                done,
+                budget,
+            )
+        else:
+            why = (
+                f"worker(s) {', '.join(map(str, failed_workers))} failed, see "
+                f"{run.root / 'workers'}"
+                if failed_workers
+                else "trials stopped early"
+            )
+            problems.append(f"only {done} of {budget} trials finished ({why})")
+    exp = result.summary.get("export") if isinstance(result.summary, dict) else None
+    if isinstance(exp, dict) and exp.get("ok") is False:
+        error = str(exp.get("error", "")).splitlines()[0][:200] if exp.get("error") else ""
+        problems.append(f"the export of the chosen design failed ({error})")
+    if problems:
+        raise IncompleteError(
+            f"{'; '.join(problems)}; what finished is kept in {run.root}, fix the cause and "
+            "re-run the same command to complete it"
+        )
 
 
 def worker(
@@ -404,7 +512,7 @@ def worker(
     if trials is not None:
         rec = rec.with_overrides({"budget.trials": trials})
     tgt = _target_from_study(summ.user_attrs)
-    run = RunFolder(Path(out) if out else Path("runs") / study_name)
+    run = RunFolder.for_study(out, study_name)
     run.prepare()
     with trial_claim(_claim_file(storage, run)) as claim:
         claim.share()  # before this process can have a trial RUNNING
@@ -485,7 +593,7 @@ def _worker_pool(
         for t in optuna.load_study(study_name=study_name, storage=st).get_trials(deepcopy=False)
         if counts_toward_budget(t)
     }
-    run = RunFolder(Path(out) if out else Path("runs") / study_name)
+    run = RunFolder.for_study(out, study_name)
     run.prepare()
     launched = _run_local_workers(
         storage,

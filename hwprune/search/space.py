@@ -111,6 +111,12 @@ class SearchSpace:
                     f"space.min_channels ({sp.min_channels}) is above the width {w} of prunable "
                     f"layer {i} of model '{recipe.model}'; lower space.min_channels"
                 )
+            if sp.channel_step > w:  # the layer could only stay whole: surely not what was meant
+                raise ConfigError(
+                    f"space.channel_step ({sp.channel_step}) is above the width {w} of prunable "
+                    f"layer {i} of model '{recipe.model}'; lower space.channel_step (0 picks "
+                    "a step per layer)"
+                )
             choices.append(channel_choices(int(w), sp.channel_step, sp.min_channels, sp.min_ratio))
         wbits = bits_override or tuple(sorted(set(sp.wbits)))
         abits = bits_override or tuple(sorted(set(sp.abits)))
