@@ -386,10 +386,12 @@ def prune_to(
     for i, (k, w) in enumerate(zip(keep, widths, strict=True)):
         if not 1 <= k <= w:
             raise ConfigError(f"layer {i} ('{groups[i].name}') has {w} channels; cannot keep {k}")
-    imp = make_importance(criterion, data, num_batches, batch_size)
+    if not isinstance(criterion, GroupImportance) and criterion not in CRITERIA:
+        raise ConfigError(f"unknown pruning criterion '{criterion}'; use one of {CRITERIA}")
     child = copy.deepcopy(model)
     if keep == widths:
         return child
+    imp = make_importance(criterion, data, num_batches, batch_size)
     was_training = child.training
     child.eval()
     dg, dep_groups = _dependency_groups(child, example_input)
