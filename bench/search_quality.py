@@ -14,12 +14,16 @@ present) and each seed:
   stopping, which can only help it.
 
 Metrics, all on validation accuracy after the per-trial fine-tune (the quantity every method
-optimises) and frames/s from the cost model on the target:
+optimises), frames/s and LUTs from the cost model on the target (hardware is a cost: a design
+that is as accurate and as fast but larger is worse):
 
-* hypervolume of the feasible (accuracy, frames/s) front, reference point (``--acc-ref``, 0);
-* how many uniform designs the search's front dominates (goal: all of them);
-* frames/s at matched accuracy: the best uniform design that fits (highest accuracy, then
-  frames/s) vs the fastest front design within 0.5 points of its accuracy (goal >= 1.5x).
+* hypervolume of the feasible front in accuracy x frames/s x (1 - LUT fraction of the device),
+  reference point (``--acc-ref``, 0, 0); the accuracy x frames/s hypervolume is kept too;
+* how many uniform designs the search's front dominates in (accuracy, frames/s, LUTs) (goal:
+  all of them);
+* frames/s at matched accuracy and at most the baseline's LUTs: the best uniform design that
+  fits (highest accuracy, then frames/s, then fewer LUTs) vs the fastest front design within
+  0.5 points of its accuracy that uses no more LUTs than it (goal >= 1.5x).
 
 Usage::
 
@@ -44,14 +48,14 @@ from pathlib import Path
 from typing import Any
 
 import hwprune
-import hwprune.search  # noqa: F401  (the module)
+from hwprune.pareto import dominates, hypervolume, pareto_indices
+from hwprune.recipe import load_recipe
 
-S = sys.modules["hwprune.search"]
-
-from hwprune.pareto import dominates, hypervolume, pareto_indices  # noqa: E402
-from hwprune.recipe import load_recipe  # noqa: E402
+S = sys.modules["hwprune.search"]  # the package (hwprune.search is the function)
 
 DIRS = ["maximize", "maximize"]
+#: (accuracy, frames/s, LUT fraction of the device)
+DIRS3 = ["maximize", "maximize", "minimize"]
 RATIOS = (0.25, 0.5, 0.75, 1.0)
 BITS = (1, 2, 4, 8)
 
@@ -66,7 +70,7 @@ def run_search(
     work: Path,
     overrides: dict[str, Any],
 ) -> dict[str, Any]:
-    """One search; returns its feasible (accuracy, fps) points and timings."""
+    """One search; returns its feasible (accuracy, fps, LUT fraction) points and timings."""
     ov = {
         **overrides,
         **({"study.warm_start": 0} if sampler == "random" else {}),
@@ -97,14 +101,21 @@ def run_search(
             continue
         if any(v > 0 for v in t.constraints.values()):
             continue
+        hw = t.user_attrs["hw"]
         pts.append(
             (
                 float(t.user_attrs["accuracy"]),
-                float(t.user_attrs["hw"]["fps"]),
+                float(hw["fps"]),
+                lut_fraction(hw, target),
                 t.user_attrs["candidate"],
             )
         )
     return {"points": pts, "wall_s": wall, "counts": res.summary["trials"]}
+
+
+def lut_fraction(hw: dict[str, Any], target: Any) -> float:
+    """The design's LUTs as a fraction of the device's."""
+    return float(hw.get("lut", 0.0) or 0.0) / float(target.lut)
 
 
 def run_uniform(
@@ -124,8 +135,15 @@ def run_uniform(
             if any(v > 0 for v in cons.values()):
                 infeasible.append({"ratio": r, "bits": b, "hw": hw})
                 continue
-            _, acc, _ = S.train_candidate(wb, cand, rec.budget.epochs, seed=rec.seed + 1000)
-            pts.append((acc, hw["fps"], {"ratio": r, "bits": b, **cand.to_json()}))
+            _, acc, _ = S.train_candidate(wb, cand, rec.budget.epochs, seed=rec.trial_seed(0))
+            pts.append(
+                (
+                    acc,
+                    hw["fps"],
+                    lut_fraction(hw, target),
+                    {"ratio": r, "bits": b, **cand.to_json()},
+                )
+            )
     return {
         "points": pts,
         "infeasible": infeasible,
@@ -135,12 +153,28 @@ def run_uniform(
 
 
 def front(points: list[tuple]) -> list[tuple]:
-    idx = pareto_indices([p[:2] for p in points], DIRS)
+    """The (accuracy, frames/s, LUT fraction) front, most accurate first."""
+    idx = pareto_indices([p[:3] for p in points], DIRS3)
     return sorted((points[i] for i in idx), key=lambda p: -p[0])
 
 
-def fps_at_matched_accuracy(front_pts: list[tuple], target_acc: float, tol: float) -> float:
-    ok = [p[1] for p in front_pts if p[0] >= target_acc - tol]
+def hv3(points: list[tuple], acc_ref: float) -> float:
+    """Hypervolume in accuracy x frames/s x (1 - LUT fraction) above (acc_ref, 0, 0)."""
+    pts = [(p[0], p[1], 1.0 - p[2]) for p in points]
+    return hypervolume(pts, ["maximize"] * 3, (acc_ref, 0.0, 0.0))
+
+
+def hv2(points: list[tuple], acc_ref: float) -> float:
+    """Hypervolume in accuracy x frames/s above (acc_ref, 0) (resources ignored)."""
+    pts = [p[:2] for p in points]
+    return hypervolume([pts[i] for i in pareto_indices(pts, DIRS)], DIRS, (acc_ref, 0.0))
+
+
+def fps_at_matched_accuracy(
+    front_pts: list[tuple], target_acc: float, tol: float, max_lut: float = float("inf")
+) -> float:
+    """Fastest front design within ``tol`` of ``target_acc`` using at most ``max_lut``."""
+    ok = [p[1] for p in front_pts if p[0] >= target_acc - tol and p[2] <= max_lut + 1e-12]
     return max(ok) if ok else 0.0
 
 
@@ -166,34 +200,57 @@ def run_seed(
     print(f"[{name}] seed {seed}: uniform baselines ...", flush=True)
     uni = run_uniform(recipe, target, seed, cache, work / name, overrides)
     f_ours, f_rnd, f_uni = front(ours["points"]), front(rnd["points"]), front(uni["points"])
-    ref = (acc_ref, 0.0)
-    best_uni = max(uni["points"], key=lambda p: (p[0], p[1]))
-    matched = fps_at_matched_accuracy(f_ours, best_uni[0], 0.005)
-    matched_rnd = fps_at_matched_accuracy(f_rnd, best_uni[0], 0.005)
-    dominated = sum(any(dominates(o[:2], u[:2], DIRS) for o in f_ours) for u in uni["points"])
+    best_uni = max(uni["points"], key=lambda p: (p[0], p[1], -p[2]))
+    matched = fps_at_matched_accuracy(f_ours, best_uni[0], 0.005, best_uni[2])
+    matched_rnd = fps_at_matched_accuracy(f_rnd, best_uni[0], 0.005, best_uni[2])
+    dominated = sum(any(dominates(o[:3], u[:3], DIRS3) for o in f_ours) for u in uni["points"])
     row = {
         "seed": seed,
         "hv": {
-            "hwprune": hypervolume([p[:2] for p in f_ours], DIRS, ref),
-            "random": hypervolume([p[:2] for p in f_rnd], DIRS, ref),
-            "uniform": hypervolume([p[:2] for p in f_uni], DIRS, ref),
+            "hwprune": hv3(f_ours, acc_ref),
+            "random": hv3(f_rnd, acc_ref),
+            "uniform": hv3(f_uni, acc_ref),
+        },
+        "hv_accuracy_fps": {
+            "hwprune": hv2(f_ours, acc_ref),
+            "random": hv2(f_rnd, acc_ref),
+            "uniform": hv2(f_uni, acc_ref),
         },
         "uniform_points": len(uni["points"]),
         "uniform_infeasible": len(uni["infeasible"]),
         "uniform_dominated_by_hwprune": dominated,
-        "best_uniform": {"accuracy": best_uni[0], "fps": best_uni[1], **best_uni[2]},
+        "best_uniform": {
+            "accuracy": best_uni[0],
+            "fps": best_uni[1],
+            "lut_fraction": best_uni[2],
+            **best_uni[3],
+        },
         "hwprune_fps_at_matched_acc": matched,
         "random_fps_at_matched_acc": matched_rnd,
         "speedup_vs_best_uniform": matched / best_uni[1] if best_uni[1] else None,
         "random_speedup_vs_best_uniform": matched_rnd / best_uni[1] if best_uni[1] else None,
-        "front_hwprune": [{"accuracy": p[0], "fps": p[1], **p[2]} for p in f_ours],
-        "front_random": [{"accuracy": p[0], "fps": p[1]} for p in f_rnd],
+        "front_hwprune": [
+            {"accuracy": p[0], "fps": p[1], "lut_fraction": p[2], **p[3]} for p in f_ours
+        ],
+        "front_random": [{"accuracy": p[0], "fps": p[1], "lut_fraction": p[2]} for p in f_rnd],
         "front_uniform": [
-            {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
+            {
+                "accuracy": p[0],
+                "fps": p[1],
+                "lut_fraction": p[2],
+                "ratio": p[3]["ratio"],
+                "bits": p[3]["bits"],
+            }
             for p in f_uni
         ],
         "all_uniform": [
-            {"accuracy": p[0], "fps": p[1], "ratio": p[2]["ratio"], "bits": p[2]["bits"]}
+            {
+                "accuracy": p[0],
+                "fps": p[1],
+                "lut_fraction": p[2],
+                "ratio": p[3]["ratio"],
+                "bits": p[3]["bits"],
+            }
             for p in uni["points"]
         ],
         "trials": {"hwprune": ours["counts"], "random": rnd["counts"]},
@@ -278,12 +335,16 @@ def to_markdown(results: dict[str, Any]) -> str:
         f"- date: {results['date']}",
         f"- machine: {results['machine']}",
         "- accuracy: validation top-1 after each method's per-trial QAT fine-tune; "
-        "frames/s: cost model on the target",
+        "frames/s and LUTs: cost model on the target",
         "",
     ]
     lines += [
-        "Reading the tables: HV = hypervolume of the feasible (accuracy, frames/s) front above "
-        "the reference accuracy. On a Zynq the frame rate of a small network is capped by the "
+        "Reading the tables: HV = hypervolume of the feasible front in accuracy x frames/s x "
+        "(1 - LUT fraction of the device) above the reference accuracy (hardware is a cost: "
+        "as accurate and as fast with more LUTs is worse); dominated = worse or equal on all "
+        "three; the speed-up at matched accuracy counts only front designs within 0.5 points "
+        "of the best uniform design that use no more LUTs than it. On a Zynq the frame rate "
+        "of a small network is capped by the "
         "stream port plus the per-frame DMA overhead; the *ceiling* column is the fastest "
         "design any method found, so no speed-up at matched accuracy can exceed *largest "
         "possible speed-up* = ceiling / frames/s of the best uniform design. Validation sets "
@@ -306,7 +367,8 @@ def to_markdown(results: dict[str, Any]) -> str:
             f"seeds {b['seeds']}, hypervolume reference accuracy {b['acc_ref']})",
             "",
             "| seed | HV hwprune | HV random | HV uniform | uniform dominated by hwprune "
-            "| best uniform (acc, fps, ratio, bits) | hwprune fps at matched acc "
+            "| best uniform (acc, fps, LUT %, ratio, bits) "
+            "| hwprune fps at matched acc, <= its LUTs "
             "| speed-up | random speed-up | highest fps of any design (ceiling) "
             "| largest possible speed-up |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -319,7 +381,8 @@ def to_markdown(results: dict[str, Any]) -> str:
                 f"| {r['seed']} | {r['hv']['hwprune']:,.0f} | {r['hv']['random']:,.0f} | "
                 f"{r['hv']['uniform']:,.0f} | {r['uniform_dominated_by_hwprune']} of "
                 f"{r['uniform_points']} ({r['uniform_infeasible']} infeasible) | "
-                f"{bu['accuracy']:.4f}, {bu['fps']:,.0f}, {bu['ratio']}, {bu['bits']} | "
+                f"{bu['accuracy']:.4f}, {bu['fps']:,.0f}, {bu.get('lut_fraction', 0):.0%}, "
+                f"{bu['ratio']}, {bu['bits']} | "
                 f"{r['hwprune_fps_at_matched_acc']:,.0f} | "
                 f"{_x(sp)} | {_x(rs)} | "
                 f"{ceiling(r):,.0f} | {ceiling(r) / bu['fps']:.2f}x |"
@@ -340,21 +403,25 @@ def to_markdown(results: dict[str, Any]) -> str:
 
 
 def _undominated_lines(b: dict[str, Any]) -> list[str]:
-    """For each seed, the uniform designs no hwprune front member dominates, each with the
-    front member closest to it (equal = the same accuracy at the same frames/s)."""
+    """For each seed, the uniform designs no hwprune front member dominates (accuracy,
+    frames/s, LUTs), each with the front member closest to it (equal = the same point)."""
     out = []
     for r in b["runs"]:
-        front = [(p["accuracy"], p["fps"]) for p in r["front_hwprune"]]
+        front = [(p["accuracy"], p["fps"], p.get("lut_fraction", 0.0)) for p in r["front_hwprune"]]
         for u in r["all_uniform"]:
-            pt = (u["accuracy"], u["fps"])
-            if any(dominates(f, pt, DIRS) for f in front):
+            pt = (u["accuracy"], u["fps"], u.get("lut_fraction", 0.0))
+            if any(dominates(f, pt, DIRS3) for f in front):
                 continue
             near = min(front, key=lambda f: (abs(f[1] - pt[1]) / pt[1], abs(f[0] - pt[0])))
-            how = "equal" if near == pt else f"{near[0]:.4f} at {near[1]:,.0f} frames/s"
+            how = (
+                "equal"
+                if near == pt
+                else f"{near[0]:.4f} at {near[1]:,.0f} frames/s, {near[2]:.0%} LUTs"
+            )
             out.append(
                 f"- seed {r['seed']}: uniform ratio {u['ratio']}, {u['bits']} bits "
-                f"({pt[0]:.4f} at {pt[1]:,.0f} frames/s) is not dominated; nearest hwprune "
-                f"front member: {how}"
+                f"({pt[0]:.4f} at {pt[1]:,.0f} frames/s, {pt[2]:.0%} LUTs) is not dominated; "
+                f"nearest hwprune front member: {how}"
             )
     if out:
         out = ["Uniform designs the hwprune front does not strictly dominate:", "", *out, ""]

@@ -64,10 +64,13 @@ OBJECTIVES: dict[str, str] = {
     "ff": "minimize",
     "bram18": "minimize",
     "dsp": "minimize",
+    #: the fraction of the device its binding resource uses (FPGA: max of LUT, FF, BRAM18, DSP
+    #: over the device's; GPU: memory over the device's)
+    "util": "minimize",
 }
 SAMPLERS = ("tpe", "nsga2", "random")
-FOLDING_MODES = ("fastest", "smallest")
-SELECT_RULES = ("max-accuracy", "knee", "max-fps")
+FOLDING_MODES = ("auto", "fastest", "smallest")
+SELECT_RULES = ("max-accuracy", "knee", "max-fps", "min-resources")
 CRITERIA = ("l1", "bn", "taylor", "activation")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -174,9 +177,19 @@ class StudyConfig:
     #: designs an engineer would try by hand; they count in the trial budget (0: off)
     warm_start: int = 6
     population: int = 12
-    #: "fastest": fastest folding that fits; "smallest": smallest that meets ``min_fps``
-    folding: str = "fastest"
+    #: "fastest": fastest folding that fits (the smallest that reaches the stream port's
+    #: frame rate when the port binds); "smallest": smallest that meets ``min_fps``; "auto":
+    #: "smallest" with a ``min_fps`` (frames/s above it are worth nothing: the fps objective is
+    #: capped there), else "fastest"
+    folding: str = "auto"
+    #: how one design is chosen from the front: max-accuracy, knee, max-fps, min-resources
     select: str = "max-accuracy"
+    #: max-accuracy: only designs within this fraction of the front's best frame rate (1: any)
+    select_fps_within: float = 1.0
+    #: min-resources: the required validation accuracy (0: the best front accuracy minus
+    #: ``select_accuracy_drop``)
+    select_min_accuracy: float = 0.0
+    select_accuracy_drop: float = 0.01
     #: our early stop: evaluate after this many fine-tune epochs whether the candidate can
     #: still reach the current front (0: never stop early); the first ``startup_trials``
     #: trained candidates always finish
@@ -201,7 +214,7 @@ class Recipe:
     width_mult: float = 1.0
     data_dir: str = ""
     seed: int = 0
-    objectives: tuple[str, ...] = ("accuracy", "fps")
+    objectives: tuple[str, ...] = ("accuracy", "fps", "lut")
     parent: ParentConfig = field(default_factory=ParentConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
@@ -245,7 +258,7 @@ class Recipe:
             d.pop(key, None)
         if with_finetune:
             d["trial_finetune"] = {"epochs": self.budget.epochs, "patience": self.budget.patience}
-        d["study"] = {"folding": d["study"]["folding"]}
+        d["study"] = {"folding": self.folding_mode()}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def matches_fingerprint(self, stored: str, stored_budget: Any = None) -> bool:
@@ -278,6 +291,17 @@ class Recipe:
     def directions(self) -> list[str]:
         """Optuna directions of :attr:`objectives`."""
         return [OBJECTIVES[o] for o in self.objectives]
+
+    def folding_mode(self) -> str:
+        """The folding mode that prices trials: ``"auto"`` resolved (see ``study.folding``).
+
+        Example:
+            >>> Recipe().folding_mode()
+            'fastest'
+        """
+        if self.study.folding == "auto":
+            return "smallest" if self.constraints.min_fps > 0 else "fastest"
+        return self.study.folding
 
     def trial_seed(self, number: int) -> int:
         """Seed of trial ``number``'s fine-tune (the search and ``export --trial`` agree).
@@ -325,6 +349,9 @@ FLAG_FIELDS: dict[str, str] = {
     "sampler": "study.sampler",
     "folding": "study.folding",
     "select": "study.select",
+    "select-fps-within": "study.select_fps_within",
+    "select-min-accuracy": "study.select_min_accuracy",
+    "objectives": "objectives",
     "criterion": "prune.criterion",
     "seed": "seed",
     "dataset": "dataset",
@@ -624,6 +651,11 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
         nonneg("warm_start")
         nonneg("early_stop_after")
         nonneg("early_stop_margin")
+        for attr in ("select_fps_within", "select_min_accuracy", "select_accuracy_drop"):
+            if not 0.0 <= getattr(obj, attr) <= 1.0:
+                raise _err(
+                    f"{prefix}{attr}", f"must be in [0, 1], got {getattr(obj, attr)}", source
+                )
         if obj.population < 2:
             raise _err(f"{prefix}population", f"must be >= 2, got {obj.population}", source)
     elif isinstance(obj, Recipe):

@@ -183,7 +183,15 @@ def test_search_writes_run_folder(tiny_run):
     assert (root / "pareto.json").is_file() and (root / "summary.json").is_file()
     summary = json.loads((root / "summary.json").read_text())
     assert summary["trials"]["complete"] == 5
-    assert summary["objectives"] == ["accuracy", "fps"]
+    assert summary["objectives"] == ["accuracy", "fps", "lut"]
+    pareto = json.loads((root / "pareto.json").read_text())
+    assert pareto["objectives"] == summary["objectives"]  # the study's real objectives
+    assert summary["selection"]["trial"] == summary["chosen"]["trial"]
+    assert summary["selection"]["explanation"]
+    # one source for the chosen design's numbers: best/estimate.json
+    est = json.loads((root / "best" / "estimate.json").read_text())
+    for key in ("lut", "bram18", "dsp", "fps"):
+        assert summary["chosen"]["hw"][key] == pytest.approx(est[key]), key
     study = optuna.load_study(
         study_name=tiny_run.study_name, storage=f"sqlite:///{root / 'study.db'}"
     )
@@ -891,8 +899,13 @@ def test_best_folder_is_replaced_whole(tmp_path, parent_cache, monkeypatch):
     """A crash while best/ is written keeps the old best/; a new best/ keeps no old file."""
     out = tmp_path / "run"
     kw = dict(out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False)
-    hwprune.search("digits-mlp", "pynq-z2", **kw)
+    first = hwprune.search("digits-mlp", "pynq-z2", **{**kw, "export": True})
     best = out / "best"
+    # summary.json's chosen numbers are best/estimate.json's (the exported design's estimate)
+    est = json.loads((best / "estimate.json").read_text())
+    assert first.summary["export"]["ok"], first.summary["export"]
+    for key in ("lut", "ff", "bram18", "dsp", "fps"):
+        assert first.summary["chosen"]["hw"][key] == pytest.approx(est[key]), key
     (best / "model.pt").write_bytes(b"old weights")
     (best / "csim.log").write_text("an earlier export's C simulation")
 
@@ -993,3 +1006,135 @@ def test_a_failing_trial_is_logged_once_with_its_reason(caplog):
     assert calls == [0, 1]
     t0 = study.trials[0]
     assert t0.state.name == "FAIL" and t0.user_attrs["status"] == "failed"
+
+
+# ------------------------------------------------------------------------------ issue 17
+def _point(trial, acc, fps, lut, dsp=0.0, util=None):
+    hw = {"fps": fps, "lut": lut, "bram18": 3.0, "dsp": dsp, "ff": lut, "util": util or lut / 53200}
+    cand = S.Candidate((8,), (2, 2), (2, None))
+    return S.FrontPoint(trial, acc, {"accuracy": acc, "fps": fps}, cand, hw, {})
+
+
+def _study_with(points, objectives=("accuracy", "fps")):
+    """A study holding finished, feasible trials with these (accuracy, fps, hw) values."""
+    from optuna.trial import create_trial
+
+    study = optuna.create_study(directions=["maximize"] * len(objectives))
+    study.set_user_attr("objectives", list(objectives))
+    for p in points:
+        values = [p.accuracy if o == "accuracy" else p.hw[o] for o in objectives]
+        attrs = {
+            "status": "ok",
+            "accuracy": p.accuracy,
+            "hw": p.hw,
+            "candidate": p.candidate.to_json(),
+        }
+        study.add_trial(create_trial(values=values, user_attrs=attrs))
+    return study
+
+
+def test_ties_on_accuracy_and_fps_are_broken_by_resources():
+    """Two objectives only: a design matched on accuracy and frames/s by a cheaper one is not
+    on the front (the issue's 85,450 LUT / 468 DSP design next to a 32,543 LUT one)."""
+    pts = [
+        _point(0, 0.97, 2.5e6, 85_450, dsp=468),
+        _point(1, 0.97, 2.5e6, 32_543),
+        _point(2, 0.95, 2.5e6, 20_000),
+        _point(3, 0.98, 1.0e6, 40_000),
+        _point(4, 0.98, 1.0e6, 40_000),  # an exact duplicate: both stay
+    ]
+    front = S.pareto_front(_study_with(pts), ["accuracy", "fps"])
+    assert sorted(p.trial for p in front) == [1, 3, 4]
+    for a in front:  # none is matched or beaten on accuracy and fps by a cheaper member
+        for b in front:
+            if b is not a and b.accuracy >= a.accuracy and b.hw["fps"] >= a.hw["fps"]:
+                assert b.hw["lut"] >= a.hw["lut"]
+    # with LUTs as an objective the cheaper, less accurate design is on the front as well
+    three = S.pareto_front(_study_with(pts, ("accuracy", "fps", "lut")), ["accuracy", "fps", "lut"])
+    assert sorted(p.trial for p in three) == [1, 2, 3, 4]
+    # the pure function: costs only decide exact ties
+    dirs = ["maximize", "maximize"]
+    assert pareto_indices([(1, 1), (1, 1), (2, 0)], dirs, costs=[(5,), (3,), (9,)]) == [1, 2]
+
+
+def test_selection_rules_and_their_explanations():
+    from hwprune.pareto import choose
+
+    front = [
+        _point(0, 0.990, 1.0e6, 30_000),
+        _point(1, 0.985, 2.5e6, 40_000),
+        _point(2, 0.980, 2.5e6, 12_000),
+        _point(3, 0.900, 2.5e6, 8_000),
+    ]
+    r = load_recipe("digits-mlp")
+
+    def pick(**sel):
+        rec = r.with_overrides({f"study.{k}": v for k, v in sel.items()})
+        chosen = F.select_design(front, ["accuracy", "fps"], rec)
+        return front[chosen.index].trial, chosen.explanation
+
+    assert pick(select="max-accuracy")[0] == 0
+    trial, why = pick(select="max-accuracy", select_fps_within=0.1)
+    assert trial == 1 and "within 10% of the best frame rate" in why
+    trial, why = pick(select="min-resources")  # best 0.99 - 0.01: trials 0, 1, 2 qualify
+    assert trial == 2 and "0.9800" in why
+    assert pick(select="min-resources", select_min_accuracy=0.9)[0] == 3
+    assert pick(select="min-resources", select_min_accuracy=0.99)[0] == 0
+    assert pick(select="max-fps")[0] == 1  # ties on fps: higher accuracy first
+    trial, why = pick(select="knee")
+    pts = [(p.accuracy, p.hw["fps"]) for p in front]
+    assert trial == knee_index(pts, ["maximize", "maximize"]) and "knee" in why
+    sel = choose(
+        pts,
+        ["maximize", "maximize"],
+        "min-resources",
+        ["accuracy", "fps"],
+        costs=[(p.hw["lut"],) for p in front],
+        min_accuracy=0.95,
+    )
+    assert sel.eligible == (0, 1, 2) and sel.index == 2
+    with pytest.raises(ConfigError, match="select_fps_within"):
+        r.with_overrides({"study.select_fps_within": 1.5})
+
+
+def test_the_search_folds_no_bigger_than_the_frame_rate_cap():
+    """At the stream port's frame rate the search's folding is the smallest that reaches it;
+    with folding "auto" and --min-fps, the smallest that meets min_fps, and frames/s above it
+    are worth nothing to the objectives."""
+    from hwprune.estimate import estimate
+    from hwprune.models import get_spec
+    from hwprune.targets import load_target
+
+    target = load_target("pynq-z2")
+    r = load_recipe("digits-mlp")
+    spec = get_spec("mlp-digits")
+    cand = S.Candidate((8, 8, 8), (2, 2, 2, 2), (2, 2, 2, None))
+    design = S.make_design(spec, cand, 8, "small")
+    est, hw, _ = S.price(design, target, r)
+    assert est.binding == "io"  # the stream port caps this design's frame rate
+    capped = estimate(design, target, fps=hw["fps"] * 0.999)  # smallest that reaches the cap
+    assert hw["lut"] == pytest.approx(capped.lut, rel=1e-9)
+    assert hw["util"] == pytest.approx(S.pricing.device_fraction(hw, target))
+    goal = load_recipe("digits-mlp").with_overrides({"constraints.min_fps": 1e5})
+    assert goal.folding_mode() == "smallest"
+    _, slow, cons = S.price(design, target, goal)
+    assert 1e5 <= slow["fps"] < hw["fps"] and slow["lut"] < hw["lut"] and cons["min_fps"] <= 0
+    assert S.pricing.objective_hw(slow, goal)["fps"] == 1e5
+
+
+def test_objectives_can_name_resources(tmp_path):
+    from hwprune.targets import load_target
+
+    r = load_recipe("digits-mlp", overrides={"objectives": "accuracy,fps,util"})
+    assert r.objectives == ("accuracy", "fps", "util") and r.directions()[2] == "minimize"
+    gpu = load_target("jetson-orin-nano")
+    assert S.resolve_objectives(load_recipe("digits-mlp"), gpu).objectives == (
+        "accuracy",
+        "latency_us",
+    )
+    with pytest.raises(ConfigError, match="FPGA resources"):
+        S.resolve_objectives(r.with_overrides({"objectives": "accuracy,bram18"}), gpu)
+    pts = [_point(0, 0.9, 1e6, 13_300)]
+    pts[0].values["lut"] = 13_300
+    hv = F.front_hypervolume(pts, ["accuracy", "fps", "lut"], load_target("pynq-z2"))
+    assert hv == pytest.approx(0.9 * 1e6 * 0.75)

@@ -116,10 +116,32 @@ def search_command(
         None, "--util-cap", help="Utilisation cap (default: the target's)."
     ),
     sampler: str | None = typer.Option(None, help="tpe (default), nsga2 or random."),
-    folding: str | None = typer.Option(
-        None, help="fastest (that fits) or smallest (that meets --min-fps)."
+    objectives: str | None = typer.Option(
+        None,
+        help="What the search optimises, comma-separated, accuracy first: accuracy, fps or "
+        "latency_us, and resources lut, bram18, dsp, ff or util (the device fraction of the "
+        "binding resource). Default accuracy,fps,lut.",
     ),
-    select: str | None = typer.Option(None, help="max-accuracy (default), knee or max-fps."),
+    folding: str | None = typer.Option(
+        None,
+        help="auto (default: smallest with --min-fps, else fastest), fastest (that fits; the "
+        "smallest that reaches the stream port's rate) or smallest (that meets --min-fps).",
+    ),
+    select: str | None = typer.Option(
+        None,
+        help="How one design is chosen from the front: max-accuracy (default), knee, max-fps "
+        "or min-resources.",
+    ),
+    select_fps_within: float | None = typer.Option(
+        None,
+        "--select-fps-within",
+        help="max-accuracy: only designs within this fraction of the best frame rate (0.1 = 10%).",
+    ),
+    select_min_accuracy: float | None = typer.Option(
+        None,
+        "--select-min-accuracy",
+        help="min-resources: the validation accuracy required (default: best minus 0.01).",
+    ),
     criterion: str | None = typer.Option(
         None, help="Channel importance: l1, bn, taylor, activation."
     ),
@@ -187,8 +209,11 @@ def search_command(
         "min-accuracy": min_accuracy,
         "util-cap": util_cap,
         "sampler": sampler,
+        "objectives": objectives,
         "folding": folding,
         "select": select,
+        "select-fps-within": select_fps_within,
+        "select-min-accuracy": select_min_accuracy,
         "criterion": criterion,
         "seed": seed,
         "dataset": dataset,
@@ -245,12 +270,15 @@ def search_command(
         )
     else:
         ch = result.chosen
+        hw = s["chosen"]["hw"]  # best/estimate.json's numbers
+        if s.get("selection"):
+            console.print(f"selection {s['selection']['rule']}: {s['selection']['explanation']}")
         console.print(
             f"chosen ({s['recipe']['study']['select']}): trial {ch.trial}, validation accuracy "
             f"{result.val_accuracy:.4f}, test accuracy {result.test_accuracy:.4f} (float parent "
-            f"{s['parent']['test_accuracy']:.4f}), {ch.hw.get('fps', 0):,.0f} frames/s, "
-            f"{ch.hw.get('lut', 0):,.0f} LUT, {ch.hw.get('bram18', 0):g} BRAM18, "
-            f"{ch.hw.get('dsp', 0):g} DSP"
+            f"{s['parent']['test_accuracy']:.4f}), {hw.get('fps', 0):,.0f} frames/s, "
+            f"{hw.get('lut', 0):,.0f} LUT, {hw.get('bram18', 0):g} BRAM18, "
+            f"{hw.get('dsp', 0):g} DSP (best/estimate.json)"
         )
     console.print(f"run folder: {result.run_dir} (summary.json, pareto.json, best/)")
 

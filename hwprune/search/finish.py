@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwprune.errors import HwpruneError, InfeasibleError
-from hwprune.pareto import hypervolume, select
-from hwprune.recipe import OBJECTIVES
+from hwprune.pareto import Selection, choose, hypervolume
+from hwprune.recipe import OBJECTIVES, Recipe
 from hwprune.runfolder import RunFolder, atomic_write_json
-from hwprune.search.pricing import _estimate_json, price
+from hwprune.search.pricing import _estimate_json, device_fraction, price, resource_cost
 from hwprune.search.record import STATUS_INFEASIBLE, trial_counts
 from hwprune.search.results import FrontPoint, SearchResult, pareto_front
+from hwprune.search.space import Candidate  # noqa: F401  (the doctest)
 from hwprune.search.study import _mask
 from hwprune.search.workbench import Workbench, prune_candidate, train_candidate
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
 logger = logging.getLogger("hwprune.search")
+
+#: resources with a device capacity (a resource objective is a fraction of it)
+RESOURCES = ("lut", "ff", "bram18", "dsp")
 
 
 def finalize(
@@ -46,15 +50,17 @@ def finalize(
     """Front, selection, final fine-tune, ``best/``, ``pareto.json`` and ``summary.json``.
 
     ``summary.json`` (schema 1) holds: ``study``, ``storage`` (password hidden), ``run_dir``,
-    ``recipe`` (resolved), ``target``, ``objectives``/``directions``, ``trials`` (counts:
-    total, complete, feasible, infeasible, stopped, failed, cut_off, surplus, running,
-    waiting; see :func:`trial_counts`), ``parent``
-    (val/test accuracy, widths), ``front`` (one entry per Pareto design: trial, accuracy,
-    values, channels, wbits, abits, hw, design), ``hypervolume`` (accuracy x frames/s from
-    (0, 0); null for other objective pairs), ``chosen`` (trial, rule, channels, wbits, abits,
-    search_val_accuracy, values, hw, final_epochs, val_accuracy, test_accuracy, val_curve,
-    model), ``export`` (null when not run; else ok, dir, bit_exact, csim, timings_s or
-    error) and ``timings_s`` (parent_s, trials_s, final_s, export_s, total_s).
+    ``recipe`` (resolved), ``target``, ``objectives``/``directions`` (the study's), ``trials``
+    (counts by status word: total, complete, feasible, infeasible, stopped, failed, cut_off,
+    surplus, running, waiting; see :func:`trial_counts`), ``parent`` (val/test accuracy,
+    widths), ``front`` (one entry per Pareto design: trial, accuracy, values, channels, wbits,
+    abits, hw, design), ``hypervolume`` (:func:`front_hypervolume`: accuracy x frames/s x
+    (1 - device fraction) per resource; null with a latency objective), ``selection`` (rule,
+    explanation, trial, eligible_trials), ``chosen`` (trial, rule, channels, wbits, abits,
+    search_val_accuracy, values, hw (= ``best/estimate.json``), search_hw (as priced during
+    the search), final_epochs, val_accuracy, test_accuracy, val_curve, model), ``export``
+    (null when not run; else ok, dir, bit_exact, csim, timings_s or error) and ``timings_s``
+    (parent_s, trials_s, final_s, export_s, total_s).
 
     ``best/`` is assembled in a fresh folder and replaces the old one in one step
     (:func:`hwprune.atomic.atomic_dir`): a crash while it is written leaves the previous
@@ -64,7 +70,7 @@ def finalize(
     from hwprune.atomic import atomic_dir
 
     r = wb.recipe
-    objectives = list(r.objectives)
+    objectives = study_objectives(study, r)
     dirs = [OBJECTIVES[o] for o in objectives]
     front = pareto_front(study, objectives)
     counts = trial_counts(study)
@@ -79,30 +85,39 @@ def finalize(
         },
     )
     chosen: FrontPoint | None = None
+    best_hw: dict[str, Any] = {}
+    selection: Selection | None = None
     final: dict[str, Any] = {}
     export_info: dict[str, Any] | None = None
+    reused = None
     if front:
-        i = select(
-            [[p.values[o] for o in objectives] for p in front], dirs, r.study.select, objectives
-        )
-        chosen = front[i]
+        selection = select_design(front, objectives, r)
+        chosen = front[selection.index]
+        reused = _reusable_best(run, wb, chosen, export)
+        if reused is not None:  # a re-run of a finished search: nothing to fine-tune again
+            final, export_info, best_hw = reused
+            logger.info("best/ already holds trial %d, fine-tuned; kept as it is", chosen.trial)
+    if chosen is not None and reused is None:
         t0 = time.perf_counter()
         final, qmodel = _final_finetune(wb, chosen, run)
         timings["final_s"] = time.perf_counter() - t0
-        with atomic_dir(run.best_dir) as folder:
+        # only what hwprune writes into best/ is replaced; a user's own files there are kept
+        with atomic_dir(run.best_dir, owned=_best_entries()) as folder:
             _write_best(folder, wb, chosen, qmodel, final)
             if export:
                 t0 = time.perf_counter()
                 export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir)
                 timings["export_s"] = time.perf_counter() - t0
-    hv = None
-    if front and len(objectives) == 2 and "fps" in objectives:
-        hv = hypervolume(
-            [[p.values[o] for o in objectives] for p in front], dirs, [0.0 for _ in objectives]
-        )
+            best_hw = _best_hw(folder / "estimate.json", chosen.hw, wb.target)
+    hv = front_hypervolume(front, objectives, wb.target)
     if t_start is not None:
         timings["total_s"] = time.perf_counter() - t_start
     summary = _summary(study, wb, run, storage_url, front, chosen, final, counts, hv)
+    summary["objectives"], summary["directions"] = objectives, dirs
+    summary["selection"] = None if selection is None else _selection_json(selection, front)
+    if summary["chosen"] is not None:  # the numbers of best/estimate.json; the search's too
+        summary["chosen"]["search_hw"] = summary["chosen"]["hw"]
+        summary["chosen"]["hw"] = best_hw
     summary["export"] = export_info
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     atomic_write_json(run.summary_path, summary)
@@ -121,6 +136,111 @@ def finalize(
         final.get("test_accuracy"),
         summary,
     )
+
+
+def _best_hw(path: Path, search_hw: Mapping[str, Any], target: Any) -> dict[str, Any]:
+    """The hardware numbers of ``best/estimate.json`` (the export's, priced on the exported
+    integer graph, whose accumulators are sized from the trained weights; else the search's
+    design priced again), in the search's ``hw`` keys: one source for the chosen design.
+
+    Example:
+        >>> _best_hw(Path("/nonexistent.json"), {"lut": 5.0}, None)
+        {'lut': 5.0}
+    """
+    import json
+
+    try:
+        est = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return dict(search_hw)
+    if not isinstance(est, Mapping) or "lut" not in est:
+        return dict(search_hw)
+    hw = dict(search_hw)
+    for key in ("fps", "latency_us", "lut", "ff", "bram18", "dsp"):
+        if isinstance(est.get(key), (int, float)):
+            hw[key] = float(est[key])
+    if "fits" in est:
+        hw["fits"] = bool(est["fits"])
+    hw["util"] = device_fraction(hw, target)
+    return hw
+
+
+def study_objectives(study: optuna.Study, recipe: Recipe) -> list[str]:
+    """The objectives the study was created with (its trials' values are in that order).
+
+    Example:
+        >>> import optuna
+        >>> s = optuna.create_study(directions=["maximize", "maximize"])
+        >>> s.set_user_attr("objectives", ["accuracy", "fps"])
+        >>> study_objectives(s, Recipe())
+        ['accuracy', 'fps']
+    """
+    stored = study.user_attrs.get("objectives")
+    if isinstance(stored, list) and stored and len(stored) == len(study.directions):
+        return [str(o) for o in stored]
+    return list(recipe.objectives)
+
+
+def front_hypervolume(
+    front: Sequence[FrontPoint], objectives: Sequence[str], target: Any
+) -> float | None:
+    """Hypervolume of the front from the worst corner: accuracy x frames/s x (1 - device
+    fraction) for each resource objective (LUT, FF, BRAM18, DSP as a fraction of the target's,
+    ``util`` as is); None for objectives without a natural worst value (latency).
+
+    Example:
+        >>> p = FrontPoint(0, 0.9, {"accuracy": 0.9, "fps": 1e6, "lut": 13300.0},
+        ...                Candidate((8,), (2, 2), (2, None)), {}, {})
+        >>> from hwprune.targets import load_target
+        >>> round(front_hypervolume([p], ["accuracy", "fps", "lut"], load_target("pynq-z2")))
+        675000
+    """
+    if not front or any(o not in ("accuracy", "fps", "util", *RESOURCES) for o in objectives):
+        return None
+    capacity = target.capacity() if hasattr(target, "capacity") else {}
+
+    def gain(p: FrontPoint, o: str) -> float:
+        v = float(p.values[o])
+        if o in RESOURCES:
+            avail = float(capacity.get(o, 0) or 0)
+            return 1.0 - v / avail if avail > 0 else 1.0
+        return 1.0 - v if o == "util" else v
+
+    pts = [[gain(p, o) for o in objectives] for p in front]
+    return hypervolume(pts, ["maximize"] * len(objectives), [0.0] * len(objectives))
+
+
+def select_design(
+    front: Sequence[FrontPoint], objectives: Sequence[str], recipe: Recipe
+) -> Selection:
+    """The front design the recipe's rule (``study.select``) picks, with why.
+
+    Ties are broken by resources; ``min-resources`` ranks by the device fraction of the binding
+    resource, then LUTs (:func:`hwprune.pareto.choose`).
+    """
+    s = recipe.study
+    cheap_first = [(float(p.hw.get("util", 0.0) or 0.0), *resource_cost(p.hw)) for p in front]
+    return choose(
+        [[p.values[o] for o in objectives] for p in front],
+        [OBJECTIVES[o] for o in objectives],
+        s.select,
+        objectives,
+        costs=cheap_first if s.select == "min-resources" else [resource_cost(p.hw) for p in front],
+        fps=[float(p.hw.get("fps", 0.0) or 0.0) for p in front],
+        fps_within=s.select_fps_within,
+        min_accuracy=s.select_min_accuracy,
+        accuracy_drop=s.select_accuracy_drop,
+    )
+
+
+def _selection_json(selection: Selection, front: Sequence[FrontPoint]) -> dict[str, Any]:
+    """``summary.json``'s ``selection``: the rule, why, and the trials it chose among."""
+    return {
+        "rule": selection.rule,
+        "explanation": selection.explanation,
+        "trial": front[selection.index].trial,
+        "eligible_trials": [front[i].trial for i in selection.eligible],
+    }
 
 
 def _summary(
@@ -233,6 +353,53 @@ def _final_finetune(wb: Workbench, chosen: FrontPoint, run: RunFolder) -> tuple[
         "model": str(run.best_dir / "model.pt"),
     }
     return info, qmodel
+
+
+#: what a search writes into best/ (besides an export's entries); anything else there is a
+#: user's and survives a new best/
+_BEST_FILES = ("model.pt", "design.json", "candidate.json", "estimate.json", "accuracy.json")
+
+
+def _best_entries() -> set[str]:
+    """Names the search may write into ``best/`` (weights, design, FPGA or GPU export)."""
+    from hwprune.export.core import EXPORT_ENTRIES
+    from hwprune.export.gpu import FP16_FILE, FP32_FILE, QCDQ_FILE
+
+    gpu = {QCDQ_FILE, FP16_FILE, FP32_FILE, "latency.json", "latency.txt", "onnx_check.json"}
+    return {*_BEST_FILES, *EXPORT_ENTRIES, *gpu}
+
+
+def _reusable_best(
+    run: RunFolder, wb: Workbench, chosen: FrontPoint, export: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]] | None:
+    """(final, export record, best hw) of a ``best/`` that already holds ``chosen`` fine-tuned
+    by this recipe (and exported, when ``export``), else ``None``.
+
+    A re-run of a finished search (same recipe, same chosen trial) keeps ``best/`` instead of
+    fine-tuning and exporting it again; anything missing or different redoes it.
+    """
+    import json
+
+    best = run.best_dir
+    try:
+        prev = json.loads(run.summary_path.read_text())
+        cand = json.loads((best / "candidate.json").read_text())
+        final = json.loads((best / "accuracy.json").read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not all((best / n).is_file() for n in _BEST_FILES) or not isinstance(prev, dict):
+        return None
+    same = (
+        cand == json.loads(json.dumps(chosen.candidate.to_json()))
+        and prev.get("recipe") == json.loads(json.dumps(wb.recipe.to_dict()))
+        and (prev.get("chosen") or {}).get("trial") == chosen.trial
+        and isinstance(final, dict)
+    )
+    exp = prev.get("export")
+    if not same or (export and not (isinstance(exp, dict) and exp.get("ok"))):
+        return None
+    hw = _best_hw(best / "estimate.json", chosen.hw, wb.target)
+    return final, (exp if export else None), hw
 
 
 def _write_best(
@@ -367,6 +534,7 @@ def print_front(
         "LUT",
         "BRAM18",
         "DSP",
+        "device",
         "channels",
         "wbits",
         "abits",
@@ -383,6 +551,7 @@ def print_front(
             f"{hw.get('lut', 0):,.0f}",
             f"{hw.get('bram18', 0):g}",
             f"{hw.get('dsp', 0):g}",
+            f"{float(hw.get('util', 0.0) or 0.0):.0%}",
             ",".join(map(str, p.candidate.channels)),
             ",".join(map(str, p.candidate.wbits)),
             ",".join("-" if a is None else str(a) for a in p.candidate.abits),

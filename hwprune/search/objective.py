@@ -23,6 +23,7 @@ from hwprune.search.pricing import (
     _with_folding,
     cannot_reach_front,
     late_gain,
+    objective_hw,
     price,
     worst_values,
 )
@@ -85,6 +86,7 @@ class Objective:
             trial.set_user_attr("status", STATUS_INFEASIBLE)
             return worst_values(self.objectives)
 
+        seen = objective_hw(hw, r)  # what the objectives see (fps capped at --min-fps)
         k = r.study.early_stop_after
         stopped: dict[str, int] = {}
         best_so_far: list[float] = []
@@ -94,12 +96,12 @@ class Objective:
             best_so_far.append(max(acc, best_so_far[-1] if best_so_far else 0.0))
             if k <= 0 or done != k or done >= r.budget.epochs:
                 return True
-            records = trained_records(study)
+            records = trained_records(study, self.objectives)
             if len(records) < r.study.startup_trials:
                 return True  # the first fine-tunes always finish: unbiased late gains
             gain = late_gain([rec["val_curve"] for rec in records], k, r.study.early_stop_margin)
             if cannot_reach_front(
-                best_so_far[-1], hw, _front_of(records, self.objectives), self.objectives, gain
+                best_so_far[-1], seen, _front_of(records, self.objectives), self.objectives, gain
             ):
                 stopped["epoch"] = done
                 return False
@@ -125,7 +127,7 @@ class Objective:
             trial.set_user_attr("stopped_at", stopped["epoch"])
         else:
             trial.set_user_attr("status", STATUS_OK)
-        values = dict(hw)
+        values = objective_hw(hw, r)
         values["accuracy"] = acc
         return _values(values, self.objectives)
 

@@ -19,6 +19,10 @@ from hwprune.recipe import OBJECTIVES, Recipe
 
 #: objectives that come from the hardware estimate (everything but accuracy)
 HW_KEYS = ("fps", "latency_us", "lut", "ff", "bram18", "dsp")
+#: what "fewer resources" means when two designs tie on every objective: fewer LUTs, then a
+#: smaller fraction of the device for the binding resource, BRAM18, DSP, FF
+#: (see :func:`resource_cost`)
+COST_KEYS = ("lut", "util", "bram18", "dsp", "ff")
 
 
 def _est_get(est: Any, key: str, default: Any = None) -> Any:
@@ -33,7 +37,8 @@ def price(
     Constraint values are normalised violations, feasible when <= 0: ``fits`` (the folding
     optimizer found a design within the target's capacity under the utilisation cap),
     ``min_fps``, ``max_latency_us``, ``max_lut``/``ff``/``bram18``/``dsp`` (relative excess over
-    the limit).
+    the limit). The hardware summary's ``util`` is the fraction of the device its binding
+    resource uses (FPGA: the largest of LUT, FF, BRAM18, DSP over the device's; GPU: memory).
     """
     c = recipe.constraints
     if getattr(target, "kind", "fpga") == "gpu":
@@ -50,6 +55,7 @@ def price(
             "fits": bool(est.fits_memory),
             "binding": None if est.fits_memory else "memory",
             "memory_mb": float(est.memory_mb),
+            "util": float(est.memory_mb) / max(float(getattr(target, "memory_mb", 0) or 0), 1e-9),
         }
         cons = {
             "fits": 0.0
@@ -61,9 +67,12 @@ def price(
     else:
         from hwprune.estimate import estimate as _estimate
 
-        fps_goal = c.min_fps if recipe.study.folding == "smallest" else None
+        # "fastest" already stops at the stream port's frame rate with the smallest folding
+        # that reaches it; "smallest" (or "auto" with --min-fps) stops at min_fps
+        fps_goal = c.min_fps if recipe.folding_mode() == "smallest" else None
         est = _estimate(dict(design), target, fps=fps_goal, util_cap=c.util_cap or None)
         hw = {k: float(_est_get(est, k, 0.0) or 0.0) for k in HW_KEYS}
+        hw["util"] = device_fraction(hw, target)
         hw["fits"] = bool(est.fits)
         hw["binding"] = _est_get(est, "binding")
         cons = {"fits": 0.0 if est.fits else _overflow(est, target, c.util_cap)}
@@ -76,6 +85,49 @@ def price(
         if limit > 0:
             cons[f"max_{key}"] = (hw[key] - limit) / limit
     return est, hw, cons
+
+
+def device_fraction(hw: Mapping[str, Any], target: Any) -> float:
+    """The fraction of ``target`` that the binding resource of ``hw`` uses (no cap applied).
+
+    Example:
+        >>> from hwprune.targets import load_target
+        >>> t = load_target("pynq-z2")
+        >>> device_fraction({"lut": t.lut / 2, "ff": 0, "bram18": 0, "dsp": 0}, t)
+        0.5
+    """
+    capacity = target.capacity() if hasattr(target, "capacity") else {}
+    return max(
+        (float(hw.get(k, 0.0) or 0.0) / avail for k, avail in capacity.items() if avail > 0),
+        default=0.0,
+    )
+
+
+def resource_cost(hw: Mapping[str, Any]) -> tuple[float, ...]:
+    """The tie-break key of a design (lower is cheaper): :data:`COST_KEYS` from ``hw``.
+
+    Example:
+        >>> resource_cost({"lut": 2000.0, "util": 0.04, "bram18": 3, "dsp": 0, "ff": 900})
+        (2000.0, 0.04, 3.0, 0.0, 900.0)
+    """
+    return tuple(float(hw.get(k, 0.0) or 0.0) for k in COST_KEYS)
+
+
+def objective_hw(hw: Mapping[str, Any], recipe: Recipe) -> dict[str, Any]:
+    """``hw`` as the objectives see it: with folding "auto" and a ``min_fps``, frames/s above
+    ``min_fps`` are worth nothing, so ``fps`` is capped there (designs at the cap then tie on it
+    and the cheaper one wins).
+
+    Example:
+        >>> r = Recipe().with_overrides({"constraints.min_fps": 1e5})
+        >>> objective_hw({"fps": 3e5, "lut": 10.0}, r)["fps"]
+        100000.0
+    """
+    out = dict(hw)
+    c = recipe.constraints
+    if recipe.study.folding == "auto" and c.min_fps > 0 and "fps" in out:
+        out["fps"] = min(float(out["fps"]), float(c.min_fps))
+    return out
 
 
 def _overflow(est: Any, target: Any, util_cap: float) -> float:

@@ -244,15 +244,17 @@ def trial_records(
     ]
 
 
-def trained_records(study: optuna.Study) -> list[dict[str, Any]]:
-    """Finished, fully trained, feasible trials as flat dicts (accuracy, hardware, curve)."""
+def trained_records(study: optuna.Study, objectives: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Finished, fully trained, feasible trials as flat dicts (accuracy, hardware, curve);
+    the values reported for ``objectives`` override the hardware numbers (capped fps)."""
     from optuna.trial import TrialState
 
     out = []
-    for r in trial_records(study, (), states=(TrialState.COMPLETE,)):
+    for r in trial_records(study, objectives, states=(TrialState.COMPLETE,)):
         if not r.trained:
             continue
         rec = dict(r.hw)
+        rec.update({k: v for k, v in r.objectives.items() if k != "accuracy"})
         rec["accuracy"] = float(r.accuracy or 0.0)
         rec["val_curve"] = list(r.val_curve)
         rec["number"] = r.number

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwprune.pareto import pareto_indices
 from hwprune.recipe import OBJECTIVES
+from hwprune.search.pricing import resource_cost
 from hwprune.search.record import trial_records
 from hwprune.search.space import Candidate
 
@@ -62,7 +63,12 @@ class SearchResult:
 
 
 def pareto_front(study: optuna.Study, objectives: Sequence[str]) -> list[FrontPoint]:
-    """Feasible, fully trained trials that no other such trial dominates (by trial number)."""
+    """Feasible, fully trained trials that no other such trial dominates, most accurate first.
+
+    Exact ties on every objective are broken by resources (:func:`~hwprune.search.pricing.
+    resource_cost`: fewer LUTs first), so no member is matched on every objective by a cheaper
+    design, even when the objectives name no resource.
+    """
     from optuna.trial import TrialState
 
     pts: list[FrontPoint] = []
@@ -76,5 +82,9 @@ def pareto_front(study: optuna.Study, objectives: Sequence[str]) -> list[FrontPo
             )
         )
     dirs = [OBJECTIVES[o] for o in objectives]
-    idx = pareto_indices([[p.values[o] for o in objectives] for p in pts], dirs)
+    idx = pareto_indices(
+        [[p.values[o] for o in objectives] for p in pts],
+        dirs,
+        costs=[resource_cost(p.hw) for p in pts],
+    )
     return sorted((pts[i] for i in idx), key=lambda p: (-p.accuracy, p.trial))

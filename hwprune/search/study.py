@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hwprune.errors import HwpruneError, StorageError
+from hwprune.errors import ConfigError, HwpruneError, StorageError
 from hwprune.recipe import Recipe
 from hwprune.runfolder import RunFolder, claim_path
 
@@ -235,10 +235,32 @@ def open_study(
     return study
 
 
+#: FPGA resources: no meaning on a GPU target
+_FPGA_ONLY = ("lut", "ff", "bram18", "dsp")
+
+
 def resolve_objectives(recipe: Recipe, target: Any) -> Recipe:
-    """On a GPU target the default objective pair (accuracy, fps) becomes (accuracy, latency)."""
-    if getattr(target, "kind", "fpga") == "gpu" and tuple(recipe.objectives) == ("accuracy", "fps"):
+    """The objectives for ``target``: on a GPU target the default objectives (accuracy, fps,
+    and LUTs when they are the recipe's default) become (accuracy, latency); other FPGA
+    resource objectives there are a :class:`ConfigError`.
+
+    Example:
+        >>> from hwprune.targets import load_target
+        >>> resolve_objectives(Recipe(), load_target("jetson-orin-nano")).objectives
+        ('accuracy', 'latency_us')
+    """
+    if getattr(target, "kind", "fpga") != "gpu":
+        return recipe
+    objs = tuple(recipe.objectives)
+    if objs in (("accuracy", "fps"), ("accuracy", "fps", "lut")):
         return recipe.with_overrides({"objectives": ["accuracy", "latency_us"]})
+    fpga = [o for o in objs if o in _FPGA_ONLY]
+    if fpga:
+        raise ConfigError(
+            f"objective {fpga[0]} counts FPGA resources, but '{getattr(target, 'name', target)}' "
+            "is a GPU target; use util (the memory fraction) or latency_us, e.g. "
+            "--objectives accuracy,latency_us,util"
+        )
     return recipe
 
 
@@ -252,7 +274,11 @@ def _target_from_study(attrs: Mapping[str, Any]) -> Any:
     # the exact file the study was priced with (a user's --target-file may reuse a shipped name)
     import tempfile
 
+    from hwprune.runfolder import safe_name
+
+    # the stored name becomes a file name: checked, so a crafted study cannot write elsewhere
+    stem = safe_name(name or "target", "target name stored in the study", hint="check --study")
     with tempfile.TemporaryDirectory(prefix="hwprune-target-") as d:
-        p = Path(d) / f"{name or 'target'}.toml"
+        p = Path(d) / f"{stem}.toml"
         p.write_text(text)
         return load_target(str(p))
