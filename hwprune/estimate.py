@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,7 @@ class Estimate:
         overheads: shell, dma, fifos, width_converters: count and resources.
         folding: ``{node: {"pe": .., "simd": ..}}``, with ``"res_type"`` (``"lut"``/``"dsp"``)
             for every MVAU/VVAU whose multiplier resource is set (all of them after folding).
+        pinned: the nodes whose folding was given and kept as given (see :func:`estimate`).
     """
 
     name: str
@@ -100,6 +101,7 @@ class Estimate:
     layers: tuple[LayerEstimate, ...]
     overheads: Mapping[str, Mapping[str, float]]
     folding: Mapping[str, Mapping[str, Any]]
+    pinned: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view with rounded numbers (what ``--json`` prints)."""
@@ -354,6 +356,39 @@ def _with_folding(graph: DataflowGraph, folding: Mapping[str, Mapping[str, Any]]
     return replace(graph, nodes=tuple(nodes))
 
 
+def pin_folding(
+    graph: DataflowGraph, pin: Sequence[str] | None, windows: bool = True
+) -> DataflowGraph:
+    """``graph`` with only the given folding of the nodes in ``pin`` kept (``None``: all of it).
+
+    With ``windows``, a pinned conv's sliding window that has no folding of its own is pinned
+    too, at the greatest common divisor of the conv's SIMD and its channels (the conv's SIMD
+    when that divides them), so a given folding is priced as a FINN build runs it, never with
+    its windows at SIMD 1. Raises :class:`ConfigError` for a pinned name without a folding.
+
+    Example:
+        >>> g = graph_from_design({"input": {"shape": [4], "bits": 8}, "layers": [
+        ...     {"op": "fc", "out": 8, "wbits": 2, "abits": 2, "pe": 8, "simd": 4},
+        ...     {"op": "fc", "out": 2, "wbits": 2, "abits": None, "pe": 2}]})  # doctest: +SKIP
+        >>> sorted(pin_folding(g, ["fc0"]).fixed)                                # doctest: +SKIP
+        ['fc0']
+    """
+    fixed = {k: dict(v) for k, v in graph.fixed.items()}
+    if pin is not None:
+        unknown = sorted(set(pin) - set(fixed))
+        if unknown:
+            raise ConfigError(
+                f"cannot pin {', '.join(unknown)}: the design gives no folding for "
+                f"{'it' if len(unknown) == 1 else 'them'} (given: {', '.join(fixed) or 'none'})"
+            )
+        fixed = {k: v for k, v in fixed.items() if k in set(pin)}
+    for n in graph.nodes if windows else ():
+        conv = n.name.removesuffix("_swg")
+        if n.op == "SlidingWindow" and n.name not in fixed and "simd" in fixed.get(conv, {}):
+            fixed[n.name] = {"simd": math.gcd(int(fixed[conv]["simd"]), n.channels)}
+    return replace(_with_folding(graph, fixed), fixed=fixed)
+
+
 def estimate(
     design: Any,
     target: Any,
@@ -361,6 +396,8 @@ def estimate(
     clock_mhz: float | None = None,
     util_cap: float | None = None,
     params: FpgaCostParams | None = None,
+    pin: Sequence[str] | None = None,
+    pin_windows: bool = False,
 ) -> Estimate:
     """Price ``design`` on ``target``, choosing the folding it leaves open.
 
@@ -372,9 +409,15 @@ def estimate(
         clock_mhz: fabric clock (default: the target's).
         util_cap: usable fraction of each resource (default: the target's).
         params: cost-model constants (default: the calibrated ones).
+        pin: the nodes whose given folding is kept (default: all of it); the rest is folded
+            for ``fps`` (``pin=[]`` refolds a whole design for a frames/s goal, as
+            ``hwprune estimate --fps`` does). The result's ``pinned`` names them.
+        pin_windows: also pin the windows of pinned convs (see :func:`pin_folding`), as
+            ``hwprune estimate`` does; by default the optimizer folds them.
 
     Raises :class:`ConfigError` for a malformed design or illegal given folding; a design too
-    big for the target is *not* an error (``fits=False``, ``binding`` names the resource).
+    big for the target is *not* an error (``fits=False``, ``binding`` names the resource):
+    a given folding is priced as given, however big.
 
     Example:
         >>> e = estimate({"input": {"shape": [3, 32, 32], "bits": 8}, "layers": [
@@ -399,7 +442,7 @@ def estimate(
     if util_cap is not None and not 0 < util_cap <= 1:
         raise ConfigError(f"util_cap must be in (0, 1], got {util_cap}")
     p = params or FpgaCostParams()
-    graph = _to_graph(design)
+    graph = pin_folding(_to_graph(design), pin, windows=pin_windows)
     r = fold(
         graph,
         t,
@@ -409,8 +452,10 @@ def estimate(
         util_cap=util_cap,
         params=p,
     )
-    folded = _with_folding(graph, r.folding)
-    return evaluate(
+    # the pinned values as given (the optimizer chooses a window's SIMD with its conv's)
+    chosen = {k: {**v, **graph.fixed.get(k, {})} for k, v in r.folding.items()}
+    folded = _with_folding(graph, {**graph.fixed, **chosen})
+    est = evaluate(
         folded,
         t,
         clock_mhz=clock_mhz,
@@ -419,3 +464,4 @@ def estimate(
         binding=r.binding,
         meets_fps=r.meets_fps,
     )
+    return replace(est, pinned=tuple(n.name for n in graph.nodes if n.name in graph.fixed))

@@ -106,7 +106,8 @@ def test_clock_and_target_file(design, tmp_path, capsys):
     assert code in (0, 2)
 
 
-def test_impossible_design_is_a_one_line_error_naming_the_resource(tmp_path, capsys):
+def test_a_design_too_big_even_fully_folded_is_priced_and_reported(tmp_path, capsys):
+    """No folding fits: the estimate still prices it (fits: no, the numbers), exit 0."""
     big = dict(
         DESIGN,
         layers=[
@@ -116,11 +117,79 @@ def test_impossible_design_is_a_one_line_error_naming_the_resource(tmp_path, cap
     )
     p = tmp_path / "big.json"
     p.write_text(json.dumps(big))
-    code, _, err = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hwprune: error:")
-    assert "bram18" in lines[0] and "does not fit pynq-z2" in lines[0]
+    code, out, _ = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
+    assert code == 0
+    assert "fits: no" in out and "over the cap: bram18" in out
+    code, out, _ = run(["estimate", str(p), "--target", "pynq-z2", "--json"], capsys)
+    assert code == 0 and json.loads(out)["fits"] is False
+
+
+#: a CNV-like design whose every conv/fc folding is given (as a search's design.json has it)
+FOLDED = {
+    "name": "folded",
+    "input": {"shape": [3, 32, 32], "bits": 8},
+    "layers": [
+        {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 2, "abits": 2, "pe": 64, "simd": 27},
+        {"op": "conv", "out_ch": 64, "kernel": 3, "wbits": 2, "abits": 2, "pe": 64, "simd": 64},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out": 128, "wbits": 2, "abits": 2, "pe": 16, "simd": 64},
+        {"op": "fc", "out": 10, "wbits": 2, "abits": None, "pe": 10, "simd": 16},
+    ],
+}
+
+
+@pytest.fixture()
+def folded(tmp_path: Path) -> Path:
+    p = tmp_path / "folded.json"
+    p.write_text(json.dumps(FOLDED))
+    return p
+
+
+def test_fps_refolds_the_layers_not_pinned_and_says_which_were(folded, capsys):
+    _, out, _ = run(["estimate", str(folded), "--json", "--util-cap", "1.0"], capsys)
+    given = json.loads(out)
+    assert given["pinned"][:2] == ["conv0_swg", "conv0"]  # no --fps: the file's folding
+    assert given["folding"]["conv1"] == {"pe": 64, "simd": 64, "res_type": "lut"} or (
+        given["folding"]["conv1"]["pe"] == 64 and given["folding"]["conv1"]["simd"] == 64
+    )
+    code, out, _ = run(["estimate", str(folded), "--json", "--fps", "500"], capsys)
+    slow = json.loads(out)
+    assert code == 0 and slow["pinned"] == [] and slow["meets_fps"] is True
+    assert 500 <= slow["fps"] < given["fps"] / 5 and slow["lut"] < given["lut"] / 2
+    code, out, _ = run(["estimate", str(folded), "--fps", "500", "--pin", "fc0"], capsys)
+    assert code == 0 and "pinned (kept as given): fc0;" in out
+    code, out, _ = run(["estimate", str(folded), "--fps", "500", "--pin", "fc0", "--json"], capsys)
+    d = json.loads(out)
+    assert d["pinned"] == ["fc0"] and d["folding"]["fc0"]["pe"] == 16
+    assert d["folding"]["fc0"]["simd"] == 64
+    code, _, err = run(["estimate", str(folded), "--fps", "500", "--pin", "nope"], capsys)
+    assert code == 2 and "cannot pin nope" in err
+
+
+def test_a_given_folding_over_the_cap_is_priced_as_given(folded, capsys):
+    """Real boards run designs over 85% (CNV-W2A2: 280 of 280 BRAM18): price what is given,
+    report fits: no with the numbers, exit 0, and keep the windows at their conv's SIMD."""
+    code, out, err = run(["estimate", str(folded), "--util-cap", "1.0"], capsys)
+    assert code == 0, err
+    assert "fits: no" in out and "over the cap: lut" in out and "of 53,200 usable" in out
+    code, out, _ = run(["estimate", str(folded), "--util-cap", "1.0", "--json"], capsys)
+    d = json.loads(out)
+    assert d["fits"] is False and d["util"]["lut"] > 1.0
+    assert d["folding"]["conv0_swg"]["simd"] == 3 and d["folding"]["conv1_swg"]["simd"] == 64
+    swg = next(x for x in d["layers"] if x["name"] == "conv1_swg")
+    mvau = next(x for x in d["layers"] if x["name"] == "conv1")
+    assert swg["cycles"] < 2 * mvau["cycles"]  # not re-folded to SIMD 1 (64x slower)
+
+
+def test_gpu_target_prices_with_the_latency_model(folded, capsys):
+    code, out, err = run(["estimate", str(folded), "--target", "jetson-orin-nano"], capsys)
+    assert code == 0, err
+    assert "runs as" in out and "int8" in out and "memory" in out and "samples/s" in out
+    assert len([line for line in out.splitlines() if " conv " in line]) == 2
+    code, out, _ = run(["estimate", str(folded), "--target", "jetson-orin-nano", "--json"], capsys)
+    d = json.loads(out)
+    assert d["target"] == "jetson-orin-nano" and d["latency_us"] > 0 and d["memory_mb"] > 0
+    assert [x["precision"] for x in d["layers"]][:2] == ["int8", "int8"]
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,33 @@ def test_bnn_pynq_tfc_lowers_exactly(tmp_path):
 
 
 @pytest.mark.slow
+def test_brevitas_default_export_dynamo_with_external_data_lowers_exactly(tmp_path):
+    """Brevitas' default exporter under torch 2.13 (dynamo, opset 20, external ``.data`` file,
+    bias-free Linear written as a two-input Gemm): the export reads and lowers it exactly."""
+    import brevitas.nn as qnn
+    from brevitas.export import export_qonnx
+
+    from hwprune.export.core import export_model
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(
+        qnn.QuantIdentity(bit_width=8, return_quant_tensor=True),
+        qnn.QuantLinear(16, 8, bias=False, weight_bit_width=4),
+        torch.nn.BatchNorm1d(8),
+        qnn.QuantReLU(bit_width=4),
+        qnn.QuantLinear(8, 4, bias=False, weight_bit_width=4),
+    ).eval()
+    path = tmp_path / "dyn.onnx"
+    export_qonnx(m, input_t=torch.rand(1, 16), export_path=str(path))
+    assert (tmp_path / "dyn.onnx.data").is_file()
+    proto = onnx.load(str(path), load_external_data=False)
+    gemms = [n for n in proto.graph.node if n.op_type == "Gemm"]
+    assert gemms and all(len(n.input) == 2 for n in gemms)  # what made qonnx's GemmToMatMul fail
+    res = export_model(path, "pynq-z2", out_dir=tmp_path / "out", csim=False, n_golden=50)
+    assert res.verify.exact and [n.kind for n in res.graph.nodes].count("MVAU") == 2
+
+
+@pytest.mark.slow
 def test_bnn_pynq_cnv_lowers_exactly(tmp_path):
     from brevitas_examples.bnn_pynq.models import model_with_cfg
 

@@ -113,9 +113,45 @@ def _print_table(e: Any) -> None:
         fps_note = " (the requested frames/s cannot be reached; fastest design shown)"
     console.print(
         f"frames/s {e.fps:,.1f}{fps_note}   latency {e.latency_us:,.2f} us   "
-        f"fits {'yes' if e.fits else 'NO'} (cap {e.util_cap:.0%})   "
+        f"fits: {'yes' if e.fits else 'no'} (cap {e.util_cap:.0%})   "
         f"binding {e.binding or '-'}"
     )
+    console.print(_pinned_line(e))
+    if not e.fits:
+        console.print(f"over the cap: {_overuse(e)}")
+
+
+def _pinned_line(e: Any) -> str:
+    """Which layers kept the design's folding and which hwprune chose."""
+    chosen = [k for k in e.folding if k not in e.pinned]
+    pinned = ", ".join(e.pinned) if e.pinned else "none"
+    return f"pinned (kept as given): {pinned}; folded by hwprune: {', '.join(chosen) or 'none'}"
+
+
+def _overuse(e: Any) -> str:
+    """``lut 61,000 of 45,220 usable (85% of 53,200), ...`` for every resource over the cap."""
+    parts = []
+    for k in ("lut", "ff", "bram18", "dsp"):
+        u = e.util.get(k, 0.0)
+        if u > e.util_cap:
+            used = getattr(e, k)
+            cap = used / u if u else 0.0
+            parts.append(
+                f"{k} {used:,.0f} of {cap * e.util_cap:,.0f} usable "
+                f"({e.util_cap:.0%} of {cap:,.0f})"
+            )
+    return ", ".join(parts) or "-"
+
+
+def _gpu(design: Path, t: Any, as_json: bool) -> None:
+    """Price ``design`` with the GPU latency model, as the search does."""
+    from hwprune.cost.gpu import estimate_gpu
+    from hwprune.design import load_design
+    from hwprune.estimate import _to_graph
+
+    src = load_design(design) if design.suffix.lower() == ".json" else _to_graph(design)
+    e = estimate_gpu(src, t)
+    typer.echo(e.to_json() if as_json else e.table())
 
 
 def register(app: typer.Typer) -> None:
@@ -141,10 +177,17 @@ def register(app: typer.Typer) -> None:
         util_cap: float | None = typer.Option(
             None, "--util-cap", help="Usable fraction of each resource (default: the target's)."
         ),
+        pin: str | None = typer.Option(
+            None,
+            "--pin",
+            help="Layers whose folding in the design is kept (comma-separated, or 'all'). "
+            "Default: all without --fps, none with --fps (--fps refolds the rest).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
     ) -> None:
-        """Estimate cycles, frames/s, latency and LUT/FF/BRAM18/DSP of a design on an FPGA."""
-        from hwprune.errors import ConfigError, InfeasibleError
+        """Estimate frames/s, latency and LUT/FF/BRAM18/DSP of a design on an FPGA (or its
+        latency and memory on a GPU target)."""
+        from hwprune.errors import ConfigError
         from hwprune.estimate import estimate
         from hwprune.targets import load_target
 
@@ -153,16 +196,20 @@ def register(app: typer.Typer) -> None:
         if design.suffix.lower() not in (".json", ".onnx"):
             raise ConfigError(f"{design}: expected a .json design or an .onnx QONNX model")
         t = load_target(target_file if target_file is not None else target)
-        e = estimate(design, t, fps=fps, clock_mhz=clock_mhz, util_cap=util_cap)
+        if getattr(t, "kind", "fpga") == "gpu":
+            _gpu(design, t, as_json)
+            return
+        pins = [] if fps else None  # a frames/s goal refolds what the user did not pin
+        if pin is not None and pin.strip().lower() != "all":
+            pins = [x.strip() for x in pin.split(",") if x.strip()]
+        elif pin is not None:
+            from hwprune.estimate import _to_graph
+
+            pins = list(_to_graph(design).fixed)
+        e = estimate(
+            design, t, fps=fps, clock_mhz=clock_mhz, util_cap=util_cap, pin=pins, pin_windows=True
+        )
         if as_json:
             typer.echo(e.to_json())
         else:
-            _print_table(e)
-        if not e.fits:
-            need = getattr(e, e.binding) if e.binding in ("lut", "ff", "bram18", "dsp") else None
-            cap = t.capacity().get(e.binding or "", 0) * e.util_cap
-            detail = f" needs {need:,.0f} of {cap:,.0f} usable" if need is not None else ""
-            raise InfeasibleError(
-                f"{e.name} does not fit {t.name} even fully folded: {e.binding}{detail} "
-                f"({e.util_cap:.0%} cap); shrink the design or pick a bigger target"
-            )
+            _print_table(e)  # a design over the cap is priced and reported (fits: no), exit 0

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.base import Transformation
 
 from hwprune.errors import LoweringError, ModelError
 
@@ -65,6 +66,7 @@ def load_qonnx(path_or_model: str | Path | ModelWrapper) -> ModelWrapper:
     _check_acyclic(model.graph)
     model = cleanup_model(model)
     if any(n.op_type == "Gemm" for n in model.graph.node):
+        model = model.transform(GemmWithoutBias())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
     model = model.transform(InferShapes())
@@ -104,6 +106,50 @@ def _check_acyclic(graph: Any) -> None:
             f"the ONNX graph has a cycle through {', '.join(stuck[:3])}; ONNX graphs must be "
             "acyclic, re-export the model"
         )
+
+
+class GemmWithoutBias(Transformation):
+    """Rewrite a ``Gemm`` without its optional bias (``C``) as ``MatMul`` (and ``Mul`` for
+    ``alpha``): torch 2.13's dynamo exporter writes a bias-free ``nn.Linear`` so, and qonnx's
+    ``GemmToMatMul`` expects three inputs.
+
+    Example:
+        >>> model = model.transform(GemmWithoutBias())  # doctest: +SKIP
+    """
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        from onnx import helper
+
+        g = model.graph
+        for i, n in enumerate(g.node):
+            if n.op_type != "Gemm" or len([x for x in n.input if x]) != 2:
+                continue
+            a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+            if a.get("transA", 0):
+                raise LoweringError(f"{n.name} (Gemm) transposes its input; export it without")
+            x, w = n.input[0], n.input[1]
+            new: list[Any] = []
+            if a.get("transB", 0):
+                init = model.get_initializer(w)
+                wt = model.make_new_valueinfo_name()
+                if init is not None:
+                    model.set_initializer(wt, np.ascontiguousarray(init.T))
+                else:
+                    new.append(helper.make_node("Transpose", [w], [wt], perm=[1, 0]))
+                w = wt
+            out = n.output[0]
+            alpha = float(a.get("alpha", 1.0))
+            mm_out = out if alpha == 1.0 else model.make_new_valueinfo_name()
+            new.append(helper.make_node("MatMul", [x, w], [mm_out], name=f"{n.name}_matmul"))
+            if alpha != 1.0:
+                k = model.make_new_valueinfo_name()
+                model.set_initializer(k, np.asarray(alpha, dtype=np.float32))
+                new.append(helper.make_node("Mul", [mm_out, k], [out]))
+            g.node.remove(n)
+            for j, node in enumerate(new):
+                g.node.insert(i + j, node)
+            return model, True
+        return model, False
 
 
 def _batched(model: ModelWrapper, n: int) -> ModelWrapper:
