@@ -125,6 +125,7 @@ class _Prepared:
         self.best_all = np.concatenate([x[1] + o for x, o in zip(per, self.offsets, strict=True)])
         self.minres_all = np.concatenate([x[2] for x in per])
         self.res_all = np.concatenate([t.res for t in tables])
+        self.cyc_all = np.concatenate([t.cycles for t in tables])
         self.group_of = np.repeat(np.arange(len(tables)), sizes)
         self.pos = np.arange(len(self.res_all))
         self.lower = max(c[0] for c in self.cyc_list)  # fastest possible slowest node
@@ -390,25 +391,41 @@ def _fits(total: np.ndarray, budget: np.ndarray) -> bool:
 
 def _feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
     """Whether some choice with every group's cycles <= T fits under ``budget``."""
+    return _witness(prep, T, budget) is not None
+
+
+def _witness(prep: _Prepared, T: float, budget: np.ndarray) -> int | None:
+    """:func:`_feasible`, with the slowest node's cycles of a fitting choice found on the way
+    (a witness: every budget from there on is feasible too), or None when none fits."""
     ks = prep.ks(T)
     if ks is None:
-        return False
-    _, total = prep.pick(ks)
+        return None
+    choice, total = prep.pick(ks)
     if _fits(total, budget):
-        return True
+        return int(prep.cyc_all[prep.offsets + np.asarray(choice)].max())
     if not _fits(prep.lower_bound(ks), budget):
-        return False
-    verdict, lam = _lagrange(prep, ks, budget, total)
+        return None
+    rows: list[np.ndarray] = []
+    verdict, lam = _lagrange(prep, ks, budget, total, out=rows)
     if verdict is not None:
-        return verdict
+        return int(prep.cyc_all[rows[-1]].max()) if verdict else None
     if _trimmed_out(prep, ks, budget):
-        return False
-    if _repaired(prep, ks, budget):
-        return True
-    return _exact(prep, ks, budget, first=True, lam=lam) is not None
+        return None
+    if _repaired(prep, ks, budget, out=rows):
+        return int(prep.cyc_all[rows[-1]].max())
+    found = _exact(prep, ks, budget, first=True, lam=lam)
+    if found is None:
+        return None
+    return int(prep.cyc_all[prep.offsets + np.asarray(found)].max())
 
 
-def _repaired(prep: _Prepared, ks: list[int], budget: np.ndarray, steps: int = 8) -> bool:
+def _repaired(
+    prep: _Prepared,
+    ks: list[int],
+    budget: np.ndarray,
+    steps: int = 8,
+    out: list[np.ndarray] | None = None,
+) -> bool:
     """A quick search for a witness: from the minimum-area choice, change one group's option
     at a time to the one that leaves the least overflow (relative to the budget; ties: the
     least area added), while the overflow shrinks. True when a choice that fits is reached
@@ -435,7 +452,10 @@ def _repaired(prep: _Prepared, ks: list[int], budget: np.ndarray, steps: int = 8
         cur[gid[i]] = rows[i]
         over = float(best)
         if over <= 0.0:
-            return _fits(prep.res_all[cur].sum(axis=0), budget)
+            ok = _fits(prep.res_all[cur].sum(axis=0), budget)
+            if ok and out is not None:
+                out.append(cur.copy())
+            return ok
     return False
 
 
@@ -451,7 +471,12 @@ def _trimmed_out(prep: _Prepared, ks: list[int], budget: np.ndarray, rounds: int
 
 
 def _lagrange(
-    prep: _Prepared, ks: list[int], budget: np.ndarray, total: np.ndarray, rounds: int = 4
+    prep: _Prepared,
+    ks: list[int],
+    budget: np.ndarray,
+    total: np.ndarray,
+    rounds: int = 4,
+    out: list[np.ndarray] | None = None,
 ) -> tuple[bool | None, np.ndarray]:
     """Decide feasibility with Lagrangian relaxation when it can (None when it cannot), and
     the last prices tried.
@@ -474,6 +499,8 @@ def _lagrange(
         pick = hit[np.searchsorted(hit, prep.offsets)]
         total = prep.res_all[pick].sum(axis=0)
         if np.all(total <= b):
+            if out is not None:
+                out.append(pick)
             return True, lam
         priced = float(mins.sum())
         if priced > float(lam @ b) * (1 + 1e-9) + 1e-12:
@@ -541,32 +568,42 @@ def _result(
     )
 
 
-def _bisect(ts: np.ndarray, lo: int, hi: int, ok: Any) -> int:
-    """The first index in ``[lo, hi]`` whose budget ``ts[i]`` passes the monotone test
-    ``ok`` (``ts[hi]`` is known to pass)."""
+def _bisect(ts: np.ndarray, lo: int, hi: int, test: Any) -> int:
+    """The first index in ``[lo, hi]`` whose budget ``ts[i]`` passes the monotone ``test``
+    (``ts[hi]`` is known to pass). ``test(t)`` returns None (fails) or the index of a budget
+    at most ``t`` known to pass (a witness's), which narrows the search further."""
     while lo < hi:
         mid = (lo + hi) // 2
-        if ok(float(ts[mid])):
-            hi = mid
-        else:
+        at = test(float(ts[mid]))
+        if at is None:
             lo = mid + 1
+        else:
+            hi = max(lo, min(mid, at))
     return hi
 
 
 def _fastest(prep: _Prepared, budget: np.ndarray, io: int) -> tuple[list[int], bool, str | None]:
     """Mode "fastest": the choice, whether it fits and what binds."""
     ts = prep.ts
-    if not _feasible(prep, float(ts[-1]), budget):  # even the smallest design does not fit
+
+    def at(t: float) -> int | None:  # a feasible budget at most t (a witness's), or None
+        w = _witness(prep, t, budget)
+        return None if w is None else int(np.searchsorted(ts, w))
+
+    top = at(float(ts[-1]))
+    if top is None:  # even the smallest design does not fit
         ks = prep.ks(float(ts[-1]))
         assert ks is not None
         small, total = prep.pick(ks)
         return small, False, _binding(total, budget)
     # feasibility is monotone in the budget and implies the per-resource lower bounds:
     # bisect on the (cheap) bounds first, then on feasibility above that
-    lo = _bisect(ts, 0, len(ts) - 1, lambda t: _lb_feasible(prep, t, budget))
-    if not _feasible(prep, float(ts[lo]), budget):
-        lo = _bisect(ts, lo + 1, len(ts) - 1, lambda t: _feasible(prep, t, budget))
-    hi = lo
+    lo = _bisect(ts, 0, top, lambda t: len(ts) if _lb_feasible(prep, t, budget) else None)
+    if lo < top:
+        first = at(float(ts[lo]))
+        hi = lo if first is not None else _bisect(ts, lo + 1, top, at)
+    else:
+        hi = top
     t_star = int(ts[hi])
     choice, _ = _select(prep, float(max(t_star, io)), budget)
     assert choice is not None
