@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import os
 import platform
@@ -51,7 +52,7 @@ import hwprune
 from hwprune.pareto import dominates, hypervolume, pareto_indices
 from hwprune.recipe import load_recipe
 
-S = sys.modules["hwprune.search"]  # the package (hwprune.search is the function)
+S = importlib.import_module("hwprune.search")  # the package (hwprune.search is the function)
 
 DIRS = ["maximize", "maximize"]
 #: (accuracy, frames/s, LUT fraction of the device)
