@@ -168,7 +168,7 @@ class TaylorImportance(_DataImportance):
     def prepare(self, model: nn.Module) -> None:
         self._names = {m: n for n, m in model.named_modules()}
         work = copy.deepcopy(model).eval()
-        params: dict[str, list[nn.Parameter]] = {}
+        params: dict[str, list[torch.Tensor]] = {}
         for n, m in work.named_modules():
             if isinstance(m, _COMPUTE):
                 params[n] = [m.weight]
@@ -180,9 +180,10 @@ class TaylorImportance(_DataImportance):
             nn.functional.cross_entropy(work(x), y).backward()
             per_batch.append(
                 {
-                    n: sum(_out_dim_sum(p.detach() * p.grad) for p in ps if p.grad is not None)
+                    n: _grad_dot(ps)
                     for n, ps in params.items()
-                }  # type: ignore[misc]
+                    if any(p.grad is not None for p in ps)
+                }
             )
         self._per_batch = per_batch
 
@@ -197,6 +198,15 @@ class TaylorImportance(_DataImportance):
                     contrib.index_add_(0, torch.tensor(root_idxs), s.float()[idxs])
             total += contrib.pow(2)
         return total
+
+
+def _grad_dot(params: list[torch.Tensor]) -> torch.Tensor:
+    """Per-channel ``sum_p g_p * w_p`` over the parameters that have a gradient."""
+    parts = [_out_dim_sum(p.detach() * p.grad) for p in params if p.grad is not None]
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 class ActivationImportance(_DataImportance):

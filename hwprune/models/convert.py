@@ -272,7 +272,8 @@ def to_spec_net(model: nn.Module, spec: ModelSpec) -> nn.Module:
         )
     user = dict(model.named_modules())
     for leaf, tgt in zip(leaves, targets, strict=True):
-        src, dst = user[leaf.module], net.get_submodule(tgt.name)
+        src: Any = user[leaf.module]
+        dst: Any = net.get_submodule(tgt.name)
         if tgt.name == "head":
             if src.bias is not None:
                 net.head = dst = nn.Linear(src.in_features, src.out_features, bias=True)

@@ -240,9 +240,9 @@ def _map_compute(
     """Copy of ``layers`` with ``fn(k, layer)`` applied to the k-th compute leaf (in order)."""
     k = 0
 
-    def one(lay: Mapping[str, Any]) -> dict[str, Any]:
+    def one(layer: Mapping[str, Any]) -> dict[str, Any]:
         nonlocal k
-        lay = copy.deepcopy(dict(lay))
+        lay = copy.deepcopy(dict(layer))
         if lay["op"] == "residual":
             lay["body"] = [one(b) for b in lay["body"]]
             lay["shortcut"] = [one(b) for b in lay["shortcut"]]
@@ -430,7 +430,7 @@ class ModelSpec:
             >>> get_spec("resnet8", (1, 8, 8)).shared_activations()
             [(4, 5), (7, 8)]
         """
-        out = []
+        out: list[tuple[int, ...]] = []
         k = 0
         for lay in self.layers:
             if lay["op"] == "residual":
