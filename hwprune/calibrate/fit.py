@@ -28,6 +28,7 @@ from hwprune.cost.gpu import (
     layer_works,
     mac_shape,
 )
+from hwprune.cost.gpu_target import _FLOAT_KEYS
 from hwprune.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -279,21 +280,7 @@ def target_toml(target: GpuTarget, report: FitReport | None = None, note: str = 
         + ", ".join(f"{p} = {v}" for p, v in target.channel_align.items())
         + " }"
     )
-    for key in (
-        "mem_bw_gbps",
-        "memory_eff",
-        "cache_mb",
-        "cache_bw_gbps",
-        "launch_us",
-        "fixed_us",
-        "compute_eff",
-        "parallel_half",
-        "channel_half",
-        "reduce_half",
-        "pool_cost",
-        "conv_launch_us",
-        "pool_launch_us",
-    ):
+    for key in (k for k in _FLOAT_KEYS if k != "memory_mb"):  # memory_mb: below, if finite
         if getattr(target, key) is not None:
             lines.append(f"{key} = {num(getattr(target, key))}")
     if math.isfinite(target.memory_mb):
