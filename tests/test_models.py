@@ -481,3 +481,55 @@ def test_relaxed_kinds_give_residual_and_gap_specs_and_an_equivalent_spec_net() 
         {"op": "gap"},
         {"op": "fc", "out": 10},
     ]
+
+
+class _TorchvisionBlock(nn.Module):
+    """torchvision's BasicBlock shape: one ReLU module used twice, ``out += identity``."""
+
+    def __init__(self, c: int, o: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, o, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(o)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(o)
+        self.downsample = None
+        if c != o or stride != 1:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(c, o, 1, stride, bias=False), nn.BatchNorm2d(o)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += identity
+        return self.relu(out)
+
+
+def test_torchvision_style_resnet_is_refused_now_and_converts_when_relaxed() -> None:
+    from hwprune.errors import UnsupportedModelError
+    from hwprune.models.convert import to_spec_net
+    from hwprune.models.spec import HARDWARE_OPS
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=True),
+        _TorchvisionBlock(8, 8),
+        _TorchvisionBlock(8, 16, 2),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean = torch.randn(m.num_features) * 0.1
+    model.eval()
+    with pytest.raises(UnsupportedModelError, match="add .* of '3.bn2' and '2'"):
+        model_layers(model, (1, 8, 8))
+    layers = model_layers(model, (1, 8, 8), supported=HARDWARE_OPS | {"residual", "gap"})
+    assert [lay["op"] for lay in layers] == ["conv", "residual", "residual", "gap", "fc"]
+    spec = ModelSpec("tv", (1, 8, 8), 10, tuple(layers))
+    x = torch.rand(3, 1, 8, 8)
+    torch.testing.assert_close(to_spec_net(model, spec).eval()(x), model(x))
