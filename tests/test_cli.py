@@ -45,3 +45,18 @@ def test_unknown_command_is_one_line_exit_2() -> None:
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith("hwprune: error:")
     assert "Traceback" not in res.stderr
+
+
+def test_search_objectives_and_selection_flags() -> None:
+    """`--objectives` names resources; bad objectives and selection values are one line, exit 2."""
+    res = run_cli("search", "--help")
+    assert res.returncode == 0
+    for word in ("--objectives", "--select-fps-within", "--select-min-accuracy", "min-resources"):
+        assert word in res.stdout, word
+    res = run_cli("search", "--objectives", "accuracy,luts", "--trials", "1")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "unknown objective 'luts'" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = run_cli("search", "--select-fps-within", "2", "--trials", "1")
+    assert res.returncode == 2 and "select_fps_within" in res.stderr
+    res = run_cli("search", "--select", "cheapest", "--trials", "1")
+    assert res.returncode == 2 and "min-resources" in res.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -185,43 +186,16 @@ def search_command(
 
     Prints the Pareto front and writes pareto.json, summary.json and best/.
     """
-    from hwprune.recipe import field_names, overrides_from_flags, parse_set_options
+    params = dict(locals())  # the flags, by parameter name
+    from hwprune.recipe import FLAG_FIELDS, field_names, overrides_from_flags, parse_set_options
 
     if list_fields:
         for name in field_names():
             typer.echo(name)
         raise typer.Exit()
     _setup_logging(quiet)
-    flags = {
-        "trials": trials,
-        "epochs": epochs,
-        "final-epochs": final_epochs,
-        "timeout": timeout,
-        "min-fps": min_fps,
-        "max-latency-us": max_latency_us,
-        "max-lut": max_lut,
-        "max-ff": max_ff,
-        "max-bram18": max_bram18,
-        "max-dsp": max_dsp,
-        "max-memory-mb": max_memory_mb,
-        "checkpoint": checkpoint,
-        "measure": measure or None,
-        "min-accuracy": min_accuracy,
-        "util-cap": util_cap,
-        "sampler": sampler,
-        "objectives": objectives,
-        "folding": folding,
-        "select": select,
-        "select-fps-within": select_fps_within,
-        "select-min-accuracy": select_min_accuracy,
-        "criterion": criterion,
-        "seed": seed,
-        "dataset": dataset,
-        "model": model,
-        "data-dir": data_dir,
-        "wbits": wbits,
-        "abits": abits,
-    }
+    flags = {flag: params.get(flag.replace("-", "_")) for flag in FLAG_FIELDS}
+    flags["measure"] = measure or None
     overrides = {**overrides_from_flags(flags), **parse_set_options(set_)}
 
     from rich.console import Console
@@ -249,6 +223,11 @@ def search_command(
         heartbeat_s=heartbeat,
         grace_s=grace,
     )
+    _print_result(result, console, quiet)
+
+
+def _print_result(result: Any, console: Any, quiet: bool) -> None:
+    """The lines ``hwprune search`` prints after the front: counts, selection, chosen design."""
     if quiet:
         if result.chosen is not None:
             typer.echo(
