@@ -420,17 +420,10 @@ def test_unrepresentable_user_models_are_refused_naming_the_layer() -> None:
 def test_search_refuses_a_residual_user_model_before_training(tmp_path, monkeypatch) -> None:
     from hwprune.cli import main
 
-    (tmp_path / "resnets.py").write_text(
-        textwrap.dedent(
-            """
-            from tests.test_models import _user_resnet as resnet
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     cache = tmp_path / "cache"
-    argv = ["search", "--model", "resnets:resnet", "--dataset", "digits", "--out", "run"]
+    model = "hwprune.models.examples:tiny_resnet"
+    argv = ["search", "--model", model, "--dataset", "digits", "--out", "run"]
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--target", "pynq-z2", "--cache-dir", str(cache)])
     assert exc.value.code == 2
