@@ -129,3 +129,39 @@ def test_bnn_pynq_cnv(tmp_path, finn):
     _export(_bnn_pynq("cnv_1w1a"), (3, 32, 32), out, n_golden=2)
     cmp = _check(finn, out)
     assert cmp["fps"]["finn"] > 5000  # the note's mis-mapped hand-off gave 1,686
+
+
+def test_depthwise_convolution(tmp_path, finn):
+    """A depthwise conv (FINN's VVAU with its depthwise window), a 1x1 conv and a pool."""
+    import torch
+    from torch import nn
+
+    from hwprune.compress.quant import to_brevitas
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 16, 10, bias=False),
+    )
+    q = to_brevitas(net, [4, 2, 3, 4], [2, 3, 2, None], 16.0)
+    q.train()
+    with torch.no_grad():
+        q(torch.rand(64, 1, 8, 8) * 16)  # calibrate the activation scales
+    q.eval()
+    out = tmp_path / "dw"
+    folding = {"conv1_swg": {"simd": 2}, "conv1": {"pe": 2, "simd": 1}}  # rest: optimizer
+    _export(q, (1, 8, 8), out, folding=folding, n_golden=2)
+    _check(finn, out)
+    est = finn.run_finn_estimate(out)
+    assert [op for _, op in est.nodes].count("VVAU_hls") == 1
+    assert est.attrs["VVAU_hls_0"]["PE"] == 2

@@ -88,7 +88,7 @@ def _memory_styles(graph: IntGraph) -> dict[str, dict[str, str]]:
             _, wb = memory_cost(n.pe * n.simd * n.wbits, depth, n.mem_style, p)
             styles = {"ram_style": "block" if wb > 0 else "distributed"}
             nthr = n_thresholds(n.out_bits, n.out_kind) if n.out_bits else 0
-            if nthr:
+            if nthr and op == "MVAU":  # FINN's VVAU has no threshold memory style
                 _, tb = threshold_memory(n.pe * nthr * n.acc_bits, rows // n.pe, p)
                 styles["ram_style_thresholds"] = "block" if tb > 0 else "distributed"
             out[n.name] = styles
