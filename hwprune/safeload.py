@@ -32,7 +32,7 @@ __all__ = [
     "read_user_text",
 ]
 
-_HOW = "save it with torch.save(model.state_dict(), path)"
+_HOW = "save it with torch.save(model.state_dict(), path) and use that file"
 
 
 def load_torch_dict(path: str | os.PathLike[str], what: str = "checkpoint") -> dict[str, Any]:
@@ -59,10 +59,12 @@ def load_torch_dict(path: str | os.PathLike[str], what: str = "checkpoint") -> d
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights-only refusal: code or foreign objects
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "Unsupported" in ln or "Unpickler" in ln), "")
+        why = f" ({why[:160]})" if why else ""
         raise ModelError(
-            f"refusing to load {what} '{p}': it holds more than tensors ({first}); "
-            f"load only files you trust, {_HOW}"
+            f"refusing to load {what} '{p}': it holds more than named tensors{why}; use a "
+            "file you trust, saved with torch.save(model.state_dict(), path)"
         ) from None
     except OSError as exc:
         raise ModelError(
@@ -131,7 +133,8 @@ def read_user_text(path: str | os.PathLike[str], what: str = "file") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{what} '{p}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            f"{what} '{p}' is not UTF-8 text (byte {exc.start}); write it as UTF-8 text "
+            "(e.g. iconv -t UTF-8)"
         ) from None
 
 

@@ -195,7 +195,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"cannot read target file {path}: {exc.strerror}; check the path"
         ) from exc
     except UnicodeDecodeError:
-        raise TargetError(f"target file {path} is not UTF-8 text; save it as UTF-8") from None
+        raise TargetError(
+            f"target file {path} is not UTF-8 text; write it as UTF-8 text (e.g. iconv -t UTF-8)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"target file {path} is not valid TOML ({exc}); fix its syntax") from exc
     except RecursionError:

@@ -13,6 +13,7 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -316,3 +317,126 @@ def test_disk_filling_up_mid_search_is_one_line_and_resumable(tmp_path: Path) ->
     assert res.returncode == 0, res.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"]["complete"] == 6  # the cut-off trial did not use up the budget
+
+
+# ------------------------------------------------------------------ 8. no silent success
+def _search_cmd(out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "hwprune", "search", "--quiet", "--epochs", "1", "--no-export",
+        "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+def _complete_trials(db: Path) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            q = "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'"
+            return int(con.execute(q).fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _interrupt_when(cmd: list[str], ready: object, cwd: Path) -> subprocess.CompletedProcess:
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    deadline = time.monotonic() + 180
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.2)
+    assert proc.poll() is None, f"ended before the interrupt:\n{proc.stderr.read()[-2000:]}"  # type: ignore[union-attr]
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _assert_interrupted(res: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert res.returncode == 2, (res.returncode, res.stderr[-3000:])
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("hwprune: error: interrupted") and "re-run" in last, res.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_parent_trains_is_not_success(tmp_path: Path) -> None:
+    """Click turns a Ctrl-C into a returned exit code; it used to be dropped (exit 0)."""
+    out = tmp_path / "run"
+    cmd = _search_cmd(out, "--trials", "2", "--set", "parent.epochs=3000")
+    res = _interrupt_when(cmd, lambda: (out / "run.json").exists(), tmp_path)
+    _assert_interrupted(res)
+    assert not (out / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_final_fine_tune_is_not_success(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = _search_cmd(out, "--trials", "1", "--final-epochs", "3000", "--set", "parent.epochs=1")
+    res = _interrupt_when(cmd, lambda: _complete_trials(out / "study.db") >= 1, tmp_path)
+    _assert_interrupted(res)
+    assert not (out / "best").exists() and not (out / "summary.json").exists()
+    assert _complete_trials(out / "study.db") == 1  # the finished trial is kept
+
+
+@pytest.mark.slow
+def test_search_whose_chosen_design_fails_to_export_is_not_success(tmp_path: Path) -> None:
+    """No C++ compiler on PATH: the export's C simulation cannot run, so the search says so
+    and exits 2 (it used to exit 0 with the failure buried in summary.json)."""
+    out = tmp_path / "run"
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    cmd = [
+        c
+        for c in _search_cmd(out, "--trials", "1", "--set", "parent.epochs=1")
+        if c != "--no-export"
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": str(empty)}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert res.returncode == 2, (res.returncode, res.stderr[-3000:])
+    last = res.stderr.strip().splitlines()[-1]
+    assert "export of the chosen design failed" in last and "re-run" in last, res.stderr
+    summary = json.loads((out / "summary.json").read_text())  # what finished is kept
+    assert summary["export"]["ok"] is False and (out / "best" / "model.pt").is_file()
+
+
+# ------------------------------------------------------------------ 10. leftovers and reruns
+@pytest.mark.slow
+def test_rerun_of_a_finished_search_keeps_best_and_cleans_leftovers(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    (out / "best").mkdir(parents=True)
+    (out / "best" / "mine.txt").write_text("the user's notes")
+    cmd = [
+        c
+        for c in _search_cmd(
+            out, "--trials", "2", "--final-epochs", "1", "--set", "parent.epochs=1"
+        )
+        if c != "--quiet"
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    # piped output: whole progress lines, no bar cut to 80 columns
+    progress = [ln for ln in res.stdout.splitlines() if ln.startswith("trials ")]
+    assert progress and progress[-1].startswith("trials 2/2:"), res.stdout
+    assert all(re.fullmatch(r"trials \d+/2: feasible \d+, .*best acc \S+", ln) for ln in progress)
+    assert (out / "best" / "mine.txt").read_text() == "the user's notes"
+    weights = (out / "best" / "model.pt").stat().st_mtime_ns
+    # leftovers of a run killed with SIGKILL: temporary trial folder, best/, a JSON file
+    (out / "trials" / ".tmp-7.abc").mkdir()
+    (out / ".tmp-best.xyz").mkdir()
+    (out / ".tmp-summary.json.q").write_text("{")
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert "final_s" not in summary["timings_s"], summary["timings_s"]  # not fine-tuned again
+    assert (out / "best" / "model.pt").stat().st_mtime_ns == weights
+    assert summary["chosen"]["test_accuracy"] is not None
+    left = [p.name for p in [*out.iterdir(), *(out / "trials").iterdir()]]
+    assert not [n for n in left if n.startswith(".tmp-")], left
