@@ -327,36 +327,12 @@ def test_hardware_support_names_the_layer() -> None:
         require_hardware_support(get_spec("dscnn", (1, 8, 8)))
 
 
-class _UserBlock(nn.Module):
-    """A residual block as users write it (modules, a `+` in forward)."""
-
-    def __init__(self, c: int, o: int, stride: int) -> None:
-        super().__init__()
-        self.c1 = nn.Conv2d(c, o, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(o)
-        self.r1 = nn.ReLU()
-        self.c2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(o)
-        self.sc = nn.Sequential()
-        if c != o or stride != 1:
-            self.sc = nn.Sequential(nn.Conv2d(c, o, 1, stride, bias=False), nn.BatchNorm2d(o))
-        self.r2 = nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.r2(self.b2(self.c2(self.r1(self.b1(self.c1(x))))) + self.sc(x))
-
-
 def _user_resnet() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, bias=False),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        _UserBlock(8, 8, 1),
-        _UserBlock(8, 16, 2),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64, 10),
-    )
+    from hwprune.models.examples import tiny_resnet
+
+    model = tiny_resnet()
+    model[-1] = nn.Linear(64, 10)  # a head with a bias, as users often write it
+    return model
 
 
 def test_unrepresentable_user_models_are_refused_naming_the_layer() -> None:
@@ -364,7 +340,7 @@ def test_unrepresentable_user_models_are_refused_naming_the_layer() -> None:
     from hwprune.models.spec import HARDWARE_OPS
     from hwprune.models.support import check_representable
 
-    with pytest.raises(UnsupportedModelError, match=r"add 'add' of '3.b2' and '2'.*not yet"):
+    with pytest.raises(UnsupportedModelError, match=r"add 'add' of '3.bn2' and '2'.*not yet"):
         model_layers(_user_resnet(), (1, 8, 8))
     # the check is relaxed node kind by node kind: with adds priced, this model passes
     check_representable(_user_resnet(), (1, 8, 8), supported=HARDWARE_OPS | {"residual"})
@@ -456,7 +432,7 @@ def test_relaxed_kinds_give_residual_and_gap_specs_and_an_equivalent_spec_net() 
     assert model_layers(build_model(zoo), (1, 8, 8), supported=relaxed) == list(zoo.layers)
     # a block whose shortcut ends in a ReLU is not a ResidualBlock: refused, named
     bad = _user_resnet()
-    bad[4].sc.append(nn.ReLU())
+    bad[4].shortcut.append(nn.ReLU())
     with pytest.raises(ModelError, match="must end with a BatchNorm2d"):
         model_layers(bad, (1, 8, 8), supported=relaxed)
     gap = nn.Sequential(

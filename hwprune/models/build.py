@@ -159,6 +159,28 @@ def _pair(v: Any, what: str, name: str) -> int:
     return int(v)
 
 
+def conv_record(mod: nn.Conv2d, name: str) -> dict[str, Any]:
+    """The design layer of one ``nn.Conv2d`` (square kernel/stride/padding; "same"/"valid").
+
+    Example:
+        >>> conv_record(nn.Conv2d(1, 8, 3, padding="same"), "c")["pad"]
+        1
+    """
+    k = _pair(mod.kernel_size, "kernel", name)
+    if isinstance(mod.padding, str):  # "same" (stride 1) or "valid"
+        pad = (k - 1) // 2 if mod.padding == "same" else 0
+    else:
+        pad = _pair(mod.padding, "padding", name)
+    return {
+        "op": "conv",
+        "out_ch": int(mod.out_channels),
+        "kernel": k,
+        "stride": _pair(mod.stride, "stride", name),
+        "pad": int(pad),
+        "groups": int(mod.groups),
+    }
+
+
 def _check_shapes(
     records: Sequence[dict[str, Any]],
     seen: Sequence[tuple[str, tuple[int, ...]]],
@@ -232,21 +254,7 @@ def model_layers(
         order.append(name)
         seen.append((name, tuple(int(d) for d in inp[0].shape[1:])))
         if isinstance(mod, nn.Conv2d):
-            if isinstance(mod.padding, str):  # "same" (stride 1) or "valid"
-                k = _pair(mod.kernel_size, "kernel", name)
-                pad = (k - 1) // 2 if mod.padding == "same" else 0
-            else:
-                pad = _pair(mod.padding, "padding", name)
-            records.append(
-                {
-                    "op": "conv",
-                    "out_ch": int(mod.out_channels),
-                    "kernel": _pair(mod.kernel_size, "kernel", name),
-                    "stride": _pair(mod.stride, "stride", name),
-                    "pad": int(pad),
-                    "groups": int(mod.groups),
-                }
-            )
+            records.append(conv_record(mod, name))
         elif isinstance(mod, nn.Linear):
             records.append({"op": "fc", "out": int(mod.out_features)})
         elif isinstance(mod, nn.MaxPool2d):

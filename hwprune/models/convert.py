@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from hwprune.errors import UnsupportedModelError
+from hwprune.models.build import _pair, build_model, conv_record
 from hwprune.models.spec import ModelSpec, walk_leaves
 
 _BLOCK_FIX = (
@@ -77,24 +78,6 @@ def _mod(g: _Graph, node: Any) -> nn.Module | None:
     return g.modules.get(node.target) if node.op == "call_module" else None
 
 
-def _conv_layer(mod: nn.Conv2d, name: str) -> dict[str, Any]:
-    from hwprune.models.build import _pair
-
-    k = _pair(mod.kernel_size, "kernel", name)
-    if isinstance(mod.padding, str):
-        pad = (k - 1) // 2 if mod.padding == "same" else 0
-    else:
-        pad = _pair(mod.padding, "padding", name)
-    return {
-        "op": "conv",
-        "out_ch": int(mod.out_channels),
-        "kernel": k,
-        "stride": _pair(mod.stride, "stride", name),
-        "pad": int(pad),
-        "groups": int(mod.groups),
-    }
-
-
 @dataclass
 class _Leaf:
     """A compute leaf found in the user's model: its layer, module and BatchNorm names."""
@@ -132,7 +115,7 @@ def _branch_leaves(g: _Graph, nodes: list[Any], add: Any) -> list[_Leaf]:
                     f"conv '{n.target}' in the branch into '{add.name}' follows a BatchNorm "
                     "without a ReLU; " + _BLOCK_FIX
                 )
-            leaves.append(_Leaf(_conv_layer(mod, str(n.target)), str(n.target), None))
+            leaves.append(_Leaf(conv_record(mod, str(n.target)), str(n.target), None))
         elif isinstance(mod, nn.BatchNorm2d) and leaves and leaves[-1].bn is None:
             leaves[-1].bn = str(n.target)
             expect_relu = True
@@ -174,12 +157,10 @@ def _chain_leaf(g: _Graph, n: Any) -> _Leaf | None:
     mod = _mod(g, n)
     name = str(n.target)
     if isinstance(mod, nn.Conv2d):
-        return _Leaf(_conv_layer(mod, name), name, None)
+        return _Leaf(conv_record(mod, name), name, None)
     if isinstance(mod, nn.Linear):
         return _Leaf({"op": "fc", "out": int(mod.out_features)}, name, None)
     if isinstance(mod, nn.MaxPool2d):
-        from hwprune.models.build import _pair
-
         return _Leaf({"op": "maxpool", "kernel": _pair(mod.kernel_size, "kernel", name)}, "", None)
     if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d)):
         return _Leaf({"op": "gap"}, "", None)
@@ -260,8 +241,6 @@ def to_spec_net(model: nn.Module, spec: ModelSpec) -> nn.Module:
         >>> torch.equal(to_spec_net(user, spec).eval()(x), user(x))
         True
     """
-    from hwprune.models.build import build_model
-
     _, leaves = _walk(model)
     net = build_model(spec)
     targets = [x for x in walk_leaves(spec.input_shape, spec.layers) if x.name]
