@@ -224,7 +224,7 @@ def test_load_user_model(tmp_path, monkeypatch) -> None:
     with pytest.raises(ModelError, match="does not match"):
         load_user_model("usernets.nets:small", checkpoint=tmp_path / "keys.pt")
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelError, match="cannot read"):
+    with pytest.raises(ModelError, match="cannot read|refusing to load"):
         load_user_model("usernets.nets:small", checkpoint=tmp_path / "garbage.pt")
 
 
