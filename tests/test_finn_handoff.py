@@ -102,6 +102,20 @@ def test_mlp_and_its_build_script(tmp_path, finn):
     assert perf["max_cycles"] == est.max_cycles
 
 
+def test_raw_scores_output(tmp_path, finn):
+    """``output="scores"``: FINN outputs the head's accumulators as hwprune does (no float
+    scale node after the last MVAU, no LabelSelect)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from export_models import quant_model
+
+    q, shape = quant_model("mlp-digits")
+    out = tmp_path / "scores"
+    _export(q, shape, out, n_golden=2, output="scores")
+    _check(finn, out)
+    est = finn.run_finn_estimate(out)
+    assert [op for _, op in est.nodes] == ["MVAU_hls"] * 4
+
+
 def test_cnn_with_pools(tmp_path, finn):
     """Padding, sliding windows, two max-pools (window generator + Pool_hls in finn-plus)."""
     sys.path.insert(0, str(Path(__file__).parent))

@@ -9,7 +9,9 @@ What FINN builds must be what hwprune priced, so the hand-off fixes FINN's view 
   scale into the first layer's thresholds instead of building a ``Thresholding`` node at PE=1.
   For a classifier (``output="label"``) a ``TopK`` closes the graph, which FINN builds as the
   ``LabelSelect`` hwprune priced (hwprune checked that the head's scale is one positive
-  number, so the arg-max of the accumulators is the arg-max of the scores).
+  number, so the arg-max of the accumulators is the arg-max of the scores). For
+  ``output="scores"`` the head's score scale and offset are undone at the output, so FINN's
+  streamlining cancels them and FINN, like hwprune, outputs the head's integer accumulators.
 * Node names are the ones FINN gives after ``SpecializeLayers`` + ``GiveUniqueNodeNames``
   (``<op_type>_<style>_<k>``, k counting per op type in graph order), the style pinned by
   ``specialize_layers_config.json``. A max-pool is what finn-plus builds of it: a sliding-window
@@ -249,7 +251,35 @@ def finn_model(qonnx_model: Any, graph: IntGraph) -> Any:
     m.set_tensor_datatype(x, DataType[graph.input.out_type.name])
     if graph.output == "label":
         m = m.transform(InsertTopK(k=1))
+    else:
+        _raw_scores(m, graph)
     return m.transform(InferShapes())
+
+
+def _raw_scores(m: Any, graph: IntGraph) -> None:
+    """Undo the head's score scale and offset at the graph output, so that FINN's streamlining
+    cancels them and FINN's output is the head's integer accumulator, as hwprune's is."""
+    from onnx import TensorProto, helper
+
+    head = graph.mvaus()[-1]
+    scale = np.asarray(head.score_scale, dtype=np.float64)
+    bias = np.asarray(head.score_bias, dtype=np.float64)
+    if not scale.size:
+        return
+    out = m.graph.output[0]
+    shape = m.get_tensor_shape(out.name)
+    cur = out.name
+    steps = []
+    if np.any(bias != 0):
+        steps.append(("Add", (-bias).reshape(1, -1)))
+    steps.append(("Mul", (1.0 / scale).reshape(1, -1)))
+    for k, (op, val) in enumerate(steps):
+        nxt = f"{out.name}_raw{k}"
+        m.set_initializer(f"{nxt}_param", val.astype(np.float32))
+        m.graph.node.append(helper.make_node(op, [cur, f"{nxt}_param"], [nxt], name=f"Raw{op}"))
+        cur = nxt
+    m.graph.output.remove(out)
+    m.graph.output.append(helper.make_tensor_value_info(cur, TensorProto.FLOAT, shape))
 
 
 _BUILD_PY = '''"""Build this accelerator with FINN (finn-plus 1.6.1), outside `finn build`.
