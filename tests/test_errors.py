@@ -39,6 +39,12 @@ class Case:
     problem: str  # regex (case-insensitive) the message must match
     setup: Callable[[Path], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: text that must not appear in stdout or stderr (a password)
+    forbid: tuple[str, ...] = ()
+    #: paths (relative to the case's folder) that must not exist afterwards
+    absent: tuple[str, ...] = ()
+    #: the error is all that is printed (no progress or log lines before it)
+    one_line: bool = False
 
 
 # ------------------------------------------------------------------------------- setups
@@ -199,6 +205,103 @@ def _recipe_wrong_type(tmp: Path) -> None:
     (tmp / "r.toml").write_text('name = "r"\n[budget]\ntrials = "many"\n')
 
 
+# ------------------------------------------------------------------------------- issue 16
+_LATIN1 = 'name = "caf\xe9"\n'.encode("latin-1")  # not UTF-8
+
+
+def _latin1_files(tmp: Path) -> None:
+    (tmp / "latin.toml").write_bytes(_LATIN1)
+    (tmp / "latin.json").write_bytes(b'{"name": "caf\xe9", "layers": []}')
+
+
+def _deep_json(tmp: Path) -> None:
+    (tmp / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+
+
+def _deep_toml(tmp: Path) -> None:
+    (tmp / "deep.toml").write_text('name = "d"\nx = ' + "[" * 50_000 + "]" * 50_000 + "\n")
+
+
+def _recipe_named_outside(tmp: Path) -> None:
+    (tmp / "r.toml").write_text('name = "../../escaped"\n[budget]\ntrials = 1\n')
+
+
+def _target_named_outside(tmp: Path) -> None:
+    _target_missing_field(tmp)
+    text = (tmp / "board.toml").read_text().replace('"my-board"', '"../../escaped"')
+    (tmp / "board.toml").write_text(text + "dsp = 220\n")
+
+
+def _crafted_study(tmp: Path) -> None:
+    """A study whose stored target name would make `hwprune worker` write outside its tmp."""
+    import optuna
+
+    from hwprune.recipe import Recipe
+    from hwprune.resources import resource_dir
+
+    toml = (resource_dir("targets") / "pynq-z2.toml").read_text()
+    study = optuna.create_study(storage=f"sqlite:///{tmp}/s.db", study_name="crafted")
+    study.set_user_attr("recipe", Recipe().to_dict())
+    study.set_user_attr("target", "../../../escaped")
+    study.set_user_attr("target_toml", toml.replace('name = "pynq-z2"', ""))
+
+
+def _checkpoint_with_code(tmp: Path) -> None:
+    import torch
+
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (os.system, (f"touch {tmp}/pwned",))
+
+    torch.save({"fc0.weight": torch.zeros(2), "evil": Evil()}, tmp / "evil.pt")
+
+
+def _cyclic_onnx(tmp: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in ("s1", "z0", "b8")]
+    q = helper.make_node(
+        "Quant", ["x", "s1", "z0", "b8"], ["q"], domain="qonnx.custom_op.general", signed=0,
+        narrow=0, rounding_mode="ROUND",
+    )  # fmt: skip
+    add = helper.make_node("Add", ["q", "y"], ["t"])  # y is made from t: a cycle
+    relu = helper.make_node("Relu", ["t"], ["y"])
+    graph = helper.make_graph([q, add, relu], "cyclic", [x], [y], initializer=inits)
+    opsets = [helper.make_opsetid("", 13), helper.make_opsetid("qonnx.custom_op.general", 1)]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), tmp / "cyclic.onnx")
+
+
+def _a_folder_named_toml(tmp: Path) -> None:
+    (tmp / "dir.toml").mkdir()
+
+
+def _qonnx_model(tmp: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from export_models import quant_model
+    finally:
+        sys.path.pop(0)
+    from hwprune.export.qonnx import export_brevitas
+
+    model, shape = quant_model("mlp-digits", steps=1)
+    export_brevitas(model, (1, *shape), tmp / "m.onnx")
+
+
+def _qonnx_model_and_readonly(tmp: Path) -> None:
+    _qonnx_model(tmp)
+    _readonly(tmp)
+
+
+def _corrupt_run_json(tmp: Path) -> None:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "run.json").write_text('{"study": ')
+
+
+_NO_CODE = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+
 # ------------------------------------------------------------------------------- the table
 
 S = ("search", "--quiet", "--trials", "1", "--epochs", "1", "--final-epochs", "1", "--no-export")
@@ -231,8 +334,9 @@ CASES: list[Case] = [
     ),
     Case(
         "impossible-budget",
-        (*S, "--target", "pynq-z1", "--max-lut", "50", "--out", "{tmp}/r"),
+        ("search", "--trials", "2", "--target", "pynq-z1", "--max-lut", "50", "--out", "{tmp}/r"),
         r"lut|budget|fit|feasible",
+        one_line=True,
     ),
     Case(
         "missing-dataset-files",
@@ -335,6 +439,128 @@ CASES: list[Case] = [
         r"broken\.onnx|onnx",
         _bad_onnx,
     ),
+    # ---- issue 16: names that would become paths outside the intended folder
+    Case(
+        "study-name-climbs-out",
+        (*S, "--study-name", "../../escaped"),
+        r"study name",
+        absent=("../escaped", "../../escaped", "runs"),
+    ),
+    Case(
+        "study-name-absolute",
+        (*S, "--study-name", "{tmp}/abs/escaped"),
+        r"study name",
+        absent=("abs", "runs"),
+    ),
+    Case(
+        "recipe-name-climbs-out",
+        ("search", "--quiet", "--recipe", "{tmp}/r.toml"),
+        r"recipe name",
+        _recipe_named_outside,
+        absent=("runs", "../escaped-pynq-z2"),
+    ),
+    Case(
+        "target-name-climbs-out",
+        ("targets", "--target-file", "{tmp}/board.toml"),
+        r"target name",
+        _target_named_outside,
+    ),
+    Case(
+        "target-argument-climbs-out",
+        (*S, "--target", "../no/such/board", "--out", "{tmp}/r"),
+        r"unknown target",
+    ),
+    Case(
+        "worker-of-a-study-with-a-crafted-target-name",
+        ("worker", "--storage", "sqlite:///{tmp}/s.db", "--study", "crafted", "--out", "{tmp}/w"),
+        r"target name",
+        _crafted_study,
+    ),
+    # ---- a checkpoint with code in it is refused, even when torch is told to allow it
+    Case(
+        "checkpoint-with-code",
+        (*S, "--set", "checkpoint={tmp}/evil.pt", "--out", "{tmp}/r"),
+        r"evil\.pt",
+        _checkpoint_with_code,
+        env=_NO_CODE,
+        absent=("pwned",),
+    ),
+    # ---- passwords never printed, in any form
+    Case(
+        "storage-password-with-slash",
+        (*S, "--storage", "postgresql://hw:se/cret@127.0.0.1:9/none", "--out", "{tmp}/r"),
+        r"storage|connect",
+        forbid=("se/cret", "cret@"),
+    ),
+    Case(
+        "storage-password-in-query",
+        (
+            *S,
+            "--storage",
+            "postgresql://hw@127.0.0.1:9/none?password=topsecret",
+            "--out",
+            "{tmp}/r",
+        ),
+        r"storage|connect",
+        forbid=("topsecret",),
+    ),
+    # ---- malformed or absurd input
+    Case("negative-seed", (*S, "--seed", "-1", "--out", "{tmp}/r"), r"seed"),
+    Case(
+        "trial-count-overflow",
+        ("search", "--trials", "99999999999999999999999", "--out", "{tmp}/r"),
+        r"trials",
+    ),
+    Case("absurd-width", (*S, "--set", "width_mult=1e9", "--out", "{tmp}/r"), r"width_mult"),
+    Case(
+        "sixteen-bit-head-weights",
+        (*S, "--set", "space.head_wbits=16", "--out", "{tmp}/r"),
+        r"head_wbits|bits",
+    ),
+    Case(
+        "channel-step-above-parent",
+        (*S, "--set", "space.channel_step=100000", "--out", "{tmp}/r"),
+        r"channel_step",
+    ),
+    Case(
+        "non-utf8-target-file",
+        ("targets", "--target-file", "{tmp}/latin.toml"),
+        r"UTF-8",
+        _latin1_files,
+    ),
+    Case(
+        "non-utf8-recipe-file",
+        (*S, "--recipe", "{tmp}/latin.toml", "--out", "{tmp}/r"),
+        r"UTF-8",
+        _latin1_files,
+    ),
+    Case("non-utf8-design-file", ("estimate", "{tmp}/latin.json"), r"UTF-8", _latin1_files),
+    Case("deeply-nested-design", ("estimate", "{tmp}/deep.json"), r"nested|deep", _deep_json),
+    Case(
+        "deeply-nested-recipe",
+        (*S, "--recipe", "{tmp}/deep.toml", "--out", "{tmp}/r"),
+        r"nested|TOML|deep",
+        _deep_toml,
+    ),
+    Case("cyclic-onnx-graph", ("estimate", "{tmp}/cyclic.onnx"), r"cycle", _cyclic_onnx),
+    Case(
+        "recipe-is-a-folder",
+        (*S, "--recipe", "{tmp}/dir.toml", "--out", "{tmp}/r"),
+        r"recipe|dir\.toml",
+        _a_folder_named_toml,
+    ),
+    Case(
+        "export-into-read-only-parent",
+        ("export", "{tmp}/m.onnx", "--no-csim", "--out", "{ro}"),
+        r"write|permission|not permitted|read-only",
+        _qonnx_model_and_readonly,
+    ),
+    Case(
+        "export-run-with-corrupt-run-json",
+        ("export", "--run", "{tmp}/run"),
+        r"run\.json|run file|JSON",
+        _corrupt_run_json,
+    ),
 ]
 
 
@@ -354,7 +580,7 @@ def _expand(arg: str, tmp: Path, run: Path) -> str:
 
 
 def test_enough_cases() -> None:
-    assert len(CASES) >= 20
+    assert len(CASES) >= 55
     assert len({c.id for c in CASES}) == len(CASES)
 
 
@@ -371,6 +597,7 @@ def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
         **case.env,
         "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p),
     }
+    around = sorted(p.name for p in tmp_path.parent.iterdir())
     res = subprocess.run(
         [sys.executable, "-m", "hwprune", *args],
         capture_output=True,
@@ -380,6 +607,12 @@ def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
         cwd=tmp_path,
     )
     err = res.stderr.strip()
+    # nothing written outside the case's folder, nothing that should not be there
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == around, f"{case.id}: wrote outside"
+    for rel in case.absent:
+        assert not (tmp_path / rel).exists(), f"{case.id}: {rel} was created"
+    for secret in case.forbid:
+        assert secret not in res.stderr + res.stdout, f"{case.id}: {secret!r} was printed"
     assert "Traceback" not in res.stderr, f"{case.id}: traceback\n{res.stderr[-3000:]}"
     assert res.returncode == 2, f"{case.id}: exit {res.returncode}\n{res.stderr[-3000:]}"
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -387,6 +620,8 @@ def test_bad_input(case: Case, tmp_path: Path, good_run: Path) -> None:
     errors = [ln for ln in lines if ln.startswith("hwprune: error:")]
     assert len(errors) == 1, f"{case.id}: expected one error line, got\n{err}"
     assert lines[-1] == errors[0], f"{case.id}: the error must be the last line\n{err}"
+    if case.one_line:
+        assert len(lines) == 1 and not res.stdout.strip(), f"{case.id}: more than the error\n{err}"
     msg = errors[0][len("hwprune: error:") :].strip()
     assert re.search(case.problem, msg, re.IGNORECASE), f"{case.id}: problem not named: {msg}"
     assert FIX_WORDS.search(msg), f"{case.id}: no fix suggested: {msg}"

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 
 from hwprune.errors import ConfigError
 from hwprune.recipe import Recipe, load_recipe  # noqa: F401  (load_recipe: the doctest)
-from hwprune.search.space import Candidate, SearchSpace
+from hwprune.search.space import Candidate, SearchSpace, make_design
 
 logger = logging.getLogger("hwprune.search")
 
@@ -90,6 +91,8 @@ def build_workbench(
         torch.set_num_threads(recipe.budget.threads)
     torch.manual_seed(recipe.seed)
     data = load_dataset(recipe.dataset, recipe.data_dir or None, seed=recipe.seed)
+    if ":" not in recipe.model and getattr(target, "kind", "fpga") == "fpga":
+        _check_reachable(recipe, target, data)  # before minutes of parent training
     t0 = time.perf_counter()
     spec, parent = _load_parent(recipe, data, cache_dir)
     parent.eval()
@@ -115,6 +118,55 @@ def build_workbench(
     return Workbench(
         recipe, target, data, spec, parent, val_acc, test_acc, space, example, parent_s, device
     )
+
+
+#: how far above a --max-* limit the smallest design must be before the search refuses to
+#: start (the proof assumes resources grow with channels and bits, so it keeps a margin)
+_UNREACHABLE_MARGIN = 2.0
+
+
+def _check_reachable(recipe: Recipe, target: Any, data: Any) -> None:
+    """Raise :class:`InfeasibleError` before any training when even the smallest design of
+    the space, most folded, needs more than twice a ``--max-lut/ff/bram18/dsp`` limit.
+
+    The smallest design takes every layer's lowest channel count; each resource is taken at
+    its least over the uniform bit widths the space offers. The space itself is built here
+    too, so its errors (a channel floor or step above a layer's width) come first as well.
+    """
+    from hwprune.errors import InfeasibleError
+    from hwprune.estimate import estimate
+    from hwprune.models import get_spec
+
+    c = recipe.constraints
+    limits = {k: getattr(c, f"max_{k}") for k in ("lut", "ff", "bram18", "dsp")}
+    spec = get_spec(recipe.model, data.input_shape, data.num_classes, width_mult=recipe.width_mult)
+    space = SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, recipe)
+    if not any(v > 0 for v in limits.values()):
+        return
+    n = space.num_quant
+    channels = tuple(ch[0] for ch in space.channel_choices)
+    least: dict[str, float] = {}
+    for b in sorted(set(space.wbits) | set(space.abits)):
+        wb = min(space.wbits, key=lambda x: abs(x - b))
+        ab = min(space.abits, key=lambda x: abs(x - b))
+        hb = min(space.head_wbits, key=lambda x: abs(x - b))
+        cand = Candidate(channels, (wb,) * (n - 1) + (hb,), (ab,) * (n - 1) + (None,))
+        design = make_design(spec, cand, recipe.space.input_bits, "smallest")
+        try:
+            est = estimate(design, target, fps=1e-3)
+        except Exception as exc:  # noqa: BLE001 - no proof; the trials will price the designs
+            logger.debug("no reachability check (%s)", exc)
+            return
+        for key in limits:
+            least[key] = min(least.get(key, math.inf), float(getattr(est, key, 0.0) or 0.0))
+    for key, limit in limits.items():
+        if limit > 0 and least[key] > _UNREACHABLE_MARGIN * limit:
+            raise InfeasibleError(
+                f"--max-{key} {limit:g} cannot be met: even the smallest design of the space "
+                f"(channels {list(channels)}, fewest bits, most folded) needs {least[key]:,.0f} "
+                f"{key.upper()} on {getattr(target, 'name', 'the target')}; relax --max-{key} "
+                "or lower space.min_channels"
+            )
 
 
 def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
