@@ -61,9 +61,14 @@ def test_cnn_export_simulated_bit_exact_with_the_models_cycles(tmp_path):
     for k in sim.kernels:  # every kernel, every frame: its loop count in the IR
         assert k["counted"] == k["model"], k
     model = {c["kernel"]: c["cost_model"] for c in res.cycles}
-    for k in sim.kernels:  # ... which is what the cost model prices
-        if model.get(k["kernel"]) is not None:
-            assert k["counted"] == model[k["kernel"]], k
+    for k in sim.kernels:  # ... which is what the cost model prices (the same numbers)
+        assert k["cost_model"] == model.get(k["kernel"]), k
+        if k["cost_model"] is None:
+            continue
+        if k["kind"] == "MaxPool":  # priced as finn-plus builds it (window + pool): slower
+            assert k["counted"] <= k["cost_model"], k
+        else:
+            assert k["counted"] == k["cost_model"], k
     log = (res.out_dir / "rtl" / "sim.log").read_text()
     assert "result=BIT-EXACT" in log and "cycles_match=yes" in log
     assert sim.interval is not None and sim.interval >= sim.max_cycles
@@ -104,16 +109,17 @@ def test_tiny_design_sim_yosys_and_ecp5_bitstream(tmp_path):
     assert design.stages[0].params["TMODE"] == 1
     sim = run_rtl_sim(design, tmp_path / "rtl", tmp_path / "golden")
     assert sim.bit_exact and sim.cycles_match, sim.log
-    rep = synthesize(tmp_path / "rtl", design, "ecp5", tmp_path / "synth")
-    assert rep["tool"] == "yosys" and "0.70" in rep["version"]
-    names = [k["kernel"] for k in rep["kernels"]]
-    assert names == design.kernel_names
-    fc0 = rep["kernels"][0]
-    fc1 = rep["kernels"][1]
+    xc7 = synthesize(tmp_path / "rtl", design, "xc7", tmp_path / "synth_xc7")
+    assert xc7["tool"] == "yosys" and "0.70" in xc7["version"] and "synth_xilinx" in xc7["script"]
+    assert [k["kernel"] for k in xc7["kernels"]] == design.kernel_names
+    assert all(k["lut"] > 0 and k["ff"] > 0 for k in xc7["kernels"])
+    doc = build_bitstream(design, graph, load_target("ulx3s-85f"), tmp_path, name="tiny")
+    rep = json.loads((tmp_path / "synth" / "report.json").read_text())  # the board's Yosys run
+    assert rep["family"] == "ecp5" and rep == doc["synth"]
+    fc0, fc1 = rep["kernels"][0], rep["kernels"][1]
     assert fc0["lut"] > 0 and fc0["ff"] > 0 and fc0["dsp"] == 0  # LUT products
     assert fc1["dsp"] >= 1  # products on MULT18X18D
     assert rep["total"]["lut"] >= sum(k["lut"] for k in rep["kernels"])
-    doc = build_bitstream(design, graph, load_target("ulx3s-85f"), tmp_path, name="tiny")
     bit = tmp_path / "bitstream" / "tiny.bit"
     assert bit.stat().st_size > 100_000
     assert doc["bitstream_header_part"] == "LFE5U-85F"

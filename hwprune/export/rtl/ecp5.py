@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hwprune.export.rtl.generate import TOP, RtlDesign
+from hwprune.export.rtl.synth import synthesize
 from hwprune.export.rtl.tools import RtlToolError, run_tool, tool_versions, yowasp
 from hwprune.resources import resource_dir
 
@@ -114,7 +115,7 @@ def _fmax(report: dict[str, Any]) -> tuple[float, str]:
 
 
 def _place_and_route(
-    rtl: Path, bit: Path, design: RtlDesign, clock: float, baud: int, seed: int
+    rtl: Path, bit: Path, synth_dir: Path, design: RtlDesign, clock: float, baud: int, seed: int
 ) -> dict[str, Any]:
     run_tool(
         [yowasp("ecppll"), "-i", "25", "-o", f"{clock:g}", "-n", "hwp_pll", "-f", "pll.v"],
@@ -122,13 +123,9 @@ def _place_and_route(
         log=None,
     )
     (rtl / "board_top.v").write_text(board_top(design, clock, baud))
-    sources = [f for f in design.files if f.endswith(".v")]
-    sources += ["hwp_uart.v", "pll.v", "board_top.v"]
-    script = (
-        f"read_verilog -defer {' '.join(sources)}; synth_ecp5 -top {BOARD_TOP} -json board.json"
-    )
     t0 = time.perf_counter()
-    run_tool([yowasp("yosys"), "-q", "-p", script], cwd=rtl, log=bit / "yosys.log")
+    rep = synthesize(rtl, design, "ecp5", synth_dir,
+                     board=(BOARD_TOP, ["hwp_uart.v", "pll.v", "board_top.v"]))  # fmt: skip
     t1 = time.perf_counter()
     shutil.move(str(rtl / "board.json"), str(bit / "board.json"))
     (bit / "ulx3s.lpf").write_text(lpf())
@@ -165,7 +162,8 @@ def _place_and_route(
         "fmax_mhz": fmax,
         "clock_net": net,
         "report": report,
-        "yosys_script": script,
+        "yosys_script": rep["script"],
+        "synth": rep,
         "yosys_s": t1 - t0,
         "nextpnr_s": t2 - t1,
     }
@@ -181,7 +179,8 @@ def build_bitstream(
     clock_mhz: float | None = None,
     seed: int = 1,
 ) -> dict[str, Any]:
-    """Build ``out/bitstream/<name>.bit`` and ``timing.json``; return the timing document."""
+    """Build ``out/bitstream/<name>.bit``, ``timing.json`` and ``out/synth/report.json`` (the
+    board's one Yosys run); return the timing document plus ``"synth"`` (the report)."""
     out = Path(out)
     rtl, bit = out / "rtl", out / "bitstream"
     bit.mkdir(parents=True, exist_ok=True)
@@ -191,7 +190,7 @@ def build_bitstream(
     tries = [want] + [c for c in CLOCKS_MHZ if c < want]
     runs = []
     for clock in tries:
-        run = _place_and_route(rtl, bit, design, clock, baud, seed)
+        run = _place_and_route(rtl, bit, out / "synth", design, clock, baud, seed)
         runs.append({k: run[k] for k in ("clock_mhz", "fmax_mhz")})
         if run["fmax_mhz"] >= clock:
             break
@@ -243,7 +242,7 @@ def build_bitstream(
     }
     (bit / "timing.json").write_text(json.dumps(doc, indent=2) + "\n")
     (bit / "README.md").write_text(_readme(doc, name))
-    return doc
+    return {**doc, "synth": run["synth"]}
 
 
 def _readme(doc: dict[str, Any], name: str) -> str:

@@ -40,6 +40,18 @@ class RtlFlowResult:
         return self.sim is None or bool(self.sim.bit_exact and self.sim.cycles_match)
 
 
+def _priced(graph: Any) -> dict[str, int] | None:
+    """The cost model's cycles per node of ``graph`` (None if it cannot price the graph)."""
+    try:
+        from hwprune.cost.fpga import node_cost
+        from hwprune.export.fold import to_ir
+
+        return {n.name: int(node_cost(n).cycles) for n in to_ir(graph).nodes}
+    except Exception as e:  # noqa: BLE001 -- the log then shows no cost-model column
+        log.warning("cost model cycles unavailable for the RTL log (%s)", e)
+        return None
+
+
 def resolve_level(level: str, target: Any) -> str:
     """``level`` with ``"auto"`` resolved for ``target``."""
     if level == "auto":
@@ -73,17 +85,17 @@ def run_rtl_flow(
     design = write_rtl(graph, out / "rtl")
     from hwprune.export.rtl.sim import run_rtl_sim
 
-    sim = run_rtl_sim(design, out / "rtl", golden or out / "golden")
+    sim = run_rtl_sim(design, out / "rtl", golden or out / "golden", cost_model=_priced(graph))
     (out / "rtl" / "sim.log").write_text(sim.log)
     if lvl == "sim":
         return RtlFlowResult(design, sim)
     from hwprune.export.rtl.synth import family_of, synthesize
 
     fam = family_of(target)
-    rep = synthesize(out / "rtl", design, fam, out / "synth")
-    bit = None
-    if lvl == "full" and fam == "ecp5":
+    if lvl == "full" and fam == "ecp5":  # one Yosys run: the board, counted per kernel
         from hwprune.export.rtl.ecp5 import build_bitstream
 
         bit = build_bitstream(design, graph, target, out, name=name, clock_mhz=clock_mhz)
-    return RtlFlowResult(design, sim, rep, bit)
+        return RtlFlowResult(design, sim, bit.pop("synth"), bit)
+    rep = synthesize(out / "rtl", design, fam, out / "synth")
+    return RtlFlowResult(design, sim, rep, None)

@@ -128,9 +128,16 @@ def _parse(out: str) -> dict[str, Any]:
 
 
 def run_rtl_sim(
-    design: RtlDesign, rtl_dir: str | Path, golden_dir: str | Path, seed: int = 1
+    design: RtlDesign,
+    rtl_dir: str | Path,
+    golden_dir: str | Path,
+    seed: int = 1,
+    cost_model: dict[str, int] | None = None,
 ) -> RtlSimResult:
-    """Build and run the testbench (random gaps/back-pressure, then ideal); see the module."""
+    """Build and run the testbench (random gaps/back-pressure, then ideal); see the module.
+
+    ``cost_model``: the cost model's cycles per kernel name, logged next to the counts.
+    """
     rtl = Path(rtl_dir).resolve()
     golden = Path(golden_dir).resolve()
     t0 = time.perf_counter()
@@ -169,6 +176,7 @@ def run_rtl_sim(
                 "min": lo,
                 "max": hi,
                 "model": st.cycles,
+                "cost_model": (cost_model or {}).get(st.name),
             }
         )
     exact = (rnd.get("result") == "BIT-EXACT") and (ideal.get("result") == "BIT-EXACT")
@@ -200,12 +208,17 @@ def _sim_log(res: RtlSimResult, outs: dict[str, str]) -> str:
         "# run 1: random input gaps and output back-pressure (30% each); run 2: ideal source/sink",
         f"# build {res.build_s:.1f} s, runs {res.run_s:.2f} s",
         "",
-        "# cycles per frame: kernel, kind, counted (every frame), model (node.cycles())",
+        "# cycles per frame: kernel, kind, counted in every frame, the kernel's loop count in",
+        "# the IR (node.cycles()), the cost model's cycles (hwprune.cost.fpga; '-': not a node",
+        "# of the cost model's graph). A max-pool is priced as finn-plus builds it (window",
+        "# generator + Pool_hls); hwprune's kernel takes one pixel per cycle, never more.",
     ]
     for k in res.kernels:
         ok = "ok" if k["counted"] == k["model"] else "DIFFERENT"
+        cm = "-" if k.get("cost_model") is None else str(k["cost_model"])
         lines.append(
-            f"{k['kernel']:<24} {k['kind']:<16} {k['counted']!s:>10} {k['model']:>10}  {ok}"
+            f"{k['kernel']:<24} {k['kind']:<16} {k['counted']!s:>10} {k['model']:>10} "
+            f"{cm:>10}  {ok}"
         )
     lines.append(f"cycles_match={'yes' if res.cycles_match else 'no'}")
     if res.interval is not None:

@@ -106,14 +106,33 @@ def _flat(name: str, mods: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 def synthesize(
-    rtl_dir: str | Path, design: RtlDesign, family: str, out_dir: str | Path
+    rtl_dir: str | Path,
+    design: RtlDesign,
+    family: str,
+    out_dir: str | Path,
+    *,
+    board: tuple[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Run Yosys on ``rtl_dir``; write and return ``out_dir/report.json``."""
+    """Run Yosys on ``rtl_dir``; write and return ``out_dir/report.json``.
+
+    ``board``: (top module, extra sources) of an ECP5 board wrapper: the whole board is
+    synthesized once, the report counts its ``hwprune_top``, and the flattened netlist is left
+    in ``rtl_dir/board.json`` for nextpnr.
+    """
     rtl = Path(rtl_dir).resolve()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sources = [f for f in design.files if f.endswith(".v")]
-    script = synth_script(family, sources)
+    if board is None:
+        script = synth_script(family, sources)
+    else:
+        top, extra = board
+        script = (
+            f"read_verilog -defer {' '.join(sources + extra)}; "
+            f"synth_ecp5 -top {top} -noflatten; tee -q -o stat.json stat -json; "
+            f"write_json -compat-int netlist.json; flatten; hierarchy -top {top}; "
+            "write_json board.json"
+        )
     t0 = time.perf_counter()
     run_tool([yowasp("yosys"), "-q", "-p", script], cwd=rtl, log=out / "yosys.log")
     secs = time.perf_counter() - t0
