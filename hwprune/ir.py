@@ -37,7 +37,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from hwprune.errors import ConfigError
 
@@ -626,8 +626,7 @@ class _Lowering:
         return f"{what}{k}"
 
 
-@dataclass(frozen=True)
-class _Quant:
+class _Quant(NamedTuple):
     """A conv/fc layer's bits, data kinds, given folding and multiplier resource."""
 
     wbits: int

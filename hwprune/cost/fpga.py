@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -501,7 +502,18 @@ def node_cost(node: Any, p: FpgaCostParams | None = None) -> NodeCost:
         >>> node_cost(LabelSelect("ls", 10, 16, pe=2)).cycles
         5
     """
-    return cost_function(node)(node, p or FpgaCostParams())
+    q = p or FpgaCostParams()
+    try:
+        return _cached_cost(node, q)
+    except TypeError:  # pragma: no cover - a node with an unhashable field
+        return cost_function(node)(node, q)
+
+
+@lru_cache(maxsize=65536)
+def _cached_cost(node: Any, p: FpgaCostParams) -> NodeCost:
+    """:func:`node_cost` of a (frozen, hashable) node: a search prices the same folded nodes
+    again and again."""
+    return cost_function(node)(node, p)
 
 
 def glue_cost(in_width: int, out_width: int, p: FpgaCostParams) -> tuple[float, float]:

@@ -115,6 +115,8 @@ class _Prepared:
 
     def __init__(self, tables: list[GroupTable], weights: np.ndarray):
         self.tables = tables
+        #: results of :func:`_fastest` per (budget, I/O cycles): a design priced again
+        self.fastest_memo: dict[tuple, tuple[list[int], bool, str | None]] = {}
         self.weights = weights
         wkey = self.wkey = ("w", weights.tobytes())
         self.cyc_list = [_cyc_list(t) for t in tables]
@@ -670,8 +672,12 @@ def fold(
         return _result(prep, choice, fits, binding, meets, fixed, weights)
 
     def fastest() -> FoldResult:
-        choice, fits, binding = _fastest(prep, budget, io)
-        return result(choice, fits, binding, None)
+        key = (budget.tobytes(), io)
+        hit = prep.fastest_memo.get(key)
+        if hit is None:
+            hit = prep.fastest_memo[key] = _fastest(prep, budget, io)
+        choice, fits, binding = hit
+        return result(list(choice), fits, binding, None)
 
     if mode == "fastest":
         return fastest()
