@@ -316,7 +316,9 @@ def test_disk_filling_up_mid_search_is_one_line_and_resumable(tmp_path: Path) ->
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["trials"]["complete"] == 6  # the cut-off trial did not use up the budget
+    counts = summary["trials"]
+    assert counts["complete"] == 6  # the cut-off trial did not use up the budget
+    assert counts["failed"] == 0 and counts["cut_off"] == 1  # the disk's fault, not the trial's
 
 
 # ------------------------------------------------------------------ 8. no silent success
