@@ -422,12 +422,17 @@ def _chosen(
     v = _find(info, "test_accuracy")
     if v is not None:
         updates["test_accuracy"] = v
-    # the trial's own per-layer table matches the totals the search chose by; best/'s estimate
-    # (after an export: of the lowered graph) only fills in when the trial has none
-    if not chosen.layers:
-        layers = _estimate_layers(_read_json(run / "best" / "estimate.json"))
-        if layers:
-            updates["layers"] = layers
+    # one source for the chosen design's numbers: best/estimate.json (after an export: the
+    # lowered graph's, whose accumulators are sized from the trained weights), which is also
+    # what summary.json's chosen hw holds; the trial's own table only when best/ has none
+    best_est = _read_json(run / "best" / "estimate.json")
+    layers = _estimate_layers(best_est)
+    if layers:
+        updates["layers"] = layers
+        updates["estimate"] = best_est
+        for key in ("fps", "latency_us", "lut", "ff", "bram18", "dsp"):
+            if _num(best_est.get(key)) is not None:
+                updates[key] = _num(best_est[key])
     design = _read_json(run / "best" / "design.json")
     if isinstance(design, Mapping) and design.get("layers"):
         updates["design"] = design
