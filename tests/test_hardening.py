@@ -19,6 +19,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -442,3 +443,44 @@ def test_rerun_of_a_finished_search_keeps_best_and_cleans_leftovers(tmp_path: Pa
     assert summary["chosen"]["test_accuracy"] is not None
     left = [p.name for p in [*out.iterdir(), *(out / "trials").iterdir()]]
     assert not [n for n in left if n.startswith(".tmp-")], left
+
+
+# ------------------------------------------------------------------ 1. short budgets are said
+def test_a_search_short_of_its_budget_is_not_success(tmp_path: Path) -> None:
+    import optuna
+
+    from hwprune.errors import IncompleteError
+    from hwprune.recipe import Recipe
+    from hwprune.runfolder import RunFolder
+    from hwprune.search.runner import _check_complete
+
+    study = optuna.create_study()
+    study.optimize(lambda t: 1.0, n_trials=1)
+    rec = Recipe().with_overrides({"budget.trials": 3})
+    run = RunFolder(tmp_path)
+    ok = SimpleNamespace(summary={"export": {"ok": True}})  # what _check_complete reads
+    with pytest.raises(IncompleteError, match=r"only 1 of 3 trials finished \(worker\(s\) 1"):
+        _check_complete(study, rec, run, ok, 1.0, [1])
+    timed = rec.with_overrides({"budget.timeout": 5})
+    _check_complete(study, timed, run, ok, 6.0, [])  # the time budget ran out: said, exit 0
+    study.optimize(lambda t: 1.0, n_trials=2)
+    bad = SimpleNamespace(summary={"export": {"ok": False, "error": "g++ missing"}})
+    with pytest.raises(IncompleteError, match="export of the chosen design failed"):
+        _check_complete(study, rec, run, bad, 1.0, [])
+    _check_complete(study, rec, run, ok, 1.0, [])
+
+
+@pytest.mark.slow
+def test_two_local_workers_run_the_whole_budget_once(tmp_path: Path) -> None:
+    """`search --workers 2` with queued warm-start trials: the full budget, no double claims."""
+    out = tmp_path / "run"
+    cmd = _search_cmd(out, "--workers", "2", "--trials", "6", "--final-epochs", "1")
+    cmd += ["--set", "parent.epochs=1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=400)
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = json.loads((out / "summary.json").read_text())["trials"]
+    assert counts["complete"] == 6 and counts["failed"] == 0, counts
+    for log in (out / "workers").glob("*.log"):
+        text = log.read_text()
+        assert "Traceback" not in text and "UpdateFinishedTrialError" not in text, text[-2000:]
