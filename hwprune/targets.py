@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,6 +85,23 @@ class FpgaTarget:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (JSON friendly)."""
         return asdict(self)
+
+    def link_cycles(self, frame_bits: int, clock_mhz: float | None = None) -> int:
+        """Fabric cycles to move ``frame_bits`` over the host link: ``io_width_bits`` per cycle
+        on a stream port; on a UART, whole bytes at ``link_baud`` with 10 line bits each.
+
+        Example:
+            >>> t = fpga_target_from_dict({"name": "u", "part": "x", "lut": 1, "ff": 1,
+            ...     "bram18": 1, "dsp": 0, "clock_mhz": 48, "io_width_bits": 8,
+            ...     "link": "uart", "link_baud": 3000000})
+            >>> t.link_cycles(64 * 8)  # 64 bytes: 640 line bits at 3 Mbaud = 213.3 us
+            10240
+        """
+        if self.link == "uart":
+            nbytes = -(-int(frame_bits) // 8)
+            clock = float(clock_mhz or self.clock_mhz)
+            return int(math.ceil(nbytes * 10 * clock * 1e6 / self.link_baud - 1e-9))
+        return -(-int(frame_bits) // self.io_width_bits)
 
 
 _INT_FIELDS = ("lut", "ff", "bram18", "dsp", "io_width_bits", "lutram", "uram", "link_baud")

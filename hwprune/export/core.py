@@ -303,7 +303,8 @@ def export_model(
             folded, work / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
         )
         write_golden(folded, x_int, res.layers, res.output, work / "golden")
-        write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
+        if getattr(tgt, "family", "") != "ecp5":  # FINN builds for AMD parts only
+            write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
         timings["generate_s"] = time.perf_counter() - t
 
         from hwprune.cost.fpga import node_cost

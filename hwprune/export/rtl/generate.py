@@ -253,7 +253,7 @@ def _stream_total(graph: IntGraph, dwc_name: str, by_name: dict[str, Any]) -> in
 
 
 def plan_rtl(
-    graph: IntGraph, out_dir: Path, thresholds: str = "auto", fifo_depth: int = 2
+    graph: IntGraph, out_dir: Path, thresholds: str = "auto", fifo_depth: int = 16
 ) -> RtlDesign:
     """Stages of the top (writing the ROM files into ``out_dir``)."""
     plan = plan_hls(graph)
@@ -356,11 +356,13 @@ def render_top(design: RtlDesign) -> str:
 
 
 def write_rtl(
-    graph: IntGraph, out_dir: str | Path, *, thresholds: str = "auto", fifo_depth: int = 2
+    graph: IntGraph, out_dir: str | Path, *, thresholds: str = "auto", fifo_depth: int = 16
 ) -> RtlDesign:
     """Write the Verilog design of ``graph`` into ``out_dir``: kernels, ``top.v``, ROMs.
 
     ``thresholds``: "auto" (binary search from 16 thresholds per row), "parallel" or "binary".
+    ``fifo_depth``: words per FIFO between kernels; 16 (one ECP5 DPR16X4 / Xilinx LUTRAM deep)
+    absorbs the sliding window's bursts, so that a frame leaves every slowest-kernel cycles.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
