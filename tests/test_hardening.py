@@ -474,13 +474,13 @@ def test_a_search_short_of_its_budget_is_not_success(tmp_path: Path) -> None:
 def test_two_local_workers_run_the_whole_budget_once(tmp_path: Path) -> None:
     """`search --workers 2` with queued warm-start trials: the full budget, no double claims."""
     out = tmp_path / "run"
-    cmd = _search_cmd(out, "--workers", "2", "--trials", "6", "--final-epochs", "1")
+    cmd = _search_cmd(out, "--workers", "2", "--trials", "4", "--final-epochs", "1")
     cmd += ["--set", "parent.epochs=1"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=400)
     assert res.returncode == 0, res.stderr[-3000:]
     counts = json.loads((out / "summary.json").read_text())["trials"]
-    assert counts["complete"] == 6 and counts["failed"] == 0, counts
+    assert counts["complete"] == 4 and counts["failed"] == 0, counts
     for log in (out / "workers").glob("*.log"):
         text = log.read_text()
         assert "Traceback" not in text and "UpdateFinishedTrialError" not in text, text[-2000:]
