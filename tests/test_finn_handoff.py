@@ -146,7 +146,8 @@ def test_bnn_pynq_cnv(tmp_path, finn):
 
 
 def test_depthwise_convolution(tmp_path, finn):
-    """A depthwise conv (FINN's VVAU with its depthwise window), a 1x1 conv and a pool."""
+    """A depthwise conv at stride 2 and SIMD < channels (FINN's VVAU with its depthwise
+    window, which replays each window per channel fold), a 1x1 conv and a pool."""
     import torch
     from torch import nn
 
@@ -157,7 +158,7 @@ def test_depthwise_convolution(tmp_path, finn):
         nn.Conv2d(1, 8, 3, padding=1, bias=False),
         nn.BatchNorm2d(8),
         nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False),
         nn.BatchNorm2d(8),
         nn.ReLU(),
         nn.Conv2d(8, 16, 1, bias=False),
@@ -165,7 +166,7 @@ def test_depthwise_convolution(tmp_path, finn):
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(16 * 16, 10, bias=False),
+        nn.Linear(16 * 2 * 2, 10, bias=False),
     )
     q = to_brevitas(net, [4, 2, 3, 4], [2, 3, 2, None], 16.0)
     q.train()

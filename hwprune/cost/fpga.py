@@ -410,9 +410,15 @@ def swg_cycles(n: Any) -> Num:
     cf = n.channels // n.simd
     buf_min = ((n.kernel - 1) * wp + n.kernel) * cf
     k2 = n.kernel * n.kernel
+    # a depthwise window replays each window once per channel fold and reads the rows a
+    # stride skips (FINN's RTL generator; both terms vanish at stride 1 or SIMD = channels)
+    dw = 1 if getattr(n, "depthwise", False) else 0
+    s1 = n.stride - 1
+    extra = dw * (ow * s1 * (cf - 1))
+    tail = dw * (s1 * wp * cf)
     if isinstance(cf, np.ndarray):
-        return buf_min + oh * np.maximum(ow * k2 * cf, n.stride * wp * cf)
-    return buf_min + oh * max(ow * k2 * cf, n.stride * wp * cf)
+        return buf_min + oh * (np.maximum(ow * k2 * cf, n.stride * wp * cf) + extra) + tail
+    return buf_min + oh * (max(ow * k2 * cf, n.stride * wp * cf) + extra) + tail
 
 
 def swg_cost(n: Any, p: FpgaCostParams) -> NodeCost:
