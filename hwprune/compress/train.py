@@ -19,8 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -541,16 +539,10 @@ def train_parent(
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
+    from hwprune.atomic import atomic_torch_save  # its .tmp- names are cleaned after a crash
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(obj, f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_torch_save(obj, path)
     except OSError as exc:
         raise StorageError(
             f"cannot write the parent cache '{path}' ({exc.strerror}); choose a writable cache "

@@ -482,6 +482,7 @@ def _clean_stale_temporaries(run: RunFolder) -> None:
         finals={"best", "run.json", "pareto.json", "summary.json", "trials"},
     )
     n += clean_stale_temps(run.root)
+    n += clean_stale_temps(run.parent_dir, older_than_s=0.0)  # a parent save cut by SIGKILL
     if n:
         logger.info("removed %d temporary file(s) left by an earlier run that was killed", n)
 
