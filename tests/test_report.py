@@ -609,6 +609,7 @@ def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
         assert ch["trial"] == full["chosen"]["trial"]
         assert ch["test_accuracy"] == pytest.approx(full["chosen"]["test_accuracy"])
         assert ch["lut"] == pytest.approx(full["chosen"]["hw"]["lut"])
+        assert ch["binding"] == full["chosen"]["hw"]["binding"]  # the cost model's word
         mvau = [r for r in ch["layers"] if r["compute"]]
         assert [r["channels"] for r in mvau[:-1]] == full["chosen"]["channels"]
         assert [r["wbits"] for r in mvau] == full["chosen"]["wbits"]

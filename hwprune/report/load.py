@@ -433,6 +433,8 @@ def _chosen(
         for key in ("fps", "latency_us", "lut", "ff", "bram18", "dsp"):
             if _num(best_est.get(key)) is not None:
                 updates[key] = _num(best_est[key])
+        # ``binding`` stays the trial's: best/'s estimate prices a fixed folding, so it has no
+        # word on what stopped a faster one (Estimate.binding is None there)
     design = _read_json(run / "best" / "design.json")
     if isinstance(design, Mapping) and design.get("layers"):
         updates["design"] = design
