@@ -294,9 +294,9 @@ def test_estimate_is_fast() -> None:
     }
     estimate_gpu(design, t)
     n = 200
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the machine may be shared with other jobs
     for _ in range(n):
         estimate_gpu(design, t)
-    per_call_ms = (time.perf_counter() - t0) / n * 1e3
+    per_call_ms = (time.process_time() - t0) / n * 1e3
     assert per_call_ms < 1.0, per_call_ms
     assert math.isfinite(estimate_gpu(design, t).latency_us)
