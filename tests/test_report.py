@@ -913,11 +913,11 @@ def test_html_escapes_what_a_study_holds(tmp_path: Path) -> None:
     [(True, "bit-exact"), (False, "NOT bit-exact"), (None, "not run")],
 )
 def test_export_verdict_as_the_search_records_it(
-    tmp_path: Path, csim: bool | None, shown: str
+    tmp_path: Path, run_dir: Path, csim: bool | None, shown: str
 ) -> None:
     """Without a csim.log, the search's ``export.csim`` (the C simulation's verdict, or null
     when it did not run) is what the report shows."""
-    run = make_run(tmp_path / "run", n_trials=8)
+    run = Path(shutil.copytree(run_dir, tmp_path / "run"))
     (run / "best" / "csim.log").unlink()
     summary = json.loads((run / "summary.json").read_text())
     summary["export"] = {"ok": True, "dir": str(run / "best"), "bit_exact": True, "csim": csim}
