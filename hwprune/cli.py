@@ -61,21 +61,34 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+#: the exit code click gives a Ctrl-C
+_INTERRUPTED = 130
+_INTERRUPT_MESSAGE = (
+    "interrupted before the work was complete; finished work is kept, re-run the same "
+    "command to resume"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     # brevitas announces an optional CUDA kernel package on import; nothing for a user to act on
     warnings.filterwarnings("ignore", message="fast_hadamard_transform")
     try:
-        app(args=argv, standalone_mode=False)
+        # outside standalone mode click *returns* the exit code of ``typer.Exit`` and of a
+        # Ctrl-C (which it turns into Exit(130)); dropping it would exit 0 after an interrupt
+        code = app(args=argv, standalone_mode=False)
+        if code == _INTERRUPTED:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            sys.exit(code)
     except HwpruneError as exc:
         fail(str(exc))
     except typer.Exit as exc:
+        if exc.exit_code == _INTERRUPTED:
+            fail(_INTERRUPT_MESSAGE)
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        fail(
-            "interrupted before the work was complete; finished work is kept, re-run the same "
-            "command to resume"
-        )
+        fail(_INTERRUPT_MESSAGE)
     except RecursionError:
         fail("an input is nested too deeply (a cyclic or absurdly deep file?); check the input")
     except MemoryError:
@@ -85,10 +98,33 @@ def main(argv: list[str] | None = None) -> None:
         hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
         fail(f"{exc.format_message().rstrip('.')}{hint}")
     except Exception as exc:
-        message = disk_message(exc)
+        message = disk_message(exc) or path_message(exc)
         if message is None:
             raise
         fail(message)
+
+
+def path_message(exc: BaseException) -> str | None:
+    """One line for an :class:`OSError` about a named path (too long, not a folder, ...).
+
+    Example:
+        >>> import errno
+        >>> path_message(OSError(errno.ENAMETOOLONG, "File name too long", "a" * 300))[:40]
+        "cannot use 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    """
+    seen: set[int] = set()
+    err: BaseException | None = exc
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.filename:
+            name = str(err.filename)
+            shown = name if len(name) <= 120 else name[:60] + "..." + name[-40:]
+            return (
+                f"cannot use '{shown}': {err.strerror or type(err).__name__}; check the path "
+                "and its permissions"
+            )
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def disk_message(exc: BaseException) -> str | None:

@@ -555,6 +555,7 @@ CASES: list[Case] = [
         r"write|permission|not permitted|read-only",
         _qonnx_model_and_readonly,
     ),
+    Case("output-name-too-long", (*S, "--out", "{tmp}/" + "a" * 300), r"too long|a{20}"),
     Case(
         "export-run-with-corrupt-run-json",
         ("export", "--run", "{tmp}/run"),
