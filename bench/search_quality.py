@@ -352,9 +352,10 @@ def to_markdown(results: dict[str, Any]) -> str:
         "are small (digits: 144 images, one image = 0.69 points), so 'within 0.5 points' means "
         "'no more misclassified validation images'.",
         "",
-        "hwprune's study starts with its warm start (the uniform designs that fit, W4A4 at "
-        "width ratios 1, 0.75, 0.5, 0.25, then W8A8 and W2A2 from the widest, at most "
-        "`study.warm_start` = 6, counted in its trial budget) and then samples with multi-"
+        "hwprune's study starts with its warm start (the uniform designs that fit, at most "
+        "`study.warm_start` = 6, counted in its trial budget: with LUTs among the objectives "
+        "W4A4, W2A2 and W1A1 at width ratios 1 and 0.5; with accuracy and frames/s only, W4A4 "
+        "at width ratios 1, 0.75, 0.5, 0.25, then W8A8 and W2A2) and then samples with multi-"
         "objective TPE; random search has no warm start. Trial n is fine-tuned with seed 1000 +"
         " n and every uniform baseline with seed 1000, so the warm start's first design (full "
         "width, W4A4) is the very fine-tune of that uniform baseline: the two points are equal,"

@@ -324,7 +324,7 @@ def test_warm_start_tries_feasible_uniform_designs_first(tmp_path, parent_cache)
     warm = [t for t in trials if t.user_attrs.get("warm_start")]
     assert [t.number for t in warm] == [0, 1, 2]
     expected: list = []  # the first three of the grid, in order, that the limit lets through
-    for ratio, bits in S.WARM_START_GRID:
+    for ratio, bits in S.warm_start_grid(r.objectives):
         cand = space.uniform(ratio, bits)
         hw = S.price(S.make_design(get_spec("mlp-digits"), cand, 8, "x"), target, r)[1]
         if hw["fits"] and hw["lut"] <= limit and cand not in expected:

@@ -69,9 +69,11 @@ from __future__ import annotations
 from hwprune.search.finish import finalize, print_front
 from hwprune.search.objective import (
     WARM_START_GRID,
+    WARM_START_GRID_COST,
     Objective,
     enqueue_warm_start,
     warm_start_candidates,
+    warm_start_grid,
 )
 from hwprune.search.pricing import (
     HW_KEYS,
@@ -130,6 +132,7 @@ __all__ = [
     "STATUS_OK",
     "STATUS_STOPPED",
     "WARM_START_GRID",
+    "WARM_START_GRID_COST",
     "WORKER_ATTR",
     "Candidate",
     "FrontPoint",
@@ -164,6 +167,7 @@ __all__ = [
     "trial_counts",
     "trial_records",
     "warm_start_candidates",
+    "warm_start_grid",
     "worker",
     "worst_values",
 ]

@@ -139,9 +139,35 @@ WARM_START_GRID: tuple[tuple[float, int], ...] = tuple(
     (r, b) for b in (4, 8, 2) for r in (1.0, 0.75, 0.5, 0.25)
 )
 
+#: the warm start when hardware is an objective too (LUT, BRAM18, DSP, FF or the device
+#: fraction): the accurate end (W4A4) and the cheap ends (W2A2, binary) at full and half
+#: width first, so the front starts out spanning accuracy and resources; then the rest
+WARM_START_GRID_COST: tuple[tuple[float, int], ...] = (
+    (1.0, 4),
+    (1.0, 2),
+    (1.0, 1),
+    (0.5, 4),
+    (0.5, 2),
+    (0.5, 1),
+    *((r, b) for b in (4, 2, 1, 8) for r in (0.75, 0.25)),
+    (1.0, 8),
+    (0.5, 8),
+)
+
+
+def warm_start_grid(objectives: Sequence[str]) -> tuple[tuple[float, int], ...]:
+    """The uniform designs a warm start tries for these objectives, in order.
+
+    Example:
+        >>> warm_start_grid(["accuracy", "fps"])[:2], warm_start_grid(["accuracy", "lut"])[:3]
+        (((1.0, 4), (0.75, 4)), ((1.0, 4), (1.0, 2), (1.0, 1)))
+    """
+    cost = {"lut", "ff", "bram18", "dsp", "util"}
+    return WARM_START_GRID_COST if cost & set(objectives) else WARM_START_GRID
+
 
 def warm_start_candidates(wb: Workbench, n: int) -> list[Candidate]:
-    """Up to ``n`` distinct uniform candidates (see :data:`WARM_START_GRID`) that fit.
+    """Up to ``n`` distinct uniform candidates (see :func:`warm_start_grid`) that fit.
 
     Each is priced first (milliseconds), so a warm start never spends a trial on a design the
     cost model already rejects.
@@ -155,7 +181,7 @@ def warm_start_candidates(wb: Workbench, n: int) -> list[Candidate]:
     """
     r = wb.recipe
     out: list[Candidate] = []
-    for ratio, bits in WARM_START_GRID:
+    for ratio, bits in warm_start_grid(r.objectives):
         if len(out) >= n:
             break
         cand = wb.space.uniform(ratio, bits)
