@@ -407,7 +407,8 @@ def load_recipe(
                 "or pass the path of a .toml file"
             )
     if not path.is_file():
-        raise ConfigError(f"recipe file '{path}' does not exist; check the path")
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"recipe file '{path}' {what}; check the path")
     from hwprune.safeload import read_user_text
 
     try:
@@ -594,6 +595,7 @@ def _check_ranges(obj: Any, prefix: str, source: str) -> None:
 
     if isinstance(obj, ParentConfig):
         positive("epochs")
+        at_most("epochs", MAX_EPOCHS)
         positive("lr")
         nonneg("bn_l1")
         one_of("optimizer", OPTIMIZERS)
