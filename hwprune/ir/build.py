@@ -1,0 +1,327 @@
+"""Design layers -> :class:`~hwprune.ir.graph.DataflowGraph` (:func:`build_ir`).
+
+Example:
+    >>> from hwprune.ir.build import build_ir
+    >>> [n.op for n in build_ir([{"op": "fc", "out": 2, "wbits": 2, "abits": 2}], (4,), 2).nodes]
+    ['MVAU']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from hwprune.errors import ConfigError
+from hwprune.ir.dtypes import (
+    RES_TYPES,
+    XNOR_DSP_ERROR,
+    accumulator_bits,
+    act_kind,
+    divisors,
+    weight_kind,
+)
+from hwprune.ir.graph import DataflowGraph
+from hwprune.ir.nodes import MVAU, VVAU, ComputeNode, LabelSelect, MaxPool, SlidingWindow
+
+
+def _as_int(
+    layer: Mapping[str, Any], key: str, i: int, default: Any = ..., minimum: int = 1
+) -> Any:
+    if key not in layer or layer[key] is None:
+        if default is ...:
+            raise ConfigError(f"layer {i} ({layer.get('op')}): missing '{key}'; add it")
+        return default
+    v = layer[key]
+    if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+        raise ConfigError(
+            f"layer {i} ({layer.get('op')}): '{key}' must be an integer >= {minimum}, got {v!r}"
+        )
+    return v
+
+
+def _check_fold(name: str, what: str, value: int | None, total: int, rule: str) -> int | None:
+    if value is None:
+        return None
+    if total % value != 0:
+        raise ConfigError(
+            f"{name}: {what}={value} is illegal: {rule} ({total} % {value} != 0); "
+            f"pick one of {list(divisors(total))}"
+        )
+    return value
+
+
+def build_ir(
+    layers: Sequence[Mapping[str, Any]],
+    input_shape: Sequence[int],
+    input_bits: int = 8,
+    name: str = "design",
+    label_select: bool = True,
+    input_kind: str = "uint",
+) -> DataflowGraph:
+    """Lower design layers to a :class:`DataflowGraph`.
+
+    Args:
+        layers: design layers (``conv``/``maxpool``/``fc`` dicts with ``wbits``/``abits`` and
+            optional ``pe``/``simd``/``res_type``); see the module docstring of
+            :mod:`hwprune.design`.
+        input_shape: ``(C, H, W)`` (or ``(N,)`` for a flat input).
+        input_bits: bits of the unsigned integer input values.
+        name: design name.
+        label_select: append an arg-max :class:`LabelSelect` after a final layer without
+            activation (``abits`` None), as FINN does for classifiers.
+        input_kind: ``"uint"`` (integer pixels, the default) or ``"bipolar"`` (a 1-bit +-1
+            input, as in BNN-PYNQ's binarized MNIST).
+
+    Given ``pe``/``simd`` values are checked: an illegal one raises :class:`ConfigError` naming
+    the divisibility rule. Folding left out stays 1 (the optimizer chooses it).
+
+    Example:
+        >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 1, "abits": 1, "pe": 16},
+        ...               {"op": "fc", "out": 10, "wbits": 1, "abits": None}], (1, 28, 28), 1)
+        >>> g.nodes[0].mw, g.nodes[0].pe, g.nodes[1].acc_bits
+        (784, 16, 7)
+    """
+    shape = _check_input(layers, input_shape, input_bits, input_kind)
+    st = _Lowering(*shape, bits=input_bits, kind=input_kind)
+    last_abits: Any = "unset"
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Mapping):
+            raise ConfigError(f'layer {i} must be an object such as {{"op": "fc", "out": 10}}')
+        op = layer.get("op")
+        if last_abits is None:
+            raise ConfigError(
+                f"layer {i} ({op}) follows a layer with abits null; only the last layer may "
+                "have no activation"
+            )
+        if op == "maxpool":
+            _add_maxpool(st, layer, i)
+            continue
+        if op not in ("conv", "fc"):
+            raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
+        q = _layer_quant(layer, i, st.kind)
+        if op == "conv":
+            _add_conv(st, layer, i, q)
+        else:
+            _add_fc(st, layer, i, q)
+        last_abits = q.abits
+        if q.abits is not None:
+            st.bits, st.kind = q.abits, act_kind(q.abits)
+    if last_abits == "unset":
+        raise ConfigError("the design has no conv or fc layer; add one")
+    if last_abits is None and label_select:
+        last = st.nodes[-1]
+        assert isinstance(last, (MVAU, VVAU))
+        labels = last.mh if isinstance(last, MVAU) else last.channels
+        st.nodes.append(LabelSelect("labelselect", labels, last.acc_bits))
+    return DataflowGraph(name, shape, input_bits, tuple(st.nodes), input_kind, st.fixed)
+
+
+def _check_input(
+    layers: Sequence[Any], input_shape: Sequence[int], input_bits: int, input_kind: str
+) -> tuple[int, int, int]:
+    """The input shape as ``(C, H, W)``, after checking the design's input description."""
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) == 1:
+        shape = (shape[0], 1, 1)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ConfigError(
+            f"input shape must be [C, H, W] of positive sizes, got {list(input_shape)}"
+        )
+    if not isinstance(input_bits, int) or not 1 <= input_bits <= 32:
+        raise ConfigError(f"input bits must be an integer in 1..32, got {input_bits!r}")
+    if not layers:
+        raise ConfigError("the design has no layers; add at least one 'fc' or 'conv'")
+    if input_kind not in ("uint", "bipolar") or (input_kind == "bipolar" and input_bits != 1):
+        raise ConfigError(f"input kind must be 'uint' or (1-bit) 'bipolar', got {input_kind!r}")
+    return shape[0], shape[1], shape[2]
+
+
+@dataclass
+class _Lowering:
+    """What :func:`build_ir` carries from layer to layer: the current map and data type."""
+
+    c: int
+    h: int
+    w: int
+    bits: int
+    kind: str
+    flat: bool = False
+    nodes: list[ComputeNode] = field(default_factory=list)
+    fixed: dict[str, dict[str, int]] = field(default_factory=dict)
+    count: dict[str, int] = field(default_factory=lambda: {"conv": 0, "fc": 0, "pool": 0})
+
+    def next_name(self, what: str) -> str:
+        k = self.count[what]
+        self.count[what] += 1
+        return f"{what}{k}"
+
+
+class _Quant(NamedTuple):
+    """A conv/fc layer's bits, data kinds, given folding and multiplier resource."""
+
+    wbits: int
+    wkind: str
+    abits: int | None
+    okind: str
+    pe: int | None
+    simd: int | None
+    res_type: str
+
+
+def _layer_quant(layer: Mapping[str, Any], i: int, in_kind: str) -> _Quant:
+    op = layer.get("op")
+    wbits = _as_int(layer, "wbits", i)
+    if wbits > 32:
+        raise ConfigError(f"layer {i}: wbits must be <= 32, got {wbits}")
+    abits = layer.get("abits", "missing")
+    if abits == "missing":
+        raise ConfigError(f"layer {i} ({op}): missing 'abits' (use null for the last layer)")
+    if abits is not None and (
+        not isinstance(abits, int) or isinstance(abits, bool) or not 1 <= abits <= 32
+    ):
+        raise ConfigError(f"layer {i} ({op}): 'abits' must be an integer in 1..32 or null")
+    wkind = weight_kind(wbits)
+    return _Quant(
+        wbits,
+        wkind,
+        abits,
+        act_kind(abits) if abits is not None else "int",
+        _as_int(layer, "pe", i, None),
+        _as_int(layer, "simd", i, None),
+        _res_type(layer, i, wkind == "bipolar" and in_kind == "bipolar"),
+    )
+
+
+def _add_maxpool(st: _Lowering, layer: Mapping[str, Any], i: int) -> None:
+    if st.flat:
+        raise ConfigError(f"layer {i}: maxpool after an fc layer is not supported")
+    k = _as_int(layer, "kernel", i)
+    if k > st.h or k > st.w:
+        raise ConfigError(f"layer {i}: maxpool kernel {k} is larger than the {st.h}x{st.w} map")
+    st.nodes.append(MaxPool(st.next_name("pool"), st.c, (st.h, st.w), k, st.bits, st.kind))
+    st.h, st.w = st.h // k, st.w // k
+
+
+def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
+    if st.flat:
+        raise ConfigError(f"layer {i}: conv after an fc layer is not supported")
+    c, h, w = st.c, st.h, st.w
+    out_ch = _as_int(layer, "out_ch", i)
+    k = _as_int(layer, "kernel", i)
+    stride = _as_int(layer, "stride", i, 1)
+    pad = _as_int(layer, "pad", i, 0, minimum=0)
+    groups = _as_int(layer, "groups", i, 1)
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if oh < 1 or ow < 1:
+        raise ConfigError(f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})")
+    cname = st.next_name("conv")
+    pe, simd = q.pe, q.simd
+    dot = (q.wbits, q.wkind, st.bits, st.kind)
+    if groups == 1:
+        mw = k * k * c
+        _check_fold(cname, "pe", pe, out_ch, "PE must divide the output channels")
+        _check_fold(cname, "simd", simd, mw, "SIMD must divide kernel*kernel*in_channels")
+        if not (k == 1 and stride == 1 and pad == 0):
+            sw_simd = simd if simd is not None and c % simd == 0 else 1
+            st.nodes.append(
+                SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, *dot[2:], simd=sw_simd)
+            )
+        acc = accumulator_bits(mw, *dot)
+        _record(st.fixed, cname, pe, simd)
+        st.nodes.append(
+            MVAU(
+                cname,
+                mw,
+                out_ch,
+                oh * ow,
+                *dot,
+                acc,
+                q.abits,
+                q.okind,
+                pe or 1,
+                simd or 1,
+                conv=True,
+                res_type=q.res_type,
+            )
+        )
+    elif groups == c and out_ch == c:
+        _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
+        _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
+        if simd not in (None, 1) and pe not in (None, c):
+            raise ConfigError(f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv")
+        st.nodes.append(
+            SlidingWindow(
+                f"{cname}_swg", c, (h, w), k, stride, pad, *dot[2:], simd=pe or 1, depthwise=True
+            )
+        )
+        acc = accumulator_bits(k * k, *dot)
+        _record(st.fixed, cname, pe, simd)
+        st.nodes.append(
+            VVAU(
+                cname,
+                c,
+                k,
+                oh * ow,
+                *dot,
+                acc,
+                q.abits,
+                q.okind,
+                pe or 1,
+                simd or 1,
+                res_type=q.res_type,
+            )
+        )
+    else:
+        raise ConfigError(
+            f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
+            f"(groups = in_ch = out_ch = {c})"
+        )
+    st.c, st.h, st.w = out_ch, oh, ow
+
+
+def _add_fc(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
+    out = _as_int(layer, "out", i)
+    mw = st.c * st.h * st.w
+    fname = st.next_name("fc")
+    _check_fold(fname, "pe", q.pe, out, "PE must divide the output neurons")
+    _check_fold(fname, "simd", q.simd, mw, "SIMD must divide the input length")
+    dot = (q.wbits, q.wkind, st.bits, st.kind)
+    acc = accumulator_bits(mw, *dot)
+    _record(st.fixed, fname, q.pe, q.simd)
+    st.nodes.append(
+        MVAU(
+            fname,
+            mw,
+            out,
+            1,
+            *dot,
+            acc,
+            q.abits,
+            q.okind,
+            q.pe or 1,
+            q.simd or 1,
+            res_type=q.res_type,
+        )
+    )
+    st.c, st.h, st.w, st.flat = out, 1, 1, True
+
+
+def _res_type(layer: Mapping[str, Any], i: int, xnor: bool) -> str:
+    """A layer's ``res_type`` (``"auto"`` when left out), checked."""
+    v = layer.get("res_type", "auto")
+    if v is None:
+        v = "auto"
+    if v not in RES_TYPES:
+        raise ConfigError(
+            f"layer {i} ({layer.get('op')}): 'res_type' must be one of {list(RES_TYPES)}, got {v!r}"
+        )
+    if v == "dsp" and xnor:
+        raise ConfigError(f"layer {i} ({layer.get('op')}): {XNOR_DSP_ERROR}")
+    return v
+
+
+def _record(fixed: dict[str, dict[str, int]], name: str, pe: int | None, simd: int | None) -> None:
+    given = {k: v for k, v in (("pe", pe), ("simd", simd)) if v is not None}
+    if given:
+        fixed[name] = given

@@ -1,0 +1,285 @@
+"""The IR's node kinds: one frozen dataclass per hardware block (see :mod:`hwprune.ir`).
+
+Example:
+    >>> from hwprune.ir.nodes import MaxPool
+    >>> MaxPool("p", 8, (4, 4), 2, 2, "uint").ofm
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hwprune.ir.dtypes import divisors
+
+
+@dataclass(frozen=True)
+class SlidingWindow:
+    """Sliding-window (im2col) generator: ``channels`` x ``ifm`` in, one ``k*k*channels`` window
+    per output pixel out; zero padding ``pad`` on each side is generated here.
+
+    ``simd`` channels per cycle (``simd | channels``); a depthwise window feeds a VVAU and must
+    have ``simd`` equal to that VVAU's ``pe``."""
+
+    name: str
+    channels: int
+    ifm: tuple[int, int]
+    kernel: int
+    stride: int
+    pad: int
+    bits: int
+    kind: str
+    simd: int = 1
+    depthwise: bool = False
+    ram_style: str = "auto"
+    op: ClassVar[str] = "SlidingWindow"
+
+    @property
+    def padded(self) -> tuple[int, int]:
+        return (self.ifm[0] + 2 * self.pad, self.ifm[1] + 2 * self.pad)
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        h, w = self.padded
+        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+
+    @property
+    def in_width(self) -> int:
+        return self.simd * self.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.simd * self.bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``simd | channels``)."""
+        return {"simd": divisors(self.channels)}
+
+
+class _DotProduct:
+    """What MVAU and VVAU share: XNOR-popcount for bipolar x bipolar, output bits."""
+
+    wkind: str
+    in_kind: str
+    acc_bits: int
+    out_bits: int | None
+
+    @property
+    def xnor(self) -> bool:
+        return self.wkind == "bipolar" and self.in_kind == "bipolar"
+
+    @property
+    def obits(self) -> int:
+        """Bits per output value (the accumulator when there is no activation)."""
+        return self.acc_bits if self.out_bits is None else self.out_bits
+
+
+@dataclass(frozen=True)
+class MVAU(_DotProduct):
+    """Matrix-vector-activation unit: ``mh x mw`` weights applied to ``n_vec`` input vectors.
+
+    ``pe | mh`` rows in parallel, ``simd | mw`` columns per cycle. ``out_bits=None`` means no
+    activation (the raw ``acc_bits`` accumulator goes out). ``res_type`` says what the products
+    are built from: ``"lut"``, ``"dsp"``, or ``"auto"`` (the folding optimizer chooses; priced
+    as is, the cost model's fixed rule applies, see :func:`hwprune.cost.fpga.res_type_of`)."""
+
+    name: str
+    mw: int
+    mh: int
+    n_vec: int
+    wbits: int
+    wkind: str
+    in_bits: int
+    in_kind: str
+    acc_bits: int
+    out_bits: int | None
+    out_kind: str
+    pe: int = 1
+    simd: int = 1
+    conv: bool = False
+    mem_style: str = "auto"
+    res_type: str = "auto"
+    weights: Any = field(default=None, compare=False, repr=False)
+    thresholds: Any = field(default=None, compare=False, repr=False)
+    op: ClassVar[str] = "MVAU"
+
+    @property
+    def in_width(self) -> int:
+        return self.simd * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.obits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | mh``, ``simd | mw``)."""
+        return {"pe": divisors(self.mh), "simd": divisors(self.mw)}
+
+
+@dataclass(frozen=True)
+class VVAU(_DotProduct):
+    """Depthwise convolution: per channel a ``kernel*kernel`` dot product, ``n_vec`` pixels.
+
+    ``pe | channels``; ``simd | kernel*kernel`` and ``simd > 1`` only when ``pe == channels``;
+    ``res_type`` as in :class:`MVAU`."""
+
+    name: str
+    channels: int
+    kernel: int
+    n_vec: int
+    wbits: int
+    wkind: str
+    in_bits: int
+    in_kind: str
+    acc_bits: int
+    out_bits: int | None
+    out_kind: str
+    pe: int = 1
+    simd: int = 1
+    mem_style: str = "auto"
+    res_type: str = "auto"
+    weights: Any = field(default=None, compare=False, repr=False)
+    thresholds: Any = field(default=None, compare=False, repr=False)
+    op: ClassVar[str] = "VVAU"
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.simd * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.obits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``, ``simd | kernel*kernel``;
+        ``simd > 1`` only with ``pe == channels``, see :meth:`legal`)."""
+        return {"pe": divisors(self.channels), "simd": divisors(self.kernel * self.kernel)}
+
+    def legal(self, pe: Any, simd: Any) -> Any:
+        """Whether ``(pe, simd)`` from :meth:`fold_space` may be combined (numbers or arrays)."""
+        return (simd == 1) | (pe == self.channels)
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """2D max pooling, window = stride = ``kernel``, all channels processed in parallel."""
+
+    name: str
+    channels: int
+    ifm: tuple[int, int]
+    kernel: int
+    bits: int
+    kind: str
+    op: ClassVar[str] = "MaxPool"
+
+    @property
+    def pe(self) -> int:
+        return self.channels
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        return (self.ifm[0] // self.kernel, self.ifm[1] // self.kernel)
+
+    @property
+    def in_width(self) -> int:
+        return self.channels * self.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.channels * self.bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Nothing to fold: all channels are processed in parallel."""
+        return {}
+
+
+@dataclass(frozen=True)
+class Thresholding:
+    """Standalone multi-threshold activation: ``channels`` x ``n_vec`` values of ``in_bits``."""
+
+    name: str
+    channels: int
+    n_vec: int
+    in_bits: int
+    out_bits: int
+    out_kind: str
+    pe: int = 1
+    thresholds: Any = field(default=None, compare=False, repr=False)
+    op: ClassVar[str] = "Thresholding"
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.out_bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``)."""
+        return {"pe": divisors(self.channels)}
+
+
+@dataclass(frozen=True)
+class LabelSelect:
+    """Arg-max over ``labels`` accumulators of ``in_bits`` (top-1 class index out)."""
+
+    name: str
+    labels: int
+    in_bits: int
+    pe: int = 1
+    op: ClassVar[str] = "LabelSelect"
+
+    @property
+    def out_bits(self) -> int:
+        return max(1, math.ceil(math.log2(self.labels)))
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.out_bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | labels``)."""
+        return {"pe": divisors(self.labels)}
+
+
+@dataclass(frozen=True)
+class FIFO:
+    """Stream FIFO between two nodes (``depth`` words of ``width`` bits)."""
+
+    name: str
+    width: int
+    depth: int = 32
+    op: ClassVar[str] = "FIFO"
+
+
+@dataclass(frozen=True)
+class WidthConverter:
+    """Stream data-width converter, inserted where a producer's and consumer's widths differ."""
+
+    name: str
+    in_width: int
+    out_width: int
+    op: ClassVar[str] = "WidthConverter"
+
+
+@dataclass(frozen=True)
+class DMA:
+    """DMA between memory and the accelerator: ``frame_bits`` per frame, ``width``-bit port."""
+
+    name: str
+    direction: str  # "in" | "out"
+    width: int
+    frame_bits: int
+    op: ClassVar[str] = "DMA"
+
+
+ComputeNode = SlidingWindow | MVAU | VVAU | MaxPool | Thresholding | LabelSelect
+GlueNode = FIFO | WidthConverter | DMA
+FOLDABLE = ("MVAU", "VVAU", "SlidingWindow", "Thresholding", "LabelSelect")
