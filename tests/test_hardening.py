@@ -484,3 +484,28 @@ def test_two_local_workers_run_the_whole_budget_once(tmp_path: Path) -> None:
     for log in (out / "workers").glob("*.log"):
         text = log.read_text()
         assert "Traceback" not in text and "UpdateFinishedTrialError" not in text, text[-2000:]
+
+
+@pytest.mark.slow
+def test_worker_pool_whose_workers_fail_is_not_success(tmp_path: Path) -> None:
+    """`hwprune worker --workers 2` on a study whose data is missing: both workers fail, and
+    the pool says so (exit 2) instead of reporting 0 trials done."""
+    import optuna
+
+    from hwprune.recipe import Recipe
+    from hwprune.resources import resource_dir
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/s.db", study_name="p")
+    recipe = {**Recipe().to_dict(), "dataset": "mnist", "data_dir": str(tmp_path / "none")}
+    study.set_user_attr("recipe", recipe)
+    study.set_user_attr("target", "pynq-z2")
+    study.set_user_attr("target_toml", (resource_dir("targets") / "pynq-z2.toml").read_text())
+    cmd = [
+        sys.executable, "-m", "hwprune", "worker", "--storage", f"sqlite:///{tmp_path}/s.db",
+        "--study", "p", "--out", str(tmp_path / "run"), "--workers", "2", "--quiet",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HWPRUNE_NO_DOWNLOAD": "1"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert "Traceback" not in res.stderr and res.returncode == 2, res.stderr[-3000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("hwprune: error: worker(s) 0, 1 of 2 failed"), res.stderr

@@ -676,6 +676,13 @@ def _worker_pool(
         heartbeat_s,
         grace_s,
     )
+    failed = [w.index for w in launched if w.process.returncode != 0]
+    if failed:
+        raise IncompleteError(
+            f"worker(s) {', '.join(map(str, failed))} of {workers} failed, see "
+            f"{run.root / 'workers'}; finished trials are kept, fix the cause and re-run the "
+            "same command to complete the budget"
+        )
     # what the workers ran (finished trials they tagged), not how much the study grew: the
     # growth also holds surplus placeholders, re-queued copies and other machines' trials
     ours = {_process_id(w.process.pid) for w in launched}
