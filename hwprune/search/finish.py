@@ -398,8 +398,19 @@ def _reusable_best(
     exp = prev.get("export")
     if not same or (export and not (isinstance(exp, dict) and exp.get("ok"))):
         return None
+    if export and not _export_still_there(best, exp):
+        return None
     hw = _best_hw(best / "estimate.json", chosen.hw, wb.target)
     return final, (exp if export else None), hw
+
+
+def _export_still_there(best: Path, exp: Mapping[str, Any]) -> bool:
+    """Whether the export recorded in ``exp`` is still whole in ``best`` (nobody deleted it)."""
+    files = exp.get("files")
+    if isinstance(files, Mapping):  # GPU bundle: the files it listed
+        paths = [Path(v) for v in files.values() if isinstance(v, str)]
+        return all(p.exists() for p in paths)
+    return all((best / n).exists() for n in ("model.qonnx.onnx", "dataflow.json", "hls"))
 
 
 def _write_best(
