@@ -526,10 +526,11 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
 
     ``record_heartbeat`` appends one ``hwprune:heartbeat`` system attribute (the writer's Unix
     time) to the journal; ``_get_stale_trial_ids`` returns the RUNNING trials whose last
-    heartbeat is older than ``grace_period`` by this machine's clock. Trials that never recorded
-    a heartbeat are left alone, as Optuna's RDB storage does. Optuna's ``study.optimize`` drives
-    it exactly like an RDB storage with heartbeats: it fails stale trials before each new trial
-    (running the stale-trial callback, which re-queues them) and beats while a trial runs.
+    heartbeat is older than ``grace_period`` by this machine's clock; a trial that never
+    recorded a heartbeat counts from its start (its worker died before the first beat).
+    Optuna's ``study.optimize`` drives it exactly like an RDB storage with heartbeats: it fails
+    stale trials before each new trial (running the stale-trial callback, which re-queues
+    them) and beats while a trial runs.
 
     Example:
         >>> import tempfile
@@ -573,6 +574,10 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
+            if beat is None and trial.datetime_start is not None:
+                # a live worker beats within heartbeat_interval of the start; one killed before
+                # its first beat would otherwise stay RUNNING forever (and its budget with it)
+                beat = trial.datetime_start.timestamp()  # naive local time, as Optuna gives
             if beat is not None and now - float(beat) > grace:
                 stale.append(trial._trial_id)
         return stale

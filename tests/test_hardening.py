@@ -509,3 +509,22 @@ def test_worker_pool_whose_workers_fail_is_not_success(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr and res.returncode == 2, res.stderr[-3000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("hwprune: error: worker(s) 0, 1 of 2 failed"), res.stderr
+
+
+def test_journal_trial_killed_before_its_first_heartbeat_is_requeued(tmp_path: Path) -> None:
+    """A worker SIGKILLed between claiming a trial and its first heartbeat left the trial
+    RUNNING forever on a journal (the other workers then waited for it without end)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from hwprune.storage import open_storage
+
+    url = f"journal://{tmp_path}/study.log"
+    study = optuna.create_study(storage=open_storage(url, heartbeat_interval=1, grace_period=2))
+    study.enqueue_trial({"x": 0.5})
+    orphan = study.ask()  # claimed, then its process "dies": no heartbeat ever
+    assert orphan.number == 0
+    time.sleep(2.5)
+    optuna.storages.fail_stale_trials(study)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[0] == TrialState.FAIL and TrialState.WAITING in states.values(), states
