@@ -54,6 +54,8 @@ _LAYER_KEYS = {
     },
     "maxpool": {"op", "kernel", "name"},
     "fc": {"op", "out", "wbits", "abits", "pe", "simd", "res_type", "name"},
+    "gap": {"op", "name"},
+    "residual": {"op", "body", "shortcut", "name"},
 }
 
 
@@ -118,7 +120,17 @@ def validate_design(design: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f'design: layer {i} must be an object such as {{"op": "fc", ...}}')
         op = layer.get("op")
         if op not in _LAYER_KEYS:
-            raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
+            raise ConfigError(
+                f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool', 'fc', 'gap' or 'residual'"
+            )
+        subs = [*layer.get("body", ()), *layer.get("shortcut", ())] if op == "residual" else []
+        for sub in subs:
+            extra = sorted(set(sub) - _LAYER_KEYS["conv"]) if isinstance(sub, Mapping) else []
+            if not isinstance(sub, Mapping) or sub.get("op") != "conv" or extra:
+                raise ConfigError(
+                    f"layer {i} (residual): a branch holds conv layers with the keys "
+                    f"{sorted(_LAYER_KEYS['conv'])}, got {sub!r}"
+                )
         bad = sorted(set(layer) - _LAYER_KEYS[op])
         if bad:
             raise ConfigError(

@@ -131,8 +131,12 @@ def _shape(n) -> str:
         return f"{n.channels}x{n.ifm[0]}x{n.ifm[1]} k{n.kernel}s{n.stride}p{n.pad}"
     if n.op == "MaxPool":
         return f"{n.channels}x{n.ifm[0]}x{n.ifm[1]} k{n.kernel}"
-    if n.op == "Thresholding":
+    if n.op in ("Thresholding", "DuplicateStreams", "AddStreams"):
         return f"{n.channels}ch x{n.n_vec}"
+    if n.op == "GlobalAccPool":
+        return f"{n.channels}x{n.ifm[0]}x{n.ifm[1]}"
+    if n.op == "FIFO":
+        return f"{n.width}b x{n.depth}"
     return f"{n.labels} labels"
 
 
@@ -143,6 +147,10 @@ def _bits(n) -> dict[str, Any]:
         return {"in": n.bits, "out": n.bits}
     if n.op == "Thresholding":
         return {"in": n.in_bits, "out": n.out_bits}
+    if n.op in ("DuplicateStreams", "GlobalAccPool"):
+        return {"in": n.bits, "out": getattr(n, "out_bits", n.bits)}
+    if n.op == "FIFO":
+        return {"in": n.width, "out": n.width}
     return {"in": n.in_bits, "out": n.out_bits}
 
 
@@ -155,6 +163,8 @@ def _fill_cycles(n, cycles: int) -> float:
         return cycles / n.n_vec if n.n_vec > 1 else cycles
     if n.op == "MaxPool":
         return n.kernel * n.ifm[1]
+    if n.op in ("DuplicateStreams", "AddStreams", "FIFO"):
+        return 1.0
     return cycles
 
 

@@ -53,8 +53,12 @@ from typing import Any
 import numpy as np
 
 from hwprune.ir import (
+    FIFO,
     MVAU,
     VVAU,
+    AddStreams,
+    DuplicateStreams,
+    GlobalAccPool,
     LabelSelect,
     MaxPool,
     SlidingWindow,
@@ -480,6 +484,74 @@ def labelselect_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     return NodeCost(n.labels // n.pe, lut, ff, 0.0, 0.0)
 
 
+# --- residual blocks and global pooling -------------------------------------------------------
+# No calibration row holds these nodes: their LUT/FF are structural (1 LUT per adder or
+# register bit, as ``pe_lut``/``pe_ff`` price the MVAU's accumulators) plus a fixed stream
+# interface of ``stream_lut``/``stream_ff``; their memories are priced as the others.
+
+#: fixed LUT/FF of a stream kernel with no arithmetic (handshakes, counters)
+STREAM_LUT, STREAM_FF = 20.0, 20.0
+#: a FIFO up to this deep is a shift register (SRL32: one LUT per bit and 32 words); deeper
+#: ones go to block RAM (FINN's ``impl_style`` rule of thumb)
+SRL_MAX_DEPTH = 256
+
+
+def duplicate_cost(n: Any, p: FpgaCostParams) -> NodeCost:
+    """Cost of :class:`~hwprune.ir.DuplicateStreams`: one word in, the same word to both outputs
+    (cycles ``n_vec * channels / pe``, as FINN's ``DuplicateStreams_hls``)."""
+    width = n.pe * n.bits
+    return NodeCost(
+        n.n_vec * n.channels // n.pe,
+        STREAM_LUT + p.pe_lut * width,
+        STREAM_FF + p.pe_ff * width,
+        0.0,
+        0.0,
+    )
+
+
+def add_cost(n: Any, p: FpgaCostParams) -> NodeCost:
+    """Cost of :class:`~hwprune.ir.AddStreams`: ``pe`` adders of ``in_bits + 1`` bits (cycles
+    ``n_vec * channels / pe``, as FINN's ``AddStreams_hls``)."""
+    adders = n.pe * (n.in_bits + 1)
+    return NodeCost(
+        n.n_vec * n.channels // n.pe,
+        STREAM_LUT + p.pe_lut * adders,
+        STREAM_FF + p.pe_ff * adders,
+        0.0,
+        0.0,
+    )
+
+
+def gap_cost(n: Any, p: FpgaCostParams) -> NodeCost:
+    """Cost of :class:`~hwprune.ir.GlobalAccPool`: ``pe`` accumulators of ``acc_bits`` and a
+    ``channels / pe``-deep accumulator memory; cycles ``(H*W + 1) * channels / pe`` (sum every
+    pixel, then write the sums out)."""
+    folds = n.channels // n.pe
+    width = n.pe * n.acc_bits
+    lut, bram = memory_cost(width, folds, "auto", p)
+    cycles = (n.ifm[0] * n.ifm[1] + 1) * folds
+    return NodeCost(
+        cycles, STREAM_LUT + 2 * p.pe_lut * width + lut, STREAM_FF + p.pe_ff * width, bram, 0.0
+    )
+
+
+def fifo_cost(n: Any, p: FpgaCostParams) -> NodeCost:
+    """Cost of a :class:`~hwprune.ir.FIFO` (a residual block's skip FIFO): a shift register up
+    to :data:`SRL_MAX_DEPTH` words (one LUT per bit per 32 words), else block RAM. It never
+    limits the frame rate (0 cycles).
+
+    Example:
+        >>> from hwprune.ir import FIFO
+        >>> c = fifo_cost(FIFO("f", 64, 1024), FpgaCostParams())
+        >>> c.bram18, c.lut
+        (4.0, 20.0)
+    """
+    srl = n.depth <= SRL_MAX_DEPTH
+    lut = STREAM_LUT + _where(srl, _float(n.width * cdiv(n.depth, 32)), 0.0)
+    bram = _where(srl, 0.0, bram18_for(n.width, n.depth))
+    return NodeCost(0, lut, STREAM_FF + 2.0 * n.width, bram, 0.0)
+
+
 #: the one cost function of every compute node kind (a new kind adds its entry here)
 COST_FUNCTIONS: dict[type, Callable[[Any, FpgaCostParams], NodeCost]] = {
     MVAU: mvau_cost,
@@ -488,6 +560,10 @@ COST_FUNCTIONS: dict[type, Callable[[Any, FpgaCostParams], NodeCost]] = {
     MaxPool: maxpool_cost,
     Thresholding: thresholding_cost,
     LabelSelect: labelselect_cost,
+    DuplicateStreams: duplicate_cost,
+    AddStreams: add_cost,
+    GlobalAccPool: gap_cost,
+    FIFO: fifo_cost,
 }
 
 

@@ -18,7 +18,10 @@ from hwprune.cost.fpga import FpgaCostParams, node_cost
 from hwprune.ir import (
     MVAU,
     VVAU,
+    AddStreams,
     DataflowGraph,
+    DuplicateStreams,
+    GlobalAccPool,
     LabelSelect,
     SlidingWindow,
     Thresholding,
@@ -113,7 +116,7 @@ def _one_pass(
         elif isinstance(n, SlidingWindow) and not n.depthwise:
             n = _walk(n, "simd", divisors(n.channels), target, p)
             folding[n.name] = {"simd": n.simd}
-        elif isinstance(n, Thresholding):
+        elif isinstance(n, (Thresholding, DuplicateStreams, AddStreams, GlobalAccPool)):
             n = _walk(n, "pe", divisors(n.channels), target, p)
             folding[n.name] = {"pe": n.pe}
         elif isinstance(n, LabelSelect):

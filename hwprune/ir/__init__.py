@@ -1,6 +1,7 @@
 """The dataflow IR: one frozen node per hardware block of a FINN-style streaming accelerator.
 
-A network becomes a chain of nodes, each with its shapes, bit widths and folding:
+A network becomes a list of nodes (a chain; a residual block is laid out as fork, long branch,
+short branch, skip FIFO, add), each with its shapes, bit widths and folding:
 
 * :class:`SlidingWindow` - the im2col line buffer in front of a convolution (zero padding included);
 * :class:`MVAU` - matrix-vector-activation unit: a fully connected layer, or a convolution lowered
@@ -10,6 +11,9 @@ A network becomes a chain of nodes, each with its shapes, bit widths and folding
 * :class:`MaxPool` - 2D max pooling, all channels in parallel;
 * :class:`Thresholding` - a standalone multi-threshold activation;
 * :class:`LabelSelect` - arg-max over the classifier's accumulators;
+* :class:`DuplicateStreams`, :class:`AddStreams` - the fork and the join of a residual block,
+  with a skip :class:`FIFO` on the short branch sized from the long branch's lead;
+* :class:`GlobalAccPool` - global average pooling as an integer sum (scale to the next layer);
 * glue the build adds between them: :class:`FIFO`, :class:`WidthConverter`, :class:`DMA`.
 
 Data types: an activation or weight is ``(bits, kind)`` with kind ``"uint"``, ``"int"`` (signed,
@@ -33,7 +37,7 @@ Example:
 
 from __future__ import annotations
 
-from hwprune.ir.build import build_ir
+from hwprune.ir.build import add_kind, build_ir, skip_fifo_depth
 from hwprune.ir.dtypes import (
     RES_TYPES,
     XNOR_DSP_ERROR,
@@ -52,7 +56,10 @@ from hwprune.ir.nodes import (
     FOLDABLE,
     MVAU,
     VVAU,
+    AddStreams,
     ComputeNode,
+    DuplicateStreams,
+    GlobalAccPool,
     GlueNode,
     LabelSelect,
     MaxPool,
@@ -62,6 +69,11 @@ from hwprune.ir.nodes import (
 )
 
 __all__ = [
+    "AddStreams",
+    "DuplicateStreams",
+    "GlobalAccPool",
+    "add_kind",
+    "skip_fifo_depth",
     "DMA",
     "FIFO",
     "FOLDABLE",

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -22,7 +23,19 @@ from hwprune.ir.dtypes import (
     weight_kind,
 )
 from hwprune.ir.graph import DataflowGraph
-from hwprune.ir.nodes import MVAU, VVAU, ComputeNode, LabelSelect, MaxPool, SlidingWindow
+from hwprune.ir.nodes import (
+    FIFO,
+    MVAU,
+    VVAU,
+    AddStreams,
+    ComputeNode,
+    DuplicateStreams,
+    GlobalAccPool,
+    LabelSelect,
+    MaxPool,
+    SlidingWindow,
+    Thresholding,
+)
 
 
 def _as_int(
@@ -97,8 +110,16 @@ def build_ir(
         if op == "maxpool":
             _add_maxpool(st, layer, i)
             continue
+        if op == "gap":
+            _add_gap(st, i)
+            continue
+        if op == "residual":
+            last_abits = _add_residual(st, layer, i)
+            continue
         if op not in ("conv", "fc"):
-            raise ConfigError(f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool' or 'fc'")
+            raise ConfigError(
+                f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool', 'fc', 'gap' or 'residual'"
+            )
         q = _layer_quant(layer, i, st.kind)
         if op == "conv":
             _add_conv(st, layer, i, q)
@@ -149,7 +170,9 @@ class _Lowering:
     flat: bool = False
     nodes: list[ComputeNode] = field(default_factory=list)
     fixed: dict[str, dict[str, int]] = field(default_factory=dict)
-    count: dict[str, int] = field(default_factory=lambda: {"conv": 0, "fc": 0, "pool": 0})
+    count: dict[str, int] = field(
+        default_factory=lambda: {"conv": 0, "fc": 0, "pool": 0, "res": 0, "gap": 0}
+    )
 
     def next_name(self, what: str) -> str:
         k = self.count[what]
@@ -325,3 +348,130 @@ def _record(fixed: dict[str, dict[str, int]], name: str, pe: int | None, simd: i
     given = {k: v for k, v in (("pe", pe), ("simd", simd)) if v is not None}
     if given:
         fixed[name] = given
+
+
+def _add_gap(st: _Lowering, i: int) -> None:
+    """Global average pooling: an integer sum per channel, rounded back to the input's bits
+    (Brevitas' ``TruncAdaptiveAvgPool2d``); the 1/(H*W) scale goes into the next layer."""
+    if st.flat:
+        raise ConfigError(f"layer {i}: gap after an fc layer is not supported")
+    shift = max(0, math.ceil(math.log2(st.h * st.w)))
+    out_bits = st.bits if st.kind != "bipolar" else 2
+    name = st.next_name("gap")
+    st.nodes.append(GlobalAccPool(name, st.c, (st.h, st.w), st.bits, st.kind, out_bits, shift))
+    st.h = st.w = 1
+    st.bits, st.kind = out_bits, ("uint" if st.kind == "uint" else "int")
+
+
+def _branch(st: _Lowering, convs: Sequence[Mapping[str, Any]], i: int, add_bits: int) -> list:
+    """Lower one branch of a residual block (its convs); the last conv outputs the add's signed
+    ``add_bits``. Returns the branch's nodes (appended to ``st.nodes``)."""
+    first = len(st.nodes)
+    for j, conv in enumerate(convs):
+        q = _layer_quant(conv, i, st.kind)
+        if q.abits is None:
+            raise ConfigError(f"layer {i} (residual): every conv of a block needs 'abits'")
+        if j == len(convs) - 1:
+            if q.abits != add_bits:
+                raise ConfigError(
+                    f"layer {i} (residual): the last convs of the body and of the shortcut "
+                    f"meet in the add and share its quantizer; give both abits {add_bits} "
+                    f"(got {q.abits})"
+                )
+            q = q._replace(okind=add_kind(add_bits))
+        _add_conv(st, conv, i, q)
+        st.bits, st.kind = q.abits, q.okind
+    return st.nodes[first:]
+
+
+def add_kind(bits: int) -> str:
+    """Kind of the signed quantizer shared by both inputs of a residual add.
+
+    Example:
+        >>> add_kind(1), add_kind(4)
+        ('bipolar', 'int')
+    """
+    return "bipolar" if bits == 1 else "int"
+
+
+def _add_residual(st: _Lowering, layer: Mapping[str, Any], i: int) -> int:
+    """A residual block: fork, body, shortcut (identity: a requantizing threshold), skip FIFO,
+    add, and the activation after the add. Returns the block's activation bits."""
+    if st.flat:
+        raise ConfigError(f"layer {i}: a residual block cannot follow an fc layer")
+    body, short = list(layer.get("body") or ()), list(layer.get("shortcut") or ())
+    if not body or any(not isinstance(b, Mapping) or b.get("op") != "conv" for b in body + short):
+        raise ConfigError(
+            f"layer {i} (residual): 'body' must be a non-empty list of conv layers and "
+            "'shortcut' a list of conv layers (empty: identity)"
+        )
+    add_bits = _as_int(body[-1], "abits", i)
+    rname = st.next_name("res")
+    c, h, w, bits, kind = st.c, st.h, st.w, st.bits, st.kind
+    fork = DuplicateStreams(f"{rname}_dup", c, h * w, bits, kind)
+    st.nodes.append(fork)
+    long = _branch(st, body, i, add_bits)
+    out = (st.c, st.h, st.w)
+    st.c, st.h, st.w, st.bits, st.kind = c, h, w, bits, kind
+    if short:
+        shortn = _branch(st, short, i, add_bits)
+    else:
+        shortn = [Thresholding(f"{rname}_skip", c, h * w, bits, add_bits, add_kind(add_bits))]
+        st.nodes.extend(shortn)
+    if (st.c, st.h, st.w) != out:
+        raise ConfigError(
+            f"layer {i} (residual): the body gives {out} but the shortcut gives "
+            f"{(st.c, st.h, st.w)}; give the shortcut a conv with matching channels/stride"
+        )
+    pixels = st.h * st.w
+    depth = skip_fifo_depth(long, shortn, pixels, h * w)
+    fifo = FIFO(f"{rname}_fifo", st.c * add_bits, depth)
+    add = AddStreams(
+        f"{rname}_add",
+        st.c,
+        pixels,
+        add_bits,
+        add_kind(add_bits),
+        fork=fork.name,
+        long=tuple(n.name for n in long),
+        short=tuple(n.name for n in shortn),
+        fifo=fifo.name,
+    )
+    act = Thresholding(f"{rname}_act", st.c, pixels, add.out_bits, add_bits, act_kind(add_bits))
+    st.nodes += [fifo, add, act]
+    st.bits, st.kind = add_bits, act_kind(add_bits)
+    return add_bits
+
+
+def _lead(nodes: Sequence[Any], in_pixels: int) -> float:
+    """Input pixels (of the block's input map) a branch takes in before its first output: each
+    sliding window buffers ``(K-1)`` padded rows plus ``K`` pixels of its own input map."""
+    lead = 0.0
+    for n in nodes:
+        if isinstance(n, SlidingWindow):
+            _, wp = n.padded
+            per = in_pixels / (n.ifm[0] * n.ifm[1])  # block-input pixels per pixel of this map
+            lead += ((n.kernel - 1) * wp + n.kernel) * per
+    return lead
+
+
+def skip_fifo_depth(
+    long: Sequence[Any], short: Sequence[Any], out_pixels: int, in_pixels: int
+) -> int:
+    """Depth (words of one pixel) of the FIFO on a residual block's short branch.
+
+    While the long branch fills its line buffers the fork keeps feeding the short branch, whose
+    output must wait for the add: the FIFO holds the difference of the two branches' leads
+    (:func:`_lead`, in the block's input pixels, scaled to the add's map), plus 2 words of
+    pipeline slack, at most one frame.
+
+    Example:
+        >>> g = build_ir([{"op": "residual", "body": [
+        ...     {"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1, "wbits": 2, "abits": 2}]},
+        ...     {"op": "fc", "out": 2, "wbits": 2, "abits": None}], (4, 8, 8), 2)
+        >>> g.node("res0_fifo").depth   # 2 rows of 10 padded pixels + 3, + 2
+        25
+    """
+    diff = _lead(long, in_pixels) - _lead(short, in_pixels)
+    words = math.ceil(max(0.0, diff) * out_pixels / in_pixels)
+    return int(min(out_pixels, words + 2))

@@ -15,7 +15,10 @@ from typing import Any
 from hwprune.ir.nodes import (
     MVAU,
     VVAU,
+    AddStreams,
     ComputeNode,
+    DuplicateStreams,
+    GlobalAccPool,
     LabelSelect,
     SlidingWindow,
     Thresholding,
@@ -24,7 +27,12 @@ from hwprune.ir.nodes import (
 
 @dataclass(frozen=True)
 class DataflowGraph:
-    """A chain of compute nodes, input first.
+    """The compute nodes of a streaming design, input first.
+
+    A chain is a list; a residual block is laid out in the list as its fork
+    (:class:`~hwprune.ir.nodes.DuplicateStreams`), the long branch, the short branch, the skip
+    :class:`~hwprune.ir.nodes.FIFO` and the :class:`~hwprune.ir.nodes.AddStreams`, which names
+    the nodes of both branches. Throughput is the slowest node's, resources are the sum.
 
     Attributes:
         name: design name.
@@ -70,7 +78,9 @@ class DataflowGraph:
                     out[n.name]["res_type"] = n.res_type
             elif isinstance(n, SlidingWindow):
                 out[n.name] = {"simd": n.simd}
-            elif isinstance(n, (Thresholding, LabelSelect)):
+            elif isinstance(
+                n, (Thresholding, LabelSelect, DuplicateStreams, AddStreams, GlobalAccPool)
+            ):
                 out[n.name] = {"pe": n.pe}
         return out
 

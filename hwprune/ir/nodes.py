@@ -250,13 +250,133 @@ class LabelSelect:
 
 
 @dataclass(frozen=True)
+class DuplicateStreams:
+    """Stream fork in front of a residual block (FINN's ``DuplicateStreams``): every word of the
+    input goes out on two streams, the long branch (the block's body) and the short one (the
+    skip). ``channels`` x ``n_vec`` pixels of ``bits``; ``pe | channels`` channels a cycle."""
+
+    name: str
+    channels: int
+    n_vec: int
+    bits: int
+    kind: str
+    pe: int = 1
+    op: ClassVar[str] = "DuplicateStreams"
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``)."""
+        return {"pe": divisors(self.channels)}
+
+
+@dataclass(frozen=True)
+class AddStreams:
+    """Elementwise add of two streams of equal scale (FINN's ``AddStreams``): the join of a
+    residual block. Inputs of ``in_bits`` (``in_kind``), output ``in_bits + 1`` signed bits.
+
+    ``long`` and ``short`` name the nodes of the two branches between the
+    :class:`DuplicateStreams` ``fork`` and this add (``short`` empty: an identity skip); the
+    :class:`FIFO` ``fifo`` on the short branch is sized from them (see
+    :func:`hwprune.ir.build.skip_fifo_depth`)."""
+
+    name: str
+    channels: int
+    n_vec: int
+    in_bits: int
+    in_kind: str
+    pe: int = 1
+    fork: str = ""
+    long: tuple[str, ...] = ()
+    short: tuple[str, ...] = ()
+    fifo: str = ""
+    op: ClassVar[str] = "AddStreams"
+
+    @property
+    def out_bits(self) -> int:
+        return self.in_bits + 1
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.in_bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.out_bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``)."""
+        return {"pe": divisors(self.channels)}
+
+
+@dataclass(frozen=True)
+class GlobalAccPool:
+    """Global average pooling as an integer sum (FINN's ``GlobalAccPool``): ``channels`` x
+    ``ifm`` values of ``bits`` in, one sum per channel out, rounded right by ``shift`` bits
+    (Brevitas' truncation back to ``out_bits``; the pool's scale goes into the next layer).
+
+    ``pe | channels``; cycles ``(H*W + 1) * channels / pe`` (accumulate, then write out)."""
+
+    name: str
+    channels: int
+    ifm: tuple[int, int]
+    bits: int
+    kind: str
+    out_bits: int
+    shift: int = 0
+    pe: int = 1
+    op: ClassVar[str] = "GlobalAccPool"
+
+    @property
+    def acc_bits(self) -> int:
+        """Bits of the per-channel sum (unsigned input: ``bits + ceil(log2(H*W))``)."""
+        grow = max(0, math.ceil(math.log2(self.ifm[0] * self.ifm[1])))
+        return self.bits + grow + (1 if self.kind == "bipolar" else 0)
+
+    @property
+    def in_width(self) -> int:
+        return self.pe * self.bits
+
+    @property
+    def out_width(self) -> int:
+        return self.pe * self.out_bits
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``)."""
+        return {"pe": divisors(self.channels)}
+
+
+@dataclass(frozen=True)
 class FIFO:
-    """Stream FIFO between two nodes (``depth`` words of ``width`` bits)."""
+    """Stream FIFO of ``depth`` words of ``width`` bits.
+
+    In a graph it is the skip FIFO of a residual block: it holds the short branch's output
+    while the long branch fills its line buffers (depth from
+    :func:`hwprune.ir.build.skip_fifo_depth`). It has no folding and does not limit the frame
+    rate; it is priced for its memory."""
 
     name: str
     width: int
     depth: int = 32
     op: ClassVar[str] = "FIFO"
+
+    @property
+    def in_width(self) -> int:
+        return self.width
+
+    @property
+    def out_width(self) -> int:
+        return self.width
+
+    def fold_space(self) -> dict[str, tuple[int, ...]]:
+        """Nothing to fold."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -280,6 +400,26 @@ class DMA:
     op: ClassVar[str] = "DMA"
 
 
-ComputeNode = SlidingWindow | MVAU | VVAU | MaxPool | Thresholding | LabelSelect
+ComputeNode = (
+    SlidingWindow
+    | MVAU
+    | VVAU
+    | MaxPool
+    | Thresholding
+    | LabelSelect
+    | DuplicateStreams
+    | AddStreams
+    | GlobalAccPool
+    | FIFO
+)
 GlueNode = FIFO | WidthConverter | DMA
-FOLDABLE = ("MVAU", "VVAU", "SlidingWindow", "Thresholding", "LabelSelect")
+FOLDABLE = (
+    "MVAU",
+    "VVAU",
+    "SlidingWindow",
+    "Thresholding",
+    "LabelSelect",
+    "DuplicateStreams",
+    "AddStreams",
+    "GlobalAccPool",
+)

@@ -241,7 +241,15 @@ def _with_folding(design: Mapping[str, Any], est: Any) -> dict[str, Any]:
     if not isinstance(folding, Mapping) or not folding:
         return out
     count = {"conv": 0, "fc": 0}
-    for lay in out["layers"]:
+    leaves = []
+    for lay in out["layers"]:  # a residual block's convs: body, then shortcut (as build_ir)
+        if lay["op"] == "residual":
+            lay["body"] = [dict(b) for b in lay["body"]]
+            lay["shortcut"] = [dict(b) for b in lay.get("shortcut", [])]
+            leaves += lay["body"] + lay["shortcut"]
+        else:
+            leaves.append(lay)
+    for lay in leaves:
         if lay["op"] not in count:
             continue
         f = folding.get(f"{lay['op']}{count[lay['op']]}")
