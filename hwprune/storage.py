@@ -520,6 +520,34 @@ class AtomicClaimRDBStorage(RDBStorage):
         self.check_trial_is_updatable(trial_id, self.get_trial(trial_id).state)
         return False
 
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Optuna's stale trials, plus RUNNING trials that never beat and started longer than
+        the grace period ago (their worker died between claiming them and the first beat;
+        Optuna leaves those RUNNING forever, and the budget's other workers wait on them)."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from sqlalchemy import orm
+
+        stale = list(super()._get_stale_trial_ids(study_id))
+        assert self.heartbeat_interval is not None
+        grace = self.grace_period or 2 * self.heartbeat_interval
+        now = datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as stored
+        with _create_scoped_session(self.scoped_session, True) as session:
+            running = (
+                session.query(models.TrialModel)
+                .options(orm.selectinload(models.TrialModel.heartbeats))
+                .filter(models.TrialModel.state == TrialState.RUNNING)
+                .filter(models.TrialModel.study_id == study_id)
+                .all()
+            )
+            for trial in running:
+                started = trial._datetime_start_utc
+                if trial.heartbeats or started is None or trial.trial_id in stale:
+                    continue
+                if (now - started).total_seconds() > grace:
+                    stale.append(trial.trial_id)
+        return stale
+
 
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     """Optuna's journal storage with the heartbeat protocol of its RDB storage.

@@ -511,16 +511,18 @@ def test_worker_pool_whose_workers_fail_is_not_success(tmp_path: Path) -> None:
     assert last.startswith("hwprune: error: worker(s) 0, 1 of 2 failed"), res.stderr
 
 
-def test_journal_trial_killed_before_its_first_heartbeat_is_requeued(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_trial_killed_before_its_first_heartbeat_is_requeued(tmp_path: Path, kind: str) -> None:
     """A worker SIGKILLed between claiming a trial and its first heartbeat left the trial
-    RUNNING forever on a journal (the other workers then waited for it without end)."""
+    RUNNING forever (the other workers then waited for it without end)."""
     import optuna
     from optuna.trial import TrialState
 
     from hwprune.storage import open_storage
 
-    url = f"journal://{tmp_path}/study.log"
-    study = optuna.create_study(storage=open_storage(url, heartbeat_interval=1, grace_period=2))
+    url = f"journal://{tmp_path}/study.log" if kind == "journal" else None
+    storage = open_storage(url, tmp_path, heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(storage=storage)
     study.enqueue_trial({"x": 0.5})
     orphan = study.ask()  # claimed, then its process "dies": no heartbeat ever
     assert orphan.number == 0
