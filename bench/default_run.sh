@@ -14,9 +14,14 @@ out="$(mktemp -d /tmp/hwprune-default-run.XXXXXX)"
 trap 'rm -rf "$out"' EXIT
 
 start=$(date +%s.%N)
-"$py" -m hwprune search --target pynq-z2 --out "$out/run" "$@" | tee "$out/log.txt"
+TIMEFORMAT='%U %S'
+{ time "$py" -m hwprune search --target pynq-z2 --out "$out/run" "$@" > "$out/log.txt" 2>&1 ; } \
+  2> "$out/time.txt"
+cat "$out/log.txt"
 end=$(date +%s.%N)
 wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+# CPU seconds (user + system) of the command: what it costs on a machine shared with others
+cpu=$(tail -n 1 "$out/time.txt" | awk '{ printf "%.1f", $1 + $2 }')
 
 summary="$out/run/summary.json"
 read -r trials feasible infeasible stopped test_acc fps lut parent_s trials_s final_s export_s \
@@ -48,12 +53,13 @@ cat > bench/results/default_run.md <<MD
 # Default run: \`hwprune search --target pynq-z2\`
 
 - date: $(date +%F)
-- machine: 2-core x86_64 CPU, 24 GiB, shared with other jobs at the time
+- machine: 2-core x86_64 CPU, 24 GiB, shared with other jobs at the time (load average $(cut -d' ' -f1 /proc/loadavg) at the end)
 - command: \`hwprune search --target pynq-z2 $*\` (recipe digits-mlp, cold parent cache)
 
 | measure | value |
 | --- | --- |
 | wall time, end to end (s) | $wall |
+| CPU time, user + system (s) | $cpu |
 | goal (s) | <= 120 |
 | trials finished | $trials ($feasible feasible, $infeasible infeasible, $stopped stopped early) |
 | parent training (s) | $parent_s |
