@@ -118,6 +118,8 @@ class _Prepared:
         #: results of :func:`_fastest` per (budget, I/O cycles): a design priced again
         self.fastest_memo: dict[tuple, tuple[list[int], bool, str | None]] = {}
         self.weights = weights
+        #: derived arrays cached with the prepared set (see :func:`_bracket`)
+        self.memo: dict[str, Any] = {}
         wkey = self.wkey = ("w", weights.tobytes())
         self.cyc_list = [_cyc_list(t) for t in tables]
         per = [_per_weights(t, weights, wkey) for t in tables]
@@ -584,6 +586,56 @@ def _bisect(ts: np.ndarray, lo: int, hi: int, test: Any) -> int:
     return hi
 
 
+#: price directions of the Lagrangian bounds that :func:`_bracket` tries at every budget at
+#: once (times the capacity weights): LUTs alone, all four resources, and LUTs mixed with DSPs
+#: (products on LUTs or on DSPs) or with BRAM18 (weights in LUTRAM or BRAM)
+_DIRECTIONS = np.array(
+    [np.eye(4)[0], np.ones(4)]
+    + [np.eye(4)[0] + a * np.eye(4)[3] for a in (0.25, 0.5, 1, 2, 4)]
+    + [np.eye(4)[0] + np.eye(4)[2]]
+).T
+
+
+def _bracket(prep: _Prepared, budget: np.ndarray) -> tuple[int, int | None]:
+    """``(lo, hi)``: every budget ``ts[i]`` with ``i < lo`` is proven infeasible and ``ts[hi]``
+    feasible (``hi`` None when no cheap witness is found), all budgets tested at once.
+
+    Infeasibility: for prices ``lam >= 0`` (:data:`_DIRECTIONS`), the cheapest priced option
+    of every group within its prefix sums to more than the priced budget (with a margin, so
+    that nothing feasible is ever ruled out). Feasibility: the minimum-area pick of a budget
+    fits (its slowest group's cycles are then a feasible budget)."""
+    hit = prep.memo.get("bracket")
+    if hit is None:
+        ts = prep.ts
+        gi = (
+            np.stack([np.searchsorted(t.cycles, ts, side="right") - 1 for t in prep.tables])
+            + prep.offsets[:, None]
+        )  # groups x budgets: last row within each budget
+        lam = prep.weights[:, None] * _DIRECTIONS  # 4 x K
+        v = lam.T @ prep.res_all.T  # K x rows, >= 0
+        # prefix minima within each group in one pass: every group's values shifted below
+        # all earlier groups' (the shift is undone after; an error of ~1e-15 of the values,
+        # well inside the margin below)
+        big = 2.0 * float(v.max()) + 1.0
+        shift = prep.group_of * big
+        bounds = np.minimum.accumulate(v - shift, axis=1) + shift
+        priced = bounds[:, gi].sum(axis=1)  # K x budgets
+        picks = prep.best_all[gi]  # groups x budgets
+        totals = prep.res_all[picks].sum(axis=0)  # budgets x 4
+        slowest = prep.cyc_all[picks].max(axis=0)
+        hit = prep.memo["bracket"] = (lam, priced, totals, slowest)
+    lam, priced, totals, slowest = hit
+    b = budget + 1e-9
+    lim = (b @ lam) * (1 + 1e-6) + 1e-9
+    ok = (priced <= lim[:, None]).all(axis=0)
+    lo = int(np.argmax(ok)) if ok.any() else len(prep.ts)
+    fit = (totals <= b).all(axis=1)
+    if not fit.any():
+        return lo, None
+    hi = int(np.searchsorted(prep.ts, slowest[fit].min()))
+    return min(lo, hi), hi
+
+
 def _fastest(prep: _Prepared, budget: np.ndarray, io: int) -> tuple[list[int], bool, str | None]:
     """Mode "fastest": the choice, whether it fits and what binds."""
     ts = prep.ts
@@ -592,15 +644,15 @@ def _fastest(prep: _Prepared, budget: np.ndarray, io: int) -> tuple[list[int], b
         w = _witness(prep, t, budget)
         return None if w is None else int(np.searchsorted(ts, w))
 
-    top = at(float(ts[-1]))
+    lo, top = _bracket(prep, budget)
+    if top is None:
+        top = at(float(ts[-1])) if lo < len(ts) else None
     if top is None:  # even the smallest design does not fit
         ks = prep.ks(float(ts[-1]))
         assert ks is not None
         small, total = prep.pick(ks)
         return small, False, _binding(total, budget)
-    # feasibility is monotone in the budget and implies the per-resource lower bounds:
-    # bisect on the (cheap) bounds first, then on feasibility above that
-    lo = _bisect(ts, 0, top, lambda t: len(ts) if _lb_feasible(prep, t, budget) else None)
+    # feasibility is monotone in the budget: bisect between the proven bounds
     if lo < top:
         first = at(float(ts[lo]))
         hi = lo if first is not None else _bisect(ts, lo + 1, top, at)

@@ -1,0 +1,105 @@
+"""The folding optimizer's shortcuts choose exactly what the plain bisection chooses.
+
+:func:`hwprune.cost.optimizer._fastest` first brackets the fastest feasible cycle budget with
+bounds computed at every budget at once (:func:`~hwprune.cost.optimizer._bracket`), then probes
+only inside the bracket. The reference below is the plain search it replaced: bisection on the
+per-resource lower bounds, then on exact feasibility (each probe: :func:`_witness`). Over random
+CNV-like designs, three targets, both folding modes and utilisation caps from roomy to
+infeasible, every :class:`FoldResult` must be identical (same folding, cycles, fit, binding,
+area).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hwprune.cost import optimizer
+from hwprune.cost.folding import fold
+from hwprune.ir import build_ir
+from hwprune.targets import load_target
+
+
+def _reference_fastest(prep: Any, budget: np.ndarray, io: int) -> tuple:
+    """The plain search: witness at the slowest budget, bisection on the lower bounds, then on
+    feasibility; minimum-area choice at the first feasible budget."""
+    o = optimizer
+    ts = prep.ts
+
+    def at(t: float) -> int | None:
+        w = o._witness(prep, t, budget)
+        return None if w is None else int(np.searchsorted(ts, w))
+
+    top = at(float(ts[-1]))
+    if top is None:
+        ks = prep.ks(float(ts[-1]))
+        small, total = prep.pick(ks)
+        return small, False, o._binding(total, budget)
+    lo = o._bisect(ts, 0, top, lambda t: len(ts) if o._lb_feasible(prep, t, budget) else None)
+    hi = top
+    if lo < top:
+        hi = lo if at(float(ts[lo])) is not None else o._bisect(ts, lo + 1, top, at)
+    t_star = int(ts[hi])
+    choice, _ = o._select(prep, float(max(t_star, io)), budget)
+    if t_star < io:
+        binding = "io"
+    elif hi == 0:
+        binding = None
+    else:
+        ks = prep.ks(float(ts[hi - 1]))
+        lb = prep.lower_bound(ks)
+        binding = o._binding(lb if not o._fits(lb, budget) else prep.pick(ks)[1], budget)
+    return choice, True, binding
+
+
+def _random_design(rng: random.Random) -> Any:
+    """A CNV-like network: random channel counts (multiples of 8) and 1/2/4-bit layers."""
+    base = (64, 64, 128, 128, 256, 256, 512, 512)
+    widths = [max(8, 8 * round(c * rng.uniform(0.25, 1.0) / 8)) for c in base]
+    bits = [rng.choice((1, 2, 4)) for _ in range(17)]
+    layers: list[dict[str, Any]] = []
+    for i, c in enumerate(widths[:6]):
+        layers.append(
+            {"op": "conv", "out_ch": c, "kernel": 3, "wbits": bits[i], "abits": bits[9 + i]}
+        )
+        if i in (1, 3):
+            layers.append({"op": "maxpool", "kernel": 2})
+    for i, c in enumerate(widths[6:], start=6):
+        layers.append({"op": "fc", "out": c, "wbits": bits[i], "abits": bits[9 + i]})
+    layers.append({"op": "fc", "out": 10, "wbits": bits[8], "abits": None})
+    return build_ir(layers, (3, 32, 32), 8, name="cnv-variant")
+
+
+def _cases(n: int) -> list[tuple]:
+    rng = random.Random(12)
+    targets = [load_target(t) for t in ("pynq-z2", "ultra96-v2", "zcu104")]
+    out = []
+    for i in range(n):
+        g, t = _random_design(rng), targets[i % 3]
+        cap = rng.choice((0.02, 0.1, 0.25, 0.5))  # 0.02: nothing fits
+        fps = rng.choice((1e3, 2e4, 1e9))  # 1e9: unreachable, falls back to "fastest"
+        out += [
+            (g, t, {"mode": "fastest"}),
+            (g, t, {"mode": "fastest", "util_cap": cap}),
+            (g, t, {"mode": "smallest", "fps": fps}),
+            (g, t, {"mode": "smallest", "fps": fps, "util_cap": cap}),
+        ]
+    return out
+
+
+@pytest.mark.parametrize("seed_designs", [150])
+def test_bracketed_search_chooses_what_the_plain_bisection_chooses(monkeypatch, seed_designs):
+    cases = _cases(seed_designs)
+    optimizer.clear_caches()
+    fast = [fold(g, t, **kw) for g, t, kw in cases]
+    optimizer.clear_caches()
+    monkeypatch.setattr(optimizer, "_fastest", _reference_fastest)
+    plain = [fold(g, t, **kw) for g, t, kw in cases]
+    optimizer.clear_caches()
+    assert fast == plain
+    fits = [r.fits for r in fast]
+    assert any(fits) and not all(fits)  # both sides of the budget are exercised
+    assert {r.binding for r in fast} >= {None, "lut"}
