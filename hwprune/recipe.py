@@ -400,6 +400,9 @@ def load_recipe(
     name = str(name_or_path) if name_or_path else DEFAULT_RECIPE
     path = Path(name)
     if not (path.suffix == ".toml" or path.exists()):
+        from hwprune.runfolder import safe_name
+
+        safe_name(name, "recipe", hint="pass a shipped recipe name or the path of a .toml file")
         path = resource_dir("search") / f"{name}.toml"
         if not path.exists():
             raise ConfigError(

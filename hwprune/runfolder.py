@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 #: what a name may look like before it becomes a file or folder name: no separators, no
 #: ``..``, no leading dot or dash, no control characters, at most 100 characters
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@,-]{0,99}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@,:-]{0,99}")
 
 
 def safe_name(name: object, what: str = "name", *, hint: str = "") -> str:
@@ -63,7 +63,7 @@ def safe_name(name: object, what: str = "name", *, hint: str = "") -> str:
     Every name that hwprune turns into a path (a study name -> ``runs/<study>``, a recipe or
     target name -> ``<name>.toml``, a design name) goes through here first, so no name can
     reach outside the folder meant for it (``../x``, ``/abs``, ``a/b``, ``.``, ``..``).
-    Letters, digits and ``_ . + = @ , -`` are allowed; raises
+    Letters, digits and ``_ . + = @ , : -`` are allowed; raises
     :class:`~hwprune.errors.ConfigError` with one line otherwise.
 
     Example:
@@ -72,7 +72,7 @@ def safe_name(name: object, what: str = "name", *, hint: str = "") -> str:
         >>> safe_name("../x", "study name")
         Traceback (most recent call last):
         ...
-        hwprune.errors.ConfigError: study name '../x' cannot be a folder name ...
+        hwprune.errors.ConfigError: study name '../x' cannot be a file or folder name ...
     """
     from hwprune.errors import ConfigError
 
@@ -80,8 +80,9 @@ def safe_name(name: object, what: str = "name", *, hint: str = "") -> str:
     if not _SAFE_NAME.fullmatch(text) or text in (".", ".."):
         shown = repr(name)[:80]
         raise ConfigError(
-            f"{what} {shown} cannot be a folder name (it must be 1-100 letters, digits or "
-            f"_ . + = @ , - without '/', '..' or a leading dot); {hint or 'rename it'}"
+            f"{what} {shown} cannot be a file or folder name (it must be 1-100 letters, "
+            f"digits or _ . + = @ , : - without '/', '..' or a leading dot); "
+            f"{hint or 'rename it'}"
         )
     return text
 

@@ -98,6 +98,9 @@ def calibrate(
         raise ConfigError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
     t0 = time.perf_counter()
     name = name or (Path(out).stem if out is not None else f"{device}-local")
+    from hwprune.runfolder import safe_name
+
+    safe_name(name, "target name", hint="pass a plain --name such as my-gpu")  # -> <name>.toml
     if out is not None:  # find an unwritable --out before minutes of measuring, not after
         _check_writable(Path(out))
     precisions = ("fp32",) if device == "cpu" else ("fp16", "fp32")
