@@ -24,9 +24,11 @@ enumeration.
 Speed (a search prices thousands of new candidates; ``bench/cost_speed.py``): the options of
 all MVAUs of a design are computed in one vectorised pass; window-bound options that another
 option dominates are dropped before sorting (an exact reduction: a dropped row never changes a
-pick, a bound or a branch-and-bound set); the bisection first narrows ``T`` with the cheap
-per-resource lower bounds, then decides feasibility with the minimum-area pick, those bounds,
-Lagrangian prices (a witness or an infeasibility proof) and only then a depth-first search;
+pick, a bound or a branch-and-bound set); the search first brackets ``T`` with bounds computed
+at every candidate budget at once (:func:`_bracket`: Lagrangian lower bounds at a few fixed
+prices, the minimum-area pick as a witness), then bisects inside the bracket, deciding
+feasibility with the minimum-area pick, the per-resource bounds, adaptive Lagrangian prices (a
+witness or an infeasibility proof) and only then a depth-first search;
 prefix arg-minima, bounds and Pareto sets are cached on the tables; the branch and bound runs
 on plain Python numbers. The tables of all of a design's new MVAU groups (with or without a
 window) are then built in one vectorised pass too (window options numbered across groups, the
