@@ -229,7 +229,10 @@ def test_load_user_model(tmp_path, monkeypatch) -> None:
 
 
 def test_model_layers_refuses_shape_changes_it_cannot_see() -> None:
-    """A global-average-pool head would be priced 64x too big if it slipped through."""
+    """A global-average-pool head would be priced 64x too big if it slipped through: it is
+    read as a ``gap`` layer (priced), or refused where gap is not admitted."""
+    from hwprune.models.spec import HARDWARE_OPS
+
     gap = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1),
         nn.BatchNorm2d(8),
@@ -238,8 +241,9 @@ def test_model_layers_refuses_shape_changes_it_cannot_see() -> None:
         nn.Flatten(),
         nn.Linear(8, 10),
     )
+    assert [lay["op"] for lay in model_layers(gap, (1, 8, 8))] == ["conv", "gap", "fc"]
     with pytest.raises(ModelError, match="AdaptiveAvgPool2d"):
-        model_layers(gap, (1, 8, 8))
+        model_layers(gap, (1, 8, 8), supported=HARDWARE_OPS - {"gap"})
     ceil = nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1),
         nn.ReLU(),
@@ -321,10 +325,16 @@ def test_hardware_support_names_the_layer() -> None:
         ),
     )
     require_hardware_support(dw_chain)
-    with pytest.raises(UnsupportedModelError, match=r"layer 1 \(residual\).*not yet supported"):
-        require_hardware_support(get_spec("resnet8", (1, 8, 8)))
-    with pytest.raises(UnsupportedModelError, match=r"layer 9 \(gap\)"):
-        require_hardware_support(get_spec("dscnn", (1, 8, 8)))
+    require_hardware_support(get_spec("resnet8", (1, 8, 8)))  # adds and gap are priced now
+    require_hardware_support(get_spec("dscnn", (1, 8, 8)))
+    grouped = ModelSpec(
+        "g",
+        (4, 8, 8),
+        2,
+        ({"op": "conv", "out_ch": 4, "kernel": 3, "groups": 2}, {"op": "fc", "out": 2}),
+    )
+    with pytest.raises(UnsupportedModelError, match=r"layer 0 \(grouped\)"):
+        require_hardware_support(grouped)
 
 
 def _user_resnet() -> nn.Module:
@@ -340,10 +350,11 @@ def test_unrepresentable_user_models_are_refused_naming_the_layer() -> None:
     from hwprune.models.spec import HARDWARE_OPS
     from hwprune.models.support import check_representable
 
+    no_adds = HARDWARE_OPS - {"residual"}
     with pytest.raises(UnsupportedModelError, match=r"add 'add' of '3.bn2' and '2'.*not yet"):
-        model_layers(_user_resnet(), (1, 8, 8))
+        model_layers(_user_resnet(), (1, 8, 8), supported=no_adds)
     # the check is relaxed node kind by node kind: with adds priced, this model passes
-    check_representable(_user_resnet(), (1, 8, 8), supported=HARDWARE_OPS | {"residual"})
+    check_representable(_user_resnet(), (1, 8, 8), supported=HARDWARE_OPS)
 
     class Broadcast(nn.Module):
         def __init__(self) -> None:
@@ -393,12 +404,20 @@ def test_unrepresentable_user_models_are_refused_naming_the_layer() -> None:
     assert spec.with_widths([4, 4, 16]).layers[1]["groups"] == 4
 
 
-def test_search_refuses_a_residual_user_model_before_training(tmp_path, monkeypatch) -> None:
+def test_search_refuses_an_unrepresentable_user_model_before_training(tmp_path, monkeypatch):
     from hwprune.cli import main
 
+    (tmp_path / "groupednet.py").write_text(
+        "from torch import nn\n"
+        "def net():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(),\n"
+        "        nn.Conv2d(4, 4, 3, groups=2, bias=False), nn.BatchNorm2d(4), nn.ReLU(),\n"
+        "        nn.Flatten(), nn.Linear(64, 10))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     cache = tmp_path / "cache"
-    model = "hwprune.models.examples:tiny_resnet"
+    model = "groupednet:net"
     argv = ["search", "--model", model, "--dataset", "digits", "--out", "run"]
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--target", "pynq-z2", "--cache-dir", str(cache)])
@@ -496,7 +515,7 @@ def test_torchvision_style_resnet_is_refused_now_and_converts_when_relaxed() -> 
             m.running_mean = torch.randn(m.num_features) * 0.1
     model.eval()
     with pytest.raises(UnsupportedModelError, match="add .* of '3.bn2' and '2'"):
-        model_layers(model, (1, 8, 8))
+        model_layers(model, (1, 8, 8), supported=HARDWARE_OPS - {"residual"})
     layers = model_layers(model, (1, 8, 8), supported=HARDWARE_OPS | {"residual", "gap"})
     assert [lay["op"] for lay in layers] == ["conv", "residual", "residual", "gap", "fc"]
     spec = ModelSpec("tv", (1, 8, 8), 10, tuple(layers))

@@ -58,8 +58,8 @@ class _Residual(nn.Module):
 def tiny_resnet() -> nn.Sequential:
     """A ResNet-style net for 8x8x1 digits: conv 8, two residual blocks (8; 16 /2), pool, fc 10.
 
-    Residual networks are not priced by the hardware model yet: ``hwprune search --model
-    hwprune.models.examples:tiny_resnet`` is refused (exit 2) before anything is trained.
+    ``hwprune search --model hwprune.models.examples:tiny_resnet`` reads it into residual blocks
+    (fork, body, shortcut, skip FIFO and add in the dataflow hardware).
     """
     return nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1, bias=False),

@@ -46,7 +46,7 @@ _CONV_DEFAULTS = {"stride": 1, "pad": 0, "groups": 1}
 
 #: Design-layer kinds the dataflow IR (``hwprune.ir``) can price and the export can lower today.
 #: "depthwise" is a conv with groups = channels; "grouped" any other groups > 1.
-HARDWARE_OPS: frozenset[str] = frozenset({"conv", "depthwise", "maxpool", "fc"})
+HARDWARE_OPS: frozenset[str] = frozenset({"conv", "depthwise", "maxpool", "fc", "residual", "gap"})
 
 _WHY_NOT: dict[str, str] = {
     "residual": "residual networks (skip connections and adds) are not yet supported by the "
@@ -340,9 +340,12 @@ def require_hardware_support(spec: ModelSpec) -> None:
         >>> from hwprune.models import get_spec
         >>> require_hardware_support(get_spec("cnn-digits"))
         >>> require_hardware_support(get_spec("resnet8", (1, 8, 8)))
+        >>> grouped = ModelSpec("g", (4, 8, 8), 2, ({"op": "conv", "out_ch": 4, "kernel": 3,
+        ...                     "groups": 2}, {"op": "fc", "out": 2}))
+        >>> require_hardware_support(grouped)
         Traceback (most recent call last):
         ...
-        hwprune.errors.UnsupportedModelError: model 'resnet8' layer 1 (residual): residual ...
+        hwprune.errors.UnsupportedModelError: model 'g' layer 0 (grouped): grouped convolutions ...
     """
     shape: tuple[int, ...] = spec.input_shape
     for i, lay in enumerate(spec.layers):

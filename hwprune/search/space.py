@@ -87,6 +87,26 @@ class SearchSpace:
     abits: tuple[int, ...]
     head_wbits: tuple[int, ...]
     per_layer_bits: bool
+    #: coupled prunable layers (``ModelSpec.channel_groups()``): one count per group, sampled as
+    #: ``ch<first layer>``; empty = one group per layer (chains: the same parameters as before)
+    groups: tuple[tuple[int, ...], ...] = ()
+    #: conv/fc layers sharing one activation quantizer (``ModelSpec.shared_activations()``)
+    shared_abits: tuple[tuple[int, ...], ...] = ()
+
+    def _leader(self) -> dict[int, int]:
+        """Layer -> the layer whose sampled count it copies (itself when free)."""
+        lead = {i: i for i in range(len(self.parent_widths))}
+        for g in self.groups:
+            for i in g:
+                lead[i] = g[0]
+        return lead
+
+    def _ab_leader(self) -> dict[int, int]:
+        lead = {i: i for i in range(self.num_quant)}
+        for g in self.shared_abits:
+            for i in g:
+                lead[i] = g[0]
+        return lead
 
     @classmethod
     def build(
@@ -95,15 +115,22 @@ class SearchSpace:
         num_quant: int,
         recipe: Recipe,
         bits_override: tuple[int, ...] | None = None,
+        groups: Sequence[Sequence[int]] = (),
+        shared_abits: Sequence[Sequence[int]] = (),
     ) -> SearchSpace:
         """Space for a parent with ``parent_widths`` and ``num_quant`` conv/fc layers.
+
+        ``groups`` (from ``spec.channel_groups()``) couples prunable layers to one channel
+        count; a layer in no group while others are grouped keeps its width (it follows the
+        network input). ``shared_abits`` (``spec.shared_activations()``) couples activation bits.
 
         Raises :class:`ConfigError` when the channel floor is above a layer's width.
         """
         sp = recipe.space
         choices = []
+        grouped = {i for g in groups for i in g}
         for i, w in enumerate(parent_widths):
-            if not sp.prune:
+            if not sp.prune or (groups and i not in grouped):
                 choices.append((int(w),))
                 continue
             if sp.min_channels > w:
@@ -129,13 +156,19 @@ class SearchSpace:
             abits,
             head,
             sp.per_layer_bits,
+            tuple(tuple(int(i) for i in g) for g in groups),
+            tuple(tuple(int(i) for i in g) for g in shared_abits),
         )
 
     # -------------------------------------------------------------------- sampling
     def suggest(self, trial: Any) -> Candidate:
         """Ask ``trial`` (an Optuna trial) for a candidate."""
-        channels = []
+        channels: list[int] = []
+        lead = self._leader()
         for i, ch in enumerate(self.channel_choices):
+            if lead[i] != i:
+                channels.append(channels[lead[i]])
+                continue
             if len(ch) == 1:
                 channels.append(ch[0])
                 continue
@@ -148,9 +181,13 @@ class SearchSpace:
         if self.per_layer_bits:
             wbits = [trial.suggest_categorical(f"wb{i}", list(self.wbits)) for i in range(n - 1)]
             wbits.append(trial.suggest_categorical(f"wb{n - 1}", list(self.head_wbits)))
-            abits: list[int | None] = [
-                trial.suggest_categorical(f"ab{i}", list(self.abits)) for i in range(n - 1)
-            ]
+            abits: list[int | None] = []
+            ab_lead = self._ab_leader()
+            for i in range(n - 1):
+                if ab_lead[i] != i:
+                    abits.append(abits[ab_lead[i]])
+                else:
+                    abits.append(trial.suggest_categorical(f"ab{i}", list(self.abits)))
         else:
             wb = trial.suggest_categorical("wb", list(self.wbits))
             wh = trial.suggest_categorical("wb_head", list(self.head_wbits))
@@ -167,17 +204,20 @@ class SearchSpace:
         Raises :class:`ConfigError` when ``cand`` is outside the space.
         """
         params: dict[str, Any] = {}
+        lead = self._leader()
         for i, (c, ch) in enumerate(zip(cand.channels, self.channel_choices, strict=True)):
-            if c not in ch:
+            if c not in ch or c != cand.channels[lead[i]]:
                 raise ConfigError(f"channel count {c} of layer {i} is not in the space {ch}")
-            if len(ch) > 1:
+            if len(ch) > 1 and lead[i] == i:
                 params[f"ch{i}"] = c
         n = self.num_quant
         if self.per_layer_bits:
             for i in range(n):
                 params[f"wb{i}"] = cand.wbits[i]
+            ab_lead = self._ab_leader()
             for i in range(n - 1):
-                params[f"ab{i}"] = cand.abits[i]
+                if ab_lead[i] == i:
+                    params[f"ab{i}"] = cand.abits[i]
         else:
             params.update(wb=cand.wbits[0], wb_head=cand.wbits[-1], ab=cand.abits[0])
         return params
@@ -209,8 +249,9 @@ class SearchSpace:
     def size(self) -> int:
         """Number of distinct candidates."""
         total = 1
-        for ch in self.channel_choices:
-            total *= len(ch)
+        lead = self._leader()
+        for i, ch in enumerate(self.channel_choices):
+            total *= len(ch) if lead[i] == i else 1
         n = self.num_quant
         if self.per_layer_bits:
             total *= len(self.wbits) ** (n - 1) * len(self.head_wbits) * len(self.abits) ** (n - 1)

@@ -112,7 +112,12 @@ def build_workbench(
     )
     bits = (8,) if getattr(target, "kind", "fpga") == "gpu" else None
     space = SearchSpace.build(
-        spec.prunable_widths(), spec.num_quant_layers, recipe, bits_override=bits
+        spec.prunable_widths(),
+        spec.num_quant_layers,
+        recipe,
+        bits_override=bits,
+        groups=[g.layers for g in spec.channel_groups()],
+        shared_abits=spec.shared_activations(),
     )
     example = data.train.x[:2].clone()
     return Workbench(
@@ -140,7 +145,13 @@ def _check_reachable(recipe: Recipe, target: Any, data: Any) -> None:
     c = recipe.constraints
     limits = {k: getattr(c, f"max_{k}") for k in ("lut", "ff", "bram18", "dsp")}
     spec = get_spec(recipe.model, data.input_shape, data.num_classes, width_mult=recipe.width_mult)
-    space = SearchSpace.build(spec.prunable_widths(), spec.num_quant_layers, recipe)
+    space = SearchSpace.build(
+        spec.prunable_widths(),
+        spec.num_quant_layers,
+        recipe,
+        groups=[g.layers for g in spec.channel_groups()],
+        shared_abits=spec.shared_activations(),
+    )
     if not any(v > 0 for v in limits.values()):
         return
     n = space.num_quant
@@ -179,7 +190,8 @@ def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
         load_user_model,
         model_layers,
     )
-    from hwprune.models.spec import ModelSpec
+    from hwprune.models.convert import to_spec_net
+    from hwprune.models.spec import ModelSpec, require_hardware_support
 
     p = recipe.parent
     if ":" in recipe.model:
@@ -188,6 +200,9 @@ def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
         spec = ModelSpec(
             recipe.model.replace(":", "."), data.input_shape, data.num_classes, tuple(layers)
         )
+        require_hardware_support(spec)
+        if any(lay["op"] == "residual" for lay in spec.layers):
+            user = to_spec_net(user, spec)  # its blocks get the add's shared quantizer
         if recipe.checkpoint:
             parent = user
         else:  # the user's module is the initial weights; trained and cached like a zoo model
@@ -206,6 +221,7 @@ def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
         spec = get_spec(
             recipe.model, data.input_shape, data.num_classes, width_mult=recipe.width_mult
         )
+        require_hardware_support(spec)
         if recipe.checkpoint:  # a zoo model trained elsewhere: its weights are the parent
             parent = load_checkpoint(
                 build_model(spec), recipe.checkpoint, f"zoo model '{recipe.model}' on {data.name}"
