@@ -7,10 +7,11 @@
 // each PE (PE p at bits [p*SIMD*WB, (p+1)*SIMD*WB)), loaded from WFILE ($readmemh).
 //
 // Pipeline (every register advances when the output register is free, `en`):
-//   issue (counters, ROM and input-buffer reads) -> products -> adder tree (clog2(SIMD)
-//   levels) -> accumulate -> thresholds -> output register.
-// Products: RES = 0 builds each lane's product from LUTs (shift-and-add over the weight's
-// bits, no multiplier for Yosys to map to a DSP), RES = 1 writes a multiplication (mapped to
+//   issue (counters, ROM and input-buffer reads) -> products -> adder tree (one register per
+//   level) -> accumulate -> thresholds -> output register.
+// Products: RES = 0 builds each lane's product from LUTs (its partial products, one per weight
+// bit, are terms of the adder tree: no multiplier for Yosys to map to a DSP, and pipelined
+// with the tree; no product register), RES = 1 writes a multiplication (mapped to
 // DSP slices: MULT18X18D on ECP5, DSP48 on Xilinx). XNOR = 1: bipolar x bipolar lanes count
 // weight/input agreements (XNOR-popcount), the accumulator is the popcount.
 // Thresholds (NT > 0): TMODE = 0 compares the accumulator with all NT thresholds of its row in
@@ -46,7 +47,8 @@ module hwp_mvau #(
     localparam XW = (VV ? PE : 1) * SIMD * IB;
     localparam WW = PE * SIMD * WB;
     localparam WD = NF * SF;
-    localparam TLAT = (SIMD <= 1) ? 0 : $clog2(SIMD);  // adder tree levels
+    localparam TLAT = (SIMD * ((!XNOR && RES == 0) ? WB + 1 : 1) <= 1) ? 0
+                    : $clog2(SIMD * ((!XNOR && RES == 0) ? WB + 1 : 1));  // adder tree levels
     localparam LB = (NT < 1) ? 1 : $clog2(NT + 1) + 1;  // level width
     localparam PLAT = (NT < 2) ? 0 : $clog2(NT);        // popcount tree levels (TMODE 0)
     localparam TWW = PE * ((NT > 0) ? NT : 1) * TB;
@@ -104,10 +106,14 @@ module hwp_mvau #(
     wire [XW-1:0] x1 = xsel1 ? xin1 : xbuf1;
 
     // ---------------------------------------------------------------- products
-    reg [PE*SIMD*AW-1:0] terms2;
-    reg v2, sf02, last2;
-    reg [23:0] nf2;
-    wire [PE*SIMD*AW-1:0] terms;
+    // LUT products (RES = 0) are not formed: each lane's WB + 1 partial products (x << b where
+    // weight bit b is set; the sign bit's negated) go straight into the PE's pipelined adder
+    // tree, whose registers then pipeline the multiplications too. DSP products and XNOR bits
+    // are registered once and summed by the tree.
+    localparam LUTPP = (!XNOR) && (RES == 0);
+    localparam NPL = LUTPP ? WB + 1 : 1;  // tree terms per lane
+    localparam NTM = SIMD * NPL;          // tree terms per PE
+    wire [PE*NTM*AW-1:0] terms;
     genvar p, i, b, s;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
@@ -123,44 +129,55 @@ module hwp_mvau #(
                     wire signed [IB:0] xv = (IT == 2) ? (xr[0] ? 1 : -1)
                                           : (IT == 1) ? $signed({xr[IB-1], xr})
                                           : $signed({1'b0, xr});
-                    wire signed [WB+IB+1:0] prod;
                     if (RES == 1) begin : g_dsp
-                        assign prod = wv * xv;
-                    end else begin : g_lut  // shift-and-add over the weight's WB + 1 bits
-                        wire signed [WB+IB+1:0] xe = xv;
-                        wire signed [(WB+2)*(WB+IB+2)-1:0] part;
-                        assign part[WB+IB+1:0] = 0;
+                        wire signed [WB+IB+1:0] prod = wv * xv;
+                        assign terms[(p*SIMD+i)*AW +: AW] =
+                            {{(AW > WB+IB+2 ? AW-WB-IB-2 : 1){prod[WB+IB+1]}}, prod};
+                    end else begin : g_lut
+                        wire signed [AW-1:0] xa = xv;  // sign-extended to the accumulator
                         for (b = 0; b <= WB; b = b + 1) begin : g_bit
-                            wire signed [WB+IB+1:0] sh = xe <<< b;
-                            wire signed [WB+IB+1:0] prev = part[b*(WB+IB+2) +: WB+IB+2];
-                            assign part[(b+1)*(WB+IB+2) +: WB+IB+2] =
-                                !wv[b] ? prev : ((b == WB) ? prev - sh : prev + sh);
+                            wire signed [AW-1:0] sh = xa <<< b;
+                            assign terms[((p*SIMD+i)*NPL+b)*AW +: AW] =
+                                !wv[b] ? {AW{1'b0}} : ((b == WB) ? -sh : sh);
                         end
-                        assign prod = part[(WB+1)*(WB+IB+2) +: WB+IB+2];
                     end
-                    assign terms[(p*SIMD+i)*AW +: AW] = {{(AW > WB+IB+2 ? AW-WB-IB-2 : 1){prod[WB+IB+1]}}, prod};
                 end
             end
         end
     endgenerate
-    always @(posedge clk) begin
-        if (rst) begin
-            v2 <= 1'b0;
-        end else if (en) begin
-            terms2 <= terms;
-            v2 <= v1;
-            sf02 <= sf01;
-            last2 <= last1;
-            nf2 <= nf1;
+    wire [PE*NTM*AW-1:0] terms2;  // what the trees add
+    wire v2, sf02, last2;
+    wire [23:0] nf2;
+    generate
+        if (LUTPP) begin : g_pp  // partial products of the stage-1 registers, unregistered
+            assign terms2 = terms;
+            assign {v2, sf02, last2, nf2} = {v1, sf01, last1, nf1};
+        end else begin : g_preg
+            reg [PE*NTM*AW-1:0] t_q;
+            reg v_q, s_q, l_q;
+            reg [23:0] n_q;
+            always @(posedge clk) begin
+                if (rst) begin
+                    v_q <= 1'b0;
+                end else if (en) begin
+                    t_q <= terms;
+                    v_q <= v1;
+                    s_q <= sf01;
+                    l_q <= last1;
+                    n_q <= nf1;
+                end
+            end
+            assign terms2 = t_q;
+            assign {v2, sf02, last2, nf2} = {v_q, s_q, l_q, n_q};
         end
-    end
+    endgenerate
 
     // ---------------------------------------------------------------- adder trees
     wire [PE*AW-1:0] sums;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_tree
-            hwp_addtree #(.N(SIMD), .W(AW)) u_tree (
-                .clk(clk), .en(en), .in_data(terms2[p*SIMD*AW +: SIMD*AW]),
+            hwp_addtree #(.N(NTM), .W(AW)) u_tree (
+                .clk(clk), .en(en), .in_data(terms2[p*NTM*AW +: NTM*AW]),
                 .out_data(sums[p*AW +: AW]));
         end
     endgenerate

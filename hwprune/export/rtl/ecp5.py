@@ -5,8 +5,10 @@ EHXPLLL (``yowasp-ecppll``) that makes the fabric clock; the host link is the bo
 USB-UART (FPGA receives on M1 ``ftdi_txd``, transmits on L4 ``ftdi_rxd``; pins from the board's
 ``ulx3s_v20.lpf``); the 8 LEDs show the last label. The clock is priced only if the placed and
 routed design meets it: nextpnr runs with ``--timing-allow-fail`` and its ``--report`` gives
-the achieved Fmax; if that is below the clock, the next lower clock of :data:`CLOCKS_MHZ` (all
-multiples of 3 MHz, so that 3 Mbaud is an exact divisor) is built instead.
+the achieved Fmax; if that is below the clock, the design is built again at the highest clock of
+:data:`CLOCKS_MHZ` (all exact PLL outputs from 25 MHz) below that Fmax. The UART runs at the
+target's ``link_baud`` if it divides the clock exactly, else at the next rate of :data:`BAUDS`
+that does.
 
 Example:
     >>> info = build_bitstream(design, graph, target, "out")  # doctest: +SKIP
@@ -29,8 +31,10 @@ from hwprune.export.rtl.tools import RtlToolError, run_tool, tool_versions, yowa
 from hwprune.resources import resource_dir
 
 BOARD_TOP = "hwp_board_top"
-#: fabric clocks tried, highest first (multiples of 3 MHz: 3 Mbaud divides them exactly)
-CLOCKS_MHZ = (96.0, 75.0, 60.0, 48.0, 36.0, 24.0, 12.0)
+#: fabric clocks the PLL makes exactly from 25 MHz, highest first
+CLOCKS_MHZ = (100.0, 75.0, 50.0, 25.0, 12.5)
+#: UART rates tried (after the target's ``link_baud``): the first that divides the clock
+BAUDS = (3_000_000, 2_000_000, 1_000_000, 500_000, 250_000)
 LEDS = ("B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3")
 
 ULX3S_LPF = """# ULX3S (v2.x) pins used by hwprune's UART wrapper (from the board's ulx3s_v20.lpf)
@@ -114,14 +118,34 @@ def _fmax(report: dict[str, Any]) -> tuple[float, str]:
     return float(nets[net]["achieved"]), net
 
 
+def pll_mhz(text: str) -> float:
+    """The output frequency ``yowasp-ecppll`` reports it achieved."""
+    import re
+
+    m = re.search(r"clkout0 frequency:\s*([0-9.]+)", text)
+    if m is None:
+        raise RtlToolError("ecppll reported no output frequency")
+    return float(m.group(1))
+
+
+def uart_baud(clock_mhz: float, wanted: int) -> int:
+    """The first of ``wanted``, :data:`BAUDS` that divides the clock into whole bit times."""
+    for baud in (wanted, *BAUDS):
+        if baud <= wanted and abs(clock_mhz * 1e6 / baud - round(clock_mhz * 1e6 / baud)) < 1e-6:
+            return baud
+    raise RtlToolError(f"no UART rate divides {clock_mhz} MHz; pick another clock")
+
+
 def _place_and_route(
     rtl: Path, bit: Path, synth_dir: Path, design: RtlDesign, clock: float, baud: int, seed: int
 ) -> dict[str, Any]:
-    run_tool(
+    pll = run_tool(
         [yowasp("ecppll"), "-i", "25", "-o", f"{clock:g}", "-n", "hwp_pll", "-f", "pll.v"],
         cwd=rtl,
         log=None,
     )
+    clock = pll_mhz(pll)  # what the PLL really makes
+    baud = uart_baud(clock, baud)
     (rtl / "board_top.v").write_text(board_top(design, clock, baud))
     t0 = time.perf_counter()
     rep = synthesize(rtl, design, "ecp5", synth_dir,
@@ -159,6 +183,7 @@ def _place_and_route(
     fmax, net = _fmax(report)
     return {
         "clock_mhz": clock,
+        "baud": baud,
         "fmax_mhz": fmax,
         "clock_net": net,
         "report": report,
@@ -185,14 +210,17 @@ def build_bitstream(
     rtl, bit = out / "rtl", out / "bitstream"
     bit.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(resource_dir("rtl_templates") / "hwp_uart.v", rtl / "hwp_uart.v")
-    baud = int(getattr(target, "link_baud", 0) or 3_000_000)
-    want = float(clock_mhz or target.clock_mhz)
-    tries = [want] + [c for c in CLOCKS_MHZ if c < want]
+    baud = int(getattr(target, "link_baud", 0) or 1_000_000)
+    clock = float(clock_mhz or target.clock_mhz)
     runs = []
-    for clock in tries:
+    while True:
         run = _place_and_route(rtl, bit, out / "synth", design, clock, baud, seed)
-        runs.append({k: run[k] for k in ("clock_mhz", "fmax_mhz")})
-        if run["fmax_mhz"] >= clock:
+        runs.append({k: run[k] for k in ("clock_mhz", "baud", "fmax_mhz")})
+        if run["fmax_mhz"] >= run["clock_mhz"] or len(runs) == 3:
+            break
+        lower = [c for c in CLOCKS_MHZ if c <= run["fmax_mhz"] and c < run["clock_mhz"]]
+        clock = lower[0] if lower else CLOCKS_MHZ[-1]
+        if clock >= run["clock_mhz"]:
             break
     t0 = time.perf_counter()
     bit_name = f"{name}.bit"
@@ -205,7 +233,7 @@ def build_bitstream(
     i, o = design.in_stream, design.out_stream
     in_bytes = design.in_words * i.elems * _elem_bytes(i.bits)
     out_bytes = design.out_words * o.elems * _elem_bytes(o.bits)
-    clock = run["clock_mhz"]
+    clock, baud = run["clock_mhz"], run["baud"]
     frame_s = (in_bytes + out_bytes) * 10 / baud
     max_cycles = max(s.cycles for s in design.stages)
     util = {k: v for k, v in run["report"].get("utilization", {}).items() if v.get("used")}
@@ -219,6 +247,8 @@ def build_bitstream(
         "clock_net": run["clock_net"],
         "priced_clock_mhz": clock,
         "meets_priced_clock": run["fmax_mhz"] >= clock,
+        "priced_clock_note": "the PLL's real output; if nextpnr's Fmax is below the clock asked "
+        "for, the design is rebuilt at a clock below that Fmax (tries)",
         "tries": runs,
         "pll": f"25 MHz oscillator -> EHXPLLL {clock:g} MHz (yowasp-ecppll)",
         "link": {
