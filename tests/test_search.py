@@ -913,6 +913,8 @@ def test_best_folder_is_replaced_whole(tmp_path, parent_cache, monkeypatch):
         raise RuntimeError("killed while exporting")
 
     monkeypatch.setattr(F, "_export_best", crash)
+    # a re-run keeps a finished search's best/ as it is; without summary.json it is redone
+    (out / "summary.json").unlink()
     with pytest.raises(RuntimeError, match="killed while exporting"):
         hwprune.search("digits-mlp", "pynq-z2", **{**kw, "export": True})
     assert (best / "model.pt").read_bytes() == b"old weights"  # the old best/, whole
