@@ -1,4 +1,4 @@
-"""The wheel ships targets/, search/ and hls_templates/; an installed copy finds them."""
+"""The wheel ships targets/, search/, hls_templates/, rtl_templates/; installed, finds them."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contains_data_folders(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    for kind in ("targets", "search", "hls_templates"):
+    for kind in ("targets", "search", "hls_templates", "rtl_templates"):
         shipped = [n for n in names if n.startswith(f"hwprune/_data/{kind}/")]
         source = [p for p in (ROOT / kind).rglob("*") if p.is_file()]
         assert source, f"repository has no files in {kind}/"
@@ -61,7 +61,7 @@ def test_installed_wheel_finds_resources(wheel: Path, tmp_path: Path) -> None:
     code = (
         "from hwprune.resources import resource_dir\n"
         "import hwprune\n"
-        "for k in ('targets', 'search', 'hls_templates'):\n"
+        "for k in ('targets', 'search', 'hls_templates', 'rtl_templates'):\n"
         "    d = resource_dir(k)\n"
         "    assert 'site-packages' in str(d), d\n"
         "    assert any(d.iterdir()), d\n"
