@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwprune.export.graph import (
+    AddStreamsNode,
+    DuplicateStreamsNode,
+    GlobalAccPoolNode,
     InputNode,
     IntGraph,
     IntNode,
@@ -21,6 +24,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    ThresholdingNode,
     VVAUNode,
 )
 
@@ -70,8 +74,50 @@ def _maxpool(node: MaxPoolNode, x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], oh, k, ow, k, c).max(axis=(2, 4))
 
 
-def run_node(node: IntNode, x: np.ndarray) -> np.ndarray:
-    """Output of one node for a batch ``x`` (integers, batch first)."""
+def _thresholding(node: ThresholdingNode, x: np.ndarray) -> np.ndarray:
+    v = x.reshape(x.shape[0], -1, node.channels)
+    level = np.empty_like(v)
+    for c in range(node.channels):
+        level[..., c] = np.searchsorted(node.thresholds[c], v[..., c], side="right")
+    out = 2 * level - 1 if node.out_type.bipolar else level + node.out_bias
+    return out.reshape((x.shape[0], *node.out_shape))
+
+
+def round_shift(acc: np.ndarray, shift: int, rounding: str) -> np.ndarray:
+    """``acc / 2**shift`` rounded to an integer: "ROUND" half to even (numpy's round, as
+    qonnx's Trunc), else "FLOOR".
+
+    Example:
+        >>> round_shift(np.array([5, 6, 7, 10, -6]), 2, "ROUND").tolist()
+        [1, 2, 2, 2, -2]
+    """
+    if shift <= 0:
+        return acc
+    q = acc >> shift  # floor
+    if rounding.upper() != "ROUND":
+        return q
+    r = acc - (q << shift)
+    half = 1 << (shift - 1)
+    return q + ((r > half) | ((r == half) & (q % 2 == 1)))
+
+
+def _gap(node: GlobalAccPoolNode, x: np.ndarray) -> np.ndarray:
+    acc = x.sum(axis=(1, 2))
+    out = round_shift(acc, node.shift, node.rounding)
+    return np.clip(out, node.out_type.min, node.out_type.max).reshape((x.shape[0], *node.out_shape))
+
+
+def run_node(node: IntNode, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Output of one node for a batch ``x`` (integers, batch first); an add takes the second
+    branch as ``more[0]``."""
+    if isinstance(node, AddStreamsNode):
+        return (x + more[0]).reshape((x.shape[0], *node.out_shape))
+    if isinstance(node, DuplicateStreamsNode):
+        return x
+    if isinstance(node, ThresholdingNode):
+        return _thresholding(node, x)
+    if isinstance(node, GlobalAccPoolNode):
+        return _gap(node, x)
     if isinstance(node, InputNode):
         return np.asarray(x, dtype=np.int64).reshape((x.shape[0], *node.out_shape))
     if isinstance(node, PadNode):
@@ -99,8 +145,9 @@ def execute(graph: IntGraph, x_int: np.ndarray) -> ExecResult:
     if not np.all(x == np.round(x)):
         raise ValueError("execute() takes integer inputs (the input quantizer's integers)")
     x = x.astype(np.int64)
-    for node in graph.nodes:
-        x = run_node(node, x)
+    for i, node in enumerate(graph.nodes):
+        srcs = [layers[p] for p in graph.producers(i)]
+        x = run_node(node, *srcs) if srcs else run_node(node, x)
         layers[node.name] = x
     out = x.reshape(x.shape[0]) if graph.output == "label" else x
     return ExecResult(layers, out)

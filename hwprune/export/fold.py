@@ -248,6 +248,13 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> I
             f"folding names unknown nodes {unknown}; the design has {sorted(folding_of(graph))}"
         )
     nodes = []
+    folding = dict(folding)
+    for n, m in zip(graph.nodes, graph.nodes[1:], strict=False):
+        # a depthwise window not given a SIMD takes its VVAU's PE (they must be equal)
+        given, own = folding.get(m.name, {}), folding.get(n.name, {})
+        dw = isinstance(n, SlidingWindowNode) and isinstance(m, VVAUNode)
+        if dw and "simd" not in own and "pe" in given:
+            folding[n.name] = {**own, "simd": int(given["pe"])}
     for n in graph.nodes:
         f = dict(folding.get(n.name, {}))
         if isinstance(n, PadNode):

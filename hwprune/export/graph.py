@@ -1,4 +1,4 @@
-"""The integer dataflow graph produced by the lowering: a chain of streaming kernels.
+"""The integer dataflow graph produced by the lowering: streaming kernels in stream order.
 
 Tensors are NHWC (a flat vector has shape ``(N,)``) and hold integers. Every node knows the
 QONNX tensor it reproduces (``qonnx_tensor``) and the scale that dequantises it
@@ -17,6 +17,10 @@ Node kinds (FINN's streaming micro-architecture):
 * :class:`VVAUNode` -- depthwise convolution (one ``K*K`` dot product per channel).
 * :class:`MaxPoolNode` -- non-overlapping max pooling on integers.
 * :class:`LabelSelectNode` -- arg-max over the head's outputs (first index on ties).
+* :class:`ThresholdingNode` -- a standalone multi-threshold activation (requantization).
+* :class:`DuplicateStreamsNode`, :class:`AddStreamsNode` -- the fork and the join of a residual
+  block (:attr:`IntGraph.inputs` records the branches).
+* :class:`GlobalAccPoolNode` -- global average pooling as an integer sum, rounded right.
 
 Example:
     >>> from hwprune.export.dtypes import IntType
@@ -28,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,11 +278,129 @@ class LabelSelectNode(IntNode):
 
 
 @dataclass(frozen=True, eq=False)
+class ThresholdingNode(IntNode):
+    """Standalone multi-threshold activation of ``channels`` x ``nvec`` integers: output
+    ``#{k: x >= T[c, k]} + out_bias`` (bipolar: ``2 * level - 1``). A residual block uses it to
+    requantize its identity skip into the add's quantizer and after the add (ReLU + quantizer).
+    """
+
+    in_type: IntType = field(default_factory=lambda: IntType(8, False))
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros((1, 1), np.int64))
+    out_bias: int = 0
+    nvec: int = 1
+    pe: int = 1
+
+    @property
+    def channels(self) -> int:
+        return int(self.thresholds.shape[0])
+
+    def cycles(self) -> int:
+        return self.nvec * self.channels // self.pe
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_type=self.in_type.name,
+            channels=self.channels,
+            nvec=self.nvec,
+            pe=self.pe,
+            num_thresholds=int(self.thresholds.shape[1]),
+            out_bias=self.out_bias,
+            cycles=self.cycles(),
+        )
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class DuplicateStreamsNode(IntNode):
+    """The fork of a residual block: every word goes to both branches (FINN's
+    DuplicateStreams); ``pe`` channels a word."""
+
+    pe: int = 1
+
+    def cycles(self) -> int:
+        return int(np.prod(self.out_shape)) // self.pe
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(pe=self.pe, cycles=self.cycles())
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class AddStreamsNode(IntNode):
+    """Elementwise add of the two branches of a residual block (equal scales: an integer add;
+    FINN's AddStreams). Inputs: ``in_types`` (long branch, short branch)."""
+
+    in_types: tuple[IntType, IntType] = field(
+        default_factory=lambda: (IntType(8, True), IntType(8, True))
+    )
+    pe: int = 1
+
+    def cycles(self) -> int:
+        return int(np.prod(self.out_shape)) // self.pe
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(in_types=[t.name for t in self.in_types], pe=self.pe, cycles=self.cycles())
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalAccPoolNode(IntNode):
+    """Global average pooling of an (H, W, C) map as an integer sum per channel, rounded right
+    by ``shift`` bits (``rounding`` "ROUND": half to even, "FLOOR") and clipped to the output
+    type: Brevitas' truncated average pool; the 1/(H*W) scale is in ``out_scale``."""
+
+    in_shape: tuple[int, int, int] = (1, 1, 1)
+    in_type: IntType = field(default_factory=lambda: IntType(8, False))
+    acc_type: IntType = field(default_factory=lambda: IntType(16, True))
+    shift: int = 0
+    rounding: str = "ROUND"
+    pe: int = 1
+
+    def cycles(self) -> int:
+        h, w, c = self.in_shape
+        return (h * w + 1) * (c // self.pe)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_shape=list(self.in_shape),
+            in_type=self.in_type.name,
+            shift=self.shift,
+            rounding=self.rounding,
+            pe=self.pe,
+            cycles=self.cycles(),
+        )
+        return d
+
+
+#: node kinds folded by a PE alone (beside the MVAU/VVAU, windows and label select)
+PE_NODES = (ThresholdingNode, DuplicateStreamsNode, AddStreamsNode, GlobalAccPoolNode)
+
+
+@dataclass(frozen=True, eq=False)
 class IntGraph:
-    """A lowered network: a chain of nodes, the first an :class:`InputNode`."""
+    """A lowered network, the first node an :class:`InputNode`, in stream order.
+
+    A chain needs nothing more; where a node's input is not the node before it (the two
+    branches of a residual block and its add), ``inputs`` names its producers
+    (``{node: (producer, ...)}``; an add lists its long branch first). The skip FIFO of a
+    block is the stream from its short branch into the add (depth ``fifo_depth[add]`` words).
+    """
 
     nodes: tuple[IntNode, ...]
     output: str  # "label" or "scores"
+    inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fifo_depth: Mapping[str, int] = field(default_factory=dict)
+
+    def producers(self, i: int) -> tuple[str, ...]:
+        """Names of the nodes that feed ``self.nodes[i]`` (the node before it by default)."""
+        name = self.nodes[i].name
+        if name in self.inputs:
+            return tuple(self.inputs[name])
+        return (self.nodes[i - 1].name,) if i else ()
 
     @property
     def input(self) -> InputNode:
@@ -300,7 +423,7 @@ class IntGraph:
                     folding[n.name]["res_type"] = n.res_type
             elif isinstance(n, SlidingWindowNode):
                 folding[n.name] = {"simd": n.simd}
-            elif isinstance(n, LabelSelectNode):
+            elif isinstance(n, (LabelSelectNode, *PE_NODES)):
                 folding[n.name] = {"pe": n.pe}
         doc = {
             "format": "hwprune-dataflow/1",
@@ -311,6 +434,7 @@ class IntGraph:
                 "scale": self.input.out_scale,
             },
             "nodes": [n.describe() for n in self.nodes],
+            "inputs": {k: list(v) for k, v in self.inputs.items()},
             "folding": folding,
             "max_cycles": max((n.cycles() for n in self.nodes), default=0),
         }

@@ -746,8 +746,10 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
     """
     if output not in ("label", "scores"):
         raise ValueError("output must be 'label' or 'scores'")
+    from hwprune.export.lower_residual import RESIDUAL_PASSES  # residual blocks, GAP
+
     m = model.transform(LowerInputQuant(), cleanup=False)
-    passes = (LowerWeightLayer(), LowerMaxPool(), LowerFlatten())
+    passes = (LowerWeightLayer(), LowerMaxPool(), LowerFlatten(), *RESIDUAL_PASSES)
     changed = True
     while changed:
         changed = False
@@ -765,7 +767,7 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
             f"{_where(n)} cannot be lowered to the integer dataflow graph "
             "(unsupported op or position); supported: Conv, MatMul, "
             "BatchNormalization, per-channel Mul/Add, Relu, Quant, BipolarQuant, "
-            "MaxPool, Flatten/Reshape"
+            "MaxPool, Flatten/Reshape, residual Add, GlobalAveragePool + Trunc"
         )
     if output == "label":
         m = m.transform(InsertLabelSelect(), cleanup=False)
@@ -774,6 +776,10 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
 
 def extract_graph(model: ModelWrapper, output: str = "label") -> IntGraph:
     """Read the lowered ModelWrapper into an :class:`IntGraph` (a chain, input first)."""
+    if any(n.op_type == "IntDuplicateStreams" for n in model.graph.node):
+        from hwprune.export.lower_residual import extract_branched
+
+        return extract_branched(model, output, _to_node)
     by_out = {o: n for n in model.graph.node for o in n.output}
     start = next(n for n in model.graph.node if n.op_type == "IntInput")
     chain: list[IntNode] = []
@@ -852,6 +858,10 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
             score_bias=tuple(a.get("score_bias", [])),
             **extra,
         )
+    from hwprune.export.lower_residual import RESIDUAL_OPS, to_node
+
+    if n.op_type in RESIDUAL_OPS:
+        return to_node(model, n, common)
     raise LoweringError(f"{_where(n)}: unknown lowered node")
 
 

@@ -80,7 +80,13 @@ def design_folding(design: dict[str, Any]) -> dict[str, dict[str, Any]]:
     count = {"conv": 0, "fc": 0}
     folding: dict[str, dict[str, Any]] = {}
     fixed_rule: dict[str, str] | None = None
-    for lay in design.get("layers", []):
+    leaves: list[Any] = []
+    for lay in design.get("layers", []):  # a residual block's convs: body, then shortcut
+        if isinstance(lay, dict) and lay.get("op") == "residual":
+            leaves += [*lay.get("body", []), *lay.get("shortcut", [])]
+        else:
+            leaves.append(lay)
+    for lay in leaves:
         op = lay.get("op")
         if op not in count:
             continue

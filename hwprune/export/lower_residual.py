@@ -1,0 +1,456 @@
+"""Lowering of residual blocks and global average pooling (qonnx Transformations).
+
+The passes of :mod:`hwprune.export.lower` lower chains; these add what residual and
+depthwise-separable networks need, in the same shape (one pattern per pass, integer nodes of the
+``hwprune.export`` domain named after the QONNX tensor they reproduce):
+
+* :class:`LowerDuplicate` -- an integer tensor read by two nodes (the input of a residual block)
+  gets an ``IntDuplicateStreams`` fork, one output per branch.
+* :class:`LowerAdd` -- ``Add`` of two integer tensors of equal scale (Brevitas' shared add
+  quantizer) becomes ``IntAddStreams`` (an integer add; unequal scales are refused, naming the
+  add).
+* :class:`LowerRequant` -- a quantizer (with the affine ops and ReLU before it) on an integer
+  tensor that no weight layer absorbs -- the identity skip requantized into the add's quantizer,
+  the ReLU + quantizer after an add -- becomes ``IntThresholding`` (per-channel thresholds).
+* :class:`LowerGlobalAccPool` -- ``GlobalAveragePool`` + Brevitas' ``Trunc`` becomes
+  ``IntGlobalAccPool``: an integer sum per channel, rounded right by the truncated bits; its
+  scale (1/(H*W) folded in) goes to the next layer.
+
+:func:`extract_branched` reads the lowered model into an :class:`IntGraph` in the stream order
+of the cost model's IR (:func:`hwprune.ir.build_ir`): a block's fork, its long branch (the one
+with more weight layers: the body), its short branch, its add; nodes are named as the IR names
+them (``conv<k>`` body before shortcut, ``res<k>_dup``/``_skip``/``_add``/``_act``,
+``gap<k>``), so one folding drives both.
+
+Example:
+    >>> graph = lower_model(load_qonnx("resnet.qonnx.onnx"))   # doctest: +SKIP
+    >>> [n.kind for n in graph.nodes][3:5]                      # doctest: +SKIP
+    ['DuplicateStreams', 'Pad']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import onnx
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.general.intquant import max_int, min_int
+from qonnx.transformation.base import Transformation
+
+from hwprune.errors import LoweringError
+from hwprune.export.dtypes import IntType
+from hwprune.export.graph import (
+    AddStreamsNode,
+    DuplicateStreamsNode,
+    GlobalAccPoolNode,
+    IntGraph,
+    IntNode,
+    ThresholdingNode,
+)
+from hwprune.export.lower import (
+    DOMAIN,
+    _attrs,
+    _follow_chain,
+    _info,
+    _int_producer,
+    _level_fn,
+    _make,
+    _next_name,
+    _quant_type,
+    _scalar,
+    _where,
+    compute_thresholds,
+)
+
+#: lowered op types this module adds (read back by :func:`to_node`)
+RESIDUAL_OPS = ("IntDuplicateStreams", "IntAddStreams", "IntThresholding", "IntGlobalAccPool")
+#: ops a requantization chain may start with (what LowerWeightLayer's chain would absorb)
+_CHAIN_START = {"Quant", "BipolarQuant", "Relu", "BatchNormalization", "Mul", "Div", "Sub"}
+
+
+def _data_consumers(model: ModelWrapper, tensor: str) -> list[onnx.NodeProto]:
+    return list(model.find_consumers(tensor) or [])
+
+
+class LowerDuplicate(Transformation):
+    """An integer tensor read by two nodes -> ``IntDuplicateStreams`` (one output each)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for idx, n in enumerate(model.graph.node):
+            if n.domain != DOMAIN or n.op_type == "IntDuplicateStreams":
+                continue
+            for t in n.output:
+                cons = _data_consumers(model, t)
+                if len(cons) < 2:
+                    continue
+                if len(cons) > 2:
+                    raise LoweringError(
+                        f"the output of {_where(n)} feeds {len(cons)} nodes; hwprune forks a "
+                        "stream in two (a residual block), not more"
+                    )
+                src = _info(n)
+                outs = [f"{t}_b0", f"{t}_b1"]
+                for c, o in zip(cons, outs, strict=True):
+                    c.input[list(c.input).index(t)] = o
+                node = _make(
+                    "IntDuplicateStreams",
+                    [t],
+                    outs,
+                    _next_name(model, "dup"),
+                    out_shape=list(src["shape"]),
+                    out_type=src["type"].name,
+                    out_scale=src["scale"],
+                    qonnx_tensor=t,
+                )
+                model.graph.node.insert(idx + 1, node)
+                return model, True
+        return model, False
+
+
+class LowerAdd(Transformation):
+    """``Add`` of two integer tensors of equal scale -> ``IntAddStreams``."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for idx, n in enumerate(model.graph.node):
+            if n.op_type != "Add" or len(n.input) != 2:
+                continue
+            prods = [_int_producer(model, t) for t in n.input]
+            if any(p is None for p in prods):
+                continue
+            a, b = (_info(p) for p in prods)  # type: ignore[arg-type]
+            if a["shape"] != b["shape"]:
+                raise LoweringError(
+                    f"{_where(n)} adds tensors of shapes {a['shape']}, {b['shape']}"
+                )
+            if not math.isclose(a["scale"], b["scale"], rel_tol=1e-6):
+                raise LoweringError(
+                    f"{_where(n)} adds tensors of scales {a['scale']:g} and {b['scale']:g}; "
+                    "hwprune lowers an add of equal scales (one quantizer shared by both inputs, "
+                    "as hwprune's Brevitas residual blocks have); share the add's input quantizer"
+                )
+            ta, tb = a["type"], b["type"]
+            out = IntType.for_range(ta.min + tb.min, ta.max + tb.max)
+            node = _make(
+                "IntAddStreams",
+                list(n.input),
+                [n.output[0]],
+                _next_name(model, "add"),
+                out_shape=list(a["shape"]),
+                out_type=out.name,
+                out_scale=a["scale"],
+                qonnx_tensor=n.output[0],
+                in_types=[ta.name, tb.name],
+            )
+            model.graph.node.insert(idx, node)
+            model.graph.node.remove(n)
+            return model, True
+        return model, False
+
+
+class LowerRequant(Transformation):
+    """Affine ops / ReLU / quantizer on an integer tensor no weight layer absorbs ->
+    ``IntThresholding`` (the skip's requantization, the activation after an add)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for n in model.graph.node:
+            if n.op_type not in _CHAIN_START and not (
+                n.op_type == "Add" and any(model.get_initializer(t) is not None for t in n.input)
+            ):
+                continue
+            prod = _int_producer(model, n.input[0])
+            if prod is None or prod.op_type not in ("IntDuplicateStreams", "IntAddStreams"):
+                continue
+            self._lower(model, n, prod)
+            return model, True
+        return model, False
+
+    @staticmethod
+    def _lower(model: ModelWrapper, n: onnx.NodeProto, prod: onnx.NodeProto) -> None:
+        src = _info(prod)
+        shape, in_type, s_x = src["shape"], src["type"], src["scale"]
+        nch = int(shape[-1])
+        a_c, b_c, relu, chain, quant, _ = _follow_chain(
+            model, n.input[0], nch, 4 if len(shape) == 3 else 2, prod
+        )
+        if quant is None:
+            raise LoweringError(
+                f"{_where(n)}: the output of {_where(prod)} reaches the graph output without a "
+                "quantizer; end the block with an activation quantizer"
+            )
+        A = s_x * a_c
+        if np.any(A <= 0):
+            raise LoweringError(
+                f"{_where(n)}: a non-positive per-channel scale after {_where(prod)} cannot be "
+                "requantized by thresholds"
+            )
+        qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
+        nt = 1 if qtype.bipolar else qmax - qmin
+        level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
+        lo = np.full(nch, in_type.min, dtype=np.int64)
+        hi = np.full(nch, in_type.max, dtype=np.int64)
+        T = compute_thresholds(level, lo, hi, nt)
+        name = _next_name(model, "thr")
+        model.set_initializer(f"{name}_T", T)
+        node = _make(
+            "IntThresholding",
+            [n.input[0], f"{name}_T"],
+            [quant.output[0]],
+            name,
+            out_shape=list(shape),
+            out_type=qtype.name,
+            out_scale=s_a,
+            qonnx_tensor=quant.output[0],
+            in_type=in_type.name,
+            out_bias=-1 if qtype.bipolar else qmin,
+            nvec=int(np.prod(shape[:-1])),
+        )
+        pos = list(model.graph.node).index(n)
+        model.graph.node.insert(pos, node)
+        for r in [*chain, quant]:
+            if r in model.graph.node:
+                model.graph.node.remove(r)
+
+
+def _trunc_params(model: ModelWrapper, tr: onnx.NodeProto) -> tuple[float, float, int, bool, str]:
+    """(scale, output scale, output bits, signed, rounding) of a QONNX ``Trunc`` node."""
+    vals = [model.get_initializer(t) for t in tr.input[1:]]
+    if any(v is None for v in vals):
+        raise LoweringError(f"{_where(tr)}: its parameters must be constants")
+    scale = _scalar(vals[0], "scale", tr)
+    if _scalar(vals[1], "zero point", tr) != 0:
+        raise LoweringError(f"{_where(tr)} has a non-zero zero point")
+    in_bits = int(_scalar(vals[2], "input bit width", tr))
+    if len(vals) >= 5:  # Trunc v2: scale, zeropt, input bits, output scale, output bits
+        out_scale = _scalar(vals[3], "output scale", tr)
+        out_bits = int(_scalar(vals[4], "output bit width", tr))
+    else:  # v1: the output scale follows from the dropped bits
+        out_bits = int(_scalar(vals[3], "output bit width", tr))
+        out_scale = scale * 2.0 ** (in_bits - out_bits)
+    a = _attrs(tr)
+    return (
+        scale,
+        out_scale,
+        out_bits,
+        bool(a.get("signed", 1)),
+        str(a.get("rounding_mode", "FLOOR")),
+    )
+
+
+class LowerGlobalAccPool(Transformation):
+    """``GlobalAveragePool`` on an integer map + ``Trunc`` -> ``IntGlobalAccPool``."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        for idx, n in enumerate(model.graph.node):
+            if n.op_type != "GlobalAveragePool":
+                continue
+            prod = _int_producer(model, n.input[0])
+            if prod is None:
+                continue
+            src = _info(prod)
+            h, w, c = src["shape"]
+            cons = _data_consumers(model, n.output[0])
+            if len(cons) != 1 or cons[0].op_type != "Trunc":
+                raise LoweringError(
+                    f"{_where(n)} is not followed by a truncation (Brevitas "
+                    "TruncAdaptiveAvgPool2d); quantize the global average pool's output"
+                )
+            tr = cons[0]
+            scale, out_scale, out_bits, signed, rounding = _trunc_params(model, tr)
+            if not math.isclose(scale, src["scale"] / (h * w), rel_tol=1e-5):
+                raise LoweringError(
+                    f"{_where(tr)}: its scale {scale:g} is not the pooled input's "
+                    f"{src['scale']:g} / {h * w}; hwprune lowers an integer sum"
+                )
+            shift = int(round(math.log2(out_scale / scale)))
+            if rounding.upper() not in ("ROUND", "FLOOR") or shift < 0:
+                raise LoweringError(f"{_where(tr)}: rounding {rounding!r} / shift {shift}")
+            it: IntType = src["type"]
+            out_t = IntType.for_range(
+                int(min_int(signed, False, out_bits)), int(max_int(signed, False, out_bits))
+            )
+            node = _make(
+                "IntGlobalAccPool",
+                [n.input[0]],
+                [tr.output[0]],
+                _next_name(model, "gap"),
+                out_shape=[1, 1, c],
+                out_type=out_t.name,
+                out_scale=out_scale,
+                qonnx_tensor=tr.output[0],
+                in_shape=[h, w, c],
+                in_type=it.name,
+                acc_type=IntType.for_range(h * w * min(it.min, 0), h * w * it.max).name,
+                shift=shift,
+                rounding=rounding.upper(),
+            )
+            model.graph.node.insert(idx, node)
+            model.graph.node.remove(n)
+            model.graph.node.remove(tr)
+            return model, True
+        return model, False
+
+
+#: the passes :func:`hwprune.export.lower.lower_onnx` runs after the chain passes
+RESIDUAL_PASSES: tuple[Transformation, ...] = (
+    LowerDuplicate(),
+    LowerAdd(),
+    LowerRequant(),
+    LowerGlobalAccPool(),
+)
+
+
+def to_node(model: ModelWrapper, n: onnx.NodeProto, common: dict[str, Any]) -> IntNode:
+    """The :class:`IntNode` of one lowered node of :data:`RESIDUAL_OPS`."""
+    a = _attrs(n)
+    if n.op_type == "IntDuplicateStreams":
+        return DuplicateStreamsNode(**common)
+    if n.op_type == "IntAddStreams":
+        ta, tb = (IntType.from_name(t) for t in a["in_types"])
+        return AddStreamsNode(**common, in_types=(ta, tb))
+    if n.op_type == "IntThresholding":
+        T = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
+        return ThresholdingNode(
+            **common,
+            in_type=IntType.from_name(a["in_type"]),
+            thresholds=T,
+            out_bias=int(a["out_bias"]),
+            nvec=int(a["nvec"]),
+        )
+    return GlobalAccPoolNode(
+        **common,
+        in_shape=tuple(int(x) for x in a["in_shape"]),
+        in_type=IntType.from_name(a["in_type"]),
+        acc_type=IntType.from_name(a["acc_type"]),
+        shift=int(a["shift"]),
+        rounding=str(a["rounding"]),
+    )
+
+
+# --------------------------------------------------------------------------- read-back
+
+
+class _Reader:
+    """The lowered model's integer nodes as a stream-ordered, IR-named list."""
+
+    def __init__(self, model: ModelWrapper):
+        self.model = model
+        self.nodes = [n for n in model.graph.node if n.domain == DOMAIN]
+        self.prod = {t: n for n in self.nodes for t in n.output}
+        self.cons: dict[str, list[onnx.NodeProto]] = {}
+        for n in self.nodes:
+            data = n.input[:2] if n.op_type == "IntAddStreams" else n.input[:1]
+            for t in data:
+                self.cons.setdefault(t, []).append(n)
+        self.order: list[onnx.NodeProto] = []
+        self.branch_of: dict[str, str] = {}  # a branch's first node -> "skip" of the block
+
+    def next(self, n: onnx.NodeProto, out: int = 0) -> onnx.NodeProto | None:
+        c = self.cons.get(n.output[out], [])
+        return c[0] if c else None
+
+    def branch(self, first: onnx.NodeProto | None) -> tuple[list[onnx.NodeProto], Any]:
+        """The nodes from ``first`` up to (not including) the add they reach, and that add."""
+        path: list[onnx.NodeProto] = []
+        n = first
+        while n is not None and n.op_type != "IntAddStreams":
+            if n.op_type == "IntDuplicateStreams":
+                raise LoweringError(
+                    f"{_where(n)} forks inside a residual branch; hwprune lowers residual blocks "
+                    "whose branches are chains (no nested blocks)"
+                )
+            path.append(n)
+            n = self.next(n)
+        if n is None:
+            where = _where(first) if first is not None else "a fork"
+            raise LoweringError(f"the branch at {where} never joins an add")
+        return path, n
+
+    def walk(self) -> list[onnx.NodeProto]:
+        n: onnx.NodeProto | None = next(x for x in self.nodes if x.op_type == "IntInput")
+        while n is not None:
+            if n.op_type != "IntDuplicateStreams":
+                self.order.append(n)
+                n = self.next(n)
+                continue
+            (p0, add0), (p1, add1) = self.branch(self.next(n, 0)), self.branch(self.next(n, 1))
+            if add0 is not add1:
+                raise LoweringError(f"the two branches of {_where(n)} do not meet in one add")
+            weights = [sum(x.op_type in ("IntMVAU", "IntVVAU") for x in p) for p in (p0, p1)]
+            first_in = self.prod.get(add0.input[0])
+            feeds0 = (p0[-1] if p0 else n) is first_in
+            long_first = weights[0] > weights[1] or (weights[0] == weights[1] and feeds0)
+            long, short = (p0, p1) if long_first else (p1, p0)
+            self.order += [n, *long, *short, add0]
+            self.branch_of[add0.name] = "swap" if (p0 is short) == feeds0 else ""
+            n = self.next(add0)
+        return self.order
+
+
+def _ir_names(order: list[onnx.NodeProto], prod: dict[str, onnx.NodeProto]) -> dict[str, str]:
+    """Lowered node name -> the name :func:`hwprune.ir.build_ir` gives the same block."""
+    names: dict[str, str] = {}
+    count = {"conv": 0, "fc": 0, "pool": 0, "res": 0, "gap": 0, "thr": 0}
+
+    def take(what: str) -> str:
+        k = count[what]
+        count[what] += 1
+        return f"{what}{k}"
+
+    block = ""
+    for n in order:
+        op = n.op_type
+        if op in ("IntMVAU", "IntVVAU"):
+            conv = op == "IntVVAU" or bool(_attrs(n).get("conv", 0))
+            new = take("conv" if conv else "fc")
+            names[n.name] = new
+            for suffix in ("_pad", "_swg"):
+                names[n.name + suffix] = new + suffix
+        elif op == "IntMaxPool":
+            names[n.name] = take("pool")
+        elif op == "IntGlobalAccPool":
+            names[n.name] = take("gap")
+        elif op == "IntDuplicateStreams":
+            block = take("res")
+            names[n.name] = f"{block}_dup"
+        elif op == "IntAddStreams":
+            names[n.name] = f"{block}_add"
+        elif op == "IntThresholding":
+            src = prod.get(n.input[0])
+            after = src.op_type if src is not None else ""
+            kind = {"IntDuplicateStreams": "skip", "IntAddStreams": "act"}.get(after)
+            names[n.name] = f"{block}_{kind}" if kind and block else take("thr")
+    return names
+
+
+def extract_branched(model: ModelWrapper, output: str, to_int_node: Any) -> IntGraph:
+    """Read a lowered model with residual blocks into an :class:`IntGraph` (IR order and names;
+    ``to_int_node(model, node)`` reads one node)."""
+    reader = _Reader(model)
+    order = reader.walk()
+    names = _ir_names(order, reader.prod)
+    nodes: list[IntNode] = []
+    inputs: dict[str, tuple[str, ...]] = {}
+    kept = [n for n in order if n.op_type != "IntFlatten"]
+    for i, n in enumerate(kept):
+        node = to_int_node(model, n)
+        new = names.get(n.name, n.name)
+        node = dataclasses.replace(node, name=new)
+        srcs = []
+        data = n.input[:2] if n.op_type == "IntAddStreams" else n.input[:1]
+        for t in data:
+            p = reader.prod.get(t)
+            while p is not None and p.op_type == "IntFlatten":
+                p = reader.prod.get(p.input[0])
+            if p is not None:
+                srcs.append(names.get(p.name, p.name))
+        if n.op_type == "IntAddStreams" and reader.branch_of.get(n.name) == "swap":
+            srcs = srcs[::-1]
+            assert isinstance(node, AddStreamsNode)
+            node = dataclasses.replace(node, in_types=node.in_types[::-1])
+        if i and srcs != [nodes[-1].name]:
+            inputs[new] = tuple(srcs)
+        nodes.append(node)
+    return IntGraph(tuple(nodes), output, inputs)
