@@ -37,6 +37,7 @@ import numpy as np
 from hwprune.errors import ConfigError, TargetError
 from hwprune.export.fold import check_folding
 from hwprune.export.graph import (
+    PE_NODES,
     IntGraph,
     LabelSelectNode,
     MaxPoolNode,
@@ -123,6 +124,8 @@ def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str,
         return [("ConvolutionInputGenerator", "rtl", window), ("Pool", "hls", {"PE": c})]
     if isinstance(n, LabelSelectNode):
         return [("LabelSelect", "hls", {"PE": n.pe})]
+    if isinstance(n, PE_NODES):  # DuplicateStreams, AddStreams, Thresholding, GlobalAccPool
+        return [(n.kind, "hls", {"PE": n.pe})]
     raise ConfigError(f"{n.name}: FINN has no node for a {n.kind} kernel")
 
 

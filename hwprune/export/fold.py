@@ -24,12 +24,17 @@ from typing import Any
 from hwprune.errors import ConfigError
 from hwprune.export.dtypes import IntType
 from hwprune.export.graph import (
+    PE_NODES,
+    AddStreamsNode,
+    DuplicateStreamsNode,
+    GlobalAccPoolNode,
     IntGraph,
     LabelSelectNode,
     MaxPoolNode,
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    ThresholdingNode,
     VVAUNode,
 )
 from hwprune.ir import RES_TYPES, XNOR_DSP_ERROR
@@ -133,8 +138,62 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
             )
         elif isinstance(n, LabelSelectNode):
             nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, pe=n.pe))
+        elif isinstance(n, PE_NODES):
+            nodes += _residual_ir(graph, n, nodes)
     kind = "bipolar" if inp.out_type.bipolar else "uint"
     return ir.DataflowGraph(name, in_shape, inp.out_type.bits, tuple(nodes), input_kind=kind)
+
+
+def _residual_ir(graph: IntGraph, n: Any, done: list[Any]) -> list[Any]:
+    """The IR node(s) of a thresholding, fork, add (with the skip FIFO before it) or global
+    pool; ``done`` holds the IR nodes of the graph so far (a block's branches among them)."""
+    from hwprune import ir
+
+    if isinstance(n, ThresholdingNode):
+        t = n.out_type
+        return [
+            ir.Thresholding(n.name, n.channels, n.nvec, n.in_type.bits, t.bits, kind_of(t), pe=n.pe)
+        ]
+    if isinstance(n, DuplicateStreamsNode):
+        h, w, c = n.out_shape
+        t = n.out_type
+        return [ir.DuplicateStreams(n.name, c, h * w, t.bits, kind_of(t), pe=n.pe)]
+    if isinstance(n, GlobalAccPoolNode):
+        h, w, c = n.in_shape
+        t = n.in_type
+        return [
+            ir.GlobalAccPool(
+                n.name, c, (h, w), t.bits, kind_of(t), n.out_type.bits, n.shift, pe=n.pe
+            )
+        ]
+    assert isinstance(n, AddStreamsNode)
+    names = [x.name for x in graph.nodes]
+    i = names.index(n.name)
+    fork = next(k for k in range(i - 1, -1, -1) if isinstance(graph.nodes[k], DuplicateStreamsNode))
+    starts = [k for k in range(fork + 2, i) if graph.inputs.get(names[k]) == (names[fork],)]
+    split = starts[0] if starts else i
+    members = {names[k] for k in range(fork + 1, i)}
+    long = [x for x in done if x.name in {names[k] for k in range(fork + 1, split)}]
+    short = [x for x in done if x.name in members and x not in long]
+    dup = graph.nodes[fork]
+    h, w, c = n.out_shape
+    in_pixels = dup.out_shape[0] * dup.out_shape[1]
+    t = n.in_types[0]
+    base = n.name.removesuffix("_add")
+    fifo = ir.FIFO(f"{base}_fifo", c * t.bits, ir.skip_fifo_depth(long, short, h * w, in_pixels))
+    add = ir.AddStreams(
+        n.name,
+        c,
+        h * w,
+        t.bits,
+        kind_of(t),
+        pe=n.pe,
+        fork=dup.name,
+        long=tuple(x.name for x in long),
+        short=tuple(x.name for x in short),
+        fifo=fifo.name,
+    )
+    return [fifo, add]
 
 
 def folding_of(graph: IntGraph) -> Folding:
@@ -149,7 +208,7 @@ def folding_of(graph: IntGraph) -> Folding:
                 out[n.name]["res_type"] = n.res_type
         elif isinstance(n, SlidingWindowNode):
             out[n.name] = {"simd": n.simd}
-        elif isinstance(n, LabelSelectNode):
+        elif isinstance(n, (LabelSelectNode, *PE_NODES)):
             out[n.name] = {"pe": n.pe}
     return out
 
@@ -191,6 +250,8 @@ def check_folding(graph: IntGraph) -> None:
             rules = [("simd", n.simd, n.in_shape[2], "channels")]
         elif isinstance(n, LabelSelectNode):
             rules = [("pe", n.pe, n.num_labels, "labels")]
+        elif isinstance(n, PE_NODES):
+            rules = [("pe", n.pe, n.out_shape[-1], "channels")]
         for what, v, total, of in rules:
             if v < 1 or total % v:
                 raise ConfigError(
@@ -261,14 +322,14 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> I
             sw = folding.get(n.name.removesuffix("_pad") + "_swg", {})
             if "simd" in sw:
                 f = {"simd": sw["simd"]}
-        if isinstance(n, (MVAUNode, LabelSelectNode)) and "pe" in f:
+        if isinstance(n, (MVAUNode, LabelSelectNode, *PE_NODES)) and "pe" in f:
             n = dataclasses.replace(n, pe=int(f["pe"]))
         if isinstance(n, MVAUNode) and "res_type" in f:
             n = dataclasses.replace(n, res_type=str(f["res_type"]))
         if isinstance(n, (MVAUNode, SlidingWindowNode, PadNode)) and "simd" in f:
             n = dataclasses.replace(n, simd=int(f["simd"]))
         nodes.append(n)
-    out = IntGraph(tuple(nodes), graph.output)
+    out = dataclasses.replace(graph, nodes=tuple(nodes))
     check_folding(out)
     return out
 

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ import numpy as np
 from hwprune import __version__
 from hwprune.export.dtypes import IntType
 from hwprune.export.graph import (
+    PE_NODES,
+    AddStreamsNode,
+    DuplicateStreamsNode,
+    GlobalAccPoolNode,
     IntGraph,
     IntNode,
     LabelSelectNode,
@@ -31,6 +36,7 @@ from hwprune.export.graph import (
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    ThresholdingNode,
     VVAUNode,
 )
 from hwprune.resources import resource_dir
@@ -111,7 +117,7 @@ def _in_elems(node: IntNode) -> int:
         return node.simd
     if isinstance(node, MaxPoolNode):
         return node.in_shape[2]
-    if isinstance(node, LabelSelectNode):
+    if isinstance(node, (LabelSelectNode, *PE_NODES)):
         return node.pe
     raise TypeError(type(node).__name__)
 
@@ -119,7 +125,7 @@ def _in_elems(node: IntNode) -> int:
 def _out_elems(node: IntNode) -> int:
     if isinstance(node, (PadNode, SlidingWindowNode)):
         return node.simd
-    if isinstance(node, MVAUNode):
+    if isinstance(node, (MVAUNode, *PE_NODES)):
         return node.pe
     if isinstance(node, MaxPoolNode):
         return node.out_shape[2]
@@ -141,116 +147,178 @@ def golden_bytes(t: IntType, values: np.ndarray | None = None) -> int:
     return 8
 
 
-def plan_hls(graph: IntGraph) -> HlsPlan:
-    """Kernel stages, streams and I/O widths of the HLS top level for a folded graph."""
-    nodes = list(graph.nodes[1:])
-    inp = graph.input
-    streams: list[Stream] = []
-    stages: list[Stage] = []
-    traced: list[tuple[str, int, int]] = []
-    kid = 0
+class _Planner:
+    """Builds the stages and streams of :func:`plan_hls`."""
 
-    def new_stream(elems: int, t: IntType) -> Stream:
-        s = Stream(f"s{len(streams)}", elems, _bits(t), type_code(t))
-        streams.append(s)
+    def __init__(self) -> None:
+        self.streams: list[Stream] = []
+        self.stages: list[Stage] = []
+        self.traced: list[tuple[str, int, int]] = []
+        self.kid = 0
+
+    def new_stream(self, elems: int, t: IntType) -> Stream:
+        s = Stream(f"s{len(self.streams)}", elems, _bits(t), type_code(t))
+        self.streams.append(s)
         return s
 
-    first_elems = _in_elems(nodes[0])
-    cur = new_stream(first_elems, inp.out_type)
-    in_stream = cur
+    def adapt(self, cur: Stream, need: int, total: int, name: str) -> Stream:
+        """``cur`` re-packed into words of ``need`` elements (a width adapter when it differs)."""
+        if need == cur.elems:
+            return cur
+        lcm = math.lcm(need, cur.elems)
+        s = Stream(f"s{len(self.streams)}", need, cur.bits, cur.type)
+        self.streams.append(s)
+        call = (
+            f"hwp::width_adapt<{self.kid}, {cur.elems}, {need}, {lcm}, {cur.bits}, "
+            f"{total}>({cur.name}, {s.name});"
+        )
+        groups = total // lcm
+        if need % cur.elems == 0 or cur.elems % need == 0:
+            cycles = groups * max(lcm // cur.elems, lcm // need)
+        else:
+            cycles = groups * (lcm // cur.elems + lcm // need)
+        self.stages.append(Stage(f"{name}_dwc", "WidthAdapt", self.kid, -1, call, s, cycles))
+        self.kid += 1
+        return s
+
+
+def plan_hls(graph: IntGraph) -> HlsPlan:
+    """Kernel stages, streams and I/O widths of the HLS top level for a folded graph.
+
+    Each node reads the streams of its producers (:meth:`IntGraph.producers`): a residual
+    block's fork writes one stream per branch, its add reads both."""
+    nodes = list(graph.nodes)
+    inp = graph.input
+    pl = _Planner()
+    first = pl.new_stream(_in_elems(nodes[1]), inp.out_type)
     total_in = int(np.prod(inp.out_shape))
-    cur_total = total_in
-    stages.append(Stage("axi_in", "axi_in", kid, -1, "", cur))
-    kid += 1
-    for node in nodes:
-        need = _in_elems(node)
-        if need != cur.elems:
-            lcm = math.lcm(need, cur.elems)
-            s = Stream(f"s{len(streams)}", need, cur.bits, cur.type)
-            streams.append(s)
-            call = (
-                f"hwp::width_adapt<{kid}, {cur.elems}, {need}, {lcm}, {cur.bits}, "
-                f"{cur_total}>({cur.name}, {s.name});"
-            )
-            groups = cur_total // lcm
-            if need % cur.elems == 0 or cur.elems % need == 0:
-                dwc_cycles = groups * max(lcm // cur.elems, lcm // need)
-            else:
-                dwc_cycles = groups * (lcm // cur.elems + lcm // need)
-            stages.append(Stage(f"{node.name}_dwc", "WidthAdapt", kid, -1, call, s, dwc_cycles))
-            kid += 1
-            cur = s
+    pl.stages.append(Stage("axi_in", "axi_in", pl.kid, -1, "", first))
+    pl.kid += 1
+    avail: dict[str, list[Stream]] = {inp.name: [first]}
+    total: dict[str, int] = {inp.name: total_in}
+    cur = first
+    for i, node in enumerate(nodes[1:], start=1):
+        ins = [
+            pl.adapt(avail[p].pop(0), _in_elems(node), total[p], node.name)
+            for p in graph.producers(i)
+        ]
         out_t = node.out_type
         if isinstance(node, LabelSelectNode):
             out_t = IntType.for_range(0, max(node.num_labels - 1, 1))
-        out = new_stream(_out_elems(node), out_t)
+        outs = [pl.new_stream(_out_elems(node), out_t)]
+        if isinstance(node, DuplicateStreamsNode):
+            outs.append(pl.new_stream(_out_elems(node), out_t))
         layer_id = -1
-        if isinstance(node, (MVAUNode, MaxPoolNode, LabelSelectNode)):  # VVAU included
-            layer_id = len(traced)
+        traced = (MVAUNode, MaxPoolNode, LabelSelectNode, *PE_NODES)
+        if isinstance(node, traced) and not isinstance(node, DuplicateStreamsNode):
+            layer_id = len(pl.traced)
             size = int(np.prod(node.out_shape))
-            traced.append((node.name, size, golden_bytes(out_t)))
-        if isinstance(node, PadNode):
-            h, w, c = node.in_shape
-            call = (
-                f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
-                f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});"
-            )
-        elif isinstance(node, SlidingWindowNode):
-            h, w, c = node.in_shape
-            call = (
-                f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
-                f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});"
-            )
-        elif isinstance(node, VVAUNode):
-            nt = int(node.thresholds.shape[1])
-            call = (
-                f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
-                f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
-                f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
-                f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
-                f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
-            )
-        elif isinstance(node, MVAUNode):
-            nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
-            accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
-            obias = node.out_bias if nt else 0
-            call = (
-                f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
-                f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
-                f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
-                f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
-                f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
-            )
-        elif isinstance(node, MaxPoolNode):
-            h, w, c = node.in_shape
-            call = (
-                f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
-                f"{cur.type}>({cur.name}, {out.name});"
-            )
-        elif isinstance(node, LabelSelectNode):
-            call = (
-                f"hwp::label_select<{kid}, {layer_id}, {node.num_labels}, {node.pe}, "
-                f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
-            )
-        else:
-            raise TypeError(type(node).__name__)
-        stages.append(Stage(node.name, node.kind, kid, layer_id, call, out, node.cycles()))
-        kid += 1
-        cur = out
-        cur_total = int(np.prod(node.out_shape))
-    out_words = cur_total // cur.elems
-    stages.append(Stage("axi_out", "axi_out", kid, -1, "", cur))
+            pl.traced.append((node.name, size, golden_bytes(out_t)))
+        call = _call(node, pl.kid, layer_id, ins, outs)
+        pl.stages.append(
+            Stage(node.name, node.kind, pl.kid, layer_id, call, outs[0], node.cycles())
+        )
+        pl.kid += 1
+        avail[node.name] = outs
+        total[node.name] = int(np.prod(node.out_shape))
+        cur = outs[0]
+    out_words = total[nodes[-1].name] // cur.elems
+    pl.stages.append(Stage("axi_out", "axi_out", pl.kid, -1, "", cur))
     return HlsPlan(
-        tuple(stages),
-        tuple(streams),
-        tuple(traced),
-        in_stream,
-        total_in // in_stream.elems,
-        _axi_width(in_stream.width),
+        tuple(pl.stages),
+        tuple(pl.streams),
+        tuple(pl.traced),
+        first,
+        total_in // first.elems,
+        _axi_width(first.width),
         cur,
         out_words,
         _axi_width(cur.width),
     )
+
+
+def _call(node: IntNode, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]) -> str:
+    """The kernel call of one stage (inputs ``ins``, outputs ``outs``)."""
+    cur, out = ins[0], outs[0]
+    if isinstance(node, PadNode):
+        h, w, c = node.in_shape
+        return (
+            f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
+            f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});"
+        )
+    if isinstance(node, SlidingWindowNode):
+        h, w, c = node.in_shape
+        return (
+            f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
+            f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});"
+        )
+    if isinstance(node, VVAUNode):
+        nt = int(node.thresholds.shape[1])
+        return (
+            f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
+            f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+            f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
+            f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
+            f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+        )
+    if isinstance(node, MVAUNode):
+        nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
+        accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
+        obias = node.out_bias if nt else 0
+        return (
+            f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
+            f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+            f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
+            f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
+            f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+        )
+    if isinstance(node, MaxPoolNode):
+        h, w, c = node.in_shape
+        return (
+            f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
+            f"{cur.type}>({cur.name}, {out.name});"
+        )
+    if isinstance(node, LabelSelectNode):
+        return (
+            f"hwp::label_select<{kid}, {layer_id}, {node.num_labels}, {node.pe}, "
+            f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
+        )
+    return _residual_call(node, kid, layer_id, ins, outs)
+
+
+def _residual_call(
+    node: IntNode, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]
+) -> str:
+    """Kernel calls of the residual-block and global-pool stages."""
+    cur, out = ins[0], outs[0]
+    words = int(np.prod(node.out_shape)) // out.elems
+    if isinstance(node, DuplicateStreamsNode):
+        return (
+            f"hwp::duplicate<{kid}, {words}, {cur.width}>({cur.name}, {out.name}, {outs[1].name});"
+        )
+    if isinstance(node, AddStreamsNode):
+        a, b = ins
+        return (
+            f"hwp::add_streams<{kid}, {layer_id}, {words}, {node.pe}, {a.bits}, {a.type}, "
+            f"{b.bits}, {b.type}, {out.bits}>({a.name}, {b.name}, {out.name});"
+        )
+    if isinstance(node, ThresholdingNode):
+        nt = int(node.thresholds.shape[1])
+        return (
+            f"hwp::thresholding<{kid}, {layer_id}, {node.channels}, {node.pe}, {node.nvec}, "
+            f"{cur.bits}, {cur.type}, {nt}, {out.bits}, {out.type}, {node.out_bias}>"
+            f"({cur.name}, {out.name}, {node.name}_t);"
+        )
+    if isinstance(node, GlobalAccPoolNode):
+        h, w, c = node.in_shape
+        t = node.out_type
+        return (
+            f"hwp::global_acc_pool<{kid}, {layer_id}, {h * w}, {c}, {node.pe}, {cur.bits}, "
+            f"{cur.type}, {node.acc_type.bits}, {node.shift}, "
+            f"{int(node.rounding == 'ROUND')}, {t.min}, {t.max}, {out.bits}, {out.type}>"
+            f"({cur.name}, {out.name});"
+        )
+    raise TypeError(type(node).__name__)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -328,6 +396,41 @@ def mvau_params(node: MVAUNode) -> dict[str, Any]:
     }
 
 
+def thresholding_params(node: ThresholdingNode) -> dict[str, Any]:
+    """Thresholds of a standalone thresholding node in kernel layout ``[pe][nf][t]``."""
+    pe = node.pe
+    T = node.thresholds.astype(np.int64).reshape(node.channels // pe, pe, -1)
+    return {
+        "name": node.name,
+        "pe": pe,
+        "tmem": node.channels // pe,
+        "nt": int(T.shape[2]),
+        "thr_type": threshold_ctype(T),
+        "thresholds": [[[int(v) for v in T[f, p]] for f in range(T.shape[0])] for p in range(pe)],
+    }
+
+
+def _skip_fifo_depths(graph: IntGraph, plan: HlsPlan) -> dict[str, int]:
+    """Stream name -> depth of each residual block's skip FIFO (the cost model's, in words of
+    the stream feeding the add from the short branch)."""
+    from hwprune.export.fold import to_ir
+
+    ir_graph = to_ir(graph)
+    stage_in: dict[str, str] = {}
+    for st in plan.stages:
+        if st.kind == "AddStreams":
+            m = re.search(r"\(([^,]+), ([^,]+), ", st.call)
+            if m:
+                stage_in[st.name] = m.group(2)
+    out: dict[str, int] = {}
+    for n in ir_graph.nodes:
+        if n.op == "AddStreams" and n.name in stage_in:
+            fifo = ir_graph.node(n.fifo)
+            stream = next(s for s in plan.streams if s.name == stage_in[n.name])
+            out[stream.name] = max(2, math.ceil(fifo.depth * fifo.width / stream.width))
+    return out
+
+
 def _env():
     import jinja2
 
@@ -364,11 +467,19 @@ def write_hls_project(
         "period_ns": round(1000.0 / clock_mhz, 3),
         "board": board,
         "mvaus": [n.name for n in graph.mvaus()],
+        "thresholdings": [n.name for n in graph.nodes if isinstance(n, ThresholdingNode)],
+        "fifo_depth": _skip_fifo_depths(graph, plan),
     }
     (out / "hwp_kernels.hpp").write_text(env.get_template("hwp_kernels.hpp.j2").render(**ctx))
     params_t = env.get_template("params.hpp.j2")
     for node in graph.mvaus():
         (out / f"params_{node.name}.hpp").write_text(params_t.render(p=mvau_params(node), **ctx))
+    thr_t = env.get_template("params_thresholds.hpp.j2")
+    for node in graph.nodes:
+        if isinstance(node, ThresholdingNode):
+            (out / f"params_{node.name}.hpp").write_text(
+                thr_t.render(p=thresholding_params(node), **ctx)
+            )
     for name in ("top.hpp", "top.cpp", "testbench.cpp", "run_hls.tcl"):
         (out / name).write_text(env.get_template(f"{name}.j2").render(**ctx))
     if zynq:
