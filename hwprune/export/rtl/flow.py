@@ -52,6 +52,18 @@ def _priced(graph: Any) -> dict[str, int] | None:
         return None
 
 
+def _require_rtl_kernels(graph: Any) -> None:
+    """One line (:class:`ConfigError`) for a design with kernels the RTL back end lacks."""
+    from hwprune.export.graph import PE_NODES
+
+    kinds = sorted({n.kind for n in graph.nodes if isinstance(n, PE_NODES)})
+    if kinds:
+        raise ConfigError(
+            f"the RTL back end has no {', '.join(kinds)} kernels yet (residual blocks, global "
+            "average pooling); export this design for an AMD target (HLS C simulation)"
+        )
+
+
 def resolve_level(level: str, target: Any) -> str:
     """``level`` with ``"auto"`` resolved for ``target``."""
     if level == "auto":
@@ -82,6 +94,7 @@ def run_rtl_flow(
         except Exception as e:  # noqa: BLE001
             log.warning("no RTL for this design (%s: %s)", type(e).__name__, e)
             return RtlFlowResult(None)
+    _require_rtl_kernels(graph)
     design = write_rtl(graph, out / "rtl")
     from hwprune.export.rtl.sim import run_rtl_sim
 
