@@ -79,6 +79,15 @@ def test_new_nodes_are_priced_and_folded() -> None:
     assert all(cyc[n] <= max(macs, est.node_cycles) for n in ("res0_add", "res0_dup", "gap0"))
 
 
+def _ok(main, argv: list[str]) -> None:
+    """Run the CLI; it must succeed (return 0/None or exit 0)."""
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    assert rc in (0, None)
+
+
 def _quant(name: str, seed: int = 0):
     from hwprune.compress.quant import calibrate, to_brevitas
 
@@ -143,9 +152,7 @@ def test_hwprune_export_is_bit_exact_in_csim_with_model_cycles(exported, tmp_pat
 
     name, _, path, *_ = exported
     out = tmp_path / "exp"
-    with pytest.raises(SystemExit) as exc:
-        main(["export", str(path), "--target", "pynq-z2", "--out", str(out), "--samples", "20"])
-    assert exc.value.code == 0
+    _ok(main, ["export", str(path), "--target", "pynq-z2", "--out", str(out), "--samples", "20"])
     log = (out / "csim.log").read_text()
     assert "result=BIT-EXACT" in log
     counted = {
@@ -195,9 +202,7 @@ def test_search_on_user_residual_and_dscnn_models_exports_best(factory, tmp_path
     argv = ["search", "--model", f"hwprune.models.examples:{factory}", "--dataset", "digits"]
     argv += ["--target", "pynq-z2", "--trials", "2", "--epochs", "1", "--final-epochs", "1"]
     argv += ["--set", "parent.epochs=2", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
-    with pytest.raises(SystemExit) as exc:
-        main([*argv, "--quiet"])
-    assert exc.value.code == 0
+    _ok(main, [*argv, "--quiet"])
     best = out / "best"
     assert "result=BIT-EXACT" in (best / "csim.log").read_text()
     ops = [lay["op"] for lay in json.loads((best / "estimate.json").read_text())["layers"]]
@@ -205,3 +210,42 @@ def test_search_on_user_residual_and_dscnn_models_exports_best(factory, tmp_path
         assert ops.count("AddStreams") == ops.count("FIFO") == 2
     else:
         assert ops.count("VVAU") == 2
+
+
+@pytest.mark.parametrize("recipe", ["resnet8-digits", "dscnn-digits"])
+def test_recipe_space_couples_groups_and_prices_its_extremes(recipe) -> None:
+    """One channel count per coupled group and one abits per add; the extremes are priced with
+    their adds, FIFOs and global pool."""
+    import optuna
+
+    from hwprune.recipe import load_recipe
+    from hwprune.search import space as S
+    from hwprune.search.pricing import price
+    from hwprune.targets import load_target
+
+    r = load_recipe(recipe)
+    spec = get_spec(r.model, SHAPE, 10, width_mult=r.width_mult)
+    groups = [g.layers for g in spec.channel_groups()]
+    sp = S.SearchSpace.build(
+        spec.prunable_widths(),
+        spec.num_quant_layers,
+        r,
+        groups=groups,
+        shared_abits=spec.shared_activations(),
+    )
+    trial = optuna.trial.FixedTrial(
+        {
+            **{f"ch{g[0]}": sp.channel_choices[g[0]][0] for g in groups},
+            **{f"wb{i}": sp.wbits[0] for i in range(sp.num_quant - 1)},
+            f"wb{sp.num_quant - 1}": sp.head_wbits[0],
+            **{f"ab{i}": sp.abits[-1] for i in range(sp.num_quant - 1)},
+        }
+    )
+    cand = sp.suggest(trial)
+    for g in groups:
+        assert len({cand.channels[i] for i in g}) == 1
+    for a, b in spec.shared_activations():
+        assert cand.abits[a] == cand.abits[b]
+    assert sp.params_of(cand) == trial.params
+    _, hw, cons = price(S.make_design(spec, cand, 8, recipe), load_target("pynq-z2"), r)
+    assert hw["fps"] > 0 and "fits" in cons
