@@ -369,7 +369,8 @@ def _branch(st: _Lowering, convs: Sequence[Mapping[str, Any]], i: int, add_bits:
     first = len(st.nodes)
     for j, conv in enumerate(convs):
         q = _layer_quant(conv, i, st.kind)
-        if q.abits is None:
+        abits = q.abits
+        if abits is None:
             raise ConfigError(f"layer {i} (residual): every conv of a block needs 'abits'")
         if j == len(convs) - 1:
             if q.abits != add_bits:
@@ -380,7 +381,7 @@ def _branch(st: _Lowering, convs: Sequence[Mapping[str, Any]], i: int, add_bits:
                 )
             q = q._replace(okind=add_kind(add_bits))
         _add_conv(st, conv, i, q)
-        st.bits, st.kind = q.abits, q.okind
+        st.bits, st.kind = abits, q.okind
     return st.nodes[first:]
 
 
