@@ -567,6 +567,8 @@ def _works_from_ir(graph: Any) -> list[LayerWork]:
                 )
             )
             shape = out_shape
+        elif op == "GlobalAccPool":  # a per-channel sum: the fc after it reads C values
+            shape = (node.channels, 1, 1)
     return works
 
 
