@@ -77,7 +77,9 @@ endmodule
 // buffer of K + S rows of IW * C / SIMD words; the first ((K - 1) * IW + K) * CF words are read,
 // then for each output row max(OW * K * K * CF, S * IW * CF) iterations each emit one window
 // word (while any remain) and read one input word (while any remain). DW = 1 orders the window
-// words (channel fold, kernel row, kernel column) for a depthwise VVAU.
+// words (channel fold, kernel row, kernel column) for a depthwise VVAU or a pool, with FINN's
+// depthwise schedule: OW * (S - 1) * (CF - 1) replay-stall cycles more per output row, and a
+// frame tail of (S - 1) * IW * CF cycles draining the input a stride skips (as the HLS kernel).
 module hwp_swg #(
     parameter IH = 4, parameter IW = 4, parameter C = 1, parameter SIMD = 1,
     parameter K = 3, parameter S = 1, parameter B = 8, parameter DW = 0
@@ -102,11 +104,14 @@ module hwp_swg #(
     localparam BUF = ((K - 1) * IW + K) * CF;
     localparam EMIT = OW * K * K * CF;
     localparam READ = S * IW * CF;
-    localparam ITER = (EMIT > READ) ? EMIT : READ;
+    localparam STALL = DW ? OW * (S - 1) * (CF - 1) : 0;
+    localparam ITER = ((EMIT > READ) ? EMIT : READ) + STALL;
+    localparam TAIL = DW ? (S - 1) * IW * CF : 0;
     localparam TOTAL = IH * IW * CF;
     localparam AB = $clog2(DEPTH + 1);
     (* ram_style = "block" *) reg [SIMD*B-1:0] mem [0:DEPTH-1];
     reg        fill;        // 1: reading the first BUF words
+    reg        tl;          // 1: the frame's tail (after the last output row)
     reg [23:0] i;           // iteration within the fill or within an output row
     reg [15:0] oy;
     reg [23:0] rd;          // input words read in this frame
@@ -116,13 +121,14 @@ module hwp_swg #(
     reg [15:0] cf, kx, ky, ox;
     reg [AB-1:0] kxo, oxo, kyo;  // kx * CF, ox * S * CF, ((oy * S + ky) % ROWS) * ROWW
     wire en = !out_valid || out_ready;
-    wire emit = !fill && (i < EMIT);
-    wire rdw = fill || ((i < READ) && (rd < TOTAL));
+    wire emit = !fill && !tl && (i < EMIT);
+    wire rdw = fill || ((tl || (i < READ)) && (rd < TOTAL));
     assign iter = en && (!rdw || in_valid);
     assign in_ready = en && rdw;
     wire [AB-1:0] raddr = kyo + oxo + kxo + cf[AB-1:0];
-    wire row_end = fill ? (i == BUF - 1) : (i == ITER - 1);
-    assign done = iter && !fill && row_end && (oy == OH - 1);
+    wire row_end = fill ? (i == BUF - 1) : tl ? (i == TAIL - 1) : (i == ITER - 1);
+    wire last = tl || (oy == OH - 1 && TAIL == 0);  // this phase ends the frame
+    assign done = iter && !fill && row_end && last;
     wire [AB-1:0] kyo_next = (kyo + ROWW >= DEPTH) ? kyo + ROWW - DEPTH : kyo + ROWW;
     wire [AB-1:0] row0_next = (row0 + S * ROWW >= DEPTH) ? row0 + S * ROWW - DEPTH
                                                          : row0 + S * ROWW;
@@ -135,6 +141,7 @@ module hwp_swg #(
     always @(posedge clk) begin
         if (rst) begin
             fill <= 1'b1;
+            tl <= 1'b0;
             i <= 0;
             oy <= 0;
             rd <= 0;
@@ -193,13 +200,16 @@ module hwp_swg #(
                     cf <= 0; kx <= 0; ky <= 0; ox <= 0;
                     kxo <= 0; oxo <= 0;
                     if (!fill) begin
-                        if (oy == OH - 1) begin  // frame done: the next one starts with a fill
+                        if (last) begin  // frame done: the next one starts with a fill
                             fill <= 1'b1;
+                            tl <= 1'b0;
                             oy <= 0;
                             rd <= 0;
                             waddr <= 0;
                             row0 <= 0;
                             kyo <= 0;
+                        end else if (oy == OH - 1) begin
+                            tl <= 1'b1;
                         end else begin
                             oy <= oy + 1'b1;
                             row0 <= row0_next;
@@ -216,10 +226,11 @@ module hwp_swg #(
     end
 endmodule
 
-// Max pooling of an (H, W, C) map, K x K windows, stride K, floor mode; all C channels of a
-// pixel in one word; H * W iterations per frame (one input word each).
+// Max pool unit (FINN's Pool, PE = C): the K x K window words of OH x OW output pixels from an
+// hwp_swg (DW = 1, SIMD = C, S = K), all C channels a word, one word per iteration; each
+// window's maximum is written after its last word. K * K * OH * OW iterations per frame.
 module hwp_maxpool #(
-    parameter H = 4, parameter W = 4, parameter C = 1, parameter K = 2,
+    parameter OH = 2, parameter OW = 2, parameter C = 1, parameter K = 2,
     parameter B = 8, parameter T = 0
 ) (
     input  wire           clk,
@@ -233,19 +244,17 @@ module hwp_maxpool #(
     output wire           iter,
     output wire           done
 );
-    localparam OH = H / K;
-    localparam OW = W / K;
-    localparam OWM = (OW > 0) ? OW : 1;
-    reg [C*B-1:0] best [0:OWM-1];
-    reg [15:0] y, x, ox, oy, ky, kx;  // ox = x / K, kx = x % K, oy = y / K, ky = y % K
+    localparam K2 = K * K;
+    localparam N = OH * OW * K2;
+    reg [C*B-1:0] m;   // running maximum of the current window
+    reg [15:0] pos;    // word within the window
+    reg [23:0] n;      // word within the frame
     wire en = !out_valid || out_ready;
     assign iter = en && in_valid;
     assign in_ready = en;
-    assign done = iter && (x == W - 1) && (y == H - 1);
-    wire use_px = (oy < OH) && (ox < OW);
-    wire first = (ky == 0) && (kx == 0);
-    wire win_end = (ky == K - 1) && (kx == K - 1);
-    wire [C*B-1:0] m = best[ox];
+    assign done = iter && (n == N - 1);
+    wire first = (pos == 0);
+    wire win_end = (pos == K2 - 1);
     wire [C*B-1:0] nm;
     genvar c;
     generate
@@ -257,36 +266,17 @@ module hwp_maxpool #(
         end
     endgenerate
     always @(posedge clk) begin
-        if (iter && use_px) best[ox] <= nm;
-    end
-    always @(posedge clk) begin
         if (rst) begin
-            y <= 0; x <= 0; ox <= 0; oy <= 0; ky <= 0; kx <= 0;
+            pos <= 0;
+            n <= 0;
             out_valid <= 1'b0;
         end else if (en) begin
-            out_valid <= iter && use_px && win_end;
+            out_valid <= iter && win_end;
             if (iter) begin
+                m <= nm;
                 out_data <= nm;
-                if (x == W - 1) begin
-                    x <= 0; ox <= 0; kx <= 0;
-                    if (y == H - 1) begin
-                        y <= 0; ky <= 0; oy <= 0;
-                    end else begin
-                        y <= y + 1'b1;
-                        if (ky == K - 1) begin
-                            ky <= 0; oy <= oy + 1'b1;
-                        end else begin
-                            ky <= ky + 1'b1;
-                        end
-                    end
-                end else begin
-                    x <= x + 1'b1;
-                    if (kx == K - 1) begin
-                        kx <= 0; ox <= ox + 1'b1;
-                    end else begin
-                        kx <= kx + 1'b1;
-                    end
-                end
+                pos <= win_end ? 16'd0 : pos + 1'b1;
+                n <= (n == N - 1) ? 24'd0 : n + 1'b1;
             end
         end
     end

@@ -401,28 +401,53 @@ def vvau_cost(n: Any, p: FpgaCostParams) -> NodeCost:
 # --- the other nodes --------------------------------------------------------------------------
 
 
+def window_cycles(
+    ifm: tuple[Num, Num],
+    ofm: tuple[Num, Num],
+    channels: Num,
+    simd: Num,
+    kernel: int,
+    stride: int,
+    depthwise: bool,
+) -> Num:
+    """Cycles of FINN's RTL sliding-window generator (2D, default style) on an ``ifm`` map
+    (already padded) with ``ofm`` windows: the line-buffer fill ``((K-1)*W + K)*CF``, then per
+    output row the larger of ``OW*K*K*CF`` words out and ``S*W*CF`` words in. A depthwise
+    generator (channel-fold-major windows) adds, per output row, ``OW*(S-1)*(CF-1)`` replay
+    stalls and, at the end of the frame, ``(S-1)*W*CF`` (it does not overlap frames); both
+    vanish at stride 1, the first also at SIMD = channels. ``CF = channels / simd``; numbers or
+    numpy arrays (``channels``/``simd``). hwprune's HLS and RTL window kernels run this schedule.
+
+    Example:
+        >>> window_cycles((6, 6), (3, 3), 4, 2, 2, 2, True)  # 16 + 3*(max(24, 24) + 3) + 12
+        109
+    """
+    _, wp = ifm
+    oh, ow = ofm
+    cf = channels // simd
+    buf_min = ((kernel - 1) * wp + kernel) * cf
+    k2 = kernel * kernel
+    dw = 1 if depthwise else 0
+    s1 = stride - 1
+    extra = dw * (ow * s1 * (cf - 1))
+    tail = dw * (s1 * wp * cf)
+    if isinstance(cf, np.ndarray):
+        return buf_min + oh * (np.maximum(ow * k2 * cf, stride * wp * cf) + extra) + tail
+    return int(buf_min + oh * (max(ow * k2 * cf, stride * wp * cf) + extra) + tail)
+
+
 def swg_cycles(n: Any) -> Num:
-    """FINN's RTL sliding-window cycles (2D, default style) on the zero-padded image.
+    """FINN's RTL sliding-window cycles (2D, default style) on the zero-padded image
+    (:func:`window_cycles`).
 
     Example:
         >>> from hwprune.ir import SlidingWindow
         >>> swg_cycles(SlidingWindow("s", 64, (30, 30), 3, 1, 0, 1, "bipolar", simd=8))
         56952
     """
-    _, wp = n.padded
-    oh, ow = n.ofm
-    cf = n.channels // n.simd
-    buf_min = ((n.kernel - 1) * wp + n.kernel) * cf
-    k2 = n.kernel * n.kernel
-    # a depthwise window replays each window once per channel fold and reads the rows a
-    # stride skips (FINN's RTL generator; both terms vanish at stride 1 or SIMD = channels)
-    dw = 1 if getattr(n, "depthwise", False) else 0
-    s1 = n.stride - 1
-    extra = dw * (ow * s1 * (cf - 1))
-    tail = dw * (s1 * wp * cf)
-    if isinstance(cf, np.ndarray):
-        return buf_min + oh * (np.maximum(ow * k2 * cf, n.stride * wp * cf) + extra) + tail
-    return buf_min + oh * (max(ow * k2 * cf, n.stride * wp * cf) + extra) + tail
+    return window_cycles(
+        n.padded, n.ofm, n.channels, n.simd, n.kernel, n.stride, getattr(n, "depthwise", False)
+    )
 
 
 def swg_cost(n: Any, p: FpgaCostParams) -> NodeCost:
@@ -439,23 +464,41 @@ def swg_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     return NodeCost(swg_cycles(n), lut, ff, bram, 0.0)
 
 
+def maxpool_window_cycles(ifm: tuple[int, int], kernel: int) -> int:
+    """Cycles of a max-pool's window generator: FINN's depthwise RTL generator with SIMD =
+    channels (one channel fold) and stride = kernel (:func:`window_cycles`).
+
+    Example:
+        >>> maxpool_window_cycles((28, 28), 2)  # 30 + 14*56 + 28
+        842
+    """
+    h, w = ifm
+    ofm = (max((h - kernel) // kernel + 1, 0), max((w - kernel) // kernel + 1, 0))
+    return int(window_cycles(ifm, ofm, 1, 1, kernel, kernel, True))
+
+
+def pool_cycles(ofm: tuple[int, int], kernel: int) -> int:
+    """Cycles of ``Pool_hls`` with PE = channels: one window word (all channels) per cycle,
+    ``K*K*OH*OW``.
+
+    Example:
+        >>> pool_cycles((14, 14), 2)
+        784
+    """
+    return int(kernel * kernel * ofm[0] * ofm[1])
+
+
 def maxpool_cycles(n: Any) -> int:
-    """Cycles of a 2D max-pool as finn-plus builds it: a depthwise RTL sliding-window generator
-    (SIMD = channels, so one channel fold) feeding ``Pool_hls`` (PE = channels); the slower of
-    the two. Window: line-buffer fill ``(K-1)*W + K``, then per output row the larger of
-    ``OW*K*K`` words out and ``K*W`` in, plus ``(K-1)*W`` for the rows a stride skips.
-    Pool: ``K*K*OH*OW``.
+    """Cycles of a 2D max-pool as finn-plus builds it and hwprune's kernels run it: a depthwise
+    sliding-window generator (SIMD = channels, :func:`maxpool_window_cycles`) feeding a pool
+    unit (PE = channels, :func:`pool_cycles`); the slower of the two.
 
     Example:
         >>> from hwprune.ir import MaxPool
         >>> maxpool_cycles(MaxPool("p", 64, (28, 28), 2, 1, "bipolar"))  # 30 + 14*56 + 28
         842
     """
-    h, w = n.ifm
-    k = n.kernel
-    oh, ow = n.ofm
-    window = (k - 1) * w + k + oh * max(ow * k * k, k * w) + (k - 1) * w
-    return int(max(window, k * k * oh * ow, 1))
+    return max(maxpool_window_cycles(n.ifm, n.kernel), pool_cycles(n.ofm, n.kernel), 1)
 
 
 def maxpool_cost(n: Any, p: FpgaCostParams) -> NodeCost:

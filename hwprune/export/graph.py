@@ -15,7 +15,7 @@ Node kinds (FINN's streaming micro-architecture):
   multi-thresholding (``out = #{k: acc >= T[o, k]}`` plus an offset) or, for the head, the raw
   accumulator.
 * :class:`VVAUNode` -- depthwise convolution (one ``K*K`` dot product per channel).
-* :class:`MaxPoolNode` -- non-overlapping max pooling on integers.
+* :class:`MaxPoolNode` -- non-overlapping max pooling on integers (window + pool kernels).
 * :class:`LabelSelectNode` -- arg-max over the head's outputs (first index on ties).
 * :class:`ThresholdingNode` -- a standalone multi-threshold activation (requantization).
 * :class:`DuplicateStreamsNode`, :class:`AddStreamsNode` -- the fork and the join of a residual
@@ -25,8 +25,8 @@ Node kinds (FINN's streaming micro-architecture):
 Example:
     >>> from hwprune.export.dtypes import IntType
     >>> n = MaxPoolNode("pool0", (3, 3, 4), IntType(2, False), 0.5, "t", (6, 6, 4), 2)
-    >>> n.cycles()
-    36
+    >>> n.window_cycles(), n.pool_cycles()  # (6 + 2) + 3 * max(12, 12) + 6; 4 * 9
+    (50, 36)
 """
 
 from __future__ import annotations
@@ -118,11 +118,13 @@ class SlidingWindowNode(IntNode):
     depthwise: bool = False  # window words ordered (channel fold, kernel row, kernel column)
 
     def cycles(self) -> int:
+        """FINN's RTL generator schedule (:func:`hwprune.cost.fpga.window_cycles`)."""
+        from hwprune.cost.fpga import window_cycles
+
         ih, iw, c = self.in_shape
         oh, ow, _ = self.out_shape
-        cf = c // self.simd
-        k, s = self.kernel, self.stride
-        return ((k - 1) * iw + k) * cf + oh * max(ow * k * k * cf, s * iw * cf)
+        k, s, dw = self.kernel, self.stride, self.depthwise
+        return int(window_cycles((ih, iw), (oh, ow), c, self.simd, k, s, dw))
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
@@ -243,18 +245,38 @@ class VVAUNode(MVAUNode):
 
 @dataclass(frozen=True, eq=False)
 class MaxPoolNode(IntNode):
-    """Non-overlapping ``kernel`` x ``kernel`` max pooling of an (H, W, C) map (floor mode)."""
+    """Non-overlapping ``kernel`` x ``kernel`` max pooling of an (H, W, C) map (floor mode),
+    built as FINN builds it: a depthwise sliding-window generator (all C channels a word,
+    stride = kernel) feeding a pool unit that takes one window word a cycle."""
 
     in_shape: tuple[int, int, int] = (1, 1, 1)
     kernel: int = 2
 
+    def window_cycles(self) -> int:
+        """Loop count of the window-generator kernel."""
+        from hwprune.cost.fpga import maxpool_window_cycles
+
+        return maxpool_window_cycles(self.in_shape[:2], self.kernel)
+
+    def pool_cycles(self) -> int:
+        """Loop count of the pool kernel (``K*K*OH*OW``)."""
+        from hwprune.cost.fpga import pool_cycles
+
+        return pool_cycles(self.out_shape[:2], self.kernel)
+
     def cycles(self) -> int:
-        h, w, _ = self.in_shape
-        return h * w
+        """The slower of the two kernels (they run concurrently)."""
+        return max(self.window_cycles(), self.pool_cycles(), 1)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(in_shape=list(self.in_shape), kernel=self.kernel, cycles=self.cycles())
+        d.update(
+            in_shape=list(self.in_shape),
+            kernel=self.kernel,
+            window_cycles=self.window_cycles(),
+            pool_cycles=self.pool_cycles(),
+            cycles=self.cycles(),
+        )
         return d
 
 

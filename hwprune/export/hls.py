@@ -214,10 +214,12 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
             layer_id = len(pl.traced)
             size = int(np.prod(node.out_shape))
             pl.traced.append((node.name, size, golden_bytes(out_t)))
+        expected = node.cycles()
+        if isinstance(node, MaxPoolNode):  # FINN's pool: a window generator, then the pool
+            ins = [_pool_window(pl, node, ins[0])]
+            expected = node.pool_cycles()
         call = _call(node, pl.kid, layer_id, ins, outs)
-        pl.stages.append(
-            Stage(node.name, node.kind, pl.kid, layer_id, call, outs[0], node.cycles())
-        )
+        pl.stages.append(Stage(node.name, node.kind, pl.kid, layer_id, call, outs[0], expected))
         pl.kid += 1
         avail[node.name] = outs
         total[node.name] = int(np.prod(node.out_shape))
@@ -235,6 +237,21 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
         out_words,
         _axi_width(cur.width),
     )
+
+
+def _pool_window(pl: _Planner, node: MaxPoolNode, cur: Stream) -> Stream:
+    """The window-generator stage ``<pool>_window`` of a max pool; returns its output."""
+    h, w, c = node.in_shape
+    s = Stream(f"s{len(pl.streams)}", c, cur.bits, cur.type)
+    pl.streams.append(s)
+    call = (
+        f"hwp::pool_window<{pl.kid}, {h}, {w}, {c}, {node.kernel}, {cur.bits}>"
+        f"({cur.name}, {s.name});"
+    )
+    name = f"{node.name}_window"
+    pl.stages.append(Stage(name, "PoolWindow", pl.kid, -1, call, s, node.window_cycles()))
+    pl.kid += 1
+    return s
 
 
 def _call(node: IntNode, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]) -> str:
@@ -272,10 +289,10 @@ def _call(node: IntNode, kid: int, layer_id: int, ins: list[Stream], outs: list[
             f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
             f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
         )
-    if isinstance(node, MaxPoolNode):
-        h, w, c = node.in_shape
+    if isinstance(node, MaxPoolNode):  # reads the windows of its _pool_window stage
+        oh, ow, c = node.out_shape
         return (
-            f"hwp::maxpool<{kid}, {layer_id}, {h}, {w}, {c}, {node.kernel}, {cur.bits}, "
+            f"hwp::maxpool<{kid}, {layer_id}, {oh}, {ow}, {c}, {node.kernel}, {cur.bits}, "
             f"{cur.type}>({cur.name}, {out.name});"
         )
     if isinstance(node, LabelSelectNode):

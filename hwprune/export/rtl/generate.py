@@ -229,11 +229,11 @@ def _node_stage(node: Any, cur: Stream, out_s: Stream, tmode: str, out: Path):
         )
     if isinstance(node, MVAUNode):
         return _mvau_stage(node, cur, out_s, tmode, out)
-    if isinstance(node, MaxPoolNode):
-        h, w, c = node.in_shape
+    if isinstance(node, MaxPoolNode):  # reads the windows of its <pool>_window stage
+        oh, ow, c = node.out_shape
         return (
             "hwp_maxpool",
-            {"H": h, "W": w, "C": c, "K": node.kernel, "B": cur.bits, "T": cur.type},
+            {"OH": oh, "OW": ow, "C": c, "K": node.kernel, "B": cur.bits, "T": cur.type},
             (),
         )
     if isinstance(node, LabelSelectNode):
@@ -276,11 +276,19 @@ def plan_rtl(
             stages.append(
                 RtlStage(st.name, "WidthAdapt", "hwp_dwc", params, cur, st.out, st.expected_cycles)
             )
+        elif st.kind == "PoolWindow":  # a max pool's window: FINN's depthwise SWG, SIMD = C
+            pool = by_name[st.name.removesuffix("_window")]
+            h, w, c = pool.in_shape
+            k = pool.kernel
+            params = {"IH": h, "IW": w, "C": c, "SIMD": c, "K": k, "S": k, "B": cur.bits, "DW": 1}
+            stages.append(
+                RtlStage(st.name, st.kind, "hwp_swg", params, cur, st.out, st.expected_cycles)
+            )
         else:
             node = by_name[st.name]
             module, params, roms = _node_stage(node, cur, st.out, thresholds, out_dir)
             stages.append(
-                RtlStage(st.name, st.kind, module, params, cur, st.out, node.cycles(), roms)
+                RtlStage(st.name, st.kind, module, params, cur, st.out, st.expected_cycles, roms)
             )
         cur = st.out
     return RtlDesign(
