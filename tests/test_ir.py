@@ -274,3 +274,16 @@ def test_json_and_qonnx_give_the_same_ir(tmp_path):
             assert a.labels == b.labels and a.in_bits <= b.in_bits
         else:
             assert a == b
+
+
+def test_ir_package_re_exports_its_names():
+    """``hwprune.ir`` is a package (dtypes, nodes, graph, build); every public name is
+    importable from it, as from the single module it replaced."""
+    import hwprune.ir as ir
+    from hwprune.ir import build, dtypes, graph, nodes
+
+    for name in ir.__all__:
+        assert getattr(ir, name) is not None
+    assert ir.build_ir is build.build_ir and ir.DataflowGraph is graph.DataflowGraph
+    assert ir.MVAU is nodes.MVAU and ir.accumulator_bits is dtypes.accumulator_bits
+    assert {"DuplicateStreams", "AddStreams", "GlobalAccPool", "FIFO"} <= set(ir.__all__)
