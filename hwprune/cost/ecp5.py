@@ -16,7 +16,7 @@ Example:
     ...          TB=17, XNOR=0, RES=0, VV=0)
     >>> f = mvau_features(d)
     >>> f["dsp_lanes"], f["lut_mul"]
-    (0, 800)
+    (0, 2560)
 """
 
 from __future__ import annotations
@@ -49,17 +49,27 @@ _USES = {
     "lut": ("const", "lut_mul", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_bits",
             "thr_bin_bits", "rom_lut_bits", "in_bits"),
     "ff": ("const", "lanes_aw", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_cmp",
-           "thr_bin_bits", "in_bits"),
+           "thr_bin_bits", "in_bits", "lut_mul"),
     "bram": ("ebr",),
     "dsp": ("dsp_lanes",),
 }  # fmt: skip
-#: ROMs of at least this many bits go to EBR (Yosys's choice, read off the sweep)
+#: ROMs of at least this many words and bits go to EBR (Yosys's choice, read off the sweep's
+#: calibration designs)
+EBR_MIN_DEPTH = 128
 EBR_MIN_BITS = 4096
 
 
 def ebr_blocks(depth: int, width: int) -> int:
     """DP16KD blocks for a ``depth`` x ``width`` memory (best single configuration)."""
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _EBR_SHAPES)
+
+
+def _rom(depth: int, width: int) -> tuple[int, int]:
+    """(EBR blocks, LUT-ROM bits) of a synchronous-read ROM as Yosys maps it on ECP5: to EBR
+    from :data:`EBR_MIN_DEPTH` words and :data:`EBR_MIN_BITS` bits, else to LUTs."""
+    if depth >= EBR_MIN_DEPTH and depth * width >= EBR_MIN_BITS:
+        return ebr_blocks(depth, width), 0
+    return 0, depth * width
 
 
 def mvau_features(p: dict[str, Any]) -> dict[str, float]:
@@ -70,29 +80,33 @@ def mvau_features(p: dict[str, Any]) -> dict[str, float]:
     xnor, vv = bool(p.get("XNOR", 0)), bool(p.get("VV", 0))
     lanes = pe * simd
     sf, nf = mw // simd, mh // pe
-    ww, wd = lanes * wb, nf * sf
-    rom_bits = ww * wd
     tb = int(p.get("TB", aw + 1))
-    tmode = int(p.get("TMODE", 0))
-    par = nt > 0 and tmode == 0
-    thr_rom_bits = nf * pe * nt * tb if par else 0
-    ebr = 0
-    if rom_bits >= EBR_MIN_BITS:
-        ebr += ebr_blocks(wd, ww)
-    if thr_rom_bits >= EBR_MIN_BITS:
-        ebr += ebr_blocks(nf, pe * nt * tb)
+    par = nt > 0 and int(p.get("TMODE", 0)) == 0
+    lutpp = not xnor and not int(p["RES"])
+    terms = simd * (wb + 1 if lutpp else 1)  # adder-tree terms per PE
+    ebr, rom_lut = _rom(nf * sf, lanes * wb)
+    bin_bits = 0
+    if par:
+        e, r = _rom(nf, pe * nt * tb)
+        ebr, rom_lut = ebr + e, rom_lut + r
+    elif nt:
+        nb = int(p.get("NB", max(1, nt.bit_length())))
+        for s in range(nb):  # one ROM per stage and PE: NF * 2^s words of TB bits
+            e, r = _rom(nf << s, tb)
+            ebr, rom_lut = ebr + pe * e, rom_lut + pe * r
+        bin_bits = pe * nb * (2 * aw + tb)
     return {
         "const": 1,
-        "lut_mul": 0 if (xnor or int(p["RES"])) else lanes * (wb + 1) * (ib + 1),
+        "lut_mul": pe * terms * aw if lutpp else 0,
         "xnor_lanes": lanes if xnor else 0,
-        "tree_bits": pe * (simd - 1) * aw,
+        "tree_bits": pe * (terms - 1) * aw,
         "acc_bits": pe * aw,
         "thr_par_bits": pe * nt * tb if par else 0,
         "thr_par_cmp": pe * nt if par else 0,
-        "thr_bin_bits": pe * int(p.get("NB", 1)) * tb * max(1, nf) if nt and not par else 0,
-        "rom_lut_bits": rom_bits if rom_bits < EBR_MIN_BITS else 0,
+        "thr_bin_bits": bin_bits,
+        "rom_lut_bits": rom_lut,
         "in_bits": (pe if vv else 1) * simd * ib,
-        "lanes_aw": lanes * (1 if xnor else aw),
+        "lanes_aw": 0 if lutpp else lanes * (1 if xnor else aw),
         "dsp_lanes": lanes if (int(p["RES"]) and not xnor) else 0,
         "ebr": ebr,
     }
@@ -130,3 +144,34 @@ def fit_params(features: list[dict[str, float]], truth: list[dict[str, float]]) 
         x, _ = nnls(a * w[:, None], y * w)
         coef[r] = {c: float(v) for c, v in zip(cols, x, strict=True)}
     return Ecp5MvauParams(coef)
+
+
+#: coefficients fitted by ``bench/rtl_fidelity.py`` (``bench/results/rtl_fidelity.json``:
+#: 40 calibration kernels, Yosys 0.70 synth_ecp5); zero coefficients left out
+FITTED = Ecp5MvauParams(
+    {
+        "lut": {
+            "const": 232.2212,
+            "lut_mul": 0.2277,
+            "tree_bits": 1.0748,
+            "acc_bits": 2.9761,
+            "thr_par_bits": 1.4997,
+            "thr_bin_bits": 0.4165,
+            "rom_lut_bits": 0.0245,
+            "in_bits": 1.3219,
+        },
+        "ff": {
+            "const": 161.949,
+            "lanes_aw": 1.2232,
+            "xnor_lanes": 3.3726,
+            "tree_bits": 0.4449,
+            "acc_bits": 1.0838,
+            "thr_par_cmp": 6.4536,
+            "thr_bin_bits": 0.9846,
+            "in_bits": 2.4033,
+            "lut_mul": 0.5926,
+        },
+        "bram": {"ebr": 1.1187},
+        "dsp": {"dsp_lanes": 1.0},
+    }
+)
