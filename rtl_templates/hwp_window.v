@@ -77,9 +77,9 @@ endmodule
 // buffer of K + S rows of IW * C / SIMD words; the first ((K - 1) * IW + K) * CF words are read,
 // then for each output row max(OW * K * K * CF, S * IW * CF) iterations each emit one window
 // word (while any remain) and read one input word (while any remain). DW = 1 orders the window
-// words (channel fold, kernel row, kernel column) for a depthwise VVAU or a pool, with FINN's
-// depthwise schedule: OW * (S - 1) * (CF - 1) replay-stall cycles more per output row, and a
-// frame tail of (S - 1) * IW * CF cycles draining the input a stride skips (as the HLS kernel).
+// words (channel fold, kernel row, kernel column) for a depthwise VVAU or a pool, on FINN's
+// estimated depthwise schedule (as the HLS kernel): OW * (S - 1) * (CF - 1) idle iterations more
+// per output row and a frame tail of (S - 1) * IW * CF (reading any input a stride left).
 module hwp_swg #(
     parameter IH = 4, parameter IW = 4, parameter C = 1, parameter SIMD = 1,
     parameter K = 3, parameter S = 1, parameter B = 8, parameter DW = 0
