@@ -50,20 +50,17 @@ from hwprune.export.graph import (
     IntNode,
     ThresholdingNode,
 )
-from hwprune.export.lower import (
+from hwprune.export.onnx_nodes import (
     DOMAIN,
     _attrs,
-    _follow_chain,
     _info,
     _int_producer,
-    _level_fn,
     _make,
     _next_name,
-    _quant_type,
-    _scalar,
     _where,
-    compute_thresholds,
 )
+from hwprune.export.qonnx_read import _follow_chain, _quant_type, _scalar
+from hwprune.export.thresholds import _level_fn, compute_thresholds
 
 #: lowered op types this module adds (read back by :func:`to_node`)
 RESIDUAL_OPS = ("IntDuplicateStreams", "IntAddStreams", "IntThresholding", "IntGlobalAccPool")
