@@ -12,21 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwprune.export.graph import (
-    AddStreamsNode,
-    DuplicateStreamsNode,
-    GlobalAccPoolNode,
-    InputNode,
-    IntGraph,
-    IntNode,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    PadNode,
-    SlidingWindowNode,
-    ThresholdingNode,
-    VVAUNode,
-)
+from hwprune.export import graph as ig
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,9 +23,9 @@ class ExecResult:
     output: np.ndarray
 
 
-def _mvau(node: MVAUNode, x: np.ndarray) -> np.ndarray:
+def _mvau(node: ig.MVAUNode, x: np.ndarray) -> np.ndarray:
     n = x.shape[0]
-    if isinstance(node, VVAUNode):  # window (kernel row, kernel column, channel) per pixel
+    if isinstance(node, ig.VVAUNode):  # window (kernel row, kernel column, channel) per pixel
         win = x.reshape(n, node.nvec, node.mw, node.mh).astype(np.int64)
         acc = np.einsum("nvkc,ck->nvc", win, node.weights)
     else:
@@ -56,7 +42,7 @@ def _mvau(node: MVAUNode, x: np.ndarray) -> np.ndarray:
     return out.reshape((n, *node.out_shape))
 
 
-def _sliding_window(node: SlidingWindowNode, x: np.ndarray) -> np.ndarray:
+def _sliding_window(node: ig.SlidingWindowNode, x: np.ndarray) -> np.ndarray:
     k, s = node.kernel, node.stride
     oh, ow, _ = node.out_shape
     cols = [
@@ -67,14 +53,14 @@ def _sliding_window(node: SlidingWindowNode, x: np.ndarray) -> np.ndarray:
     return np.concatenate(cols, axis=-1)
 
 
-def _maxpool(node: MaxPoolNode, x: np.ndarray) -> np.ndarray:
+def _maxpool(node: ig.MaxPoolNode, x: np.ndarray) -> np.ndarray:
     k = node.kernel
     oh, ow, c = node.out_shape
     x = x[:, : oh * k, : ow * k, :]
     return x.reshape(x.shape[0], oh, k, ow, k, c).max(axis=(2, 4))
 
 
-def _thresholding(node: ThresholdingNode, x: np.ndarray) -> np.ndarray:
+def _thresholding(node: ig.ThresholdingNode, x: np.ndarray) -> np.ndarray:
     v = x.reshape(x.shape[0], -1, node.channels)
     level = np.empty_like(v)
     for c in range(node.channels):
@@ -101,40 +87,40 @@ def round_shift(acc: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     return q + ((r > half) | ((r == half) & (q % 2 == 1)))
 
 
-def _gap(node: GlobalAccPoolNode, x: np.ndarray) -> np.ndarray:
+def _gap(node: ig.GlobalAccPoolNode, x: np.ndarray) -> np.ndarray:
     acc = x.sum(axis=(1, 2))
     out = round_shift(acc, node.shift, node.rounding)
     return np.clip(out, node.out_type.min, node.out_type.max).reshape((x.shape[0], *node.out_shape))
 
 
-def run_node(node: IntNode, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
+def run_node(node: ig.IntNode, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
     """Output of one node for a batch ``x`` (integers, batch first); an add takes the second
     branch as ``more[0]``."""
-    if isinstance(node, AddStreamsNode):
+    if isinstance(node, ig.AddStreamsNode):
         return (x + more[0]).reshape((x.shape[0], *node.out_shape))
-    if isinstance(node, DuplicateStreamsNode):
+    if isinstance(node, ig.DuplicateStreamsNode):
         return x
-    if isinstance(node, ThresholdingNode):
+    if isinstance(node, ig.ThresholdingNode):
         return _thresholding(node, x)
-    if isinstance(node, GlobalAccPoolNode):
+    if isinstance(node, ig.GlobalAccPoolNode):
         return _gap(node, x)
-    if isinstance(node, InputNode):
+    if isinstance(node, ig.InputNode):
         return np.asarray(x, dtype=np.int64).reshape((x.shape[0], *node.out_shape))
-    if isinstance(node, PadNode):
+    if isinstance(node, ig.PadNode):
         p = node.pad
         return np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    if isinstance(node, SlidingWindowNode):
+    if isinstance(node, ig.SlidingWindowNode):
         return _sliding_window(node, x)
-    if isinstance(node, MVAUNode):
+    if isinstance(node, ig.MVAUNode):
         return _mvau(node, x)
-    if isinstance(node, MaxPoolNode):
+    if isinstance(node, ig.MaxPoolNode):
         return _maxpool(node, x)
-    if isinstance(node, LabelSelectNode):
+    if isinstance(node, ig.LabelSelectNode):
         return np.argmax(x.reshape(x.shape[0], -1), axis=1).reshape(-1, 1)
     raise TypeError(f"no executor for {type(node).__name__}")
 
 
-def execute(graph: IntGraph, x_int: np.ndarray) -> ExecResult:
+def execute(graph: ig.IntGraph, x_int: np.ndarray) -> ExecResult:
     """Run ``graph`` on integer inputs ``x_int`` (batch first, NHWC or flat).
 
     Every value is exact (int64). ``output`` is the label per sample for a label graph, else the

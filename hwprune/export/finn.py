@@ -35,17 +35,8 @@ from typing import Any
 import numpy as np
 
 from hwprune.errors import ConfigError, TargetError
+from hwprune.export import graph as ig
 from hwprune.export.fold import check_folding
-from hwprune.export.graph import (
-    PE_NODES,
-    IntGraph,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    PadNode,
-    SlidingWindowNode,
-    VVAUNode,
-)
 
 # hwprune target -> (FINN board name, shell flow, Vitis platform or None)
 FINN_BOARDS: dict[str, tuple[str, str, str | None]] = {
@@ -76,7 +67,7 @@ class FinnNode:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def _memory_styles(graph: IntGraph) -> dict[str, dict[str, str]]:
+def _memory_styles(graph: ig.IntGraph) -> dict[str, dict[str, str]]:
     """Per node, the ``ram_style`` of each memory as the cost model priced it."""
     from hwprune.cost.fpga import FpgaCostParams, memory_cost, n_thresholds, threshold_memory
     from hwprune.export.fold import to_ir
@@ -109,27 +100,27 @@ def _memory_styles(graph: IntGraph) -> dict[str, dict[str, str]]:
 def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str, dict[str, Any]]]:
     """(FINN op type, implementation style, folding entry) of the FINN nodes for ``n``."""
     mem = styles.get(n.name, {})
-    if isinstance(n, MVAUNode):
+    if isinstance(n, ig.MVAUNode):
         cfg = {"PE": n.pe, "SIMD": n.simd, "resType": n.mul_impl, **mem}
         cfg.update(mem_mode="internal_decoupled", runtime_writeable_weights=0)
-        return [("VVAU" if isinstance(n, VVAUNode) else "MVAU", "hls", cfg)]
-    if isinstance(n, SlidingWindowNode):
+        return [("VVAU" if isinstance(n, ig.VVAUNode) else "MVAU", "hls", cfg)]
+    if isinstance(n, ig.SlidingWindowNode):
         cfg = {"SIMD": n.simd, "parallel_window": 0, **mem}
         return [("ConvolutionInputGenerator", "rtl", cfg)]
-    if isinstance(n, PadNode):
+    if isinstance(n, ig.PadNode):
         return [("FMPadding", "rtl", {"SIMD": n.simd})]
-    if isinstance(n, MaxPoolNode):
+    if isinstance(n, ig.MaxPoolNode):
         c = n.in_shape[2]  # all channels in parallel, as the IR's MaxPool is priced
         window = {"SIMD": c, "parallel_window": 0, "ram_style": "distributed"}
         return [("ConvolutionInputGenerator", "rtl", window), ("Pool", "hls", {"PE": c})]
-    if isinstance(n, LabelSelectNode):
+    if isinstance(n, ig.LabelSelectNode):
         return [("LabelSelect", "hls", {"PE": n.pe})]
-    if isinstance(n, PE_NODES):  # DuplicateStreams, AddStreams, Thresholding, GlobalAccPool
+    if isinstance(n, ig.PE_NODES):  # DuplicateStreams, AddStreams, Thresholding, GlobalAccPool
         return [(n.kind, "hls", {"PE": n.pe})]
     raise ConfigError(f"{n.name}: FINN has no node for a {n.kind} kernel")
 
 
-def finn_nodes(graph: IntGraph) -> list[FinnNode]:
+def finn_nodes(graph: ig.IntGraph) -> list[FinnNode]:
     """The nodes FINN builds for ``graph``, in graph order, with their folding entries.
 
     Example:
@@ -147,7 +138,7 @@ def finn_nodes(graph: IntGraph) -> list[FinnNode]:
     return out
 
 
-def finn_names(graph: IntGraph) -> dict[str, tuple[str, str]]:
+def finn_names(graph: ig.IntGraph) -> dict[str, tuple[str, str]]:
     """Our node name -> (FINN name before specialization, after) of its last FINN node.
 
     Example:
@@ -157,7 +148,7 @@ def finn_names(graph: IntGraph) -> dict[str, tuple[str, str]]:
     return {f.ours: (f.pre, f.name) for f in finn_nodes(graph)}
 
 
-def folding_config(graph: IntGraph) -> dict[str, Any]:
+def folding_config(graph: ig.IntGraph) -> dict[str, Any]:
     """FINN ``folding_config.json`` contents for the folded ``graph`` (checked first).
 
     Each MVAU/VVAU gets its PE, SIMD, ``resType`` (``"lut"`` or ``"dsp"``: what the folding
@@ -175,7 +166,7 @@ def folding_config(graph: IntGraph) -> dict[str, Any]:
     return cfg
 
 
-def specialize_config(graph: IntGraph) -> dict[str, Any]:
+def specialize_config(graph: ig.IntGraph) -> dict[str, Any]:
     """FINN ``specialize_layers_config.json`` pinning each node's implementation style."""
     return {f.pre: {"preferred_impl_style": f.style} for f in finn_nodes(graph)}
 
@@ -215,7 +206,7 @@ def build_config(
     return cfg
 
 
-def finn_model(qonnx_model: Any, graph: IntGraph) -> Any:
+def finn_model(qonnx_model: Any, graph: ig.IntGraph) -> Any:
     """The QONNX model FINN should build: the host's integer frame as input, arg-max at the end.
 
     The input quantizer (and any host pre-processing before it, such as TFC's reshape) is
@@ -259,7 +250,7 @@ def finn_model(qonnx_model: Any, graph: IntGraph) -> Any:
     return m.transform(InferShapes())
 
 
-def _raw_scores(m: Any, graph: IntGraph) -> None:
+def _raw_scores(m: Any, graph: ig.IntGraph) -> None:
     """Undo the head's score scale and offset at the graph output, so that FINN's streamlining
     cancels them and FINN's output is the head's integer accumulator, as hwprune's is."""
     from onnx import TensorProto, helper
@@ -325,7 +316,7 @@ sys.exit(bd.build_dataflow_cfg(str(here / "{model}"), cfg))
 
 
 def write_finn_handoff(
-    graph: IntGraph,
+    graph: ig.IntGraph,
     target: Any,
     out_dir: str | Path,
     clock_mhz: float | None = None,

@@ -22,21 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hwprune.errors import ConfigError
+from hwprune.export import graph as ig
 from hwprune.export.dtypes import IntType
-from hwprune.export.graph import (
-    PE_NODES,
-    AddStreamsNode,
-    DuplicateStreamsNode,
-    GlobalAccPoolNode,
-    IntGraph,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    PadNode,
-    SlidingWindowNode,
-    ThresholdingNode,
-    VVAUNode,
-)
 from hwprune.ir import RES_TYPES, XNOR_DSP_ERROR
 
 log = logging.getLogger(__name__)
@@ -49,7 +36,7 @@ def kind_of(t: IntType) -> str:
     return "bipolar" if t.bipolar else ("int" if t.signed else "uint")
 
 
-def to_ir(graph: IntGraph, name: str = "design") -> Any:
+def to_ir(graph: ig.IntGraph, name: str = "design") -> Any:
     """The :class:`hwprune.ir.DataflowGraph` of a lowered graph (integer weights attached).
 
     Padding belongs to the IR's SlidingWindow (hwprune's HLS pads in a separate kernel with the
@@ -58,12 +45,12 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
     from hwprune import ir
 
     nodes: list[Any] = []
-    pads: dict[str, PadNode] = {n.name: n for n in graph.nodes if isinstance(n, PadNode)}
+    pads: dict[str, ig.PadNode] = {n.name: n for n in graph.nodes if isinstance(n, ig.PadNode)}
     inp = graph.input
     shape = inp.out_shape
     in_shape = (shape[2], shape[0], shape[1]) if len(shape) == 3 else (shape[0], 1, 1)
     for n in graph.nodes:
-        if isinstance(n, SlidingWindowNode):
+        if isinstance(n, ig.SlidingWindowNode):
             mv = n.name.removesuffix("_swg")
             pad = pads.get(f"{mv}_pad")
             h, w, c = pad.in_shape if pad else n.in_shape
@@ -82,7 +69,7 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
                     depthwise=n.depthwise,
                 )
             )
-        elif isinstance(n, VVAUNode):
+        elif isinstance(n, ig.VVAUNode):
             out_bits = None if n.is_head else n.out_type.bits
             out_kind = "int" if n.is_head else kind_of(n.out_type)
             nodes.append(
@@ -105,7 +92,7 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
                     thresholds=n.thresholds,
                 )
             )
-        elif isinstance(n, MVAUNode):
+        elif isinstance(n, ig.MVAUNode):
             out_bits = None if n.is_head else n.out_type.bits
             out_kind = "int" if n.is_head else kind_of(n.out_type)
             # an XNOR unit accumulates a popcount in [0, MW] (as the HLS kernel does)
@@ -131,34 +118,34 @@ def to_ir(graph: IntGraph, name: str = "design") -> Any:
                     thresholds=n.thresholds,
                 )
             )
-        elif isinstance(n, MaxPoolNode):
+        elif isinstance(n, ig.MaxPoolNode):
             h, w, c = n.in_shape
             nodes.append(
                 ir.MaxPool(n.name, c, (h, w), n.kernel, n.out_type.bits, kind_of(n.out_type))
             )
-        elif isinstance(n, LabelSelectNode):
+        elif isinstance(n, ig.LabelSelectNode):
             nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, pe=n.pe))
-        elif isinstance(n, PE_NODES):
+        elif isinstance(n, ig.PE_NODES):
             nodes += _residual_ir(graph, n, nodes)
     kind = "bipolar" if inp.out_type.bipolar else "uint"
     return ir.DataflowGraph(name, in_shape, inp.out_type.bits, tuple(nodes), input_kind=kind)
 
 
-def _residual_ir(graph: IntGraph, n: Any, done: list[Any]) -> list[Any]:
+def _residual_ir(graph: ig.IntGraph, n: Any, done: list[Any]) -> list[Any]:
     """The IR node(s) of a thresholding, fork, add (with the skip FIFO before it) or global
     pool; ``done`` holds the IR nodes of the graph so far (a block's branches among them)."""
     from hwprune import ir
 
-    if isinstance(n, ThresholdingNode):
+    if isinstance(n, ig.ThresholdingNode):
         t = n.out_type
         return [
             ir.Thresholding(n.name, n.channels, n.nvec, n.in_type.bits, t.bits, kind_of(t), pe=n.pe)
         ]
-    if isinstance(n, DuplicateStreamsNode):
+    if isinstance(n, ig.DuplicateStreamsNode):
         h, w, c = n.out_shape
         t = n.out_type
         return [ir.DuplicateStreams(n.name, c, h * w, t.bits, kind_of(t), pe=n.pe)]
-    if isinstance(n, GlobalAccPoolNode):
+    if isinstance(n, ig.GlobalAccPoolNode):
         h, w, c = n.in_shape
         t = n.in_type
         return [
@@ -166,10 +153,12 @@ def _residual_ir(graph: IntGraph, n: Any, done: list[Any]) -> list[Any]:
                 n.name, c, (h, w), t.bits, kind_of(t), n.out_type.bits, n.shift, pe=n.pe
             )
         ]
-    assert isinstance(n, AddStreamsNode)
+    assert isinstance(n, ig.AddStreamsNode)
     names = [x.name for x in graph.nodes]
     i = names.index(n.name)
-    fork = next(k for k in range(i - 1, -1, -1) if isinstance(graph.nodes[k], DuplicateStreamsNode))
+    fork = next(
+        k for k in range(i - 1, -1, -1) if isinstance(graph.nodes[k], ig.DuplicateStreamsNode)
+    )
     starts = [k for k in range(fork + 2, i) if graph.inputs.get(names[k]) == (names[fork],)]
     split = starts[0] if starts else i
     members = {names[k] for k in range(fork + 1, i)}
@@ -196,19 +185,19 @@ def _residual_ir(graph: IntGraph, n: Any, done: list[Any]) -> list[Any]:
     return [fifo, add]
 
 
-def folding_of(graph: IntGraph) -> Folding:
+def folding_of(graph: ig.IntGraph) -> Folding:
     """Current folding ``{name: {"pe": .., "simd": ..}}`` of the foldable nodes, with the
     ``"res_type"`` of every MVAU/VVAU that has one (not ``"auto"``), as
     :attr:`hwprune.ir.DataflowGraph.folding` reports it."""
     out: Folding = {}
     for n in graph.nodes:
-        if isinstance(n, MVAUNode):
+        if isinstance(n, ig.MVAUNode):
             out[n.name] = {"pe": n.pe, "simd": n.simd}
             if n.res_type != "auto":
                 out[n.name]["res_type"] = n.res_type
-        elif isinstance(n, SlidingWindowNode):
+        elif isinstance(n, ig.SlidingWindowNode):
             out[n.name] = {"simd": n.simd}
-        elif isinstance(n, (LabelSelectNode, *PE_NODES)):
+        elif isinstance(n, (ig.LabelSelectNode, *ig.PE_NODES)):
             out[n.name] = {"pe": n.pe}
     return out
 
@@ -217,13 +206,13 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def check_folding(graph: IntGraph) -> None:
+def check_folding(graph: ig.IntGraph) -> None:
     """Raise :class:`ConfigError` if a PE/SIMD does not divide what it must (FINN's rules)."""
     nodes = list(graph.nodes)
     for i, n in enumerate(nodes):
         rules: list[tuple[str, int, int, str]] = []
-        if isinstance(n, MVAUNode):  # a VVAUNode is one too
-            if isinstance(n, VVAUNode):
+        if isinstance(n, ig.MVAUNode):  # a VVAUNode is one too
+            if isinstance(n, ig.VVAUNode):
                 rules = [
                     ("pe", n.pe, n.channels, "channels"),
                     ("simd", n.simd, n.mw, "kernel size"),
@@ -234,7 +223,7 @@ def check_folding(graph: IntGraph) -> None:
                         f"({n.channels}) in a depthwise convolution"
                     )
                 swg = nodes[i - 1]
-                if isinstance(swg, SlidingWindowNode) and swg.simd != n.pe:
+                if isinstance(swg, ig.SlidingWindowNode) and swg.simd != n.pe:
                     raise ConfigError(
                         f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the "
                         f"depthwise {n.name} it feeds"
@@ -246,11 +235,11 @@ def check_folding(graph: IntGraph) -> None:
                 ]
             if n.xnor and n.res_type == "dsp":
                 raise ConfigError(f"{n.name}: {XNOR_DSP_ERROR}")
-        elif isinstance(n, (SlidingWindowNode, PadNode)):
+        elif isinstance(n, (ig.SlidingWindowNode, ig.PadNode)):
             rules = [("simd", n.simd, n.in_shape[2], "channels")]
-        elif isinstance(n, LabelSelectNode):
+        elif isinstance(n, ig.LabelSelectNode):
             rules = [("pe", n.pe, n.num_labels, "labels")]
-        elif isinstance(n, PE_NODES):
+        elif isinstance(n, ig.PE_NODES):
             rules = [("pe", n.pe, n.out_shape[-1], "channels")]
         for what, v, total, of in rules:
             if v < 1 or total % v:
@@ -295,7 +284,7 @@ def _as_folding(folding: Any) -> Folding:
     return out
 
 
-def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> IntGraph:
+def with_folding(graph: ig.IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> ig.IntGraph:
     """A copy of ``graph`` with ``folding`` applied and checked (an MVAU/VVAU's ``res_type``
     too).
 
@@ -313,20 +302,20 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> I
     for n, m in zip(graph.nodes, graph.nodes[1:], strict=False):
         # a depthwise window not given a SIMD takes its VVAU's PE (they must be equal)
         given, own = folding.get(m.name, {}), folding.get(n.name, {})
-        dw = isinstance(n, SlidingWindowNode) and isinstance(m, VVAUNode)
+        dw = isinstance(n, ig.SlidingWindowNode) and isinstance(m, ig.VVAUNode)
         if dw and "simd" not in own and "pe" in given:
             folding[n.name] = {**own, "simd": int(given["pe"])}
     for n in graph.nodes:
         f = dict(folding.get(n.name, {}))
-        if isinstance(n, PadNode):
+        if isinstance(n, ig.PadNode):
             sw = folding.get(n.name.removesuffix("_pad") + "_swg", {})
             if "simd" in sw:
                 f = {"simd": sw["simd"]}
-        if isinstance(n, (MVAUNode, LabelSelectNode, *PE_NODES)) and "pe" in f:
+        if isinstance(n, (ig.MVAUNode, ig.LabelSelectNode, *ig.PE_NODES)) and "pe" in f:
             n = dataclasses.replace(n, pe=int(f["pe"]))
-        if isinstance(n, MVAUNode) and "res_type" in f:
+        if isinstance(n, ig.MVAUNode) and "res_type" in f:
             n = dataclasses.replace(n, res_type=str(f["res_type"]))
-        if isinstance(n, (MVAUNode, SlidingWindowNode, PadNode)) and "simd" in f:
+        if isinstance(n, (ig.MVAUNode, ig.SlidingWindowNode, ig.PadNode)) and "simd" in f:
             n = dataclasses.replace(n, simd=int(f["simd"]))
         nodes.append(n)
     out = dataclasses.replace(graph, nodes=tuple(nodes))
@@ -335,7 +324,7 @@ def with_folding(graph: IntGraph, folding: Mapping[str, Mapping[str, Any]]) -> I
 
 
 def auto_folding(
-    graph: IntGraph,
+    graph: ig.IntGraph,
     target: Any,
     fps: float | None = None,
     clock_mhz: float | None = None,
@@ -357,12 +346,12 @@ def auto_folding(
 
 
 def apply_folding(
-    graph: IntGraph,
+    graph: ig.IntGraph,
     folding: Any = "auto",
     target: Any = None,
     fps: float | None = None,
     clock_mhz: float | None = None,
-) -> IntGraph:
+) -> ig.IntGraph:
     """Apply ``folding``: "auto" (needs ``target``), "none" (all ones), a dict, list or JSON file.
 
     With a ``target``, PE/SIMD left out of a partial folding are chosen by the cost model's

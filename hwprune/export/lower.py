@@ -38,18 +38,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
 from hwprune.errors import LoweringError
+from hwprune.export import graph as ig
 from hwprune.export.dtypes import IntType
-from hwprune.export.graph import (
-    InputNode,
-    IntGraph,
-    IntNode,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    PadNode,
-    SlidingWindowNode,
-    VVAUNode,
-)
 from hwprune.export.onnx_nodes import (  # noqa: F401  (re-exported for lower_residual, tests)
     DOMAIN,
     _attrs,
@@ -506,7 +496,7 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
     return m
 
 
-def extract_graph(model: ModelWrapper, output: str = "label") -> IntGraph:
+def extract_graph(model: ModelWrapper, output: str = "label") -> ig.IntGraph:
     """Read the lowered ModelWrapper into an :class:`IntGraph` (a chain, input first)."""
     if any(n.op_type == "IntDuplicateStreams" for n in model.graph.node):
         from hwprune.export.lower_residual import extract_branched
@@ -514,7 +504,7 @@ def extract_graph(model: ModelWrapper, output: str = "label") -> IntGraph:
         return extract_branched(model, output, _to_node)
     by_out = {o: n for n in model.graph.node for o in n.output}
     start = next(n for n in model.graph.node if n.op_type == "IntInput")
-    chain: list[IntNode] = []
+    chain: list[ig.IntNode] = []
     cur: onnx.NodeProto | None = start
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for n in model.graph.node:
@@ -526,10 +516,10 @@ def extract_graph(model: ModelWrapper, output: str = "label") -> IntGraph:
             chain.append(_to_node(model, cur))
         nxt = consumers.get(cur.output[0], [])
         cur = nxt[0] if nxt else None
-    return IntGraph(tuple(chain), output)
+    return ig.IntGraph(tuple(chain), output)
 
 
-def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
+def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> ig.IntNode:
     info = _info(n)
     a = info["attrs"]
     common = dict(
@@ -542,16 +532,16 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
     if n.op_type == "IntInput":
         pre = tuple(x for x in a.get("host_preprocessing", []) if x)
         vr = (int(a.get("qmin", info["type"].min)), int(a.get("qmax", info["type"].max)))
-        return InputNode(**common, host_preprocessing=pre, value_range=vr)
+        return ig.InputNode(**common, host_preprocessing=pre, value_range=vr)
     if n.op_type == "IntPad":
-        return PadNode(
+        return ig.PadNode(
             **common,
             in_shape=tuple(a["in_shape"]),
             pad=int(a["pad"]),
             in_type=IntType.from_name(a.get("in_type", a["out_type"])),
         )
     if n.op_type == "IntSlidingWindow":
-        return SlidingWindowNode(
+        return ig.SlidingWindowNode(
             **common,
             in_shape=tuple(a["in_shape"]),
             kernel=int(a["kernel"]),
@@ -559,9 +549,9 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
             depthwise=bool(a.get("depthwise", 0)),
         )
     if n.op_type == "IntMaxPool":
-        return MaxPoolNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]))
+        return ig.MaxPoolNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]))
     if n.op_type == "IntLabelSelect":
-        return LabelSelectNode(
+        return ig.LabelSelectNode(
             **common, in_type=IntType.from_name(a["in_type"]), num_labels=int(a["num_labels"])
         )
     if n.op_type in ("IntMVAU", "IntVVAU"):
@@ -569,10 +559,10 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
         T = None
         if len(n.input) > 2:
             T = np.asarray(model.get_initializer(n.input[2]), dtype=np.int64)
-        cls: Any = MVAUNode
+        cls: Any = ig.MVAUNode
         extra: dict[str, Any] = {}
         if n.op_type == "IntVVAU":
-            cls, extra = VVAUNode, {"kernel": int(a["kernel"])}
+            cls, extra = ig.VVAUNode, {"kernel": int(a["kernel"])}
         return cls(
             **common,
             in_shape=tuple(a["in_shape"]),
@@ -597,7 +587,7 @@ def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> IntNode:
     raise LoweringError(f"{_where(n)}: unknown lowered node")
 
 
-def lower_model(model: ModelWrapper, output: str = "label") -> IntGraph:
+def lower_model(model: ModelWrapper, output: str = "label") -> ig.IntGraph:
     """Lower a cleaned QONNX model (see :func:`hwprune.export.qonnx.load_qonnx`) to an IntGraph.
 
     ``output="label"`` ends the graph with an arg-max; ``"scores"`` keeps the head's integer
