@@ -36,18 +36,10 @@ log = logging.getLogger(__name__)
 _ALIGN_CHOICES = (1, 4, 8, 16)
 
 # -- the fit -----------------------------------------------------------------------------------
-_PARAMS = (
-    "mem_bw_gbps",
-    "cache_bw_gbps",
-    "launch_us",
-    "fixed_us",
-    "parallel_half",
-    "channel_half",
-    "reduce_half",
-    "pool_cost",
-    "conv_launch_us",
-    "pool_launch_us",
-)
+#: not fitted: the efficiencies are 1 (folded into the fitted peaks), the sizes are given
+_NOT_FITTED = ("memory_eff", "cache_mb", "memory_mb", "compute_eff")
+#: the fitted parameters, in the GPU model's order (mem_bw_gbps, cache_bw_gbps, launch_us, ...)
+_PARAMS = tuple(k for k in _FLOAT_KEYS if k not in _NOT_FITTED)
 
 
 @dataclass(frozen=True)

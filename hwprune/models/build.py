@@ -24,6 +24,7 @@ from torch import nn
 
 from hwprune.errors import HwpruneError, ModelError
 from hwprune.models.spec import ModelSpec, output_shapes
+from hwprune.models.support import zero_batch
 
 
 class SpecNet(nn.Sequential):
@@ -279,22 +280,12 @@ def model_layers(
             mod, (nn.Conv2d, nn.Linear, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
         ):
             hooks.append(mod.register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name)))
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *[int(s) for s in input_shape]))
-    except ModelError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any user-model failure becomes a ModelError
-        raise ModelError(
-            f"the model failed on an input of shape {tuple(input_shape)} ({exc}); check that "
-            "the model matches the dataset's input shape"
-        ) from exc
+        with zero_batch(model, input_shape) as x:
+            model(x)
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     if not records or records[-1]["op"] != "fc":
         raise ModelError("the model must end with an nn.Linear classifier head; add one")
     _check_shapes(records, seen, input_shape)

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,37 @@ class TracedNode:
     inputs: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...] = ()
     key: str = ""  # the fx node's own name (what ``inputs`` refer to)
+
+
+@contextmanager
+def zero_batch(
+    model: nn.Module, input_shape: Sequence[int], module: nn.Module | None = None
+) -> Iterator[torch.Tensor]:
+    """A batch of one zero input for a probing forward pass of a user's model.
+
+    ``module`` (default ``model``) is in eval mode without gradients inside the block;
+    ``model``'s training mode is restored after it. Any error of the user's model inside
+    the block becomes a :class:`~hwprune.errors.ModelError`.
+
+    Example:
+        >>> with zero_batch(nn.Linear(4, 2), (4,)) as x:
+        ...     tuple(x.shape)
+        (1, 4)
+    """
+    was_training = model.training
+    try:
+        (model if module is None else module).eval()
+        with torch.no_grad():
+            yield torch.zeros(1, *[int(s) for s in input_shape])
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any user-model failure becomes a ModelError
+        raise ModelError(
+            f"the model failed on an input of shape {tuple(input_shape)} ({exc}); check that "
+            "the model matches the dataset's input shape"
+        ) from exc
+    finally:
+        model.train(was_training)
 
 
 def _module_kind(mod: nn.Module) -> str | None:
@@ -169,18 +201,8 @@ def trace_nodes(model: nn.Module, input_shape: Sequence[int]) -> list[TracedNode
             exc,
         )
         return None
-    was_training = model.training
-    try:
-        gm.eval()
-        with torch.no_grad():
-            ShapeProp(gm).propagate(torch.zeros(1, *[int(s) for s in input_shape]))
-    except Exception as exc:  # noqa: BLE001 - any user-model failure becomes a ModelError
-        raise ModelError(
-            f"the model failed on an input of shape {tuple(input_shape)} ({exc}); check that "
-            "the model matches the dataset's input shape"
-        ) from exc
-    finally:
-        model.train(was_training)
+    with zero_batch(model, input_shape, module=gm) as x:
+        ShapeProp(gm).propagate(x)
     modules = dict(gm.named_modules())
     out = []
     for node in gm.graph.nodes:
