@@ -216,6 +216,16 @@ def _layer_quant(layer: Mapping[str, Any], i: int, in_kind: str) -> _Quant:
     )
 
 
+def _dot_args(
+    st: _Lowering, q: _Quant, n_vec: int, length: int
+) -> tuple[int, int, str, int, str, int, int | None, str, int, int]:
+    """An MVAU's/VVAU's arguments after its shape: ``n_vec``, weight and input bits and kinds,
+    the accumulator bits of a ``length``-long dot product, output bits and kind, PE and SIMD."""
+    dot = (q.wbits, q.wkind, st.bits, st.kind)
+    acc = accumulator_bits(length, *dot)
+    return (n_vec, *dot, acc, q.abits, q.okind, q.pe or 1, q.simd or 1)
+
+
 def _add_maxpool(st: _Lowering, layer: Mapping[str, Any], i: int) -> None:
     if st.flat:
         raise ConfigError(f"layer {i}: maxpool after an fc layer is not supported")
@@ -240,7 +250,6 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
         raise ConfigError(f"layer {i}: kernel {k} does not fit the {h}x{w} input (pad {pad})")
     cname = st.next_name("conv")
     pe, simd = q.pe, q.simd
-    dot = (q.wbits, q.wkind, st.bits, st.kind)
     if groups == 1:
         mw = k * k * c
         _check_fold(cname, "pe", pe, out_ch, "PE must divide the output channels")
@@ -248,26 +257,13 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
         if not (k == 1 and stride == 1 and pad == 0):
             sw_simd = simd if simd is not None and c % simd == 0 else 1
             st.nodes.append(
-                SlidingWindow(f"{cname}_swg", c, (h, w), k, stride, pad, *dot[2:], simd=sw_simd)
+                SlidingWindow(
+                    f"{cname}_swg", c, (h, w), k, stride, pad, st.bits, st.kind, simd=sw_simd
+                )
             )
-        acc = accumulator_bits(mw, *dot)
         _record(st.fixed, cname, pe, simd)
-        st.nodes.append(
-            MVAU(
-                cname,
-                mw,
-                out_ch,
-                oh * ow,
-                *dot,
-                acc,
-                q.abits,
-                q.okind,
-                pe or 1,
-                simd or 1,
-                conv=True,
-                res_type=q.res_type,
-            )
-        )
+        args = _dot_args(st, q, oh * ow, mw)
+        st.nodes.append(MVAU(cname, mw, out_ch, *args, conv=True, res_type=q.res_type))
     elif groups == c and out_ch == c:
         _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
         _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
@@ -275,26 +271,20 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
             raise ConfigError(f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv")
         st.nodes.append(
             SlidingWindow(
-                f"{cname}_swg", c, (h, w), k, stride, pad, *dot[2:], simd=pe or 1, depthwise=True
-            )
-        )
-        acc = accumulator_bits(k * k, *dot)
-        _record(st.fixed, cname, pe, simd)
-        st.nodes.append(
-            VVAU(
-                cname,
+                f"{cname}_swg",
                 c,
+                (h, w),
                 k,
-                oh * ow,
-                *dot,
-                acc,
-                q.abits,
-                q.okind,
-                pe or 1,
-                simd or 1,
-                res_type=q.res_type,
+                stride,
+                pad,
+                st.bits,
+                st.kind,
+                simd=pe or 1,
+                depthwise=True,
             )
         )
+        _record(st.fixed, cname, pe, simd)
+        st.nodes.append(VVAU(cname, c, k, *_dot_args(st, q, oh * ow, k * k), res_type=q.res_type))
     else:
         raise ConfigError(
             f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
@@ -309,24 +299,8 @@ def _add_fc(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
     fname = st.next_name("fc")
     _check_fold(fname, "pe", q.pe, out, "PE must divide the output neurons")
     _check_fold(fname, "simd", q.simd, mw, "SIMD must divide the input length")
-    dot = (q.wbits, q.wkind, st.bits, st.kind)
-    acc = accumulator_bits(mw, *dot)
     _record(st.fixed, fname, q.pe, q.simd)
-    st.nodes.append(
-        MVAU(
-            fname,
-            mw,
-            out,
-            1,
-            *dot,
-            acc,
-            q.abits,
-            q.okind,
-            q.pe or 1,
-            q.simd or 1,
-            res_type=q.res_type,
-        )
-    )
+    st.nodes.append(MVAU(fname, mw, out, *_dot_args(st, q, 1, mw), res_type=q.res_type))
     st.c, st.h, st.w, st.flat = out, 1, 1, True
 
 

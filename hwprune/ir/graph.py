@@ -12,17 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hwprune.ir.nodes import (
-    MVAU,
-    VVAU,
-    AddStreams,
-    ComputeNode,
-    DuplicateStreams,
-    GlobalAccPool,
-    LabelSelect,
-    SlidingWindow,
-    Thresholding,
-)
+from hwprune.ir.nodes import MVAU, VVAU, ComputeNode, LabelSelect
 
 
 @dataclass(frozen=True)
@@ -72,16 +62,11 @@ class DataflowGraph:
         """
         out: dict[str, dict[str, Any]] = {}
         for n in self.nodes:
-            if isinstance(n, (MVAU, VVAU)):
-                out[n.name] = {"pe": n.pe, "simd": n.simd}
-                if n.res_type != "auto":
+            params = n.fold_space()  # the node's folding parameters (none: not foldable)
+            if params:
+                out[n.name] = {k: getattr(n, k) for k in params}
+                if isinstance(n, (MVAU, VVAU)) and n.res_type != "auto":
                     out[n.name]["res_type"] = n.res_type
-            elif isinstance(n, SlidingWindow):
-                out[n.name] = {"simd": n.simd}
-            elif isinstance(
-                n, (Thresholding, LabelSelect, DuplicateStreams, AddStreams, GlobalAccPool)
-            ):
-                out[n.name] = {"pe": n.pe}
         return out
 
     def with_folding(self, folding: Mapping[str, Mapping[str, Any]]) -> DataflowGraph:
