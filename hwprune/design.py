@@ -183,6 +183,14 @@ def design_from_layers(
     }
 
 
+def _dot_layer(n: MVAU | VVAU, shape: dict[str, Any]) -> dict[str, Any]:
+    """A conv/fc layer: its ``shape`` keys, then bits, folding and a ``res_type`` not "auto"."""
+    layer = {**shape, "wbits": n.wbits, "abits": n.out_bits, "pe": n.pe, "simd": n.simd}
+    if n.res_type != "auto":
+        layer["res_type"] = n.res_type
+    return layer
+
+
 def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
     """The design description of a graph, with its folding written into the layers (and each
     conv/fc layer's ``res_type`` when it is not ``"auto"``).
@@ -201,51 +209,22 @@ def design_from_graph(graph: DataflowGraph) -> dict[str, Any]:
                 prev = nodes[i - 1] if i else None
                 swg = prev if isinstance(prev, SlidingWindow) else None
                 k, stride, pad = (swg.kernel, swg.stride, swg.pad) if swg else (1, 1, 0)
-                layers.append(
-                    {
-                        "op": "conv",
-                        "out_ch": n.mh,
-                        "kernel": k,
-                        "stride": stride,
-                        "pad": pad,
-                        "wbits": n.wbits,
-                        "abits": n.out_bits,
-                        "pe": n.pe,
-                        "simd": n.simd,
-                    }
-                )
+                shape = {"op": "conv", "out_ch": n.mh, "kernel": k, "stride": stride, "pad": pad}
+                layers.append(_dot_layer(n, shape))
             else:
-                layers.append(
-                    {
-                        "op": "fc",
-                        "out": n.mh,
-                        "wbits": n.wbits,
-                        "abits": n.out_bits,
-                        "pe": n.pe,
-                        "simd": n.simd,
-                    }
-                )
-            if n.res_type != "auto":
-                layers[-1]["res_type"] = n.res_type
+                layers.append(_dot_layer(n, {"op": "fc", "out": n.mh}))
         elif isinstance(n, VVAU):
             window = nodes[i - 1]
             assert isinstance(window, SlidingWindow)  # a VVAU is always fed by its window
-            layers.append(
-                {
-                    "op": "conv",
-                    "out_ch": n.channels,
-                    "kernel": n.kernel,
-                    "stride": window.stride,
-                    "pad": window.pad,
-                    "groups": n.channels,
-                    "wbits": n.wbits,
-                    "abits": n.out_bits,
-                    "pe": n.pe,
-                    "simd": n.simd,
-                }
-            )
-            if n.res_type != "auto":
-                layers[-1]["res_type"] = n.res_type
+            shape = {
+                "op": "conv",
+                "out_ch": n.channels,
+                "kernel": n.kernel,
+                "stride": window.stride,
+                "pad": window.pad,
+                "groups": n.channels,
+            }
+            layers.append(_dot_layer(n, shape))
         elif isinstance(n, MaxPool):
             layers.append({"op": "maxpool", "kernel": n.kernel})
     inp: dict[str, Any] = {"shape": list(graph.input_shape), "bits": graph.input_bits}
