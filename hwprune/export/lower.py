@@ -119,6 +119,34 @@ class LowerInputQuant(Transformation):
         return model, True
 
 
+def _replace_keeping_type(
+    model: ModelWrapper,
+    idx: int,
+    n: onnx.NodeProto,
+    op: str,
+    prefix: str,
+    src: dict[str, Any],
+    out_shape: tuple[int, ...],
+    **attrs: Any,
+) -> None:
+    """Replace ``n`` (at ``idx``) by the integer node ``op`` named ``<prefix><k>``, whose output
+    keeps the type and scale of its input ``src`` (an :func:`_info` dict)."""
+    node = _make(
+        op,
+        [n.input[0]],
+        [n.output[0]],
+        _next_name(model, prefix),
+        out_shape=list(out_shape),
+        out_type=src["type"].name,
+        out_scale=src["scale"],
+        qonnx_tensor=n.output[0],
+        in_shape=list(src["shape"]),
+        **attrs,
+    )
+    model.graph.node.insert(idx, node)
+    model.graph.node.remove(n)
+
+
 class LowerMaxPool(Transformation):
     """``MaxPool`` (kernel = stride, no padding) on an integer map -> ``IntMaxPool``."""
 
@@ -144,20 +172,7 @@ class LowerMaxPool(Transformation):
                 )
             h, w, c = src["shape"]
             out = (h // k[0], w // k[0], c)
-            node = _make(
-                "IntMaxPool",
-                [n.input[0]],
-                [n.output[0]],
-                _next_name(model, "pool"),
-                out_shape=list(out),
-                out_type=src["type"].name,
-                out_scale=src["scale"],
-                qonnx_tensor=n.output[0],
-                in_shape=list(src["shape"]),
-                kernel=k[0],
-            )
-            model.graph.node.insert(idx, node)
-            model.graph.node.remove(n)
+            _replace_keeping_type(model, idx, n, "IntMaxPool", "pool", src, out, kernel=k[0])
             return model, True
         return model, False
 
@@ -176,19 +191,7 @@ class LowerFlatten(Transformation):
                 raise LoweringError(
                     f"{_where(n)}: only a flatten to (batch, features) can be lowered"
                 )
-            node = _make(
-                "IntFlatten",
-                [n.input[0]],
-                [n.output[0]],
-                _next_name(model, "flatten"),
-                out_shape=[size],
-                out_type=src["type"].name,
-                out_scale=src["scale"],
-                qonnx_tensor=n.output[0],
-                in_shape=list(src["shape"]),
-            )
-            model.graph.node.insert(idx, node)
-            model.graph.node.remove(n)
+            _replace_keeping_type(model, idx, n, "IntFlatten", "flatten", src, (size,))
             return model, True
         return model, False
 
