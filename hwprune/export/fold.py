@@ -36,6 +36,38 @@ def kind_of(t: IntType) -> str:
     return "bipolar" if t.bipolar else ("int" if t.signed else "uint")
 
 
+def _dot_product_ir(n: ig.MVAUNode) -> Any:
+    """The IR's MVAU (or VVAU) of a lowered MVAU (or VVAU), integer weights attached."""
+    from hwprune import ir
+
+    out = (None, "int") if n.is_head else (n.out_type.bits, kind_of(n.out_type))
+    if isinstance(n, ig.VVAUNode):
+        cls: Any = ir.VVAU
+        shape, acc_bits, extra = (n.channels, n.kernel), n.acc_type.bits, {}
+    else:
+        cls = ir.MVAU
+        # an XNOR unit accumulates a popcount in [0, MW] (as the HLS kernel does)
+        acc_bits = int(n.mw + 1).bit_length() if n.xnor else n.acc_type.bits
+        shape, extra = (n.mw, n.mh), {"conv": n.conv}
+    return cls(
+        n.name,
+        *shape,
+        n.nvec,
+        n.wtype.bits,
+        kind_of(n.wtype),
+        n.in_type.bits,
+        kind_of(n.in_type),
+        acc_bits,
+        *out,
+        pe=n.pe,
+        simd=n.simd,
+        res_type=n.res_type,
+        weights=n.weights,
+        thresholds=n.thresholds,
+        **extra,
+    )
+
+
 def to_ir(graph: ig.IntGraph, name: str = "design") -> Any:
     """The :class:`hwprune.ir.DataflowGraph` of a lowered graph (integer weights attached).
 
@@ -69,55 +101,8 @@ def to_ir(graph: ig.IntGraph, name: str = "design") -> Any:
                     depthwise=n.depthwise,
                 )
             )
-        elif isinstance(n, ig.VVAUNode):
-            out_bits = None if n.is_head else n.out_type.bits
-            out_kind = "int" if n.is_head else kind_of(n.out_type)
-            nodes.append(
-                ir.VVAU(
-                    n.name,
-                    n.channels,
-                    n.kernel,
-                    n.nvec,
-                    n.wtype.bits,
-                    kind_of(n.wtype),
-                    n.in_type.bits,
-                    kind_of(n.in_type),
-                    n.acc_type.bits,
-                    out_bits,
-                    out_kind,
-                    pe=n.pe,
-                    simd=n.simd,
-                    res_type=n.res_type,
-                    weights=n.weights,
-                    thresholds=n.thresholds,
-                )
-            )
-        elif isinstance(n, ig.MVAUNode):
-            out_bits = None if n.is_head else n.out_type.bits
-            out_kind = "int" if n.is_head else kind_of(n.out_type)
-            # an XNOR unit accumulates a popcount in [0, MW] (as the HLS kernel does)
-            acc_bits = int(n.mw + 1).bit_length() if n.xnor else n.acc_type.bits
-            nodes.append(
-                ir.MVAU(
-                    n.name,
-                    n.mw,
-                    n.mh,
-                    n.nvec,
-                    n.wtype.bits,
-                    kind_of(n.wtype),
-                    n.in_type.bits,
-                    kind_of(n.in_type),
-                    acc_bits,
-                    out_bits,
-                    out_kind,
-                    pe=n.pe,
-                    simd=n.simd,
-                    conv=n.conv,
-                    res_type=n.res_type,
-                    weights=n.weights,
-                    thresholds=n.thresholds,
-                )
-            )
+        elif isinstance(n, ig.MVAUNode):  # a VVAUNode is one too
+            nodes.append(_dot_product_ir(n))
         elif isinstance(n, ig.MaxPoolNode):
             h, w, c = n.in_shape
             nodes.append(

@@ -57,16 +57,23 @@ def _mlp(widths: Sequence[int]) -> Callable[[float], list[dict[str, Any]]]:
     return make
 
 
+def _conv(
+    ch: int, kernel: int = 3, stride: int = 1, groups: int = 1, pad: int | None = None
+) -> dict[str, Any]:
+    """A conv layer; ``pad`` defaults to "same" for an odd kernel at stride 1."""
+    return {
+        "op": "conv",
+        "out_ch": ch,
+        "kernel": kernel,
+        "stride": stride,
+        "pad": (kernel - 1) // 2 if pad is None else pad,
+        "groups": groups,
+    }
+
+
 def _cnv_layers(mult: float, pad: int) -> list[dict[str, Any]]:
     def conv(ch: int) -> dict[str, Any]:
-        return {
-            "op": "conv",
-            "out_ch": _w(ch, mult),
-            "kernel": 3,
-            "stride": 1,
-            "pad": pad,
-            "groups": 1,
-        }
+        return _conv(_w(ch, mult), pad=pad)
 
     return [
         conv(64),
@@ -84,14 +91,7 @@ def _cnv_layers(mult: float, pad: int) -> list[dict[str, Any]]:
 
 def _cnn_digits_layers(mult: float) -> list[dict[str, Any]]:
     def conv(ch: int) -> dict[str, Any]:
-        return {
-            "op": "conv",
-            "out_ch": _w(ch, mult),
-            "kernel": 3,
-            "stride": 1,
-            "pad": 1,
-            "groups": 1,
-        }
+        return _conv(_w(ch, mult))
 
     return [
         conv(16),
@@ -101,18 +101,6 @@ def _cnn_digits_layers(mult: float) -> list[dict[str, Any]]:
         {"op": "maxpool", "kernel": 2},
         {"op": "fc", "out": _w(64, mult)},
     ]
-
-
-def _conv(ch: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> dict[str, Any]:
-    pad = (kernel - 1) // 2
-    return {
-        "op": "conv",
-        "out_ch": ch,
-        "kernel": kernel,
-        "stride": stride,
-        "pad": pad,
-        "groups": groups,
-    }
 
 
 def _resnet8_layers(mult: float) -> list[dict[str, Any]]:

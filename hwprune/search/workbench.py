@@ -203,41 +203,32 @@ def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
         require_hardware_support(spec)
         if any(lay["op"] == "residual" for lay in spec.layers):
             user = to_spec_net(user, spec)  # its blocks get the add's shared quantizer
-        if recipe.checkpoint:
-            parent = user
-        else:  # the user's module is the initial weights; trained and cached like a zoo model
-            parent = _train_parent_once(
-                cache_dir,
-                user,
-                data,
-                seed=recipe.seed,
-                epochs=p.epochs,
-                cache_dir=cache_dir,
-                lr=p.lr,
-                optimizer=p.optimizer,
-                bn_l1=p.bn_l1,
-            )
+        # with a checkpoint the user's module is the parent; else its initial weights,
+        # trained and cached like a zoo model
+        initial: Any = user
+        parent = user if recipe.checkpoint else None
     else:
         spec = get_spec(
             recipe.model, data.input_shape, data.num_classes, width_mult=recipe.width_mult
         )
         require_hardware_support(spec)
+        initial = spec
         if recipe.checkpoint:  # a zoo model trained elsewhere: its weights are the parent
             parent = load_checkpoint(
                 build_model(spec), recipe.checkpoint, f"zoo model '{recipe.model}' on {data.name}"
             )
-        else:
-            parent = _train_parent_once(
-                cache_dir,
-                spec,
-                data,
-                seed=recipe.seed,
-                epochs=p.epochs,
-                cache_dir=cache_dir,
-                lr=p.lr,
-                optimizer=p.optimizer,
-                bn_l1=p.bn_l1,
-            )
+    if not recipe.checkpoint:
+        parent = _train_parent_once(
+            cache_dir,
+            initial,
+            data,
+            seed=recipe.seed,
+            epochs=p.epochs,
+            cache_dir=cache_dir,
+            lr=p.lr,
+            optimizer=p.optimizer,
+            bn_l1=p.bn_l1,
+        )
     return spec, parent
 
 
