@@ -542,30 +542,22 @@ STREAM_LUT, STREAM_FF = 20.0, 20.0
 SRL_MAX_DEPTH = 256
 
 
+def _stream_logic_cost(cycles: Num, bits: Num, p: FpgaCostParams) -> NodeCost:
+    """A stream interface and ``bits`` bits of logic (a LUT and a flip-flop share per bit), no
+    memory and no DSP."""
+    return NodeCost(cycles, STREAM_LUT + p.pe_lut * bits, STREAM_FF + p.pe_ff * bits, 0.0, 0.0)
+
+
 def duplicate_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of :class:`~hwprune.ir.DuplicateStreams`: one word in, the same word to both outputs
     (cycles ``n_vec * channels / pe``, as FINN's ``DuplicateStreams_hls``)."""
-    width = n.pe * n.bits
-    return NodeCost(
-        n.n_vec * n.channels // n.pe,
-        STREAM_LUT + p.pe_lut * width,
-        STREAM_FF + p.pe_ff * width,
-        0.0,
-        0.0,
-    )
+    return _stream_logic_cost(n.n_vec * n.channels // n.pe, n.pe * n.bits, p)
 
 
 def add_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     """Cost of :class:`~hwprune.ir.AddStreams`: ``pe`` adders of ``in_bits + 1`` bits (cycles
     ``n_vec * channels / pe``, as FINN's ``AddStreams_hls``)."""
-    adders = n.pe * (n.in_bits + 1)
-    return NodeCost(
-        n.n_vec * n.channels // n.pe,
-        STREAM_LUT + p.pe_lut * adders,
-        STREAM_FF + p.pe_ff * adders,
-        0.0,
-        0.0,
-    )
+    return _stream_logic_cost(n.n_vec * n.channels // n.pe, n.pe * (n.in_bits + 1), p)
 
 
 def gap_cost(n: Any, p: FpgaCostParams) -> NodeCost:
