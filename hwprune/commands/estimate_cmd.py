@@ -62,51 +62,13 @@ def _print_table(e: Any) -> None:
             _fmt(x.bram18),
             _fmt(x.dsp),
         )
+    res = ("lut", "ff", "bram18", "dsp")
     table.add_section()
     for key, o in e.overheads.items():
-        table.add_row(
-            "overhead",
-            f"{key} x{int(o['count'])}",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            _fmt(o["lut"]),
-            _fmt(o["ff"]),
-            _fmt(o["bram18"]),
-            _fmt(o["dsp"]),
-        )
+        _summary_row(table, "overhead", f"{key} x{int(o['count'])}", "", [_fmt(o[k]) for k in res])
     table.add_section()
-    table.add_row(
-        "total",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        _fmt(e.node_cycles),
-        _fmt(e.lut),
-        _fmt(e.ff),
-        _fmt(e.bram18),
-        _fmt(e.dsp),
-    )
-    table.add_row(
-        "use",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        f"{e.util['lut']:.0%}",
-        f"{e.util['ff']:.0%}",
-        f"{e.util['bram18']:.0%}",
-        f"{e.util['dsp']:.0%}",
-    )
+    _summary_row(table, "total", "", _fmt(e.node_cycles), [_fmt(getattr(e, k)) for k in res])
+    _summary_row(table, "use", "", "", [f"{e.util[k]:.0%}" for k in res])
     console.print(table)
     fps_note = ""
     if e.meets_fps is False:
@@ -119,6 +81,11 @@ def _print_table(e: Any) -> None:
     console.print(_pinned_line(e))
     if not e.fits:
         console.print(f"over the cap: {_overuse(e)}")
+
+
+def _summary_row(table: Any, op: str, name: str, cycles: str, resources: list[str]) -> None:
+    """A table row without the per-node columns (shape, bits, PE, SIMD, mult)."""
+    table.add_row(op, name, "", "", "", "", "", cycles, *resources)
 
 
 def _pinned_line(e: Any) -> str:
