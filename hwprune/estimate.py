@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hwprune.cost.folding import fold
-from hwprune.cost.fpga import FpgaCostParams, io_cycles, node_cost, res_type_of
+from hwprune.cost.fpga import FpgaCostParams, node_cost, res_type_of
 from hwprune.errors import ConfigError, TargetError
 from hwprune.ir import DataflowGraph
 
@@ -102,6 +102,9 @@ class Estimate:
     overheads: Mapping[str, Mapping[str, float]]
     folding: Mapping[str, Mapping[str, Any]]
     pinned: tuple[str, ...] = ()
+    #: the host link the frame rate is priced with: ``"stream"`` (an AXI stream port) or
+    #: ``"uart 1000000 baud"`` (a board whose only link is a USB-UART)
+    link: str = "stream"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view with rounded numbers (what ``--json`` prints)."""
@@ -282,19 +285,14 @@ def evaluate(
     if not fits:
         binding = max(over, key=lambda k: over[k] / cap)
     node_cyc = max(cycles)
-    io = max(
-        io_cycles(graph.input_frame_bits(), target.io_width_bits),
-        io_cycles(graph.output_frame_bits(), target.io_width_bits),
-    )
+    # the host link: the stream port's width per cycle, or a UART's bytes at its baud rate
+    io_in = target.link_cycles(graph.input_frame_bits(), clock)
+    io_out = target.link_cycles(graph.output_frame_bits(), clock)
+    io = max(io_in, io_out)
     frame = max(node_cyc, io) + p.frame_overhead_cycles
     fps = clock * 1e6 / frame
     slowest = cycles.index(node_cyc)
-    lat_cycles = (
-        io_cycles(graph.input_frame_bits(), target.io_width_bits)
-        + node_cyc
-        + sum(f for i, f in enumerate(fills) if i != slowest)
-        + io_cycles(graph.output_frame_bits(), target.io_width_bits)
-    )
+    lat_cycles = io_in + node_cyc + sum(f for i, f in enumerate(fills) if i != slowest) + io_out
     return Estimate(
         name=graph.name,
         target=target.name,
@@ -308,6 +306,7 @@ def evaluate(
         cycles=frame,
         node_cycles=node_cyc,
         io_cycles=io,
+        link="stream" if target.link != "uart" else f"uart {target.link_baud} baud",
         fits=fits,
         binding=binding,
         meets_fps=meets_fps,

@@ -288,3 +288,33 @@ def test_a_design_with_res_type_per_layer_is_priced_as_given(tmp_path, capsys):
         p.write_text(json.dumps(d))
         code, _, err = run(["estimate", str(p), "--target", "pynq-z2"], capsys)
         assert code == 2 and msg in err
+
+
+def test_a_uart_board_is_priced_with_its_link(tmp_path, capsys):
+    """The ULX3S talks to its host over a USB-UART: the frame rate is the UART's bytes per frame at
+    its baud rate (10 line bits a byte), the design says the link binds, and the folding spends no
+    more than that rate needs."""
+    mlp = {
+        "name": "mlp",
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [
+            {"op": "fc", "out": 64, "wbits": 2, "abits": 2},
+            {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+        ],
+    }
+    p = tmp_path / "mlp.json"
+    p.write_text(json.dumps(mlp))
+    code, out, _ = run(["estimate", str(p), "--target", "ulx3s-85f", "--json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    from hwprune.targets import load_target
+
+    t = load_target("ulx3s-85f")
+    assert t.link == "uart" and d["link"] == f"uart {t.link_baud} baud"
+    link_fps = t.link_baud / (64 * 10)  # 64 input bytes a frame
+    assert d["binding"] == "io"
+    assert d["fps"] <= link_fps and d["fps"] == pytest.approx(link_fps, rel=0.01)
+    code, out, _ = run(["estimate", str(p), "--target", "ulx3s-85f"], capsys)
+    assert "the host link: uart" in out
+    code, out, _ = run(["estimate", str(p), "--target", "pynq-z2", "--json"], capsys)
+    assert json.loads(out)["fps"] > 100 * link_fps  # a stream port is not a UART

@@ -77,6 +77,7 @@ def _print_table(e: Any) -> None:
         f"frames/s {e.fps:,.1f}{fps_note}   latency {e.latency_us:,.2f} us   "
         f"fits: {'yes' if e.fits else 'no'} (cap {e.util_cap:.0%})   "
         f"binding {e.binding or '-'}"
+        + (f" (the host link: {e.link})" if e.binding == "io" and e.link != "stream" else "")
     )
     console.print(_pinned_line(e))
     if not e.fits:

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from hwprune.cost import tables as _tables
-from hwprune.cost.fpga import FpgaCostParams, glue_half, io_cycles
+from hwprune.cost.fpga import FpgaCostParams, glue_half
 from hwprune.cost.tables import GroupTable, group_tables
 from hwprune.ir import DataflowGraph
 from hwprune.targets import FpgaTarget
@@ -715,9 +715,9 @@ def fold(
     if target.dsp == 0:
         budget[3] = 0.0
     prep = _prepared(group_tables(graph, p), weights)
-    io = max(
-        io_cycles(graph.input_frame_bits(), target.io_width_bits),
-        io_cycles(graph.output_frame_bits(), target.io_width_bits),
+    io = max(  # the host link: stream port width per cycle, or a UART's baud rate
+        target.link_cycles(graph.input_frame_bits()),
+        target.link_cycles(graph.output_frame_bits()),
     )
 
     def result(
