@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from hwprune.ir.dtypes import divisors
 
@@ -195,8 +195,36 @@ class MaxPool:
         return {}
 
 
+class _Folded(Protocol):
+    @property
+    def pe(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def in_bits(self) -> int: ...
+    @property
+    def out_bits(self) -> int: ...
+
+
+class _ChannelFolded:
+    """What the nodes folded only by ``pe | channels`` share: ``pe`` channels a cycle, each of
+    ``in_bits`` in and ``out_bits`` out."""
+
+    @property
+    def in_width(self: _Folded) -> int:
+        return self.pe * self.in_bits
+
+    @property
+    def out_width(self: _Folded) -> int:
+        return self.pe * self.out_bits
+
+    def fold_space(self: _Folded) -> dict[str, tuple[int, ...]]:
+        """Legal values of each folding parameter (``pe | channels``)."""
+        return {"pe": divisors(self.channels)}
+
+
 @dataclass(frozen=True)
-class Thresholding:
+class Thresholding(_ChannelFolded):
     """Standalone multi-threshold activation: ``channels`` x ``n_vec`` values of ``in_bits``."""
 
     name: str
@@ -208,18 +236,6 @@ class Thresholding:
     pe: int = 1
     thresholds: Any = field(default=None, compare=False, repr=False)
     op: ClassVar[str] = "Thresholding"
-
-    @property
-    def in_width(self) -> int:
-        return self.pe * self.in_bits
-
-    @property
-    def out_width(self) -> int:
-        return self.pe * self.out_bits
-
-    def fold_space(self) -> dict[str, tuple[int, ...]]:
-        """Legal values of each folding parameter (``pe | channels``)."""
-        return {"pe": divisors(self.channels)}
 
 
 @dataclass(frozen=True)
@@ -250,7 +266,7 @@ class LabelSelect:
 
 
 @dataclass(frozen=True)
-class DuplicateStreams:
+class DuplicateStreams(_ChannelFolded):
     """Stream fork in front of a residual block (FINN's ``DuplicateStreams``): every word of the
     input goes out on two streams, the long branch (the block's body) and the short one (the
     skip). ``channels`` x ``n_vec`` pixels of ``bits``; ``pe | channels`` channels a cycle."""
@@ -264,20 +280,16 @@ class DuplicateStreams:
     op: ClassVar[str] = "DuplicateStreams"
 
     @property
-    def in_width(self) -> int:
-        return self.pe * self.bits
+    def in_bits(self) -> int:
+        return self.bits
 
     @property
-    def out_width(self) -> int:
-        return self.pe * self.bits
-
-    def fold_space(self) -> dict[str, tuple[int, ...]]:
-        """Legal values of each folding parameter (``pe | channels``)."""
-        return {"pe": divisors(self.channels)}
+    def out_bits(self) -> int:
+        return self.bits
 
 
 @dataclass(frozen=True)
-class AddStreams:
+class AddStreams(_ChannelFolded):
     """Elementwise add of two streams of equal scale (FINN's ``AddStreams``): the join of a
     residual block. Inputs of ``in_bits`` (``in_kind``), output ``in_bits + 1`` signed bits.
 
@@ -302,21 +314,9 @@ class AddStreams:
     def out_bits(self) -> int:
         return self.in_bits + 1
 
-    @property
-    def in_width(self) -> int:
-        return self.pe * self.in_bits
-
-    @property
-    def out_width(self) -> int:
-        return self.pe * self.out_bits
-
-    def fold_space(self) -> dict[str, tuple[int, ...]]:
-        """Legal values of each folding parameter (``pe | channels``)."""
-        return {"pe": divisors(self.channels)}
-
 
 @dataclass(frozen=True)
-class GlobalAccPool:
+class GlobalAccPool(_ChannelFolded):
     """Global average pooling as an integer sum (FINN's ``GlobalAccPool``): ``channels`` x
     ``ifm`` values of ``bits`` in, one sum per channel out, rounded right by ``shift`` bits
     (Brevitas' truncation back to ``out_bits``; the pool's scale goes into the next layer).
@@ -340,16 +340,8 @@ class GlobalAccPool:
         return self.bits + grow + (1 if self.kind == "bipolar" else 0)
 
     @property
-    def in_width(self) -> int:
-        return self.pe * self.bits
-
-    @property
-    def out_width(self) -> int:
-        return self.pe * self.out_bits
-
-    def fold_space(self) -> dict[str, tuple[int, ...]]:
-        """Legal values of each folding parameter (``pe | channels``)."""
-        return {"pe": divisors(self.channels)}
+    def in_bits(self) -> int:
+        return self.bits
 
 
 @dataclass(frozen=True)
