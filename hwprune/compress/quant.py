@@ -215,13 +215,17 @@ def _quant_layer(mod: nn.Module, bits: int, per_channel: bool) -> nn.Module:
     return new
 
 
-def _act_layer(bits: int) -> nn.Module:
+def _act_layer(bits: int, signed: bool = False) -> nn.Module:
+    """An activation quantizer of ``bits`` (binary at 1 bit): a ReLU quantizer, or with
+    ``signed`` the quantizer shared by both inputs of a residual add (equal scales)."""
     from brevitas.nn import QuantIdentity, QuantReLU
     from brevitas.quant.binary import SignedBinaryActPerTensorConst
-    from brevitas.quant.scaled_int import Uint8ActPerTensorFloat
+    from brevitas.quant.scaled_int import Int8ActPerTensorFloat, Uint8ActPerTensorFloat
 
     if bits == 1:
         return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+    if signed:
+        return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=bits)
     return QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=bits)
 
 
@@ -299,22 +303,11 @@ def to_brevitas(
         act_bits[g.act] = bits
         _set_module(body, g.act, _act_layer(bits))
     for name, block in _residual_blocks(body):
-        block.add_quant = _add_quant(act_bits[f"{name}.relu" if name else "relu"])
+        block.add_quant = _act_layer(act_bits[f"{name}.relu" if name else "relu"], signed=True)
     _quantize_gap(body)
     qmodel = QuantNet(body, input_quantizer(input_scale), wbits, abits, input_scale)
     qmodel.train(float_model.training)
     return qmodel
-
-
-def _add_quant(bits: int) -> nn.Module:
-    """The signed quantizer shared by both inputs of a residual add (equal scales)."""
-    from brevitas.nn import QuantIdentity
-    from brevitas.quant.binary import SignedBinaryActPerTensorConst
-    from brevitas.quant.scaled_int import Int8ActPerTensorFloat
-
-    if bits == 1:
-        return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
-    return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=bits)
 
 
 def _quantize_gap(body: nn.Module) -> None:
