@@ -232,6 +232,37 @@ class _TrialFailed(Exception):
 _USER_ERRORS = (ConfigError, TargetError, StorageError)
 
 
+@contextlib.contextmanager
+def _interrupts_are_never_success() -> Iterator[None]:
+    """Ctrl-C anywhere in a search (parent training, final fine-tune, export) stops it.
+
+    Python's own KeyboardInterrupt can land in a garbage-collector callback, where it is
+    printed and dropped and the work goes on; this handler also remembers the Ctrl-C, so a
+    search that went on anyway still ends with :class:`Interrupted`, never as a success. (The
+    trial loop installs its own handler while it runs: its first Ctrl-C finishes the trial.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        hit.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit.is_set():
+        raise Interrupted(
+            "interrupted before the search was complete; every finished trial is kept, run "
+            "the same command again to resume"
+        )
+
+
+@_interrupts_are_never_success()
 def search(
     recipe: str | Path | Recipe | None = None,
     target: Any = "pynq-z2",
@@ -266,73 +297,6 @@ def search(
         >>> len(r.front) >= 1  # doctest: +SKIP
         True
     """
-    with _interrupts_are_never_success():
-        return _search(
-            recipe,
-            target,
-            out=out,
-            storage=storage,
-            study_name=study_name,
-            overrides=overrides,
-            cache_dir=cache_dir,
-            quiet=quiet,
-            export=export,
-            console=console,
-            workers=workers,
-            devices=devices,
-            heartbeat_s=heartbeat_s,
-            grace_s=grace_s,
-        )
-
-
-@contextlib.contextmanager
-def _interrupts_are_never_success() -> Iterator[None]:
-    """Ctrl-C anywhere in a search (parent training, final fine-tune, export) stops it.
-
-    Python's own KeyboardInterrupt can land in a garbage-collector callback, where it is
-    printed and dropped and the work goes on; this handler also remembers the Ctrl-C, so a
-    search that went on anyway still ends with :class:`Interrupted`, never as a success. (The
-    trial loop installs its own handler while it runs: its first Ctrl-C finishes the trial.)
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    hit = threading.Event()
-
-    def handler(signum: int, frame: Any) -> None:
-        hit.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if hit.is_set():
-        raise Interrupted(
-            "interrupted before the search was complete; every finished trial is kept, run "
-            "the same command again to resume"
-        )
-
-
-def _search(
-    recipe: str | Path | Recipe | None,
-    target: Any,
-    *,
-    out: str | Path | None,
-    storage: str | None,
-    study_name: str | None,
-    overrides: Mapping[str, Any] | None,
-    cache_dir: str | Path | None,
-    quiet: bool,
-    export: bool,
-    console: Any,
-    workers: int,
-    devices: Sequence[str],
-    heartbeat_s: int | None,
-    grace_s: int | None,
-) -> SearchResult:
-    """:func:`search` inside its Ctrl-C guard."""
     t_start = time.perf_counter()
     rec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if overrides:
