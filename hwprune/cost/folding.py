@@ -9,15 +9,11 @@ The work lives in three modules; this one re-exports their public names for exis
 * :mod:`hwprune.cost.setfolding` - FINN's greedy SetFolding, the baseline
   (:func:`finn_set_folding`).
 
-Example:
-    >>> from hwprune.ir import build_ir
-    >>> from hwprune.targets import load_target
-    >>> from hwprune.cost.folding import fold
-    >>> g = build_ir([{"op": "fc", "out": 64, "wbits": 2, "abits": 2},
-    ...               {"op": "fc", "out": 10, "wbits": 2, "abits": None}], (1, 8, 8), 4)
-    >>> r = fold(g, load_target("pynq-z2"), mode="fastest")
-    >>> r.fits, r.node_cycles  # 4 cycles: the 64-bit port needs 4 to bring in 64 4-bit pixels
-    (True, 4)
+Example (folding a graph: see :mod:`hwprune.cost.optimizer`):
+    >>> from hwprune.cost import optimizer, setfolding
+    >>> from hwprune.cost.folding import finn_set_folding, fold
+    >>> fold is optimizer.fold and finn_set_folding is setfolding.finn_set_folding
+    True
 """
 
 from __future__ import annotations
