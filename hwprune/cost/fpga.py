@@ -555,9 +555,15 @@ def duplicate_cost(n: Any, p: FpgaCostParams) -> NodeCost:
 
 
 def add_cost(n: Any, p: FpgaCostParams) -> NodeCost:
-    """Cost of :class:`~hwprune.ir.AddStreams`: ``pe`` adders of ``in_bits + 1`` bits (cycles
-    ``n_vec * channels / pe``, as FINN's ``AddStreams_hls``)."""
-    return _stream_logic_cost(n.n_vec * n.channels // n.pe, n.pe * (n.in_bits + 1), p)
+    """Cost of :class:`~hwprune.ir.AddStreams`: ``pe`` adders of ``out_bits`` bits (cycles
+    ``n_vec * channels / pe``, as FINN's ``AddStreams_hls``); with ``mul_bits`` (unequal
+    scales) also ``pe`` constant multipliers per input, each priced structurally as one
+    ``in_bits``-bit shift-add row per multiplier bit (``pe_lut`` LUTs a bit)."""
+    cost = _stream_logic_cost(n.n_vec * n.channels // n.pe, n.pe * n.out_bits, p)
+    if not n.mul_bits:
+        return cost
+    mul_lut = p.pe_lut * n.pe * n.in_bits * sum(n.mul_bits)
+    return NodeCost(cost.cycles, cost.lut + mul_lut, cost.ff, cost.bram18, cost.dsp)
 
 
 def gap_cost(n: Any, p: FpgaCostParams) -> NodeCost:

@@ -97,7 +97,8 @@ def run_node(node: ig.IntNode, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
     """Output of one node for a batch ``x`` (integers, batch first); an add takes the second
     branch as ``more[0]``."""
     if isinstance(node, ig.AddStreamsNode):
-        return (x + more[0]).reshape((x.shape[0], *node.out_shape))
+        p, q = node.muls
+        return (x * p + more[0] * q).reshape((x.shape[0], *node.out_shape))
     if isinstance(node, ig.DuplicateStreamsNode):
         return x
     if isinstance(node, ig.ThresholdingNode):

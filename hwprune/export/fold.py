@@ -154,18 +154,20 @@ def _residual_ir(graph: ig.IntGraph, n: Any, done: list[Any]) -> list[Any]:
     in_pixels = dup.out_shape[0] * dup.out_shape[1]
     t = n.in_types[0]
     base = n.name.removesuffix("_add")
-    fifo = ir.FIFO(f"{base}_fifo", c * t.bits, ir.skip_fifo_depth(long, short, h * w, in_pixels))
+    skip_bits = n.in_types[1].bits  # the FIFO holds the short branch
+    fifo = ir.FIFO(f"{base}_fifo", c * skip_bits, ir.skip_fifo_depth(long, short, h * w, in_pixels))
     add = ir.AddStreams(
         n.name,
         c,
         h * w,
-        t.bits,
+        max(t.bits, skip_bits),
         kind_of(t),
         pe=n.pe,
         fork=dup.name,
         long=tuple(x.name for x in long),
         short=tuple(x.name for x in short),
         fifo=fifo.name,
+        mul_bits=None if n.muls == (1, 1) else tuple(int(m).bit_length() for m in n.muls),
     )
     return [fifo, add]
 

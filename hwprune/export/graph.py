@@ -351,13 +351,16 @@ class DuplicateStreamsNode(IntNode):
 
 @dataclass(frozen=True, eq=False)
 class AddStreamsNode(IntNode):
-    """Elementwise add of the two branches of a residual block (equal scales: an integer add;
-    FINN's AddStreams). Inputs: ``in_types`` (long branch, short branch)."""
+    """Elementwise add of the two branches of a residual block, ``a * P + b * Q`` with
+    ``muls = (P, Q)`` (equal scales: ``(1, 1)``, an integer add, FINN's AddStreams; unequal
+    scales: the integer multipliers of :mod:`hwprune.export.add_requant`, and thresholds
+    follow). Inputs: ``in_types`` (long branch, short branch)."""
 
     in_types: tuple[IntType, IntType] = field(
         default_factory=lambda: (IntType(8, True), IntType(8, True))
     )
     pe: int = 1
+    muls: tuple[int, int] = (1, 1)
 
     def cycles(self) -> int:
         return int(np.prod(self.out_shape)) // self.pe
@@ -365,6 +368,8 @@ class AddStreamsNode(IntNode):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d.update(in_types=[t.name for t in self.in_types], pe=self.pe, cycles=self.cycles())
+        if self.muls != (1, 1):
+            d.update(muls=list(self.muls))
         return d
 
 

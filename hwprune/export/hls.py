@@ -317,7 +317,8 @@ def _residual_call(
         a, b = ins
         return (
             f"hwp::add_streams<{kid}, {layer_id}, {words}, {node.pe}, {a.bits}, {a.type}, "
-            f"{b.bits}, {b.type}, {out.bits}>({a.name}, {b.name}, {out.name});"
+            f"{b.bits}, {b.type}, {out.bits}, {node.muls[0]}, {node.muls[1]}>"
+            f"({a.name}, {b.name}, {out.name});"
         )
     if isinstance(node, ThresholdingNode):
         nt = int(node.thresholds.shape[1])

@@ -7,8 +7,10 @@ depthwise-separable networks need, in the same shape (one pattern per pass, inte
 * :class:`LowerDuplicate` -- an integer tensor read by two nodes (the input of a residual block)
   gets an ``IntDuplicateStreams`` fork, one output per branch.
 * :class:`LowerAdd` -- ``Add`` of two integer tensors of equal scale (Brevitas' shared add
-  quantizer) becomes ``IntAddStreams`` (an integer add; unequal scales are refused, naming the
-  add).
+  quantizer) becomes ``IntAddStreams`` (an integer add); of unequal scales, ``IntAddStreams``
+  with integer multipliers ``a * P + b * Q`` and ``IntThresholding`` for the quantizer after it
+  (exact for every input pair, :mod:`hwprune.export.add_requant`; refused, naming the add, when
+  no multipliers of 16 bits are).
 * :class:`LowerRequant` -- a quantizer (with the affine ops and ReLU before it) on an integer
   tensor that no weight layer absorbs -- the identity skip requantized into the add's quantizer,
   the ReLU + quantizer after an add -- becomes ``IntThresholding`` (per-channel thresholds).
@@ -41,6 +43,7 @@ from qonnx.custom_op.general.intquant import max_int, min_int
 from qonnx.transformation.base import Transformation
 
 from hwprune.errors import LoweringError
+from hwprune.export.add_requant import MAX_MUL_BITS, MAX_VALUES, add_multipliers
 from hwprune.export.dtypes import IntType
 from hwprune.export.graph import (
     AddStreamsNode,
@@ -108,7 +111,8 @@ class LowerDuplicate(Transformation):
 
 
 class LowerAdd(Transformation):
-    """``Add`` of two integer tensors of equal scale -> ``IntAddStreams``."""
+    """``Add`` of two integer tensors -> ``IntAddStreams`` (unequal scales: with multipliers
+    and the thresholds of the quantizer after it)."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for idx, n in enumerate(model.graph.node):
@@ -123,11 +127,8 @@ class LowerAdd(Transformation):
                     f"{_where(n)} adds tensors of shapes {a['shape']}, {b['shape']}"
                 )
             if not math.isclose(a["scale"], b["scale"], rel_tol=1e-6):
-                raise LoweringError(
-                    f"{_where(n)} adds tensors of scales {a['scale']:g} and {b['scale']:g}; "
-                    "hwprune lowers an add of equal scales (one quantizer shared by both inputs, "
-                    "as hwprune's Brevitas residual blocks have); share the add's input quantizer"
-                )
+                _lower_scaled_add(model, idx, n, a, b)
+                return model, True
             ta, tb = a["type"], b["type"]
             out = IntType.for_range(ta.min + tb.min, ta.max + tb.max)
             node = _make(
@@ -140,11 +141,90 @@ class LowerAdd(Transformation):
                 out_scale=a["scale"],
                 qonnx_tensor=n.output[0],
                 in_types=[ta.name, tb.name],
+                mul=[1, 1],
             )
             model.graph.node.insert(idx, node)
             model.graph.node.remove(n)
             return model, True
         return model, False
+
+
+def _lower_scaled_add(
+    model: ModelWrapper, idx: int, n: onnx.NodeProto, a: dict[str, Any], b: dict[str, Any]
+) -> None:
+    """An add of unequal scales and the requantization after it -> ``IntAddStreams`` with
+    integer multipliers (``a * P + b * Q``) + ``IntThresholding`` (see :mod:`add_requant`)."""
+    shape, ta, tb = a["shape"], a["type"], b["type"]
+    nch = int(shape[-1])
+    a_c, b_c, relu, chain, quant, _ = _follow_chain(
+        model, n.output[0], nch, 4 if len(shape) == 3 else 2, n
+    )
+    fix = "share one quantizer on both inputs of the add, or requantize its output"
+    if quant is None:
+        raise LoweringError(
+            f"{_where(n)} adds tensors of unequal scales and is not followed by a quantizer; {fix}"
+        )
+    qtype, s_q, qmin, qmax, rnd = _quant_type(quant, model)
+    if np.any(a_c <= 0) or a["scale"] <= 0 or b["scale"] <= 0:
+        raise LoweringError(
+            f"{_where(n)}: a non-positive scale around an add of unequal scales "
+            "cannot be requantized by thresholds"
+        )
+    if max(ta.max - ta.min, tb.max - tb.min) >= MAX_VALUES:
+        raise LoweringError(
+            f"{_where(n)} adds inputs of types {ta.name}, {tb.name}; an add of "
+            f"unequal scales takes inputs of at most 10 bits; {fix}"
+        )
+    nt = 1 if qtype.bipolar else qmax - qmin
+    uniq, inv = np.unique(np.stack([a_c, b_c], axis=1), axis=0, return_inverse=True)
+    level = _level_fn(uniq[:, 0], uniq[:, 1], relu, qtype, s_q, qmin, qmax, rnd)
+    found = add_multipliers(
+        level,
+        range(ta.min, ta.max + 1),
+        a["scale"],
+        range(tb.min, tb.max + 1),
+        b["scale"],
+        nt,
+    )
+    if found is None:
+        raise LoweringError(
+            f"{_where(n)} adds tensors of scales {a['scale']:g} and {b['scale']:g}, which no "
+            f"integer multipliers of {MAX_MUL_BITS} bits reproduce exactly; {fix}"
+        )
+    p, q, T = found
+    out = IntType.for_range(ta.min * p + tb.min * q, ta.max * p + tb.max * q)
+    add = _make(
+        "IntAddStreams",
+        list(n.input),
+        [n.output[0]],
+        _next_name(model, "add"),
+        out_shape=list(shape),
+        out_type=out.name,
+        out_scale=a["scale"] / p,
+        qonnx_tensor="",
+        in_types=[ta.name, tb.name],
+        mul=[p, q],
+    )
+    name = _next_name(model, "thr")
+    model.set_initializer(f"{name}_T", T[np.asarray(inv).reshape(-1)])
+    thr = _make(
+        "IntThresholding",
+        [n.output[0], f"{name}_T"],
+        [quant.output[0]],
+        name,
+        out_shape=list(shape),
+        out_type=qtype.name,
+        out_scale=s_q,
+        qonnx_tensor=quant.output[0],
+        in_type=out.name,
+        out_bias=-1 if qtype.bipolar else qmin,
+        nvec=int(np.prod(shape[:-1])),
+    )
+    model.graph.node.insert(idx, thr)
+    model.graph.node.insert(idx, add)
+    for r in [n, *chain, quant]:
+        if r in model.graph.node:
+            model.graph.node.remove(r)
 
 
 class LowerRequant(Transformation):
@@ -306,7 +386,8 @@ def to_node(model: ModelWrapper, n: onnx.NodeProto, common: dict[str, Any]) -> I
         return DuplicateStreamsNode(**common)
     if n.op_type == "IntAddStreams":
         ta, tb = (IntType.from_name(t) for t in a["in_types"])
-        return AddStreamsNode(**common, in_types=(ta, tb))
+        p, q = (int(m) for m in a.get("mul", (1, 1)))
+        return AddStreamsNode(**common, in_types=(ta, tb), muls=(p, q))
     if n.op_type == "IntThresholding":
         T = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
         return ThresholdingNode(
@@ -446,7 +527,7 @@ def extract_branched(model: ModelWrapper, output: str, to_int_node: Any) -> IntG
         if n.op_type == "IntAddStreams" and reader.branch_of.get(n.name) == "swap":
             srcs = srcs[::-1]
             assert isinstance(node, AddStreamsNode)
-            node = dataclasses.replace(node, in_types=node.in_types[::-1])
+            node = dataclasses.replace(node, in_types=node.in_types[::-1], muls=node.muls[::-1])
         if i and srcs != [nodes[-1].name]:
             inputs[new] = tuple(srcs)
         nodes.append(node)

@@ -290,8 +290,11 @@ class DuplicateStreams(_ChannelFolded):
 
 @dataclass(frozen=True)
 class AddStreams(_ChannelFolded):
-    """Elementwise add of two streams of equal scale (FINN's ``AddStreams``): the join of a
-    residual block. Inputs of ``in_bits`` (``in_kind``), output ``in_bits + 1`` signed bits.
+    """Elementwise add of two streams (FINN's ``AddStreams``): the join of a residual block.
+    Inputs of ``in_bits`` (``in_kind``), output ``in_bits + 1`` signed bits. Of unequal
+    scales, ``mul_bits`` gives the widths of the two constant multipliers (``a * P + b * Q``,
+    see :mod:`hwprune.export.add_requant`), and the output grows by the wider one; None (equal
+    scales): a plain add.
 
     ``long`` and ``short`` name the nodes of the two branches between the
     :class:`DuplicateStreams` ``fork`` and this add (``short`` empty: an identity skip); the
@@ -308,11 +311,12 @@ class AddStreams(_ChannelFolded):
     long: tuple[str, ...] = ()
     short: tuple[str, ...] = ()
     fifo: str = ""
+    mul_bits: tuple[int, int] | None = None
     op: ClassVar[str] = "AddStreams"
 
     @property
     def out_bits(self) -> int:
-        return self.in_bits + 1
+        return self.in_bits + 1 + (max(self.mul_bits) if self.mul_bits else 0)
 
 
 @dataclass(frozen=True)
