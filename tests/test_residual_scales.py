@@ -123,3 +123,15 @@ def test_hwprune_export_of_unequal_scales_is_bit_exact_in_csim(exported, tmp_pat
     assert rc in (0, None)
     assert "result=BIT-EXACT" in (out / "csim.log").read_text()
     assert "hwp::add_streams<" in (out / "hls" / "top.cpp").read_text()
+
+
+def test_add_multipliers_are_priced_and_widen_the_sum() -> None:
+    from hwprune.cost.fpga import node_cost
+    from hwprune.ir import AddStreams
+
+    plain = AddStreams("a", 16, 64, 4, "int", pe=2)
+    scaled = AddStreams("a", 16, 64, 4, "int", pe=2, mul_bits=(3, 4))
+    assert (plain.out_bits, scaled.out_bits) == (5, 9)
+    c0, c1 = node_cost(plain), node_cost(scaled)
+    assert c0.cycles == c1.cycles == 512
+    assert c1.lut > c0.lut + 2 * 4 * (3 + 4) - 1  # pe x in_bits LUTs per multiplier bit
