@@ -123,6 +123,9 @@ def test_hwprune_export_of_unequal_scales_is_bit_exact_in_csim(exported, tmp_pat
     assert rc in (0, None)
     assert "result=BIT-EXACT" in (out / "csim.log").read_text()
     assert "hwp::add_streams<" in (out / "hls" / "top.cpp").read_text()
+    # FINN's AddStreams has no input multipliers: no hand-off of a different design, and why
+    assert not (out / "finn" / "folding_config.json").exists()
+    assert "differently scaled" in (out / "finn" / "NOT_WRITTEN.txt").read_text()
 
 
 def test_add_multipliers_are_priced_and_widen_the_sum() -> None:

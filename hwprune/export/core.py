@@ -248,7 +248,7 @@ def export_model(
     from hwprune.estimate import evaluate
     from hwprune.export.csim import run_csim
     from hwprune.export.executor import execute
-    from hwprune.export.finn import write_finn_handoff
+    from hwprune.export.finn import finn_unsupported, write_finn_handoff
     from hwprune.export.fold import apply_folding, folding_of, to_ir
     from hwprune.export.hls import write_golden, write_hls_project
     from hwprune.export.lower import lower_model
@@ -304,7 +304,15 @@ def export_model(
         )
         write_golden(folded, x_int, res.layers, res.output, work / "golden")
         if getattr(tgt, "family", "") != "ecp5":  # FINN builds for AMD parts only
-            write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
+            why_not = finn_unsupported(folded)
+            if why_not is None:
+                write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
+            else:  # say so in the export, never hand FINN a different design
+                (work / "finn").mkdir()
+                (work / "finn" / "NOT_WRITTEN.txt").write_text(
+                    f"No FINN hand-off for this design: {why_not}.\n"
+                )
+                log.warning("no FINN hand-off: %s", why_not)
         timings["generate_s"] = time.perf_counter() - t
 
         from hwprune.cost.fpga import node_cost

@@ -120,6 +120,25 @@ def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str,
     raise ConfigError(f"{n.name}: FINN has no node for a {n.kind} kernel")
 
 
+def finn_unsupported(graph: ig.IntGraph) -> str | None:
+    """Why FINN cannot build ``graph`` as hwprune does, or None when it can.
+
+    FINN's AddStreams adds its two streams as they are; an add of two differently scaled inputs
+    (lowered with integer multipliers P, Q on its inputs) has no FINN equivalent.
+
+    Example:
+        >>> finn_unsupported(ig.IntGraph((), "label"))  # nothing FINN cannot build
+    """
+    for n in graph.nodes:
+        if isinstance(n, ig.AddStreamsNode) and tuple(n.muls) != (1, 1):
+            return (
+                f"{n.name} adds two differently scaled inputs (x*{n.muls[0]} + y*{n.muls[1]}); "
+                "FINN's AddStreams has no input multipliers. Give both inputs of the add one "
+                "shared quantizer to hand the design to FINN"
+            )
+    return None
+
+
 def finn_nodes(graph: ig.IntGraph) -> list[FinnNode]:
     """The nodes FINN builds for ``graph``, in graph order, with their folding entries.
 
