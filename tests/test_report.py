@@ -9,6 +9,7 @@ analytic model of the sampled widths/bits so the front has the usual shape.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
 import os
@@ -618,6 +619,9 @@ def test_report_of_a_real_search(real_runs: dict[str, Path]) -> None:
         assert [p["trial"] for p in rep["pareto"]] == [p["trial"] for p in full["front"]]
     text = page.read_text()
     assert "data:image/png;base64," in text and "optuna-dashboard sqlite:///" in text
+    if full.get("selection"):  # the selection rule the search applied is explained in the page
+        assert "why this design" in text
+        assert html.escape(full["selection"]["explanation"], quote=False) in text
     if full["export"] and full["export"].get("ok") and full["export"].get("csim"):
         ex = rep["export"]
         # the real g++ C simulation of the exported design, and its cycles check

@@ -120,6 +120,9 @@ def _overview(run: RunData, summary: Mapping[str, Any]) -> list[Item]:
     ]
     if run.chosen is not None:
         items.append(("chosen design", [seg(_chosen_text(run))]))
+        why = (run.chosen_info or {}).get("selection")
+        if isinstance(why, str) and why:
+            items.append(("why this design", [seg(why)]))
     items.append(("dashboard", [seg(f"optuna-dashboard {redact_url(run.storage)}", "code")]))
     return items
 

@@ -394,6 +394,10 @@ def _chosen_info(run: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
     data = _read_json(run / "best" / "accuracy.json")  # final fine-tune: val/test accuracy
     if isinstance(data, Mapping):
         info = {**data, **info}
+    selection = summary.get("selection")  # the selection rule the search applied, and why
+    if isinstance(selection, Mapping) and isinstance(selection.get("explanation"), str):
+        info.setdefault("rule", selection.get("rule"))
+        info["selection"] = selection["explanation"]
     return info
 
 
