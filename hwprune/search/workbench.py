@@ -94,7 +94,7 @@ def build_workbench(
     if ":" not in recipe.model and getattr(target, "kind", "fpga") == "fpga":
         _check_reachable(recipe, target, data)  # before minutes of parent training
     t0 = time.perf_counter()
-    spec, parent = _load_parent(recipe, data, cache_dir)
+    spec, parent = _load_parent(recipe, data, cache_dir, getattr(target, "kind", "fpga") == "fpga")
     parent.eval()
     parent_s = time.perf_counter() - t0
     val_acc = float(T.evaluate(parent, data.val))
@@ -180,9 +180,10 @@ def _check_reachable(recipe: Recipe, target: Any, data: Any) -> None:
             )
 
 
-def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
+def _load_parent(recipe: Recipe, data: Any, cache_dir: Path, fpga: bool = False) -> tuple[Any, Any]:
     """(model spec, float parent): the user's module or a zoo model, from its checkpoint or
-    trained once and cached in ``cache_dir``."""
+    trained once and cached in ``cache_dir``. On an ``fpga`` target a user's classifier head
+    with a bias is refused here, before the parent is trained."""
     from hwprune.models import (
         build_model,
         get_spec,
@@ -197,6 +198,10 @@ def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
     if ":" in recipe.model:
         user = load_user_model(recipe.model, checkpoint=recipe.checkpoint or None)
         layers = model_layers(user, data.input_shape)
+        if fpga:
+            from hwprune.models.support import refuse_head_bias
+
+            refuse_head_bias(user)
         spec = ModelSpec(
             recipe.model.replace(":", "."), data.input_shape, data.num_classes, tuple(layers)
         )
