@@ -193,6 +193,52 @@ def _readme(out: Path, ctx: dict[str, Any]) -> None:
     (out / "README.md").write_text(_env().get_template("README.md.j2").render(**ctx))
 
 
+def _write_finn(folded: Any, tgt: Any, work: Path, clock: float, qmodel: Any) -> None:
+    """The FINN hand-off into ``work/finn``; for a design FINN cannot build as priced, a
+    ``NOT_WRITTEN.txt`` that says why (never a different design). AMD parts only."""
+    from hwprune.export.finn import finn_unsupported, write_finn_handoff
+
+    if getattr(tgt, "family", "") == "ecp5":  # FINN builds for AMD parts only
+        return
+    why_not = finn_unsupported(folded)
+    if why_not is None:
+        write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
+        return
+    (work / "finn").mkdir()
+    (work / "finn" / "NOT_WRITTEN.txt").write_text(
+        f"No FINN hand-off for this design: {why_not}.\n"
+    )
+    log.warning("no FINN hand-off: %s", why_not)
+
+
+def _kernel_cycles(
+    plan: Any, model_cycles: dict[str, int], csim_res: Any, log_path: Path
+) -> list[dict[str, Any]]:
+    """Per kernel: cycles counted in C simulation, the kernel's loop model and the cost model;
+    appended to ``csim.log`` when the simulation ran."""
+    cycles = [
+        {
+            "kernel": st.name,
+            "kind": st.kind,
+            "counted": None if csim_res is None else csim_res.cycles.get(st.name),
+            "ir": st.expected_cycles or None,
+            "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
+        }
+        for st in plan.stages
+    ]
+    if csim_res is not None:
+        with log_path.open("a") as f:
+            f.write(
+                "\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
+            )
+            for c in cycles:
+                f.write(
+                    f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
+                    f"{c['cost_model']!s:>12}\n"
+                )
+    return cycles
+
+
 def export_model(
     model: Any,
     target: Any = "pynq-z2",
@@ -248,7 +294,6 @@ def export_model(
     from hwprune.estimate import evaluate
     from hwprune.export.csim import run_csim
     from hwprune.export.executor import execute
-    from hwprune.export.finn import finn_unsupported, write_finn_handoff
     from hwprune.export.fold import apply_folding, folding_of, to_ir
     from hwprune.export.hls import write_golden, write_hls_project
     from hwprune.export.lower import lower_model
@@ -303,16 +348,7 @@ def export_model(
             folded, work / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
         )
         write_golden(folded, x_int, res.layers, res.output, work / "golden")
-        if getattr(tgt, "family", "") != "ecp5":  # FINN builds for AMD parts only
-            why_not = finn_unsupported(folded)
-            if why_not is None:
-                write_finn_handoff(folded, tgt, work / "finn", clock_mhz=clock, qonnx_model=qmodel)
-            else:  # say so in the export, never hand FINN a different design
-                (work / "finn").mkdir()
-                (work / "finn" / "NOT_WRITTEN.txt").write_text(
-                    f"No FINN hand-off for this design: {why_not}.\n"
-                )
-                log.warning("no FINN hand-off: %s", why_not)
+        _write_finn(folded, tgt, work, clock, qmodel)
         timings["generate_s"] = time.perf_counter() - t
 
         from hwprune.cost.fpga import node_cost
@@ -326,27 +362,7 @@ def export_model(
             timings["csim_compile_s"] = csim_res.compile_s
             timings["csim_run_s"] = csim_res.run_s
             timings["csim_s"] = time.perf_counter() - t
-        cycles = []
-        for st in plan.stages:
-            cycles.append(
-                {
-                    "kernel": st.name,
-                    "kind": st.kind,
-                    "counted": None if csim_res is None else csim_res.cycles.get(st.name),
-                    "ir": st.expected_cycles or None,
-                    "cost_model": model_cycles.get(st.name),  # padding is inside the IR's window
-                }
-            )
-        if csim_res is not None:
-            with (work / "csim.log").open("a") as f:
-                f.write(
-                    "\n# cycles per frame: kernel, counted in csim, kernel loop model, cost model\n"
-                )
-                for c in cycles:
-                    f.write(
-                        f"# {c['kernel']:<22} {c['counted']!s:>12} {c['ir']!s:>12} "
-                        f"{c['cost_model']!s:>12}\n"
-                    )
+        cycles = _kernel_cycles(plan, model_cycles, csim_res, work / "csim.log")
         t = time.perf_counter()
         from hwprune.export.rtl.flow import run_rtl_flow
 
