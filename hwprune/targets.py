@@ -3,6 +3,8 @@
 Every file has a ``kind`` field that picks its reader: ``"fpga"`` files become
 :class:`FpgaTarget` (read here), ``"gpu"`` files are handed to the GPU cost model's reader
 (:func:`hwprune.cost.gpu.gpu_target_from_dict`). Adding a kind is one line in ``_READERS``.
+A loaded target is a :data:`Target` (``FpgaTarget | GpuTarget``); code dispatches on it with
+``isinstance`` (``GpuTarget`` is importable from here, loaded on first use).
 
 Example:
     >>> from hwprune.targets import load_target
@@ -17,7 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import tomllib
 
@@ -25,7 +27,7 @@ from hwprune.errors import TargetError
 from hwprune.resources import resource_dir
 
 if TYPE_CHECKING:
-    from hwprune.cost.gpu_target import GpuTarget
+    from hwprune.cost.gpu_target import GpuTarget as GpuTarget
 
 #: resources a design is budgeted on, in the order they are reported
 RESOURCES: tuple[str, ...] = ("lut", "ff", "bram18", "dsp")
@@ -102,6 +104,20 @@ class FpgaTarget:
             clock = float(clock_mhz or self.clock_mhz)
             return int(math.ceil(nbytes * 10 * clock * 1e6 / self.link_baud - 1e-9))
         return -(-int(frame_bits) // self.io_width_bits)
+
+
+#: a loaded target of any kind
+Target: TypeAlias = "FpgaTarget | GpuTarget"
+
+
+def __getattr__(name: str) -> Any:
+    """``GpuTarget`` lives with the GPU cost model; it is imported from there on first use, so
+    reading an FPGA target never imports the cost package."""
+    if name == "GpuTarget":
+        from hwprune.cost.gpu_target import GpuTarget
+
+        return GpuTarget
+    raise AttributeError(f"module 'hwprune.targets' has no attribute {name!r}")
 
 
 _INT_FIELDS = ("lut", "ff", "bram18", "dsp", "io_width_bits", "lutram", "uram", "link_baud")
@@ -251,6 +267,25 @@ def list_targets() -> list[str]:
         True
     """
     return sorted(p.stem for p in resource_dir("targets").glob("*.toml"))
+
+
+def as_target(target: Target | str | Path) -> Target:
+    """``target`` itself when it is a loaded target, else :func:`load_target` of its name/path.
+
+    Example:
+        >>> as_target("pynq-z2") == as_target(load_target("pynq-z2"))
+        True
+    """
+    if isinstance(target, (str, Path)):
+        return load_target(target)
+    from hwprune.cost.gpu_target import GpuTarget
+
+    if isinstance(target, (FpgaTarget, GpuTarget)):
+        return target
+    raise TargetError(
+        f"a target is a name, a TOML path or a loaded target, not {type(target).__name__}; "
+        "pass e.g. 'pynq-z2'"
+    )
 
 
 def load_target(name_or_path: str | Path) -> FpgaTarget | GpuTarget:

@@ -99,6 +99,45 @@ def test_gpu_kind_is_dispatched_to_the_gpu_reader(tmp_path: Path):
     )
     t = load_target(f)
     assert t.kind == "gpu" and t.name == "toy-gpu"
+    from hwprune.targets import GpuTarget
+
+    assert isinstance(t, GpuTarget) and not isinstance(t, FpgaTarget)
+
+
+def test_as_target_loads_names_and_paths_and_refuses_other_objects(tmp_path: Path):
+    """Callers dispatch with isinstance, so anything that is not a loaded target is loaded
+    (a name or a path) or refused: nothing relies on duck typing."""
+    from hwprune.search.pricing import price
+    from hwprune.search.study import resolve_objectives
+    from hwprune.targets import GpuTarget, as_target
+
+    board = load_target("pynq-z2")
+    assert as_target(board) is board
+    assert as_target("pynq-z2") == board
+    f = tmp_path / "my-board.toml"
+    f.write_text(MINIMAL)
+    assert as_target(f) == as_target(str(f)) == load_target(f)
+    assert isinstance(as_target("jetson-orin-nano"), GpuTarget)
+    with pytest.raises(TargetError, match="not SimpleNamespace"):
+        from types import SimpleNamespace
+
+        as_target(SimpleNamespace(kind="gpu", name="fake"))  # type: ignore[arg-type]
+    # a name is priced as the loaded target would be, on both kinds
+    from hwprune.recipe import Recipe
+
+    design = {
+        "input": {"shape": [1, 8, 8], "bits": 8},
+        "layers": [
+            {"op": "fc", "out": 16, "wbits": 4, "abits": 4},
+            {"op": "fc", "out": 10, "wbits": 4, "abits": None},
+        ],
+    }
+    for name in ("pynq-z2", "jetson-orin-nano"):
+        assert price(design, name, Recipe())[1] == price(design, load_target(name), Recipe())[1]
+    assert resolve_objectives(Recipe(), "jetson-orin-nano").objectives == (
+        "accuracy",
+        "latency_us",
+    )
 
 
 def test_fpga_target_from_dict_defaults():

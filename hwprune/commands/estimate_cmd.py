@@ -157,17 +157,18 @@ def register(app: typer.Typer) -> None:
         latency and memory on a GPU target)."""
         from hwprune.errors import ConfigError
         from hwprune.estimate import estimate
-        from hwprune.targets import load_target
+        from hwprune.targets import GpuTarget, load_target
 
         if not design.exists():
             raise ConfigError(f"design file {design} does not exist; check the path")
         if design.suffix.lower() not in (".json", ".onnx"):
             raise ConfigError(f"{design}: expected a .json design or an .onnx QONNX model")
         t = load_target(target_file if target_file is not None else target)
-        if getattr(t, "kind", "fpga") == "gpu":
+        if isinstance(t, GpuTarget):
             _gpu(design, t, as_json)
             return
-        pins = [] if fps else None  # a frames/s goal refolds what the user did not pin
+        # a frames/s goal refolds what the user did not pin
+        pins: list[str] | None = [] if fps else None
         if pin is not None and pin.strip().lower() != "all":
             pins = [x.strip() for x in pin.split(",") if x.strip()]
         elif pin is not None:

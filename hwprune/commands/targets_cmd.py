@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from hwprune.targets import Target
 
-def _row(target: Any) -> dict[str, Any]:
+
+def _row(target: Target) -> dict[str, Any]:
     """One listing row; GPU targets have no LUT/BRAM/DSP."""
-    if getattr(target, "kind", "") == "fpga":
+    from hwprune.targets import FpgaTarget
+
+    if isinstance(target, FpgaTarget):
         return {
             "name": target.name,
             "kind": "fpga",
@@ -23,13 +28,13 @@ def _row(target: Any) -> dict[str, Any]:
         }
     return {
         "name": target.name,
-        "kind": getattr(target, "kind", "gpu"),
-        "part": getattr(target, "description", ""),
+        "kind": "gpu",
+        "part": target.description,
         "lut": None,
         "bram18": None,
         "dsp": None,
         "clock_mhz": None,
-        "description": getattr(target, "description", ""),
+        "description": target.description,
     }
 
 

@@ -26,14 +26,12 @@ from hwprune.search.results import FrontPoint, SearchResult, pareto_front
 from hwprune.search.space import Candidate  # noqa: F401  (the doctest)
 from hwprune.search.study import _mask
 from hwprune.search.workbench import Workbench, prune_candidate, train_candidate
+from hwprune.targets import RESOURCES, FpgaTarget, Target
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
 logger = logging.getLogger("hwprune.search")
-
-#: resources with a device capacity (a resource objective is a fraction of it)
-RESOURCES = ("lut", "ff", "bram18", "dsp")
 
 
 def finalize(
@@ -138,13 +136,14 @@ def finalize(
     )
 
 
-def _best_hw(path: Path, search_hw: Mapping[str, Any], target: Any) -> dict[str, Any]:
+def _best_hw(path: Path, search_hw: Mapping[str, Any], target: Target) -> dict[str, Any]:
     """The hardware numbers of ``best/estimate.json`` (the export's, priced on the exported
     integer graph, whose accumulators are sized from the trained weights; else the search's
     design priced again), in the search's ``hw`` keys: one source for the chosen design.
 
     Example:
-        >>> _best_hw(Path("/nonexistent.json"), {"lut": 5.0}, None)
+        >>> from hwprune.targets import load_target
+        >>> _best_hw(Path("/nonexistent.json"), {"lut": 5.0}, load_target("pynq-z2"))
         {'lut': 5.0}
     """
     import json
@@ -182,7 +181,7 @@ def study_objectives(study: optuna.Study, recipe: Recipe) -> list[str]:
 
 
 def front_hypervolume(
-    front: Sequence[FrontPoint], objectives: Sequence[str], target: Any
+    front: Sequence[FrontPoint], objectives: Sequence[str], target: Target
 ) -> float | None:
     """Hypervolume of the front from the worst corner: accuracy x frames/s x (1 - device
     fraction) for each resource objective (LUT, FF, BRAM18, DSP as a fraction of the target's,
@@ -197,7 +196,7 @@ def front_hypervolume(
     """
     if not front or any(o not in ("accuracy", "fps", "util", *RESOURCES) for o in objectives):
         return None
-    capacity = target.capacity() if hasattr(target, "capacity") else {}
+    capacity = target.capacity() if isinstance(target, FpgaTarget) else {}
 
     def gain(p: FrontPoint, o: str) -> float:
         v = float(p.values[o])
@@ -264,7 +263,7 @@ def _summary(
         "storage": _mask(storage_url),
         "run_dir": str(run.root),
         "recipe": r.to_dict(),
-        "target": getattr(wb.target, "name", ""),
+        "target": wb.target.name,
         "objectives": objectives,
         "directions": dirs,
         "trials": counts,
@@ -298,7 +297,7 @@ def _why_nothing_feasible(study: optuna.Study, wb: Workbench, run: RunFolder) ->
 
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
     infeasible = [t for t in trials if t.user_attrs.get("status") == STATUS_INFEASIBLE]
-    target = getattr(wb.target, "name", "the target")
+    target = wb.target.name
     kept = f"the {len(trials)} trial(s) are kept in {run.root}"
     if not infeasible:
         return (

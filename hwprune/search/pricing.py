@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwprune.recipe import OBJECTIVES, Recipe
+from hwprune.targets import FpgaTarget, Target, as_target
+
+if TYPE_CHECKING:
+    from hwprune.targets import GpuTarget
 
 #: objectives that come from the hardware estimate (everything but accuracy)
 HW_KEYS = ("fps", "latency_us", "lut", "ff", "bram18", "dsp")
@@ -30,7 +34,7 @@ def _est_get(est: Any, key: str, default: Any = None) -> Any:
 
 
 def price(
-    design: Mapping[str, Any], target: Any, recipe: Recipe
+    design: Mapping[str, Any], target: Target | str, recipe: Recipe
 ) -> tuple[Any, dict[str, Any], dict[str, float]]:
     """Price ``design`` on ``target``: (estimate, hardware summary, constraint values).
 
@@ -39,43 +43,22 @@ def price(
     ``min_fps``, ``max_latency_us``, ``max_lut``/``ff``/``bram18``/``dsp`` (relative excess over
     the limit). The hardware summary's ``util`` is the fraction of the device its binding
     resource uses (FPGA: the largest of LUT, FF, BRAM18, DSP over the device's; GPU: memory).
+    ``target`` is a loaded target or a name/path (loaded here).
+
+    Example:
+        >>> design = {"input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
+        ...     {"op": "fc", "out": 16, "wbits": 4, "abits": 4},
+        ...     {"op": "fc", "out": 10, "wbits": 4, "abits": None}]}
+        >>> est, hw, cons = price(design, "pynq-z2", Recipe())
+        >>> cons["fits"], hw["binding"]
+        (0.0, 'io')
     """
+    target = as_target(target)
     c = recipe.constraints
-    if getattr(target, "kind", "fpga") == "gpu":
-        from hwprune.cost.gpu import estimate_gpu
-
-        est = estimate_gpu(dict(design), target)
-        hw = {
-            "fps": float(est.fps),
-            "latency_us": float(est.latency_us),
-            "lut": 0.0,
-            "ff": 0.0,
-            "bram18": 0.0,
-            "dsp": 0.0,
-            "fits": bool(est.fits_memory),
-            "binding": None if est.fits_memory else "memory",
-            "memory_mb": float(est.memory_mb),
-            "util": float(est.memory_mb) / max(float(getattr(target, "memory_mb", 0) or 0), 1e-9),
-        }
-        cons = {
-            "fits": 0.0
-            if est.fits_memory
-            else max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)
-        }
-        if c.max_memory_mb > 0:
-            cons["max_memory_mb"] = (est.memory_mb - c.max_memory_mb) / c.max_memory_mb
+    if isinstance(target, FpgaTarget):
+        est, hw, cons = _price_fpga(design, target, recipe)
     else:
-        from hwprune.estimate import estimate as _estimate
-
-        # "fastest" already stops at the stream port's frame rate with the smallest folding
-        # that reaches it; "smallest" (or "auto" with --min-fps) stops at min_fps
-        fps_goal = c.min_fps if recipe.folding_mode() == "smallest" else None
-        est = _estimate(dict(design), target, fps=fps_goal, util_cap=c.util_cap or None)
-        hw = {k: float(_est_get(est, k, 0.0) or 0.0) for k in HW_KEYS}
-        hw["util"] = device_fraction(hw, target)
-        hw["fits"] = bool(est.fits)
-        hw["binding"] = _est_get(est, "binding")
-        cons = {"fits": 0.0 if est.fits else _overflow(est, target, c.util_cap)}
+        est, hw, cons = _price_gpu(design, target, recipe)
     if c.min_fps > 0:
         cons["min_fps"] = (c.min_fps - hw["fps"]) / c.min_fps
     if c.max_latency_us > 0:
@@ -87,7 +70,56 @@ def price(
     return est, hw, cons
 
 
-def device_fraction(hw: Mapping[str, Any], target: Any) -> float:
+def _price_gpu(
+    design: Mapping[str, Any], target: GpuTarget, recipe: Recipe
+) -> tuple[Any, dict[str, Any], dict[str, float]]:
+    """:func:`price` on a GPU target: the latency model; fits when the memory does."""
+    from hwprune.cost.gpu import estimate_gpu
+
+    c = recipe.constraints
+    est = estimate_gpu(dict(design), target)
+    hw = {
+        "fps": float(est.fps),
+        "latency_us": float(est.latency_us),
+        "lut": 0.0,
+        "ff": 0.0,
+        "bram18": 0.0,
+        "dsp": 0.0,
+        "fits": bool(est.fits_memory),
+        "binding": None if est.fits_memory else "memory",
+        "memory_mb": float(est.memory_mb),
+        "util": float(est.memory_mb) / max(float(target.memory_mb or 0), 1e-9),
+    }
+    cons = {
+        "fits": 0.0
+        if est.fits_memory
+        else max(1e-6, est.memory_mb / max(target.memory_mb, 1e-9) - 1.0)
+    }
+    if c.max_memory_mb > 0:
+        cons["max_memory_mb"] = (est.memory_mb - c.max_memory_mb) / c.max_memory_mb
+    return est, hw, cons
+
+
+def _price_fpga(
+    design: Mapping[str, Any], target: FpgaTarget, recipe: Recipe
+) -> tuple[Any, dict[str, Any], dict[str, float]]:
+    """:func:`price` on an FPGA target: the folding optimizer's estimate under the cap."""
+    from hwprune.estimate import estimate as _estimate
+
+    c = recipe.constraints
+    # "fastest" already stops at the stream port's frame rate with the smallest folding
+    # that reaches it; "smallest" (or "auto" with --min-fps) stops at min_fps
+    fps_goal = c.min_fps if recipe.folding_mode() == "smallest" else None
+    est = _estimate(dict(design), target, fps=fps_goal, util_cap=c.util_cap or None)
+    hw: dict[str, Any] = {k: float(_est_get(est, k, 0.0) or 0.0) for k in HW_KEYS}
+    hw["util"] = device_fraction(hw, target)
+    hw["fits"] = bool(est.fits)
+    hw["binding"] = _est_get(est, "binding")
+    cons = {"fits": 0.0 if est.fits else _overflow(est, target, c.util_cap)}
+    return est, hw, cons
+
+
+def device_fraction(hw: Mapping[str, Any], target: Target) -> float:
     """The fraction of ``target`` that the binding resource of ``hw`` uses (no cap applied).
 
     Example:
@@ -96,7 +128,7 @@ def device_fraction(hw: Mapping[str, Any], target: Any) -> float:
         >>> device_fraction({"lut": t.lut / 2, "ff": 0, "bram18": 0, "dsp": 0}, t)
         0.5
     """
-    capacity = target.capacity() if hasattr(target, "capacity") else {}
+    capacity = target.capacity() if isinstance(target, FpgaTarget) else {}
     return max(
         (float(hw.get(k, 0.0) or 0.0) / avail for k, avail in capacity.items() if avail > 0),
         default=0.0,
@@ -130,12 +162,11 @@ def objective_hw(hw: Mapping[str, Any], recipe: Recipe) -> dict[str, Any]:
     return out
 
 
-def _overflow(est: Any, target: Any, util_cap: float) -> float:
+def _overflow(est: Any, target: FpgaTarget, util_cap: float) -> float:
     """How far (relative) the cheapest folding overflows the capped capacity (> 0)."""
-    cap = util_cap or getattr(target, "util_cap", 1.0) or 1.0
+    cap = util_cap or target.util_cap or 1.0
     worst = 0.0
-    capacity = target.capacity() if hasattr(target, "capacity") else {}
-    for key, avail in capacity.items():
+    for key, avail in target.capacity().items():
         used = float(_est_get(est, key, 0.0) or 0.0)
         if avail > 0:
             worst = max(worst, used / (avail * cap) - 1.0)

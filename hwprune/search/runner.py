@@ -38,7 +38,6 @@ from hwprune.search.record import STATUS_FAILED, trained_records, trial_counts
 from hwprune.search.results import SearchResult
 from hwprune.search.study import (
     _claim_file,
-    _load_target,
     _mask,
     _target_from_study,
     default_study_name,
@@ -48,6 +47,7 @@ from hwprune.search.study import (
     resolve_objectives,
 )
 from hwprune.search.workbench import build_workbench
+from hwprune.targets import Target, as_target
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -265,7 +265,7 @@ def _interrupts_are_never_success() -> Iterator[None]:
 @_interrupts_are_never_success()
 def search(
     recipe: str | Path | Recipe | None = None,
-    target: Any = "pynq-z2",
+    target: Target | str | Path = "pynq-z2",
     *,
     out: str | Path | None = None,
     storage: str | None = None,
@@ -301,9 +301,9 @@ def search(
     rec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if overrides:
         rec = rec.with_overrides(dict(overrides))
-    tgt = _load_target(target)
+    tgt = as_target(target)
     rec = resolve_objectives(rec, tgt)
-    name = study_name or default_study_name(rec, getattr(tgt, "name", "target"))
+    name = study_name or default_study_name(rec, tgt.name)
     if study_name is not None:  # the study's name becomes runs/<name> and a file stem
         safe_name(study_name, "study name", hint="pass a plain --study-name such as my-study")
     run = RunFolder.for_study(out, name)
@@ -351,7 +351,7 @@ def search(
 
 def _search_locked(
     rec: Recipe,
-    tgt: Any,
+    tgt: Target,
     run: RunFolder,
     name: str,
     storage: str | None,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from hwprune.errors import ConfigError, HwpruneError, StorageError
 from hwprune.recipe import Recipe
 from hwprune.runfolder import RunFolder, claim_path
+from hwprune.targets import FpgaTarget, Target, as_target
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -129,16 +130,8 @@ def default_study_name(recipe: Recipe, target_name: str) -> str:
     return f"{recipe.name}-{target_name}"
 
 
-def _load_target(target: Any) -> Any:
-    if not isinstance(target, (str, Path)):
-        return target
-    from hwprune.targets import load_target
-
-    return load_target(str(target))
-
-
-def _target_toml(target: Any) -> str:
-    src = getattr(target, "source", "")
+def _target_toml(target: Target) -> str:
+    src = target.source
     with contextlib.suppress(OSError):
         if src and Path(src).is_file():
             return Path(src).read_text()
@@ -178,10 +171,15 @@ def _sampler_salt(joining: bool) -> int:
 
 
 def open_study(
-    recipe: Recipe, target: Any, storage: Any, study_name: str, create: bool = True
+    recipe: Recipe, target: Target | str | Path, storage: Any, study_name: str, create: bool = True
 ) -> optuna.Study:
-    """Create or load ``study_name`` in ``storage`` (checking it is the same search)."""
+    """Create or load ``study_name`` in ``storage`` (checking it is the same search).
+
+    ``target`` is a loaded target or a name/path (loaded here).
+    """
     import optuna
+
+    target = as_target(target)
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trial failures: our own log line
     try:
@@ -227,7 +225,7 @@ def open_study(
     if study_name not in existing:
         study.set_user_attr("fingerprint", recipe.fingerprint())
         study.set_user_attr("objectives", list(recipe.objectives))
-        study.set_user_attr("target", getattr(target, "name", str(target)))
+        study.set_user_attr("target", target.name)
         study.set_user_attr("target_toml", _target_toml(target))
         from hwprune import __version__
 
@@ -239,7 +237,7 @@ def open_study(
 _FPGA_ONLY = ("lut", "ff", "bram18", "dsp")
 
 
-def resolve_objectives(recipe: Recipe, target: Any) -> Recipe:
+def resolve_objectives(recipe: Recipe, target: Target | str | Path) -> Recipe:
     """The objectives for ``target``: on a GPU target the default objectives (accuracy, fps,
     and LUTs when they are the recipe's default) become (accuracy, latency); other FPGA
     resource objectives there are a :class:`ConfigError`.
@@ -249,7 +247,8 @@ def resolve_objectives(recipe: Recipe, target: Any) -> Recipe:
         >>> resolve_objectives(Recipe(), load_target("jetson-orin-nano")).objectives
         ('accuracy', 'latency_us')
     """
-    if getattr(target, "kind", "fpga") != "gpu":
+    target = as_target(target)
+    if isinstance(target, FpgaTarget):
         return recipe
     objs = tuple(recipe.objectives)
     if objs in (("accuracy", "fps"), ("accuracy", "fps", "lut")):
@@ -257,14 +256,14 @@ def resolve_objectives(recipe: Recipe, target: Any) -> Recipe:
     fpga = [o for o in objs if o in _FPGA_ONLY]
     if fpga:
         raise ConfigError(
-            f"objective {fpga[0]} counts FPGA resources, but '{getattr(target, 'name', target)}' "
+            f"objective {fpga[0]} counts FPGA resources, but '{target.name}' "
             "is a GPU target; use util (the memory fraction) or latency_us, e.g. "
             "--objectives accuracy,latency_us,util"
         )
     return recipe
 
 
-def _target_from_study(attrs: Mapping[str, Any]) -> Any:
+def _target_from_study(attrs: Mapping[str, Any]) -> Target:
     from hwprune.targets import load_target
 
     name = attrs.get("target", "")

@@ -23,6 +23,7 @@ from typing import Any
 from hwprune.errors import ConfigError
 from hwprune.recipe import Recipe, load_recipe  # noqa: F401  (load_recipe: the doctest)
 from hwprune.search.space import Candidate, SearchSpace, make_design
+from hwprune.targets import FpgaTarget, Target, as_target
 
 logger = logging.getLogger("hwprune.search")
 
@@ -32,7 +33,7 @@ class Workbench:
     """What a trial needs, built once per process: data, parent network, target, space."""
 
     recipe: Recipe
-    target: Any
+    target: Target
     data: Any
     spec: Any
     parent: Any
@@ -47,7 +48,7 @@ class Workbench:
     @property
     def is_gpu(self) -> bool:
         """True on a GPU target."""
-        return getattr(self.target, "kind", "fpga") == "gpu"
+        return not isinstance(self.target, FpgaTarget)
 
 
 def _train_parent_once(lock_dir: Path, /, *args: Any, **kwargs: Any) -> Any:
@@ -65,23 +66,26 @@ def _train_parent_once(lock_dir: Path, /, *args: Any, **kwargs: Any) -> Any:
 
 
 def build_workbench(
-    recipe: Recipe, target: Any, cache_dir: Path, device: str | None = None
+    recipe: Recipe, target: Target | str | Path, cache_dir: Path, device: str | None = None
 ) -> Workbench:
     """Load the data, get the float parent (trained once, cached in ``cache_dir``), the space.
 
-    ``device`` is where this process fine-tunes candidates (default CPU); asking for a device
-    torch cannot use here is a :class:`ConfigError`.
+    ``target`` is a loaded target or a name/path (loaded here). ``device`` is where this
+    process fine-tunes candidates (default CPU); asking for a device torch cannot use here is
+    a :class:`ConfigError`.
     """
     import torch
 
+    target = as_target(target)
+    on_fpga = isinstance(target, FpgaTarget)
     device = _check_device(device or "cpu")
-    if recipe.study.measure and getattr(target, "kind", "fpga") != "gpu":
+    if recipe.study.measure and on_fpga:
         raise ConfigError(
             f"--measure times candidates on this machine, which says nothing about FPGA target "
-            f"'{getattr(target, 'name', target)}'; use it with a GPU or measured target (write "
+            f"'{target.name}'; use it with a GPU or measured target (write "
             "one with `hwprune calibrate --device cpu|cuda` and pass --target-file)"
         )
-    if recipe.constraints.max_memory_mb > 0 and getattr(target, "kind", "fpga") != "gpu":
+    if recipe.constraints.max_memory_mb > 0 and on_fpga:
         raise ConfigError("--max-memory-mb applies to GPU targets; on an FPGA use --max-bram18")
 
     from hwprune.compress import train as T
@@ -91,10 +95,10 @@ def build_workbench(
         torch.set_num_threads(recipe.budget.threads)
     torch.manual_seed(recipe.seed)
     data = load_dataset(recipe.dataset, recipe.data_dir or None, seed=recipe.seed)
-    if ":" not in recipe.model and getattr(target, "kind", "fpga") == "fpga":
+    if ":" not in recipe.model and isinstance(target, FpgaTarget):
         _check_reachable(recipe, target, data)  # before minutes of parent training
     t0 = time.perf_counter()
-    spec, parent = _load_parent(recipe, data, cache_dir, getattr(target, "kind", "fpga") == "fpga")
+    spec, parent = _load_parent(recipe, data, cache_dir, on_fpga)
     parent.eval()
     parent_s = time.perf_counter() - t0
     val_acc = float(T.evaluate(parent, data.val))
@@ -110,7 +114,7 @@ def build_workbench(
         parent_s,
         val_acc,
     )
-    bits = (8,) if getattr(target, "kind", "fpga") == "gpu" else None
+    bits = None if on_fpga else (8,)
     space = SearchSpace.build(
         spec.prunable_widths(),
         spec.num_quant_layers,
@@ -130,7 +134,7 @@ def build_workbench(
 _UNREACHABLE_MARGIN = 2.0
 
 
-def _check_reachable(recipe: Recipe, target: Any, data: Any) -> None:
+def _check_reachable(recipe: Recipe, target: FpgaTarget, data: Any) -> None:
     """Raise :class:`InfeasibleError` before any training when even the smallest design of
     the space, most folded, needs more than twice a ``--max-lut/ff/bram18/dsp`` limit.
 
@@ -175,7 +179,7 @@ def _check_reachable(recipe: Recipe, target: Any, data: Any) -> None:
             raise InfeasibleError(
                 f"--max-{key} {limit:g} cannot be met: even the smallest design of the space "
                 f"(channels {list(channels)}, fewest bits, most folded) needs {least[key]:,.0f} "
-                f"{key.upper()} on {getattr(target, 'name', 'the target')}; relax --max-{key} "
+                f"{key.upper()} on {target.name}; relax --max-{key} "
                 "or lower space.min_channels"
             )
 
@@ -245,6 +249,8 @@ def measure_candidate(wb: Workbench, cand: Candidate) -> float:
     """
     from hwprune.calibrate import measure_for_target
 
+    if isinstance(wb.target, FpgaTarget):  # build_workbench refuses --measure there
+        raise ConfigError(f"--measure needs a GPU or measured target, not '{wb.target.name}'")
     pruned = prune_candidate(wb, cand)
     return float(measure_for_target(pruned.eval(), wb.data.input_shape, wb.target))
 
