@@ -8,11 +8,53 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hwprune.ir.nodes import MVAU, VVAU, ComputeNode, LabelSelect
+from hwprune.ir.dtypes import IntType
+from hwprune.ir.nodes import FIFO, MVAU, VVAU, AddStreams, ComputeNode, LabelSelect
+
+
+@dataclass(frozen=True)
+class GraphInput:
+    """The integer input of a lowered graph: what the model's input quantizer makes of the raw
+    data (on the host).
+
+    Attributes:
+        name: the name of its stream (the executor's first layer).
+        out_shape: NHWC shape of one frame (``(N,)`` for a vector).
+        out_type: integer type; ``value_range`` the quantizer's integer range (narrow or not).
+        out_scale: ``value = integer * out_scale``.
+        qonnx_tensor: the QONNX tensor of the quantized input.
+        host_preprocessing: what the host does before quantizing (e.g. ``"flatten"``).
+    """
+
+    name: str
+    out_shape: tuple[int, ...]
+    out_type: IntType
+    out_scale: float = 1.0
+    qonnx_tensor: str = ""
+    host_preprocessing: tuple[str, ...] = ()
+    value_range: tuple[int, int] = (0, 255)
+    op = "Input"
+
+    def cycles(self) -> int:
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description for ``dataflow.json``."""
+        return {
+            "name": self.name,
+            "kind": self.op,
+            "out_shape": list(self.out_shape),
+            "out_type": self.out_type.name,
+            "out_scale": self.out_scale,
+            "qonnx_tensor": self.qonnx_tensor,
+            "host_preprocessing": list(self.host_preprocessing),
+            "value_range": list(self.value_range),
+        }
 
 
 @dataclass(frozen=True)
@@ -33,6 +75,9 @@ class DataflowGraph:
         fixed: folding given by the user (``{node: {"pe": .., "simd": ..}}``, optionally
             ``"res_type"``); the folding optimizer keeps these values and chooses the rest (a
             node's own ``res_type`` other than ``"auto"`` is kept too).
+        input: the integer input of a graph lowered from a model (None for one built from
+            design layers).
+        output: ``"label"`` (the graph ends in an arg-max) or ``"scores"``.
     """
 
     name: str
@@ -41,6 +86,8 @@ class DataflowGraph:
     nodes: tuple[ComputeNode, ...]
     input_kind: str = "uint"
     fixed: Mapping[str, Mapping[str, int]] = field(default_factory=dict, compare=False)
+    input: GraphInput | None = field(default=None, compare=False)
+    output: str = field(default="label", compare=False)
 
     def node(self, name: str) -> ComputeNode:
         """The node called ``name``."""
@@ -103,3 +150,75 @@ class DataflowGraph:
         if isinstance(last, VVAU):
             return last.channels * last.obits
         return last.out_width
+
+    def mvaus(self) -> list[MVAU | VVAU]:
+        """The matrix-vector units (and depthwise vector units) in stream order."""
+        return [n for n in self.nodes if isinstance(n, (MVAU, VVAU))]
+
+    def kernels(self) -> tuple[Any, ...]:
+        """The nodes as the back ends build them, in stream order: a padded window preceded by
+        its :class:`~hwprune.ir.lowered.Pad` kernel; the skip FIFOs left out (a skip FIFO is
+        the stream from a short branch into its add, see :meth:`producers`).
+
+        Example:
+            >>> from hwprune.ir import build_ir
+            >>> g = build_ir([{"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1, "wbits": 2,
+            ...                "abits": 2}], (1, 6, 6), 8)
+            >>> [k.name for k in g.kernels()]
+            ['conv0_pad', 'conv0_swg', 'conv0']
+        """
+        out: list[Any] = []
+        for n in self.nodes:
+            if isinstance(n, FIFO):
+                continue
+            pad = n.pad_kernel() if hasattr(n, "pad_kernel") else None
+            if pad is not None:
+                out.append(pad)
+            out.append(n)
+        return tuple(out)
+
+    def producers(self) -> dict[str, tuple[str, ...]]:
+        """Kernel name -> the names of the kernels (or the input) that feed it, for every
+        :meth:`kernels` entry: the kernel before it, except in a residual block, whose short
+        branch starts at the fork and whose add reads (long branch, short branch)."""
+        ks = self.kernels()
+        prev = [self.input.name if self.input is not None else "input"]
+        prev += [k.name for k in ks[:-1]]
+        out: dict[str, tuple[str, ...]] = {k.name: (p,) for k, p in zip(ks, prev, strict=True)}
+        for n in self.nodes:
+            if isinstance(n, AddStreams):
+                if n.short:
+                    out[self._first_kernel(n.short[0])] = (n.fork,)
+                out[n.name] = (n.long[-1] if n.long else n.fork, n.short[-1] if n.short else n.fork)
+        return out
+
+    def _first_kernel(self, name: str) -> str:
+        """``name``, or its pad kernel when it is a padded window."""
+        pad = getattr(self.node(name), "pad_kernel", lambda: None)()
+        return name if pad is None else pad.name
+
+    def to_json(self) -> str:
+        """The folded graph of a lowered model as JSON (``dataflow.json``), without weights."""
+        assert self.input is not None, "to_json() describes a graph lowered from a model"
+        ks = self.kernels()
+        prods = self.producers()
+        prev = [self.input.name] + [k.name for k in ks[:-1]]
+        inputs = {
+            k.name: list(prods[k.name])
+            for k, p in zip(ks, prev, strict=True)
+            if prods[k.name] != (p,)
+        }
+        doc = {
+            "format": "hwprune-dataflow/1",
+            "output": self.output,
+            "input": {
+                "shape": list(self.input.out_shape),
+                "type": self.input.out_type.name,
+                "scale": self.input.out_scale,
+            },
+            "nodes": [self.input.describe()] + [k.describe() for k in ks],
+            "inputs": inputs,
+            "folding": self.folding,
+            "max_cycles": max((k.cycles() for k in ks), default=0),
+        }
+        return json.dumps(doc, indent=2)

@@ -12,16 +12,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from hwprune.ir.dtypes import divisors
+from hwprune.ir.dtypes import IntType, divisors
+from hwprune.ir.lowered import Lowered, Pad
 
 
 @dataclass(frozen=True)
-class SlidingWindow:
+class SlidingWindow(Lowered):
     """Sliding-window (im2col) generator: ``channels`` x ``ifm`` in, one ``k*k*channels`` window
-    per output pixel out; zero padding ``pad`` on each side is generated here.
+    per output pixel out; zero padding ``pad`` on each side is generated here (the back ends
+    that pad in a kernel of their own take it from :meth:`pad_kernel`).
 
     ``simd`` channels per cycle (``simd | channels``); a depthwise window feeds a VVAU and must
-    have ``simd`` equal to that VVAU's ``pe``."""
+    have ``simd`` equal to that VVAU's ``pe``. Its words are (kernel row, kernel column,
+    channel) per output pixel; depthwise: (channel fold, kernel row, kernel column)."""
 
     name: str
     channels: int
@@ -57,14 +60,59 @@ class SlidingWindow:
         """Legal values of each folding parameter (``simd | channels``)."""
         return {"simd": divisors(self.channels)}
 
+    def _in_shape(self) -> tuple[int, ...]:
+        return (*self.padded, self.channels)  # what the window kernel reads (padded)
 
-class _DotProduct:
-    """What MVAU and VVAU share: XNOR-popcount for bipolar x bipolar, output bits."""
+    def _out_shape(self) -> tuple[int, ...]:
+        return (*self.ofm, self.kernel * self.kernel * self.channels)
 
+    def _in_type(self) -> IntType:
+        return IntType.of(self.bits, self.kind)  # before padding
+
+    def _out_type(self) -> IntType:
+        # a bipolar map padded with zeros holds -1, 0, +1: it continues as INT2
+        return IntType(2, True) if self.pad and self.kind == "bipolar" else self._in_type()
+
+    def pad_kernel(self) -> Pad | None:
+        """The zero-padding kernel in front of this window (``<conv>_pad``), None unpadded."""
+        if not self.pad:
+            return None
+        base = self.name.removesuffix("_swg")
+        shape = (self.ifm[0], self.ifm[1], self.channels)
+        t_in, t_out = self._in_type(), self._out_type()
+        return Pad(f"{base}_pad", shape, self.pad, self.simd, t_in, t_out, self.out_scale)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_shape=list(self.in_shape),
+            kernel=self.kernel,
+            stride=self.stride,
+            simd=self.simd,
+            depthwise=self.depthwise,
+            cycles=self.cycles(),
+        )
+        return d
+
+
+class _DotProduct(Lowered):
+    """What MVAU and VVAU share: XNOR-popcount for bipolar x bipolar, output bits, and the
+    integer views the back ends read (``wtype``, ``acc_type``, ``in_type``, ``out_type``)."""
+
+    name: str
+    wbits: int
     wkind: str
+    in_bits: int
     in_kind: str
     acc_bits: int
     out_bits: int | None
+    out_kind: str
+    n_vec: int
+    pe: int
+    simd: int
+    res_type: str
+    weights: Any
+    thresholds: Any
 
     @property
     def xnor(self) -> bool:
@@ -74,6 +122,91 @@ class _DotProduct:
     def obits(self) -> int:
         """Bits per output value (the accumulator when there is no activation)."""
         return self.acc_bits if self.out_bits is None else self.out_bits
+
+    @property
+    def is_head(self) -> bool:
+        """True for the classifier head (no activation: the accumulator goes out)."""
+        return self.out_bits is None
+
+    @property
+    def popcount(self) -> bool:
+        """Whether the kernel accumulates an XNOR popcount (an MVAU of bipolar weights on
+        bipolar inputs; hwprune's depthwise kernel multiplies)."""
+        return False
+
+    @property
+    def wtype(self) -> IntType:
+        """Integer type of the weights."""
+        return IntType.of(self.wbits, self.wkind)
+
+    @property
+    def acc_type(self) -> IntType:
+        """The accumulator's type (signed ``acc_bits`` unless the lowering says otherwise)."""
+        return self._ex.acc_type or IntType(self.acc_bits, True)
+
+    @property
+    def kernel_acc_bits(self) -> int:
+        """Accumulator bits of the HLS/RTL kernel: the popcount's for an XNOR unit, else the
+        accumulator type's."""
+        return int(self.mw_len + 1).bit_length() if self.popcount else self.acc_type.bits
+
+    @property
+    def mw_len(self) -> int:
+        """Length of one dot product."""
+        raise NotImplementedError
+
+    @property
+    def out_bias(self) -> int:
+        """Added to a thresholded level (the activation quantizer's minimum)."""
+        return self._ex.out_bias
+
+    @property
+    def mul_impl(self) -> str:
+        """What the products are built from, ``"lut"`` or ``"dsp"``: ``res_type``, with
+        ``"auto"`` resolved as the cost model prices it (XNOR-popcount lanes: always LUTs).
+
+        Example:
+            >>> MVAU("fc0", 8, 4, 1, 2, "int", 8, "uint", 12, None, "int").mul_impl
+            'dsp'
+        """
+        from hwprune.cost.fpga import FpgaCostParams, _uses_dsp
+
+        if self.popcount:
+            return "lut"
+        dsp = _uses_dsp(self.wbits, self.in_bits, self.res_type, FpgaCostParams())
+        return "dsp" if dsp else "lut"
+
+    def _in_type(self) -> IntType:
+        return IntType.of(self.in_bits, self.in_kind)
+
+    def _out_type(self) -> IntType:
+        if self.out_bits is None:
+            return self.acc_type
+        return IntType.of(self.out_bits, self.out_kind)
+
+    def _describe_dot(self, rows: int, cols: int) -> dict[str, Any]:
+        d = super().describe()
+        nt = 0 if self.thresholds is None else int(self.thresholds.shape[1])
+        d.update(
+            source=self._ex.source,
+            in_shape=list(self.in_shape),
+            in_type=self.in_type.name,
+            mw=cols,
+            mh=rows,
+            nvec=self.n_vec,
+            pe=self.pe,
+            simd=self.simd,
+            res_type=self.mul_impl,
+            wtype=self.wtype.name,
+            acc_type=self.acc_type.name,
+            xnor=self.popcount,
+            num_thresholds=nt,
+            out_bias=self.out_bias,
+            wmem=cols * rows // (self.pe * self.simd),
+            tmem=0 if self.thresholds is None else rows // self.pe,
+            cycles=self.cycles(),
+        )
+        return d
 
 
 @dataclass(frozen=True)
@@ -116,6 +249,23 @@ class MVAU(_DotProduct):
     def fold_space(self) -> dict[str, tuple[int, ...]]:
         """Legal values of each folding parameter (``pe | mh``, ``simd | mw``)."""
         return {"pe": divisors(self.mh), "simd": divisors(self.mw)}
+
+    @property
+    def popcount(self) -> bool:
+        return self.xnor
+
+    @property
+    def mw_len(self) -> int:
+        return self.mw
+
+    def _out_shape(self) -> tuple[int, ...]:
+        shape = self._ex.in_shape
+        if self.conv and len(shape) == 3:
+            return (shape[0], shape[1], self.mh)
+        return (self.mh,) if self.n_vec == 1 else (self.n_vec, self.mh)
+
+    def describe(self) -> dict[str, Any]:
+        return self._describe_dot(self.mh, self.mw)
 
 
 @dataclass(frozen=True)
@@ -161,9 +311,30 @@ class VVAU(_DotProduct):
         """Whether ``(pe, simd)`` from :meth:`fold_space` may be combined (numbers or arrays)."""
         return (simd == 1) | (pe == self.channels)
 
+    @property
+    def mh(self) -> int:
+        """Rows of the weight matrix (one per channel)."""
+        return self.channels
+
+    @property
+    def mw(self) -> int:
+        """Columns of the weight matrix (``kernel*kernel``)."""
+        return self.kernel * self.kernel
+
+    @property
+    def mw_len(self) -> int:
+        return self.kernel * self.kernel
+
+    def _out_shape(self) -> tuple[int, ...]:
+        shape = self._ex.in_shape
+        return (shape[0], shape[1], self.channels) if len(shape) == 3 else (self.channels,)
+
+    def describe(self) -> dict[str, Any]:
+        return self._describe_dot(self.channels, self.kernel * self.kernel)
+
 
 @dataclass(frozen=True)
-class MaxPool:
+class MaxPool(Lowered):
     """2D max pooling, window = stride = ``kernel``, all channels processed in parallel."""
 
     name: str
@@ -194,6 +365,41 @@ class MaxPool:
         """Nothing to fold: all channels are processed in parallel."""
         return {}
 
+    def _in_shape(self) -> tuple[int, ...]:
+        return (*self.ifm, self.channels)
+
+    def _out_shape(self) -> tuple[int, ...]:
+        return (*self.ofm, self.channels)
+
+    def _in_type(self) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+    def _out_type(self) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+    def window_cycles(self) -> int:
+        """Loop count of the pool's window-generator kernel."""
+        from hwprune.cost.fpga import maxpool_window_cycles
+
+        return maxpool_window_cycles(self.ifm, self.kernel)
+
+    def pool_cycles(self) -> int:
+        """Loop count of the pool kernel (``K*K*OH*OW``)."""
+        from hwprune.cost.fpga import pool_cycles
+
+        return pool_cycles(self.ofm, self.kernel)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_shape=list(self.in_shape),
+            kernel=self.kernel,
+            window_cycles=self.window_cycles(),
+            pool_cycles=self.pool_cycles(),
+            cycles=self.cycles(),
+        )
+        return d
+
 
 class _Folded(Protocol):
     @property
@@ -206,7 +412,7 @@ class _Folded(Protocol):
     def out_bits(self) -> int: ...
 
 
-class _ChannelFolded:
+class _ChannelFolded(Lowered):
     """What the nodes folded only by ``pe | channels`` share: ``pe`` channels a cycle, each of
     ``in_bits`` in and ``out_bits`` out."""
 
@@ -237,9 +443,30 @@ class Thresholding(_ChannelFolded):
     thresholds: Any = field(default=None, compare=False, repr=False)
     op: ClassVar[str] = "Thresholding"
 
+    @property
+    def out_bias(self) -> int:
+        """Added to a level (the quantizer's minimum; bipolar: ``2 * level - 1``)."""
+        return self._ex.out_bias
+
+    def _out_type(self) -> IntType:
+        return IntType.of(self.out_bits, self.out_kind)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_type=self.in_type.name,
+            channels=self.channels,
+            nvec=self.n_vec,
+            pe=self.pe,
+            num_thresholds=int(self.thresholds.shape[1]),
+            out_bias=self.out_bias,
+            cycles=self.cycles(),
+        )
+        return d
+
 
 @dataclass(frozen=True)
-class LabelSelect:
+class LabelSelect(Lowered):
     """Arg-max over ``labels`` accumulators of ``in_bits`` (top-1 class index out)."""
 
     name: str
@@ -264,6 +491,19 @@ class LabelSelect:
         """Legal values of each folding parameter (``pe | labels``)."""
         return {"pe": divisors(self.labels)}
 
+    def _out_shape(self) -> tuple[int, ...]:
+        return (1,)
+
+    def _out_type(self) -> IntType:
+        return IntType.for_range(0, max(self.labels - 1, 1))
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_type=self.in_type.name, num_labels=self.labels, pe=self.pe, cycles=self.cycles()
+        )
+        return d
+
 
 @dataclass(frozen=True)
 class DuplicateStreams(_ChannelFolded):
@@ -286,6 +526,17 @@ class DuplicateStreams(_ChannelFolded):
     @property
     def out_bits(self) -> int:
         return self.bits
+
+    def _in_type(self) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+    def _out_type(self) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(pe=self.pe, cycles=self.cycles())
+        return d
 
 
 @dataclass(frozen=True)
@@ -318,6 +569,27 @@ class AddStreams(_ChannelFolded):
     def out_bits(self) -> int:
         return self.in_bits + 1 + (max(self.mul_bits) if self.mul_bits else 0)
 
+    @property
+    def muls(self) -> tuple[int, int]:
+        """Integer multipliers of the two inputs (long branch first): ``a * P + b * Q``."""
+        return self._ex.muls
+
+    @property
+    def in_types(self) -> tuple[IntType, IntType]:
+        """Integer types of the two inputs (long branch first)."""
+        t = self._ex.in_types
+        if t is None:
+            one = IntType.of(self.in_bits, self.in_kind)
+            return (one, one)
+        return t
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(in_types=[t.name for t in self.in_types], pe=self.pe, cycles=self.cycles())
+        if self.muls != (1, 1):
+            d.update(muls=list(self.muls))
+        return d
+
 
 @dataclass(frozen=True)
 class GlobalAccPool(_ChannelFolded):
@@ -346,6 +618,37 @@ class GlobalAccPool(_ChannelFolded):
     @property
     def in_bits(self) -> int:
         return self.bits
+
+    @property
+    def acc_type(self) -> IntType:
+        """Type of the per-channel sum (the lowering's exact range, else ``acc_bits``)."""
+        return self._ex.acc_type or IntType(self.acc_bits, self.kind != "uint")
+
+    @property
+    def rounding(self) -> str:
+        """Rounding of the right shift: ``"ROUND"`` (half to even) or ``"FLOOR"``."""
+        return self._ex.rounding
+
+    def _in_shape(self) -> tuple[int, ...]:
+        return (*self.ifm, self.channels)
+
+    def _out_shape(self) -> tuple[int, ...]:
+        return (1, 1, self.channels)
+
+    def _in_type(self) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            in_shape=list(self.in_shape),
+            in_type=self.in_type.name,
+            shift=self.shift,
+            rounding=self.rounding,
+            pe=self.pe,
+            cycles=self.cycles(),
+        )
+        return d
 
 
 @dataclass(frozen=True)
