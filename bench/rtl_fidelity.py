@@ -1,16 +1,24 @@
-"""ECP5 model of hwprune's own RTL MVAU kernel: calibrated on Yosys, judged on held-out designs.
+"""ECP5 model of hwprune's RTL kernels: calibrated on Yosys, judged on held-out whole designs.
 
-Truth: Yosys 0.70 ``synth_ecp5`` of ``rtl_templates/hwp_mvau.v`` (hierarchy kept: every kernel
-counted alone), LUT = LUT4 + 2 per CCU2C + 4 per DPR16X4, FF = TRELLIS_FF, BRAM = DP16KD,
-DSP = MULT18X18D. Kernels of one batch share one Yosys run (the tool's start-up and cell
-libraries cost seconds). A calibration sweep (shapes, bits, foldings, LUT/DSP products,
-parallel/binary thresholds, XNOR) fits :mod:`hwprune.cost.ecp5`'s features by non-negative least
-squares; a second set of random designs that the fit never saw judges it (median |error| per
-resource). Results: ``bench/results/rtl_fidelity.{json,md}`` (date, machine, tool versions).
+Designs: random small networks (MLPs and CNNs with pools; random widths, bits 1-8, random or
+the optimizer's folding, LUT or DSP products), built as a user's model is: a Brevitas model
+(random weights and batch-norm statistics) -> QONNX -> hwprune's lowering -> RTL
+(:func:`hwprune.export.rtl.generate.write_rtl`). Truth: Yosys ``synth_ecp5 -noflatten`` of each
+design (:func:`hwprune.export.rtl.synth.synthesize`: ``synth/report.json``, per kernel and in
+total), LUT = LUT4 + 2/CCU2C + 4/DPR16X4, FF = TRELLIS_FF, BRAM = DP16KD, DSP = MULT18X18D.
 
-Usage:
-    python bench/rtl_fidelity.py [--calib 40] [--held-out 30] [--batch 10] [--seed 0]
-    python bench/rtl_fidelity.py --refit   # fit again on the recorded counts
+Fit: per kernel (``hwp_mvau``, ``hwp_pad``, ``hwp_swg``, ``hwp_maxpool``, ``hwp_labelsel``,
+``hwp_dwc``; the FIFOs on their design sums) non-negative least squares of the structural
+features of :mod:`hwprune.cost.ecp5`, with the kernels' parameters derived from the IR nodes
+(:mod:`hwprune.cost.ecp5_nodes`, checked against the Verilog parameters of every stage).
+Judge: designs from another seed, never fitted, priced by :func:`hwprune.estimate.evaluate` on
+the ULX3S-85F target (what ``estimate.json`` holds) against Yosys's totals and per node.
+
+Usage (``nice -n 10``; each design is one Yosys run of 4-80 s):
+    python bench/rtl_fidelity.py synth --seed 0 -n 45 --out cal.json     # calibration data
+    python bench/rtl_fidelity.py synth --seed 1 -n 32 --out held.json    # held-out data
+    python bench/rtl_fidelity.py fit cal.json held.json                  # fit + judge + record
+    python bench/rtl_fidelity.py fit   # again, on the data recorded in rtl_fidelity.json
 """
 
 from __future__ import annotations
@@ -22,233 +30,476 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwprune.cost.ecp5 import FEATURES, fit_params, mvau_features  # noqa: E402
-from hwprune.export.rtl.synth import _ECP5, _counts, _flat, _module_cells  # noqa: E402
-from hwprune.export.rtl.tools import run_tool, tool_versions, yowasp  # noqa: E402
-from hwprune.resources import resource_dir  # noqa: E402
+from hwprune.cost.ecp5 import FEATURES, RESOURCES, USES, Ecp5Model, fit_kernel  # noqa: E402
+from hwprune.cost.ecp5_nodes import node_kernels  # noqa: E402
 
-RESOURCES = ("lut", "ff", "bram", "dsp")
+OUT = ROOT / "bench" / "results"
+#: report stage kind -> model kernel
+STAGE_KERNEL = {
+    "Pad": "pad",
+    "SlidingWindow": "swg",
+    "PoolWindow": "swg",
+    "MVAU": "mvau",
+    "VVAU": "mvau",
+    "MaxPool": "pool",
+    "LabelSelect": "labelsel",
+    "WidthAdapt": "dwc",
+}
+UNITS = "LUT = LUT4 + 2/CCU2C + 4/DPR16X4, FF = TRELLIS_FF, BRAM = DP16KD, DSP = MULT18X18D"
 
 
-def random_design(rng: np.random.Generator) -> dict:
-    """One MVAU configuration (the parameters of ``hwp_mvau``)."""
-    xnor = rng.random() < 0.15
-    mw = int(rng.choice([16, 32, 64, 128, 256]))
-    mh = int(rng.choice([8, 16, 32, 64]))
-    simd = int(rng.choice([d for d in (1, 2, 4, 8, 16, 32) if mw % d == 0 and d <= mw]))
-    pe = int(rng.choice([d for d in (1, 2, 4, 8) if mh % d == 0 and d * simd <= 64]))
-    if xnor:
-        wb = ib = 1
-        wt = it = 2
-        aw = int(mw + 1).bit_length() + 1
+# --- random designs ---------------------------------------------------------------------------
+
+
+def random_spec(rng: np.random.Generator) -> tuple[Any, list[int], list[int | None]]:
+    """(ModelSpec, weight bits, activation bits) of one random MLP or small CNN."""
+    from hwprune.models.spec import ModelSpec
+
+    cnn = rng.random() < 0.6
+    layers: list[dict[str, Any]] = []
+    if cnn:
+        c = int(rng.choice([1, 2, 3]))
+        big = rng.random() < 0.3
+        hw = int(rng.choice([8, 10, 12, 16, 28] if big else [8, 10, 12]))
+        shape = (c, hw, hw)
+        for _ in range(int(rng.integers(1, 3))):
+            layers.append(
+                {
+                    "op": "conv",
+                    "out_ch": int(rng.choice([4, 8, 12, 16])),
+                    "kernel": int(rng.choice([2, 3])),
+                    "pad": int(rng.integers(0, 2)),
+                }
+            )
+            if rng.random() < 0.6:
+                layers.append({"op": "maxpool", "kernel": 2})
     else:
-        wb = int(rng.choice([2, 3, 4, 6, 8]))
-        ib = int(rng.choice([1, 2, 3, 4, 6, 8]))
-        wt, it = 1, 0
-        aw = wb + ib + int(np.ceil(np.log2(mw))) + 2
-    nt = int(rng.choice([0, 1, 3, 7, 15, 31, 63])) if rng.random() < 0.9 else 255
-    tmode = 1 if nt >= 16 else 0
-    res = 0 if xnor else int(rng.random() < 0.5)
-    ob = max(1, int(nt).bit_length()) if nt else aw
-    return dict(MW=mw, MH=mh, SIMD=simd, PE=pe, NVEC=1, IB=ib, IT=it, WB=wb, WT=wt, AW=aw,
-                NT=nt, TMODE=tmode, NB=max(1, int(nt).bit_length()), TB=aw + 1, OB=ob,
-                OT=0, OBIAS=0, XNOR=int(xnor), RES=res, VV=0)  # fmt: skip
+        mnist = rng.random() < 0.2
+        shape = (1, 28, 28) if mnist else (1, int(rng.choice([4, 6, 8])), int(rng.choice([4, 8])))
+    for _ in range(int(rng.integers(0 if cnn else 1, 3))):
+        layers.append({"op": "fc", "out": int(rng.choice([8, 16, 24, 32, 64, 128]))})
+    ncls = int(rng.choice([4, 8, 10]))
+    layers.append({"op": "fc", "out": ncls})
+    spec = ModelSpec("r", shape, ncls, tuple(layers))
+    nc = sum(1 for x in layers if x["op"] in ("conv", "fc"))
+    wb = [int(rng.choice([1, 2, 3, 4, 6, 8])) for _ in range(nc)]
+    ab: list[int | None] = [int(rng.choice([1, 2, 3, 4, 6])) for _ in range(nc - 1)]
+    return spec, wb, ab + [None]
 
 
-def _write_roms(d: dict, name: str, folder: Path, rng: np.random.Generator) -> None:
-    sf, nf = d["MW"] // d["SIMD"], d["MH"] // d["PE"]
-    ww = d["PE"] * d["SIMD"] * d["WB"]
-    digits = (ww + 3) // 4
-    words = [int.from_bytes(rng.bytes((ww + 7) // 8), "little") & ((1 << ww) - 1)
-             for _ in range(nf * sf)]  # fmt: skip
-    (folder / f"{name}_w.hex").write_text("".join(f"{w:0{digits}x}\n" for w in words))
-    nt, tb, pe = d["NT"], d["TB"], d["PE"]
-    if nt == 0:
-        return
-    lim = 1 << (d["AW"] - 2)
-    t = np.sort(rng.integers(-lim, lim, size=(nf, pe, nt)), axis=2) & ((1 << tb) - 1)
-    if d["TMODE"] == 0:
-        w = tb * pe * nt
-        lines = []
-        for f in range(nf):
-            v = 0
-            for i, x in enumerate(t[f].reshape(-1).tolist()):
-                v |= int(x) << (i * tb)
-            lines.append(f"{v:0{(w + 3) // 4}x}\n")
-        (folder / f"{name}_t.hex").write_text("".join(lines))
-        return
-    nb = d["NB"]
-    pad = np.full((nf, pe, (1 << nb) - nt), (1 << (d["AW"] - 1)) & ((1 << tb) - 1))
-    tp = np.concatenate([t, pad], axis=2)
-    for s in range(nb):
-        j = nb - 1 - s
-        idx = np.arange(1 << s) * (1 << (j + 1)) + (1 << j) - 1
-        for p in range(pe):
-            vals = tp[:, p, :][:, idx].reshape(-1)
-            (folder / f"{name}_t_{s:02d}_{p:02d}.hex").write_text(
-                "".join(f"{int(v):0{(tb + 3) // 4}x}\n" for v in vals)
-            )
+def lower_spec(spec: Any, wb: list[int], ab: list[int | None], seed: int) -> Any:
+    """The lowered integer graph of a Brevitas model of ``spec`` (random weights and batch-norm
+    statistics from ``seed``)."""
+    import torch
 
+    from hwprune.compress.quant import to_brevitas
+    from hwprune.export.lower import lower_model
+    from hwprune.export.qonnx import export_brevitas, load_qonnx
+    from hwprune.models import build_model
 
-def synth_batch(designs: list[dict], seed: int) -> list[dict]:
-    """Yosys counts of every design (one run, hierarchy kept)."""
-    rng = np.random.default_rng(seed)
-    tmp = Path(tempfile.mkdtemp(prefix="hwprune-fidelity-"))
+    torch.manual_seed(seed)
+    q = to_brevitas(build_model(spec), wb, ab, 16.0)
+    with torch.no_grad():
+        for m in q.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2)
+    q.eval()
+    tmp = Path(tempfile.mkdtemp(prefix="hwprune-fid-"))
     try:
-        for f in ("hwp_stream.v", "hwp_mvau.v"):
-            shutil.copyfile(resource_dir("rtl_templates") / f, tmp / f)
-        ports, body = ["input wire clk", "input wire rst"], []
-        for i, d in enumerate(designs):  # ports keep every instance (outputs used)
-            name = f"k{i}"
-            _write_roms(d, name, tmp, rng)
-            xw = (d["PE"] if d["VV"] else 1) * d["SIMD"] * d["IB"]
-            yw = d["PE"] * d["OB"]
-            ports += [f"input wire [{xw - 1}:0] x{i}", f"output wire [{yw - 1}:0] y{i}",
-                      f"input wire r{i}", f"output wire v{i}"]  # fmt: skip
-            ps = ", ".join(f".{k}({v})" for k, v in d.items())
-            body.append(
-                f'    hwp_mvau #({ps}, .WFILE("{name}_w.hex"), .TFILE("{name}_t")) u_{name} ('
-                f".clk(clk), .rst(rst), .in_valid(1'b1), .in_ready(), .in_data(x{i}), "
-                f".out_valid(v{i}), .out_ready(r{i}), .out_data(y{i}), .iter(), .done());"
-            )
-        lines = ["module sweep_top (" + ", ".join(ports) + ");", *body, "endmodule"]
-        (tmp / "sweep_top.v").write_text("\n".join(lines) + "\n")
-        script = (
-            "read_verilog -defer hwp_stream.v hwp_mvau.v sweep_top.v; "
-            "synth_ecp5 -top sweep_top -noflatten; tee -q -o stat.json stat -json; "
-            "write_json -compat-int netlist.json"
-        )
-        run_tool([yowasp("yosys"), "-q", "-p", script], cwd=tmp, timeout=7200)
-        mods = _module_cells(json.loads((tmp / "stat.json").read_text()))
-        cells = json.loads((tmp / "netlist.json").read_text())["modules"]["sweep_top"]["cells"]
-        out = []
-        for i in range(len(designs)):
-            prims = _flat(cells[f"u_k{i}"]["type"].lstrip("\\"), mods)
-            out.append(_counts(prims, _ECP5))
-        return out
+        return lower_model(load_qonnx(export_brevitas(q, spec.input_shape, tmp / "m.onnx")))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def measure(designs: list[dict], batch: int, seed: int) -> list[dict]:
-    truth: list[dict] = []
-    for b in range(0, len(designs), batch):
+def _divs(n: int, cap: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0 and d <= cap]
+
+
+def as_ir(g: Any, name: str = "design") -> Any:
+    """The IR :class:`~hwprune.ir.DataflowGraph` of a lowered graph (the lowering returns one,
+    or an export ``IntGraph`` that :func:`hwprune.export.fold.to_ir` converts)."""
+    from hwprune.ir import DataflowGraph
+
+    if isinstance(g, DataflowGraph):
+        return g
+    from hwprune.export.fold import to_ir
+
+    return to_ir(g, name=name)
+
+
+def apply(g: Any, folding: dict[str, dict[str, Any]]) -> Any:
+    """``g`` with ``folding`` (IR node names) applied, in the lowering's own representation."""
+    from hwprune.ir import DataflowGraph
+
+    if isinstance(g, DataflowGraph):
+        from hwprune.ir.folding import apply_folding
+
+        return apply_folding(g, folding)
+    from hwprune.export.fold import with_folding
+
+    return with_folding(g, folding)
+
+
+def random_folding(g: Any, rng: np.random.Generator) -> Any:
+    """``g`` folded at random (a quarter: the optimizer's fastest folding for the ULX3S)."""
+    if rng.random() < 0.25:
+        from hwprune.export.fold import apply_folding
+
+        return apply_folding(g, "auto", "ulx3s-85f")
+    f: dict[str, dict[str, Any]] = {}
+    for n in as_ir(g).nodes:
+        if n.op == "MVAU":
+            simd = int(rng.choice(_divs(n.mw, 32)))
+            pe = int(rng.choice([d for d in _divs(n.mh, 16) if d * simd <= 128] or [1]))
+            e: dict[str, Any] = {"pe": pe, "simd": simd}
+            if not n.xnor:
+                e["res_type"] = str(rng.choice(["lut", "dsp"]))
+            f[n.name] = e
+        elif n.op == "SlidingWindow":
+            f[n.name] = {"simd": int(rng.choice(_divs(n.channels, 10**9)))}
+        elif n.op == "LabelSelect":
+            f[n.name] = {"pe": int(rng.choice(_divs(n.labels, 10**9)))}
+    return apply(g, f)
+
+
+def _spec(seed: int, i: int) -> tuple[np.random.Generator, Any, list[int], list[int | None]]:
+    rng = np.random.default_rng([seed, i])
+    spec, wb, ab = random_spec(rng)
+    return rng, spec, wb, ab
+
+
+def _record(i: int, spec: Any, wb: list[int], ab: list[int | None], g: Any) -> dict[str, Any]:
+    return {
+        "i": i,
+        "spec": {"input_shape": list(spec.input_shape), "layers": list(spec.layers)},
+        "wbits": wb,
+        "abits": ab,
+        "folding": as_ir(g).folding,
+    }
+
+
+def design(seed: int, i: int) -> tuple[dict[str, Any], Any]:
+    """Design ``i`` of the set ``seed``: (record, folded lowered graph). The network is
+    deterministic; a folding by the optimizer follows the cost model of the day (the record
+    keeps the folding that was synthesized)."""
+    rng, spec, wb, ab = _spec(seed, i)
+    g = random_folding(lower_spec(spec, wb, ab, seed * 1000 + i), rng)
+    return _record(i, spec, wb, ab, g), g
+
+
+# --- synthesis --------------------------------------------------------------------------------
+
+
+def synth(seed: int, n: int, out: Path, family: str = "ecp5") -> list[dict[str, Any]]:
+    """Yosys counts of designs 0..n-1 of set ``seed`` (written to ``out`` after each)."""
+    from hwprune.export.rtl.generate import write_rtl
+    from hwprune.export.rtl.synth import synthesize
+
+    rows = []
+    for i in range(n):
+        rec, g = design(seed, i)
+        tmp = Path(tempfile.mkdtemp(prefix="hwprune-fid-"))
         t0 = time.perf_counter()
-        truth += synth_batch(designs[b : b + batch], seed + b)
-        print(f"  synthesized {len(truth)}/{len(designs)} ({time.perf_counter() - t0:.0f} s)")
-    return truth
+        try:
+            d = write_rtl(g, tmp / "rtl")
+            rep = synthesize(tmp / "rtl", d, family, tmp / "synth")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        rec["stages"] = [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "module": s.module,
+                "params": {k: v for k, v in s.params.items() if not isinstance(v, str)},
+                "in": [s.in_stream.elems, s.in_stream.bits],
+                "out": [s.out_stream.elems, s.out_stream.bits],
+            }
+            for s in d.stages
+        ]
+        rec["report"] = {k: rep[k] for k in ("kernels", "fifos", "total", "seconds", "version")}
+        rows.append(rec)
+        out.write_text(json.dumps(rows))
+        print(f"  design {i}: {time.perf_counter() - t0:.0f} s {rep['total']}", flush=True)
+    return rows
 
 
-def _errors(pred: list[dict], truth: list[dict]) -> dict[str, dict]:
-    res = {}
-    for r in RESOURCES:
-        t = np.array([x[r] for x in truth], float)
-        p = np.array([x[r] for x in pred], float)
-        err = np.abs(p - t) / np.maximum(t, 1.0)
-        res[r] = {"median_abs_error": float(np.median(err)), "p90_abs_error": float(
-            np.percentile(err, 90)), "max_abs_error": float(err.max()),
-            "total_truth": float(t.sum()), "total_pred": float(p.sum())}  # fmt: skip
-    return res
+# --- samples, fit, judgement ------------------------------------------------------------------
+
+
+def _ir(seed: int, rec: dict[str, Any]) -> Any:
+    """The IR of recorded design ``rec`` of set ``seed``: the network rebuilt (checked against
+    the record) with the recorded folding."""
+    _, spec, wb, ab = _spec(seed, rec["i"])
+    again = {
+        "spec": {"input_shape": list(spec.input_shape), "layers": list(spec.layers)},
+        "wbits": wb,
+        "abits": ab,
+    }
+    same = [
+        json.dumps(again[k], sort_keys=True) == json.dumps(rec[k], sort_keys=True)
+        for k in ("spec", "wbits", "abits")
+    ]
+    if not all(same):
+        raise RuntimeError(f"design {rec['i']} of seed {seed} is not reproduced")
+    g = apply(lower_spec(spec, wb, ab, seed * 1000 + rec["i"]), rec["folding"])
+    return as_ir(g, name=f"s{seed}d{rec['i']}")
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def samples(seed: int, rows: list[dict[str, Any]]) -> tuple[dict[str, list], list]:
+    """Per-kernel samples ``{kernel: [(params, truth)]}`` (parameters derived from the IR and
+    checked against the stage's Verilog parameters) and the designs' FIFO samples
+    ``[(widths, truth)]``."""
+    per: dict[str, list] = defaultdict(list)
+    fifos = []
+    for r in rows:
+        derived = [k for n in _ir(seed, r).nodes for k in node_kernels(n)]
+        stages = list(zip(r["stages"], r["report"]["kernels"], strict=True))
+        main = [(s, t) for s, t in stages if s["kind"] != "WidthAdapt"]
+        if len(main) != len(derived):
+            raise RuntimeError(f"design {r['i']}: {len(main)} stages, {len(derived)} derived")
+        for (s, t), (kern, params) in zip(main, derived, strict=True):
+            if STAGE_KERNEL[s["kind"]] != kern:
+                raise RuntimeError(f"{s['name']}: stage {s['kind']} derived as {kern}")
+            params = {k: int(_plain(v)) for k, v in params.items()}
+            for k, v in params.items():
+                if k in s["params"] and k not in ("XNOR", "RES") and s["params"][k] != v:
+                    raise RuntimeError(f"{s['name']}: {k} = {s['params'][k]}, derived {v}")
+            per[kern].append((params, {x: t[x] for x in RESOURCES}, r["i"], s["name"]))
+        for s, t in stages:
+            if s["kind"] == "WidthAdapt":
+                p = {k: s["params"][k] for k in ("IN", "OUT", "B")}
+                per["dwc"].append((p, {x: t[x] for x in RESOURCES}, r["i"], s["name"]))
+        widths = [r["stages"][0]["in"][0] * r["stages"][0]["in"][1]]
+        widths += [s["out"][0] * s["out"][1] for s in r["stages"]]
+        fifos.append((widths, r["report"]["fifos"]))
+    return per, fifos
+
+
+def _fifo_sum(widths: list[int]) -> dict[str, float]:
+    feats = [FEATURES["fifo"](W=w) for w in widths]
+    return {f: float(sum(x[f] for x in feats)) for f in feats[0]}
+
+
+def fit(per: dict[str, list], fifos: list) -> Ecp5Model:
+    """Every kernel's coefficients (deterministic: NNLS has no random state)."""
+    coef = {}
+    for kern in sorted(per):
+        feats = [FEATURES[kern](**p) for p, *_ in per[kern]]
+        coef[kern] = fit_kernel(kern, feats, [t for _, t, *_ in per[kern]])
+    coef["fifo"] = fit_kernel("fifo", [_fifo_sum(w) for w, _ in fifos], [t for _, t in fifos])
+    return Ecp5Model(coef)
+
+
+def _err(pred: list[float], truth: list[float]) -> dict[str, float]:
+    p, t = np.array(pred, float), np.array(truth, float)
+    e = np.abs(p - t) / np.maximum(t, 1.0)
+    return {
+        "n": len(t),
+        "median_abs_error": float(np.median(e)) if len(e) else 0.0,
+        "p90_abs_error": float(np.percentile(e, 90)) if len(e) else 0.0,
+        "truth_total": float(t.sum()),
+        "model_total": float(p.sum()),
+    }
+
+
+def kernel_errors(model: Ecp5Model, per: dict[str, list]) -> dict[str, dict[str, Any]]:
+    """Per kernel and resource: median |error| of the model on the samples."""
+    out: dict[str, dict[str, Any]] = {}
+    for kern, smp in sorted(per.items()):
+        preds = [model.predict(kern, FEATURES[kern](**p)) for p, *_ in smp]
+        out[kern] = {
+            r: _err([float(x[r]) for x in preds], [t[r] for _, t, *_ in smp])
+            for r in RESOURCES
+            if r in USES[kern]
+        }
+    return out
+
+
+def judge(seed: int, rows: list[dict[str, Any]], model: Ecp5Model) -> dict[str, Any]:
+    """The held-out designs priced by ``estimate.evaluate`` (the ULX3S target, the fitted
+    model ``model`` in place of :data:`hwprune.cost.ecp5.FITTED`) against Yosys: design totals
+    and per IR node (its stages summed)."""
+    import hwprune.cost.ecp5_nodes as en
+    from hwprune.cost.fpga import FpgaCostParams, _cached_cost
+    from hwprune.estimate import evaluate
+    from hwprune.targets import load_target
+
+    tgt = load_target("ulx3s-85f")
+    saved = en.FITTED
+    en.FITTED = model
+    _cached_cost.cache_clear()
+    try:
+        designs, nodes = [], defaultdict(lambda: {"pred": [], "truth": []})
+        for r in rows:
+            est = evaluate(_ir(seed, r), tgt, params=FpgaCostParams.for_target(tgt))
+            t = r["report"]["total"]
+            pred = {"lut": est.lut, "ff": est.ff, "bram": est.bram18, "dsp": est.dsp}
+            designs.append(
+                {"i": r["i"], "truth": t, "pred": {k: round(v, 1) for k, v in pred.items()}}
+            )
+            by_name = defaultdict(lambda: dict.fromkeys(RESOURCES, 0))
+            for s, k in zip(r["stages"], r["report"]["kernels"], strict=True):
+                if s["kind"] == "WidthAdapt":
+                    continue
+                node = s["name"].removesuffix("_pad").removesuffix("_window")
+                if s["kind"] == "Pad":
+                    node += "_swg"
+                for x in RESOURCES:
+                    by_name[node][x] += k[x]
+            for layer in est.layers:
+                truth = by_name[layer.name]
+                nodes[layer.op]["truth"].append(truth)
+                nodes[layer.op]["pred"].append(
+                    {"lut": layer.lut, "ff": layer.ff, "bram": layer.bram18, "dsp": layer.dsp}
+                )
+    finally:
+        en.FITTED = saved
+        _cached_cost.cache_clear()
+    totals = {
+        x: _err([d["pred"][x] for d in designs], [d["truth"][x] for d in designs])
+        for x in RESOURCES
+    }
+    per_node = {
+        op: {x: _err([p[x] for p in v["pred"]], [t[x] for t in v["truth"]]) for x in RESOURCES}
+        for op, v in sorted(nodes.items())
+    }
+    return {"designs": designs, "totals": totals, "per_node": per_node}
+
+
+# --- record -----------------------------------------------------------------------------------
+
+
+def _machine() -> str:
+    import os
+
+    return f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs (shared)"
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--calib", type=int, default=40)
-    ap.add_argument("--held-out", type=int, default=30)
-    ap.add_argument("--batch", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    ap.add_argument(
-        "--refit",
-        action="store_true",
-        help="fit again on the recorded Yosys counts (rtl_fidelity.json), no synthesis",
-    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("synth", help="Yosys counts of a set of random designs")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("-n", type=int, default=30)
+    s.add_argument("--out", type=Path, required=True)
+    f = sub.add_parser("fit", help="fit on one set, judge on another, record")
+    f.add_argument("calib", nargs="?", type=Path, help="synth output (default: recorded data)")
+    f.add_argument("held", nargs="?", type=Path)
+    f.add_argument("--calib-seed", type=int, default=0)
+    f.add_argument("--held-seed", type=int, default=1)
     a = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    if a.refit:
-        old = json.loads((Path(a.out) / "rtl_fidelity.json").read_text())
-        calib, t_cal = old["calibration"]["designs"], old["calibration"]["truth"]
-        held, t_held = old["held_out"]["designs"], old["held_out"]["truth"]
-        measured = old["date"]
-    else:
-        rng = np.random.default_rng(a.seed)
-        calib = [random_design(rng) for _ in range(a.calib)]
-        held = [random_design(np.random.default_rng(a.seed + 1000 + i)) for i in range(a.held_out)]
-        print(f"calibration sweep: {len(calib)} kernels")
-        t_cal = measure(calib, a.batch, a.seed)
-        print(f"held-out: {len(held)} kernels")
-        t_held = measure(held, a.batch, a.seed + 7)
-        measured = None
-    params = fit_params([mvau_features(d) for d in calib], t_cal)
-    pred = [params.predict(mvau_features(d)) for d in held]
-    fit_pred = [params.predict(mvau_features(d)) for d in calib]
+    if a.cmd == "synth":
+        synth(a.seed, a.n, a.out)
+        return
+    old = json.loads((OUT / "rtl_fidelity.json").read_text()) if a.calib is None else None
+    cal = json.loads(a.calib.read_text()) if a.calib else old["calibration"]["designs"]
+    held = json.loads(a.held.read_text()) if a.held else old["held_out"]["designs"]
+    per, fifos = samples(a.calib_seed, cal)
+    model = fit(per, fifos)
+    h_per, h_fifos = samples(a.held_seed, held)
     doc = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()}, {platform.processor() or 'cpu'}",
-        "tools": {k: v for k, v in tool_versions().items() if k == "yosys"},
-        "truth": "Yosys synth_ecp5 -noflatten per hwp_mvau instance; " + _ECP5_UNITS,
-        "features": list(FEATURES),
-        "params": params.to_dict(),
-        "calibration": {"designs": calib, "truth": t_cal, "errors": _errors(fit_pred, t_cal)},
+        "machine": _machine(),
+        "tools": {"yosys": cal[0]["report"]["version"]},
+        "truth": "Yosys synth_ecp5 -noflatten of hwprune's RTL (synth/report.json); " + UNITS,
+        "yosys_seconds": round(sum(r["report"]["seconds"] for r in cal + held), 1),
+        "params": model.to_dict(),
+        "calibration": {
+            "seed": a.calib_seed,
+            "designs": cal,
+            "kernel_errors": kernel_errors(model, per),
+        },
         "held_out": {
+            "seed": a.held_seed,
             "designs": held,
-            "truth": t_held,
-            "pred": pred,
-            "errors": _errors(pred, t_held),
-        },  # fmt: skip
-        "seconds": old["seconds"] if a.refit else round(time.perf_counter() - t0, 1),
-        "synthesized": measured or "this run",
-        "fmax": "not modelled here: nextpnr runs of single kernels need an I/O wrapper; the "
-        "bitstream flow reports each design's achieved Fmax (bitstream/timing.json)",
+            "kernel_errors": kernel_errors(model, h_per),
+            **judge(a.held_seed, held, model),
+        },
     }
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rtl_fidelity.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (out / "rtl_fidelity.md").write_text(render(doc))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "rtl_fidelity.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (OUT / "rtl_fidelity.md").write_text(render(doc))
     print(render(doc))
+    print("coefficients:", json.dumps(model.to_dict()))
 
 
-_ECP5_UNITS = "LUT = LUT4 + 2/CCU2C + 4/DPR16X4, FF = TRELLIS_FF, BRAM = DP16KD, DSP = MULT18X18D"
-
-
-def render(doc: dict) -> str:
+def render(doc: dict[str, Any]) -> str:
+    """The markdown summary of a recorded run."""
+    h = doc["held_out"]
     rows = [
-        "# ECP5 cost model of hwprune's MVAU kernel vs Yosys (held-out designs)",
+        "# ECP5 cost model of hwprune's RTL kernels vs Yosys (held-out whole designs)",
         "",
-        f"Recorded {doc['date']} on {doc['machine']}; {doc['tools'].get('yosys')}; Yosys counts "
-        f"from {doc.get('synthesized', 'this run')}.",
-        f"Truth: {doc['truth']}. Fit: non-negative least squares on "
-        f"{len(doc['calibration']['designs'])} calibration kernels; judged on "
-        f"{len(doc['held_out']['designs'])} random kernels it never saw.",
+        f"Recorded {doc['date']} on {doc['machine']}; {doc['tools']['yosys']}.",
+        f"Truth: {doc['truth']}. Fit: non-negative least squares per kernel on "
+        f"{len(doc['calibration']['designs'])} random designs (seed "
+        f"{doc['calibration']['seed']}); judged on {len(h['designs'])} random designs of "
+        f"seed {h['seed']} that the fit never saw, priced by `hwprune.estimate.evaluate` on "
+        f"the ULX3S-85F (what `estimate.json` holds). Yosys time: {doc['yosys_seconds']} s.",
         "",
-        "| resource | median abs error | 90th pct | calibration median | truth total "
-        "| model total |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "## Design totals (held out)",
+        "",
+        "| resource | median abs error | 90th pct | Yosys total | model total |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for r in RESOURCES:
-        e, c = doc["held_out"]["errors"][r], doc["calibration"]["errors"][r]
+        e = h["totals"][r]
         rows.append(
             f"| {r} | {e['median_abs_error']:.1%} | {e['p90_abs_error']:.1%} | "
-            f"{c['median_abs_error']:.1%} | {e['total_truth']:.0f} | {e['total_pred']:.0f} |"
+            f"{e['truth_total']:.0f} | {e['model_total']:.0f} |"
         )
     rows += [
         "",
-        "The features (``hwprune/cost/ecp5.py``) were revised once after the first fit, on the "
-        "calibration designs only (leave-one-out there): the ROM rule (EBR from 128 words and "
-        "4,096 bits, binary-search stage ROMs counted) and the LUT partial-product terms. The "
-        "first fit's held-out errors had been printed before (median LUT 20.4%, FF 37.0%, "
-        "BRAM 92.1%, DSP 0.0%), so these held-out designs are not entirely unseen: a fresh "
-        "sweep (``--seed 1``, about 20 min here) is the clean check.",
-        f"Fmax: {doc['fmax']}.",
-        f"Synthesis time: {doc['seconds']} s.",
+        "## Per IR node (held out; a node's kernels summed)",
+        "",
+        "| node | n | LUT | FF | BRAM | DSP |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for op, e in h["per_node"].items():
+        rows.append(
+            f"| {op} | {e['lut']['n']} | "
+            + " | ".join(f"{e[r]['median_abs_error']:.1%}" for r in RESOURCES)
+            + " |"
+        )
+    rows += [
+        "",
+        "## Per kernel (median abs error: calibration / held out)",
+        "",
+        "| kernel | n (cal / held) | LUT | FF | BRAM | DSP |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kern, ce in doc["calibration"]["kernel_errors"].items():
+        he = h["kernel_errors"].get(kern, {})
+        n = next(iter(ce.values()))["n"]
+        hn = next(iter(he.values()))["n"] if he else 0
+        cells = [
+            f"{ce[r]['median_abs_error']:.1%} / {he[r]['median_abs_error']:.1%}"
+            if r in ce and r in he
+            else "-"
+            for r in RESOURCES
+        ]
+        rows.append(f"| {kern} | {n} / {hn} | " + " | ".join(cells) + " |")
+    rows += [
+        "",
+        "Median |error| = median over designs of |model - Yosys| / max(Yosys, 1) (a resource "
+        "that a design does not use counts 0% when the model also says 0). FIFOs are fitted on "
+        "the designs' FIFO sums (the report counts them together). The residual kernels "
+        "(duplicate, add, global pool, skip FIFO) and standalone thresholds have no RTL "
+        "data here yet and are priced structurally (see `hwprune/cost/ecp5_nodes.py`).",
         "",
     ]
     return "\n".join(rows)

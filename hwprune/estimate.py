@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hwprune.cost.folding import fold
-from hwprune.cost.fpga import FpgaCostParams, node_cost, res_type_of
+from hwprune.cost.fpga import RESOURCE_MODELS, FpgaCostParams, node_cost, res_type_of
 from hwprune.errors import ConfigError, TargetError
 from hwprune.ir import DataflowGraph
 
@@ -105,6 +105,11 @@ class Estimate:
     #: the host link the frame rate is priced with: ``"stream"`` (an AXI stream port) or
     #: ``"uart 1000000 baud"`` (a board whose only link is a USB-UART)
     link: str = "stream"
+    #: which resource model priced it: ``"vivado"`` (Vivado-calibrated, Xilinx primitives) or
+    #: ``"yosys-ecp5"`` (fitted to Yosys synth_ecp5 of hwprune's RTL: LUT4, TRELLIS_FF, DP16KD,
+    #: MULT18X18D); ``units`` says what lut/ff/bram18/dsp count
+    resource_model: str = "vivado"
+    units: str = RESOURCE_MODELS["vivado"]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view with rounded numbers (what ``--json`` prints)."""
@@ -171,78 +176,62 @@ def _fill_cycles(n, cycles: int) -> float:
     return cycles
 
 
-def evaluate(
-    graph: DataflowGraph,
-    target: Any,
-    clock_mhz: float | None = None,
-    util_cap: float | None = None,
-    params: FpgaCostParams | None = None,
-    binding: str | None = None,
-    meets_fps: bool | None = None,
-) -> Estimate:
-    """Price ``graph`` with the folding it carries (no optimisation).
+def _layer_record(n: Any, c: Any, p: FpgaCostParams) -> LayerEstimate:
+    return LayerEstimate(
+        n.op,
+        n.name,
+        _shape(n),
+        _bits(n),
+        getattr(n, "pe", None),
+        getattr(n, "simd", None),
+        c.cycles,
+        c.lut,
+        c.ff,
+        c.bram18,
+        c.dsp,
+        res_type_of(n, p) if n.op in ("MVAU", "VVAU") else None,
+    )
 
-    ``binding`` is reported as given when the design fits (the folding optimizer knows what
-    stopped it); when it does not fit, the most over-used resource is named.
 
-    Example:
-        >>> from hwprune.ir import build_ir
-        >>> from hwprune.targets import load_target
-        >>> g = build_ir([{"op": "fc", "out": 10, "wbits": 2, "abits": None}], (16,), 2)
-        >>> evaluate(g, load_target("pynq-z2")).layers[0].cycles
-        160
-    """
-    p = params or FpgaCostParams()
-    clock = float(clock_mhz or target.clock_mhz)
-    cap = float(util_cap if util_cap is not None else target.util_cap)
-    layers = []
-    t_lut = t_ff = t_bram = t_dsp = 0.0
-    fills = []
-    cycles = []
-    # stream glue: DMA -> n0 -> ... -> nk -> DMA; each stream is (producer, consumer) widths
-    io_w = target.io_width_bits
+def _glue(graph: DataflowGraph, io_w: int, p: FpgaCostParams) -> dict[str, dict[str, float]]:
+    """FIFOs and width converters of the stream chain DMA -> n0 -> ... -> nk -> DMA (each
+    stream priced on its producer and consumer widths), as the Vivado-calibrated model does;
+    the ``"yosys-ecp5"`` model prices the RTL top's FIFOs and converters
+    (:func:`hwprune.cost.ecp5_nodes.glue_resources`)."""
+    if p.resource_model == "yosys-ecp5":
+        from hwprune.cost.ecp5_nodes import glue_resources
+
+        return glue_resources(graph.nodes)
     glue_l = glue_f = 0.0
     n_dwc = 0
     prev = io_w
-    hl, hf = p.glue_lut / 2, p.glue_ff / 2
+    widths = []
     for n in graph.nodes:
-        c = node_cost(n, p)
-        layers.append(
-            LayerEstimate(
-                n.op,
-                n.name,
-                _shape(n),
-                _bits(n),
-                getattr(n, "pe", None),
-                getattr(n, "simd", None),
-                c.cycles,
-                c.lut,
-                c.ff,
-                c.bram18,
-                c.dsp,
-                res_type_of(n, p) if n.op in ("MVAU", "VVAU") else None,
-            )
-        )
-        t_lut += c.lut
-        t_ff += c.ff
-        t_bram += c.bram18
-        t_dsp += c.dsp
-        cycles.append(c.cycles)
-        fills.append(_fill_cycles(n, c.cycles))
-        w = n.in_width
-        for x in (prev, w):
-            glue_l += hl + p.glue_lut_per_bit * x
-            glue_f += hf + p.glue_ff_per_bit * x
-        n_dwc += prev != w
+        widths += [prev, n.in_width]
+        n_dwc += prev != n.in_width
         prev = n.out_width
-    for x in (prev, io_w):
-        glue_l += hl + p.glue_lut_per_bit * x
-        glue_f += hf + p.glue_ff_per_bit * x
+    widths += [prev, io_w]
     n_dwc += prev != io_w
-    totals = {"lut": t_lut, "ff": t_ff, "bram18": t_bram, "dsp": t_dsp}
+    for x in widths:
+        glue_l += p.glue_lut / 2 + p.glue_lut_per_bit * x
+        glue_f += p.glue_ff / 2 + p.glue_ff_per_bit * x
     n_fifo = len(graph.nodes) + 1 + n_dwc
     share = n_fifo / (n_fifo + n_dwc)
-    overheads = {
+    zero = {"bram18": 0.0, "dsp": 0.0}
+    return {
+        "fifos": {"count": n_fifo, "lut": glue_l * share, "ff": glue_f * share, **zero},
+        "width_converters": {
+            "count": n_dwc,
+            "lut": glue_l * (1 - share),
+            "ff": glue_f * (1 - share),
+            **zero,
+        },
+    }
+
+
+def _overheads(graph: DataflowGraph, target: Any, p: FpgaCostParams) -> dict[str, Any]:
+    """Shell, DMAs (from the target file), FIFOs and width converters (:func:`_glue`)."""
+    return {
         "shell": {
             "count": 1,
             "lut": target.shell_lut,
@@ -257,40 +246,73 @@ def evaluate(
             "bram18": 2 * target.dma_bram18,
             "dsp": 0.0,
         },
-        "fifos": {
-            "count": n_fifo,
-            "lut": glue_l * share,
-            "ff": glue_f * share,
-            "bram18": 0.0,
-            "dsp": 0.0,
-        },
-        "width_converters": {
-            "count": n_dwc,
-            "lut": glue_l * (1 - share),
-            "ff": glue_f * (1 - share),
-            "bram18": 0.0,
-            "dsp": 0.0,
-        },
+        **_glue(graph, target.io_width_bits, p),
     }
-    for o in overheads.values():
-        for k in RESOURCES:
-            totals[k] += o[k]
+
+
+def _utilisation(
+    totals: Mapping[str, float], target: Any, cap: float, binding: str | None
+) -> tuple[dict[str, float], bool, str | None]:
+    """(used / capacity per resource, fits under ``cap``, binding resource): ``binding`` as
+    given when the design fits, else the most over-used resource."""
     capacity = target.capacity()
     util = {
         k: totals[k] / capacity[k] if capacity[k] else (math.inf if totals[k] else 0.0)
         for k in RESOURCES
     }
     over = {k: u for k, u in util.items() if u > cap + 1e-12}
-    fits = not over
-    if not fits:
+    if over:
         binding = max(over, key=lambda k: over[k] / cap)
+    return util, not over, binding
+
+
+def evaluate(
+    graph: DataflowGraph,
+    target: Any,
+    clock_mhz: float | None = None,
+    util_cap: float | None = None,
+    params: FpgaCostParams | None = None,
+    binding: str | None = None,
+    meets_fps: bool | None = None,
+) -> Estimate:
+    """Price ``graph`` with the folding it carries (no optimisation).
+
+    ``params`` default to the target's (:meth:`FpgaCostParams.for_target`: an ECP5 target is
+    priced with the Yosys-fitted ECP5 model, in LUT4/FF/DP16KD/MULT18X18D; see
+    ``Estimate.resource_model``). ``binding`` is reported as given when the design fits (the
+    folding optimizer knows what stopped it); when it does not fit, the most over-used
+    resource is named.
+
+    Example:
+        >>> from hwprune.ir import build_ir
+        >>> from hwprune.targets import load_target
+        >>> g = build_ir([{"op": "fc", "out": 10, "wbits": 2, "abits": None}], (16,), 2)
+        >>> evaluate(g, load_target("pynq-z2")).layers[0].cycles
+        160
+    """
+    p = params or FpgaCostParams.for_target(target)
+    clock = float(clock_mhz or target.clock_mhz)
+    cap = float(util_cap if util_cap is not None else target.util_cap)
+    layers, fills, cycles = [], [], []
+    totals = dict.fromkeys(RESOURCES, 0.0)
+    for n in graph.nodes:
+        c = node_cost(n, p)
+        layers.append(_layer_record(n, c, p))
+        for k in RESOURCES:
+            totals[k] += float(getattr(c, k))
+        cycles.append(c.cycles)
+        fills.append(_fill_cycles(n, c.cycles))
+    overheads = _overheads(graph, target, p)
+    for o in overheads.values():
+        for k in RESOURCES:
+            totals[k] += o[k]
+    util, fits, binding = _utilisation(totals, target, cap, binding)
     node_cyc = max(cycles)
     # the host link: the stream port's width per cycle, or a UART's bytes at its baud rate
     io_in = target.link_cycles(graph.input_frame_bits(), clock)
     io_out = target.link_cycles(graph.output_frame_bits(), clock)
     io = max(io_in, io_out)
     frame = max(node_cyc, io) + p.frame_overhead_cycles
-    fps = clock * 1e6 / frame
     slowest = cycles.index(node_cyc)
     lat_cycles = io_in + node_cyc + sum(f for i, f in enumerate(fills) if i != slowest) + io_out
     return Estimate(
@@ -301,7 +323,7 @@ def evaluate(
         ff=totals["ff"],
         bram18=totals["bram18"],
         dsp=totals["dsp"],
-        fps=fps,
+        fps=clock * 1e6 / frame,
         latency_us=lat_cycles / clock,
         cycles=frame,
         node_cycles=node_cyc,
@@ -315,6 +337,8 @@ def evaluate(
         layers=tuple(layers),
         overheads=overheads,
         folding=graph.folding,
+        resource_model=p.resource_model,
+        units=RESOURCE_MODELS[p.resource_model],
     )
 
 
@@ -436,10 +460,10 @@ def estimate(
         >>> e.meets_fps, e.fps >= 1000
         (True, True)
     """
-    from hwprune.targets import load_target
+    from hwprune.targets import FpgaTarget, GpuTarget, load_target
 
-    t = target if hasattr(target, "kind") else load_target(target)
-    if getattr(t, "kind", "fpga") != "fpga":
+    t = target if isinstance(target, (FpgaTarget, GpuTarget)) else load_target(target)
+    if not isinstance(t, FpgaTarget):
         raise TargetError(
             f"target '{t.name}' is a {t.kind} target; the FPGA estimate needs an FPGA target "
             "(see `hwprune targets`)"
@@ -450,7 +474,7 @@ def estimate(
         raise ConfigError(f"--clock-mhz must be positive, got {clock_mhz}")
     if util_cap is not None and not 0 < util_cap <= 1:
         raise ConfigError(f"util_cap must be in (0, 1], got {util_cap}")
-    p = params or FpgaCostParams()
+    p = params or FpgaCostParams.for_target(t)
     graph = pin_folding(_to_graph(design), pin, windows=pin_windows)
     r = fold(
         graph,

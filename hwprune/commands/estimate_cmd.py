@@ -70,6 +70,8 @@ def _print_table(e: Any) -> None:
     _summary_row(table, "total", "", _fmt(e.node_cycles), [_fmt(getattr(e, k)) for k in res])
     _summary_row(table, "use", "", "", [f"{e.util[k]:.0%}" for k in res])
     console.print(table)
+    if getattr(e, "resource_model", "vivado") != "vivado":  # not Vivado figures: say whose
+        console.print(f"resources: {e.resource_model} model; {e.units}")
     fps_note = ""
     if e.meets_fps is False:
         fps_note = " (the requested frames/s cannot be reached; fastest design shown)"

@@ -1,177 +1,347 @@
-"""ECP5 resource model of hwprune's own RTL MVAU/VVAU kernel (``rtl_templates/hwp_mvau.v``).
+"""ECP5 resource model of hwprune's own RTL kernels (``rtl_templates/*.v``), fitted to Yosys.
 
-Calibrated on Yosys ``synth_ecp5`` counts of the kernel over a sweep of shapes, bits and
-foldings (``bench/rtl_fidelity.py``; data and fit in ``bench/results/rtl_fidelity.json``). The
-units are Yosys's ECP5 primitives: LUT = LUT4 (+2 per CCU2C carry cell, +4 per DPR16X4),
-FF = TRELLIS_FF, BRAM = DP16KD (18 Kbit EBR), DSP = MULT18X18D. These are not Vivado numbers and
-never mix with the Xilinx-calibrated model.
+Calibrated on Yosys ``synth_ecp5`` counts of whole random designs (every kernel counted apart,
+``bench/rtl_fidelity.py``; data and fit in ``bench/results/rtl_fidelity.json``). The units are
+Yosys's ECP5 primitives: LUT = LUT4 (+2 per CCU2C carry cell, +4 per DPR16X4), FF = TRELLIS_FF,
+BRAM = DP16KD (18 Kbit EBR), DSP = MULT18X18D. These are not Vivado numbers and never mix with
+the Xilinx-calibrated model (:mod:`hwprune.cost.fpga`).
 
-The features follow the kernel's structure: lane products (LUT shift-and-add or MULT18X18D),
-XNOR lanes, the pipelined adder trees, accumulators, thresholds (parallel comparators or binary
-search stages), the weight ROM (EBR or LUTs), the pipeline registers. Input: the kernel's
-Verilog parameters (what :func:`hwprune.export.rtl.generate.plan_rtl` gives ``hwp_mvau``).
+One linear model per kernel (Verilog module), on features that follow what the kernel builds:
+
+* ``mvau`` (``hwp_mvau``): lane products (LUT shift-and-add or MULT18X18D), XNOR lanes, the
+  pipelined adder trees, accumulators, thresholds (parallel comparators or binary-search
+  stages), the weight ROM (EBR or LUTs), the input/pipeline registers;
+* ``pad`` (``hwp_pad``), ``swg`` (``hwp_swg``: the line buffer in EBR, address counters),
+  ``pool`` (``hwp_maxpool``), ``labelsel`` (``hwp_labelsel``), ``dwc`` (``hwp_dwc``), ``fifo``
+  (``hwp_fifo``, 16 words: DPR16X4 distributed RAM);
+* the residual kernels (duplicate, add, global pool, standalone thresholds) are priced
+  structurally from the fitted per-bit costs until Yosys data of their RTL is recorded.
+
+Every feature function takes the kernel's Verilog parameters as numbers or numpy arrays
+(broadcast: the folding tables price every PE/SIMD at once). :mod:`hwprune.cost.ecp5_nodes`
+derives the parameters from IR nodes.
 
 Example:
-    >>> d = dict(MW=64, MH=16, SIMD=8, PE=4, IB=4, WB=4, AW=16, NT=15, TMODE=0, NB=4,
-    ...          TB=17, XNOR=0, RES=0, VV=0)
-    >>> f = mvau_features(d)
-    >>> f["dsp_lanes"], f["lut_mul"]
+    >>> f = mvau_features(MW=64, MH=16, SIMD=8, PE=4, IB=4, WB=4, AW=16, NT=15, XNOR=0, RES=0)
+    >>> int(f["dsp_lanes"]), int(f["lut_mul"])
     (0, 2560)
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 #: DP16KD configurations (depth, width)
 _EBR_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
-FEATURES = (
-    "const",
-    "lut_mul",
-    "xnor_lanes",
-    "tree_bits",
-    "acc_bits",
-    "thr_par_bits",
-    "thr_par_cmp",
-    "thr_bin_bits",
-    "rom_lut_bits",
-    "in_bits",
-    "lanes_aw",
-    "dsp_lanes",
-    "ebr",
-)
 RESOURCES = ("lut", "ff", "bram", "dsp")
-#: features each resource is fitted on
-_USES = {
-    "lut": ("const", "lut_mul", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_bits",
-            "thr_bin_bits", "rom_lut_bits", "in_bits"),
-    "ff": ("const", "lanes_aw", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_cmp",
-           "thr_bin_bits", "in_bits", "lut_mul"),
-    "bram": ("ebr",),
-    "dsp": ("dsp_lanes",),
-}  # fmt: skip
-#: ROMs of at least this many words and bits go to EBR (Yosys's choice, read off the sweep's
-#: calibration designs)
+#: ROMs of at least this many words and bits go to EBR (Yosys's choice, read off the
+#: calibration designs); smaller ones to LUTs
 EBR_MIN_DEPTH = 128
 EBR_MIN_BITS = 4096
+#: thresholds per row from which the RTL uses the binary-search comparator ("auto" mode)
+BINARY_FROM = 16
+#: words of every FIFO the RTL top puts between two kernels
+FIFO_DEPTH = 16
+
+Num = Any
 
 
-def ebr_blocks(depth: int, width: int) -> int:
-    """DP16KD blocks for a ``depth`` x ``width`` memory (best single configuration)."""
-    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _EBR_SHAPES)
+def _cdiv(a: Num, b: Num) -> Num:
+    return -(-a // b)
 
 
-def _rom(depth: int, width: int) -> tuple[int, int]:
+def _where(c: Any, a: Any, b: Any) -> Any:
+    if isinstance(c, np.ndarray):
+        return np.where(c, a, b)
+    return a if c else b
+
+
+def _land(a: Any, b: Any) -> Any:
+    r = np.logical_and(a, b)
+    return r if r.ndim else bool(r)
+
+
+def _lnot(a: Any) -> Any:
+    r = np.logical_not(a)
+    return r if r.ndim else bool(r)
+
+
+def _bitlen(x: Num) -> Num:
+    """``int.bit_length`` of non-negative integers (numbers or arrays)."""
+    if isinstance(x, np.ndarray):
+        return np.where(x > 0, np.frexp(np.maximum(x, 1))[1], 0)
+    return int(x).bit_length()
+
+
+def clog2(x: Num) -> Num:
+    """Verilog's ``$clog2`` (numbers or arrays).
+
+    Example:
+        >>> clog2(16), clog2(17), clog2(np.array([1, 2, 3])).tolist()
+        (4, 5, [0, 1, 2])
+    """
+    return _bitlen(x - 1) if not isinstance(x, np.ndarray) else _bitlen(np.maximum(x - 1, 0))
+
+
+def ebr_blocks(depth: Num, width: Num) -> Num:
+    """DP16KD blocks for a ``depth`` x ``width`` memory (best single configuration).
+
+    Example:
+        >>> ebr_blocks(1024, 18), ebr_blocks(2048, 32)
+        (1, 4)
+    """
+    counts = [_cdiv(width, w) * _cdiv(depth, d) for d, w in _EBR_SHAPES]
+    if any(isinstance(n, np.ndarray) for n in counts):
+        return np.minimum.reduce(np.broadcast_arrays(*counts))
+    return min(counts)
+
+
+def rom_split(depth: Num, width: Num) -> tuple[Num, Num]:
     """(EBR blocks, LUT-ROM bits) of a synchronous-read ROM as Yosys maps it on ECP5: to EBR
     from :data:`EBR_MIN_DEPTH` words and :data:`EBR_MIN_BITS` bits, else to LUTs."""
-    if depth >= EBR_MIN_DEPTH and depth * width >= EBR_MIN_BITS:
-        return ebr_blocks(depth, width), 0
-    return 0, depth * width
+    big = (depth >= EBR_MIN_DEPTH) & (depth * width >= EBR_MIN_BITS)
+    return _where(big, ebr_blocks(depth, width), 0), _where(big, 0, depth * width)
 
 
-def mvau_features(p: dict[str, Any]) -> dict[str, float]:
-    """Features of one ``hwp_mvau`` instance from its Verilog parameters."""
-    pe, simd, aw = int(p["PE"]), int(p["SIMD"]), int(p["AW"])
-    mw, mh = int(p["MW"]), int(p["MH"])
-    wb, ib, nt = int(p["WB"]), int(p["IB"]), int(p["NT"])
-    xnor, vv = bool(p.get("XNOR", 0)), bool(p.get("VV", 0))
+# --- features of each kernel ------------------------------------------------------------------
+
+
+def mvau_features(
+    *, MW: Num, MH: Num, SIMD: Num, PE: Num, IB: Num, WB: Num, AW: Num, NT: Num,
+    XNOR: Num, RES: Num, VV: Num = 0, TMODE: Num | None = None,
+) -> dict[str, Num]:  # fmt: skip
+    """Features of one ``hwp_mvau`` (its Verilog parameters; ``TMODE`` None: the "auto"
+    rule, binary search from :data:`BINARY_FROM` thresholds)."""
+    pe, simd, aw, wb, nt = PE, SIMD, AW, WB, NT
+    xnor = _land(XNOR, True)
+    res = _land(RES, _lnot(xnor))
+    lutpp = _land(_lnot(xnor), _lnot(res))
     lanes = pe * simd
-    sf, nf = mw // simd, mh // pe
-    tb = int(p.get("TB", aw + 1))
-    par = nt > 0 and int(p.get("TMODE", 0)) == 0
-    lutpp = not xnor and not int(p["RES"])
-    terms = simd * (wb + 1 if lutpp else 1)  # adder-tree terms per PE
-    ebr, rom_lut = _rom(nf * sf, lanes * wb)
-    bin_bits = 0
-    if par:
-        e, r = _rom(nf, pe * nt * tb)
-        ebr, rom_lut = ebr + e, rom_lut + r
-    elif nt:
-        nb = int(p.get("NB", max(1, nt.bit_length())))
-        for s in range(nb):  # one ROM per stage and PE: NF * 2^s words of TB bits
-            e, r = _rom(nf << s, tb)
-            ebr, rom_lut = ebr + pe * e, rom_lut + pe * r
-        bin_bits = pe * nb * (2 * aw + tb)
+    sf, nf = MW // simd, MH // pe
+    tb = aw + 1
+    tmode = (nt >= BINARY_FROM) if TMODE is None else _land(TMODE, True)
+    par = _land(nt > 0, _lnot(tmode))
+    binm = _land(nt > 0, tmode)
+    terms = simd * _where(lutpp, wb + 1, 1)  # adder-tree terms per PE
+    ebr, rom_lut = rom_split(nf * sf, lanes * wb)
+    e, r = rom_split(nf, pe * nt * tb)
+    ebr, rom_lut = ebr + _where(par, e, 0), rom_lut + _where(par, r, 0)
+    nb = _bitlen(nt)
+    for s in range(int(np.max(nb)) if np.size(nb) else 0):  # stage s: NF * 2^s words of TB bits
+        e, r = rom_split(nf * (1 << s), tb)
+        on = _land(binm, nb > s)
+        ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r, 0)
     return {
-        "const": 1,
-        "lut_mul": pe * terms * aw if lutpp else 0,
-        "xnor_lanes": lanes if xnor else 0,
+        "const": 1 + 0 * pe,
+        "lut_mul": _where(lutpp, pe * terms * aw, 0),
+        "xnor_lanes": _where(xnor, lanes, 0),
         "tree_bits": pe * (terms - 1) * aw,
         "acc_bits": pe * aw,
-        "thr_par_bits": pe * nt * tb if par else 0,
-        "thr_par_cmp": pe * nt if par else 0,
-        "thr_bin_bits": bin_bits,
+        "thr_par_bits": _where(par, pe * nt * tb, 0),
+        "thr_par_cmp": _where(par, pe * nt, 0),
+        "thr_bin_bits": _where(binm, pe * nb * (2 * aw + tb), 0),
         "rom_lut_bits": rom_lut,
-        "in_bits": (pe if vv else 1) * simd * ib,
-        "lanes_aw": 0 if lutpp else lanes * (1 if xnor else aw),
-        "dsp_lanes": lanes if (int(p["RES"]) and not xnor) else 0,
+        "in_bits": _where(VV != 0, pe, 1) * simd * IB,
+        "lanes_aw": _where(lutpp, 0, lanes * _where(xnor, 1, aw)),
+        "dsp_lanes": _where(res, lanes, 0),
         "ebr": ebr,
     }
 
 
+def pad_features(*, SIMD: Num, IB: Num, OB: Num) -> dict[str, Num]:
+    """Features of ``hwp_pad`` (three 16-bit counters, an encoder and the output register)."""
+    return {"const": 1 + 0 * SIMD, "out_bits": SIMD * OB, "in_bits": SIMD * IB}
+
+
+def swg_features(
+    *, IW: Num, C: Num, SIMD: Num, K: Num, S: Num, B: Num
+) -> dict[str, Num]:  # fmt: skip
+    """Features of ``hwp_swg``: a line buffer of (K + S) rows in EBR (``ram_style`` block),
+    its address arithmetic (AB bits) and the output register."""
+    depth = (K + S) * IW * (C // SIMD)
+    width = SIMD * B
+    ab = clog2(depth + 1)
+    return {"const": 1 + 0 * SIMD, "width": width, "addr_bits": ab, "ebr": ebr_blocks(depth, width)}
+
+
+def pool_features(*, C: Num, B: Num) -> dict[str, Num]:
+    """Features of ``hwp_maxpool``: C comparators of B bits, running maximum and output."""
+    return {"const": 1 + 0 * C, "bits": C * B}
+
+
+def labelsel_features(*, PE: Num, B: Num, OB: Num) -> dict[str, Num]:
+    """Features of ``hwp_labelsel``: a chain of PE comparators of B + 1 bits."""
+    return {"const": 1 + 0 * PE, "cmp_bits": PE * (B + 1), "idx_bits": PE * OB}
+
+
+def dwc_features(*, IN: Num, OUT: Num, B: Num) -> dict[str, Num]:
+    """Features of ``hwp_dwc``: an lcm(IN, OUT)-element buffer and the output register; a
+    split (IN = k * OUT) selects the output slice with a multiplexer over the buffer, the
+    general case (neither divides the other) with a shifter at every bit offset (as wide as
+    the shift amount ``i * OUT * B``)."""
+    lcm = np.lcm(IN, OUT)
+    gather = (OUT % IN) == 0
+    split = _land(_lnot(gather), (IN % OUT) == 0)
+    general = _land(_lnot(gather), _lnot(split))
+    lb = lcm * B
+    cb = clog2(lcm // IN + lcm // OUT + 1) + 1  # the iteration counter's bits
+    shift = _bitlen(((1 << cb) - 1) * OUT * B)  # bits of the shift amount i * OUT * B
+    return {
+        "const": 1 + 0 * IN,
+        "buf_bits": lb,
+        "out_bits": OUT * B,
+        "split_bits": _where(split, lb, 0),
+        "shift_bits": _where(general, lb * shift, 0),
+    }
+
+
+def fifo_features(*, W: Num, DEPTH: Num = FIFO_DEPTH) -> dict[str, Num]:
+    """Features of ``hwp_fifo`` (asynchronous read: DPR16X4 distributed RAM, 16 x 4 bits a cell,
+    a read multiplexer when deeper than 16)."""
+    cells = _cdiv(DEPTH, 16)
+    return {"const": 1 + 0 * W, "ram_bits": 4 * _cdiv(W, 4) * cells, "mux_bits": W * (cells - 1)}
+
+
+FEATURES: dict[str, Callable[..., dict[str, Num]]] = {
+    "mvau": mvau_features,
+    "pad": pad_features,
+    "swg": swg_features,
+    "pool": pool_features,
+    "labelsel": labelsel_features,
+    "dwc": dwc_features,
+    "fifo": fifo_features,
+}
+#: the features each resource of each kernel is fitted on (the others' coefficients are 0)
+USES: dict[str, dict[str, tuple[str, ...]]] = {
+    "mvau": {
+        "lut": ("const", "lut_mul", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_bits",
+                "thr_bin_bits", "rom_lut_bits", "in_bits"),
+        "ff": ("const", "lanes_aw", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_cmp",
+               "thr_bin_bits", "in_bits", "lut_mul"),
+        "bram": ("ebr",),
+        "dsp": ("dsp_lanes",),
+    },
+    "pad": {"lut": ("const", "out_bits", "in_bits"), "ff": ("const", "out_bits")},
+    "swg": {
+        "lut": ("const", "width", "addr_bits"),
+        "ff": ("const", "width", "addr_bits"),
+        "bram": ("ebr",),
+    },
+    "pool": {"lut": ("const", "bits"), "ff": ("const", "bits")},
+    "labelsel": {"lut": ("const", "cmp_bits", "idx_bits"), "ff": ("const", "cmp_bits")},
+    "dwc": {
+        "lut": ("const", "buf_bits", "split_bits", "shift_bits"),
+        "ff": ("const", "buf_bits", "out_bits"),
+    },
+    "fifo": {"lut": ("const", "ram_bits", "mux_bits"), "ff": ("const", "ram_bits")},
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
-class Ecp5MvauParams:
-    """Per-resource coefficients of :data:`FEATURES` (zero where a resource does not use one)."""
+class Ecp5Model:
+    """Per-kernel, per-resource coefficients of the features (zero where not listed).
 
-    coef: dict[str, dict[str, float]] = field(default_factory=dict)
+    Example:
+        >>> m = Ecp5Model({"pool": {"lut": {"const": 10.0, "bits": 1.5}}})
+        >>> m.predict("pool", pool_features(C=8, B=4))["lut"]
+        58.0
+    """
 
-    def predict(self, features: dict[str, float]) -> dict[str, float]:
-        """LUT, FF, BRAM, DSP of one kernel."""
-        return {
-            r: sum(c * float(features.get(f, 0.0)) for f, c in self.coef.get(r, {}).items())
-            for r in RESOURCES
-        }
+    coef: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, dict[str, float]]:
+    def predict(self, kernel: str, features: dict[str, Num]) -> dict[str, Num]:
+        """LUT, FF, BRAM, DSP of one kernel (numbers or arrays, as the features)."""
+        out: dict[str, Num] = {}
+        for r in RESOURCES:
+            v: Num = 0.0
+            for f, c in self.coef.get(kernel, {}).get(r, {}).items():
+                v = v + c * features[f]
+            out[r] = v
+        return out
+
+    def to_dict(self) -> dict[str, dict[str, dict[str, float]]]:
         """JSON-able coefficients."""
-        return {r: dict(c) for r, c in self.coef.items()}
+        return {k: {r: dict(c) for r, c in v.items()} for k, v in self.coef.items()}
 
 
-def fit_params(features: list[dict[str, float]], truth: list[dict[str, float]]) -> Ecp5MvauParams:
-    """Non-negative least squares per resource, on relative error (every kernel weighs alike)."""
-    import numpy as np
+def fit_kernel(
+    kernel: str, features: list[dict[str, float]], truth: list[dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Non-negative least squares per resource on relative error (every sample weighs alike);
+    ``features`` may be sums over several kernels of one design (the FIFOs are counted
+    together). Deterministic (no random state)."""
     from scipy.optimize import nnls
 
-    coef: dict[str, dict[str, float]] = {}
-    for r in RESOURCES:
-        cols = _USES[r]
-        a = np.array([[f[c] for c in cols] for f in features], float)
-        y = np.array([t[r] for t in truth], float)
-        w = 1.0 / np.maximum(y, 1.0)
+    out: dict[str, dict[str, float]] = {}
+    for r, cols in USES[kernel].items():
+        a = np.array([[float(f[c]) for c in cols] for f in features], float)
+        y = np.array([float(t[r]) for t in truth], float)
+        w = 1.0 / np.maximum(y, 10.0)
         x, _ = nnls(a * w[:, None], y * w)
-        coef[r] = {c: float(v) for c, v in zip(cols, x, strict=True)}
-    return Ecp5MvauParams(coef)
+        out[r] = {c: round(float(v), 4) for c, v in zip(cols, x, strict=True) if v > 0}
+    return out
 
 
 #: coefficients fitted by ``bench/rtl_fidelity.py`` (``bench/results/rtl_fidelity.json``:
-#: 40 calibration kernels, Yosys 0.70 synth_ecp5); zero coefficients left out
-FITTED = Ecp5MvauParams(
+#: 10 random designs, seed 0, Yosys 0.70 synth_ecp5); zero coefficients left out
+FITTED = Ecp5Model(
     {
-        "lut": {
-            "const": 232.2212,
-            "lut_mul": 0.2277,
-            "tree_bits": 1.0748,
-            "acc_bits": 2.9761,
-            "thr_par_bits": 1.4997,
-            "thr_bin_bits": 0.4165,
-            "rom_lut_bits": 0.0245,
-            "in_bits": 1.3219,
+        "dwc": {
+            "lut": {
+                "const": 49.5934,
+                "buf_bits": 0.3458,
+                "split_bits": 1.7582,
+                "shift_bits": 0.287,
+            },
+            "ff": {"const": 28.3533, "buf_bits": 1.1569},
         },
-        "ff": {
-            "const": 161.949,
-            "lanes_aw": 1.2232,
-            "xnor_lanes": 3.3726,
-            "tree_bits": 0.4449,
-            "acc_bits": 1.0838,
-            "thr_par_cmp": 6.4536,
-            "thr_bin_bits": 0.9846,
-            "in_bits": 2.4033,
-            "lut_mul": 0.5926,
+        "fifo": {
+            "lut": {"const": 36.0, "ram_bits": 1.0},
+            "ff": {"const": 17.0, "ram_bits": 0.0},
         },
-        "bram": {"ebr": 1.1187},
-        "dsp": {"dsp_lanes": 1.0},
+        "labelsel": {
+            "lut": {"cmp_bits": 3.4509, "idx_bits": 10.8815},
+            "ff": {"const": 32.1797, "cmp_bits": 0.0683},
+        },
+        "mvau": {
+            "lut": {
+                "const": 165.8661,
+                "lut_mul": 0.3803,
+                "tree_bits": 0.8272,
+                "acc_bits": 2.2164,
+                "thr_par_bits": 1.2731,
+                "rom_lut_bits": 0.0963,
+                "in_bits": 2.0836,
+            },
+            "ff": {
+                "const": 126.6433,
+                "lanes_aw": 0.4798,
+                "tree_bits": 1.2622,
+                "acc_bits": 0.8006,
+                "thr_par_cmp": 8.3499,
+                "thr_bin_bits": 1.0623,
+                "in_bits": 2.1629,
+            },
+            "bram": {"ebr": 0.9905},
+            "dsp": {"dsp_lanes": 1.0},
+        },
+        "pad": {
+            "lut": {"const": 147.973},
+            "ff": {"const": 49.0, "out_bits": 1.0},
+        },
+        "pool": {
+            "lut": {"const": 64.6587, "bits": 1.6477},
+            "ff": {"const": 41.0, "bits": 1.0},
+        },
+        "swg": {
+            "lut": {"const": 530.1429, "addr_bits": 0.1192},
+            "ff": {"const": 127.1731, "width": 1.963, "addr_bits": 4.2686},
+            "bram": {"ebr": 1.0},
+        },
     }
 )

@@ -154,6 +154,33 @@ class FpgaCostParams:
     glue_ff: float = 112.0
     glue_ff_per_bit: float = 0.5
     frame_overhead_cycles: float = 32.0
+    resource_model: str = "vivado"
+
+    @classmethod
+    def for_target(cls, target: Any) -> FpgaCostParams:
+        """The calibrated params for ``target``: Lattice ECP5 targets (``family = "ecp5"``) are
+        priced with the Yosys-fitted model of hwprune's RTL kernels (:data:`RESOURCE_MODELS`
+        ``"yosys-ecp5"``: LUT4, TRELLIS_FF, DP16KD, MULT18X18D), every other FPGA with the
+        Vivado-calibrated one. The cycles are the same for both.
+
+        Example:
+            >>> from hwprune.targets import load_target
+            >>> FpgaCostParams.for_target(load_target("ulx3s-85f")).resource_model
+            'yosys-ecp5'
+            >>> FpgaCostParams.for_target(load_target("pynq-z2")).resource_model
+            'vivado'
+        """
+        if getattr(target, "family", "") == "ecp5":
+            return cls(resource_model="yosys-ecp5")
+        return cls()
+
+
+#: resource models and the units of their numbers
+RESOURCE_MODELS = {
+    "vivado": "Vivado-calibrated (FINN designs): lut = LUT6, ff, bram18 = RAMB18, dsp = DSP48",
+    "yosys-ecp5": "Yosys synth_ecp5 of hwprune's RTL: lut = LUT4 (+2 per CCU2C, +4 per "
+    "DPR16X4), ff = TRELLIS_FF, bram18 = DP16KD (18 Kbit EBR), dsp = MULT18X18D",
+}
 
 
 @dataclass(frozen=True)
@@ -333,6 +360,7 @@ class MacConstants:
         nthr: thresholds per channel (0: no activation).
         style: the weight memory's :data:`STYLE_CODES` entry.
         auto_dsp: what ``res_type`` ``"auto"`` means for this node when priced as is.
+        xnor: bipolar weights times bipolar inputs (XNOR-popcount lanes).
     """
 
     units: int
@@ -340,6 +368,7 @@ class MacConstants:
     nthr: int
     style: int
     auto_dsp: bool
+    xnor: bool = False
 
 
 def mac_constants(n: Any, p: FpgaCostParams) -> MacConstants:
@@ -357,6 +386,7 @@ def mac_constants(n: Any, p: FpgaCostParams) -> MacConstants:
         n_thresholds(n.out_bits, n.out_kind),
         STYLE_CODES[n.mem_style],
         _uses_dsp(n.wbits, n.in_bits, n.res_type, p),
+        n.wkind == "bipolar" and n.in_kind == "bipolar",
     )
 
 
@@ -596,18 +626,44 @@ def fifo_cost(n: Any, p: FpgaCostParams) -> NodeCost:
     return NodeCost(0, lut, STREAM_FF + 2.0 * n.width, bram, 0.0)
 
 
+CostFn = Callable[[Any, FpgaCostParams], NodeCost]
+
+
+def priced_by_model(fn: CostFn) -> CostFn:
+    """``fn`` (cycles and Vivado-calibrated resources of one node kind) with its resources
+    taken from the params' :attr:`~FpgaCostParams.resource_model`: for ``"yosys-ecp5"`` the
+    Yosys-fitted ECP5 model of the node's RTL kernels
+    (:func:`hwprune.cost.ecp5_nodes.node_resources`); the cycles are always ``fn``'s."""
+
+    def priced(n: Any, p: FpgaCostParams) -> NodeCost:
+        c = fn(n, p)
+        if p.resource_model == "vivado":
+            return c
+        from hwprune.cost.ecp5_nodes import node_resources
+
+        lut, ff, bram, dsp = node_resources(n)
+        return NodeCost(c.cycles, lut, ff, bram, dsp)
+
+    priced.__name__ = priced.__qualname__ = fn.__name__
+    priced.__doc__ = fn.__doc__
+    return priced
+
+
 #: the one cost function of every compute node kind (a new kind adds its entry here)
-COST_FUNCTIONS: dict[type, Callable[[Any, FpgaCostParams], NodeCost]] = {
-    MVAU: mvau_cost,
-    VVAU: vvau_cost,
-    SlidingWindow: swg_cost,
-    MaxPool: maxpool_cost,
-    Thresholding: thresholding_cost,
-    LabelSelect: labelselect_cost,
-    DuplicateStreams: duplicate_cost,
-    AddStreams: add_cost,
-    GlobalAccPool: gap_cost,
-    FIFO: fifo_cost,
+COST_FUNCTIONS: dict[type, CostFn] = {
+    kind: priced_by_model(fn)
+    for kind, fn in (
+        (MVAU, mvau_cost),
+        (VVAU, vvau_cost),
+        (SlidingWindow, swg_cost),
+        (MaxPool, maxpool_cost),
+        (Thresholding, thresholding_cost),
+        (LabelSelect, labelselect_cost),
+        (DuplicateStreams, duplicate_cost),
+        (AddStreams, add_cost),
+        (GlobalAccPool, gap_cost),
+        (FIFO, fifo_cost),
+    )
 }
 
 
@@ -660,7 +716,11 @@ def glue_cost(in_width: int, out_width: int, p: FpgaCostParams) -> tuple[float, 
 
 def glue_half(width: Num, p: FpgaCostParams) -> tuple[Num, Num]:
     """Half of a stream's glue cost, charged to the node on one end (width in bits; numbers
-    or arrays)."""
+    or arrays). With the ``"yosys-ecp5"`` model: half of one RTL FIFO of that width."""
+    if p.resource_model != "vivado":
+        from hwprune.cost.ecp5_nodes import glue_half as ecp5_glue_half
+
+        return ecp5_glue_half(width)
     return (p.glue_lut / 2 + p.glue_lut_per_bit * width, p.glue_ff / 2 + p.glue_ff_per_bit * width)
 
 

