@@ -299,3 +299,28 @@ def test_replaceable_folder_rules(tmp_path):
         (d / dotfile).write_text("")
     with pytest.raises(ConfigError, match=r"\(\.env, \.gitignore\).*empty or new --out"):
         _check_replaceable(d)
+
+
+def test_export_rtl_option(mlp_onnx, tmp_path, capsys):
+    """`--rtl` takes the RTL flow's levels (help says what each does); a bad one is one line,
+    exit 2; `--rtl write` on an AMD target writes the Verilog and runs neither Verilator nor
+    Yosys."""
+    from hwprune.commands.export_cmd import RTL_LEVELS
+    from hwprune.export.rtl.flow import LEVELS
+
+    assert tuple(RTL_LEVELS) == ("auto", *LEVELS)
+    code, stdout, _ = _run(["export", "--help"], capsys)
+    assert code == 0 and "--rtl" in stdout
+    for level in RTL_LEVELS:
+        assert f"{level}:" in stdout, level
+    code, _, err = _run(["export", str(mlp_onnx), "--rtl", "bitstream", "--no-csim"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--rtl 'bitstream'" in err and "auto, write, sim, synth, full" in err
+    out = tmp_path / "w"
+    argv = ["export", str(mlp_onnx), "-t", "pynq-z2", "--rtl", "write", "--no-csim"]
+    code, stdout, err = _run([*argv, "--samples", "4", "--out", str(out), "--json"], capsys)
+    assert code == 0, err
+    rtl = json.loads(stdout)["rtl"]
+    assert rtl == {"verilog": True, "verilator_bit_exact": None, "yosys": False, "bitstream": False}
+    assert list((out / "rtl").glob("*.v")), "no Verilog written"
+    assert not (out / "rtl" / "sim.log").exists() and not (out / "synth").exists()

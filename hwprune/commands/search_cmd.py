@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,114 +72,139 @@ def _grace_option() -> typer.models.OptionInfo:
     )
 
 
+# --- the options of `hwprune search` (module level, so that the command reads as a list)
+# target and recipe
+_TARGET = typer.Option("pynq-z2", "--target", "-t", help="Target name (see `hwprune targets`).")
+_TARGET_FILE = typer.Option(None, "--target-file", help="A target TOML file of your own.")
+_RECIPE = typer.Option(
+    "digits-mlp", "--recipe", "-r", help="Recipe name (search/*.toml) or path of a .toml file."
+)
+# budget
+_TRIALS = typer.Option(None, help="Number of finished trials to reach.")
+_EPOCHS = typer.Option(None, help="QAT fine-tune epochs per trial.")
+_FINAL_EPOCHS = typer.Option(None, "--final-epochs", help="Fine-tune epochs of the chosen design.")
+_TIMEOUT = typer.Option(None, help="Stop starting trials after N seconds.")
+# constraints
+_MIN_FPS = typer.Option(None, "--min-fps", help="Require frames/s >= N.")
+_MAX_LATENCY_US = typer.Option(None, "--max-latency-us", help="Require latency <= N us.")
+_MAX_LUT = typer.Option(None, "--max-lut", help="LUT budget.")
+_MAX_FF = typer.Option(None, "--max-ff", help="FF budget.")
+_MAX_BRAM18 = typer.Option(None, "--max-bram18", help="BRAM18 budget.")
+_MAX_DSP = typer.Option(None, "--max-dsp", help="DSP budget.")
+_MAX_MEMORY_MB = typer.Option(
+    None, "--max-memory-mb", help="GPU targets: weights + peak activations budget (MB)."
+)
+# the parent's weights; timing candidates on this machine
+_CHECKPOINT = typer.Option(
+    None,
+    "--checkpoint",
+    help="Weights for --model package.module:factory (loaded with "
+    "weights_only=True); the parent is then not trained.",
+)
+_MEASURE = typer.Option(
+    False,
+    "--measure",
+    help="Time each trained candidate on the local device (GPU or "
+    "calibrated target) next to the predicted latency.",
+)
+# more constraints
+_MIN_ACCURACY = typer.Option(None, "--min-accuracy", help="Require validation accuracy >= N.")
+_UTIL_CAP = typer.Option(None, "--util-cap", help="Utilisation cap (default: the target's).")
+# search space, objectives and the selection of one design
+_SAMPLER = typer.Option(None, help="tpe (default), nsga2 or random.")
+_OBJECTIVES = typer.Option(
+    None,
+    help="What the search optimises, comma-separated, accuracy first: accuracy, fps or "
+    "latency_us, and resources lut, bram18, dsp, ff or util (the device fraction of the "
+    "binding resource). Default accuracy,fps,lut.",
+)
+_FOLDING = typer.Option(
+    None,
+    help="auto (default: smallest with --min-fps, else fastest), fastest (that fits; the "
+    "smallest that reaches the stream port's rate) or smallest (that meets --min-fps).",
+)
+_SELECT = typer.Option(
+    None,
+    help="How one design is chosen from the front: max-accuracy (default), knee, max-fps "
+    "or min-resources.",
+)
+_SELECT_FPS_WITHIN = typer.Option(
+    None,
+    "--select-fps-within",
+    help="max-accuracy: only designs within this fraction of the best frame rate (0.1 = 10%).",
+)
+_SELECT_MIN_ACCURACY = typer.Option(
+    None,
+    "--select-min-accuracy",
+    help="min-resources: the validation accuracy required (default: best minus 0.01).",
+)
+_CRITERION = typer.Option(None, help="Channel importance: l1, bn, taylor, activation.")
+_SEED = typer.Option(None, help="Seed of everything.")
+_DATASET = typer.Option(None, help="Dataset name (overrides the recipe).")
+_MODEL = typer.Option(None, help="Zoo model or package.module:factory.")
+_DATA_DIR = typer.Option(None, "--data-dir", help="Folder with dataset files.")
+_WBITS = typer.Option(None, help="Weight bits offered, e.g. 1,2,4,8.")
+_ABITS = typer.Option(None, help="Activation bits offered, e.g. 2,4,8.")
+_SET = typer.Option(
+    [],
+    "--set",
+    metavar="FIELD=VALUE",
+    help="Override any recipe field, e.g. --set kd.alpha=0.7.",
+)
+# run folder, storage and output
+_OUT = typer.Option(None, "--out", "-o", help="Run folder (default runs/<study-name>).")
+_STORAGE = typer.Option(None, help="Optuna storage URL (default: SQLite in the run folder).")
+_STUDY_NAME = typer.Option(None, "--study-name", help="Study name (default <recipe>-<target>).")
+_CACHE_DIR = typer.Option(None, "--cache-dir", help="Parent-model cache (default <run>/parent).")
+_NO_EXPORT = typer.Option(False, "--no-export", help="Skip the export into best/.")
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or tables.")
+_LIST_FIELDS = typer.Option(False, "--list-fields", help="List every recipe field and exit.")
+
+
 def search_command(
-    target: str = typer.Option(
-        "pynq-z2", "--target", "-t", help="Target name (see `hwprune targets`)."
-    ),
-    target_file: Path | None = typer.Option(
-        None, "--target-file", help="A target TOML file of your own."
-    ),
-    recipe: str = typer.Option(
-        "digits-mlp", "--recipe", "-r", help="Recipe name (search/*.toml) or path of a .toml file."
-    ),
-    trials: int | None = typer.Option(None, help="Number of finished trials to reach."),
-    epochs: int | None = typer.Option(None, help="QAT fine-tune epochs per trial."),
-    final_epochs: int | None = typer.Option(
-        None, "--final-epochs", help="Fine-tune epochs of the chosen design."
-    ),
-    timeout: float | None = typer.Option(None, help="Stop starting trials after N seconds."),
-    min_fps: float | None = typer.Option(None, "--min-fps", help="Require frames/s >= N."),
-    max_latency_us: float | None = typer.Option(
-        None, "--max-latency-us", help="Require latency <= N us."
-    ),
-    max_lut: int | None = typer.Option(None, "--max-lut", help="LUT budget."),
-    max_ff: int | None = typer.Option(None, "--max-ff", help="FF budget."),
-    max_bram18: int | None = typer.Option(None, "--max-bram18", help="BRAM18 budget."),
-    max_dsp: int | None = typer.Option(None, "--max-dsp", help="DSP budget."),
-    max_memory_mb: float | None = typer.Option(
-        None, "--max-memory-mb", help="GPU targets: weights + peak activations budget (MB)."
-    ),
-    checkpoint: str | None = typer.Option(
-        None,
-        "--checkpoint",
-        help="Weights for --model package.module:factory (loaded with "
-        "weights_only=True); the parent is then not trained.",
-    ),
-    measure: bool = typer.Option(
-        False,
-        "--measure",
-        help="Time each trained candidate on the local device (GPU or "
-        "calibrated target) next to the predicted latency.",
-    ),
-    min_accuracy: float | None = typer.Option(
-        None, "--min-accuracy", help="Require validation accuracy >= N."
-    ),
-    util_cap: float | None = typer.Option(
-        None, "--util-cap", help="Utilisation cap (default: the target's)."
-    ),
-    sampler: str | None = typer.Option(None, help="tpe (default), nsga2 or random."),
-    objectives: str | None = typer.Option(
-        None,
-        help="What the search optimises, comma-separated, accuracy first: accuracy, fps or "
-        "latency_us, and resources lut, bram18, dsp, ff or util (the device fraction of the "
-        "binding resource). Default accuracy,fps,lut.",
-    ),
-    folding: str | None = typer.Option(
-        None,
-        help="auto (default: smallest with --min-fps, else fastest), fastest (that fits; the "
-        "smallest that reaches the stream port's rate) or smallest (that meets --min-fps).",
-    ),
-    select: str | None = typer.Option(
-        None,
-        help="How one design is chosen from the front: max-accuracy (default), knee, max-fps "
-        "or min-resources.",
-    ),
-    select_fps_within: float | None = typer.Option(
-        None,
-        "--select-fps-within",
-        help="max-accuracy: only designs within this fraction of the best frame rate (0.1 = 10%).",
-    ),
-    select_min_accuracy: float | None = typer.Option(
-        None,
-        "--select-min-accuracy",
-        help="min-resources: the validation accuracy required (default: best minus 0.01).",
-    ),
-    criterion: str | None = typer.Option(
-        None, help="Channel importance: l1, bn, taylor, activation."
-    ),
-    seed: int | None = typer.Option(None, help="Seed of everything."),
-    dataset: str | None = typer.Option(None, help="Dataset name (overrides the recipe)."),
-    model: str | None = typer.Option(None, help="Zoo model or package.module:factory."),
-    data_dir: str | None = typer.Option(None, "--data-dir", help="Folder with dataset files."),
-    wbits: str | None = typer.Option(None, help="Weight bits offered, e.g. 1,2,4,8."),
-    abits: str | None = typer.Option(None, help="Activation bits offered, e.g. 2,4,8."),
-    set_: list[str] = typer.Option(
-        [],
-        "--set",
-        metavar="FIELD=VALUE",
-        help="Override any recipe field, e.g. --set kd.alpha=0.7.",
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Run folder (default runs/<study-name>)."
-    ),
-    storage: str | None = typer.Option(
-        None, help="Optuna storage URL (default: SQLite in the run folder)."
-    ),
-    study_name: str | None = typer.Option(
-        None, "--study-name", help="Study name (default <recipe>-<target>)."
-    ),
-    cache_dir: Path | None = typer.Option(
-        None, "--cache-dir", help="Parent-model cache (default <run>/parent)."
-    ),
-    no_export: bool = typer.Option(False, "--no-export", help="Skip the export into best/."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
+    target: str = _TARGET,
+    target_file: Path | None = _TARGET_FILE,
+    recipe: str = _RECIPE,
+    trials: int | None = _TRIALS,
+    epochs: int | None = _EPOCHS,
+    final_epochs: int | None = _FINAL_EPOCHS,
+    timeout: float | None = _TIMEOUT,
+    min_fps: float | None = _MIN_FPS,
+    max_latency_us: float | None = _MAX_LATENCY_US,
+    max_lut: int | None = _MAX_LUT,
+    max_ff: int | None = _MAX_FF,
+    max_bram18: int | None = _MAX_BRAM18,
+    max_dsp: int | None = _MAX_DSP,
+    max_memory_mb: float | None = _MAX_MEMORY_MB,
+    checkpoint: str | None = _CHECKPOINT,
+    measure: bool = _MEASURE,
+    min_accuracy: float | None = _MIN_ACCURACY,
+    util_cap: float | None = _UTIL_CAP,
+    sampler: str | None = _SAMPLER,
+    objectives: str | None = _OBJECTIVES,
+    folding: str | None = _FOLDING,
+    select: str | None = _SELECT,
+    select_fps_within: float | None = _SELECT_FPS_WITHIN,
+    select_min_accuracy: float | None = _SELECT_MIN_ACCURACY,
+    criterion: str | None = _CRITERION,
+    seed: int | None = _SEED,
+    dataset: str | None = _DATASET,
+    model: str | None = _MODEL,
+    data_dir: str | None = _DATA_DIR,
+    wbits: str | None = _WBITS,
+    abits: str | None = _ABITS,
+    set_: list[str] = _SET,
+    out: Path | None = _OUT,
+    storage: str | None = _STORAGE,
+    study_name: str | None = _STUDY_NAME,
+    cache_dir: Path | None = _CACHE_DIR,
+    no_export: bool = _NO_EXPORT,
+    quiet: bool = _QUIET,
     workers: int | None = _workers_option(),
     device: str | None = _device_option(),
     heartbeat: int | None = _heartbeat_option(),
     grace: int | None = _grace_option(),
-    list_fields: bool = typer.Option(
-        False, "--list-fields", help="List every recipe field and exit."
-    ),
+    list_fields: bool = _LIST_FIELDS,
 ) -> None:
     """Search channels and bit-widths for the best accuracy the target can run.
 
@@ -187,16 +213,14 @@ def search_command(
     Prints the Pareto front and writes pareto.json, summary.json and best/.
     """
     params = dict(locals())  # the flags, by parameter name
-    from hwprune.recipe import FLAG_FIELDS, field_names, overrides_from_flags, parse_set_options
-
     if list_fields:
+        from hwprune.recipe import field_names
+
         for name in field_names():
             typer.echo(name)
         raise typer.Exit()
     _setup_logging(quiet)
-    flags = {flag: params.get(flag.replace("-", "_")) for flag in FLAG_FIELDS}
-    flags["measure"] = measure or None
-    overrides = {**overrides_from_flags(flags), **parse_set_options(set_)}
+    overrides = _recipe_overrides(params)
 
     from rich.console import Console
 
@@ -224,6 +248,16 @@ def search_command(
         grace_s=grace,
     )
     _print_result(result, console, quiet)
+
+
+def _recipe_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe overrides that ``hwprune search``'s flags (by parameter name) and its
+    ``--set FIELD=VALUE`` options ask for; ``--set`` wins over a flag of the same field."""
+    from hwprune.recipe import FLAG_FIELDS, overrides_from_flags, parse_set_options
+
+    flags = {flag: params.get(flag.replace("-", "_")) for flag in FLAG_FIELDS}
+    flags["measure"] = params["measure"] or None
+    return {**overrides_from_flags(flags), **parse_set_options(params["set_"])}
 
 
 def _print_result(result: Any, console: Any, quiet: bool) -> None:
