@@ -42,6 +42,7 @@ import json
 import math
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -562,136 +563,159 @@ def _err(name: str, msg: str, source: str) -> ConfigError:
     return ConfigError(f"recipe field '{name}' {msg} (from {source})")
 
 
-def _check_ranges(obj: Any, prefix: str, source: str) -> None:
-    """Value checks beyond types; each error names the field and the allowed values."""
+class _Ranges:
+    """The value checks of one recipe section ``obj``; each error names the field (``prefix``
+    + attribute) and what is allowed, and says where the value came from (``source``)."""
 
-    def nonneg(attr: str) -> None:
-        if getattr(obj, attr) < 0:
-            raise _err(f"{prefix}{attr}", f"must be >= 0, got {getattr(obj, attr)}", source)
+    def __init__(self, obj: Any, prefix: str, source: str) -> None:
+        self.obj, self.prefix, self.source = obj, prefix, source
 
-    def positive(attr: str) -> None:
-        if getattr(obj, attr) <= 0:
-            raise _err(f"{prefix}{attr}", f"must be > 0, got {getattr(obj, attr)}", source)
+    def fail(self, attr: str, msg: str) -> ConfigError:
+        return _err(f"{self.prefix}{attr}", msg, self.source)
 
-    def one_of(attr: str, allowed: tuple[str, ...]) -> None:
-        if getattr(obj, attr) not in allowed:
-            raise _err(
-                f"{prefix}{attr}",
-                f"must be one of {', '.join(allowed)}, got '{getattr(obj, attr)}'",
-                source,
+    def nonneg(self, *attrs: str) -> None:
+        for attr in attrs:
+            if getattr(self.obj, attr) < 0:
+                raise self.fail(attr, f"must be >= 0, got {getattr(self.obj, attr)}")
+
+    def positive(self, *attrs: str) -> None:
+        for attr in attrs:
+            if getattr(self.obj, attr) <= 0:
+                raise self.fail(attr, f"must be > 0, got {getattr(self.obj, attr)}")
+
+    def one_of(self, attr: str, allowed: tuple[str, ...]) -> None:
+        if getattr(self.obj, attr) not in allowed:
+            raise self.fail(
+                attr, f"must be one of {', '.join(allowed)}, got '{getattr(self.obj, attr)}'"
             )
 
-    def at_most(attr: str, hi: float) -> None:
-        value = getattr(obj, attr)
+    def at_most(self, attr: str, hi: float) -> None:
+        value = getattr(self.obj, attr)
         if value > hi:
-            raise _err(f"{prefix}{attr}", f"must be at most {hi:g}, got {value:g}", source)
+            raise self.fail(attr, f"must be at most {hi:g}, got {value:g}")
 
-    def bits(attr: str, lo: int = 1, hi: int = 8, allow_empty: bool = False) -> None:
-        vals = getattr(obj, attr)
+    def unit(self, attr: str, what: str = "in [0, 1]") -> None:
+        """``attr`` in [0, 1]; ``what`` is how the message names the range."""
+        if not 0.0 <= getattr(self.obj, attr) <= 1.0:
+            raise self.fail(attr, f"must be {what}, got {getattr(self.obj, attr)}")
+
+    def bits(self, attr: str, lo: int = 1, hi: int = 8, allow_empty: bool = False) -> None:
+        vals = getattr(self.obj, attr)
         if not vals and not allow_empty:
-            raise _err(f"{prefix}{attr}", "must offer at least one bit width", source)
+            raise self.fail(attr, "must offer at least one bit width")
         for b in vals:
             if not lo <= b <= hi:
-                raise _err(
-                    f"{prefix}{attr}", f"has {b} bits; bit widths must be in {lo}..{hi}", source
-                )
+                raise self.fail(attr, f"has {b} bits; bit widths must be in {lo}..{hi}")
 
-    if isinstance(obj, ParentConfig):
-        positive("epochs")
-        at_most("epochs", MAX_EPOCHS)
-        positive("lr")
-        nonneg("bn_l1")
-        one_of("optimizer", OPTIMIZERS)
-    elif isinstance(obj, SpaceConfig):
-        nonneg("channel_step")
-        positive("min_channels")
-        if not 0.0 < obj.min_ratio <= 1.0:
-            raise _err(f"{prefix}min_ratio", f"must be in (0, 1], got {obj.min_ratio}", source)
-        bits("wbits")
-        bits("abits")
-        bits("head_wbits", allow_empty=True)
-        if not 1 <= obj.input_bits <= 8:
-            raise _err(f"{prefix}input_bits", f"must be in 1..8, got {obj.input_bits}", source)
-    elif isinstance(obj, ConstraintsConfig):
-        for a in (
-            "min_fps",
-            "max_latency_us",
-            "max_lut",
-            "max_ff",
-            "max_bram18",
-            "max_dsp",
-            "max_memory_mb",
-        ):
-            nonneg(a)
-        if not 0.0 <= obj.min_accuracy <= 1.0:
+
+def _check_parent(c: _Ranges) -> None:
+    c.positive("epochs")
+    c.at_most("epochs", MAX_EPOCHS)
+    c.positive("lr")
+    c.nonneg("bn_l1")
+    c.one_of("optimizer", OPTIMIZERS)
+
+
+def _check_space(c: _Ranges) -> None:
+    c.nonneg("channel_step")
+    c.positive("min_channels")
+    if not 0.0 < c.obj.min_ratio <= 1.0:
+        raise c.fail("min_ratio", f"must be in (0, 1], got {c.obj.min_ratio}")
+    c.bits("wbits")
+    c.bits("abits")
+    c.bits("head_wbits", allow_empty=True)
+    if not 1 <= c.obj.input_bits <= 8:
+        raise c.fail("input_bits", f"must be in 1..8, got {c.obj.input_bits}")
+
+
+def _check_constraints(c: _Ranges) -> None:
+    c.nonneg(
+        "min_fps", "max_latency_us", "max_lut", "max_ff", "max_bram18", "max_dsp", "max_memory_mb"
+    )
+    c.unit("min_accuracy", "a fraction in [0, 1]")
+    c.unit("util_cap")
+
+
+def _check_budget(c: _Ranges) -> None:
+    c.positive("trials", "epochs")
+    c.nonneg("final_epochs")
+    c.at_most("trials", MAX_TRIALS)
+    c.at_most("epochs", MAX_EPOCHS)
+    c.at_most("final_epochs", MAX_EPOCHS)
+    c.nonneg("timeout", "patience", "threads")
+
+
+def _check_prune(c: _Ranges) -> None:
+    c.one_of("criterion", CRITERIA)
+
+
+def _check_kd(c: _Ranges) -> None:
+    c.unit("alpha")
+    c.positive("temperature", "lr")
+
+
+def _check_study(c: _Ranges) -> None:
+    c.one_of("sampler", SAMPLERS)
+    c.one_of("folding", FOLDING_MODES)
+    c.one_of("select", SELECT_RULES)
+    c.nonneg("startup_trials", "warm_start", "early_stop_after", "early_stop_margin")
+    for attr in ("select_fps_within", "select_min_accuracy", "select_accuracy_drop"):
+        c.unit(attr)
+    if c.obj.population < 2:
+        raise c.fail("population", f"must be >= 2, got {c.obj.population}")
+
+
+def _check_recipe(c: _Ranges) -> None:
+    obj, source = c.obj, c.source
+    c.positive("width_mult")
+    c.at_most("width_mult", MAX_WIDTH_MULT)
+    if not 0 <= obj.seed < 2**31:
+        raise _err("seed", f"must be in 0..{2**31 - 1}, got {obj.seed}", source)
+    from hwprune.runfolder import safe_name
+
+    safe_name(obj.name, "recipe name", hint=f"rename it (from {source})")
+    if not obj.objectives:
+        raise _err("objectives", "must name at least one objective", source)
+    for o in obj.objectives:
+        if o not in OBJECTIVES:
             raise _err(
-                f"{prefix}min_accuracy",
-                f"must be a fraction in [0, 1], got {obj.min_accuracy}",
+                "objectives",
+                f"has unknown objective '{o}'; choose from {', '.join(OBJECTIVES)}",
                 source,
             )
-        if not 0.0 <= obj.util_cap <= 1.0:
-            raise _err(f"{prefix}util_cap", f"must be in [0, 1], got {obj.util_cap}", source)
-    elif isinstance(obj, BudgetConfig):
-        positive("trials")
-        positive("epochs")
-        nonneg("final_epochs")
-        at_most("trials", MAX_TRIALS)
-        at_most("epochs", MAX_EPOCHS)
-        at_most("final_epochs", MAX_EPOCHS)
-        nonneg("timeout")
-        nonneg("patience")
-        nonneg("threads")
-    elif isinstance(obj, PruneConfig):
-        one_of("criterion", CRITERIA)
-    elif isinstance(obj, KdConfig):
-        if not 0.0 <= obj.alpha <= 1.0:
-            raise _err(f"{prefix}alpha", f"must be in [0, 1], got {obj.alpha}", source)
-        positive("temperature")
-        positive("lr")
-    elif isinstance(obj, StudyConfig):
-        one_of("sampler", SAMPLERS)
-        one_of("folding", FOLDING_MODES)
-        one_of("select", SELECT_RULES)
-        nonneg("startup_trials")
-        nonneg("warm_start")
-        nonneg("early_stop_after")
-        nonneg("early_stop_margin")
-        for attr in ("select_fps_within", "select_min_accuracy", "select_accuracy_drop"):
-            if not 0.0 <= getattr(obj, attr) <= 1.0:
-                raise _err(
-                    f"{prefix}{attr}", f"must be in [0, 1], got {getattr(obj, attr)}", source
-                )
-        if obj.population < 2:
-            raise _err(f"{prefix}population", f"must be >= 2, got {obj.population}", source)
-    elif isinstance(obj, Recipe):
-        positive("width_mult")
-        at_most("width_mult", MAX_WIDTH_MULT)
-        if not 0 <= obj.seed < 2**31:
-            raise _err("seed", f"must be in 0..{2**31 - 1}, got {obj.seed}", source)
-        from hwprune.runfolder import safe_name
+    if len(set(obj.objectives)) != len(obj.objectives):
+        raise _err("objectives", "lists an objective twice", source)
+    if "accuracy" not in obj.objectives:
+        raise _err("objectives", "must include 'accuracy'", source)
+    if obj.study.folding == "smallest" and obj.constraints.min_fps <= 0:
+        raise ConfigError(
+            "folding 'smallest' needs a frames/s goal; set --min-fps (constraints.min_fps)"
+        )
+    if not obj.dataset:
+        raise _err("dataset", "must not be empty", source)
+    if not obj.model:
+        raise _err("model", "must not be empty", source)
 
-        safe_name(obj.name, "recipe name", hint=f"rename it (from {source})")
-        if not obj.objectives:
-            raise _err("objectives", "must name at least one objective", source)
-        for o in obj.objectives:
-            if o not in OBJECTIVES:
-                raise _err(
-                    "objectives",
-                    f"has unknown objective '{o}'; choose from {', '.join(OBJECTIVES)}",
-                    source,
-                )
-        if len(set(obj.objectives)) != len(obj.objectives):
-            raise _err("objectives", "lists an objective twice", source)
-        if "accuracy" not in obj.objectives:
-            raise _err("objectives", "must include 'accuracy'", source)
-        if obj.study.folding == "smallest" and obj.constraints.min_fps <= 0:
-            raise ConfigError(
-                "folding 'smallest' needs a frames/s goal; set --min-fps (constraints.min_fps)"
-            )
-        if not obj.dataset:
-            raise _err("dataset", "must not be empty", source)
-        if not obj.model:
-            raise _err("model", "must not be empty", source)
+
+#: recipe section type -> its value checks (beyond the types :func:`_coerce` checks)
+_RANGE_CHECKS: tuple[tuple[type, Callable[[_Ranges], None]], ...] = (
+    (ParentConfig, _check_parent),
+    (SpaceConfig, _check_space),
+    (ConstraintsConfig, _check_constraints),
+    (BudgetConfig, _check_budget),
+    (PruneConfig, _check_prune),
+    (KdConfig, _check_kd),
+    (StudyConfig, _check_study),
+    (Recipe, _check_recipe),
+)
+
+
+def _check_ranges(obj: Any, prefix: str, source: str) -> None:
+    """Value checks beyond types; each error names the field and the allowed values."""
+    for kind, check in _RANGE_CHECKS:
+        if isinstance(obj, kind):
+            check(_Ranges(obj, prefix, source))
+            return
 
 
 def overrides_from_flags(values: dict[str, Any]) -> dict[str, Any]:
