@@ -277,65 +277,16 @@ def run_worker(
     start = time.monotonic()
     ran = completed = failed = surplus = 0
     waiting_logged = False
-    quiet = _QuietSurplus()
-    optuna_logger = logging.getLogger("optuna.study._optimize")
-    fatal: list[BaseException] = []
-
-    def guarded(trial: Trial) -> Any:
-        if budget is not None:
-            ahead = [
-                t
-                for t in study.get_trials(deepcopy=False)
-                if t.number < trial.number and counts_toward_budget(t, include_active=True)
-            ]
-            if len(ahead) >= budget:
-                trial.set_user_attr(SURPLUS_ATTR, True)
-                trial.set_user_attr(
-                    FAIL_REASON_ATTR, "surplus: the trial budget was taken by other workers"
-                )
-                quiet.numbers.add(trial.number)
-                logger.info(
-                    "trial %d not run: the budget of %d trials was taken by other workers",
-                    trial.number,
-                    budget,
-                )
-                raise _BudgetTaken(f"trial {trial.number} not run: budget of {budget} taken")
-        try:
-            return objective(trial)
-        except Exception as exc:
-            if disk_error(exc) is not None:
-                # not the candidate's fault: no failure reason, so the trial counts as cut off
-                # and is re-queued when the same command resumes; the CLI says it in one line
-                fatal.append(exc)
-                raise
-            logger.warning("trial %d failed: %s", trial.number, _reason(exc))
-            try:
-                trial.set_user_attr(FAIL_REASON_ATTR, _reason(exc))
-            except Exception:  # the storage itself is what failed; Optuna will still log it
-                logger.debug("could not record the failure reason of trial %d", trial.number)
-            if reraise and isinstance(exc, reraise):
-                fatal.append(exc)
-            raise
-
+    guarded = _GuardedObjective(study, objective, budget, reraise)
     while True:
-        if should_stop is not None and should_stop():
-            stopped = "stop_requested"
-            break
-        if max_trials is not None and ran >= max_trials:
-            stopped = "max_trials"
-            break
-        if timeout is not None and time.monotonic() - start >= timeout:
-            stopped = "timeout"
+        stopped = _stop_reason(should_stop, max_trials, ran, timeout, start)
+        if stopped is not None:
             break
         if budget is not None:
-            _fail_stale(study)
-            trials = study.get_trials(deepcopy=False)
-            done = sum(counts_toward_budget(t) for t in trials)
+            done, active, waiting = _budget_counts(study)
             if done >= budget:
                 stopped = "budget"
                 break
-            active = sum(counts_toward_budget(t, include_active=True) for t in trials)
-            waiting = any(t.state == TrialState.WAITING for t in trials)
             if active >= budget and not waiting:
                 if not waiting_logged:
                     logger.info(
@@ -348,22 +299,7 @@ def run_worker(
                 time.sleep(poll_interval)
                 continue
         waiting_logged = False
-        before = _LastTrial()
-        optuna_logger.addFilter(quiet)
-        try:
-            study.optimize(
-                guarded,
-                n_trials=1,
-                catch=(Exception,),
-                callbacks=[*callbacks, before.record],
-                gc_after_trial=False,
-                show_progress_bar=False,
-            )
-        finally:
-            optuna_logger.removeFilter(quiet)
-        if fatal:
-            raise fatal[0]
-        trial = before.trial
+        trial = _optimize_one(study, guarded, callbacks)
         if trial is None:  # pragma: no cover - optimize always runs one trial
             continue
         if trial.user_attrs.get(SURPLUS_ATTR):
@@ -383,6 +319,120 @@ def run_worker(
         failed,
     )
     return result
+
+
+def _stop_reason(
+    should_stop: Callable[[], bool] | None,
+    max_trials: int | None,
+    ran: int,
+    timeout: float | None,
+    start: float,
+) -> str | None:
+    """Why :func:`run_worker` stops before its next trial ("stop_requested", "max_trials",
+    "timeout"), or None to go on (the shared budget is checked apart)."""
+    if should_stop is not None and should_stop():
+        return "stop_requested"
+    if max_trials is not None and ran >= max_trials:
+        return "max_trials"
+    if timeout is not None and time.monotonic() - start >= timeout:
+        return "timeout"
+    return None
+
+
+def _budget_counts(study: optuna.Study) -> tuple[int, int, bool]:
+    """(finished, finished + running or waiting, any waiting) trials of ``study``, after
+    failing the trials of dead workers (their candidates are re-queued)."""
+    _fail_stale(study)
+    trials = study.get_trials(deepcopy=False)
+    done = sum(counts_toward_budget(t) for t in trials)
+    active = sum(counts_toward_budget(t, include_active=True) for t in trials)
+    waiting = any(t.state == TrialState.WAITING for t in trials)
+    return done, active, waiting
+
+
+def _optimize_one(
+    study: optuna.Study,
+    guarded: _GuardedObjective,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]],
+) -> FrozenTrial | None:
+    """One ``study.optimize(n_trials=1)`` of ``guarded``: the trial it ran. Optuna's warnings
+    about surplus trials are silenced; a disk error or a ``reraise`` error is raised."""
+    before = _LastTrial()
+    optuna_logger = logging.getLogger("optuna.study._optimize")
+    optuna_logger.addFilter(guarded.quiet)
+    try:
+        study.optimize(
+            guarded,
+            n_trials=1,
+            catch=(Exception,),
+            callbacks=[*callbacks, before.record],
+            gc_after_trial=False,
+            show_progress_bar=False,
+        )
+    finally:
+        optuna_logger.removeFilter(guarded.quiet)
+    if guarded.fatal:
+        raise guarded.fatal[0]
+    return before.trial
+
+
+class _GuardedObjective:
+    """``objective`` as a worker runs it: a trial the other workers' trials have made surplus
+    gives way (FAIL, ``hwprune_surplus``); a trial that raises has its reason recorded; errors
+    that stop the worker (a full disk, ``reraise`` types) are kept in ``fatal``."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        objective: Callable[[Trial], Any],
+        budget: int | None,
+        reraise: tuple[type[BaseException], ...],
+    ) -> None:
+        self.study, self.objective, self.budget, self.reraise = study, objective, budget, reraise
+        self.quiet = _QuietSurplus()
+        self.fatal: list[BaseException] = []
+
+    def __call__(self, trial: Trial) -> Any:
+        if self.budget is not None:
+            self._give_way_if_taken(trial, self.budget)
+        try:
+            return self.objective(trial)
+        except Exception as exc:
+            self._record_failure(trial, exc)
+            raise
+
+    def _give_way_if_taken(self, trial: Trial, budget: int) -> None:
+        ahead = [
+            t
+            for t in self.study.get_trials(deepcopy=False)
+            if t.number < trial.number and counts_toward_budget(t, include_active=True)
+        ]
+        if len(ahead) >= budget:
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            trial.set_user_attr(
+                FAIL_REASON_ATTR, "surplus: the trial budget was taken by other workers"
+            )
+            self.quiet.numbers.add(trial.number)
+            logger.info(
+                "trial %d not run: the budget of %d trials was taken by other workers",
+                trial.number,
+                budget,
+            )
+            raise _BudgetTaken(f"trial {trial.number} not run: budget of {budget} taken")
+
+    def _record_failure(self, trial: Trial, exc: Exception) -> None:
+        if disk_error(exc) is not None:
+            # not the candidate's fault: no failure reason, so the trial counts as cut off
+            # and is re-queued when the same command resumes; the CLI says it in one line
+            self.fatal.append(exc)
+            return
+        logger.warning("trial %d failed: %s", trial.number, _reason(exc))
+        try:
+            trial.set_user_attr(FAIL_REASON_ATTR, _reason(exc))
+        except Exception:  # the storage itself is what failed; Optuna will still log it
+            logger.debug("could not record the failure reason of trial %d", trial.number)
+        if self.reraise and isinstance(exc, self.reraise):
+            self.fatal.append(exc)
 
 
 class _LastTrial:
