@@ -29,6 +29,10 @@ def test_search_and_estimate_are_functions_after_submodule_import() -> None:
     params = inspect.signature(hwprune.search).parameters
     assert {"recipe", "target", "out", "overrides", "workers"} <= set(params)
     assert list(inspect.signature(hwprune.estimate).parameters)[:2] == ["design", "target"]
+    # the export function is export_model (``hwprune.export`` stays the package of back ends)
+    assert {"model", "target", "folding", "out_dir", "rtl"} <= set(
+        inspect.signature(hwprune.export_model).parameters
+    )
     # picklable by reference (workers, multiprocessing)
     assert pickle.loads(pickle.dumps(hwprune.search)) is hwprune.search
     assert pickle.loads(pickle.dumps(hwprune.estimate)) is hwprune.estimate

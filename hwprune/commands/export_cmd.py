@@ -190,22 +190,18 @@ def export(
     bitstream/).
     """
     _check_args(model, run, trial, samples, rtl)
-    output = "scores" if scores else "label"
+    # what both paths (a search run, a QONNX model) are given alike
+    common: dict[str, Any] = {
+        "output": "scores" if scores else "label",
+        "n_golden": samples,
+        "csim": not no_csim,
+        "rtl": rtl,
+    }
     if run is not None:
         _refuse_model_options(inputs=inputs, fps=fps, clock_mhz=clock_mhz)
         from hwprune.export.run import export_run
 
-        res = export_run(
-            run,
-            trial,
-            out,
-            storage=storage,
-            folding=folding,
-            n_golden=samples,
-            csim=not no_csim,
-            output=output,
-            rtl=rtl,
-        )
+        res = export_run(run, trial, out, storage=storage, folding=folding, **common)
     else:
         from hwprune.export.core import export_model
 
@@ -215,12 +211,9 @@ def export(
             folding=folding or "auto",
             out_dir=out or "export",
             golden_inputs=_load_inputs(inputs),
-            output=output,
-            n_golden=samples,
             fps=fps,
             clock_mhz=clock_mhz,
-            csim=not no_csim,
-            rtl=rtl,
+            **common,
         )
     _summary(res, as_json)
 
