@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from hwprune.targets import GpuTarget
 
 
 def _fmt(v: Any) -> str:
@@ -113,7 +116,7 @@ def _overuse(e: Any) -> str:
     return ", ".join(parts) or "-"
 
 
-def _gpu(design: Path, t: Any, as_json: bool) -> None:
+def _gpu(design: Path, t: GpuTarget, as_json: bool) -> None:
     """Price ``design`` with the GPU latency model, as the search does."""
     from hwprune.cost.gpu import estimate_gpu
     from hwprune.design import load_design
