@@ -305,10 +305,16 @@ def test_export_rtl_option(mlp_onnx, tmp_path, capsys):
     """`--rtl` takes the RTL flow's levels (help says what each does); a bad one is one line,
     exit 2; `--rtl write` on an AMD target writes the Verilog and runs neither Verilator nor
     Yosys."""
+    import inspect
+
+    from hwprune.commands import export_cmd
     from hwprune.commands.export_cmd import RTL_LEVELS
+    from hwprune.export.core import export_model
     from hwprune.export.rtl.flow import LEVELS
 
     assert tuple(RTL_LEVELS) == ("auto", *LEVELS)
+    # the command, export_model and the search's best/ (which passes no level) agree
+    assert export_cmd._RTL.default == inspect.signature(export_model).parameters["rtl"].default
     code, stdout, _ = _run(["export", "--help"], capsys)
     assert code == 0 and "--rtl" in stdout
     for level in RTL_LEVELS:

@@ -447,7 +447,9 @@ def _export_best(
     """Export the chosen design into ``folder``, the fresh folder that becomes ``best``.
 
     FPGA targets: QONNX, the integer dataflow graph, the HLS project checked bit-exact in g++
-    C simulation and the FINN hand-off, with the *same folding* the search priced. GPU targets:
+    C simulation, the FINN hand-off and the RTL at ``hwprune export``'s default level ("auto",
+    the same as the command's: see :func:`hwprune.export.rtl.flow.resolve_level`), with the
+    *same folding* the search priced. GPU targets:
     ONNX QCDQ (int8) / float16 files checked in onnxruntime, and the latency report. An export
     failure is recorded in ``summary.json`` and logged; the finished search is kept. Paths in
     the record name ``best``.
