@@ -480,9 +480,12 @@ def _tables(
 ) -> list[GroupTable]:
     """:func:`_table` of several groups at once: ``tid`` says the group of every row (rows of a
     group in enumeration order), ``big`` exceeds every cycle count."""
-    if (len(names) + 1) * big < 2**62:  # sort by (group, cycles, LUT), stable:
-        o1 = np.argsort(res[:, 0], kind="stable")  # = np.lexsort((res[:, 0], cycles, tid))
-        order = o1[np.argsort((tid * big + cycles)[o1], kind="stable")]
+    n = len(cycles)
+    lut, rank = np.unique(res[:, 0], return_inverse=True)
+    if (len(names) + 1) * big * (len(lut) + 1) * (n + 1) < 2**62:
+        # sort by (group, cycles, LUT, position): one unstable sort of a unique integer key
+        # (the LUT as its rank among the distinct values), as np.lexsort orders them
+        order = np.argsort(((tid * big + cycles) * len(lut) + rank) * n + np.arange(n))
     else:
         order = np.lexsort((res[:, 0], cycles, tid))
     r, t = res[order], tid[order]
@@ -627,15 +630,16 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
     p = params or FpgaCostParams()
     tables: list[Any] = []
     todo: list[tuple[int, tuple, tuple, tuple]] = []
+    names: list[tuple[str, ...]] = []
+    pending: dict[tuple, int] = {}  # key of a table being built -> its first group
     for grp in groups_of(graph):
+        names.append(tuple(n.name for n in grp))
         fixed = tuple(
-            sorted(
-                (n.name, tuple(sorted(graph.fixed[n.name].items())))
-                for n in grp
-                if n.name in graph.fixed
-            )
+            (f"#{j}", tuple(sorted(graph.fixed[n.name].items())))
+            for j, n in enumerate(grp)
+            if n.name in graph.fixed
         )
-        nodes = tuple(_unfolded(n, graph.fixed.get(n.name)) for n in grp)
+        nodes = _anonymous([_unfolded(n, graph.fixed.get(n.name)) for n in grp])
         if not isinstance(nodes[-1], MVAU):
             tables.append(_group_table(nodes, fixed, p))
             continue
@@ -643,7 +647,11 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
         hit = _MVAU_TABLES.get(key)
         if hit is not None:
             _MVAU_TABLES.move_to_end(key)
+        elif key in pending:  # the same shape twice in one design: built once
+            tables.append(pending[key])
+            continue
         else:
+            pending[key] = len(tables)
             mac = nodes[-1]
             fm = dict(fixed).get(mac.name)
             space = _space(mac, dict(fm) if fm else None)
@@ -682,4 +690,31 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
             tables[i] = _MVAU_TABLES[key] = t
         while len(_MVAU_TABLES) > _MVAU_TABLES_MAX:
             _MVAU_TABLES.popitem(last=False)
-    return tables
+    return [
+        _relabel(tables[t] if isinstance(t, int) else t, nm)
+        for t, nm in zip(tables, names, strict=True)
+    ]
+
+
+def _anonymous(nodes: list[Any]) -> tuple:
+    """The nodes of a group named by their position (``#0``, ``#1``): the tables' cache key,
+    so that a layer shape seen in an earlier design (under other names) is not priced again.
+    (Copies without re-running the frozen nodes' ``__init__``.)"""
+    out = []
+    for j, n in enumerate(nodes):
+        m = object.__new__(type(n))
+        m.__dict__.update(n.__dict__)
+        m.__dict__["name"] = f"#{j}"
+        out.append(m)
+    return tuple(out)
+
+
+def _relabel(t: GroupTable, names: tuple[str, ...]) -> GroupTable:
+    """Table ``t`` (built for the :func:`_anonymous` nodes) under the group's node names; the
+    arrays and the derived data cached with the table (``memo``) are shared."""
+    if t.names == names:
+        return t
+    real = dict(zip(t.names, names, strict=True))
+    return GroupTable(
+        names, t.cycles, t.res, t.values, tuple((real[a], b) for a, b in t.keys), t.memo
+    )
