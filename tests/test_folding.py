@@ -759,3 +759,31 @@ def test_tables_of_a_design_built_together_equal_the_per_group_ones():
                 lone += grp[-1].op == "MVAU" and len(grp) == 1
                 windowed += grp[-1].op == "MVAU" and len(grp) == 2
     assert lone > 20 and windowed > 20
+
+
+def test_pairwise_pareto_set_equals_the_skyline_and_reduced_tables_keep_the_optimum():
+    """:func:`_undominated_set` (all pairs at once) keeps exactly the skyline's points (of
+    duplicates the first); a table reduced for a budget floor keeps, at every budget above
+    it, the same minimum area and per-resource minima as the full table."""
+    import numpy as np
+
+    from hwprune.cost.folding import group_tables
+    from hwprune.cost.optimizer import _reduced, _skyline, _undominated_set
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        pts = rng.integers(0, 4, size=(int(rng.integers(1, 97)), 4)).astype(float)
+        assert np.array_equal(_undominated_set(pts), np.sort(_skyline(pts)))
+    w = 1.0 / np.array([53200.0, 106400.0, 280.0, 220.0])
+    dropped = 0
+    for layers, shape, bits in NETS.values():
+        tables = group_tables(build_ir(layers, shape, bits))
+        lower = max(int(t.cycles[0]) for t in tables)
+        for t in tables:
+            r = _reduced(t, lower)
+            dropped += len(t.cycles) - len(r.cycles)
+            for T in np.unique(t.cycles[t.cycles >= lower]):
+                a, b = t.res[t.cycles <= T], r.res[r.cycles <= T]
+                assert (a @ w).min() == (b @ w).min()
+                assert np.array_equal(a.min(axis=0), b.min(axis=0))
+    assert dropped > 0

@@ -201,13 +201,11 @@ def _reduced(t: GroupTable, lower: int) -> GroupTable:
         if k <= 1 and k == len(t.cycles):
             hit = t
         else:
-            sky = np.sort(_skyline(t.res[:k])) if k > 1 else np.arange(k)
+            sky = _undominated_set(t.res[:k])
             above = np.arange(k, len(t.cycles))
             if len(above) and len(sky):
-                r = t.res[above]
-                dominated = np.zeros(len(above), dtype=bool)
-                for q in t.res[sky]:
-                    dominated |= (r >= q).all(axis=1)
+                q = t.res[sky]
+                dominated = (t.res[k:, None, :] >= q[None, :, :]).all(axis=2).any(axis=1)
                 above = above[~dominated]
             idx = np.concatenate([sky, above])
             if len(idx) == len(t.cycles):
@@ -218,6 +216,24 @@ def _reduced(t: GroupTable, lower: int) -> GroupTable:
     if hit.names != t.names:  # the table was relabelled (a shape shared by several designs)
         hit = _tables._relabel(hit, t.names)
     return hit
+
+
+def _undominated_set(points: np.ndarray) -> np.ndarray:
+    """The indices of :func:`_skyline`, in increasing order; a few points at once by comparing
+    every pair (of duplicates the first one stays, as there)."""
+    n = len(points)
+    if n > 96:
+        return np.sort(_skyline(points))
+    le = points[:, None, 0] <= points[None, :, 0]  # le[i, j]: point i <= point j
+    for c in (1, 2, 3):
+        le &= points[:, None, c] <= points[None, :, c]
+    # j goes when some other i is <= it and not equal to it, or equal and before it
+    gone = (le & (~le.T | _BEFORE[:n, :n])).any(axis=0)
+    return np.flatnonzero(~gone)
+
+
+#: ``_BEFORE[i, j]``: i < j
+_BEFORE = np.triu(np.ones((96, 96), dtype=bool), k=1)
 
 
 def _cyc_list(t: GroupTable) -> list[int]:
