@@ -222,7 +222,7 @@ def _undominated_set(points: np.ndarray) -> np.ndarray:
     """The indices of :func:`_skyline`, in increasing order; a few points at once by comparing
     every pair (of duplicates the first one stays, as there)."""
     n = len(points)
-    if n > 96:
+    if n > _FEW:
         return np.sort(_skyline(points))
     le = points[:, None, 0] <= points[None, :, 0]  # le[i, j]: point i <= point j
     for c in (1, 2, 3):
@@ -232,8 +232,9 @@ def _undominated_set(points: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~gone)
 
 
-#: ``_BEFORE[i, j]``: i < j
-_BEFORE = np.triu(np.ones((96, 96), dtype=bool), k=1)
+#: at most this many points: Pareto sets by comparing all pairs (``_BEFORE[i, j]``: i < j)
+_FEW = 96
+_BEFORE = np.triu(np.ones((_FEW, _FEW), dtype=bool), k=1)
 
 
 def _cyc_list(t: GroupTable) -> list[int]:
@@ -297,7 +298,11 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     """Indices of the points no other point dominates (<= in every column), one per duplicate.
 
     Lexicographic order puts a dominator before what it dominates, so the first remaining point
-    is always non-dominated; everything it dominates is dropped at once (vectorised)."""
+    is always non-dominated; everything it dominates is dropped at once (vectorised). A few
+    points: :func:`_undominated_set` (all pairs at once), sorted the same way."""
+    if len(points) <= _FEW:
+        keep = _undominated_set(points)
+        return keep[np.lexsort(points[keep].T[::-1])]
     order = np.lexsort(points.T[::-1])
     pts, idx = points[order], order
     keep: list[int] = []
