@@ -301,8 +301,8 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     is always non-dominated; everything it dominates is dropped at once (vectorised). A few
     points: :func:`_undominated_set` (all pairs at once), sorted the same way."""
     if len(points) <= _FEW:
-        keep = _undominated_set(points)
-        return keep[np.lexsort(points[keep].T[::-1])]
+        few = _undominated_set(points)
+        return few[np.lexsort(points[few].T[::-1])]
     order = np.lexsort(points.T[::-1])
     pts, idx = points[order], order
     keep: list[int] = []
