@@ -4,11 +4,13 @@ The ULX3S-85F (LFE5U-85F, CABGA381, speed 6) is wired here: its 25 MHz oscillato
 EHXPLLL (``yowasp-ecppll``) that makes the fabric clock; the host link is the board's FTDI
 USB-UART (FPGA receives on M1 ``ftdi_txd``, transmits on L4 ``ftdi_rxd``; pins from the board's
 ``ulx3s_v20.lpf``); the 8 LEDs show the last label. The clock is priced only if the placed and
-routed design meets it: nextpnr runs with ``--timing-allow-fail`` and its ``--report`` gives
-the achieved Fmax; if that is below the clock, the design is built again at the highest clock of
-:data:`CLOCKS_MHZ` (all exact PLL outputs from 25 MHz) below that Fmax. The UART runs at the
-target's ``link_baud`` if it divides the clock exactly, else at the next rate of :data:`BAUDS`
-that does.
+routed design meets it: the first build runs at the fastest exact PLL clock (:data:`CLOCKS_MHZ`,
+all exact outputs from 25 MHz) at or below both the clock asked for and the Fmax that
+:func:`hwprune.cost.fmax.predict_fmax` predicts; nextpnr runs with ``--timing-allow-fail`` and
+its ``--report`` gives the achieved Fmax; if that is below the clock (the model erred), the
+design is built again at the highest clock of :data:`CLOCKS_MHZ` below that Fmax. The UART runs
+at the target's ``link_baud`` if it divides the clock exactly, else at the next rate of
+:data:`BAUDS` that does.
 
 Example:
     >>> info = build_bitstream(design, graph, target, "out")  # doctest: +SKIP
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hwprune.cost.fmax import FITTED, PLL_CLOCKS_MHZ, critical_path, pll_clock
 from hwprune.export.rtl.generate import TOP, RtlDesign
 from hwprune.export.rtl.synth import synthesize
 from hwprune.export.rtl.tools import RtlToolError, run_tool, tool_versions, yowasp
@@ -32,7 +35,7 @@ from hwprune.resources import resource_dir
 
 BOARD_TOP = "hwp_board_top"
 #: fabric clocks the PLL makes exactly from 25 MHz, highest first
-CLOCKS_MHZ = (100.0, 75.0, 50.0, 25.0, 12.5)
+CLOCKS_MHZ = PLL_CLOCKS_MHZ
 #: UART rates tried (after the target's ``link_baud``): the first that divides the clock
 BAUDS = (3_000_000, 2_000_000, 1_000_000, 500_000, 250_000)
 LEDS = ("B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3")
@@ -106,6 +109,30 @@ module {BOARD_TOP} (
     assign wifi_gpio0 = 1'b1;
 endmodule
 """
+
+
+def predicted_fmax(graph: Any) -> dict[str, Any]:
+    """The Fmax model's prediction for ``graph`` (an IntGraph or the IR), for ``timing.json``.
+
+    A graph the model cannot read gets ``None`` and the reason: the prediction only picks the
+    first clock to try, so the build goes on at the clock asked for."""
+    try:
+        ir = graph if hasattr(graph, "input_shape") else _to_ir(graph)
+        node, delay = critical_path(ir)
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        return {"predicted_fmax_mhz": None, "fmax_model": f"no prediction: {e}"}
+    return {
+        "predicted_fmax_mhz": round(1000.0 / delay, 2),
+        "predicted_critical_node": node,
+        "fmax_model": "hwprune.cost.fmax (" + FITTED.source + ")",
+        "fmax_model_error": dict(FITTED.error),
+    }
+
+
+def _to_ir(graph: Any) -> Any:
+    from hwprune.export.fold import to_ir
+
+    return to_ir(graph)
 
 
 def _fmax(report: dict[str, Any]) -> tuple[float, str]:
@@ -211,7 +238,9 @@ def build_bitstream(
     bit.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(resource_dir("rtl_templates") / "hwp_uart.v", rtl / "hwp_uart.v")
     baud = int(getattr(target, "link_baud", 0) or 1_000_000)
-    clock = float(clock_mhz or target.clock_mhz)
+    asked = float(clock_mhz or target.clock_mhz)
+    model = predicted_fmax(graph)
+    clock = pll_clock(min(asked, model["predicted_fmax_mhz"] or asked))
     runs = []
     while True:
         run = _place_and_route(rtl, bit, out / "synth", design, clock, baud, seed)
@@ -247,8 +276,11 @@ def build_bitstream(
         "clock_net": run["clock_net"],
         "priced_clock_mhz": clock,
         "meets_priced_clock": run["fmax_mhz"] >= clock,
-        "priced_clock_note": "the PLL's real output; if nextpnr's Fmax is below the clock asked "
-        "for, the design is rebuilt at a clock below that Fmax (tries)",
+        "asked_clock_mhz": asked,
+        **model,
+        "priced_clock_note": "the PLL's real output: first the fastest exact PLL clock at or "
+        "below both the clock asked for and the predicted Fmax; if nextpnr's Fmax is below it, "
+        "the design is rebuilt at a clock below that Fmax (tries)",
         "tries": runs,
         "pll": f"25 MHz oscillator -> EHXPLLL {clock:g} MHz (yowasp-ecppll)",
         "link": {
