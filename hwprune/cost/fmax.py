@@ -33,8 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hwprune.cost.ecp5 import EBR_MIN_BITS, EBR_MIN_DEPTH
-
 #: the structural counts a path is described by (see the module docstring)
 TERMS = ("base", "carry", "lut", "ebr", "dsp", "fanout", "enable")
 
@@ -45,10 +43,14 @@ def _log2(n: float) -> float:
     return math.log2(max(1.0, float(n)))
 
 
-def _in_ebr(depth: int, width: int) -> bool:
-    """Whether Yosys maps a ``depth`` x ``width`` synchronous ROM to EBR (as
-    :mod:`hwprune.cost.ecp5` prices it)."""
-    return depth >= EBR_MIN_DEPTH and depth * width >= EBR_MIN_BITS
+#: memories (ROMs, the MVAU's input buffer) of at least this many words sit in EBR (DP16KD),
+#: whose synchronous read starts a path at the block's output (seen in nextpnr's paths)
+EBR_MIN_DEPTH = 128
+
+
+def _in_ebr(depth: int) -> bool:
+    """Whether a synchronous-read memory of ``depth`` words is an EBR in Yosys's mapping."""
+    return depth >= EBR_MIN_DEPTH
 
 
 def _path(**counts: float) -> Path:
@@ -86,7 +88,6 @@ def dot_product_paths(node: Any) -> list[Path]:
     pe, simd = int(node.pe), int(node.simd)
     aw = int(node.acc_bits) + 1  # the RTL's accumulator register (one guard bit)
     sf, nf = max(1, mw // simd), max(1, mh // pe)
-    lanes = pe * simd
     xnor, dsp = bool(node.xnor), _uses_dsp(node)
     lutpp = not xnor and not dsp
     terms = simd * (int(node.wbits) + 1 if lutpp else 1)
@@ -94,8 +95,9 @@ def dot_product_paths(node: Any) -> list[Path]:
     regs = pe * terms * (1 if xnor else aw) + pe * aw
     en = _log2(regs)
     paths = [_path(carry=aw, enable=en)]  # adder-tree level / accumulate
-    w_ebr = _in_ebr(nf * sf, lanes * int(node.wbits))
-    front = {"ebr": 1.0} if w_ebr else {"lut": _log2(nf * sf)}  # weight ROM read
+    # the lanes' operands: the weight ROM word and the input (buffered: SF words, MVAU only)
+    ebr = _in_ebr(nf * sf) or (not vv and _in_ebr(sf))
+    front = {"ebr": 1.0} if ebr else {"lut": _log2(nf * sf)}
     fan = _log2((pe if vv else 1) * simd * max(1, int(node.in_bits)))  # input-select mux
     if dsp:
         paths.append(_path(dsp=1.0, fanout=fan, **front))
@@ -107,12 +109,12 @@ def dot_product_paths(node: Any) -> list[Path]:
     if nt:
         tb = aw + 1
         if nt < 16:  # parallel comparators on the row block's threshold word
-            e = _in_ebr(nf, pe * nt * tb)
+            e = _in_ebr(nf)
             paths.append(_path(carry=tb, ebr=float(e), lut=0.0 if e else _log2(nf)))
         else:  # binary search: address add + ROM read, then compare + index update
             nb = int(nt).bit_length()
             depth = nf << (nb - 1)
-            e = _in_ebr(depth, tb)
+            e = _in_ebr(depth)
             paths.append(_path(carry=_log2(depth), lut=_log2(depth)))
             paths.append(_path(carry=tb + nb, ebr=float(e)))
     return paths
