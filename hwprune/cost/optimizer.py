@@ -222,6 +222,8 @@ def _undominated_set(points: np.ndarray) -> np.ndarray:
     """The indices of :func:`_skyline`, in increasing order; a few points at once by comparing
     every pair (of duplicates the first one stays, as there)."""
     n = len(points)
+    if n <= 1:
+        return np.arange(n)
     if n > _FEW:
         return np.sort(_skyline(points))
     le = points[:, None, 0] <= points[None, :, 0]  # le[i, j]: point i <= point j

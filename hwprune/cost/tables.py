@@ -451,10 +451,9 @@ def _window_mvau_tables(
     has = np.flatnonzero(first < nst)
     mr = np.concatenate([mp[alive], has])
     sr = np.concatenate([sp[alive], first[has]])
-    # option-major, as np.nonzero of the per-group matrix: the window-bound pairs are in
-    # (option, window) order already and an option's own fast window is wider than them all
-    o = np.argsort(mr, kind="stable")
-    mr, sr = mr[o], sr[o]
+    # enumeration order: option-major, as np.nonzero of the per-group matrix (an option's
+    # own fast window is wider than its window-bound ones)
+    width = int(nst.max()) + 1 if len(nst) else 1
     tr = tid[mr]
     sg = so[tr] + sr
     cycles = np.maximum(cm[mr], s_cyc[sg])
@@ -466,7 +465,7 @@ def _window_mvau_tables(
         swg, mac = nodes
         names.append((swg.name, mac.name))
         keys.append(((swg.name, "simd"), *_mac_keys(mac.name)))
-    return _tables(names, keys, tr, cycles, rr, values, big)
+    return _tables(names, keys, tr, cycles, rr, values, big, mr * width + sr, len(idx) * width)
 
 
 def _tables(
@@ -477,17 +476,22 @@ def _tables(
     res: np.ndarray,
     values: np.ndarray,
     big: int,
+    pos: np.ndarray | None = None,
+    npos: int = 0,
 ) -> list[GroupTable]:
-    """:func:`_table` of several groups at once: ``tid`` says the group of every row (rows of a
-    group in enumeration order), ``big`` exceeds every cycle count."""
+    """:func:`_table` of several groups at once: ``tid`` says the group of every row, ``big``
+    exceeds every cycle count; the rows of a group in enumeration order, or in the order of
+    ``pos`` (distinct integers below ``npos``) when given."""
     n = len(cycles)
+    if pos is None:
+        pos, npos = np.arange(n), n
     lut, rank = np.unique(res[:, 0], return_inverse=True)
-    if (len(names) + 1) * big * (len(lut) + 1) * (n + 1) < 2**62:
+    if (len(names) + 1) * big * (len(lut) + 1) * (npos + 1) < 2**62:
         # sort by (group, cycles, LUT, position): one unstable sort of a unique integer key
         # (the LUT as its rank among the distinct values), as np.lexsort orders them
-        order = np.argsort(((tid * big + cycles) * len(lut) + rank) * n + np.arange(n))
+        order = np.argsort(((tid * big + cycles) * len(lut) + rank) * npos + pos)
     else:
-        order = np.lexsort((res[:, 0], cycles, tid))
+        order = np.lexsort((pos, res[:, 0], cycles, tid))
     r, t = res[order], tid[order]
     if len(r) > 1:  # drop the rows that their predecessor in the same group dominates
         dom = t[:-1] == t[1:]
