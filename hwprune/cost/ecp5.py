@@ -14,8 +14,8 @@ One linear model per kernel (Verilog module), on features that follow what the k
 * ``pad`` (``hwp_pad``), ``swg`` (``hwp_swg``: the line buffer in EBR, address counters),
   ``pool`` (``hwp_maxpool``), ``labelsel`` (``hwp_labelsel``), ``dwc`` (``hwp_dwc``), ``fifo``
   (``hwp_fifo``, 16 words: DPR16X4 distributed RAM);
-* the residual kernels (duplicate, add, global pool, standalone thresholds) are priced
-  structurally from the fitted per-bit costs until Yosys data of their RTL is recorded.
+* the residual kernels: ``dup`` (``hwp_dup``), ``add`` (``hwp_add``), ``gap`` (``hwp_gap``),
+  ``thresh`` (``hwp_thresh``, standalone thresholds), and deep (skip) FIFOs.
 
 Every feature function takes the kernel's Verilog parameters as numbers or numpy arrays
 (broadcast: the folding tables price every PE/SIMD at once). :mod:`hwprune.cost.ecp5_nodes`
@@ -39,14 +39,16 @@ import numpy as np
 _EBR_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
 RESOURCES = ("lut", "ff", "bram", "dsp")
-#: ROMs of at least this many words and bits go to EBR (Yosys's choice, read off the
-#: calibration designs); smaller ones to LUTs
-EBR_MIN_DEPTH = 128
-EBR_MIN_BITS = 4096
+#: ROMs of at least this many words and bits go to EBR (Yosys's choice: the rule with the
+#: least EBR error on the calibration designs, ``bench/rtl_fidelity.py``); smaller ones to LUTs
+EBR_MIN_DEPTH = 64
+EBR_MIN_BITS = 2048
 #: thresholds per row from which the RTL uses the binary-search comparator ("auto" mode)
 BINARY_FROM = 16
 #: words of every FIFO the RTL top puts between two kernels
 FIFO_DEPTH = 16
+#: a deeper FIFO of at least this many bits goes to EBR (read off the calibration kernels)
+FIFO_EBR_MIN_BITS = 2048
 
 Num = Any
 
@@ -111,6 +113,10 @@ def rom_split(depth: Num, width: Num) -> tuple[Num, Num]:
 # --- features of each kernel ------------------------------------------------------------------
 
 
+def _not_pow2(m: Num) -> Num:
+    return _where(_land(m > 1, (m & (m - 1)) != 0), 1, 0)
+
+
 def mvau_features(
     *, MW: Num, MH: Num, SIMD: Num, PE: Num, IB: Num, WB: Num, AW: Num, NT: Num,
     XNOR: Num, RES: Num, VV: Num = 0, TMODE: Num | None = None,
@@ -169,21 +175,29 @@ def swg_features(
     return {"const": 1 + 0 * SIMD, "width": width, "addr_bits": ab, "ebr": ebr_blocks(depth, width)}
 
 
-def pool_features(*, C: Num, B: Num) -> dict[str, Num]:
-    """Features of ``hwp_maxpool``: C comparators of B bits, running maximum and output."""
-    return {"const": 1 + 0 * C, "bits": C * B}
+def pool_features(*, C: Num, B: Num, T: Num = 0) -> dict[str, Num]:
+    """Features of ``hwp_maxpool``: C comparators of B bits (signed ones, T = 1, cost more),
+    the running maximum and the output register."""
+    return {"const": 1 + 0 * C, "bits": C * B, "signed_bits": _where(T == 1, C * B, 0)}
 
 
 def labelsel_features(*, PE: Num, B: Num, OB: Num) -> dict[str, Num]:
-    """Features of ``hwp_labelsel``: a chain of PE comparators of B + 1 bits."""
-    return {"const": 1 + 0 * PE, "cmp_bits": PE * (B + 1), "idx_bits": PE * OB}
+    """Features of ``hwp_labelsel``: a chain of PE comparators of B + 1 bits (the first one,
+    against the running best, folds into the fixed part); the index
+    ``i * PE + p`` takes a MULT18X18D when PE is not a power of two."""
+    return {
+        "const": 1 + 0 * PE,
+        "cmp_bits": (PE - 1) * (B + 1),
+        "idx_bits": PE * OB,
+        "idx_mul": _not_pow2(PE),
+    }
 
 
 def dwc_features(*, IN: Num, OUT: Num, B: Num) -> dict[str, Num]:
     """Features of ``hwp_dwc``: an lcm(IN, OUT)-element buffer and the output register; a
     split (IN = k * OUT) selects the output slice with a multiplexer over the buffer, the
     general case (neither divides the other) with a shifter at every bit offset (as wide as
-    the shift amount ``i * OUT * B``)."""
+    the shift amount ``i * OUT * B``, a product that takes MULT18X18Ds)."""
     lcm = np.lcm(IN, OUT)
     gather = (OUT % IN) == 0
     split = _land(_lnot(gather), (IN % OUT) == 0)
@@ -197,14 +211,56 @@ def dwc_features(*, IN: Num, OUT: Num, B: Num) -> dict[str, Num]:
         "out_bits": OUT * B,
         "split_bits": _where(split, lb, 0),
         "shift_bits": _where(general, lb * shift, 0),
+        "general": _where(general, 1, 0),
     }
 
 
 def fifo_features(*, W: Num, DEPTH: Num = FIFO_DEPTH) -> dict[str, Num]:
-    """Features of ``hwp_fifo`` (asynchronous read: DPR16X4 distributed RAM, 16 x 4 bits a cell,
-    a read multiplexer when deeper than 16)."""
+    """Features of ``hwp_fifo``: 16 words (the FIFOs between kernels) in DPR16X4 distributed
+    RAM (16 x 4 bits a cell); a deeper one (a residual block's skip FIFO) in EBR from
+    :data:`FIFO_EBR_MIN_BITS` bits, else in distributed RAM with a read multiplexer."""
+    ebr = _land(DEPTH > FIFO_DEPTH, DEPTH * W >= FIFO_EBR_MIN_BITS)
     cells = _cdiv(DEPTH, 16)
-    return {"const": 1 + 0 * W, "ram_bits": 4 * _cdiv(W, 4) * cells, "mux_bits": W * (cells - 1)}
+    return {
+        "const": 1 + 0 * W,
+        "ram_bits": _where(ebr, 0, 4 * _cdiv(W, 4) * cells),
+        "mux_bits": _where(ebr, 0, W * (cells - 1)),
+        "addr_bits": clog2(DEPTH),
+        "ebr": _where(ebr, ebr_blocks(DEPTH, W), 0),
+    }
+
+
+def dup_features(*, W: Num) -> dict[str, Num]:
+    """Features of ``hwp_dup`` (a W-bit word to two outputs; Yosys merges the two registers)."""
+    return {"const": 1 + 0 * W, "bits": W}
+
+
+def add_features(*, PE: Num, IB0: Num, IB1: Num, OB: Num, P: Num = 1, Q: Num = 1) -> dict[str, Num]:
+    """Features of ``hwp_add``: PE adders of OB bits; a constant multiplier other than a power
+    of two (unequal scales) takes a MULT18X18D per element."""
+    return {
+        "const": 1 + 0 * PE,
+        "out_bits": PE * OB,
+        "in_bits": PE * (IB0 + IB1),
+        "muls": PE * (_not_pow2(P) + _not_pow2(Q)),
+    }
+
+
+def gap_features(*, C: Num, PE: Num, AW: Num, OB: Num) -> dict[str, Num]:
+    """Features of ``hwp_gap``: PE accumulators of AW bits, their C / PE-word memory in
+    distributed RAM, the rounding shift and clip to OB bits."""
+    return {"const": 1 + 0 * PE, "acc_bits": PE * AW, "mem_bits": C * AW, "out_bits": PE * OB}
+
+
+def thresh_features(
+    *, C: Num, PE: Num, IB: Num, NT: Num, TMODE: Num | None = None
+) -> dict[str, Num]:
+    """Features of ``hwp_thresh`` (standalone thresholds: the comparators and ROMs of
+    ``hwp_mvau``'s activation, on AW = IB + 1 signed bits)."""
+    f = mvau_features(MW=1, MH=C, SIMD=1, PE=PE, IB=IB, WB=0, AW=IB + 1, NT=NT, XNOR=0, RES=1,
+                      TMODE=TMODE)  # fmt: skip
+    keep = ("const", "thr_par_bits", "thr_par_cmp", "thr_bin_bits", "rom_lut_bits", "in_bits")
+    return {**{k: f[k] for k in keep}, "ebr": f["ebr"]}
 
 
 FEATURES: dict[str, Callable[..., dict[str, Num]]] = {
@@ -215,6 +271,10 @@ FEATURES: dict[str, Callable[..., dict[str, Num]]] = {
     "labelsel": labelsel_features,
     "dwc": dwc_features,
     "fifo": fifo_features,
+    "dup": dup_features,
+    "add": add_features,
+    "gap": gap_features,
+    "thresh": thresh_features,
 }
 #: the features each resource of each kernel is fitted on (the others' coefficients are 0)
 USES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -232,13 +292,30 @@ USES: dict[str, dict[str, tuple[str, ...]]] = {
         "ff": ("const", "width", "addr_bits"),
         "bram": ("ebr",),
     },
-    "pool": {"lut": ("const", "bits"), "ff": ("const", "bits")},
-    "labelsel": {"lut": ("const", "cmp_bits", "idx_bits"), "ff": ("const", "cmp_bits")},
+    "pool": {"lut": ("const", "bits", "signed_bits"), "ff": ("const", "bits")},
+    "labelsel": {
+        "lut": ("const", "cmp_bits", "idx_bits"),
+        "ff": ("const", "cmp_bits"),
+        "dsp": ("idx_mul",),
+    },
     "dwc": {
         "lut": ("const", "buf_bits", "split_bits", "shift_bits"),
         "ff": ("const", "buf_bits", "out_bits"),
+        "dsp": ("general",),
     },
-    "fifo": {"lut": ("const", "ram_bits", "mux_bits"), "ff": ("const", "ram_bits")},
+    "fifo": {
+        "lut": ("const", "ram_bits", "mux_bits", "addr_bits"),
+        "ff": ("const", "addr_bits"),
+        "bram": ("ebr",),
+    },
+    "dup": {"lut": ("const",), "ff": ("const", "bits")},
+    "add": {"lut": ("const", "out_bits", "in_bits"), "ff": ("const", "out_bits"), "dsp": ("muls",)},
+    "gap": {"lut": ("const", "acc_bits", "mem_bits"), "ff": ("const", "acc_bits", "out_bits")},
+    "thresh": {
+        "lut": ("const", "thr_par_bits", "thr_bin_bits", "rom_lut_bits", "in_bits"),
+        "ff": ("const", "thr_par_cmp", "thr_bin_bits", "in_bits"),
+        "bram": ("ebr",),
+    },
 }  # fmt: skip
 
 
@@ -288,59 +365,91 @@ def fit_kernel(
 
 
 #: coefficients fitted by ``bench/rtl_fidelity.py`` (``bench/results/rtl_fidelity.json``:
-#: 10 random designs, seed 0, Yosys 0.70 synth_ecp5); zero coefficients left out
+#: 19 random designs, seed 0, Yosys 0.70 synth_ecp5); zero coefficients left out
 FITTED = Ecp5Model(
     {
+        "add": {
+            "lut": {"const": 44.1335, "out_bits": 0.6136, "in_bits": 0.312},
+            "ff": {"const": 24.7515, "out_bits": 1.0042},
+            "dsp": {"muls": 1.0},
+        },
+        "dup": {
+            "lut": {"const": 43.0},
+            "ff": {"const": 26.0, "bits": 1.0},
+        },
         "dwc": {
             "lut": {
-                "const": 49.5934,
-                "buf_bits": 0.3458,
-                "split_bits": 1.7582,
-                "shift_bits": 0.287,
+                "const": 53.4715,
+                "buf_bits": 0.0844,
+                "split_bits": 2.0466,
+                "shift_bits": 0.2897,
             },
-            "ff": {"const": 28.3533, "buf_bits": 1.1569},
+            "ff": {"const": 28.3006, "buf_bits": 1.1348},
+            "dsp": {"general": 0.5},
         },
         "fifo": {
-            "lut": {"const": 36.0, "ram_bits": 1.0},
-            "ff": {"const": 17.0, "ram_bits": 0.0},
+            "lut": {"ram_bits": 0.6098, "mux_bits": 1.2115, "addr_bits": 11.4238},
+            "ff": {"addr_bits": 4.3926},
+            "bram": {"ebr": 1.0},
+        },
+        "gap": {
+            "lut": {"const": 82.5263, "acc_bits": 4.394, "mem_bits": 0.1197},
+            "ff": {"const": 52.5553, "acc_bits": 1.5038},
         },
         "labelsel": {
-            "lut": {"cmp_bits": 3.4509, "idx_bits": 10.8815},
-            "ff": {"const": 32.1797, "cmp_bits": 0.0683},
+            "lut": {"const": 46.4837, "cmp_bits": 4.0346, "idx_bits": 8.283},
+            "ff": {"const": 34.0329, "cmp_bits": 0.0609},
+            "dsp": {"idx_mul": 1.0},
         },
         "mvau": {
             "lut": {
-                "const": 165.8661,
-                "lut_mul": 0.3803,
-                "tree_bits": 0.8272,
-                "acc_bits": 2.2164,
-                "thr_par_bits": 1.2731,
-                "rom_lut_bits": 0.0963,
-                "in_bits": 2.0836,
+                "const": 182.8851,
+                "lut_mul": 0.4486,
+                "tree_bits": 0.8436,
+                "acc_bits": 1.6364,
+                "thr_par_bits": 1.3971,
+                "thr_bin_bits": 0.1116,
+                "rom_lut_bits": 0.0884,
+                "in_bits": 2.2346,
             },
             "ff": {
-                "const": 126.6433,
-                "lanes_aw": 0.4798,
-                "tree_bits": 1.2622,
-                "acc_bits": 0.8006,
-                "thr_par_cmp": 8.3499,
-                "thr_bin_bits": 1.0623,
-                "in_bits": 2.1629,
+                "const": 120.5975,
+                "lanes_aw": 0.5246,
+                "tree_bits": 1.1597,
+                "acc_bits": 1.5797,
+                "thr_par_cmp": 6.9571,
+                "thr_bin_bits": 1.0434,
+                "in_bits": 2.4255,
             },
-            "bram": {"ebr": 0.9905},
+            "bram": {"ebr": 1.0074},
             "dsp": {"dsp_lanes": 1.0},
         },
         "pad": {
-            "lut": {"const": 147.973},
+            "lut": {"const": 145.3302, "in_bits": 0.165},
             "ff": {"const": 49.0, "out_bits": 1.0},
         },
         "pool": {
-            "lut": {"const": 64.6587, "bits": 1.6477},
+            "lut": {"const": 62.0721, "bits": 1.5093},
             "ff": {"const": 41.0, "bits": 1.0},
         },
         "swg": {
-            "lut": {"const": 530.1429, "addr_bits": 0.1192},
-            "ff": {"const": 127.1731, "width": 1.963, "addr_bits": 4.2686},
+            "lut": {"const": 426.7608, "addr_bits": 12.7208},
+            "ff": {"const": 121.9685, "width": 1.9261, "addr_bits": 5.0307},
+            "bram": {"ebr": 1.0},
+        },
+        "thresh": {
+            "lut": {
+                "const": 53.3555,
+                "thr_par_bits": 1.6839,
+                "thr_bin_bits": 0.2922,
+                "rom_lut_bits": 0.0634,
+            },
+            "ff": {
+                "const": 24.2389,
+                "thr_par_cmp": 6.9031,
+                "thr_bin_bits": 1.0091,
+                "in_bits": 7.6044,
+            },
             "bram": {"ebr": 1.0},
         },
     }

@@ -86,51 +86,42 @@ def node_kernels(n: Any) -> list[Kernel]:
         c, k = n.channels, n.kernel
         return [
             ("swg", dict(IW=n.ifm[1], C=c, SIMD=c, K=k, S=k, B=n.bits)),
-            ("pool", dict(C=c, B=n.bits)),
+            ("pool", dict(C=c, B=n.bits, T={"int": 1, "bipolar": 2}.get(n.kind, 0))),
         ]
     if kind is LabelSelect:
         return [("labelsel", dict(PE=n.pe, B=n.in_bits, OB=clog2(n.labels)))]
+    return _residual_kernels(n, kind)
+
+
+def _add_muls(n: Any) -> tuple[Num, Num]:
+    """(P, Q) constant multipliers of an add (1, 1 at equal scales); when the node carries only
+    their bit widths, a multiplier of more than one bit is taken as one that needs a
+    MULT18X18D (not a power of two)."""
+    try:
+        m = n.muls
+    except (AttributeError, TypeError):
+        m = None
+    if m is not None:
+        return m[0], m[1]
+    mb = n.mul_bits or (1, 1)
+    return (3 if mb[0] > 1 else 1), (3 if mb[1] > 1 else 1)
+
+
+def _residual_kernels(n: Any, kind: type) -> list[Kernel]:
+    if kind is DuplicateStreams:
+        return [("dup", dict(W=n.pe * n.bits))]
+    if kind is AddStreams:
+        p, q = _add_muls(n)
+        ib = n.in_bits
+        return [("add", dict(PE=n.pe, IB0=ib, IB1=ib, OB=n.out_bits, P=p, Q=q))]
+    if kind is GlobalAccPool:
+        return [("gap", dict(C=n.channels, PE=n.pe, AW=n.acc_bits + 1, OB=n.out_bits))]
+    if kind is Thresholding:
+        nt = n_thresholds(n.out_bits, n.out_kind)
+        return [("thresh", dict(C=n.channels, PE=n.pe, IB=n.in_bits, NT=nt))]
     if kind is FIFO:
         return [("fifo", dict(W=n.width, DEPTH=n.depth))]
     return []
-
-
-def _stream_kernel(n: Any, model: Ecp5Model) -> dict[str, Num] | None:
-    """Structural price of the kernels with no Yosys data yet (residual blocks, standalone
-    thresholds): the fitted per-bit costs of the calibrated kernels (a ``pad``-like stream
-    kernel with its registers, 1 LUT per adder bit as a CCU2C carry chain, comparators and
-    threshold ROMs as the MVAU prices them)."""
-    kind = _kind_class(n)
-    pad = model.coef.get("pad", {})
-
-    def stream(in_bits: Num, out_bits: Num, adder_bits: Num = 0) -> dict[str, Num]:
-        lut = pad.get("lut", {})
-        ff = pad.get("ff", {})
-        lut_v = lut.get("const", 0.0) + lut.get("out_bits", 0.0) * out_bits + lut.get(
-            "in_bits", 0.0) * in_bits + adder_bits  # fmt: skip
-        ff_v = ff.get("const", 0.0) + ff.get("out_bits", 1.0) * out_bits
-        return {"lut": lut_v, "ff": ff_v, "bram": 0.0 * lut_v, "dsp": 0.0 * lut_v}
-
-    if kind is DuplicateStreams:
-        return stream(n.pe * n.bits, 2 * n.pe * n.bits)
-    if kind is AddStreams:
-        res = stream(2 * n.pe * n.in_bits, n.pe * n.out_bits, n.pe * n.out_bits)
-        if n.mul_bits:
-            res["lut"] = res["lut"] + n.pe * n.in_bits * sum(n.mul_bits)
-        return res
-    if kind is GlobalAccPool:
-        width = n.pe * n.acc_bits
-        res = stream(n.pe * n.bits, n.pe * n.out_bits, width)
-        fifo = model.predict("fifo", FEATURES["fifo"](W=width, DEPTH=n.channels // n.pe))
-        return {r: res[r] + fifo[r] for r in RESOURCES}
-    if kind is Thresholding:
-        nt = n_thresholds(n.out_bits, n.out_kind)
-        f = FEATURES["mvau"](MW=1, MH=n.channels, SIMD=1, PE=n.pe, IB=n.in_bits, WB=1,
-                             AW=n.in_bits, NT=nt, XNOR=0, RES=1)  # fmt: skip
-        for lane in ("lut_mul", "xnor_lanes", "tree_bits", "lanes_aw", "dsp_lanes"):
-            f[lane] = 0 * f[lane]
-        return model.predict("mvau", f)
-    return None
 
 
 def node_resources(n: Any, model: Ecp5Model | None = None) -> tuple[Num, Num, Num, Num]:
@@ -144,10 +135,7 @@ def node_resources(n: Any, model: Ecp5Model | None = None) -> tuple[Num, Num, Nu
         (True, 0.0, 0.0)
     """
     m = model or FITTED
-    tot = {r: 0.0 for r in RESOURCES}
-    special = _stream_kernel(n, m)
-    if special is not None:
-        tot = {r: tot[r] + special[r] for r in RESOURCES}
+    tot: dict[str, Num] = dict.fromkeys(RESOURCES, 0.0)
     for kernel, params in node_kernels(n):
         pred = m.predict(kernel, FEATURES[kernel](**params))
         tot = {r: tot[r] + pred[r] for r in RESOURCES}
