@@ -121,7 +121,11 @@ module hwp_swg #(
     reg [15:0] cf, kx, ky, ox;
     reg [AB-1:0] kxo, oxo, kyo;  // kx * CF, ox * S * CF, ((oy * S + ky) % ROWS) * ROWW
     wire en = !out_valid || out_ready;
-    wire emit = !fill && !tl && (i < EMIT);
+    // Words go out in the first EMIT iterations of a row, or in its last ones when a window
+    // has fewer words than the row reads (K * K < S, a strided 1x1 window): there a window's
+    // pixel would be emitted before it was read.
+    localparam E0 = (K * K < S) ? ITER - EMIT : 0;
+    wire emit = !fill && !tl && (i >= E0) && (i < E0 + EMIT);
     wire rdw = fill || ((tl || (i < READ)) && (rd < TOTAL));
     assign iter = en && (!rdw || in_valid);
     assign in_ready = en && rdw;

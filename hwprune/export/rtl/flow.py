@@ -3,7 +3,8 @@
 Levels: ``"write"`` (the Verilog only), ``"sim"`` (+ Verilator: ``rtl/sim.log``), ``"synth"``
 (+ Yosys: ``synth/report.json``), ``"full"`` (+ for ECP5 targets nextpnr-ecp5 and ecppack:
 ``bitstream/``). ``"auto"`` is ``"full"`` for ECP5 targets (the bitstream is what the user takes
-away) and ``"write"`` for the others (Verilator and Yosys take tens of seconds per design).
+away) and ``"synth"`` for the others (next to the HLS project, the RTL verified in Verilator and
+its Yosys counts; without the tools installed, the Verilog only, with a warning).
 
 Example:
     >>> res = run_rtl_flow(graph, target, "out", level="sim")  # doctest: +SKIP
@@ -54,20 +55,32 @@ def _priced(graph: Any) -> dict[str, int] | None:
 
 def _require_rtl_kernels(graph: Any) -> None:
     """One line (:class:`ConfigError`) for a design with kernels the RTL back end lacks."""
-    from hwprune.export.graph import PE_NODES
+    from hwprune.export.rtl.generate import RTL_NODES
 
-    kinds = sorted({n.kind for n in graph.nodes if isinstance(n, PE_NODES)})
+    kinds = sorted({n.kind for n in graph.nodes[1:] if not isinstance(n, RTL_NODES)})
     if kinds:
         raise ConfigError(
-            f"the RTL back end has no {', '.join(kinds)} kernels yet (residual blocks, global "
-            "average pooling); export this design for an AMD target (HLS C simulation)"
+            f"the RTL back end has no {', '.join(kinds)} kernels yet; export this design for "
+            "an AMD target (HLS C simulation) with rtl='write'"
         )
+
+
+def _tools_installed() -> bool:
+    """Verilator and Yosys are installed (``hwprune[rtl]``)."""
+    from hwprune.export.rtl.tools import RtlToolError, verilator_root, yowasp
+
+    try:
+        verilator_root()
+        yowasp("yosys")
+    except RtlToolError:
+        return False
+    return True
 
 
 def resolve_level(level: str, target: Any) -> str:
     """``level`` with ``"auto"`` resolved for ``target``."""
     if level == "auto":
-        return "full" if getattr(target, "family", "") == "ecp5" else "write"
+        return "full" if getattr(target, "family", "") == "ecp5" else "synth"
     if level not in LEVELS:
         raise ConfigError(f"rtl level '{level}': use auto, {', '.join(LEVELS)}")
     return level
@@ -95,6 +108,9 @@ def run_rtl_flow(
             log.warning("no RTL for this design (%s: %s)", type(e).__name__, e)
             return RtlFlowResult(None)
     _require_rtl_kernels(graph)
+    if level == "auto" and lvl == "synth" and not _tools_installed():
+        log.warning("Verilator or Yosys is missing: rtl/ without its simulation and synthesis")
+        return RtlFlowResult(write_rtl(graph, out / "rtl"))
     design = write_rtl(graph, out / "rtl")
     from hwprune.export.rtl.sim import run_rtl_sim
 

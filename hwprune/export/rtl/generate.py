@@ -8,9 +8,11 @@ vendor tool all accept without a front end to install. What differs per design -
 kernels, their parameters, the FIFOs between them and the weight/threshold ROM contents -- is
 generated: ``top.v`` and ``*.hex`` ROM files (``$readmemh``).
 
-The chain is the HLS back end's plan (:func:`hwprune.export.hls.plan_hls`): the same stages,
+The stages are the HLS back end's plan (:func:`hwprune.export.hls.plan_hls`): the same stages,
 the same width adapters, the same stream words, so the two back ends are checked against the
-same golden vectors and the same cycle counts.
+same golden vectors and the same cycle counts. A chain needs one stream per stage; a residual
+block's fork writes two streams and its add reads two, the one from the short branch through
+the block's skip FIFO (the cost model's depth).
 
 Example:
     >>> design = write_rtl(graph, "out/rtl")  # doctest: +SKIP
@@ -29,20 +31,36 @@ from typing import Any
 import numpy as np
 
 from hwprune.export.graph import (
+    AddStreamsNode,
+    DuplicateStreamsNode,
+    GlobalAccPoolNode,
     IntGraph,
     LabelSelectNode,
     MaxPoolNode,
     MVAUNode,
     PadNode,
     SlidingWindowNode,
+    ThresholdingNode,
     VVAUNode,
 )
-from hwprune.export.hls import Stream, _bits, plan_hls, type_code
+from hwprune.export.hls import Stream, _bits, _in_elems, _skip_fifo_depths, plan_hls, type_code
 from hwprune.resources import resource_dir
 
 TOP = "hwprune_top"
 #: the kernel library, copied into every rtl/ folder
-KERNEL_FILES = ("hwp_stream.v", "hwp_window.v", "hwp_mvau.v")
+KERNEL_FILES = ("hwp_stream.v", "hwp_window.v", "hwp_mvau.v", "hwp_residual.v")
+#: the integer-graph node kinds that have an RTL kernel
+RTL_NODES = (
+    PadNode,
+    SlidingWindowNode,
+    MVAUNode,
+    MaxPoolNode,
+    LabelSelectNode,
+    ThresholdingNode,
+    DuplicateStreamsNode,
+    AddStreamsNode,
+    GlobalAccPoolNode,
+)
 #: thresholds per row from which the binary-search comparator is used ("auto")
 BINARY_FROM = 16
 
@@ -59,6 +77,17 @@ class RtlStage:
     out_stream: Stream
     cycles: int  # iterations per frame (the IR's / HLS kernel's loop count)
     roms: tuple[str, ...] = ()
+    ins: tuple[str, ...] = ()  # names of the streams read (ports in, in1)
+    outs: tuple[str, ...] = ()  # names of the streams written (ports out, out1)
+
+
+@dataclass(frozen=True)
+class RtlFifo:
+    """The FIFO of one stream of the top (``skip``: the IR FIFO node it is, else "")."""
+
+    stream: Stream
+    depth: int
+    skip: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,7 @@ class RtlDesign:
     out_words: int
     fifo_depth: int
     files: tuple[str, ...] = field(default=())
+    fifos: tuple[RtlFifo, ...] = field(default=())
 
     @property
     def kernel_names(self) -> list[str]:
@@ -113,7 +143,7 @@ def rtl_thresholds(node: MVAUNode) -> np.ndarray:
     return np.clip(T, -(1 << (aw - 1)), 1 << (aw - 1))
 
 
-def threshold_mode(node: MVAUNode, mode: str) -> int:
+def threshold_mode(node: MVAUNode | ThresholdingNode, mode: str) -> int:
     """0: parallel comparators, 1: pipelined binary search (``mode`` "auto" picks by count)."""
     nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
     if nt == 0 or mode == "parallel":
@@ -121,6 +151,36 @@ def threshold_mode(node: MVAUNode, mode: str) -> int:
     if mode == "binary":
         return 1
     return 1 if nt >= BINARY_FROM else 0
+
+
+def _threshold_roms(
+    name: str, T: np.ndarray, aw: int, tmode: int, out: Path
+) -> tuple[dict[str, Any], list[str]]:
+    """Write the threshold ROM files of ``T`` (NF, PE, NT), compared in ``aw`` signed bits
+    (clipped by the caller): TMODE 0 one file of NF words, TMODE 1 one file per search stage
+    and PE. Returns the ROM parameters (TFILE, TB, NB) and the file names."""
+    nf, pe, nt = T.shape
+    tb = aw + 1
+    params: dict[str, Any] = {"TFILE": f"{name}_t", "TB": tb, "NB": 1}
+    if tmode == 0:
+        words = _pack_words(T.reshape(nf, pe * nt) & ((1 << tb) - 1), tb)
+        fname = f"{name}_t.hex"
+        (out / fname).write_text(_hex_lines(words, pe * nt * tb))
+        return params, [fname]
+    files = []
+    nb = int(nt).bit_length()  # 2^NB - 1 >= NT
+    pad = np.full((nf, pe, (1 << nb) - nt), 1 << (aw - 1), dtype=np.int64)
+    Tp = np.concatenate([T, pad], axis=2)  # never-reached entries past NT
+    for s in range(nb):
+        j = nb - 1 - s
+        idx = np.arange(1 << s) * (1 << (j + 1)) + (1 << j) - 1
+        for p in range(pe):
+            vals = (Tp[:, p, :][:, idx].reshape(-1)) & ((1 << tb) - 1)
+            fname = f"{name}_t_{s:02d}_{p:02d}.hex"
+            (out / fname).write_text(_hex_lines([int(v) for v in vals], tb))
+            files.append(fname)
+    params["NB"] = nb
+    return params, files
 
 
 def _mvau_roms(node: MVAUNode, tmode: int, out: Path) -> tuple[dict[str, Any], list[str]]:
@@ -132,33 +192,12 @@ def _mvau_roms(node: MVAUNode, tmode: int, out: Path) -> tuple[dict[str, Any], l
     words = _pack_words(enc.transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd), wb)
     wfile = f"{node.name}_w.hex"
     (out / wfile).write_text(_hex_lines(words, pe * simd * wb))
-    files = [wfile]
     aw = acc_width(node)
-    tb = aw + 1
-    params: dict[str, Any] = {"WFILE": wfile, "TFILE": f"{node.name}_t", "TB": tb, "NB": 1}
     if node.thresholds is None:
-        return params, files
+        return {"WFILE": wfile, "TFILE": f"{node.name}_t", "TB": aw + 1, "NB": 1}, [wfile]
     T = rtl_thresholds(node).reshape(nf, pe, -1)  # row nf * PE + p
-    nt = T.shape[2]
-    if tmode == 0:
-        words = _pack_words(T.reshape(nf, pe * nt) & ((1 << tb) - 1), tb)
-        name = f"{node.name}_t.hex"
-        (out / name).write_text(_hex_lines(words, pe * nt * tb))
-        files.append(name)
-        return params, files
-    nb = int(nt).bit_length()  # 2^NB - 1 >= NT
-    pad = np.full((nf, pe, (1 << nb) - nt), 1 << (aw - 1), dtype=np.int64)
-    Tp = np.concatenate([T, pad], axis=2)  # never-reached entries past NT
-    for s in range(nb):
-        j = nb - 1 - s
-        idx = np.arange(1 << s) * (1 << (j + 1)) + (1 << j) - 1
-        for p in range(pe):
-            vals = (Tp[:, p, :][:, idx].reshape(-1)) & ((1 << tb) - 1)
-            name = f"{node.name}_t_{s:02d}_{p:02d}.hex"
-            (out / name).write_text(_hex_lines([int(v) for v in vals], tb))
-            files.append(name)
-    params["NB"] = nb
-    return params, files
+    params, files = _threshold_roms(node.name, T, aw, tmode, out)
+    return {"WFILE": wfile, **params}, [wfile, *files]
 
 
 def _mvau_stage(node: MVAUNode, cur: Stream, out_s: Stream, tmode_opt: str, out: Path):
@@ -192,8 +231,9 @@ def _mvau_stage(node: MVAUNode, cur: Stream, out_s: Stream, tmode_opt: str, out:
     return "hwp_mvau", params, tuple(files)
 
 
-def _node_stage(node: Any, cur: Stream, out_s: Stream, tmode: str, out: Path):
-    """(module, parameters, ROM files) of one IR node fed by ``cur``."""
+def _node_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str, out: Path):
+    """(module, parameters, ROM files) of one IR node reading ``ins`` and writing ``outs``."""
+    cur, out_s = ins[0], outs[0]
     if isinstance(node, PadNode):
         h, w, c = node.in_shape
         return (
@@ -242,57 +282,128 @@ def _node_stage(node: Any, cur: Stream, out_s: Stream, tmode: str, out: Path):
             {"N": node.num_labels, "PE": node.pe, "B": cur.bits, "T": cur.type, "OB": out_s.bits},
             (),
         )
+    return _residual_stage(node, ins, outs, tmode, out)
+
+
+def _residual_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str, out: Path):
+    """(module, parameters, ROM files) of a fork, add, thresholding or global pool."""
+    cur, out_s = ins[0], outs[0]
+    words = int(np.prod(node.out_shape)) // out_s.elems
+    if isinstance(node, DuplicateStreamsNode):
+        return "hwp_dup", {"W": cur.width, "N": words}, ()
+    if isinstance(node, AddStreamsNode):
+        a, b = ins
+        params = {"N": words, "PE": node.pe, "IB0": a.bits, "IT0": a.type, "IB1": b.bits}
+        params.update(IT1=b.type, OB=out_s.bits, P=node.muls[0], Q=node.muls[1])
+        return "hwp_add", params, ()
+    if isinstance(node, ThresholdingNode):
+        mode = threshold_mode(node, tmode)
+        aw = cur.bits + 1  # every input value, in signed bits
+        T = np.clip(node.thresholds.astype(np.int64), -(1 << (aw - 1)), 1 << (aw - 1))
+        nt = int(T.shape[1])
+        roms, files = _threshold_roms(node.name, T.reshape(-1, node.pe, nt), aw, mode, out)
+        params = {"C": node.channels, "PE": node.pe, "NVEC": node.nvec, "IB": cur.bits}
+        params.update(IT=cur.type, NT=nt, TMODE=mode, NB=roms["NB"], TB=roms["TB"])
+        params.update(OB=out_s.bits, OT=out_s.type, OBIAS=node.out_bias, TFILE=roms["TFILE"])
+        return "hwp_thresh", params, tuple(files)
+    if isinstance(node, GlobalAccPoolNode):
+        h, w, c = node.in_shape
+        t = node.out_type
+        params = {"HW": h * w, "C": c, "PE": node.pe, "IB": cur.bits, "IT": cur.type}
+        params.update(AW=node.acc_type.bits + 1, SHIFT=node.shift)
+        params.update(RND=int(node.rounding.upper() == "ROUND"), OMIN=t.min, OMAX=t.max)
+        params.update(OB=out_s.bits, OT=out_s.type)
+        return "hwp_gap", params, ()
     raise TypeError(f"no RTL kernel for {type(node).__name__}")
 
 
-def _stream_total(graph: IntGraph, dwc_name: str, by_name: dict[str, Any]) -> int:
-    """Elements per frame on the stream a width adapter (named ``<node>_dwc``) converts."""
-    node = by_name[dwc_name.removesuffix("_dwc")]
-    i = list(graph.nodes).index(node)
-    return int(np.prod(graph.nodes[i - 1].out_shape))
+def _stage(name: str, kind: str, module: str, params: dict[str, Any], ins: list[Stream],
+           outs: list[Stream], cycles: int, roms: tuple[str, ...] = ()) -> RtlStage:  # fmt: skip
+    """An :class:`RtlStage` reading ``ins`` and writing ``outs``."""
+    return RtlStage(
+        name, kind, module, params, ins[0], outs[0], cycles, roms,
+        tuple(s.name for s in ins), tuple(s.name for s in outs),
+    )  # fmt: skip
+
+
+def _skip_depths(graph: IntGraph, plan: Any, fifo_depth: int) -> dict[str, tuple[str, int]]:
+    """Stream name -> (add, depth) of each residual block's skip FIFO (the stream from the short
+    branch into the add): the graph's ``fifo_depth`` of the add if it has one, else the cost
+    model's (as in the HLS top), never below ``fifo_depth``."""
+    out: dict[str, tuple[str, int]] = {}
+    if not any(isinstance(n, AddStreamsNode) for n in graph.nodes):
+        return out
+    for stream, depth in _skip_fifo_depths(graph, plan).items():
+        add = next(
+            st.name for st in plan.stages if st.kind == "AddStreams" and f", {stream}, " in st.call
+        )
+        out[stream] = (add, max(int(graph.fifo_depth.get(add, depth)), fifo_depth))
+    return out
 
 
 def plan_rtl(
     graph: IntGraph, out_dir: Path, thresholds: str = "auto", fifo_depth: int = 16
 ) -> RtlDesign:
-    """Stages of the top (writing the ROM files into ``out_dir``)."""
+    """Stages of the top (writing the ROM files into ``out_dir``), in the HLS plan's order.
+
+    Walks the graph as :func:`~hwprune.export.hls.plan_hls` does (each node reads its
+    producers' streams, a fork writes two) to know which streams every stage reads."""
     plan = plan_hls(graph)
-    by_name = {n.name: n for n in graph.nodes}
+    streams = {s.name: s for s in plan.streams}
+    todo = [st for st in plan.stages if st.kind not in ("axi_in", "axi_out")]
     stages: list[RtlStage] = []
-    cur = plan.in_stream
-    for st in plan.stages:
-        if st.kind in ("axi_in", "axi_out"):
-            continue
-        if st.kind == "WidthAdapt":
-            lcm = math.lcm(cur.elems, st.out.elems)
-            total = _stream_total(graph, st.name, by_name)
-            params = {
-                "IN": cur.elems,
-                "OUT": st.out.elems,
-                "L": lcm,
-                "B": cur.bits,
-                "G": total // lcm,
-            }
+    inp = graph.nodes[0]
+    avail: dict[str, list[Stream]] = {inp.name: [plan.in_stream]}
+    total = {inp.name: int(np.prod(inp.out_shape))}
+    for i, node in enumerate(graph.nodes[1:], start=1):
+        ins = []
+        for p in graph.producers(i):
+            s = avail[p].pop(0)
+            if s.elems != _in_elems(node):  # the plan's width adapter
+                st = todo.pop(0)
+                assert st.kind == "WidthAdapt", (st.name, node.name)
+                lcm = math.lcm(s.elems, st.out.elems)
+                params = {"IN": s.elems, "OUT": st.out.elems, "L": lcm, "B": s.bits}
+                params["G"] = total[p] // lcm
+                name = st.name if all(x.name != st.name for x in stages) else f"{st.name}1"
+                stages.append(
+                    _stage(name, st.kind, "hwp_dwc", params, [s], [st.out], st.expected_cycles)
+                )
+                s = st.out
+            ins.append(s)
+        if isinstance(node, MaxPoolNode):  # a max pool's window: FINN's depthwise SWG, SIMD = C
+            st = todo.pop(0)
+            h, w, c = node.in_shape
+            k, b = node.kernel, ins[0].bits
+            params = {"IH": h, "IW": w, "C": c, "SIMD": c, "K": k, "S": k, "B": b, "DW": 1}
             stages.append(
-                RtlStage(st.name, "WidthAdapt", "hwp_dwc", params, cur, st.out, st.expected_cycles)
+                _stage(st.name, st.kind, "hwp_swg", params, ins, [st.out], st.expected_cycles)
             )
-        elif st.kind == "PoolWindow":  # a max pool's window: FINN's depthwise SWG, SIMD = C
-            pool = by_name[st.name.removesuffix("_window")]
-            h, w, c = pool.in_shape
-            k = pool.kernel
-            params = {"IH": h, "IW": w, "C": c, "SIMD": c, "K": k, "S": k, "B": cur.bits, "DW": 1}
-            stages.append(
-                RtlStage(st.name, st.kind, "hwp_swg", params, cur, st.out, st.expected_cycles)
-            )
-        else:
-            node = by_name[st.name]
-            module, params, roms = _node_stage(node, cur, st.out, thresholds, out_dir)
-            stages.append(
-                RtlStage(st.name, st.kind, module, params, cur, st.out, st.expected_cycles, roms)
-            )
-        cur = st.out
+            ins = [st.out]
+        st = todo.pop(0)
+        assert st.name == node.name, (st.name, node.name)
+        outs = [st.out]
+        if isinstance(node, DuplicateStreamsNode):  # its second stream follows the first
+            outs.append(streams[f"s{int(st.out.name[1:]) + 1}"])
+        module, params, roms = _node_stage(node, ins, outs, thresholds, out_dir)
+        stages.append(_stage(st.name, st.kind, module, params, ins, outs, st.expected_cycles, roms))
+        avail[node.name] = outs
+        total[node.name] = int(np.prod(node.out_shape))
+    skip = _skip_depths(graph, plan, fifo_depth)
+    fifos = [RtlFifo(plan.in_stream, fifo_depth)]
+    for st in stages:
+        for name in st.outs:
+            add, depth = skip.get(name, ("", fifo_depth))
+            label = add.removesuffix("_add") + "_fifo" if add else ""
+            fifos.append(RtlFifo(streams[name], depth, label))
     return RtlDesign(
-        tuple(stages), plan.in_stream, plan.out_stream, plan.in_words, plan.out_words, fifo_depth
+        tuple(stages),
+        plan.in_stream,
+        plan.out_stream,
+        plan.in_words,
+        plan.out_words,
+        fifo_depth,
+        fifos=tuple(fifos),
     )
 
 
@@ -300,15 +411,25 @@ def _param(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
+def _ports(prefix: str, fifo: int, side: str) -> str:
+    """Port connections of a kernel's stream port ``prefix`` to FIFO ``fifo``: its read side
+    (``side`` "o", the kernel's input) or its write side ("i", the kernel's output)."""
+    return (
+        f".{prefix}_valid(f{fifo}_{side}v), .{prefix}_ready(f{fifo}_{side}r), "
+        f".{prefix}_data(f{fifo}_{side}d)"
+    )
+
+
 def render_top(design: RtlDesign) -> str:
-    """Verilog of the top: FIFO, kernel, FIFO, kernel, ..., FIFO; ``iters`` = kernel loops."""
+    """Verilog of the top: a FIFO on every stream (a residual block's skip FIFO on the stream
+    from its short branch into the add), the kernels between them; ``iters`` = kernel loops."""
     nk = len(design.stages)
     iw, ow = design.in_stream.width, design.out_stream.width
     lines = [
         f"// {TOP}: generated by hwprune from the dataflow graph; kernels in hwp_*.v.",
-        "// Streams: valid/ready words; a FIFO between every two kernels (and at both ends).",
-        "// With HWP_SIM defined (Verilator) iters[k] / dones[k] say that kernel k issued a loop",
-        f"// iteration / the last iteration of a frame this cycle ({nk} kernels).",
+        "// Streams: valid/ready words; a FIFO on every stream between two kernels (and at both",
+        "// ends). With HWP_SIM defined (Verilator) iters[k] / dones[k] say that kernel k issued",
+        f"// a loop iteration / the last iteration of a frame this cycle ({nk} kernels).",
         f"module {TOP} (",
         "    input  wire clk,",
         "    input  wire rst,",
@@ -327,13 +448,19 @@ def render_top(design: RtlDesign) -> str:
         f"    wire [{nk - 1}:0] iters, dones;",
         "`endif",
     ]
-    streams = [design.stages[0].in_stream] + [s.out_stream for s in design.stages]
-    for i, s in enumerate(streams):  # fifo i sits in front of kernel i (last: the output)
-        w = s.width
+    fifos = design.fifos or tuple(
+        RtlFifo(s, design.fifo_depth)
+        for s in [design.stages[0].in_stream] + [st.out_stream for st in design.stages]
+    )
+    index = {f.stream.name: i for i, f in enumerate(fifos)}
+    for i, f in enumerate(fifos):
+        w = f.stream.width
+        if f.skip:
+            lines.append(f"    // skip FIFO {f.skip}: {f.depth} words")
         lines += [
             f"    wire f{i}_iv, f{i}_ir, f{i}_ov, f{i}_or;",
             f"    wire [{w - 1}:0] f{i}_id, f{i}_od;",
-            f"    hwp_fifo #(.W({w}), .DEPTH({design.fifo_depth})) u_fifo{i} (",
+            f"    hwp_fifo #(.W({w}), .DEPTH({f.depth})) u_fifo{i} (",
             "        .clk(clk), .rst(rst),",
             f"        .in_valid(f{i}_iv), .in_ready(f{i}_ir), .in_data(f{i}_id),",
             f"        .out_valid(f{i}_ov), .out_ready(f{i}_or), .out_data(f{i}_od));",
@@ -344,19 +471,23 @@ def render_top(design: RtlDesign) -> str:
         "    assign f0_id = in_data;",
     ]
     for k, st in enumerate(design.stages):
+        ins = st.ins or (st.in_stream.name,)
+        outs = st.outs or (st.out_stream.name,)
         ps = ",\n".join(f"        .{n}({_param(v)})" for n, v in st.params.items())
+        conns = [_ports("in" if j == 0 else f"in{j}", index[s], "o") for j, s in enumerate(ins)]
+        conns += [_ports("out" if j == 0 else f"out{j}", index[s], "i") for j, s in enumerate(outs)]
         lines += [
             f"    // {st.name}: {st.kind}, {st.cycles} iterations per frame",
             f"    {st.module} #(\n{ps}\n    ) u_{st.name} (",
             "        .clk(clk), .rst(rst),",
-            f"        .in_valid(f{k}_ov), .in_ready(f{k}_or), .in_data(f{k}_od),",
-            f"        .out_valid(f{k + 1}_iv), .out_ready(f{k + 1}_ir), .out_data(f{k + 1}_id),",
+            *(f"        {c}," for c in conns),
             f"        .iter(iters[{k}]), .done(dones[{k}]));",
         ]
+    last = index[(design.stages[-1].outs or (design.stages[-1].out_stream.name,))[0]]
     lines += [
-        f"    assign out_valid = f{nk}_ov;",
-        f"    assign f{nk}_or = out_ready;",
-        f"    assign out_data = f{nk}_od;",
+        f"    assign out_valid = f{last}_ov;",
+        f"    assign f{last}_or = out_ready;",
+        f"    assign out_data = f{last}_od;",
         "endmodule",
         "",
     ]
@@ -393,4 +524,5 @@ def write_rtl(
         design.out_words,
         fifo_depth,
         files,
+        design.fifos,
     )

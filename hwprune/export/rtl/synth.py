@@ -157,6 +157,12 @@ def synthesize(
         if name.startswith("u_fifo"):
             for k, v in _counts(_flat(cell["type"].lstrip("\\"), mods), table).items():
                 fifo[k] += v
+    skips = []  # a residual block's skip FIFO: the FIFO node of the cost model's graph
+    for i, f in enumerate(design.fifos):
+        cell = top_cells.get(f"u_fifo{i}")
+        if f.skip and cell:
+            prims = _flat(cell["type"].lstrip("\\"), mods)
+            skips.append({"fifo": f.skip, "depth": f.depth, **_counts(prims, table)})
     total_prims = _flat(TOP, mods)
     report = {
         "source": "Yosys synthesis of hwprune's RTL (not Vivado; not the calibrated estimate)",
@@ -168,6 +174,7 @@ def synthesize(
         "seconds": round(secs, 1),
         "kernels": kernels,
         "fifos": fifo,
+        "skip_fifos": skips,
         "total": _counts(total_prims, table),
         "cells": dict(sorted(total_prims.items())),
     }
