@@ -45,6 +45,8 @@ def test_export_qonnx_model(mlp_onnx, tmp_path, capsys, monkeypatch, relative):
             "--out",
             "exp" if relative else str(out),
             "--json",
+            "--rtl",
+            "write",
         ],
         capsys,
     )
@@ -105,6 +107,8 @@ def test_export_with_inputs_and_folding_file(mlp_onnx, tmp_path, capsys):
             "101",
             "--out",
             str(out),
+            "--rtl",
+            "write",
         ],
         capsys,
     )
@@ -176,6 +180,8 @@ def test_export_no_csim_scores(mlp_onnx, tmp_path, capsys):
             "--out",
             str(out),
             "--json",
+            "--rtl",
+            "write",
         ],
         capsys,
     )
@@ -212,7 +218,7 @@ def test_export_run_best_and_trial(tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    code, stdout, err = _run(["export", "--run", str(run), "--json"], capsys)
+    code, stdout, err = _run(["export", "--run", str(run), "--json", "--rtl", "write"], capsys)
     assert code == 0, err
     info = json.loads(stdout)
     # next to best/ (which holds the search's own export), never nested inside it
@@ -226,7 +232,19 @@ def test_export_run_best_and_trial(tmp_path, capsys):
             want = {key: lay[key] for key in ("pe", "simd", "res_type") if key in lay}
             assert info["folding"][f"fc{k}"] == want
     code, stdout, err = _run(
-        ["export", "--run", str(run), "--trial", "0", "--samples", "100", "--json"], capsys
+        [
+            "export",
+            "--run",
+            str(run),
+            "--trial",
+            "0",
+            "--samples",
+            "100",
+            "--json",
+            "--rtl",
+            "write",
+        ],
+        capsys,
     )
     assert code == 0, err
     assert json.loads(stdout)["out_dir"] == str(run / "trials" / "0" / "export")
@@ -242,14 +260,18 @@ def test_export_replaces_its_folder_whole(mlp_onnx, tmp_path, capsys):
     (out / "csim.log").write_text("HWPRUNE_CSIM samples=100 mismatching_samples=0 result=BIT-EXACT")
     (out / "hls").mkdir()
     (out / "hls" / "old_kernel.hpp").write_text("// an earlier export")
-    code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(out)], capsys)
+    code, _, err = _run(
+        ["export", str(mlp_onnx), "--no-csim", "--out", str(out), "--rtl", "write"], capsys
+    )
     assert code == 0, err
     assert not (out / "csim.log").exists() and not (out / "hls" / "old_kernel.hpp").exists()
     assert (out / "hls" / "top.cpp").is_file() and (out / "README.md").is_file()
     assert "C simulation: not run" in (out / "README.md").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
     (out / "README.md").write_text("an earlier export's")  # next to dataflow.json: its own
-    code, _, err = _run(["export", str(mlp_onnx), "--no-csim", "--out", str(out)], capsys)
+    code, _, err = _run(
+        ["export", str(mlp_onnx), "--no-csim", "--out", str(out), "--rtl", "write"], capsys
+    )
     assert code == 0, err
     assert "C simulation: not run" in (out / "README.md").read_text()
     mine = tmp_path / "project"

@@ -30,7 +30,9 @@ pytestmark = [
 def _export(model, shape, out: Path, **kw):
     from hwprune.export.core import export_model
 
-    return export_model(model, "pynq-z2", out_dir=out, input_shape=shape, csim=False, **kw)
+    return export_model(
+        model, "pynq-z2", out_dir=out, input_shape=shape, csim=False, rtl="write", **kw
+    )
 
 
 def _bnn_pynq(name: str):

@@ -195,7 +195,7 @@ def test_export_keeps_a_file_dropped_into_out_during_the_export(
     onnx_path = tmp_path / "m.onnx"
     export_brevitas(model, (1, *shape), onnx_path)
     out = tmp_path / "export"
-    core.export_model(onnx_path, "pynq-z2", out_dir=out, csim=False, n_golden=4)
+    core.export_model(onnx_path, "pynq-z2", out_dir=out, csim=False, n_golden=4, rtl="write")
     real_readme = core._readme
 
     def readme_and_a_drop(folder: Path, ctx: dict) -> None:
@@ -203,7 +203,7 @@ def test_export_keeps_a_file_dropped_into_out_during_the_export(
         real_readme(folder, ctx)
 
     monkeypatch.setattr(core, "_readme", readme_and_a_drop)
-    core.export_model(onnx_path, "pynq-z2", out_dir=out, csim=False, n_golden=4)
+    core.export_model(onnx_path, "pynq-z2", out_dir=out, csim=False, n_golden=4, rtl="write")
     assert (out / "notes.txt").read_text() == "dropped during the export"
     assert (out / "dataflow.json").is_file() and (out / "README.md").is_file()
 
