@@ -118,7 +118,7 @@ class _Prepared:
     def __init__(self, tables: list[GroupTable], weights: np.ndarray):
         # every probe's budget is at least the slowest group's fastest option's cycles
         lower = max(int(t.cycles[0]) for t in tables)
-        tables = [_reduced(t, lower) for t in tables]
+        tables = _reduced_all(tables, lower)
         self.tables = tables
         #: results of :func:`_fastest` per (budget, I/O cycles): a design priced again
         self.fastest_memo: dict[tuple, tuple[list[int], bool, str | None]] = {}
@@ -167,12 +167,16 @@ class _Prepared:
         their areas and resources as Python numbers and the resources as an array, groups
         ordered by option count (cached on the tables per prefix and weights)."""
         sets = []
+        todo = [g for g, k in enumerate(ks) if ("set", k, self.wkey) not in self.tables[g].memo]
+        sky = dict(
+            zip(todo, _pareto_sets([self.tables[g].res[: ks[g] + 1] for g in todo]), strict=True)
+        )
         for g, k in enumerate(ks):
             t = self.tables[g]
             key = ("set", k, self.wkey)
             hit = t.memo.get(key)
             if hit is None:
-                idx = _skyline_at(t, k)
+                idx = sky[g].tolist()
                 a = self.area[g][idx].tolist()
                 order = sorted(range(len(idx)), key=a.__getitem__)
                 ordered = [idx[i] for i in order]
@@ -183,8 +187,8 @@ class _Prepared:
         return sets
 
 
-def _reduced(t: GroupTable, lower: int) -> GroupTable:
-    """Table ``t`` less the options that no probe at a cycle budget ``>= lower`` can need.
+def _reduced_all(tables: list[GroupTable], lower: int) -> list[GroupTable]:
+    """Each table less the options that no probe at a cycle budget ``>= lower`` can need.
 
     Every option with at most ``lower`` cycles is in every prefix the search looks at, so of
     those only the Pareto-optimal ones on the four resources are kept (one per duplicate: the
@@ -192,51 +196,91 @@ def _reduced(t: GroupTable, lower: int) -> GroupTable:
     dropped too. An exact reduction: a dropped option has, in every prefix that holds it, a
     kept one with no more of anything that comes first in table order, so no prefix arg-min,
     bound, Pareto set, Lagrangian pick, greedy repair step or trimming verdict changes, and
-    the cycle counts that remain are those where feasibility can change. (Cached on the table
-    per ``lower``; on CNV variants about 55% of the rows go.)"""
+    the cycle counts that remain are those where feasibility can change. (Cached on each
+    table per ``lower``; on CNV variants about 55% of the rows go.)"""
     key = ("reduced", lower)
-    hit = t.memo.get(key)
-    if hit is None:
-        k = int(np.searchsorted(t.cycles, lower, side="right"))
-        if k <= 1 and k == len(t.cycles):
-            hit = t
+    todo = [t for t in tables if key not in t.memo]
+    ks = [int(np.searchsorted(t.cycles, lower, side="right")) for t in todo]
+    skies = _pareto_sets([t.res[:k] for t, k in zip(todo, ks, strict=True)], lex=False)
+    for t, k, sky in zip(todo, ks, skies, strict=True):
+        above = np.arange(k, len(t.cycles))
+        if len(above) and len(sky):
+            q = t.res[sky]
+            dominated = (t.res[k:, None, :] >= q[None, :, :]).all(axis=2).any(axis=1)
+            above = above[~dominated]
+        if len(sky) + len(above) == len(t.cycles):
+            t.memo[key] = t
         else:
-            sky = _undominated_set(t.res[:k])
-            above = np.arange(k, len(t.cycles))
-            if len(above) and len(sky):
-                q = t.res[sky]
-                dominated = (t.res[k:, None, :] >= q[None, :, :]).all(axis=2).any(axis=1)
-                above = above[~dominated]
             idx = np.concatenate([sky, above])
-            if len(idx) == len(t.cycles):
-                hit = t
-            else:
-                hit = GroupTable(t.names, t.cycles[idx], t.res[idx], t.values[idx], t.keys)
-        t.memo[key] = hit
-    if hit.names != t.names:  # the table was relabelled (a shape shared by several designs)
-        hit = _tables._relabel(hit, t.names)
-    return hit
+            t.memo[key] = GroupTable(t.names, t.cycles[idx], t.res[idx], t.values[idx], t.keys)
+    out = []
+    for t in tables:
+        hit = t.memo[key]
+        if hit.names != t.names:  # the table was relabelled (a shape shared by several designs)
+            hit = _tables._relabel(hit, t.names)
+        out.append(hit)
+    return out
+
+
+def _reduced(t: GroupTable, lower: int) -> GroupTable:
+    """:func:`_reduced_all` of one table."""
+    return _reduced_all([t], lower)[0]
+
+
+def _pareto_sets(points: list[np.ndarray], lex: bool = True) -> list[np.ndarray]:
+    """:func:`_skyline` of each point set (the same indices; in lexicographic order of the
+    points, or with ``lex`` False in increasing order). Sets of up to :data:`_FEW` points are
+    done together, up to ``4 * _FEW`` points at a time, by comparing every pair of points of
+    a set at once (of duplicates the first one stays, as in :func:`_skyline`)."""
+    out: list[np.ndarray] = [np.arange(0)] * len(points)
+    small = []
+    for i, x in enumerate(points):
+        if len(x) <= 1:
+            out[i] = np.arange(len(x))
+        elif len(x) > _FEW:
+            sky = _skyline(x)
+            out[i] = sky if lex else np.sort(sky)
+        else:
+            small.append(i)
+    while small:
+        batch, total = [], 0
+        while small and total + len(points[small[0]]) <= 4 * _FEW:
+            total += len(points[small[0]])
+            batch.append(small.pop(0))
+        for i, keep in zip(batch, _pairwise_pareto([points[i] for i in batch], lex), strict=True):
+            out[i] = keep
+    return out
+
+
+def _pairwise_pareto(points: list[np.ndarray], lex: bool) -> list[np.ndarray]:
+    """:func:`_pareto_sets` of a few small sets by comparing every pair of points at once."""
+    sizes = [len(x) for x in points]
+    pts = np.concatenate(points)
+    n = len(pts)
+    gid = np.repeat(np.arange(len(points)), sizes)
+    le = gid[:, None] == gid[None, :]  # le[i, j]: point i <= point j, both of one set
+    for c in range(4):
+        le &= pts[:, None, c] <= pts[None, :, c]
+    # j goes when some other i is <= it and not equal to it, or equal and before it
+    gone = (le & (~le.T | _BEFORE[:n, :n])).any(axis=0)
+    keep = np.flatnonzero(~gone)
+    if lex:
+        p = pts[keep]
+        keep = keep[np.lexsort((p[:, 3], p[:, 2], p[:, 1], p[:, 0], gid[keep]))]
+    start = np.cumsum(sizes) - sizes
+    cut = np.searchsorted(gid[keep], np.arange(len(points) + 1)).tolist()
+    local = keep - start[gid[keep]]
+    return [local[a:b] for a, b in zip(cut[:-1], cut[1:], strict=True)]
 
 
 def _undominated_set(points: np.ndarray) -> np.ndarray:
-    """The indices of :func:`_skyline`, in increasing order; a few points at once by comparing
-    every pair (of duplicates the first one stays, as there)."""
-    n = len(points)
-    if n <= 1:
-        return np.arange(n)
-    if n > _FEW:
-        return np.sort(_skyline(points))
-    le = points[:, None, 0] <= points[None, :, 0]  # le[i, j]: point i <= point j
-    for c in (1, 2, 3):
-        le &= points[:, None, c] <= points[None, :, c]
-    # j goes when some other i is <= it and not equal to it, or equal and before it
-    gone = (le & (~le.T | _BEFORE[:n, :n])).any(axis=0)
-    return np.flatnonzero(~gone)
+    """The indices of :func:`_skyline`, in increasing order."""
+    return _pareto_sets([points], lex=False)[0]
 
 
-#: at most this many points: Pareto sets by comparing all pairs (``_BEFORE[i, j]``: i < j)
+#: Pareto sets of at most this many points: by comparing all pairs (``_BEFORE[i, j]``: i < j)
 _FEW = 96
-_BEFORE = np.triu(np.ones((_FEW, _FEW), dtype=bool), k=1)
+_BEFORE = np.triu(np.ones((4 * _FEW, 4 * _FEW), dtype=bool), k=1)
 
 
 def _cyc_list(t: GroupTable) -> list[int]:
@@ -259,16 +303,6 @@ def _per_weights(t: GroupTable, weights: np.ndarray, wkey: tuple) -> tuple:
     best = np.maximum.accumulate(np.where(is_new, idx, 0))
     minres = np.minimum.accumulate(t.res, axis=0)
     hit = t.memo[wkey] = (a, best, minres)
-    return hit
-
-
-def _skyline_at(t: GroupTable, k: int) -> list[int]:
-    """Options among the first ``k + 1`` of a table not dominated on all four resources
-    (lexicographic order of their resources), cached on the table."""
-    key = ("sky", k)
-    hit = t.memo.get(key)
-    if hit is None:
-        hit = t.memo[key] = _skyline(t.res[: k + 1]).tolist()
     return hit
 
 
@@ -300,11 +334,7 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     """Indices of the points no other point dominates (<= in every column), one per duplicate.
 
     Lexicographic order puts a dominator before what it dominates, so the first remaining point
-    is always non-dominated; everything it dominates is dropped at once (vectorised). A few
-    points: :func:`_undominated_set` (all pairs at once), sorted the same way."""
-    if len(points) <= _FEW:
-        few = _undominated_set(points)
-        return few[np.lexsort(points[few].T[::-1])]
+    is always non-dominated; everything it dominates is dropped at once (vectorised)."""
     order = np.lexsort(points.T[::-1])
     pts, idx = points[order], order
     keep: list[int] = []
