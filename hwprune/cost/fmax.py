@@ -43,14 +43,17 @@ def _log2(n: float) -> float:
     return math.log2(max(1.0, float(n)))
 
 
-#: memories (ROMs, the MVAU's input buffer) of at least this many words sit in EBR (DP16KD),
-#: whose synchronous read starts a path at the block's output (seen in nextpnr's paths)
+#: memories (ROMs, the MVAU's input buffer) of at least this many words and more bits than
+#: :data:`EBR_MIN_BITS` sit in EBR (DP16KD) in Yosys's mapping, and a path then starts at the
+#: block's output (read off the sweep's DP16KD counts and nextpnr's worst paths: 128 x 2,048
+#: bits stayed in LUTs, 128 x 2,944 went to an EBR)
 EBR_MIN_DEPTH = 128
+EBR_MIN_BITS = 2560
 
 
-def _in_ebr(depth: int) -> bool:
-    """Whether a synchronous-read memory of ``depth`` words is an EBR in Yosys's mapping."""
-    return depth >= EBR_MIN_DEPTH
+def _in_ebr(depth: int, width: int) -> bool:
+    """Whether a synchronous-read memory of ``depth`` words of ``width`` bits is an EBR."""
+    return depth >= EBR_MIN_DEPTH and depth * width >= EBR_MIN_BITS
 
 
 def _path(**counts: float) -> Path:
@@ -96,9 +99,10 @@ def dot_product_paths(node: Any) -> list[Path]:
     en = _log2(regs)
     paths = [_path(carry=aw, enable=en)]  # adder-tree level / accumulate
     # the lanes' operands: the weight ROM word and the input (buffered: SF words, MVAU only)
-    ebr = _in_ebr(nf * sf) or (not vv and _in_ebr(sf))
+    ib = max(1, int(node.in_bits))
+    ebr = _in_ebr(nf * sf, pe * simd * int(node.wbits)) or (not vv and _in_ebr(sf, simd * ib))
     front = {"ebr": 1.0} if ebr else {"lut": _log2(nf * sf)}
-    fan = _log2((pe if vv else 1) * simd * max(1, int(node.in_bits)))  # input-select mux
+    fan = _log2((pe if vv else 1) * simd * ib)  # input-select mux
     if dsp:
         paths.append(_path(dsp=1.0, fanout=fan, **front))
     elif lutpp:  # weights -> partial products (negated sign term) -> first tree level
@@ -109,12 +113,12 @@ def dot_product_paths(node: Any) -> list[Path]:
     if nt:
         tb = aw + 1
         if nt < 16:  # parallel comparators on the row block's threshold word
-            e = _in_ebr(nf)
+            e = _in_ebr(nf, pe * nt * tb)
             paths.append(_path(carry=tb, ebr=float(e), lut=0.0 if e else _log2(nf)))
         else:  # binary search: address add + ROM read, then compare + index update
             nb = int(nt).bit_length()
             depth = nf << (nb - 1)
-            e = _in_ebr(depth)
+            e = _in_ebr(depth, tb)
             paths.append(_path(carry=_log2(depth), lut=_log2(depth)))
             paths.append(_path(carry=tb + nb, ebr=float(e)))
     return paths
