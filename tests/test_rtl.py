@@ -80,7 +80,7 @@ def test_cnn_export_simulated_bit_exact_with_the_models_cycles(tmp_path):
 def test_mlp_binary_search_thresholds_and_a_corrupted_rom_is_caught(tmp_path):
     q, shape = quant_model("mlp-digits")
     res = export_model(q, "pynq-z2", out_dir=tmp_path / "mlp", golden_inputs=digits_test_x(20),
-                       input_shape=shape, n_golden=20, csim=False)  # fmt: skip
+                       input_shape=shape, n_golden=20, csim=False, rtl="write")  # fmt: skip
     assert (res.out_dir / "rtl" / "top.v").is_file()  # every export carries the RTL
     rtl = tmp_path / "rtl_binary"
     design = write_rtl(res.graph, rtl, thresholds="binary")
@@ -130,3 +130,40 @@ def test_tiny_design_sim_yosys_and_ecp5_bitstream(tmp_path):
     timing = json.loads((tmp_path / "bitstream" / "timing.json").read_text())
     assert timing["link"]["kind"] == "uart" and timing["frames_per_s"] > 0
     assert "openFPGALoader" in (tmp_path / "bitstream" / "README.md").read_text()
+
+
+def test_bnn_pynq_tfc_simulated_bit_exact_with_the_models_cycles(tmp_path):
+    """Brevitas' bnn_pynq TFC-W1A1 (made elsewhere: XNOR layers, XNOR head, TensorNorm), folded
+    small so that Verilator builds it quickly; the head's accumulators are compared."""
+    import torch
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    from hwprune.export.qonnx import export_brevitas
+
+    torch.manual_seed(1)
+    m, _ = model_with_cfg("tfc_1w1a", pretrained=False)
+    path = export_brevitas(m.eval(), (1, 28, 28), tmp_path / "tfc.onnx")
+    folding = {"fc0": {"pe": 4, "simd": 16}, "fc1": {"pe": 4, "simd": 16},
+               "fc2": {"pe": 4, "simd": 16}, "fc3": {"pe": 1, "simd": 16}}  # fmt: skip
+    res = export_model(path, "pynq-z2", folding=folding, out_dir=tmp_path / "tfc", n_golden=8,
+                       output="scores", csim=False, rtl="sim")  # fmt: skip
+    sim = res.rtl.sim
+    assert res.bit_exact and sim.bit_exact and sim.frames == 8
+    assert all(n.xnor for n in res.graph.mvaus())
+    model = {c["kernel"]: c["cost_model"] for c in res.cycles}
+    mvaus = [k for k in sim.kernels if k["kind"] == "MVAU"]
+    assert [k["kernel"] for k in mvaus] == ["fc0", "fc1", "fc2", "fc3"]
+    for k in sim.kernels:  # every kernel, every frame: the IR's loop count = the cost model's
+        assert k["counted"] == k["model"], k
+    for k in mvaus:
+        assert k["counted"] == k["cost_model"] == model[k["kernel"]], k
+    assert sim.interval == sim.max_cycles == 784 // 16 * 64 // 4
+
+
+def test_auto_level_carries_yosys_counts_for_amd_targets_and_a_bitstream_for_ecp5():
+    from hwprune.export.rtl.flow import resolve_level
+    from hwprune.targets import load_target
+
+    assert resolve_level("auto", load_target("pynq-z2")) == "synth"
+    assert resolve_level("auto", load_target("ulx3s-85f")) == "full"
+    assert resolve_level("write", load_target("ulx3s-85f")) == "write"
