@@ -230,8 +230,8 @@ def _reduced(t: GroupTable, lower: int) -> GroupTable:
 def _pareto_sets(points: list[np.ndarray], lex: bool = True) -> list[np.ndarray]:
     """:func:`_skyline` of each point set (the same indices; in lexicographic order of the
     points, or with ``lex`` False in increasing order). Sets of up to :data:`_FEW` points are
-    done together, up to ``4 * _FEW`` points at a time, by comparing every pair of points of
-    a set at once (of duplicates the first one stays, as in :func:`_skyline`)."""
+    done together, a few of similar sizes at a time, by comparing every pair of points of a
+    set at once (of duplicates the first one stays, as in :func:`_skyline`)."""
     out: list[np.ndarray] = [np.arange(0)] * len(points)
     small = []
     for i, x in enumerate(points):
@@ -242,35 +242,36 @@ def _pareto_sets(points: list[np.ndarray], lex: bool = True) -> list[np.ndarray]
             out[i] = sky if lex else np.sort(sky)
         else:
             small.append(i)
-    while small:
-        batch, total = [], 0
-        while small and total + len(points[small[0]]) <= 4 * _FEW:
-            total += len(points[small[0]])
-            batch.append(small.pop(0))
+    small.sort(key=lambda i: len(points[i]))
+    while small:  # sets of similar sizes together, up to _FEW**2 pairs of points at a time
+        count = 1
+        while count < len(small) and (count + 1) * len(points[small[count]]) ** 2 <= _FEW**2:
+            count += 1
+        batch, small = small[:count], small[count:]
         for i, keep in zip(batch, _pairwise_pareto([points[i] for i in batch], lex), strict=True):
             out[i] = keep
     return out
 
 
 def _pairwise_pareto(points: list[np.ndarray], lex: bool) -> list[np.ndarray]:
-    """:func:`_pareto_sets` of a few small sets by comparing every pair of points at once."""
-    sizes = [len(x) for x in points]
-    pts = np.concatenate(points)
-    n = len(pts)
-    gid = np.repeat(np.arange(len(points)), sizes)
-    le = gid[:, None] == gid[None, :]  # le[i, j]: point i <= point j, both of one set
-    for c in range(4):
-        le &= pts[:, None, c] <= pts[None, :, c]
+    """:func:`_pareto_sets` of a few small sets by comparing every pair of points of a set at
+    once (the sets padded to the largest with points that dominate nothing)."""
+    m = max(len(x) for x in points)
+    pts = np.full((len(points), m, 4), np.inf)
+    for g, x in enumerate(points):
+        pts[g, : len(x)] = x
+    le = pts[:, :, None, 0] <= pts[:, None, :, 0]  # le[g, i, j]: point i <= point j
+    for c in (1, 2, 3):
+        le &= pts[:, :, None, c] <= pts[:, None, :, c]
     # j goes when some other i is <= it and not equal to it, or equal and before it
-    gone = (le & (~le.T | _BEFORE[:n, :n])).any(axis=0)
-    keep = np.flatnonzero(~gone)
-    if lex:
-        p = pts[keep]
-        keep = keep[np.lexsort((p[:, 3], p[:, 2], p[:, 1], p[:, 0], gid[keep]))]
-    start = np.cumsum(sizes) - sizes
-    cut = np.searchsorted(gid[keep], np.arange(len(points) + 1)).tolist()
-    local = keep - start[gid[keep]]
-    return [local[a:b] for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    gone = np.any(le & (~le.transpose(0, 2, 1) | _BEFORE[:m, :m]), axis=1)
+    out = []
+    for g, x in enumerate(points):
+        keep = np.flatnonzero(~gone[g, : len(x)])
+        if lex:
+            keep = keep[np.lexsort(x[keep].T[::-1])]
+        out.append(keep)
+    return out
 
 
 def _undominated_set(points: np.ndarray) -> np.ndarray:
@@ -280,7 +281,7 @@ def _undominated_set(points: np.ndarray) -> np.ndarray:
 
 #: Pareto sets of at most this many points: by comparing all pairs (``_BEFORE[i, j]``: i < j)
 _FEW = 96
-_BEFORE = np.triu(np.ones((4 * _FEW, 4 * _FEW), dtype=bool), k=1)
+_BEFORE = np.triu(np.ones((_FEW, _FEW), dtype=bool), k=1)
 
 
 def _cyc_list(t: GroupTable) -> list[int]:
