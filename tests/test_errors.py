@@ -394,6 +394,7 @@ CASES: list[Case] = [
         r"--fps.*MODEL\.onnx",
     ),
     Case("negative-fps", ("search", "--min-fps", "-5", "--out", "{tmp}/r"), r"fps"),
+    Case("unknown-rtl-level", ("search", "--rtl", "bitstream", "--out", "{tmp}/r"), r"rtl"),
     Case(
         "unknown-selection-rule",
         ("search", "--select", "best-one", "--out", "{tmp}/r"),

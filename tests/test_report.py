@@ -582,6 +582,7 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             out=root / target,
             cache_dir=root / "parent",
             export=target == "pynq-z2",
+            rtl="write",
             quiet=True,
             overrides={
                 "budget.trials": 3,

@@ -898,7 +898,7 @@ def test_search_leaves_a_live_workers_running_trial_alone(tmp_path, parent_cache
 def test_best_folder_is_replaced_whole(tmp_path, parent_cache, monkeypatch):
     """A crash while best/ is written keeps the old best/; a new best/ keeps no old file."""
     out = tmp_path / "run"
-    kw = dict(out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False)
+    kw = dict(out=out, cache_dir=parent_cache, overrides=_tiny(2), export=False, rtl="write")
     first = hwprune.search("digits-mlp", "pynq-z2", **{**kw, "export": True})
     best = out / "best"
     # summary.json's chosen numbers are best/estimate.json's (the exported design's estimate)
@@ -952,7 +952,7 @@ def test_export_run_uses_the_search_cache_dir(tmp_path, parent_cache):
     exp = tmp_path / "exp"
     exp.mkdir()
     (exp / "csim.log").write_text("HWPRUNE_CSIM samples=9 mismatching_samples=0 result=BIT-EXACT")
-    res = export_run(out, out_dir=exp, csim=False, n_golden=8)
+    res = export_run(out, out_dir=exp, csim=False, n_golden=8, rtl="write")
     assert res.out_dir == exp and res.csim is None and res.verify.exact
     assert not (out / "parent").exists()  # no second parent trained into the run folder
     assert not (exp / "csim.log").exists()
@@ -962,7 +962,7 @@ def test_export_run_uses_the_search_cache_dir(tmp_path, parent_cache):
     mine.mkdir()
     (mine / "todo.txt").write_text("mine")
     with pytest.raises(ConfigError, match=r"holds files an export does not write \(todo.txt\)"):
-        export_run(out, out_dir=mine, csim=False, n_golden=8)
+        export_run(out, out_dir=mine, csim=False, n_golden=8, rtl="write")
     assert (mine / "todo.txt").read_text() == "mine"
 
 

@@ -157,6 +157,13 @@ _STORAGE = typer.Option(None, help="Optuna storage URL (default: SQLite in the r
 _STUDY_NAME = typer.Option(None, "--study-name", help="Study name (default <recipe>-<target>).")
 _CACHE_DIR = typer.Option(None, "--cache-dir", help="Parent-model cache (default <run>/parent).")
 _NO_EXPORT = typer.Option(False, "--no-export", help="Skip the export into best/.")
+_RTL = typer.Option(
+    "auto",
+    "--rtl",
+    help="How far the RTL flow of best/'s export goes (as `hwprune export --rtl`): "
+    "auto (Verilator + Yosys on AMD parts, + the bitstream on ECP5 boards), write, sim, "
+    "synth, full.",
+)
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or tables.")
 _LIST_FIELDS = typer.Option(False, "--list-fields", help="List every recipe field and exit.")
 
@@ -199,6 +206,7 @@ def search_command(
     study_name: str | None = _STUDY_NAME,
     cache_dir: Path | None = _CACHE_DIR,
     no_export: bool = _NO_EXPORT,
+    rtl: str = _RTL,
     quiet: bool = _QUIET,
     workers: int | None = _workers_option(),
     device: str | None = _device_option(),
@@ -241,6 +249,7 @@ def search_command(
         cache_dir=cache_dir,
         quiet=quiet,
         export=not no_export,
+        rtl=rtl,
         console=console,
         workers=k,
         devices=devices,

@@ -41,6 +41,7 @@ def finalize(
     storage_url: str,
     *,
     export: bool = True,
+    rtl: str = "auto",
     console: Any = None,
     timings: dict[str, float] | None = None,
     t_start: float | None = None,
@@ -104,7 +105,7 @@ def finalize(
             _write_best(folder, wb, chosen, qmodel, final)
             if export:
                 t0 = time.perf_counter()
-                export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir)
+                export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir, rtl)
                 timings["export_s"] = time.perf_counter() - t0
             best_hw = _best_hw(folder / "estimate.json", chosen.hw, wb.target)
     hv = front_hypervolume(front, objectives, wb.target)
@@ -442,13 +443,13 @@ def _rebase(obj: Any, old: Path, new: Path) -> Any:
 
 
 def _export_best(
-    wb: Workbench, chosen: FrontPoint, qmodel: Any, folder: Path, best: Path
+    wb: Workbench, chosen: FrontPoint, qmodel: Any, folder: Path, best: Path, rtl: str = "auto"
 ) -> dict | None:
     """Export the chosen design into ``folder``, the fresh folder that becomes ``best``.
 
     FPGA targets: QONNX, the integer dataflow graph, the HLS project checked bit-exact in g++
-    C simulation, the FINN hand-off and the RTL at ``hwprune export``'s default level ("auto",
-    the same as the command's: see :func:`hwprune.export.rtl.flow.resolve_level`), with the
+    C simulation, the FINN hand-off and the RTL at level ``rtl`` (``hwprune export --rtl``;
+    "auto" as the command's default: see :func:`hwprune.export.rtl.flow.resolve_level`), with the
     *same folding* the search priced. GPU targets:
     ONNX QCDQ (int8) / float16 files checked in onnxruntime, and the latency report. An export
     failure is recorded in ``summary.json`` and logged; the finished search is kept. Paths in
@@ -486,6 +487,7 @@ def _export_best(
             n_golden=100,
             replace=False,  # ``folder`` is fresh; it replaces best/ as a whole afterwards
             name=best.name,  # the design is "best", not the temporary folder's name
+            rtl=rtl,
         )
         csim = getattr(res, "csim", None)
         return {

@@ -274,6 +274,7 @@ def search(
     cache_dir: str | Path | None = None,
     quiet: bool = True,
     export: bool = True,
+    rtl: str = "auto",
     console: Any = None,
     workers: int = 1,
     devices: Sequence[str] = (),
@@ -286,7 +287,9 @@ def search(
     dotted recipe fields to values; ``target`` a target name, file or loaded target. The run
     folder defaults to ``runs/<study-name>``; the storage to its ``study.db``. Calling it
     again with the same arguments resumes: finished trials are kept, cut-off trials are
-    re-queued, and only the missing trials run.
+    re-queued, and only the missing trials run. ``rtl`` is the RTL level of the chosen design's
+    export into ``best/`` (as ``hwprune export --rtl``; "auto": Verilator + Yosys on AMD
+    targets, + the bitstream on ECP5 ones; "write" for the Verilog alone).
 
     Raises :class:`hwprune.errors.HwpruneError` subclasses for bad input; trial errors that
     are not the user's fault are recorded in the trial and the study goes on.
@@ -302,6 +305,9 @@ def search(
     if overrides:
         rec = rec.with_overrides(dict(overrides))
     tgt = as_target(target)
+    from hwprune.export.rtl.flow import resolve_level
+
+    resolve_level(rtl, tgt)  # a bad RTL level is refused before any training
     rec = resolve_objectives(rec, tgt)
     name = study_name or default_study_name(rec, tgt.name)
     if study_name is not None:  # the study's name becomes runs/<name> and a file stem
@@ -339,6 +345,7 @@ def search(
             cache_dir=cache_dir,
             quiet=quiet,
             export=export,
+            rtl=rtl,
             console=console,
             workers=workers,
             devices=devices,
@@ -362,6 +369,7 @@ def _search_locked(
     cache_dir: str | Path | None,
     quiet: bool,
     export: bool,
+    rtl: str,
     console: Any,
     workers: int,
     devices: Sequence[str],
@@ -417,6 +425,7 @@ def _search_locked(
         run,
         url,
         export=export,
+        rtl=rtl,
         console=None if quiet else console,
         timings={"parent_s": wb.parent_s, "trials_s": trials_s},
         t_start=t_start,
