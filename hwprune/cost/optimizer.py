@@ -33,7 +33,12 @@ prefix arg-minima, bounds and Pareto sets are cached on the tables; the branch a
 on plain Python numbers. The tables of all of a design's new MVAU groups (with or without a
 window) are then built in one vectorised pass too (window options numbered across groups, the
 dominance pruning on a list of pairs), and every sorted table drops the rows that their
-predecessor dominates (another exact reduction: about 60% of the rows left on CNV variants).
+predecessor (or one of the 14 rows before it in its group) dominates (another exact reduction).
+Per design, each table is then cut to what a probe can need (:func:`_reduced_all`): every probe's
+budget is at least the slowest group's fastest option, so the options at or below it are in
+every prefix and only their Pareto set on the four resources matters, and a slower option that
+one of those dominates can go too (exact; about 55% of the rows on CNV variants). Pareto sets
+of few options are computed for all groups at once by comparing every pair.
 ``tests/test_folding.py`` holds both modes equal to exhaustive enumeration.
 
 Example:

@@ -18,6 +18,10 @@ divides its input channels and its width has an integer ratio to the MVAU's (one
 divides the other, so a width converter can join them); a depthwise window's SIMD equals its
 VVAU's PE; a 2D max-pool processes all channels in parallel.
 
+Tables are cached by the group's shape (its nodes named by position, see :func:`_anonymous`)
+and handed out under the group's node names, so a layer shape seen in an earlier design is not
+priced again whatever its name.
+
 Multiplier resource: every MVAU/VVAU whose ``res_type`` is ``"auto"`` is offered both ways, its
 products built from LUTs or on DSP48s (a column of the table like PE and SIMD; an XNOR-popcount
 layer has no multiplier: LUTs only; a node with ``res_type`` ``"lut"`` or ``"dsp"`` keeps it).
