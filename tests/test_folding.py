@@ -769,7 +769,7 @@ def test_pairwise_pareto_set_equals_the_skyline_and_reduced_tables_keep_the_opti
     import numpy as np
 
     from hwprune.cost.folding import group_tables
-    from hwprune.cost.optimizer import _reduced, _skyline, _undominated_set
+    from hwprune.cost.pareto_sets import _reduced, _skyline, _undominated_set
 
     def reference(points):  # lexicographic order; each head drops what it dominates
         order = np.lexsort(points.T[::-1])

@@ -34,11 +34,12 @@ on plain Python numbers. The tables of all of a design's new MVAU groups (with o
 window) are then built in one vectorised pass too (window options numbered across groups, the
 dominance pruning on a list of pairs), and every sorted table drops the rows that their
 predecessor (or one of the 14 rows before it in its group) dominates (another exact reduction).
-Per design, each table is then cut to what a probe can need (:func:`_reduced_all`): every probe's
-budget is at least the slowest group's fastest option, so the options at or below it are in
-every prefix and only their Pareto set on the four resources matters, and a slower option that
-one of those dominates can go too (exact; about 55% of the rows on CNV variants). Pareto sets
-of few options are computed for all groups at once by comparing every pair.
+Per design, each table is then cut to what a probe can need
+(:mod:`hwprune.cost.pareto_sets`): every probe's budget is at least the slowest group's
+fastest option, so the options at or below it are in every prefix and only their Pareto set on
+the four resources matters, and a slower option that one of those dominates can go too (exact;
+about 55% of the rows on CNV variants). Pareto sets of few options are computed for all
+groups at once by comparing every pair.
 ``tests/test_folding.py`` holds both modes equal to exhaustive enumeration.
 
 Example:
@@ -66,6 +67,10 @@ import numpy as np
 
 from hwprune.cost import tables as _tables
 from hwprune.cost.fpga import FpgaCostParams, glue_half
+from hwprune.cost.pareto_sets import (
+    _pareto_sets,
+    _reduced_all,
+)
 from hwprune.cost.tables import GroupTable, group_tables
 from hwprune.ir import DataflowGraph
 from hwprune.targets import FpgaTarget
@@ -192,103 +197,6 @@ class _Prepared:
         return sets
 
 
-def _reduced_all(tables: list[GroupTable], lower: int) -> list[GroupTable]:
-    """Each table less the options that no probe at a cycle budget ``>= lower`` can need.
-
-    Every option with at most ``lower`` cycles is in every prefix the search looks at, so of
-    those only the Pareto-optimal ones on the four resources are kept (one per duplicate: the
-    first), and a slower option that one of them dominates (no more of any resource) is
-    dropped too. An exact reduction: a dropped option has, in every prefix that holds it, a
-    kept one with no more of anything that comes first in table order, so no prefix arg-min,
-    bound, Pareto set, Lagrangian pick, greedy repair step or trimming verdict changes, and
-    the cycle counts that remain are those where feasibility can change. (Cached on each
-    table per ``lower``; on CNV variants about 55% of the rows go.)"""
-    key = ("reduced", lower)
-    todo = [t for t in tables if key not in t.memo]
-    ks = [int(np.searchsorted(t.cycles, lower, side="right")) for t in todo]
-    skies = _pareto_sets([t.res[:k] for t, k in zip(todo, ks, strict=True)], lex=False)
-    for t, k, sky in zip(todo, ks, skies, strict=True):
-        above = np.arange(k, len(t.cycles))
-        if len(above) and len(sky):
-            q = t.res[sky]
-            dominated = (t.res[k:, None, :] >= q[None, :, :]).all(axis=2).any(axis=1)
-            above = above[~dominated]
-        if len(sky) + len(above) == len(t.cycles):
-            t.memo[key] = t
-        else:
-            idx = np.concatenate([sky, above])
-            t.memo[key] = GroupTable(t.names, t.cycles[idx], t.res[idx], t.values[idx], t.keys)
-    out = []
-    for t in tables:
-        hit = t.memo[key]
-        if hit.names != t.names:  # the table was relabelled (a shape shared by several designs)
-            hit = _tables._relabel(hit, t.names)
-        out.append(hit)
-    return out
-
-
-def _reduced(t: GroupTable, lower: int) -> GroupTable:
-    """:func:`_reduced_all` of one table."""
-    return _reduced_all([t], lower)[0]
-
-
-def _pareto_sets(points: list[np.ndarray], lex: bool = True) -> list[np.ndarray]:
-    """:func:`_skyline` of each point set (the same indices; in lexicographic order of the
-    points, or with ``lex`` False in increasing order). Sets of up to :data:`_FEW` points are
-    done together, a few of similar sizes at a time, by comparing every pair of points of a
-    set at once (of duplicates the first one stays, as in :func:`_skyline`)."""
-    out: list[np.ndarray] = [np.arange(0)] * len(points)
-    small = []
-    for i, x in enumerate(points):
-        if len(x) <= 1:
-            out[i] = np.arange(len(x))
-        elif len(x) > _FEW:
-            sky = _skyline(x)
-            out[i] = sky if lex else np.sort(sky)
-        else:
-            small.append(i)
-    small.sort(key=lambda i: len(points[i]))
-    while small:  # sets of similar sizes together, up to _FEW**2 pairs of points at a time
-        count = 1
-        while count < len(small) and (count + 1) * len(points[small[count]]) ** 2 <= _FEW**2:
-            count += 1
-        batch, small = small[:count], small[count:]
-        for i, keep in zip(batch, _pairwise_pareto([points[i] for i in batch], lex), strict=True):
-            out[i] = keep
-    return out
-
-
-def _pairwise_pareto(points: list[np.ndarray], lex: bool) -> list[np.ndarray]:
-    """:func:`_pareto_sets` of a few small sets by comparing every pair of points of a set at
-    once (the sets padded to the largest with points that dominate nothing)."""
-    m = max(len(x) for x in points)
-    pts = np.full((len(points), m, 4), np.inf)
-    for g, x in enumerate(points):
-        pts[g, : len(x)] = x
-    le = pts[:, :, None, 0] <= pts[:, None, :, 0]  # le[g, i, j]: point i <= point j
-    for c in (1, 2, 3):
-        le &= pts[:, :, None, c] <= pts[:, None, :, c]
-    # j goes when some other i is <= it and not equal to it, or equal and before it
-    gone = np.any(le & (~le.transpose(0, 2, 1) | _BEFORE[:m, :m]), axis=1)
-    out = []
-    for g, x in enumerate(points):
-        keep = np.flatnonzero(~gone[g, : len(x)])
-        if lex:
-            keep = keep[np.lexsort(x[keep].T[::-1])]
-        out.append(keep)
-    return out
-
-
-def _undominated_set(points: np.ndarray) -> np.ndarray:
-    """The indices of :func:`_skyline`, in increasing order."""
-    return _pareto_sets([points], lex=False)[0]
-
-
-#: Pareto sets of at most this many points: by comparing all pairs (``_BEFORE[i, j]``: i < j)
-_FEW = 96
-_BEFORE = np.triu(np.ones((_FEW, _FEW), dtype=bool), k=1)
-
-
 def _cyc_list(t: GroupTable) -> list[int]:
     hit = t.memo.get("cyc")
     if hit is None:
@@ -334,21 +242,6 @@ def clear_caches() -> None:
     """Forget every cached option table and prepared table set (benchmarks of the cold path)."""
     _tables.clear_caches()
     _PREPARED.clear()
-
-
-def _skyline(points: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point dominates (<= in every column), one per duplicate.
-
-    Lexicographic order puts a dominator before what it dominates, so the first remaining point
-    is always non-dominated; everything it dominates is dropped at once (vectorised)."""
-    order = np.lexsort(points.T[::-1])
-    pts, idx = points[order], order
-    keep: list[int] = []
-    while idx.size:
-        keep.append(int(idx[0]))
-        alive = (pts < pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
-        pts, idx = pts[alive], idx[alive]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def _exact(
