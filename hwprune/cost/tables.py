@@ -175,6 +175,12 @@ def _mac_opts(n: Any, p: FpgaCostParams, pes: tuple, simds: tuple) -> tuple:
     return cycles, res, pe, simd, rt
 
 
+#: the MVAU fields :func:`_mac_opts_cat` may repeat per option (not its folding), and those of
+#: its cost constants
+_MVAU_FIELDS = tuple(f.name for f in fields(MVAU) if f.name not in ("pe", "simd"))
+_MAC_FIELDS = tuple(f.name for f in fields(MacConstants))
+
+
 def _mac_opts_cat(items: list[tuple], p: FpgaCostParams) -> tuple:
     """:func:`_mac_opts` of several MVAUs at once (``items``: (node, pes, simds)), on one
     concatenated array: cycles, res, pe, simd, res_type code and the option count of every
@@ -185,19 +191,19 @@ def _mac_opts_cat(items: list[tuple], p: FpgaCostParams) -> tuple:
     counts = [len(g[0]) for g in grids]
     nodes = [n for n, _, _ in items]
     cols: dict[str, Any] = {}
-    for f in fields(MVAU):
-        vals = [getattr(n, f.name) for n in nodes]
+    for name in _MVAU_FIELDS:
+        vals = [getattr(n, name) for n in nodes]
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals)
-        if f.name not in ("pe", "simd") and ints:
-            cols[f.name] = vals
+        if ints:
+            cols[name] = vals
     cols["obits"] = [n.obits for n in nodes]
     consts = [mac_constants(n, p) for n in nodes]
-    for f in fields(MacConstants):
-        cols["mac." + f.name] = [getattr(k, f.name) for k in consts]
+    for name in _MAC_FIELDS:
+        cols["mac." + name] = [getattr(k, name) for k in consts]
     table = np.repeat(np.array(list(cols.values()), dtype=np.int64), counts, axis=1)
     values = dict(zip(cols, table, strict=True))
     view = OptionView(MVAU, {k: v for k, v in values.items() if not k.startswith("mac.")})
-    view.mac = MacConstants(*(values["mac." + f.name] for f in fields(MacConstants)))
+    view.mac = MacConstants(*(values["mac." + name] for name in _MAC_FIELDS))
     view.pe = np.concatenate([g[0] for g in grids])
     view.simd = np.concatenate([g[1] for g in grids])
     view.res_type = np.concatenate([g[2] for g in grids])
