@@ -48,9 +48,11 @@ def _machine() -> str:
     import numpy
 
     cpu = platform.processor() or platform.machine()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{os.cpu_count()}-core {cpu} ({platform.machine()}), shared with other jobs at the "
-        f"time; Python {platform.python_version()}, numpy {numpy.__version__}"
+        f"time (load average {load:.1f} at the start); Python {platform.python_version()}, "
+        f"numpy {numpy.__version__}"
     )
 
 
@@ -322,7 +324,10 @@ def to_markdown(res: dict[str, Any]) -> str:
         "## Estimates with folding per second (CNV topology, pynq-z2)",
         "",
         "Wall-clock rates suffer from the other jobs on the machine; the CPU-time rate (estimates",
-        "per second of this process's CPU time) is what one dedicated core would roughly do.",
+        "per second of this process's CPU time) is what one dedicated core would roughly do, as",
+        "long as the machine is not oversubscribed: above one job per core the CPU-time rates",
+        "fall too (shared caches and cores), so runs at different loads are compared only by the",
+        "interleaved A/B below, which runs both codes under the same load.",
         "",
         "What is cached across estimates: each folding group's option table (keyed by the "
         "group's shape: its nodes named by position, and the user-fixed folding; a design "
