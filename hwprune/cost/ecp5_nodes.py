@@ -95,8 +95,7 @@ def node_kernels(n: Any) -> list[Kernel]:
 
 def _add_muls(n: Any) -> tuple[Num, Num]:
     """(P, Q) constant multipliers of an add (1, 1 at equal scales); when the node carries only
-    their bit widths, a multiplier of more than one bit is taken as one that needs a
-    MULT18X18D (not a power of two)."""
+    their bit widths, a multiplier of more than one bit is taken as two set bits."""
     try:
         m = n.muls
     except (AttributeError, TypeError):
