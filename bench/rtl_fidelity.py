@@ -170,7 +170,7 @@ def random_folding(g: Any, rng: np.random.Generator) -> Any:
             simd = int(rng.choice(_divs(n.mw, 32)))
             pe = int(rng.choice([d for d in _divs(n.mh, 16) if d * simd <= 128] or [1]))
             e: dict[str, Any] = {"pe": pe, "simd": simd}
-            if not n.xnor:
+            if not (n.wkind == "bipolar" and n.in_kind == "bipolar"):  # XNOR: LUTs only
                 e["res_type"] = str(rng.choice(["lut", "dsp"]))
             f[n.name] = e
         elif n.op == "SlidingWindow":

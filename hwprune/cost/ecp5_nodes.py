@@ -156,8 +156,8 @@ def stream_ends(n: Any) -> tuple[tuple[Num, Num], tuple[Num, Num], list[Num]]:
         return (n.channels, n.bits), (n.channels, n.bits), [n.channels * n.bits]
     if kind is LabelSelect:
         return (n.pe, n.in_bits), (1, clog2(n.labels)), []
-    e_in, e_out = n.in_width, n.out_width
-    return (n.pe, e_in // n.pe), (n.pe, e_out // n.pe), []
+    pe = getattr(n, "pe", 1)
+    return (pe, n.in_width // pe), (pe, n.out_width // pe), []
 
 
 def glue_resources(
@@ -167,7 +167,8 @@ def glue_resources(
     stream (also inside a node: pad -> window, window -> pool), a converter (and a FIFO after
     it) where a producer's word holds another number of elements than its consumer's. The
     input is read at the first node's word (the RTL top does), the output leaves at the last
-    node's.
+    node's. A residual block's skip FIFO is an IR node of its own (priced with the nodes); its
+    branches are walked in the IR's node order (an approximation of the fork and the add).
 
     Example:
         >>> from hwprune.ir import LabelSelect
@@ -186,7 +187,7 @@ def glue_resources(
             acc[k] += float(pred[r])
 
     prev: tuple[Any, Any] | None = None
-    for i, n in enumerate(nodes):
+    for i, n in enumerate(n for n in nodes if _kind_class(n) is not FIFO):
         (ei, bi), (eo, bo), inner = stream_ends(n)
         if i == 0:
             add(fifos, "fifo", W=ei * bi)
