@@ -728,7 +728,11 @@ def _relabel(t: GroupTable, names: tuple[str, ...]) -> GroupTable:
     arrays and the derived data cached with the table (``memo``) are shared."""
     if t.names == names:
         return t
+    key = ("named", names)  # the same object each time, so what is cached by table stays
+    hit = t.memo.get(key)
+    if hit is not None:
+        return hit
     real = dict(zip(t.names, names, strict=True))
-    return GroupTable(
-        names, t.cycles, t.res, t.values, tuple((real[a], b) for a, b in t.keys), t.memo
-    )
+    keys = tuple((real[a], b) for a, b in t.keys)
+    hit = t.memo[key] = GroupTable(names, t.cycles, t.res, t.values, keys, t.memo)
+    return hit
