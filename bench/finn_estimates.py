@@ -37,9 +37,9 @@ from hwprune.estimate import evaluate
 from hwprune.export.core import export_model
 from hwprune.export.finn import finn_nodes
 from hwprune.export.finn_check import run_finn_estimate
-from hwprune.export.fold import apply_folding, folding_of, to_ir
 from hwprune.export.lower import lower_model
 from hwprune.export.qonnx import load_qonnx
+from hwprune.ir.folding import apply_folding
 from hwprune.targets import load_target
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fpga_calibration.csv"
@@ -118,7 +118,7 @@ def resources(work: Path) -> list[dict[str, Any]]:
     for name, (rid, shape, folding) in REAL.items():
         out = work / name
         export_model(_model(name), z1, folding, out, input_shape=shape, csim=False, n_golden=2)
-        ir = to_ir(_graph(out), name=name)
+        ir = replace(_graph(out), name=name)
         shared = evaluate(ir, z1)
         per_pe = evaluate(ir, z1, params=replace(FpgaCostParams(), weight_layout="per_pe"))
         finn = run_finn_estimate(out)
@@ -165,7 +165,7 @@ def _finn_folding_to_ours(graph: Any, attrs: dict[str, dict[str, Any]]) -> dict[
 
 def _priced(graph: Any, folding: dict[str, Any], target: Any, work: Path, tag: str) -> dict:
     folded = apply_folding(graph, folding)
-    hw = evaluate(to_ir(folded, name=tag), target)
+    hw = evaluate(replace(folded, name=tag), target)
     return {
         "hwprune": {
             "fps_layers": 1e6 * hw.clock_mhz / hw.node_cycles,
@@ -174,7 +174,7 @@ def _priced(graph: Any, folding: dict[str, Any], target: Any, work: Path, tag: s
             "dsp": hw.dsp,
             "fits": hw.fits,
         },
-        "folding": folding_of(folded),
+        "folding": folded.folding,
     }
 
 
@@ -197,7 +197,7 @@ def folding_compare(work: Path, designs: list[tuple[str, Any, tuple]], fps_grid:
                 finn = run_finn_estimate(out, target_fps=tfps)
                 folding = _finn_folding_to_ours(graph, finn.attrs)
             priced = _priced(graph, folding, z2, work, f"{name}-{label}")
-            over = _overheads(evaluate(to_ir(apply_folding(graph, folding)), z2))
+            over = _overheads(evaluate(apply_folding(graph, folding), z2))
             fl = {
                 "fps": finn.fps,
                 "lut": finn.total["LUT"] + over["lut"],

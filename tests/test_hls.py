@@ -67,7 +67,13 @@ def test_mlp_export_bit_exact(tmp_path):
     q, shape = quant_model("mlp-digits")
     x = digits_test_x(120)
     res = export_model(
-        q, "pynq-z2", out_dir=tmp_path / "mlp", golden_inputs=x, input_shape=shape, n_golden=120
+        q,
+        "pynq-z2",
+        out_dir=tmp_path / "mlp",
+        golden_inputs=x,
+        input_shape=shape,
+        n_golden=120,
+        rtl="write",
     )
     assert res.bit_exact and res.verify.exact
     assert res.csim.bit_exact and res.csim.samples == 120 and res.csim.mismatching_samples == 0
@@ -117,7 +123,12 @@ def test_mlp_export_bit_exact(tmp_path):
 def test_cnn_export_bit_exact_auto_folding(tmp_path):
     q, shape = quant_model("cnn-digits")
     res = export_model(
-        q, "pynq-z2", out_dir=tmp_path / "cnn", golden_inputs=digits_test_x(100), input_shape=shape
+        q,
+        "pynq-z2",
+        out_dir=tmp_path / "cnn",
+        golden_inputs=digits_test_x(100),
+        input_shape=shape,
+        rtl="write",
     )
     assert res.bit_exact and res.csim.samples == 100
     _check_against_estimate(res)
@@ -149,6 +160,7 @@ def test_cnn_manual_folding_and_scores(tmp_path):
         golden_inputs=digits_test_x(100),
         input_shape=shape,
         output="scores",
+        rtl="write",
     )
     assert res.bit_exact
     assert {k: res.folding["conv0"][k] for k in ("pe", "simd")} == {"pe": 4, "simd": 3}
@@ -166,6 +178,7 @@ def test_illegal_folding_refused_before_writing(tmp_path):
             out_dir=tmp_path / "x",
             input_shape=shape,
             csim=False,
+            rtl="write",
         )
     assert not (tmp_path / "x" / "hls").exists()
 
@@ -173,7 +186,7 @@ def test_illegal_folding_refused_before_writing(tmp_path):
 def test_finn_handoff(tmp_path):
     q, shape = quant_model("cnn-digits")
     res = export_model(
-        q, "pynq-z2", out_dir=tmp_path / "f", input_shape=shape, csim=False, n_golden=4
+        q, "pynq-z2", out_dir=tmp_path / "f", input_shape=shape, csim=False, n_golden=4, rtl="write"
     )
     cfg = json.loads((res.out_dir / "finn" / "folding_config.json").read_text())
     assert "Defaults" in cfg
@@ -204,6 +217,7 @@ def test_each_layer_is_bound_to_the_multiplier_resource_it_was_priced_with(tmp_p
         golden_inputs=digits_test_x(20),
         input_shape=shape,
         n_golden=20,
+        rtl="write",
     )
     assert res.bit_exact and res.csim.bit_exact
     want = {"fc0": "lut", "fc1": "lut", "fc2": "lut", "fc3": "dsp"}
@@ -228,6 +242,7 @@ def test_each_layer_is_bound_to_the_multiplier_resource_it_was_priced_with(tmp_p
             out_dir=tmp_path / "bad",
             input_shape=shape,
             csim=False,
+            rtl="write",
         )
     with pytest.raises(ConfigError, match="res_type must be one of"):
         export_model(
@@ -237,6 +252,7 @@ def test_each_layer_is_bound_to_the_multiplier_resource_it_was_priced_with(tmp_p
             out_dir=tmp_path / "bad",
             input_shape=shape,
             csim=False,
+            rtl="write",
         )
 
 
@@ -255,11 +271,18 @@ def test_design_name_is_the_final_folders_not_the_temporary_ones(tmp_path):
         csim=False,
         name="best",
         replace=False,
+        rtl="write",
     )
     assert json.loads((work / "estimate.json").read_text())["name"] == "best"
     assert json.loads((work / "dataflow.json").read_text())["name"] == "best"
     res = export_model(
-        q, "pynq-z2", out_dir=tmp_path / "exp", input_shape=shape, n_golden=4, csim=False
+        q,
+        "pynq-z2",
+        out_dir=tmp_path / "exp",
+        input_shape=shape,
+        n_golden=4,
+        csim=False,
+        rtl="write",
     )
     assert json.loads((res.out_dir / "estimate.json").read_text())["name"] == "exp"
     assert json.loads((res.out_dir / "dataflow.json").read_text())["name"] == "exp"
@@ -275,7 +298,7 @@ def test_bnn_pynq_tfc_made_elsewhere(tmp_path):
     torch.manual_seed(1)
     m, _ = model_with_cfg("tfc_1w1a", pretrained=False)
     path = export_brevitas(m.eval(), (1, 28, 28), tmp_path / "tfc.onnx")
-    res = export_model(path, "pynq-z2", out_dir=tmp_path / "tfc", n_golden=100)
+    res = export_model(path, "pynq-z2", out_dir=tmp_path / "tfc", n_golden=100, rtl="write")
     assert res.bit_exact and res.csim.samples == 100
     assert all(n.xnor for n in res.graph.mvaus())
     _check_against_estimate(res)
@@ -313,11 +336,12 @@ def test_strided_and_pointwise_convolutions(tmp_path):
         out_dir=tmp_path / "strided",
         input_shape=(1, 8, 8),
         golden_inputs=digits_test_x(100),
+        rtl="write",
     )
     assert res.bit_exact
-    kinds = [n.kind for n in res.graph.nodes]
+    kinds = [n.op for n in (res.graph.input, *res.graph.kernels())]
     assert kinds[:7] == ["Input", "Pad", "SlidingWindow", "MVAU", "MVAU", "SlidingWindow", "MVAU"]
-    assert res.graph.mvaus()[1].nvec == 16  # the 1x1 conv streams the 4x4 map directly
+    assert res.graph.mvaus()[1].n_vec == 16  # the 1x1 conv streams the 4x4 map directly
     _check_against_estimate(res)
 
 
@@ -356,9 +380,10 @@ def test_depthwise_convolution(tmp_path):
         out_dir=tmp_path / "dw",
         input_shape=(1, 8, 8),
         golden_inputs=digits_test_x(100),
+        rtl="write",
     )
     assert res.bit_exact
-    assert [n.kind for n in res.graph.nodes].count("VVAU") == 1
+    assert [n.op for n in res.graph.nodes].count("VVAU") == 1
     assert {k: res.folding["conv1"][k] for k in ("pe", "simd")} == {"pe": 8, "simd": 3}
     _check_against_estimate(res)
     with pytest.raises(ConfigError, match="must equal the pe=4"):
@@ -369,4 +394,5 @@ def test_depthwise_convolution(tmp_path):
             out_dir=tmp_path / "bad",
             input_shape=(1, 8, 8),
             csim=False,
+            rtl="write",
         )

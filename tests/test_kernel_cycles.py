@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 
 from hwprune.cost.fpga import maxpool_window_cycles, node_cost, pool_cycles, window_cycles
-from hwprune.export.fold import to_ir
-from hwprune.export.graph import InputNode, MaxPoolNode, PadNode, SlidingWindowNode, VVAUNode
+from hwprune.ir import FIFO, VVAU, MaxPool, Pad, SlidingWindow
 
 pytestmark = [pytest.mark.slow, pytest.mark.csim]
 
@@ -125,22 +124,20 @@ def _check(res) -> dict[str, int]:
 
 
 def _check_counts(res, counted) -> dict[str, int]:
-    ir = {n.name: n for n in to_ir(res.graph).nodes}
+    priced = {n.name for n in res.graph.nodes if not isinstance(n, FIFO)}
     checked = {}
-    for node in res.graph.nodes:
-        if isinstance(node, InputNode):
-            continue
-        if isinstance(node, MaxPoolNode):  # two kernels: window generator, then the pool
+    for node in res.graph.kernels():
+        if isinstance(node, MaxPool):  # two kernels: window generator, then the pool
             assert counted[f"{node.name}_window"] == node.window_cycles(), node.name
             assert counted[node.name] == node.pool_cycles(), node.name
             got = max(counted[f"{node.name}_window"], counted[node.name])
         else:
             got = counted[node.name]
         assert got == node.cycles(), (node.name, got, node.cycles())
-        if not isinstance(node, PadNode):  # padding is priced inside the IR's window
-            assert node_cost(ir[node.name]).cycles == node.cycles(), node.name
+        if not isinstance(node, Pad):  # padding is priced inside the IR's window
+            assert node_cost(node).cycles == node.cycles(), node.name
         checked[node.name] = int(got)
-    assert set(ir) <= set(checked)  # every priced node was checked
+    assert priced <= set(checked)  # every priced node was checked
     for kernel, n in counted.items():  # ... and every kernel that ran
         if kernel.removesuffix("_window").removesuffix("_dwc") in checked:
             continue
@@ -158,11 +155,11 @@ def test_windows_strides_simd_and_depthwise(tmp_path):
     checked = _check(res)
     by = {n.name: n for n in res.graph.nodes}
     dw = by["conv1_swg"]  # depthwise, stride 2, SIMD 2 < C 4: FINN's extra terms are there
-    assert isinstance(dw, SlidingWindowNode) and dw.depthwise and dw.stride == 2
+    assert isinstance(dw, SlidingWindow) and dw.depthwise and dw.stride == 2
     assert dw.simd < dw.in_shape[2]
     plain = window_cycles(dw.in_shape[:2], dw.out_shape[:2], 4, 2, 3, 2, False)
     assert checked["conv1_swg"] == plain + 5 * 5 * 1 * 1 + 1 * 11 * 2  # stalls + tail
-    assert isinstance(by["conv1"], VVAUNode)
+    assert isinstance(by["conv1"], VVAU)
     s2 = by["conv2_swg"]
     assert not s2.depthwise and s2.stride == 2 and s2.simd < s2.in_shape[2]
     assert {"conv0_pad", "conv1_pad", "labelselect"} <= set(checked)
@@ -175,11 +172,11 @@ def test_pools_k2_k3_odd_maps_and_simd_equal_channels(tmp_path):
     res = export_model(q, "pynq-z2", folding=folding, out_dir=tmp_path / "p",
                        input_shape=shape, n_golden=6, rtl=_rtl_level())  # fmt: skip
     checked = _check(res)
-    pools = [n for n in res.graph.nodes if isinstance(n, MaxPoolNode)]
+    pools = [n for n in res.graph.nodes if isinstance(n, MaxPool)]
     assert [(p.in_shape[:2], p.kernel) for p in pools] == [((11, 11), 2), ((3, 3), 3)]
     # 11x11, k2: fill 13, 5 rows of max(5*4, 2*11), tail 11; the pool 4*25
     assert checked[pools[0].name] == max(13 + 5 * 22 + 11, 100) == 134
-    dw = next(n for n in res.graph.nodes if isinstance(n, SlidingWindowNode) and n.depthwise)
+    dw = next(n for n in res.graph.nodes if isinstance(n, SlidingWindow) and n.depthwise)
     assert dw.stride == 2 and dw.simd == dw.in_shape[2]  # SIMD = C: only the frame tail
 
 
@@ -188,7 +185,8 @@ def test_pool_formula_by_hand(h, w, k):
     """The max pool's two loops, restated: the window generator fills (K-1) rows + K pixels,
     spends max(OW*K*K, K*W) per output row and drains (K-1) rows; the pool K*K per pixel."""
     oh, ow = h // k, w // k
-    node = MaxPoolNode("p", (oh, ow, 3), None, 1.0, "t", (h, w, 3), k)  # type: ignore[arg-type]
+    node = MaxPool("p", 3, (h, w), k, 1, "uint")
+    assert node.out_shape == (oh, ow, 3)
     assert node.window_cycles() == (k - 1) * w + k + oh * max(ow * k * k, k * w) + (k - 1) * w
     assert node.window_cycles() == maxpool_window_cycles((h, w), k)
     assert node.pool_cycles() == k * k * oh * ow == pool_cycles((oh, ow), k)

@@ -13,11 +13,11 @@ from hwprune.errors import ConfigError, LoweringError
 from hwprune.export.core import golden_integers
 from hwprune.export.dtypes import IntType
 from hwprune.export.executor import execute
-from hwprune.export.fold import folding_of, to_ir, with_folding
-from hwprune.export.graph import MVAUNode
 from hwprune.export.lower import compute_thresholds, lower_model
 from hwprune.export.qonnx import export_brevitas, load_qonnx
 from hwprune.export.verify import verify_against_qonnx
+from hwprune.ir import MVAU
+from hwprune.ir.folding import apply_folding, with_folding
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def _check_every_layer(model, graph, x_int):
 def test_mlp_executor_equals_qonnx_on_test_set(mlp_qonnx):
     model, _ = mlp_qonnx
     graph = lower_model(model)
-    kinds = [n.kind for n in graph.nodes]
+    kinds = [n.op for n in (graph.input, *graph.kernels())]
     assert kinds == ["Input", "MVAU", "MVAU", "MVAU", "MVAU", "LabelSelect"]
     mv = graph.mvaus()
     assert [m.xnor for m in mv] == [False, True, True, False]
@@ -98,7 +98,7 @@ def test_mlp_executor_equals_qonnx_on_test_set(mlp_qonnx):
 def test_cnn_executor_equals_qonnx_on_test_set(cnn_qonnx):
     model, _ = cnn_qonnx
     graph = lower_model(model)
-    kinds = [n.kind for n in graph.nodes]
+    kinds = [n.op for n in (graph.input, *graph.kernels())]
     assert kinds == [
         "Input",
         "Pad",
@@ -150,7 +150,7 @@ def test_random_inputs_cover_quantizer_range(cnn_qonnx):
 def test_scores_output(mlp_qonnx):
     model, _ = mlp_qonnx
     graph = lower_model(model, output="scores")
-    assert graph.nodes[-1].kind == "MVAU"
+    assert graph.nodes[-1].op == "MVAU"
     x_int = golden_integers(model, graph, digits_test_x(50), 0)
     res = execute(graph, x_int)
     assert res.output.shape == (50, 10)
@@ -167,7 +167,7 @@ def test_bnn_pynq_tfc_lowers_exactly(tmp_path):
     model = load_qonnx(path)
     graph = lower_model(model)
     assert graph.input.host_preprocessing  # Reshape / Mul / Sub before the input quantizer
-    assert [n.kind for n in graph.nodes].count("MVAU") == 4
+    assert [n.op for n in graph.nodes].count("MVAU") == 4
     x_int = golden_integers(model, graph, None, 100)
     _check_every_layer(model, graph, x_int)
 
@@ -195,8 +195,10 @@ def test_brevitas_default_export_dynamo_with_external_data_lowers_exactly(tmp_pa
     proto = onnx.load(str(path), load_external_data=False)
     gemms = [n for n in proto.graph.node if n.op_type == "Gemm"]
     assert gemms and all(len(n.input) == 2 for n in gemms)  # what made qonnx's GemmToMatMul fail
-    res = export_model(path, "pynq-z2", out_dir=tmp_path / "out", csim=False, n_golden=50)
-    assert res.verify.exact and [n.kind for n in res.graph.nodes].count("MVAU") == 2
+    res = export_model(
+        path, "pynq-z2", out_dir=tmp_path / "out", csim=False, n_golden=50, rtl="write"
+    )
+    assert res.verify.exact and [n.op for n in res.graph.nodes].count("MVAU") == 2
 
 
 @pytest.mark.slow
@@ -208,7 +210,7 @@ def test_bnn_pynq_cnv_lowers_exactly(tmp_path):
     path = export_brevitas(m.eval(), (3, 32, 32), tmp_path / "cnv.onnx")
     model = load_qonnx(path)
     graph = lower_model(model)
-    assert sum(isinstance(n, MVAUNode) and n.xnor for n in graph.nodes) >= 7
+    assert sum(isinstance(n, MVAU) and n.xnor for n in graph.nodes) >= 7
     _check_every_layer(model, graph, golden_integers(model, graph, None, 100))
 
 
@@ -218,7 +220,7 @@ def test_lowered_graph_is_the_priced_ir(cnn_qonnx):
     from hwprune.models import get_spec
 
     model, _ = cnn_qonnx
-    lowered = to_ir(lower_model(model))
+    lowered = lower_model(model)
     wbits, abits = [8, 1, 2, 4, 3], [1, 2, 4, 3, None]
     design = get_spec("cnn-digits").design_layers(wbits, abits)
     priced = build_ir(design, (1, 8, 8), 8)
@@ -247,7 +249,7 @@ def test_folding_is_checked(mlp_qonnx):
     model, _ = mlp_qonnx
     graph = lower_model(model)
     g = with_folding(graph, {"fc0": {"pe": 8, "simd": 16}})
-    assert folding_of(g)["fc0"] == {"pe": 8, "simd": 16}
+    assert g.folding["fc0"] == {"pe": 8, "simd": 16}
     with pytest.raises(ConfigError, match="fc0: pe=7 is illegal"):
         with_folding(graph, {"fc0": {"pe": 7}})
     with pytest.raises(ConfigError, match="unknown nodes"):
@@ -336,13 +338,11 @@ def test_not_a_model_file(tmp_path):
 
 def test_partial_folding_is_completed_by_the_optimizer(cnn_qonnx):
     """A search's design.json fixes only conv/fc PE/SIMD: the rest comes from the optimizer."""
-    from hwprune.export.fold import apply_folding
-
     model, _ = cnn_qonnx
     graph = lower_model(model)
     given = {"conv1": {"pe": 4, "simd": 48}, "fc0": {"pe": 2, "simd": 16}}
     folded = apply_folding(graph, given, "pynq-z2")
-    f = folding_of(folded)
+    f = folded.folding
     for name in given:  # kept as given; the multiplier resource chosen by the optimizer
         assert {k: v for k, v in f[name].items() if k != "res_type"} == given[name]
         assert f[name]["res_type"] in ("lut", "dsp")
@@ -357,7 +357,6 @@ def test_old_design_without_res_type_is_exported_as_priced(mlp_qonnx):
 
     from hwprune.design import graph_from_design
     from hwprune.estimate import evaluate
-    from hwprune.export.fold import apply_folding
     from hwprune.export.run import design_folding
     from hwprune.models import get_spec
     from hwprune.targets import load_target
@@ -375,7 +374,7 @@ def test_old_design_without_res_type_is_exported_as_priced(mlp_qonnx):
     assert want["fc0"] == "dsp"
     folding = design_folding(old)
     assert {name: f["res_type"] for name, f in folding.items()} == want
-    f = folding_of(apply_folding(graph, folding, "pynq-z2"))
+    f = apply_folding(graph, folding, "pynq-z2").folding
     assert {name: f[name] for name in want} == {
         name: {"pe": 1, "simd": 1, "res_type": res} for name, res in want.items()
     }
@@ -384,7 +383,7 @@ def test_old_design_without_res_type_is_exported_as_priced(mlp_qonnx):
 def test_res_types_and_xnor_message_are_shared_with_the_ir(mlp_qonnx):
     """The export's folding check uses the IR's res_type values and its XNOR/DSP message."""
     from hwprune import ir
-    from hwprune.export import fold
+    from hwprune.ir import folding as fold
 
     assert fold.RES_TYPES is ir.RES_TYPES
     model, _ = mlp_qonnx

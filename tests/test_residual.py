@@ -120,7 +120,6 @@ def exported(request, tmp_path_factory):
 
 
 def test_lowering_is_bit_exact_against_qonnx_and_is_the_ir(exported) -> None:
-    from hwprune.export.fold import to_ir
     from hwprune.export.lower import lower_model
     from hwprune.export.verify import verify_against_qonnx
 
@@ -135,7 +134,7 @@ def test_lowering_is_bit_exact_against_qonnx_and_is_the_ir(exported) -> None:
     # the lowered design is the design the search prices (the accumulators may be tighter:
     # the lowering knows the real weights)
     priced = build_ir(spec.design_layers(wbits, abits), SHAPE, 8)
-    lowered = to_ir(graph)
+    lowered = graph
     assert [n.name for n in lowered.nodes] == [n.name for n in priced.nodes]
     for a, b in zip(priced.nodes, lowered.nodes, strict=True):
         if isinstance(a, (MVAU, VVAU)):
@@ -152,7 +151,8 @@ def test_hwprune_export_is_bit_exact_in_csim_with_model_cycles(exported, tmp_pat
 
     name, _, path, *_ = exported
     out = tmp_path / "exp"
-    _ok(main, ["export", str(path), "--target", "pynq-z2", "--out", str(out), "--samples", "20"])
+    argv = ["export", str(path), "--target", "pynq-z2", "--out", str(out), "--samples", "20"]
+    _ok(main, [*argv, "--rtl", "write"])
     log = (out / "csim.log").read_text()
     assert "result=BIT-EXACT" in log
     counted = {
@@ -181,15 +181,18 @@ def test_hwprune_export_is_bit_exact_in_csim_with_model_cycles(exported, tmp_pat
         assert {"DuplicateStreams_hls_0", "AddStreams_hls_2", "GlobalAccPool_hls_0"} <= set(finn)
 
 
-def test_rtl_flow_refuses_residual_kernels_in_one_line(exported, tmp_path) -> None:
+def test_rtl_flow_writes_residual_kernels(exported, tmp_path) -> None:
+    """Fork, add, skip FIFO and global pool have RTL kernels (Verilator: test_rtl_residual)."""
     from hwprune.export.lower import lower_model
     from hwprune.export.rtl.flow import run_rtl_flow
     from hwprune.targets import load_target
 
     name, model, *_ = exported
     graph = lower_model(model)
-    with pytest.raises(ConfigError, match="RTL back end has no .*GlobalAccPool"):
-        run_rtl_flow(graph, load_target("pynq-z2"), tmp_path, "sim")
+    res = run_rtl_flow(graph, load_target("pynq-z2"), tmp_path, "write")
+    top = (tmp_path / "rtl" / "top.v").read_text()
+    assert res.design is not None and "hwp_gap" in top
+    assert top.count("// skip FIFO") == (3 if name == "resnet8" else 0)
 
 
 @pytest.mark.slow
@@ -202,6 +205,7 @@ def test_search_on_user_residual_and_dscnn_models_exports_best(factory, tmp_path
     argv = ["search", "--model", f"hwprune.models.examples:{factory}", "--dataset", "digits"]
     argv += ["--target", "pynq-z2", "--trials", "2", "--epochs", "1", "--final-epochs", "1"]
     argv += ["--set", "parent.epochs=2", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+    argv += ["--rtl", "write"]
     _ok(main, [*argv, "--quiet"])
     best = out / "best"
     assert "result=BIT-EXACT" in (best / "csim.log").read_text()

@@ -53,26 +53,24 @@ def exported(tmp_path_factory):
 
 
 def test_unequal_scale_adds_lower_bit_exact_with_smallest_multipliers(exported) -> None:
-    from hwprune.export.fold import to_ir
-    from hwprune.export.graph import AddStreamsNode
     from hwprune.export.lower import lower_model
     from hwprune.export.verify import verify_against_qonnx
+    from hwprune.ir import AddStreams
 
     model, _ = exported
     graph = lower_model(model)
-    adds = [n for n in graph.nodes if isinstance(n, AddStreamsNode)]
+    adds = [n for n in graph.nodes if isinstance(n, AddStreams)]
     assert len(adds) == 3 and all(a.muls != (1, 1) for a in adds)
     x = np.random.default_rng(1).integers(0, 17, size=(32, 8, 8, 1))
     rep = verify_against_qonnx(model, graph, x)
     assert rep.exact, rep.first_mismatch
     # the add's sum has no float tensor of its own; the thresholds after it are compared
     assert {"res0_act", "res0_skip", "res2_act"} <= {lay["name"] for lay in rep.layers}
-    ir = to_ir(graph)
     for a in adds:
         p, q = a.muls
         assert a.out_type.min <= min(a.in_types[0].min * p + a.in_types[1].min * q, 0)
         assert a.out_type.max >= a.in_types[0].max * p + a.in_types[1].max * q
-        priced = ir.node(a.name)
+        priced = graph.node(a.name)
         assert priced.mul_bits == (p.bit_length(), q.bit_length())
         assert priced.out_bits >= a.out_type.bits - 1
 

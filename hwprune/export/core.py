@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from hwprune.errors import ConfigError, DataError, HwpruneError
+from hwprune.ir.folding import apply_folding
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ def _write_finn(folded: Any, tgt: Any, work: Path, clock: float, qmodel: Any) ->
     ``NOT_WRITTEN.txt`` that says why (never a different design). AMD parts only."""
     from hwprune.export.finn import finn_unsupported, write_finn_handoff
 
-    if getattr(tgt, "family", "") == "ecp5":  # FINN builds for AMD parts only
+    if tgt.family == "ecp5":  # FINN builds for AMD parts only
         return
     why_not = finn_unsupported(folded)
     if why_not is None:
@@ -291,19 +293,12 @@ def export_model(
 
     Raises :class:`~hwprune.errors.LoweringError` for graphs the lowering cannot handle.
     """
-    from hwprune.estimate import evaluate
-    from hwprune.export.csim import run_csim
-    from hwprune.export.executor import execute
-    from hwprune.export.fold import apply_folding, folding_of, to_ir
-    from hwprune.export.hls import write_golden, write_hls_project
-    from hwprune.export.lower import lower_model
-    from hwprune.export.verify import verify_against_qonnx
-    from hwprune.targets import load_target
+    from hwprune.targets import FpgaTarget, GpuTarget, load_target
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    tgt = target if hasattr(target, "kind") else load_target(target)
-    if getattr(tgt, "kind", "fpga") != "fpga":
+    tgt = target if isinstance(target, (FpgaTarget, GpuTarget)) else load_target(target)
+    if not isinstance(tgt, FpgaTarget):
         raise ConfigError(f"target '{tgt.name}' is not an FPGA; export needs an FPGA target")
     if n_golden < 1:
         raise ConfigError("the number of golden vectors must be at least 1")
@@ -312,57 +307,18 @@ def export_model(
     with _output_folder(out, replace) as work:
         qmodel = _qonnx_model(model, input_shape, work)
         timings["qonnx_s"] = time.perf_counter() - t0
-
-        t = time.perf_counter()
-        graph = lower_model(qmodel, output)
-        timings["lower_s"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        if golden_inputs is not None:
-            golden_inputs = np.asarray(golden_inputs)[:n_golden]
-        x_int = golden_integers(qmodel, graph, golden_inputs, n_golden, seed)
-        res = execute(graph, x_int)
-        report = verify_against_qonnx(qmodel, graph, x_int, res)
-        timings["verify_s"] = time.perf_counter() - t
-
+        graph, x_int, res, report = _lower_and_verify(
+            qmodel, output, golden_inputs, n_golden, seed, timings
+        )
         t = time.perf_counter()
         folded = apply_folding(graph, folding, tgt, fps=fps, clock_mhz=clock_mhz)
-        ir_graph = to_ir(folded, name=design_name)
-        est = evaluate(ir_graph, tgt, clock_mhz=clock_mhz)
-        fold_map = folding_of(folded)
-        if {k: dict(v) for k, v in est.folding.items()} != fold_map:  # one folding for both sides
-            raise ExportMismatchError("internal: the folding of estimate.json differs from the HLS")
-        (work / "estimate.json").write_text(est.to_json() + "\n")
-        doc = json.loads(folded.to_json())
-        doc["name"] = design_name
-        doc["target"] = tgt.name
-        doc["verification"] = report.to_dict()
-        (work / "dataflow.json").write_text(json.dumps(doc, indent=2) + "\n")
+        folded = dataclasses.replace(folded, name=design_name)
+        est = _estimate(folded, tgt, clock_mhz, report, work)
         timings["fold_estimate_s"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        board = tgt.name
-        zynq = getattr(tgt, "family", "") in ("zynq7000", "zynqmp")
         clock = float(clock_mhz or tgt.clock_mhz)
-        plan = write_hls_project(
-            folded, work / "hls", part=tgt.part, clock_mhz=clock, board=board, zynq=zynq
+        plan, csim_res, cycles = _generate(
+            folded, tgt, work, clock, qmodel, x_int, res, csim_opt if csim else None, timings
         )
-        write_golden(folded, x_int, res.layers, res.output, work / "golden")
-        _write_finn(folded, tgt, work, clock, qmodel)
-        timings["generate_s"] = time.perf_counter() - t
-
-        from hwprune.cost.fpga import node_cost
-
-        model_cycles = {n.name: node_cost(n).cycles for n in ir_graph.nodes}
-        csim_res = None
-        if csim:
-            t = time.perf_counter()
-            csim_res = run_csim(work / "hls", work / "golden", opt=csim_opt)
-            (work / "csim.log").write_text(csim_res.log)
-            timings["csim_compile_s"] = csim_res.compile_s
-            timings["csim_run_s"] = csim_res.run_s
-            timings["csim_s"] = time.perf_counter() - t
-        cycles = _kernel_cycles(plan, model_cycles, csim_res, work / "csim.log")
         t = time.perf_counter()
         from hwprune.export.rtl.flow import run_rtl_flow
 
@@ -380,22 +336,108 @@ def export_model(
                 "cycles": cycles,
                 "plan": plan,
                 "clock_mhz": clock,
-                "zynq": zynq,
+                "zynq": tgt.family in ("zynq7000", "zynqmp"),
                 "output": output,
             },
         )
     result = ExportResult(
-        out, folded, est, report, csim_res, tuple(cycles), fold_map, timings, rtl_res
+        out, folded, est, report, csim_res, tuple(cycles), folded.folding, timings, rtl_res
     )
     if strict and not result.bit_exact:
-        if not report.exact:
-            what = report.first_mismatch
-        elif csim_res is not None and not csim_res.bit_exact:
-            what = csim_res.first_mismatch
-        else:
-            what = f"Verilator: {rtl_res.sim.first_mismatch or 'cycles differ from the model'}"
-        raise ExportMismatchError(
-            f"the exported design is not bit-exact ({what}); see "
-            f"{out / 'csim.log'}, {out / 'rtl' / 'sim.log'} and {out / 'dataflow.json'}"
-        )
+        _refuse_inexact(result, out)
     return result
+
+
+def _lower_and_verify(
+    qmodel: Any,
+    output: str,
+    golden_inputs: np.ndarray | None,
+    n_golden: int,
+    seed: int,
+    timings: dict[str, float],
+) -> tuple[Any, np.ndarray, Any, Any]:
+    """The lowered graph, the golden integers, the executor's result on them and its check
+    against qonnx."""
+    from hwprune.export.executor import execute
+    from hwprune.export.lower import lower_model
+    from hwprune.export.verify import verify_against_qonnx
+
+    t = time.perf_counter()
+    graph = lower_model(qmodel, output)
+    timings["lower_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if golden_inputs is not None:
+        golden_inputs = np.asarray(golden_inputs)[:n_golden]
+    x_int = golden_integers(qmodel, graph, golden_inputs, n_golden, seed)
+    res = execute(graph, x_int)
+    report = verify_against_qonnx(qmodel, graph, x_int, res)
+    timings["verify_s"] = time.perf_counter() - t
+    return graph, x_int, res, report
+
+
+def _estimate(folded: Any, tgt: Any, clock_mhz: float | None, report: Any, work: Path) -> Any:
+    """The cost model's estimate of the folded graph (``estimate.json``) and ``dataflow.json``."""
+    from hwprune.estimate import evaluate
+
+    est = evaluate(folded, tgt, clock_mhz=clock_mhz)
+    if {k: dict(v) for k, v in est.folding.items()} != folded.folding:  # one folding for both
+        raise ExportMismatchError("internal: the folding of estimate.json differs from the HLS")
+    (work / "estimate.json").write_text(est.to_json() + "\n")
+    doc = json.loads(folded.to_json())
+    doc["name"] = folded.name
+    doc["target"] = tgt.name
+    doc["verification"] = report.to_dict()
+    (work / "dataflow.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return est
+
+
+def _generate(
+    folded: Any,
+    tgt: Any,
+    work: Path,
+    clock: float,
+    qmodel: Any,
+    x_int: np.ndarray,
+    res: Any,
+    csim_opt: str | None,
+    timings: dict[str, float],
+) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """The HLS project, golden vectors and FINN hand-off, then the C simulation (``csim_opt``
+    None: skipped); returns the HLS plan, the simulation's result and the cycles table."""
+    from hwprune.export.csim import run_csim
+    from hwprune.export.hls import write_golden, write_hls_project
+
+    t = time.perf_counter()
+    zynq = tgt.family in ("zynq7000", "zynqmp")
+    plan = write_hls_project(
+        folded, work / "hls", part=tgt.part, clock_mhz=clock, board=tgt.name, zynq=zynq
+    )
+    write_golden(folded, x_int, res.layers, res.output, work / "golden")
+    _write_finn(folded, tgt, work, clock, qmodel)
+    timings["generate_s"] = time.perf_counter() - t
+    # padding is priced inside the IR's window: the pad kernel has no cost-model cycles
+    model_cycles = {k.name: k.cycles() for k in folded.kernels() if k.op != "Pad"}
+    csim_res = None
+    if csim_opt is not None:
+        t = time.perf_counter()
+        csim_res = run_csim(work / "hls", work / "golden", opt=csim_opt)
+        (work / "csim.log").write_text(csim_res.log)
+        timings["csim_compile_s"] = csim_res.compile_s
+        timings["csim_run_s"] = csim_res.run_s
+        timings["csim_s"] = time.perf_counter() - t
+    return plan, csim_res, _kernel_cycles(plan, model_cycles, csim_res, work / "csim.log")
+
+
+def _refuse_inexact(result: ExportResult, out: Path) -> None:
+    """Raise :class:`ExportMismatchError` naming the first check the export failed."""
+    report, csim_res, rtl_res = result.verify, result.csim, result.rtl
+    if not report.exact:
+        what = report.first_mismatch
+    elif csim_res is not None and not csim_res.bit_exact:
+        what = csim_res.first_mismatch
+    else:
+        what = f"Verilator: {rtl_res.sim.first_mismatch or 'cycles differ from the model'}"
+    raise ExportMismatchError(
+        f"the exported design is not bit-exact ({what}); see "
+        f"{out / 'csim.log'}, {out / 'rtl' / 'sim.log'} and {out / 'dataflow.json'}"
+    )

@@ -1,18 +1,20 @@
-"""A numpy executor of the integer dataflow graph (the golden model of the HLS kernels).
+"""A numpy executor of a lowered :class:`~hwprune.ir.DataflowGraph` (the golden model of the
+HLS kernels): every kernel of :meth:`~hwprune.ir.DataflowGraph.kernels` run on integers.
 
 Example:
     >>> result = execute(graph, x_int)            # doctest: +SKIP
     >>> result.output.shape, list(result.layers)  # doctest: +SKIP
-    ((100,), ['Input', 'MVAU_0', ...])
+    ((100,), ['global_in', 'fc0', ...])
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from hwprune.export import graph as ig
+from hwprune import ir
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,13 +25,13 @@ class ExecResult:
     output: np.ndarray
 
 
-def _mvau(node: ig.MVAUNode, x: np.ndarray) -> np.ndarray:
+def _mvau(node: ir.MVAU | ir.VVAU, x: np.ndarray) -> np.ndarray:
     n = x.shape[0]
-    if isinstance(node, ig.VVAUNode):  # window (kernel row, kernel column, channel) per pixel
-        win = x.reshape(n, node.nvec, node.mw, node.mh).astype(np.int64)
+    if isinstance(node, ir.VVAU):  # window (kernel row, kernel column, channel) per pixel
+        win = x.reshape(n, node.n_vec, node.mw, node.mh).astype(np.int64)
         acc = np.einsum("nvkc,ck->nvc", win, node.weights)
     else:
-        vec = x.reshape(n, node.nvec, node.mw).astype(np.int64)
+        vec = x.reshape(n, node.n_vec, node.mw).astype(np.int64)
         acc = vec @ node.weights.T  # (n, nvec, mh)
     if node.thresholds is None:
         out = acc
@@ -42,7 +44,7 @@ def _mvau(node: ig.MVAUNode, x: np.ndarray) -> np.ndarray:
     return out.reshape((n, *node.out_shape))
 
 
-def _sliding_window(node: ig.SlidingWindowNode, x: np.ndarray) -> np.ndarray:
+def _sliding_window(node: ir.SlidingWindow, x: np.ndarray) -> np.ndarray:
     k, s = node.kernel, node.stride
     oh, ow, _ = node.out_shape
     cols = [
@@ -53,14 +55,14 @@ def _sliding_window(node: ig.SlidingWindowNode, x: np.ndarray) -> np.ndarray:
     return np.concatenate(cols, axis=-1)
 
 
-def _maxpool(node: ig.MaxPoolNode, x: np.ndarray) -> np.ndarray:
+def _maxpool(node: ir.MaxPool, x: np.ndarray) -> np.ndarray:
     k = node.kernel
     oh, ow, c = node.out_shape
     x = x[:, : oh * k, : ow * k, :]
     return x.reshape(x.shape[0], oh, k, ow, k, c).max(axis=(2, 4))
 
 
-def _thresholding(node: ig.ThresholdingNode, x: np.ndarray) -> np.ndarray:
+def _thresholding(node: ir.Thresholding, x: np.ndarray) -> np.ndarray:
     v = x.reshape(x.shape[0], -1, node.channels)
     level = np.empty_like(v)
     for c in range(node.channels):
@@ -87,41 +89,41 @@ def round_shift(acc: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     return q + ((r > half) | ((r == half) & (q % 2 == 1)))
 
 
-def _gap(node: ig.GlobalAccPoolNode, x: np.ndarray) -> np.ndarray:
+def _gap(node: ir.GlobalAccPool, x: np.ndarray) -> np.ndarray:
     acc = x.sum(axis=(1, 2))
     out = round_shift(acc, node.shift, node.rounding)
     return np.clip(out, node.out_type.min, node.out_type.max).reshape((x.shape[0], *node.out_shape))
 
 
-def run_node(node: ig.IntNode, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
-    """Output of one node for a batch ``x`` (integers, batch first); an add takes the second
-    branch as ``more[0]``."""
-    if isinstance(node, ig.AddStreamsNode):
+def run_node(node: Any, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Output of one kernel (:meth:`~hwprune.ir.DataflowGraph.kernels`) for a batch ``x``
+    (integers, batch first); an add takes the short branch as ``more[0]``."""
+    if isinstance(node, ir.AddStreams):
         p, q = node.muls
         return (x * p + more[0] * q).reshape((x.shape[0], *node.out_shape))
-    if isinstance(node, ig.DuplicateStreamsNode):
+    if isinstance(node, ir.DuplicateStreams):
         return x
-    if isinstance(node, ig.ThresholdingNode):
+    if isinstance(node, ir.Thresholding):
         return _thresholding(node, x)
-    if isinstance(node, ig.GlobalAccPoolNode):
+    if isinstance(node, ir.GlobalAccPool):
         return _gap(node, x)
-    if isinstance(node, ig.InputNode):
+    if isinstance(node, ir.GraphInput):
         return np.asarray(x, dtype=np.int64).reshape((x.shape[0], *node.out_shape))
-    if isinstance(node, ig.PadNode):
+    if isinstance(node, ir.Pad):
         p = node.pad
         return np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    if isinstance(node, ig.SlidingWindowNode):
+    if isinstance(node, ir.SlidingWindow):
         return _sliding_window(node, x)
-    if isinstance(node, ig.MVAUNode):
+    if isinstance(node, (ir.MVAU, ir.VVAU)):
         return _mvau(node, x)
-    if isinstance(node, ig.MaxPoolNode):
+    if isinstance(node, ir.MaxPool):
         return _maxpool(node, x)
-    if isinstance(node, ig.LabelSelectNode):
+    if isinstance(node, ir.LabelSelect):
         return np.argmax(x.reshape(x.shape[0], -1), axis=1).reshape(-1, 1)
     raise TypeError(f"no executor for {type(node).__name__}")
 
 
-def execute(graph: ig.IntGraph, x_int: np.ndarray) -> ExecResult:
+def execute(graph: ir.DataflowGraph, x_int: np.ndarray) -> ExecResult:
     """Run ``graph`` on integer inputs ``x_int`` (batch first, NHWC or flat).
 
     Every value is exact (int64). ``output`` is the label per sample for a label graph, else the
@@ -132,9 +134,12 @@ def execute(graph: ig.IntGraph, x_int: np.ndarray) -> ExecResult:
     if not np.all(x == np.round(x)):
         raise ValueError("execute() takes integer inputs (the input quantizer's integers)")
     x = x.astype(np.int64)
-    for i, node in enumerate(graph.nodes):
-        srcs = [layers[p] for p in graph.producers(i)]
-        x = run_node(node, *srcs) if srcs else run_node(node, x)
+    assert graph.input is not None, "execute() runs a graph lowered from a model"
+    x = run_node(graph.input, x)
+    layers[graph.input.name] = x
+    producers = graph.producers()
+    for node in graph.kernels():
+        x = run_node(node, *(layers[p] for p in producers[node.name]))
         layers[node.name] = x
     out = x.reshape(x.shape[0]) if graph.output == "label" else x
     return ExecResult(layers, out)

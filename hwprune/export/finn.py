@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from hwprune import ir
 from hwprune.errors import ConfigError, TargetError
-from hwprune.export import graph as ig
-from hwprune.export.fold import check_folding
+from hwprune.ir.folding import check_folding
 
 # hwprune target -> (FINN board name, shell flow, Vitis platform or None)
 FINN_BOARDS: dict[str, tuple[str, str, str | None]] = {
@@ -67,14 +67,13 @@ class FinnNode:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def _memory_styles(graph: ig.IntGraph) -> dict[str, dict[str, str]]:
+def _memory_styles(graph: ir.DataflowGraph) -> dict[str, dict[str, str]]:
     """Per node, the ``ram_style`` of each memory as the cost model priced it."""
     from hwprune.cost.fpga import FpgaCostParams, memory_cost, n_thresholds, threshold_memory
-    from hwprune.export.fold import to_ir
 
     p = FpgaCostParams()
     out: dict[str, dict[str, str]] = {}
-    for n in to_ir(graph).nodes:
+    for n in graph.nodes:
         op = type(n).__name__
         if op in ("MVAU", "VVAU"):
             rows, cols = (n.mh, n.mw) if op == "MVAU" else (n.channels, n.kernel * n.kernel)
@@ -100,37 +99,37 @@ def _memory_styles(graph: ig.IntGraph) -> dict[str, dict[str, str]]:
 def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str, dict[str, Any]]]:
     """(FINN op type, implementation style, folding entry) of the FINN nodes for ``n``."""
     mem = styles.get(n.name, {})
-    if isinstance(n, ig.MVAUNode):
+    if isinstance(n, (ir.MVAU, ir.VVAU)):
         cfg = {"PE": n.pe, "SIMD": n.simd, "resType": n.mul_impl, **mem}
         cfg.update(mem_mode="internal_decoupled", runtime_writeable_weights=0)
-        return [("VVAU" if isinstance(n, ig.VVAUNode) else "MVAU", "hls", cfg)]
-    if isinstance(n, ig.SlidingWindowNode):
+        return [(n.op, "hls", cfg)]
+    if isinstance(n, ir.SlidingWindow):
         cfg = {"SIMD": n.simd, "parallel_window": 0, **mem}
         return [("ConvolutionInputGenerator", "rtl", cfg)]
-    if isinstance(n, ig.PadNode):
+    if isinstance(n, ir.Pad):
         return [("FMPadding", "rtl", {"SIMD": n.simd})]
-    if isinstance(n, ig.MaxPoolNode):
+    if isinstance(n, ir.MaxPool):
         c = n.in_shape[2]  # all channels in parallel, as the IR's MaxPool is priced
         window = {"SIMD": c, "parallel_window": 0, "ram_style": "distributed"}
         return [("ConvolutionInputGenerator", "rtl", window), ("Pool", "hls", {"PE": c})]
-    if isinstance(n, ig.LabelSelectNode):
+    if isinstance(n, ir.LabelSelect):
         return [("LabelSelect", "hls", {"PE": n.pe})]
-    if isinstance(n, ig.PE_NODES):  # DuplicateStreams, AddStreams, Thresholding, GlobalAccPool
-        return [(n.kind, "hls", {"PE": n.pe})]
-    raise ConfigError(f"{n.name}: FINN has no node for a {n.kind} kernel")
+    if isinstance(n, (ir.DuplicateStreams, ir.AddStreams, ir.Thresholding, ir.GlobalAccPool)):
+        return [(n.op, "hls", {"PE": n.pe})]
+    raise ConfigError(f"{n.name}: FINN has no node for a {n.op} kernel")
 
 
-def finn_unsupported(graph: ig.IntGraph) -> str | None:
+def finn_unsupported(graph: ir.DataflowGraph) -> str | None:
     """Why FINN cannot build ``graph`` as hwprune does, or None when it can.
 
     FINN's AddStreams adds its two streams as they are; an add of two differently scaled inputs
     (lowered with integer multipliers P, Q on its inputs) has no FINN equivalent.
 
     Example:
-        >>> finn_unsupported(ig.IntGraph((), "label"))  # nothing FINN cannot build
+        >>> finn_unsupported(ir.DataflowGraph("empty", (1, 1, 1), 8, ()))  # nothing to refuse
     """
     for n in graph.nodes:
-        if isinstance(n, ig.AddStreamsNode) and tuple(n.muls) != (1, 1):
+        if isinstance(n, ir.AddStreams) and tuple(n.muls) != (1, 1):
             return (
                 f"{n.name} adds two differently scaled inputs (x*{n.muls[0]} + y*{n.muls[1]}); "
                 "FINN's AddStreams has no input multipliers. Give both inputs of the add one "
@@ -139,7 +138,7 @@ def finn_unsupported(graph: ig.IntGraph) -> str | None:
     return None
 
 
-def finn_nodes(graph: ig.IntGraph) -> list[FinnNode]:
+def finn_nodes(graph: ir.DataflowGraph) -> list[FinnNode]:
     """The nodes FINN builds for ``graph``, in graph order, with their folding entries.
 
     Example:
@@ -149,7 +148,7 @@ def finn_nodes(graph: ig.IntGraph) -> list[FinnNode]:
     styles = _memory_styles(graph)
     counts: dict[str, int] = {}
     out: list[FinnNode] = []
-    for n in graph.nodes[1:]:
+    for n in graph.kernels():
         for op, style, cfg in _finn_ops(n, styles):
             k = counts.get(op, 0)
             counts[op] = k + 1
@@ -157,7 +156,7 @@ def finn_nodes(graph: ig.IntGraph) -> list[FinnNode]:
     return out
 
 
-def finn_names(graph: ig.IntGraph) -> dict[str, tuple[str, str]]:
+def finn_names(graph: ir.DataflowGraph) -> dict[str, tuple[str, str]]:
     """Our node name -> (FINN name before specialization, after) of its last FINN node.
 
     Example:
@@ -167,11 +166,11 @@ def finn_names(graph: ig.IntGraph) -> dict[str, tuple[str, str]]:
     return {f.ours: (f.pre, f.name) for f in finn_nodes(graph)}
 
 
-def folding_config(graph: ig.IntGraph) -> dict[str, Any]:
+def folding_config(graph: ir.DataflowGraph) -> dict[str, Any]:
     """FINN ``folding_config.json`` contents for the folded ``graph`` (checked first).
 
     Each MVAU/VVAU gets its PE, SIMD, ``resType`` (``"lut"`` or ``"dsp"``: what the folding
-    chose and the cost model priced, see :attr:`~hwprune.export.graph.MVAUNode.mul_impl`) and
+    chose and the cost model priced, see :attr:`~hwprune.ir.MVAU.mul_impl`) and
     the ``ram_style`` of its weights and thresholds as priced.
 
     Example:
@@ -185,7 +184,7 @@ def folding_config(graph: ig.IntGraph) -> dict[str, Any]:
     return cfg
 
 
-def specialize_config(graph: ig.IntGraph) -> dict[str, Any]:
+def specialize_config(graph: ir.DataflowGraph) -> dict[str, Any]:
     """FINN ``specialize_layers_config.json`` pinning each node's implementation style."""
     return {f.pre: {"preferred_impl_style": f.style} for f in finn_nodes(graph)}
 
@@ -225,7 +224,7 @@ def build_config(
     return cfg
 
 
-def finn_model(qonnx_model: Any, graph: ig.IntGraph) -> Any:
+def finn_model(qonnx_model: Any, graph: ir.DataflowGraph) -> Any:
     """The QONNX model FINN should build: the host's integer frame as input, arg-max at the end.
 
     The input quantizer (and any host pre-processing before it, such as TFC's reshape) is
@@ -269,7 +268,7 @@ def finn_model(qonnx_model: Any, graph: ig.IntGraph) -> Any:
     return m.transform(InferShapes())
 
 
-def _raw_scores(m: Any, graph: ig.IntGraph) -> None:
+def _raw_scores(m: Any, graph: ir.DataflowGraph) -> None:
     """Undo the head's score scale and offset at the graph output, so that FINN's streamlining
     cancels them and FINN's output is the head's integer accumulator, as hwprune's is."""
     from onnx import TensorProto, helper
@@ -335,7 +334,7 @@ sys.exit(bd.build_dataflow_cfg(str(here / "{model}"), cfg))
 
 
 def write_finn_handoff(
-    graph: ig.IntGraph,
+    graph: ir.DataflowGraph,
     target: Any,
     out_dir: str | Path,
     clock_mhz: float | None = None,

@@ -244,16 +244,16 @@ def compare_with_hwprune(export_dir: str | Path, finn: FinnEstimate) -> dict[str
         []
     """
     from hwprune.export.finn import finn_nodes
-    from hwprune.export.fold import apply_folding, folding_of
     from hwprune.export.lower import lower_model
     from hwprune.export.qonnx import load_qonnx
+    from hwprune.ir.folding import apply_folding
 
     export_dir = Path(export_dir)
     est = json.loads((export_dir / "estimate.json").read_text())
     flow = json.loads((export_dir / "dataflow.json").read_text())
     graph = lower_model(load_qonnx(export_dir / "model.qonnx.onnx"), flow["output"])
     graph = apply_folding(graph, flow["folding"])
-    if folding_of(graph) != {k: dict(v) for k, v in est["folding"].items()}:
+    if graph.folding != {k: dict(v) for k, v in est["folding"].items()}:
         raise ConfigError(f"{export_dir}: dataflow.json and estimate.json fold differently")
     groups: dict[str, list[str]] = {}
     for f in finn_nodes(graph):

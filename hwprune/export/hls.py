@@ -1,6 +1,6 @@
 """IR -> Vitis HLS project of hwprune's own kernels (``hls_templates/``), and golden vectors.
 
-:func:`plan_hls` turns a folded :class:`~hwprune.export.graph.IntGraph` into a list of kernel
+:func:`plan_hls` turns a folded, lowered :class:`~hwprune.ir.DataflowGraph` into a list of kernel
 stages joined by streams (inserting width adapters where a producer's word differs from its
 consumer's); :func:`write_hls_project` renders the templates: ``hwp_kernels.hpp`` (the kernel
 library), ``params_*.hpp`` (weights and thresholds per layer), ``top.hpp``/``top.cpp`` (AXI-stream
@@ -23,21 +23,19 @@ from typing import Any
 import numpy as np
 
 from hwprune import __version__
-from hwprune.export.dtypes import IntType
-from hwprune.export.graph import (
-    PE_NODES,
-    AddStreamsNode,
-    DuplicateStreamsNode,
-    GlobalAccPoolNode,
-    IntGraph,
-    IntNode,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    PadNode,
-    SlidingWindowNode,
-    ThresholdingNode,
-    VVAUNode,
+from hwprune.ir import (
+    MVAU,
+    VVAU,
+    AddStreams,
+    DataflowGraph,
+    DuplicateStreams,
+    GlobalAccPool,
+    IntType,
+    LabelSelect,
+    MaxPool,
+    Pad,
+    SlidingWindow,
+    Thresholding,
 )
 from hwprune.resources import resource_dir
 
@@ -49,14 +47,17 @@ def type_code(t: IntType) -> int:
     return 2 if t.bipolar else (1 if t.signed else 0)
 
 
-def res_code(node: MVAUNode) -> str:
+#: kernels folded by a PE alone (beside the MVAU/VVAU, windows and label select)
+PE_NODES = (Thresholding, DuplicateStreams, AddStreams, GlobalAccPool)
+
+
+def res_code(node: MVAU | VVAU) -> str:
     """The ``RES`` template argument of an MVAU/VVAU kernel call: where its products are bound
     (``#pragma HLS BIND_OP ... impl=dsp`` or ``impl=fabric`` in ``hwp::lane_mul``).
 
     Example:
-        >>> from hwprune.export.graph import MVAUNode
-        >>> n = MVAUNode("fc0", (4,), IntType(2, False), 1.0, "t", res_type="lut")
-        >>> res_code(n)
+        >>> from hwprune.ir import MVAU
+        >>> res_code(MVAU("fc0", 8, 4, 1, 2, "int", 8, "uint", 12, 2, "uint", res_type="lut"))
         'hwp::RES_LUT'
     """
     return "hwp::RES_DSP" if node.mul_impl == "dsp" else "hwp::RES_LUT"
@@ -110,24 +111,24 @@ class HlsPlan:
     params: tuple[str, ...] = field(default=())
 
 
-def _in_elems(node: IntNode) -> int:
-    if isinstance(node, VVAUNode):
+def _in_elems(node: Any) -> int:
+    if isinstance(node, VVAU):
         return node.pe * node.simd
-    if isinstance(node, (PadNode, SlidingWindowNode, MVAUNode)):
+    if isinstance(node, (Pad, SlidingWindow, MVAU)):
         return node.simd
-    if isinstance(node, MaxPoolNode):
+    if isinstance(node, MaxPool):
         return node.in_shape[2]
-    if isinstance(node, (LabelSelectNode, *PE_NODES)):
+    if isinstance(node, (LabelSelect, *PE_NODES)):
         return node.pe
     raise TypeError(type(node).__name__)
 
 
-def _out_elems(node: IntNode) -> int:
-    if isinstance(node, (PadNode, SlidingWindowNode)):
+def _out_elems(node: Any) -> int:
+    if isinstance(node, (Pad, SlidingWindow)):
         return node.simd
-    if isinstance(node, (MVAUNode, *PE_NODES)):
+    if isinstance(node, (MVAU, VVAU, *PE_NODES)):
         return node.pe
-    if isinstance(node, MaxPoolNode):
+    if isinstance(node, MaxPool):
         return node.out_shape[2]
     return 1
 
@@ -182,44 +183,47 @@ class _Planner:
         return s
 
 
-def plan_hls(graph: IntGraph) -> HlsPlan:
+def plan_hls(graph: DataflowGraph) -> HlsPlan:
     """Kernel stages, streams and I/O widths of the HLS top level for a folded graph.
 
-    Each node reads the streams of its producers (:meth:`IntGraph.producers`): a residual
-    block's fork writes one stream per branch, its add reads both."""
-    nodes = list(graph.nodes)
+    Each kernel (:meth:`~hwprune.ir.DataflowGraph.kernels`) reads the streams of its producers
+    (:meth:`~hwprune.ir.DataflowGraph.producers`): a residual block's fork writes one stream
+    per branch, its add reads both (the short branch through the skip FIFO)."""
+    nodes = list(graph.kernels())
     inp = graph.input
+    assert inp is not None, "plan_hls() builds a graph lowered from a model"
+    producers = graph.producers()
     pl = _Planner()
-    first = pl.new_stream(_in_elems(nodes[1]), inp.out_type)
+    first = pl.new_stream(_in_elems(nodes[0]), inp.out_type)
     total_in = int(np.prod(inp.out_shape))
     pl.stages.append(Stage("axi_in", "axi_in", pl.kid, -1, "", first))
     pl.kid += 1
     avail: dict[str, list[Stream]] = {inp.name: [first]}
     total: dict[str, int] = {inp.name: total_in}
     cur = first
-    for i, node in enumerate(nodes[1:], start=1):
+    for node in nodes:
         ins = [
             pl.adapt(avail[p].pop(0), _in_elems(node), total[p], node.name)
-            for p in graph.producers(i)
+            for p in producers[node.name]
         ]
         out_t = node.out_type
-        if isinstance(node, LabelSelectNode):
-            out_t = IntType.for_range(0, max(node.num_labels - 1, 1))
+        if isinstance(node, LabelSelect):
+            out_t = IntType.for_range(0, max(node.labels - 1, 1))
         outs = [pl.new_stream(_out_elems(node), out_t)]
-        if isinstance(node, DuplicateStreamsNode):
+        if isinstance(node, DuplicateStreams):
             outs.append(pl.new_stream(_out_elems(node), out_t))
         layer_id = -1
-        traced = (MVAUNode, MaxPoolNode, LabelSelectNode, *PE_NODES)
-        if isinstance(node, traced) and not isinstance(node, DuplicateStreamsNode):
+        traced = (MVAU, VVAU, MaxPool, LabelSelect, *PE_NODES)
+        if isinstance(node, traced) and not isinstance(node, DuplicateStreams):
             layer_id = len(pl.traced)
             size = int(np.prod(node.out_shape))
             pl.traced.append((node.name, size, golden_bytes(out_t)))
         expected = node.cycles()
-        if isinstance(node, MaxPoolNode):  # FINN's pool: a window generator, then the pool
+        if isinstance(node, MaxPool):  # FINN's pool: a window generator, then the pool
             ins = [_pool_window(pl, node, ins[0])]
             expected = node.pool_cycles()
         call = _call(node, pl.kid, layer_id, ins, outs)
-        pl.stages.append(Stage(node.name, node.kind, pl.kid, layer_id, call, outs[0], expected))
+        pl.stages.append(Stage(node.name, node.op, pl.kid, layer_id, call, outs[0], expected))
         pl.kid += 1
         avail[node.name] = outs
         total[node.name] = int(np.prod(node.out_shape))
@@ -239,7 +243,7 @@ def plan_hls(graph: IntGraph) -> HlsPlan:
     )
 
 
-def _pool_window(pl: _Planner, node: MaxPoolNode, cur: Stream) -> Stream:
+def _pool_window(pl: _Planner, node: MaxPool, cur: Stream) -> Stream:
     """The window-generator stage ``<pool>_window`` of a max pool; returns its output."""
     h, w, c = node.in_shape
     s = Stream(f"s{len(pl.streams)}", c, cur.bits, cur.type)
@@ -254,80 +258,80 @@ def _pool_window(pl: _Planner, node: MaxPoolNode, cur: Stream) -> Stream:
     return s
 
 
-def _call(node: IntNode, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]) -> str:
+def _call(node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]) -> str:
     """The kernel call of one stage (inputs ``ins``, outputs ``outs``)."""
     cur, out = ins[0], outs[0]
-    if isinstance(node, PadNode):
+    if isinstance(node, Pad):
         h, w, c = node.in_shape
         return (
             f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
             f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});"
         )
-    if isinstance(node, SlidingWindowNode):
+    if isinstance(node, SlidingWindow):
         h, w, c = node.in_shape
         return (
             f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
             f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});"
         )
-    if isinstance(node, VVAUNode):
+    if isinstance(node, VVAU):
         nt = int(node.thresholds.shape[1])
         return (
             f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
-            f"{node.pe}, {node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+            f"{node.pe}, {node.n_vec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
             f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
             f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
             f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
         )
-    if isinstance(node, MVAUNode):
+    if isinstance(node, MVAU):
         nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
-        accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
+        accb = node.kernel_acc_bits
         obias = node.out_bias if nt else 0
         return (
             f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
-            f"{node.nvec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
+            f"{node.n_vec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
             f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
             f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
             f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
         )
-    if isinstance(node, MaxPoolNode):  # reads the windows of its _pool_window stage
+    if isinstance(node, MaxPool):  # reads the windows of its _pool_window stage
         oh, ow, c = node.out_shape
         return (
             f"hwp::maxpool<{kid}, {layer_id}, {oh}, {ow}, {c}, {node.kernel}, {cur.bits}, "
             f"{cur.type}>({cur.name}, {out.name});"
         )
-    if isinstance(node, LabelSelectNode):
+    if isinstance(node, LabelSelect):
         return (
-            f"hwp::label_select<{kid}, {layer_id}, {node.num_labels}, {node.pe}, "
+            f"hwp::label_select<{kid}, {layer_id}, {node.labels}, {node.pe}, "
             f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
         )
     return _residual_call(node, kid, layer_id, ins, outs)
 
 
 def _residual_call(
-    node: IntNode, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]
+    node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]
 ) -> str:
     """Kernel calls of the residual-block and global-pool stages."""
     cur, out = ins[0], outs[0]
     words = int(np.prod(node.out_shape)) // out.elems
-    if isinstance(node, DuplicateStreamsNode):
+    if isinstance(node, DuplicateStreams):
         return (
             f"hwp::duplicate<{kid}, {words}, {cur.width}>({cur.name}, {out.name}, {outs[1].name});"
         )
-    if isinstance(node, AddStreamsNode):
+    if isinstance(node, AddStreams):
         a, b = ins
         return (
             f"hwp::add_streams<{kid}, {layer_id}, {words}, {node.pe}, {a.bits}, {a.type}, "
             f"{b.bits}, {b.type}, {out.bits}, {node.muls[0]}, {node.muls[1]}>"
             f"({a.name}, {b.name}, {out.name});"
         )
-    if isinstance(node, ThresholdingNode):
+    if isinstance(node, Thresholding):
         nt = int(node.thresholds.shape[1])
         return (
-            f"hwp::thresholding<{kid}, {layer_id}, {node.channels}, {node.pe}, {node.nvec}, "
+            f"hwp::thresholding<{kid}, {layer_id}, {node.channels}, {node.pe}, {node.n_vec}, "
             f"{cur.bits}, {cur.type}, {nt}, {out.bits}, {out.type}, {node.out_bias}>"
             f"({cur.name}, {out.name}, {node.name}_t);"
         )
-    if isinstance(node, GlobalAccPoolNode):
+    if isinstance(node, GlobalAccPool):
         h, w, c = node.in_shape
         t = node.out_type
         return (
@@ -377,7 +381,7 @@ def _pack(enc: np.ndarray, bits: int) -> list[list[str]]:
     return [[f"{v:#x}{suffix}" for v in row] for row in limbs.tolist()]
 
 
-def mvau_params(node: MVAUNode) -> dict[str, Any]:
+def mvau_params(node: MVAU | VVAU) -> dict[str, Any]:
     """Per-PE weight words and thresholds of an MVAU in kernel layout (for the params header)."""
     pe, simd = node.pe, node.simd
     sf, nf = node.mw // simd, node.mh // pe
@@ -389,10 +393,10 @@ def mvau_params(node: MVAUNode) -> dict[str, Any]:
         per_pe.append(_pack(words, wb))
     thr = None
     tctype = "int8_t"
-    accb = node.acc_type.bits if not node.xnor else int(node.mw + 1).bit_length()
+    accb = node.kernel_acc_bits
     if node.thresholds is not None:
         T = node.thresholds.astype(np.int64)
-        if node.xnor:  # acc = 2 * popcount - MW: acc >= T  <=>  popcount >= ceil((T + MW) / 2)
+        if node.popcount:  # acc = 2 * popcount - MW: acc >= T  <=>  popcount >= ceil((T + MW) / 2)
             T = np.clip(-((-(T + node.mw)) // 2), 0, node.mw + 1)
         tctype = threshold_ctype(T)
         T = T.reshape(nf, pe, -1)
@@ -414,7 +418,7 @@ def mvau_params(node: MVAUNode) -> dict[str, Any]:
     }
 
 
-def thresholding_params(node: ThresholdingNode) -> dict[str, Any]:
+def thresholding_params(node: Thresholding) -> dict[str, Any]:
     """Thresholds of a standalone thresholding node in kernel layout ``[pe][nf][t]``."""
     pe = node.pe
     T = node.thresholds.astype(np.int64).reshape(node.channels // pe, pe, -1)
@@ -428,12 +432,9 @@ def thresholding_params(node: ThresholdingNode) -> dict[str, Any]:
     }
 
 
-def _skip_fifo_depths(graph: IntGraph, plan: HlsPlan) -> dict[str, int]:
+def _skip_fifo_depths(graph: DataflowGraph, plan: HlsPlan) -> dict[str, int]:
     """Stream name -> depth of each residual block's skip FIFO (the cost model's, in words of
     the stream feeding the add from the short branch)."""
-    from hwprune.export.fold import to_ir
-
-    ir_graph = to_ir(graph)
     stage_in: dict[str, str] = {}
     for st in plan.stages:
         if st.kind == "AddStreams":
@@ -441,9 +442,9 @@ def _skip_fifo_depths(graph: IntGraph, plan: HlsPlan) -> dict[str, int]:
             if m:
                 stage_in[st.name] = m.group(2)
     out: dict[str, int] = {}
-    for n in ir_graph.nodes:
-        if n.op == "AddStreams" and n.name in stage_in:
-            fifo = ir_graph.node(n.fifo)
+    for n in graph.nodes:
+        if isinstance(n, AddStreams) and n.name in stage_in:
+            fifo = graph.node(n.fifo)
             stream = next(s for s in plan.streams if s.name == stage_in[n.name])
             out[stream.name] = max(2, math.ceil(fifo.depth * fifo.width / stream.width))
     return out
@@ -462,7 +463,7 @@ def _env():
 
 
 def write_hls_project(
-    graph: IntGraph,
+    graph: DataflowGraph,
     out_dir: str | Path,
     *,
     part: str = "xc7z020clg400-1",
@@ -485,7 +486,7 @@ def write_hls_project(
         "period_ns": round(1000.0 / clock_mhz, 3),
         "board": board,
         "mvaus": [n.name for n in graph.mvaus()],
-        "thresholdings": [n.name for n in graph.nodes if isinstance(n, ThresholdingNode)],
+        "thresholdings": [n.name for n in graph.nodes if isinstance(n, Thresholding)],
         "fifo_depth": _skip_fifo_depths(graph, plan),
     }
     (out / "hwp_kernels.hpp").write_text(env.get_template("hwp_kernels.hpp.j2").render(**ctx))
@@ -494,7 +495,7 @@ def write_hls_project(
         (out / f"params_{node.name}.hpp").write_text(params_t.render(p=mvau_params(node), **ctx))
     thr_t = env.get_template("params_thresholds.hpp.j2")
     for node in graph.nodes:
-        if isinstance(node, ThresholdingNode):
+        if isinstance(node, Thresholding):
             (out / f"params_{node.name}.hpp").write_text(
                 thr_t.render(p=thresholding_params(node), **ctx)
             )
@@ -509,7 +510,7 @@ def write_hls_project(
 
 
 def write_golden(
-    graph: IntGraph,
+    graph: DataflowGraph,
     x_int: np.ndarray,
     layers: dict[str, np.ndarray],
     output: np.ndarray,

@@ -18,18 +18,21 @@ checked against qonnx at every layer boundary.
   (the next fully connected layer's weight columns are reordered from C,H,W to H,W,C).
 * :class:`InsertLabelSelect` -- arg-max after the head (unless scores are requested).
 
-:func:`lower_model` runs them and returns the :class:`~hwprune.export.graph.IntGraph`; anything
-left over raises :class:`~hwprune.errors.LoweringError` naming the node and its op.
+:func:`lower_model` runs them and reads the result into the IR
+(:func:`hwprune.export.lower_read.extract_graph`: IR nodes with their integer payload, one
+:class:`~hwprune.ir.DataflowGraph`); anything left over raises
+:class:`~hwprune.errors.LoweringError` naming the node and its op.
 
 Example:
     >>> graph = lower_model(load_qonnx("model.qonnx.onnx"))  # doctest: +SKIP
-    >>> [n.kind for n in graph.nodes]  # doctest: +SKIP
-    ['Input', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
+    >>> [n.op for n in graph.nodes]  # doctest: +SKIP
+    ['MVAU', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,8 +41,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
 from hwprune.errors import LoweringError
-from hwprune.export import graph as ig
 from hwprune.export.dtypes import IntType
+from hwprune.export.lower_read import extract_graph
 from hwprune.export.onnx_nodes import (  # noqa: F401  (re-exported for lower_residual, tests)
     DOMAIN,
     _attrs,
@@ -61,6 +64,7 @@ from hwprune.export.qonnx_read import (  # noqa: F401  (re-exported)
     _weights,
 )
 from hwprune.export.thresholds import _level_fn, compute_thresholds  # noqa: F401
+from hwprune.ir import DataflowGraph
 
 log = logging.getLogger(__name__)
 
@@ -216,203 +220,267 @@ class LowerWeightLayer(Transformation):
         if n.op_type == "Gemm":
             raise LoweringError(f"{_where(n)}: convert Gemm with qonnx GemmToMatMul first")
         src = _info(prod)
-        in_type: IntType = src["type"]
-        s_x = src["scale"]
         wint, ws, wtype, wq = _weights(model, n.input[1], n)
-        new_nodes: list[onnx.NodeProto] = []
         name = _next_name(model, "conv" if n.op_type == "Conv" else "fc")
-        in_tensor = n.input[0]
-        xrange = (in_type.min, in_type.max)  # a padded bipolar map holds -1, 0, +1 (INT2)
-        depthwise, kk = False, 1
         if n.op_type == "Conv":
-            a = _attrs(n)
-            groups = int(a.get("group", 1))
-            depthwise = (
-                groups > 1
-                and groups == wint.shape[0]
-                and wint.shape[1] == 1
-                and groups == src["shape"][-1]
-            )
-            if groups != 1 and not depthwise:
-                raise LoweringError(
-                    f"{_where(n)} is a grouped convolution ({groups} groups); "
-                    "hwprune lowers plain and depthwise convolutions only"
-                )
-            k = list(a.get("kernel_shape", wint.shape[2:]))
-            st = list(a.get("strides", [1, 1]))
-            pads = list(a.get("pads", [0, 0, 0, 0]))
-            if (
-                k[0] != k[1]
-                or st[0] != st[1]
-                or len(set(pads)) > 1
-                or any(d != 1 for d in a.get("dilations", [1, 1]))
-            ):
-                raise LoweringError(
-                    f"{_where(n)}: only square kernels, equal strides, equal "
-                    "padding and no dilation can be lowered"
-                )
-            if len(src["shape"]) != 3:
-                raise LoweringError(f"{_where(n)}: its input is not a feature map")
-            n_out = wint.shape[0]
-            s_o = ws[:, 0, 0, 0]
-            if not np.all(ws == s_o[:, None, None, None]):
-                raise LoweringError(f"{_where(wq)}: weight scale varies inside an output channel")
-            W = wint.transpose(0, 2, 3, 1).reshape(n_out, -1)  # depthwise: (C, K*K)
-            h, w, c = src["shape"]
-            p = int(pads[0])
-            if p:
-                # a bipolar map padded with zeros holds -1, 0, +1: it continues as INT2
-                pad_type = IntType(2, True) if in_type.bipolar else in_type
-                pname = f"{name}_pad"
-                pshape = (h + 2 * p, w + 2 * p, c)
-                pt = f"{pname}_out"
-                new_nodes.append(
-                    _make(
-                        "IntPad",
-                        [in_tensor],
-                        [pt],
-                        pname,
-                        out_shape=list(pshape),
-                        out_type=pad_type.name,
-                        out_scale=s_x,
-                        qonnx_tensor="",
-                        in_shape=[h, w, c],
-                        pad=p,
-                        in_type=in_type.name,
-                    )
-                )
-                in_type = pad_type
-                in_tensor, (h, w, c) = pt, pshape
-            kk, ss = int(k[0]), int(st[0])
-            oh, ow = (h - kk) // ss + 1, (w - kk) // ss + 1
-            in_shape: tuple[int, ...] = (oh, ow, kk * kk * c)
-            if not (kk == 1 and ss == 1 and p == 0):  # a 1x1 conv streams the map directly
-                sname = f"{name}_swg"
-                swt = f"{sname}_out"
-                new_nodes.append(
-                    _make(
-                        "IntSlidingWindow",
-                        [in_tensor],
-                        [swt],
-                        sname,
-                        out_shape=[oh, ow, kk * kk * c],
-                        out_type=in_type.name,
-                        out_scale=s_x,
-                        qonnx_tensor="",
-                        in_shape=[h, w, c],
-                        kernel=kk,
-                        stride=ss,
-                        depthwise=int(depthwise),
-                    )
-                )
-                in_tensor = swt
-            nvec, out_shape, ndim, conv = oh * ow, (oh, ow, n_out), 4, True
+            lay = _conv_layer(n, src, wint, ws, wq, name)
         else:
-            W = wint.T.copy()
-            n_out = W.shape[0]
-            s_o = ws[0, :]
-            if not np.all(ws == s_o[None, :]):
-                raise LoweringError(f"{_where(wq)}: weight scale varies along the input axis")
-            in_shape = src["shape"]
-            if prod.op_type == "IntFlatten":
-                fin = tuple(int(x) for x in _attrs(prod)["in_shape"])
-                if len(fin) == 3:
-                    hh, ww, cc = fin
-                    W = W.reshape(n_out, cc, hh, ww).transpose(0, 2, 3, 1).reshape(n_out, -1)
-                    in_shape = fin
-                in_tensor = prod.input[0]
-            if W.shape[1] != int(np.prod(in_shape)):
-                raise LoweringError(
-                    f"{_where(n)}: weight shape {wint.shape} does not match its "
-                    f"input of {int(np.prod(in_shape))} features"
-                )
-            nvec, out_shape, ndim, conv = 1, (n_out,), 2, False
-        a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], n_out, ndim, n)
-        A = s_x * s_o * a_c
-        xmin, xmax = xrange
-        attrs: dict[str, Any] = dict(
-            in_shape=list(in_shape), in_type=in_type.name, nvec=nvec, conv=int(conv), source=n.name
-        )
-        if depthwise and quant is None:
-            raise LoweringError(
-                f"the depthwise {_where(n)} ends the network without an "
-                "activation quantizer; the head must be a fully connected or "
-                "plain convolution layer"
-            )
-        if quant is not None:
-            qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
-            flip = A < 0
-            W = np.where(flip[:, None], -W, W)
-            A = np.abs(A)
-            amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
-            amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
-            nt = 1 if qtype.bipolar else qmax - qmin
-            level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
-            T = compute_thresholds(level, amin, amax, nt)
-            acc_type = IntType.for_range(
-                min(int(amin.min()), int(T.min())), max(int(amax.max()), int(T.max()))
-            )
-            out_bias = -1 if qtype.bipolar else qmin
-            out_tensor, qonnx_tensor = quant.output[0], quant.output[0]
-            removed = [n, *chain, quant]
-            model.set_initializer(f"{name}_T", T)
-            inputs = [in_tensor, f"{name}_W", f"{name}_T"]
-            attrs.update(out_type=qtype.name, out_scale=s_a, out_bias=out_bias, head=0)
-            if np.any(flip):
-                log.info(
-                    "%s: %d channels with negative scale, weight rows flipped",
-                    name,
-                    int(flip.sum()),
-                )
-        else:
-            if relu:
-                raise LoweringError(
-                    f"the head {_where(n)} ends in a ReLU; hwprune's head must "
-                    "output its accumulator (no activation)"
-                )
-            amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
-            amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
-            acc_type = IntType.for_range(int(amin.min()), int(amax.max()))
-            out_tensor, qonnx_tensor = last, last
-            removed = [n, *chain]
-            inputs = [in_tensor, f"{name}_W"]
-            sc = float(np.mean(A)) if A.size else 1.0
-            attrs.update(
-                out_type=acc_type.name,
-                out_scale=sc,
-                out_bias=0,
-                head=1,
-                score_scale=[float(x) for x in A],
-                score_bias=[float(x) for x in b_c],
-            )
+            lay = _fc_layer(model, n, prod, src, wint, ws, wq)
+        act = _activation(model, n, lay, name)
+        W = act.W
         if not (wtype.bipolar or wtype.contains(W)):
             wtype = IntType.for_range(int(W.min()), int(W.max()))
         model.set_initializer(f"{name}_W", W.astype(np.int64))
-        op = "IntVVAU" if depthwise else "IntMVAU"
-        if depthwise:
-            attrs["kernel"] = kk
-        xnor = int(wtype.bipolar and in_type.bipolar and not depthwise)
-        new_nodes.append(
+        op = "IntVVAU" if lay.depthwise else "IntMVAU"
+        attrs: dict[str, Any] = dict(
+            in_shape=list(lay.in_shape),
+            in_type=lay.in_type.name,
+            nvec=lay.nvec,
+            conv=int(lay.conv),
+            source=n.name,
+            **act.attrs,
+        )
+        if lay.depthwise:
+            attrs["kernel"] = lay.kernel
+        xnor = int(wtype.bipolar and lay.in_type.bipolar and not lay.depthwise)
+        lay.new_nodes.append(
             _make(
                 op,
-                inputs,
-                [out_tensor],
+                [lay.in_tensor, f"{name}_W", *act.extra_inputs],
+                [act.out_tensor],
                 name,
-                out_shape=list(out_shape),
-                qonnx_tensor=qonnx_tensor,
+                out_shape=list(lay.out_shape),
+                qonnx_tensor=act.out_tensor,
                 wtype=wtype.name,
-                acc_type=acc_type.name,
+                acc_type=act.acc_type.name,
                 xnor=xnor,
                 **attrs,
             )
         )
+        removed = [n, *act.removed]
         if prod.op_type == "IntFlatten" and not model.find_consumers(prod.output[0])[1:]:
             removed.append(prod)
         if len(model.find_consumers(n.input[1])) == 1:
             removed.append(wq)
         pos = list(model.graph.node).index(n)
-        _insert_at(model, pos, new_nodes)
+        _insert_at(model, pos, lay.new_nodes)
         _remove(model, removed)
+
+
+@dataclass
+class _Layer:
+    """A weight layer's matrix view: integer weights ``W`` (rows: outputs), per-output weight
+    scale ``s_o``, the tensor and type it reads (after any padding), ``nvec`` input vectors,
+    and the pad/window nodes in front of it."""
+
+    W: np.ndarray
+    s_o: np.ndarray
+    s_x: float
+    xrange: tuple[int, int]
+    in_tensor: str
+    in_type: IntType
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    nvec: int
+    ndim: int
+    conv: bool
+    depthwise: bool = False
+    kernel: int = 1
+    new_nodes: list[onnx.NodeProto] = field(default_factory=list)
+
+
+def _conv_layer(
+    n: onnx.NodeProto, src: dict[str, Any], wint: np.ndarray, ws: np.ndarray, wq: Any, name: str
+) -> _Layer:
+    """A ``Conv`` as a matrix over its windows: ``[IntPad] -> [IntSlidingWindow]`` in front."""
+    in_type: IntType = src["type"]
+    a = _attrs(n)
+    groups = int(a.get("group", 1))
+    depthwise = (
+        groups > 1 and groups == wint.shape[0] and wint.shape[1] == 1 and groups == src["shape"][-1]
+    )
+    if groups != 1 and not depthwise:
+        raise LoweringError(
+            f"{_where(n)} is a grouped convolution ({groups} groups); "
+            "hwprune lowers plain and depthwise convolutions only"
+        )
+    k = list(a.get("kernel_shape", wint.shape[2:]))
+    st = list(a.get("strides", [1, 1]))
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    if (
+        k[0] != k[1]
+        or st[0] != st[1]
+        or len(set(pads)) > 1
+        or any(d != 1 for d in a.get("dilations", [1, 1]))
+    ):
+        raise LoweringError(
+            f"{_where(n)}: only square kernels, equal strides, equal "
+            "padding and no dilation can be lowered"
+        )
+    if len(src["shape"]) != 3:
+        raise LoweringError(f"{_where(n)}: its input is not a feature map")
+    n_out = wint.shape[0]
+    s_o = ws[:, 0, 0, 0]
+    if not np.all(ws == s_o[:, None, None, None]):
+        raise LoweringError(f"{_where(wq)}: weight scale varies inside an output channel")
+    W = wint.transpose(0, 2, 3, 1).reshape(n_out, -1)  # depthwise: (C, K*K)
+    h, w, c = src["shape"]
+    p = int(pads[0])
+    s_x = src["scale"]
+    xrange = (in_type.min, in_type.max)  # a padded bipolar map holds -1, 0, +1 (INT2)
+    in_tensor = n.input[0]
+    new_nodes = []
+    if p:
+        # a bipolar map padded with zeros holds -1, 0, +1: it continues as INT2
+        pad_type = IntType(2, True) if in_type.bipolar else in_type
+        pname = f"{name}_pad"
+        pshape = (h + 2 * p, w + 2 * p, c)
+        pt = f"{pname}_out"
+        new_nodes.append(
+            _make(
+                "IntPad",
+                [in_tensor],
+                [pt],
+                pname,
+                out_shape=list(pshape),
+                out_type=pad_type.name,
+                out_scale=s_x,
+                qonnx_tensor="",
+                in_shape=[h, w, c],
+                pad=p,
+                in_type=in_type.name,
+            )  # fmt: skip
+        )
+        in_type = pad_type
+        in_tensor, (h, w, c) = pt, pshape
+    kk, ss = int(k[0]), int(st[0])
+    oh, ow = (h - kk) // ss + 1, (w - kk) // ss + 1
+    if not (kk == 1 and ss == 1 and p == 0):  # a 1x1 conv streams the map directly
+        sname = f"{name}_swg"
+        swt = f"{sname}_out"
+        new_nodes.append(
+            _make(
+                "IntSlidingWindow",
+                [in_tensor],
+                [swt],
+                sname,
+                out_shape=[oh, ow, kk * kk * c],
+                out_type=in_type.name,
+                out_scale=s_x,
+                qonnx_tensor="",
+                in_shape=[h, w, c],
+                kernel=kk,
+                stride=ss,
+                depthwise=int(depthwise),
+            )  # fmt: skip
+        )
+        in_tensor = swt
+    return _Layer(
+        W, s_o, s_x, xrange, in_tensor, in_type, (oh, ow, kk * kk * c), (oh, ow, n_out),
+        oh * ow, 4, True, depthwise, kk, new_nodes,
+    )  # fmt: skip
+
+
+def _fc_layer(
+    model: ModelWrapper,
+    n: onnx.NodeProto,
+    prod: onnx.NodeProto,
+    src: dict[str, Any],
+    wint: np.ndarray,
+    ws: np.ndarray,
+    wq: Any,
+) -> _Layer:
+    """A ``MatMul`` (columns reordered from C,H,W to H,W,C after a flattened feature map)."""
+    in_type: IntType = src["type"]
+    W = wint.T.copy()
+    n_out = W.shape[0]
+    s_o = ws[0, :]
+    if not np.all(ws == s_o[None, :]):
+        raise LoweringError(f"{_where(wq)}: weight scale varies along the input axis")
+    in_shape = src["shape"]
+    in_tensor = n.input[0]
+    if prod.op_type == "IntFlatten":
+        fin = tuple(int(x) for x in _attrs(prod)["in_shape"])
+        if len(fin) == 3:
+            hh, ww, cc = fin
+            W = W.reshape(n_out, cc, hh, ww).transpose(0, 2, 3, 1).reshape(n_out, -1)
+            in_shape = fin
+        in_tensor = prod.input[0]
+    if W.shape[1] != int(np.prod(in_shape)):
+        raise LoweringError(
+            f"{_where(n)}: weight shape {wint.shape} does not match its "
+            f"input of {int(np.prod(in_shape))} features"
+        )
+    xrange = (in_type.min, in_type.max)
+    return _Layer(
+        W, s_o, src["scale"], xrange, in_tensor, in_type, tuple(in_shape), (n_out,), 1, 2, False
+    )
+
+
+@dataclass
+class _Activation:
+    """What follows a weight layer: its thresholds (or none, for the head), the weights with
+    negative-scale rows flipped, the accumulator type and the node's output attributes."""
+
+    W: np.ndarray
+    acc_type: IntType
+    out_tensor: str
+    removed: list[onnx.NodeProto]
+    extra_inputs: list[str]
+    attrs: dict[str, Any]
+
+
+def _activation(model: ModelWrapper, n: onnx.NodeProto, lay: _Layer, name: str) -> _Activation:
+    """The affine chain, ReLU and quantizer after ``n``: per-channel integer thresholds (the
+    thresholds initializer ``<name>_T`` is set), or the head's raw accumulator."""
+    n_out = lay.W.shape[0]
+    a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], n_out, lay.ndim, n)
+    A = lay.s_x * lay.s_o * a_c
+    xmin, xmax = lay.xrange
+    W = lay.W
+    if lay.depthwise and quant is None:
+        raise LoweringError(
+            f"the depthwise {_where(n)} ends the network without an "
+            "activation quantizer; the head must be a fully connected or "
+            "plain convolution layer"
+        )
+    if quant is not None:
+        qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
+        flip = A < 0
+        W = np.where(flip[:, None], -W, W)
+        A = np.abs(A)
+        amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
+        amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
+        nt = 1 if qtype.bipolar else qmax - qmin
+        level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
+        T = compute_thresholds(level, amin, amax, nt)
+        acc_type = IntType.for_range(
+            min(int(amin.min()), int(T.min())), max(int(amax.max()), int(T.max()))
+        )
+        model.set_initializer(f"{name}_T", T)
+        if np.any(flip):
+            log.info("%s: %d channels with negative scale, weight rows flipped", name, flip.sum())
+        attrs = dict(out_type=qtype.name, out_scale=s_a, out_bias=-1 if qtype.bipolar else qmin)
+        return _Activation(
+            W, acc_type, quant.output[0], [*chain, quant], [f"{name}_T"], {**attrs, "head": 0}
+        )
+    if relu:
+        raise LoweringError(
+            f"the head {_where(n)} ends in a ReLU; hwprune's head must "
+            "output its accumulator (no activation)"
+        )
+    amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
+    amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
+    acc_type = IntType.for_range(int(amin.min()), int(amax.max()))
+    attrs = dict(
+        out_type=acc_type.name,
+        out_scale=float(np.mean(A)) if A.size else 1.0,
+        out_bias=0,
+        head=1,
+        score_scale=[float(x) for x in A],
+        score_bias=[float(x) for x in b_c],
+    )
+    return _Activation(W, acc_type, last, list(chain), [], attrs)
 
 
 class InsertLabelSelect(Transformation):
@@ -499,102 +567,12 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
     return m
 
 
-def extract_graph(model: ModelWrapper, output: str = "label") -> ig.IntGraph:
-    """Read the lowered ModelWrapper into an :class:`IntGraph` (a chain, input first)."""
-    if any(n.op_type == "IntDuplicateStreams" for n in model.graph.node):
-        from hwprune.export.lower_residual import extract_branched
-
-        return extract_branched(model, output, _to_node)
-    by_out = {o: n for n in model.graph.node for o in n.output}
-    start = next(n for n in model.graph.node if n.op_type == "IntInput")
-    chain: list[ig.IntNode] = []
-    cur: onnx.NodeProto | None = start
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for n in model.graph.node:
-        for i in n.input[:1]:
-            consumers.setdefault(i, []).append(n)
-    del by_out
-    while cur is not None:
-        if cur.op_type != "IntFlatten":
-            chain.append(_to_node(model, cur))
-        nxt = consumers.get(cur.output[0], [])
-        cur = nxt[0] if nxt else None
-    return ig.IntGraph(tuple(chain), output)
-
-
-def _to_node(model: ModelWrapper, n: onnx.NodeProto) -> ig.IntNode:
-    info = _info(n)
-    a = info["attrs"]
-    common = dict(
-        name=n.name,
-        out_shape=info["shape"],
-        out_type=info["type"],
-        out_scale=info["scale"],
-        qonnx_tensor=a.get("qonnx_tensor", ""),
-    )
-    if n.op_type == "IntInput":
-        pre = tuple(x for x in a.get("host_preprocessing", []) if x)
-        vr = (int(a.get("qmin", info["type"].min)), int(a.get("qmax", info["type"].max)))
-        return ig.InputNode(**common, host_preprocessing=pre, value_range=vr)
-    if n.op_type == "IntPad":
-        return ig.PadNode(
-            **common,
-            in_shape=tuple(a["in_shape"]),
-            pad=int(a["pad"]),
-            in_type=IntType.from_name(a.get("in_type", a["out_type"])),
-        )
-    if n.op_type == "IntSlidingWindow":
-        return ig.SlidingWindowNode(
-            **common,
-            in_shape=tuple(a["in_shape"]),
-            kernel=int(a["kernel"]),
-            stride=int(a["stride"]),
-            depthwise=bool(a.get("depthwise", 0)),
-        )
-    if n.op_type == "IntMaxPool":
-        return ig.MaxPoolNode(**common, in_shape=tuple(a["in_shape"]), kernel=int(a["kernel"]))
-    if n.op_type == "IntLabelSelect":
-        return ig.LabelSelectNode(
-            **common, in_type=IntType.from_name(a["in_type"]), num_labels=int(a["num_labels"])
-        )
-    if n.op_type in ("IntMVAU", "IntVVAU"):
-        W = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
-        T = None
-        if len(n.input) > 2:
-            T = np.asarray(model.get_initializer(n.input[2]), dtype=np.int64)
-        cls: Any = ig.MVAUNode
-        extra: dict[str, Any] = {}
-        if n.op_type == "IntVVAU":
-            cls, extra = ig.VVAUNode, {"kernel": int(a["kernel"])}
-        return cls(
-            **common,
-            in_shape=tuple(a["in_shape"]),
-            in_type=IntType.from_name(a["in_type"]),
-            weights=W,
-            wtype=IntType.from_name(a["wtype"]),
-            thresholds=T,
-            acc_type=IntType.from_name(a["acc_type"]),
-            out_bias=int(a.get("out_bias", 0)),
-            nvec=int(a["nvec"]),
-            xnor=bool(a.get("xnor", 0)),
-            conv=bool(a.get("conv", 0)),
-            source=str(a.get("source", "")),
-            score_scale=tuple(a.get("score_scale", [])),
-            score_bias=tuple(a.get("score_bias", [])),
-            **extra,
-        )
-    from hwprune.export.lower_residual import RESIDUAL_OPS, to_node
-
-    if n.op_type in RESIDUAL_OPS:
-        return to_node(model, n, common)
-    raise LoweringError(f"{_where(n)}: unknown lowered node")
-
-
-def lower_model(model: ModelWrapper, output: str = "label") -> ig.IntGraph:
-    """Lower a cleaned QONNX model (see :func:`hwprune.export.qonnx.load_qonnx`) to an IntGraph.
+def lower_model(model: ModelWrapper, output: str = "label") -> DataflowGraph:
+    """Lower a cleaned QONNX model (see :func:`hwprune.export.qonnx.load_qonnx`) to the IR: a
+    :class:`~hwprune.ir.DataflowGraph` whose nodes carry their integer payload.
 
     ``output="label"`` ends the graph with an arg-max; ``"scores"`` keeps the head's integer
-    accumulators. Folding is all-ones; apply one with :func:`hwprune.export.fold.apply_folding`.
+    accumulators. Folding is all-ones; apply one with :func:`hwprune.ir.folding.apply_folding`.
     """
     return extract_graph(lower_onnx(model, output), output)
 

@@ -18,21 +18,19 @@ depthwise-separable networks need, in the same shape (one pattern per pass, inte
   ``IntGlobalAccPool``: an integer sum per channel, rounded right by the truncated bits; its
   scale (1/(H*W) folded in) goes to the next layer.
 
-:func:`extract_branched` reads the lowered model into an :class:`IntGraph` in the stream order
-of the cost model's IR (:func:`hwprune.ir.build_ir`): a block's fork, its long branch (the one
-with more weight layers: the body), its short branch, its add; nodes are named as the IR names
-them (``conv<k>`` body before shortcut, ``res<k>_dup``/``_skip``/``_add``/``_act``,
-``gap<k>``), so one folding drives both.
+:mod:`hwprune.export.lower_read` reads the lowered model into the IR in the stream order of
+:func:`hwprune.ir.build_ir`: a block's fork, its long branch (the one with more weight layers:
+the body), its short branch, the skip FIFO, its add; nodes are named as the IR names them
+(``conv<k>`` body before shortcut, ``res<k>_dup``/``_skip``/``_add``/``_act``, ``gap<k>``).
 
 Example:
     >>> graph = lower_model(load_qonnx("resnet.qonnx.onnx"))   # doctest: +SKIP
-    >>> [n.kind for n in graph.nodes][3:5]                      # doctest: +SKIP
-    ['DuplicateStreams', 'Pad']
+    >>> [n.op for n in graph.nodes][3:5]                        # doctest: +SKIP
+    ['DuplicateStreams', 'SlidingWindow']
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -45,14 +43,6 @@ from qonnx.transformation.base import Transformation
 from hwprune.errors import LoweringError
 from hwprune.export.add_requant import MAX_MUL_BITS, MAX_VALUES, add_multipliers
 from hwprune.export.dtypes import IntType
-from hwprune.export.graph import (
-    AddStreamsNode,
-    DuplicateStreamsNode,
-    GlobalAccPoolNode,
-    IntGraph,
-    IntNode,
-    ThresholdingNode,
-)
 from hwprune.export.onnx_nodes import (
     DOMAIN,
     _attrs,
@@ -65,8 +55,6 @@ from hwprune.export.onnx_nodes import (
 from hwprune.export.qonnx_read import _follow_chain, _quant_type, _scalar
 from hwprune.export.thresholds import _level_fn, compute_thresholds
 
-#: lowered op types this module adds (read back by :func:`to_node`)
-RESIDUAL_OPS = ("IntDuplicateStreams", "IntAddStreams", "IntThresholding", "IntGlobalAccPool")
 #: ops a requantization chain may start with (what LowerWeightLayer's chain would absorb)
 _CHAIN_START = {"Quant", "BipolarQuant", "Relu", "BatchNormalization", "Mul", "Div", "Sub"}
 
@@ -377,158 +365,3 @@ RESIDUAL_PASSES: tuple[Transformation, ...] = (
     LowerRequant(),
     LowerGlobalAccPool(),
 )
-
-
-def to_node(model: ModelWrapper, n: onnx.NodeProto, common: dict[str, Any]) -> IntNode:
-    """The :class:`IntNode` of one lowered node of :data:`RESIDUAL_OPS`."""
-    a = _attrs(n)
-    if n.op_type == "IntDuplicateStreams":
-        return DuplicateStreamsNode(**common)
-    if n.op_type == "IntAddStreams":
-        ta, tb = (IntType.from_name(t) for t in a["in_types"])
-        p, q = (int(m) for m in a.get("mul", (1, 1)))
-        return AddStreamsNode(**common, in_types=(ta, tb), muls=(p, q))
-    if n.op_type == "IntThresholding":
-        T = np.asarray(model.get_initializer(n.input[1]), dtype=np.int64)
-        return ThresholdingNode(
-            **common,
-            in_type=IntType.from_name(a["in_type"]),
-            thresholds=T,
-            out_bias=int(a["out_bias"]),
-            nvec=int(a["nvec"]),
-        )
-    return GlobalAccPoolNode(
-        **common,
-        in_shape=tuple(int(x) for x in a["in_shape"]),
-        in_type=IntType.from_name(a["in_type"]),
-        acc_type=IntType.from_name(a["acc_type"]),
-        shift=int(a["shift"]),
-        rounding=str(a["rounding"]),
-    )
-
-
-# --------------------------------------------------------------------------- read-back
-
-
-class _Reader:
-    """The lowered model's integer nodes as a stream-ordered, IR-named list."""
-
-    def __init__(self, model: ModelWrapper):
-        self.model = model
-        self.nodes = [n for n in model.graph.node if n.domain == DOMAIN]
-        self.prod = {t: n for n in self.nodes for t in n.output}
-        self.cons: dict[str, list[onnx.NodeProto]] = {}
-        for n in self.nodes:
-            data = n.input[:2] if n.op_type == "IntAddStreams" else n.input[:1]
-            for t in data:
-                self.cons.setdefault(t, []).append(n)
-        self.order: list[onnx.NodeProto] = []
-        self.branch_of: dict[str, str] = {}  # a branch's first node -> "skip" of the block
-
-    def next(self, n: onnx.NodeProto, out: int = 0) -> onnx.NodeProto | None:
-        c = self.cons.get(n.output[out], [])
-        return c[0] if c else None
-
-    def branch(self, first: onnx.NodeProto | None) -> tuple[list[onnx.NodeProto], Any]:
-        """The nodes from ``first`` up to (not including) the add they reach, and that add."""
-        path: list[onnx.NodeProto] = []
-        n = first
-        while n is not None and n.op_type != "IntAddStreams":
-            if n.op_type == "IntDuplicateStreams":
-                raise LoweringError(
-                    f"{_where(n)} forks inside a residual branch; hwprune lowers residual blocks "
-                    "whose branches are chains (no nested blocks)"
-                )
-            path.append(n)
-            n = self.next(n)
-        if n is None:
-            where = _where(first) if first is not None else "a fork"
-            raise LoweringError(f"the branch at {where} never joins an add")
-        return path, n
-
-    def walk(self) -> list[onnx.NodeProto]:
-        n: onnx.NodeProto | None = next(x for x in self.nodes if x.op_type == "IntInput")
-        while n is not None:
-            if n.op_type != "IntDuplicateStreams":
-                self.order.append(n)
-                n = self.next(n)
-                continue
-            (p0, add0), (p1, add1) = self.branch(self.next(n, 0)), self.branch(self.next(n, 1))
-            if add0 is not add1:
-                raise LoweringError(f"the two branches of {_where(n)} do not meet in one add")
-            weights = [sum(x.op_type in ("IntMVAU", "IntVVAU") for x in p) for p in (p0, p1)]
-            first_in = self.prod.get(add0.input[0])
-            feeds0 = (p0[-1] if p0 else n) is first_in
-            long_first = weights[0] > weights[1] or (weights[0] == weights[1] and feeds0)
-            long, short = (p0, p1) if long_first else (p1, p0)
-            self.order += [n, *long, *short, add0]
-            self.branch_of[add0.name] = "swap" if (p0 is short) == feeds0 else ""
-            n = self.next(add0)
-        return self.order
-
-
-def _ir_names(order: list[onnx.NodeProto], prod: dict[str, onnx.NodeProto]) -> dict[str, str]:
-    """Lowered node name -> the name :func:`hwprune.ir.build_ir` gives the same block."""
-    names: dict[str, str] = {}
-    count = {"conv": 0, "fc": 0, "pool": 0, "res": 0, "gap": 0, "thr": 0}
-
-    def take(what: str) -> str:
-        k = count[what]
-        count[what] += 1
-        return f"{what}{k}"
-
-    block = ""
-    for n in order:
-        op = n.op_type
-        if op in ("IntMVAU", "IntVVAU"):
-            conv = op == "IntVVAU" or bool(_attrs(n).get("conv", 0))
-            new = take("conv" if conv else "fc")
-            names[n.name] = new
-            for suffix in ("_pad", "_swg"):
-                names[n.name + suffix] = new + suffix
-        elif op == "IntMaxPool":
-            names[n.name] = take("pool")
-        elif op == "IntGlobalAccPool":
-            names[n.name] = take("gap")
-        elif op == "IntDuplicateStreams":
-            block = take("res")
-            names[n.name] = f"{block}_dup"
-        elif op == "IntAddStreams":
-            names[n.name] = f"{block}_add"
-        elif op == "IntThresholding":
-            src = prod.get(n.input[0])
-            after = src.op_type if src is not None else ""
-            kind = {"IntDuplicateStreams": "skip", "IntAddStreams": "act"}.get(after)
-            names[n.name] = f"{block}_{kind}" if kind and block else take("thr")
-    return names
-
-
-def extract_branched(model: ModelWrapper, output: str, to_int_node: Any) -> IntGraph:
-    """Read a lowered model with residual blocks into an :class:`IntGraph` (IR order and names;
-    ``to_int_node(model, node)`` reads one node)."""
-    reader = _Reader(model)
-    order = reader.walk()
-    names = _ir_names(order, reader.prod)
-    nodes: list[IntNode] = []
-    inputs: dict[str, tuple[str, ...]] = {}
-    kept = [n for n in order if n.op_type != "IntFlatten"]
-    for i, n in enumerate(kept):
-        node = to_int_node(model, n)
-        new = names.get(n.name, n.name)
-        node = dataclasses.replace(node, name=new)
-        srcs = []
-        data = n.input[:2] if n.op_type == "IntAddStreams" else n.input[:1]
-        for t in data:
-            p = reader.prod.get(t)
-            while p is not None and p.op_type == "IntFlatten":
-                p = reader.prod.get(p.input[0])
-            if p is not None:
-                srcs.append(names.get(p.name, p.name))
-        if n.op_type == "IntAddStreams" and reader.branch_of.get(n.name) == "swap":
-            srcs = srcs[::-1]
-            assert isinstance(node, AddStreamsNode)
-            node = dataclasses.replace(node, in_types=node.in_types[::-1], muls=node.muls[::-1])
-        if i and srcs != [nodes[-1].name]:
-            inputs[new] = tuple(srcs)
-        nodes.append(node)
-    return IntGraph(tuple(nodes), output, inputs)

@@ -237,20 +237,22 @@ def qonnx_to_ir(
 ) -> Any:
     """Read a QONNX model into the cost model's IR (:class:`hwprune.ir.DataflowGraph`).
 
-    The MVAU nodes carry the integer weights and thresholds. ``folding`` is ``None`` (left open,
-    all ones, for the folding optimizer), "auto" (needs ``target``), a folding JSON path or a
-    dict ``{node: {"pe": .., "simd": ..}}``.
+    The nodes carry their integer payload (weights, thresholds, exact types). ``folding`` is
+    ``None`` (left open, all ones, for the folding optimizer), "auto" (needs ``target``), a
+    folding JSON path or a dict ``{node: {"pe": .., "simd": ..}}``.
 
     Example:
         >>> g = qonnx_to_ir("tfc.onnx")   # doctest: +SKIP
         >>> [n.op for n in g.nodes]        # doctest: +SKIP
         ['MVAU', 'MVAU', 'MVAU', 'MVAU', 'LabelSelect']
     """
-    from hwprune.export.fold import apply_folding, to_ir
+    from dataclasses import replace
+
     from hwprune.export.lower import lower_model
+    from hwprune.ir.folding import apply_folding
 
     graph = lower_model(load_qonnx(path), output)
     if folding is not None:
         graph = apply_folding(graph, folding, target)
     name = Path(path).name.split(".")[0] if isinstance(path, (str, Path)) else "qonnx"
-    return to_ir(graph, name=name)
+    return replace(graph, name=name)

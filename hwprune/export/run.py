@@ -123,7 +123,7 @@ def _fixed_res_types(design: dict[str, Any]) -> dict[str, str]:
         for lay in design.get("layers", [])
     ]
     graph = graph_from_design({**design, "layers": layers})
-    return {n.name: res_type_of(n) for n in graph.nodes if n.op in ("MVAU", "VVAU")}
+    return {n.name: res_type_of(n) for n in graph.mvaus()}
 
 
 def _candidate(doc: Any, path: Path) -> Any:
@@ -164,9 +164,11 @@ def export_run(
     csim: bool = True,
     output: str = "label",
     strict: bool = True,
+    rtl: str = "auto",
 ) -> Any:
     """Export the chosen design of ``run_dir`` (or trial ``trial``); returns an ExportResult.
 
+    ``rtl`` is the RTL flow's level (see :func:`~hwprune.export.core.export_model`).
     ``folding`` overrides the run's folding ("auto" or a JSON file). The default output
     folder is ``<run>/export`` (next to ``best/``, which holds the search's own export) or
     ``<run>/trials/<n>/export``; it is replaced as a whole
@@ -185,7 +187,9 @@ def export_run(
 
     run = Path(run_dir)
     recipe, target, study = _study(run, storage)
-    if getattr(target, "kind", "fpga") != "fpga":
+    from hwprune.targets import FpgaTarget
+
+    if not isinstance(target, FpgaTarget):
         raise ConfigError(
             f"run '{run}' searched for GPU target '{target.name}'; `hwprune "
             "export` writes FPGA designs (its best/ already holds the GPU export)"
@@ -246,4 +250,5 @@ def export_run(
         output=output,
         csim=csim,
         strict=strict,
+        rtl=rtl,
     )

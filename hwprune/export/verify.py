@@ -15,8 +15,8 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hwprune.export.executor import ExecResult, execute
-from hwprune.export.graph import IntGraph, MVAUNode
 from hwprune.export.qonnx import cut_at_input_quant, input_quantizer, reference_execute
+from hwprune.ir import MVAU, VVAU, DataflowGraph
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _to_nchw(x: np.ndarray) -> np.ndarray:
 
 
 def verify_against_qonnx(
-    model: ModelWrapper, graph: IntGraph, x_int: np.ndarray, result: ExecResult | None = None
+    model: ModelWrapper, graph: DataflowGraph, x_int: np.ndarray, result: ExecResult | None = None
 ) -> VerifyReport:
     """Run qonnx on ``x_int`` (the input quantizer's integers, batch first, NHWC or flat) and
     compare every layer boundary with the executor."""
@@ -63,18 +63,20 @@ def verify_against_qonnx(
     qshape = cut.get_tensor_shape(cut.graph.input[0].name)
     x = np.asarray(x_int, dtype=np.int64)
     n = x.shape[0]
+    assert graph.input is not None, "verify_against_qonnx() checks a graph lowered from a model"
     xf = _to_nchw(x.reshape((n, *graph.input.out_shape))).reshape((n, *qshape[1:]))
     ctx = reference_execute(cut, (xf * scale).astype(np.float32))
     res = result or execute(graph, x)
     layers = []
     first = None
     exact = True
-    for node in graph.nodes:
+    for node in (graph.input, *graph.kernels()):
+        head = isinstance(node, (MVAU, VVAU)) and node.is_head
         if not node.qonnx_tensor or node.qonnx_tensor not in ctx:
             continue
         ref = np.asarray(ctx[node.qonnx_tensor], dtype=np.float64)
         got = _to_nchw(res.layers[node.name]).reshape(ref.shape)
-        if isinstance(node, MVAUNode) and node.is_head:
+        if head:
             a = np.asarray(node.score_scale)
             b = np.asarray(node.score_bias)
             deq = got * a + b
@@ -100,7 +102,7 @@ def verify_against_qonnx(
             if first is None:
                 idx = np.argwhere(
                     (np.rint(ref / node.out_scale) != got)
-                    if not (isinstance(node, MVAUNode) and node.is_head)
+                    if not head
                     else (
                         np.abs(
                             got * np.asarray(node.score_scale) + np.asarray(node.score_bias) - ref

@@ -22,7 +22,10 @@ weights and 1-bit activations, as FINN expects).
 
 :func:`build_ir` turns design layers (the layer vocabulary shared by model specs, the JSON design
 description and the search) into a :class:`DataflowGraph`. The QONNX lowering builds the same node
-types and may attach integer weights/thresholds (fields excluded from equality).
+types directly and attaches their integer payload (weights, thresholds and an
+:class:`Export` record of exact types, shapes and scales; excluded from equality), which the
+executor, the HLS writer, the FINN hand-off and the RTL read; :mod:`hwprune.ir.folding` applies
+and checks a user's folding.
 
 Example:
     >>> from hwprune.ir import build_ir
@@ -42,6 +45,7 @@ from hwprune.ir.dtypes import (
     RES_TYPES,
     XNOR_DSP_ERROR,
     DTypeKind,
+    IntType,
     accumulator_bits,
     act_kind,
     divisors,
@@ -49,7 +53,8 @@ from hwprune.ir.dtypes import (
     value_range,
     weight_kind,
 )
-from hwprune.ir.graph import DataflowGraph
+from hwprune.ir.graph import DataflowGraph, GraphInput
+from hwprune.ir.lowered import Export, Pad
 from hwprune.ir.nodes import (
     DMA,
     FIFO,
@@ -84,6 +89,10 @@ __all__ = [
     "ComputeNode",
     "DTypeKind",
     "DataflowGraph",
+    "Export",
+    "GraphInput",
+    "IntType",
+    "Pad",
     "GlueNode",
     "LabelSelect",
     "MaxPool",

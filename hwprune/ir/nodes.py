@@ -161,6 +161,16 @@ class _DotProduct(Lowered):
         return self._ex.out_bias
 
     @property
+    def score_scale(self) -> tuple[float, ...]:
+        """A head's per-class ``score = acc * score_scale + score_bias``."""
+        return self._ex.score_scale
+
+    @property
+    def score_bias(self) -> tuple[float, ...]:
+        """A head's per-class score offset (see :attr:`score_scale`)."""
+        return self._ex.score_bias
+
+    @property
     def mul_impl(self) -> str:
         """What the products are built from, ``"lut"`` or ``"dsp"``: ``res_type``, with
         ``"auto"`` resolved as the cost model prices it (XNOR-popcount lanes: always LUTs).
@@ -188,7 +198,7 @@ class _DotProduct(Lowered):
         d = super().describe()
         nt = 0 if self.thresholds is None else int(self.thresholds.shape[1])
         d.update(
-            source=self._ex.source,
+            source=self._ex.source,  # the QONNX node the layer came from
             in_shape=list(self.in_shape),
             in_type=self.in_type.name,
             mw=cols,

@@ -44,10 +44,7 @@ class RtlFlowResult:
 def _priced(graph: Any) -> dict[str, int] | None:
     """The cost model's cycles per node of ``graph`` (None if it cannot price the graph)."""
     try:
-        from hwprune.cost.fpga import node_cost
-        from hwprune.export.fold import to_ir
-
-        return {n.name: int(node_cost(n).cycles) for n in to_ir(graph).nodes}
+        return {k.name: k.cycles() for k in graph.kernels() if k.op != "Pad"}
     except Exception as e:  # noqa: BLE001 -- the log then shows no cost-model column
         log.warning("cost model cycles unavailable for the RTL log (%s)", e)
         return None
@@ -57,7 +54,7 @@ def _require_rtl_kernels(graph: Any) -> None:
     """One line (:class:`ConfigError`) for a design with kernels the RTL back end lacks."""
     from hwprune.export.rtl.generate import RTL_NODES
 
-    kinds = sorted({n.kind for n in graph.nodes[1:] if not isinstance(n, RTL_NODES)})
+    kinds = sorted({k.op for k in graph.kernels() if not isinstance(k, RTL_NODES)})
     if kinds:
         raise ConfigError(
             f"the RTL back end has no {', '.join(kinds)} kernels yet; export this design for "

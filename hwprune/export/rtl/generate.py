@@ -30,36 +30,37 @@ from typing import Any
 
 import numpy as np
 
-from hwprune.export.graph import (
-    AddStreamsNode,
-    DuplicateStreamsNode,
-    GlobalAccPoolNode,
-    IntGraph,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    PadNode,
-    SlidingWindowNode,
-    ThresholdingNode,
-    VVAUNode,
-)
 from hwprune.export.hls import Stream, _bits, _in_elems, _skip_fifo_depths, plan_hls, type_code
+from hwprune.ir import (
+    MVAU,
+    VVAU,
+    AddStreams,
+    DataflowGraph,
+    DuplicateStreams,
+    GlobalAccPool,
+    LabelSelect,
+    MaxPool,
+    Pad,
+    SlidingWindow,
+    Thresholding,
+)
 from hwprune.resources import resource_dir
 
 TOP = "hwprune_top"
 #: the kernel library, copied into every rtl/ folder
 KERNEL_FILES = ("hwp_stream.v", "hwp_window.v", "hwp_mvau.v", "hwp_residual.v")
-#: the integer-graph node kinds that have an RTL kernel
+#: the IR node kinds (and the derived Pad kernel) that have an RTL kernel
 RTL_NODES = (
-    PadNode,
-    SlidingWindowNode,
-    MVAUNode,
-    MaxPoolNode,
-    LabelSelectNode,
-    ThresholdingNode,
-    DuplicateStreamsNode,
-    AddStreamsNode,
-    GlobalAccPoolNode,
+    Pad,
+    SlidingWindow,
+    MVAU,
+    VVAU,
+    MaxPool,
+    LabelSelect,
+    Thresholding,
+    DuplicateStreams,
+    AddStreams,
+    GlobalAccPool,
 )
 #: thresholds per row from which the binary-search comparator is used ("auto")
 BINARY_FROM = 16
@@ -125,25 +126,23 @@ def _pack_words(enc: np.ndarray, bits: int) -> list[int]:
     return out
 
 
-def acc_width(node: MVAUNode) -> int:
+def acc_width(node: MVAU | VVAU) -> int:
     """Accumulator register width of the RTL MVAU (the HLS kernel's ``ap_int<ACCB + 1>``)."""
-    if node.xnor:
-        return int(node.mw + 1).bit_length() + 1
-    return node.acc_type.bits + 1
+    return node.kernel_acc_bits + 1
 
 
-def rtl_thresholds(node: MVAUNode) -> np.ndarray:
+def rtl_thresholds(node: MVAU | VVAU) -> np.ndarray:
     """Thresholds as the RTL compares them: XNOR rows on the popcount, all clipped into the
     accumulator's range + 1 (``-2^(AW-1) .. 2^(AW-1)``, which changes no comparison)."""
     assert node.thresholds is not None
     T = node.thresholds.astype(np.int64)
-    if node.xnor:  # acc = 2 * popcount - MW: acc >= T  <=>  popcount >= ceil((T + MW) / 2)
+    if node.popcount:  # acc = 2 * popcount - MW: acc >= T  <=>  popcount >= ceil((T + MW) / 2)
         T = -((-(T + node.mw)) // 2)
     aw = acc_width(node)
     return np.clip(T, -(1 << (aw - 1)), 1 << (aw - 1))
 
 
-def threshold_mode(node: MVAUNode | ThresholdingNode, mode: str) -> int:
+def threshold_mode(node: MVAU | VVAU | Thresholding, mode: str) -> int:
     """0: parallel comparators, 1: pipelined binary search (``mode`` "auto" picks by count)."""
     nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
     if nt == 0 or mode == "parallel":
@@ -183,7 +182,7 @@ def _threshold_roms(
     return params, files
 
 
-def _mvau_roms(node: MVAUNode, tmode: int, out: Path) -> tuple[dict[str, Any], list[str]]:
+def _mvau_roms(node: MVAU | VVAU, tmode: int, out: Path) -> tuple[dict[str, Any], list[str]]:
     """Write the ROM files of an MVAU/VVAU; return its ROM parameters and file names."""
     pe, simd = node.pe, node.simd
     sf, nf = node.mw // simd, node.mh // pe
@@ -200,7 +199,7 @@ def _mvau_roms(node: MVAUNode, tmode: int, out: Path) -> tuple[dict[str, Any], l
     return {"WFILE": wfile, **params}, [wfile, *files]
 
 
-def _mvau_stage(node: MVAUNode, cur: Stream, out_s: Stream, tmode_opt: str, out: Path):
+def _mvau_stage(node: MVAU | VVAU, cur: Stream, out_s: Stream, tmode_opt: str, out: Path):
     tmode = threshold_mode(node, tmode_opt)
     rom_params, files = _mvau_roms(node, tmode, out)
     nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
@@ -209,7 +208,7 @@ def _mvau_stage(node: MVAUNode, cur: Stream, out_s: Stream, tmode_opt: str, out:
         "MH": node.mh,
         "SIMD": node.simd,
         "PE": node.pe,
-        "NVEC": node.nvec,
+        "NVEC": node.n_vec,
         "IB": cur.bits,
         "IT": cur.type,
         "WB": _bits(node.wtype),
@@ -222,9 +221,9 @@ def _mvau_stage(node: MVAUNode, cur: Stream, out_s: Stream, tmode_opt: str, out:
         "OB": out_s.bits,
         "OT": out_s.type,
         "OBIAS": node.out_bias if nt else 0,
-        "XNOR": int(node.xnor),
+        "XNOR": int(node.popcount),
         "RES": 1 if node.mul_impl == "dsp" else 0,
-        "VV": int(isinstance(node, VVAUNode)),
+        "VV": int(isinstance(node, VVAU)),
         "WFILE": rom_params["WFILE"],
         "TFILE": rom_params["TFILE"],
     }
@@ -234,7 +233,7 @@ def _mvau_stage(node: MVAUNode, cur: Stream, out_s: Stream, tmode_opt: str, out:
 def _node_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str, out: Path):
     """(module, parameters, ROM files) of one IR node reading ``ins`` and writing ``outs``."""
     cur, out_s = ins[0], outs[0]
-    if isinstance(node, PadNode):
+    if isinstance(node, Pad):
         h, w, c = node.in_shape
         return (
             "hwp_pad",
@@ -251,7 +250,7 @@ def _node_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str, ou
             },
             (),
         )
-    if isinstance(node, SlidingWindowNode):
+    if isinstance(node, SlidingWindow):
         h, w, c = node.in_shape
         return (
             "hwp_swg",
@@ -267,19 +266,19 @@ def _node_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str, ou
             },
             (),
         )
-    if isinstance(node, MVAUNode):
+    if isinstance(node, (MVAU, VVAU)):
         return _mvau_stage(node, cur, out_s, tmode, out)
-    if isinstance(node, MaxPoolNode):  # reads the windows of its <pool>_window stage
+    if isinstance(node, MaxPool):  # reads the windows of its <pool>_window stage
         oh, ow, c = node.out_shape
         return (
             "hwp_maxpool",
             {"OH": oh, "OW": ow, "C": c, "K": node.kernel, "B": cur.bits, "T": cur.type},
             (),
         )
-    if isinstance(node, LabelSelectNode):
+    if isinstance(node, LabelSelect):
         return (
             "hwp_labelsel",
-            {"N": node.num_labels, "PE": node.pe, "B": cur.bits, "T": cur.type, "OB": out_s.bits},
+            {"N": node.labels, "PE": node.pe, "B": cur.bits, "T": cur.type, "OB": out_s.bits},
             (),
         )
     return _residual_stage(node, ins, outs, tmode, out)
@@ -289,24 +288,24 @@ def _residual_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str
     """(module, parameters, ROM files) of a fork, add, thresholding or global pool."""
     cur, out_s = ins[0], outs[0]
     words = int(np.prod(node.out_shape)) // out_s.elems
-    if isinstance(node, DuplicateStreamsNode):
+    if isinstance(node, DuplicateStreams):
         return "hwp_dup", {"W": cur.width, "N": words}, ()
-    if isinstance(node, AddStreamsNode):
+    if isinstance(node, AddStreams):
         a, b = ins
         params = {"N": words, "PE": node.pe, "IB0": a.bits, "IT0": a.type, "IB1": b.bits}
         params.update(IT1=b.type, OB=out_s.bits, P=node.muls[0], Q=node.muls[1])
         return "hwp_add", params, ()
-    if isinstance(node, ThresholdingNode):
+    if isinstance(node, Thresholding):
         mode = threshold_mode(node, tmode)
         aw = cur.bits + 1  # every input value, in signed bits
         T = np.clip(node.thresholds.astype(np.int64), -(1 << (aw - 1)), 1 << (aw - 1))
         nt = int(T.shape[1])
         roms, files = _threshold_roms(node.name, T.reshape(-1, node.pe, nt), aw, mode, out)
-        params = {"C": node.channels, "PE": node.pe, "NVEC": node.nvec, "IB": cur.bits}
+        params = {"C": node.channels, "PE": node.pe, "NVEC": node.n_vec, "IB": cur.bits}
         params.update(IT=cur.type, NT=nt, TMODE=mode, NB=roms["NB"], TB=roms["TB"])
         params.update(OB=out_s.bits, OT=out_s.type, OBIAS=node.out_bias, TFILE=roms["TFILE"])
         return "hwp_thresh", params, tuple(files)
-    if isinstance(node, GlobalAccPoolNode):
+    if isinstance(node, GlobalAccPool):
         h, w, c = node.in_shape
         t = node.out_type
         params = {"HW": h * w, "C": c, "PE": node.pe, "IB": cur.bits, "IT": cur.type}
@@ -326,23 +325,23 @@ def _stage(name: str, kind: str, module: str, params: dict[str, Any], ins: list[
     )  # fmt: skip
 
 
-def _skip_depths(graph: IntGraph, plan: Any, fifo_depth: int) -> dict[str, tuple[str, int]]:
+def _skip_depths(graph: DataflowGraph, plan: Any, fifo_depth: int) -> dict[str, tuple[str, int]]:
     """Stream name -> (add, depth) of each residual block's skip FIFO (the stream from the short
     branch into the add): the graph's ``fifo_depth`` of the add if it has one, else the cost
     model's (as in the HLS top), never below ``fifo_depth``."""
     out: dict[str, tuple[str, int]] = {}
-    if not any(isinstance(n, AddStreamsNode) for n in graph.nodes):
+    if not any(isinstance(n, AddStreams) for n in graph.nodes):
         return out
     for stream, depth in _skip_fifo_depths(graph, plan).items():
         add = next(
             st.name for st in plan.stages if st.kind == "AddStreams" and f", {stream}, " in st.call
         )
-        out[stream] = (add, max(int(graph.fifo_depth.get(add, depth)), fifo_depth))
+        out[stream] = (add, max(depth, fifo_depth))
     return out
 
 
 def plan_rtl(
-    graph: IntGraph, out_dir: Path, thresholds: str = "auto", fifo_depth: int = 16
+    graph: DataflowGraph, out_dir: Path, thresholds: str = "auto", fifo_depth: int = 16
 ) -> RtlDesign:
     """Stages of the top (writing the ROM files into ``out_dir``), in the HLS plan's order.
 
@@ -352,12 +351,14 @@ def plan_rtl(
     streams = {s.name: s for s in plan.streams}
     todo = [st for st in plan.stages if st.kind not in ("axi_in", "axi_out")]
     stages: list[RtlStage] = []
-    inp = graph.nodes[0]
+    inp = graph.input
+    assert inp is not None, "plan_rtl() builds a graph lowered from a model"
+    producers = graph.producers()
     avail: dict[str, list[Stream]] = {inp.name: [plan.in_stream]}
     total = {inp.name: int(np.prod(inp.out_shape))}
-    for i, node in enumerate(graph.nodes[1:], start=1):
+    for node in graph.kernels():
         ins = []
-        for p in graph.producers(i):
+        for p in producers[node.name]:
             s = avail[p].pop(0)
             if s.elems != _in_elems(node):  # the plan's width adapter
                 st = todo.pop(0)
@@ -371,7 +372,7 @@ def plan_rtl(
                 )
                 s = st.out
             ins.append(s)
-        if isinstance(node, MaxPoolNode):  # a max pool's window: FINN's depthwise SWG, SIMD = C
+        if isinstance(node, MaxPool):  # a max pool's window: FINN's depthwise SWG, SIMD = C
             st = todo.pop(0)
             h, w, c = node.in_shape
             k, b = node.kernel, ins[0].bits
@@ -383,7 +384,7 @@ def plan_rtl(
         st = todo.pop(0)
         assert st.name == node.name, (st.name, node.name)
         outs = [st.out]
-        if isinstance(node, DuplicateStreamsNode):  # its second stream follows the first
+        if isinstance(node, DuplicateStreams):  # its second stream follows the first
             outs.append(streams[f"s{int(st.out.name[1:]) + 1}"])
         module, params, roms = _node_stage(node, ins, outs, thresholds, out_dir)
         stages.append(_stage(st.name, st.kind, module, params, ins, outs, st.expected_cycles, roms))
@@ -495,7 +496,7 @@ def render_top(design: RtlDesign) -> str:
 
 
 def write_rtl(
-    graph: IntGraph, out_dir: str | Path, *, thresholds: str = "auto", fifo_depth: int = 16
+    graph: DataflowGraph, out_dir: str | Path, *, thresholds: str = "auto", fifo_depth: int = 16
 ) -> RtlDesign:
     """Write the Verilog design of ``graph`` into ``out_dir``: kernels, ``top.v``, ROMs.
 
