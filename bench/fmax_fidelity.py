@@ -150,6 +150,42 @@ def random_design(seed: int) -> IntGraph:
     return random_cnn(rng) if rng.random() < 1 / 3 else random_mlp(rng)
 
 
+def to_ir(graph: IntGraph) -> Any:
+    """The IR graph (:mod:`hwprune.ir`, integer payload attached) of a generated design."""
+    from dataclasses import replace
+
+    from hwprune import ir
+
+    nodes: list[Any] = []
+    for n in graph.nodes[1:]:
+        t = n.out_type
+        ex = ir.Export(out_type=t, out_shape=tuple(n.out_shape))
+        if isinstance(n, SlidingWindowNode):
+            h, w, c = n.in_shape
+            nodes.append(ir.SlidingWindow(n.name, c, (h, w), n.kernel, n.stride, 0, t.bits,
+                                          t.kind, simd=n.simd, export=ex))  # fmt: skip
+        elif isinstance(n, MVAUNode):
+            ex = replace(ex, in_type=n.in_type, in_shape=tuple(n.in_shape), acc_type=n.acc_type)
+            out = (None, "int") if n.thresholds is None else (t.bits, t.kind)
+            acc = int(n.mw + 1).bit_length() if n.xnor else n.acc_type.bits
+            w = {"weights": n.weights, "thresholds": n.thresholds, "export": ex}
+            nodes.append(ir.MVAU(n.name, n.mw, n.mh, n.nvec, n.wtype.bits, n.wtype.kind,
+                                 n.in_type.bits, n.in_type.kind, acc, *out, pe=n.pe,
+                                 simd=n.simd, conv=n.conv, res_type=n.res_type, **w))  # fmt: skip
+        elif isinstance(n, MaxPoolNode):
+            h, w, c = n.in_shape
+            nodes.append(ir.MaxPool(n.name, c, (h, w), n.kernel, t.bits, t.kind, export=ex))
+        elif isinstance(n, LabelSelectNode):
+            ex = replace(ex, in_type=n.in_type)
+            nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, export=ex))
+    i = graph.input
+    shape = i.out_shape
+    chw = (shape[2], shape[0], shape[1]) if len(shape) == 3 else (shape[0], 1, 1)
+    inp = ir.GraphInput("input", shape, i.out_type, 1.0, "x", value_range=i.value_range)
+    return ir.DataflowGraph("design", chw, i.out_type.bits, tuple(nodes), output="label",
+                            input=inp)  # fmt: skip
+
+
 def describe(graph: IntGraph) -> list[dict[str, Any]]:
     """A short record of the design's nodes (for the results file)."""
     out = []
@@ -196,7 +232,7 @@ def measure(seed: int, cache: Path) -> dict[str, Any]:
     try:
         rtl, bit = tmp / "rtl", tmp / "bitstream"
         bit.mkdir(parents=True)
-        design = write_rtl(graph, rtl)
+        design = write_rtl(to_ir(graph), rtl)
         shutil.copyfile(resource_dir("rtl_templates") / "hwp_uart.v", rtl / "hwp_uart.v")
         c0 = _child_cpu()
         run = _place_and_route(rtl, bit, tmp / "synth", design, CLOCK_MHZ, 1_000_000,
@@ -240,7 +276,6 @@ def sweep(seeds: list[int], cache: Path) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------ fit
 def _paths(seed: int) -> list[dict[str, float]]:
     from hwprune.cost.fmax import graph_paths
-    from hwprune.export.fold import to_ir
 
     return [p for _, p in graph_paths(to_ir(random_design(seed)))]
 
@@ -294,7 +329,6 @@ def _leave_one_out(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def fit(calib: list[int], held: list[int], cache: Path, out: Path) -> dict[str, Any]:
     from hwprune.cost.fmax import TERMS, critical_path, fit_params
-    from hwprune.export.fold import to_ir
     from hwprune.export.rtl.tools import tool_versions
 
     t_cal, t_held = _load(calib, cache), _load(held, cache)
