@@ -6,7 +6,7 @@ Yosys ``synth_ecp5``, nextpnr-ecp5 ``--85k --package CABGA381 --speed 6`` at the
 50 MHz with a fixed ``--seed 1`` and ``--timing-allow-fail``; the achieved Fmax of the fabric
 clock from nextpnr's ``--report``. Designs: random MLPs and small CNNs (random widths, weight
 and activation bits, thresholds, PE/SIMD folding, LUT or DSP products, XNOR layers), built as
-IntGraphs directly (no training: Fmax depends on the structure, not the weight values).
+IR graphs directly (no training: Fmax depends on the structure, not the weight values).
 
 Every measured design is cached (``--cache`` folder, one JSON per design, keyed by the design
 seed), so an interrupted sweep resumes. The model (:mod:`hwprune.cost.fmax`) is fitted on the
@@ -37,14 +37,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwprune.export.dtypes import IntType  # noqa: E402
-from hwprune.export.graph import (  # noqa: E402
-    InputNode,
-    IntGraph,
-    LabelSelectNode,
-    MaxPoolNode,
-    MVAUNode,
-    SlidingWindowNode,
+from hwprune.ir import (  # noqa: E402
+    MVAU,
+    DataflowGraph,
+    Export,
+    GraphInput,
+    IntType,
+    LabelSelect,
+    MaxPool,
+    SlidingWindow,
 )
 
 CALIB_SEED0 = 0  # calibration designs: seeds 0 .. calib-1
@@ -61,7 +62,7 @@ def _divisor(rng: np.random.Generator, n: int, cap: int) -> int:
 def _mvau(
     rng: np.random.Generator, name: str, mw: int, mh: int, in_t: IntType, *, head: bool,
     nvec: int = 1, conv: bool = False, in_shape: tuple[int, ...] | None = None,
-) -> MVAUNode:  # fmt: skip
+) -> MVAU:  # fmt: skip
     """A random MVAU of ``mw`` x ``mh`` on inputs of ``in_t`` (random bits, folding, products)."""
     xnor = in_t.bipolar and not head and rng.random() < 0.7
     wt = IntType(1, True, True) if xnor else IntType(int(rng.choice([2, 3, 4, 5, 6, 8])), True)
@@ -80,18 +81,33 @@ def _mvau(
         lim = 1 << min(acc.bits - 2, 12)
         thr = np.sort(rng.integers(-lim, lim, size=(mh, nt)), axis=1)
         out_t = IntType(1, True, True) if bip else IntType(int(nt).bit_length(), False)
-    return MVAUNode(
-        name, (mh,), out_t, 1.0, name, in_shape=in_shape or (mw,), in_type=in_t,
-        weights=w, wtype=wt, thresholds=thr, acc_type=acc, nvec=nvec, pe=pe, simd=simd,
-        xnor=xnor, conv=conv, res_type=res,
+    acc_bits = int(mw + 1).bit_length() if xnor else acc.bits  # an XNOR unit: a popcount
+    out = (None, "int") if head else (out_t.bits, out_t.kind)
+    ex = Export(out_type=out_t, in_type=in_t, in_shape=in_shape or (mw,), acc_type=acc)
+    return MVAU(
+        name, mw, mh, nvec, wt.bits, wt.kind, in_t.bits, in_t.kind, acc_bits, *out, pe=pe,
+        simd=simd, conv=conv, res_type=res, weights=w, thresholds=thr, export=ex,
     )  # fmt: skip
 
 
-def random_mlp(rng: np.random.Generator) -> IntGraph:
+def _graph(inp: GraphInput, nodes: list[Any]) -> DataflowGraph:
+    shape = inp.out_shape
+    chw = (shape[2], shape[0], shape[1]) if len(shape) == 3 else (shape[0], 1, 1)
+    t = inp.out_type
+    return DataflowGraph("design", chw, t.bits, tuple(nodes), input=inp, output="label")
+
+
+def _label_select(head: MVAU, labels: int) -> LabelSelect:
+    ex = Export(out_type=IntType(4, False), in_type=head.out_type)
+    return LabelSelect("labelselect", labels, head.out_type.bits, export=ex)
+
+
+def random_mlp(rng: np.random.Generator) -> DataflowGraph:
     """Input -> 1..3 thresholded MVAUs -> head MVAU -> arg-max."""
     n0 = int(rng.choice([16, 32, 64]))
     in_t = IntType(int(rng.choice([1, 2, 4, 8])), False)
-    nodes: list[Any] = [InputNode("input", (n0,), in_t, 1.0, "x", value_range=(0, in_t.max))]
+    inp = GraphInput("input", (n0,), in_t, 1.0, "x", value_range=(0, in_t.max))
+    nodes: list[Any] = []
     width, cur = n0, in_t
     for i in range(int(rng.integers(1, 3))):
         mh = int(rng.choice([8, 16, 32]))
@@ -101,17 +117,17 @@ def random_mlp(rng: np.random.Generator) -> IntGraph:
     labels = int(rng.choice([4, 8, 10]))
     head = _mvau(rng, "head", width, labels, cur, head=True)
     nodes.append(head)
-    nodes.append(LabelSelectNode("labelselect", (1,), IntType(4, False), 1.0, "y",
-                                 in_type=head.out_type, num_labels=labels))  # fmt: skip
-    return IntGraph(tuple(nodes), "label")
+    nodes.append(_label_select(head, labels))
+    return _graph(inp, nodes)
 
 
-def random_cnn(rng: np.random.Generator) -> IntGraph:
+def random_cnn(rng: np.random.Generator) -> DataflowGraph:
     """(H, W, C) -> 1..2 x (3x3 conv [-> 2x2 max pool]) -> head MVAU -> arg-max."""
     h = int(rng.choice([6, 8, 10]))
     c = int(rng.choice([1, 2, 3, 4]))
     in_t = IntType(int(rng.choice([2, 4, 8])), False)
-    nodes: list[Any] = [InputNode("input", (h, h, c), in_t, 1.0, "x", value_range=(0, in_t.max))]
+    inp = GraphInput("input", (h, h, c), in_t, 1.0, "x", value_range=(0, in_t.max))
+    nodes: list[Any] = []
     cur = in_t
     for i in range(int(rng.integers(1, 3))):
         if h < 3:
@@ -119,80 +135,43 @@ def random_cnn(rng: np.random.Generator) -> IntGraph:
         oh = h - 2
         cout = int(rng.choice([4, 8, 16]))
         name = f"conv{i}"
-        nodes.append(SlidingWindowNode(f"{name}_swg", (oh, oh, 9 * c), cur, 1.0, "",
-                                       in_shape=(h, h, c), kernel=3, stride=1))  # fmt: skip
+        nodes.append(SlidingWindow(f"{name}_swg", c, (h, h), 3, 1, 0, cur.bits, cur.kind))
         mv = _mvau(rng, name, 9 * c, cout, cur, head=False, nvec=oh * oh, conv=True,
                    in_shape=(oh, oh, 9 * c))  # fmt: skip
         mv = _replace_shape(mv, (oh, oh, cout))
         nodes.append(mv)
         h, c, cur = oh, cout, mv.out_type
         if h >= 4 and rng.random() < 0.6:
-            nodes.append(MaxPoolNode(f"pool{i}", (h // 2, h // 2, c), cur, 1.0, "",
-                                     in_shape=(h, h, c), kernel=2))  # fmt: skip
+            nodes.append(MaxPool(f"pool{i}", c, (h, h), 2, cur.bits, cur.kind))
             h //= 2
     labels = int(rng.choice([4, 10]))
     head = _mvau(rng, "head", h * h * c, labels, cur, head=True, in_shape=(h, h, c))
     nodes.append(head)
-    nodes.append(LabelSelectNode("labelselect", (1,), IntType(4, False), 1.0, "y",
-                                 in_type=head.out_type, num_labels=labels))  # fmt: skip
-    return IntGraph(tuple(nodes), "label")
+    nodes.append(_label_select(head, labels))
+    return _graph(inp, nodes)
 
 
-def _replace_shape(node: MVAUNode, shape: tuple[int, ...]) -> MVAUNode:
+def _replace_shape(node: MVAU, shape: tuple[int, ...]) -> MVAU:
     from dataclasses import replace
 
-    return replace(node, out_shape=shape)
+    assert node.export is not None
+    return replace(node, export=replace(node.export, out_shape=shape))
 
 
-def random_design(seed: int) -> IntGraph:
+def random_design(seed: int) -> DataflowGraph:
     """The design of ``seed`` (an MLP or, one time in three, a CNN)."""
     rng = np.random.default_rng(seed)
     return random_cnn(rng) if rng.random() < 1 / 3 else random_mlp(rng)
 
 
-def to_ir(graph: IntGraph) -> Any:
-    """The IR graph (:mod:`hwprune.ir`, integer payload attached) of a generated design."""
-    from dataclasses import replace
-
-    from hwprune import ir
-
-    nodes: list[Any] = []
-    for n in graph.nodes[1:]:
-        t = n.out_type
-        ex = ir.Export(out_type=t, out_shape=tuple(n.out_shape))
-        if isinstance(n, SlidingWindowNode):
-            h, w, c = n.in_shape
-            nodes.append(ir.SlidingWindow(n.name, c, (h, w), n.kernel, n.stride, 0, t.bits,
-                                          t.kind, simd=n.simd, export=ex))  # fmt: skip
-        elif isinstance(n, MVAUNode):
-            ex = replace(ex, in_type=n.in_type, in_shape=tuple(n.in_shape), acc_type=n.acc_type)
-            out = (None, "int") if n.thresholds is None else (t.bits, t.kind)
-            acc = int(n.mw + 1).bit_length() if n.xnor else n.acc_type.bits
-            w = {"weights": n.weights, "thresholds": n.thresholds, "export": ex}
-            nodes.append(ir.MVAU(n.name, n.mw, n.mh, n.nvec, n.wtype.bits, n.wtype.kind,
-                                 n.in_type.bits, n.in_type.kind, acc, *out, pe=n.pe,
-                                 simd=n.simd, conv=n.conv, res_type=n.res_type, **w))  # fmt: skip
-        elif isinstance(n, MaxPoolNode):
-            h, w, c = n.in_shape
-            nodes.append(ir.MaxPool(n.name, c, (h, w), n.kernel, t.bits, t.kind, export=ex))
-        elif isinstance(n, LabelSelectNode):
-            ex = replace(ex, in_type=n.in_type)
-            nodes.append(ir.LabelSelect(n.name, n.num_labels, n.in_type.bits, export=ex))
-    i = graph.input
-    shape = i.out_shape
-    chw = (shape[2], shape[0], shape[1]) if len(shape) == 3 else (shape[0], 1, 1)
-    inp = ir.GraphInput("input", shape, i.out_type, 1.0, "x", value_range=i.value_range)
-    return ir.DataflowGraph("design", chw, i.out_type.bits, tuple(nodes), output="label",
-                            input=inp)  # fmt: skip
-
-
-def describe(graph: IntGraph) -> list[dict[str, Any]]:
-    """A short record of the design's nodes (for the results file)."""
+def describe(graph: DataflowGraph) -> list[dict[str, Any]]:
+    """A short record of the design's nodes (for the results file; kinds spelled as the first
+    sweep recorded them, ``MVAUNode`` etc.)."""
     out = []
-    for n in graph.nodes[1:]:
-        d: dict[str, Any] = {"name": n.name, "kind": type(n).__name__}
-        if isinstance(n, MVAUNode):
-            d.update(mw=n.mw, mh=n.mh, pe=n.pe, simd=n.simd, nvec=n.nvec, wtype=n.wtype.name,
+    for n in graph.nodes:
+        d: dict[str, Any] = {"name": n.name, "kind": f"{n.op}Node"}
+        if isinstance(n, MVAU):
+            d.update(mw=n.mw, mh=n.mh, pe=n.pe, simd=n.simd, nvec=n.n_vec, wtype=n.wtype.name,
                      in_type=n.in_type.name, acc=n.acc_type.name, res=n.res_type, xnor=n.xnor,
                      nt=0 if n.thresholds is None else int(n.thresholds.shape[1]))  # fmt: skip
         out.append(d)
@@ -232,7 +211,7 @@ def measure(seed: int, cache: Path) -> dict[str, Any]:
     try:
         rtl, bit = tmp / "rtl", tmp / "bitstream"
         bit.mkdir(parents=True)
-        design = write_rtl(to_ir(graph), rtl)
+        design = write_rtl(graph, rtl)
         shutil.copyfile(resource_dir("rtl_templates") / "hwp_uart.v", rtl / "hwp_uart.v")
         c0 = _child_cpu()
         run = _place_and_route(rtl, bit, tmp / "synth", design, CLOCK_MHZ, 1_000_000,
@@ -277,7 +256,7 @@ def sweep(seeds: list[int], cache: Path) -> list[dict[str, Any]]:
 def _paths(seed: int) -> list[dict[str, float]]:
     from hwprune.cost.fmax import graph_paths
 
-    return [p for _, p in graph_paths(to_ir(random_design(seed)))]
+    return [p for _, p in graph_paths(random_design(seed))]
 
 
 def _load(seeds: list[int], cache: Path) -> list[dict[str, Any]]:
@@ -340,7 +319,7 @@ def fit(calib: list[int], held: list[int], cache: Path, out: Path) -> dict[str, 
     def rows(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         res = []
         for r in recs:
-            node, delay = critical_path(to_ir(random_design(r["seed"])), params)
+            node, delay = critical_path(random_design(r["seed"]), params)
             res.append({**r, "pred_mhz": round(1000.0 / delay, 2), "pred_critical": node,
                         "nextpnr_critical": _critical_node(r)})  # fmt: skip
         return res

@@ -133,28 +133,15 @@ def _divs(n: int, cap: int) -> list[int]:
 
 
 def as_ir(g: Any, name: str = "design") -> Any:
-    """The IR :class:`~hwprune.ir.DataflowGraph` of a lowered graph (the lowering returns one,
-    or an export ``IntGraph`` that :func:`hwprune.export.fold.to_ir` converts)."""
-    from hwprune.ir import DataflowGraph
-
-    if isinstance(g, DataflowGraph):
-        return g
-    from hwprune.export.fold import to_ir
-
-    return to_ir(g, name=name)
+    """The IR :class:`~hwprune.ir.DataflowGraph` of a lowered graph (the lowering returns one)."""
+    return g
 
 
 def apply(g: Any, folding: dict[str, dict[str, Any]]) -> Any:
-    """``g`` with ``folding`` (IR node names) applied, in the lowering's own representation."""
-    from hwprune.ir import DataflowGraph
+    """``g`` with ``folding`` (IR node names) applied."""
+    from hwprune.ir.folding import apply_folding
 
-    if isinstance(g, DataflowGraph):
-        from hwprune.ir.folding import apply_folding
-
-        return apply_folding(g, folding)
-    from hwprune.export.fold import with_folding
-
-    return with_folding(g, folding)
+    return apply_folding(g, folding)
 
 
 def random_folding(g: Any, rng: np.random.Generator) -> Any:

@@ -112,13 +112,12 @@ endmodule
 
 
 def predicted_fmax(graph: Any) -> dict[str, Any]:
-    """The Fmax model's prediction for ``graph`` (an IntGraph or the IR), for ``timing.json``.
+    """The Fmax model's prediction for ``graph`` (the IR), for ``timing.json``.
 
     A graph the model cannot read gets ``None`` and the reason: the prediction only picks the
     first clock to try, so the build goes on at the clock asked for."""
     try:
-        ir = graph if hasattr(graph, "input_shape") else _to_ir(graph)
-        node, delay = critical_path(ir)
+        node, delay = critical_path(graph)
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         return {"predicted_fmax_mhz": None, "fmax_model": f"no prediction: {e}"}
     return {
@@ -127,12 +126,6 @@ def predicted_fmax(graph: Any) -> dict[str, Any]:
         "fmax_model": "hwprune.cost.fmax (" + FITTED.source + ")",
         "fmax_model_error": dict(FITTED.error),
     }
-
-
-def _to_ir(graph: Any) -> Any:
-    from hwprune.export.fold import to_ir
-
-    return to_ir(graph)
 
 
 def _fmax(report: dict[str, Any]) -> tuple[float, str]:
