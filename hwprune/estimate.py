@@ -110,6 +110,9 @@ class Estimate:
     #: MULT18X18D); ``units`` says what lut/ff/bram18/dsp count
     resource_model: str = "vivado"
     units: str = RESOURCE_MODELS["vivado"]
+    #: nextpnr-ecp5's Fmax (MHz) of the design's RTL as :func:`hwprune.cost.fmax.predict_fmax`
+    #: predicts it (ECP5 targets, ``"yosys-ecp5"`` model); None for other targets
+    fmax_mhz: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view with rounded numbers (what ``--json`` prints)."""
@@ -339,7 +342,17 @@ def evaluate(
         folding=graph.folding,
         resource_model=p.resource_model,
         units=RESOURCE_MODELS[p.resource_model],
+        fmax_mhz=_predicted_fmax(graph, p),
     )
+
+
+def _predicted_fmax(graph: DataflowGraph, p: FpgaCostParams) -> float | None:
+    """The Fmax model's prediction for an ECP5-priced design (else None)."""
+    if p.resource_model != "yosys-ecp5":
+        return None
+    from hwprune.cost.fmax import predict_fmax
+
+    return round(predict_fmax(graph), 1)
 
 
 def _to_graph(design: Any) -> DataflowGraph:

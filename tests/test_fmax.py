@@ -84,3 +84,13 @@ def test_bitstream_flow_records_the_prediction_and_meets_the_priced_clock(tmp_pa
     assert timing["meets_priced_clock"] and got >= timing["priced_clock_mhz"]
     # the prediction is within the model's recorded held-out error (its 90th percentile)
     assert abs(pred - got) / got <= FITTED.error["p90_abs_error"], (pred, got)
+
+
+def test_estimate_reports_the_predicted_fmax_on_ecp5_targets_only():
+    from hwprune.estimate import evaluate
+    from hwprune.targets import load_target
+
+    g = _mlp()
+    est = evaluate(g, load_target("ulx3s-85f"))
+    assert est.fmax_mhz == round(predict_fmax(g), 1) and est.to_dict()["fmax_mhz"] == est.fmax_mhz
+    assert evaluate(g, load_target("pynq-z2")).fmax_mhz is None
