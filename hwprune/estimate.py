@@ -294,7 +294,7 @@ def evaluate(
         160
     """
     p = params or FpgaCostParams.for_target(target)
-    clock = float(clock_mhz or target.clock_mhz)
+    clock = float(clock_mhz or _default_clock(graph, target, p))
     cap = float(util_cap if util_cap is not None else target.util_cap)
     layers, fills, cycles = [], [], []
     totals = dict.fromkeys(RESOURCES, 0.0)
@@ -344,6 +344,17 @@ def evaluate(
         units=RESOURCE_MODELS[p.resource_model],
         fmax_mhz=_predicted_fmax(graph, p),
     )
+
+
+def _default_clock(graph: DataflowGraph, target: Any, p: FpgaCostParams) -> float:
+    """The clock a design is priced at when none is given: the target's; for an ECP5-priced
+    design the clock its bitstream is built at (:func:`hwprune.cost.fmax.priced_clock`: the
+    fastest exact PLL clock at or below both the target's and the predicted Fmax)."""
+    if p.resource_model != "yosys-ecp5":
+        return float(target.clock_mhz)
+    from hwprune.cost.fmax import priced_clock
+
+    return float(priced_clock(graph, float(target.clock_mhz)))
 
 
 def _predicted_fmax(graph: DataflowGraph, p: FpgaCostParams) -> float | None:

@@ -94,3 +94,21 @@ def test_estimate_reports_the_predicted_fmax_on_ecp5_targets_only():
     est = evaluate(g, load_target("ulx3s-85f"))
     assert est.fmax_mhz == round(predict_fmax(g), 1) and est.to_dict()["fmax_mhz"] == est.fmax_mhz
     assert evaluate(g, load_target("pynq-z2")).fmax_mhz is None
+
+
+def test_ecp5_designs_are_priced_at_the_clock_their_bitstream_is_built_at():
+    """No clock given: an ECP5 design is priced at priced_clock (the fastest exact PLL clock at
+    or below the target's and the predicted Fmax), so a board asking for more than the design
+    closes at is priced at what it closes at; a given clock is kept; Vivado targets unchanged."""
+    from hwprune.estimate import evaluate
+    from hwprune.targets import load_target
+
+    g = _mlp()
+    board = load_target("ulx3s-85f")
+    fast = replace(board, clock_mhz=400.0)  # far above any ECP5 Fmax
+    est = evaluate(g, fast)
+    assert est.clock_mhz == priced_clock(g, 400.0) <= est.fmax_mhz < 400.0
+    assert evaluate(g, fast, clock_mhz=400.0).clock_mhz == 400.0
+    assert evaluate(g, board).clock_mhz == priced_clock(g, board.clock_mhz)
+    pynq = load_target("pynq-z2")
+    assert evaluate(g, pynq).clock_mhz == pynq.clock_mhz

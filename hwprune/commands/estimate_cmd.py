@@ -75,6 +75,11 @@ def _print_table(e: Any) -> None:
     console.print(table)
     if getattr(e, "resource_model", "vivado") != "vivado":  # not Vivado figures: say whose
         console.print(f"resources: {e.resource_model} model; {e.units}")
+    if getattr(e, "fmax_mhz", None) is not None:  # ECP5: the Fmax model (nextpnr-ecp5)
+        console.print(
+            f"predicted Fmax {e.fmax_mhz:g} MHz (nextpnr-ecp5 model); priced at "
+            f"{e.clock_mhz:g} MHz, the PLL clock the bitstream is built at"
+        )
     fps_note = ""
     if e.meets_fps is False:
         fps_note = " (the requested frames/s cannot be reached; fastest design shown)"
