@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hwprune.ir.dtypes import IntType
+from hwprune.ir.lowered import describe_head
 from hwprune.ir.nodes import FIFO, MVAU, VVAU, AddStreams, ComputeNode, LabelSelect
 
 
@@ -46,12 +47,7 @@ class GraphInput:
     def describe(self) -> dict[str, Any]:
         """JSON-able description for ``dataflow.json``."""
         return {
-            "name": self.name,
-            "kind": self.op,
-            "out_shape": list(self.out_shape),
-            "out_type": self.out_type.name,
-            "out_scale": self.out_scale,
-            "qonnx_tensor": self.qonnx_tensor,
+            **describe_head(self),
             "host_preprocessing": list(self.host_preprocessing),
             "value_range": list(self.value_range),
         }

@@ -131,14 +131,20 @@ class Lowered:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description for ``dataflow.json`` (no weights)."""
-        return {
-            "name": getattr(self, "name", ""),
-            "kind": getattr(self, "op", type(self).__name__),
-            "out_shape": list(self.out_shape),
-            "out_type": self.out_type.name,
-            "out_scale": self.out_scale,
-            "qonnx_tensor": self.qonnx_tensor,
-        }
+        return describe_head(self)
+
+
+def describe_head(node: Any) -> dict[str, Any]:
+    """The fields every ``dataflow.json`` node entry starts with: name, kind (the node's
+    ``op``), output shape, type and scale, and the QONNX tensor it reproduces."""
+    return {
+        "name": getattr(node, "name", ""),
+        "kind": getattr(node, "op", type(node).__name__),
+        "out_shape": list(node.out_shape),
+        "out_type": node.out_type.name,
+        "out_scale": node.out_scale,
+        "qonnx_tensor": node.qonnx_tensor,
+    }
 
 
 @dataclass(frozen=True)
@@ -179,12 +185,7 @@ class Pad:
     def describe(self) -> dict[str, Any]:
         """JSON-able description for ``dataflow.json``."""
         return {
-            "name": self.name,
-            "kind": self.op,
-            "out_shape": list(self.out_shape),
-            "out_type": self.out_type.name,
-            "out_scale": self.out_scale,
-            "qonnx_tensor": self.qonnx_tensor,
+            **describe_head(self),
             "in_shape": list(self.in_shape),
             "in_type": self.in_type.name,
             "pad": self.pad,
