@@ -193,26 +193,45 @@ def _lower_scaled_add(
         in_types=[ta.name, tb.name],
         mul=[p, q],
     )
-    name = _next_name(model, "thr")
-    model.set_initializer(f"{name}_T", T[np.asarray(inv).reshape(-1)])
-    thr = _make(
-        "IntThresholding",
-        [n.output[0], f"{name}_T"],
-        [quant.output[0]],
-        name,
-        out_shape=list(shape),
-        out_type=qtype.name,
-        out_scale=s_q,
-        qonnx_tensor=quant.output[0],
-        in_type=out.name,
-        out_bias=-1 if qtype.bipolar else qmin,
-        nvec=int(np.prod(shape[:-1])),
+    thr = _thresholding_node(
+        model, n.output[0], T[np.asarray(inv).reshape(-1)], quant, shape, qtype, s_q, qmin, out
     )
     model.graph.node.insert(idx, thr)
     model.graph.node.insert(idx, add)
     for r in [n, *chain, quant]:
         if r in model.graph.node:
             model.graph.node.remove(r)
+
+
+def _thresholding_node(
+    model: ModelWrapper,
+    src: str,
+    T: np.ndarray,
+    quant: onnx.NodeProto,
+    shape: Any,
+    qtype: IntType,
+    scale: float,
+    qmin: int,
+    in_type: IntType,
+) -> onnx.NodeProto:
+    """An ``IntThresholding`` node from tensor ``src`` to ``quant``'s output (its thresholds
+    ``T`` stored as a new initializer): levels of ``qtype`` at ``scale``, offset by the
+    quantizer's minimum ``qmin`` (bipolar: ``2 * level - 1``)."""
+    name = _next_name(model, "thr")
+    model.set_initializer(f"{name}_T", T)
+    return _make(
+        "IntThresholding",
+        [src, f"{name}_T"],
+        [quant.output[0]],
+        name,
+        out_shape=list(shape),
+        out_type=qtype.name,
+        out_scale=scale,
+        qonnx_tensor=quant.output[0],
+        in_type=in_type.name,
+        out_bias=-1 if qtype.bipolar else qmin,
+        nvec=int(np.prod(shape[:-1])),
+    )
 
 
 class LowerRequant(Transformation):
@@ -257,21 +276,7 @@ class LowerRequant(Transformation):
         lo = np.full(nch, in_type.min, dtype=np.int64)
         hi = np.full(nch, in_type.max, dtype=np.int64)
         T = compute_thresholds(level, lo, hi, nt)
-        name = _next_name(model, "thr")
-        model.set_initializer(f"{name}_T", T)
-        node = _make(
-            "IntThresholding",
-            [n.input[0], f"{name}_T"],
-            [quant.output[0]],
-            name,
-            out_shape=list(shape),
-            out_type=qtype.name,
-            out_scale=s_a,
-            qonnx_tensor=quant.output[0],
-            in_type=in_type.name,
-            out_bias=-1 if qtype.bipolar else qmin,
-            nvec=int(np.prod(shape[:-1])),
-        )
+        node = _thresholding_node(model, n.input[0], T, quant, shape, qtype, s_a, qmin, in_type)
         pos = list(model.graph.node).index(n)
         model.graph.node.insert(pos, node)
         for r in [*chain, quant]:
