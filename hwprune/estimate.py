@@ -294,7 +294,8 @@ def evaluate(
         160
     """
     p = params or FpgaCostParams.for_target(target)
-    clock = float(clock_mhz or _default_clock(graph, target, p))
+    fmax = _predicted_fmax(graph, p)
+    clock = float(clock_mhz or _default_clock(fmax, target))
     cap = float(util_cap if util_cap is not None else target.util_cap)
     layers, fills, cycles = [], [], []
     totals = dict.fromkeys(RESOURCES, 0.0)
@@ -342,28 +343,28 @@ def evaluate(
         folding=graph.folding,
         resource_model=p.resource_model,
         units=RESOURCE_MODELS[p.resource_model],
-        fmax_mhz=_predicted_fmax(graph, p),
+        fmax_mhz=None if fmax is None else round(fmax, 1),
     )
 
 
-def _default_clock(graph: DataflowGraph, target: Any, p: FpgaCostParams) -> float:
+def _default_clock(fmax: float | None, target: Any) -> float:
     """The clock a design is priced at when none is given: the target's; for an ECP5-priced
-    design the clock its bitstream is built at (:func:`hwprune.cost.fmax.priced_clock`: the
-    fastest exact PLL clock at or below both the target's and the predicted Fmax)."""
-    if p.resource_model != "yosys-ecp5":
+    design (``fmax`` predicted) the clock its bitstream is built at, the fastest exact PLL clock
+    at or below both the target's and ``fmax`` (:func:`hwprune.cost.fmax.build_clock`)."""
+    if fmax is None:
         return float(target.clock_mhz)
-    from hwprune.cost.fmax import priced_clock
+    from hwprune.cost.fmax import build_clock
 
-    return float(priced_clock(graph, float(target.clock_mhz)))
+    return build_clock(target.clock_mhz, fmax)
 
 
 def _predicted_fmax(graph: DataflowGraph, p: FpgaCostParams) -> float | None:
-    """The Fmax model's prediction for an ECP5-priced design (else None)."""
+    """The Fmax model's prediction (MHz) for an ECP5-priced design (else None)."""
     if p.resource_model != "yosys-ecp5":
         return None
     from hwprune.cost.fmax import predict_fmax
 
-    return round(predict_fmax(graph), 1)
+    return predict_fmax(graph)
 
 
 def _to_graph(design: Any) -> DataflowGraph:

@@ -197,7 +197,18 @@ def priced_clock(graph: Any, clock_mhz: float, params: FmaxParams | None = None)
         >>> priced_clock(g, 50.0) <= 50.0
         True
     """
-    return pll_clock(min(float(clock_mhz), predict_fmax(graph, params)))
+    return build_clock(clock_mhz, predict_fmax(graph, params))
+
+
+def build_clock(clock_mhz: float, fmax_mhz: float) -> float:
+    """The fastest exact PLL clock at or below both ``clock_mhz`` and ``fmax_mhz`` (the rule of
+    :func:`priced_clock`, for a prediction already made).
+
+    Example:
+        >>> build_clock(50.0, 96.5), build_clock(100.0, 57.3)
+        (50.0, 50.0)
+    """
+    return pll_clock(min(float(clock_mhz), float(fmax_mhz)))
 
 
 def critical_path(graph: Any, params: FmaxParams | None = None) -> tuple[str, float]:
