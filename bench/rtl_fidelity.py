@@ -67,7 +67,14 @@ UNITS = "LUT = LUT4 + 2/CCU2C + 4/DPR16X4, FF = TRELLIS_FF, BRAM = DP16KD, DSP =
 # --- random designs ---------------------------------------------------------------------------
 
 
-def random_spec(rng: np.random.Generator) -> tuple[Any, list[int], list[int | None]]:
+#: sets (seeds) from this one on draw the small profile (no 28x28 inputs, FC layers of at most
+#: 32 outputs): the xc7 sweep, whose Yosys runs take longer on the shared 2-core machine
+SMALL_FROM = 100
+
+
+def random_spec(
+    rng: np.random.Generator, small: bool = False
+) -> tuple[Any, list[int], list[int | None]]:
     """(ModelSpec, weight bits, activation bits) of one random MLP or small CNN."""
     from hwprune.models.spec import ModelSpec
 
@@ -75,7 +82,7 @@ def random_spec(rng: np.random.Generator) -> tuple[Any, list[int], list[int | No
     layers: list[dict[str, Any]] = []
     if cnn:
         c = int(rng.choice([1, 2, 3]))
-        big = rng.random() < 0.3
+        big = rng.random() < 0.3 and not small
         hw = int(rng.choice([8, 10, 12, 16, 28] if big else [8, 10, 12]))
         shape = (c, hw, hw)
         for _ in range(int(rng.integers(1, 3))):
@@ -90,10 +97,11 @@ def random_spec(rng: np.random.Generator) -> tuple[Any, list[int], list[int | No
             if rng.random() < 0.6:
                 layers.append({"op": "maxpool", "kernel": 2})
     else:
-        mnist = rng.random() < 0.2
+        mnist = rng.random() < 0.2 and not small
         shape = (1, 28, 28) if mnist else (1, int(rng.choice([4, 6, 8])), int(rng.choice([4, 8])))
     for _ in range(int(rng.integers(0 if cnn else 1, 3))):
-        layers.append({"op": "fc", "out": int(rng.choice([8, 16, 24, 32, 64, 128]))})
+        outs = [8, 16, 24, 32] if small else [8, 16, 24, 32, 64, 128]
+        layers.append({"op": "fc", "out": int(rng.choice(outs))})
     ncls = int(rng.choice([4, 8, 10]))
     layers.append({"op": "fc", "out": ncls})
     spec = ModelSpec("r", shape, ncls, tuple(layers))
@@ -169,7 +177,7 @@ def random_folding(g: Any, rng: np.random.Generator) -> Any:
 
 def _spec(seed: int, i: int) -> tuple[np.random.Generator, Any, list[int], list[int | None]]:
     rng = np.random.default_rng([seed, i])
-    spec, wb, ab = random_spec(rng)
+    spec, wb, ab = random_spec(rng, small=seed >= SMALL_FROM)
     return rng, spec, wb, ab
 
 
@@ -221,7 +229,9 @@ def synth(seed: int, n: int, out: Path, family: str = "ecp5") -> list[dict[str, 
             }
             for s in d.stages
         ]
-        rec["report"] = {k: rep[k] for k in ("kernels", "fifos", "total", "seconds", "version")}
+        rec["report"] = {
+            k: rep[k] for k in ("kernels", "fifos", "total", "seconds", "version", "cells")
+        }
         rec["seed"] = seed
         rows.append(rec)
         out.write_text(json.dumps(rows))
@@ -455,10 +465,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("-n", type=int, default=30)
     s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--family", default="ecp5", choices=("ecp5", "xc7"))
     k = sub.add_parser("synth-kernels", help="Yosys counts of random single residual kernels")
     k.add_argument("--seed", type=int, required=True)
     k.add_argument("-n", type=int, default=60)
     k.add_argument("--out", type=Path, required=True)
+    k.add_argument("--family", default="ecp5", choices=("ecp5", "xc7"))
     f = sub.add_parser("fit", help="fit on one set, judge on another, record")
     f.add_argument("calib", nargs="?", type=Path, help="synth output (default: recorded data)")
     f.add_argument("held", nargs="?", type=Path)
@@ -473,10 +485,11 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--kernels", nargs=2, type=Path, help="synth-kernels outputs: calib, held")
     a = ap.parse_args(argv)
     if a.cmd == "synth":
-        synth(a.seed, a.n, a.out)
+        synth(a.seed, a.n, a.out, a.family)
         return
     if a.cmd == "synth-kernels":
-        a.out.write_text(json.dumps(synth_kernels(a.seed, a.n), indent=0) + "\n")
+        rows = synth_kernels(a.seed, a.n, a.family)
+        a.out.write_text(json.dumps(rows, indent=0) + "\n")
         return
     old = json.loads((OUT / "rtl_fidelity.json").read_text()) if a.calib is None else {}
     cal = json.loads(a.calib.read_text()) if a.calib else old["calibration"]["designs"]

@@ -127,11 +127,11 @@ def _ports(k: str, d: dict[str, int]) -> list[tuple[str, int, str]]:
     return [("in_data", d["PE"] * d["IB"], "input"), ("out_data", d["PE"] * d["OB"], "output")]
 
 
-def synth_kernels(seed: int, n: int) -> list[dict[str, Any]]:
-    """Yosys counts of ``n`` random single kernels, all in one ``synth_ecp5 -noflatten`` run
-    (every instance counted apart; its ports are top-level ports, so nothing is optimised
-    away)."""
-    from hwprune.export.rtl.synth import _ECP5, _counts, _flat, _module_cells
+def synth_kernels(seed: int, n: int, family: str = "ecp5") -> list[dict[str, Any]]:
+    """Yosys counts of ``n`` random single kernels, all in one ``synth_ecp5 -noflatten`` (or
+    ``synth_xilinx -family xc7``, which keeps the hierarchy) run (every instance counted apart;
+    its ports are top-level ports, so nothing is optimised away)."""
+    from hwprune.export.rtl.synth import _ECP5, _XILINX, _counts, _flat, _module_cells
     from hwprune.export.rtl.tools import run_tool, yowasp
     from hwprune.resources import resource_dir
 
@@ -159,13 +159,15 @@ def synth_kernels(seed: int, n: int) -> list[dict[str, Any]]:
             body.append(f"    {_MODULES[k]} #({ps}) u_k{i} ({', '.join(conns)});")
         top = "module sweep_top (" + ", ".join(ports) + ");\n" + "\n".join(body) + "\nendmodule\n"
         (tmp / "top.v").write_text(top)
+        flow = "synth_ecp5 -noflatten" if family == "ecp5" else f"synth_xilinx -family {family}"
         script = (
-            "read_verilog -defer hwp_stream.v hwp_residual.v top.v; synth_ecp5 -top sweep_top "
-            "-noflatten; tee -q -o stat.json stat -json; write_json -compat-int netlist.json"
+            f"read_verilog -defer hwp_stream.v hwp_residual.v top.v; {flow} -top sweep_top; "
+            "tee -q -o stat.json stat -json; write_json -compat-int netlist.json"
         )
         t0 = time.perf_counter()
         run_tool([yowasp("yosys"), "-q", "-p", script], cwd=tmp, timeout=3600)
         secs = time.perf_counter() - t0
+        table = _ECP5 if family == "ecp5" else _XILINX
         mods = _module_cells(json.loads((tmp / "stat.json").read_text()))
         cells = json.loads((tmp / "netlist.json").read_text())["modules"]["sweep_top"]["cells"]
         return [
@@ -173,7 +175,8 @@ def synth_kernels(seed: int, n: int) -> list[dict[str, Any]]:
                 "kernel": k,
                 "params": d,
                 "seconds": round(secs / n, 2),
-                "truth": _counts(_flat(cells[f"u_k{i}"]["type"].lstrip("\\"), mods), _ECP5),
+                "truth": _counts(_flat(cells[f"u_k{i}"]["type"].lstrip("\\"), mods), table),
+                "cells": _flat(cells[f"u_k{i}"]["type"].lstrip("\\"), mods),
             }
             for i, (k, d) in enumerate(insts)
         ]

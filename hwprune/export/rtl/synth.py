@@ -41,7 +41,7 @@ _XILINX = {
     "SRL16E": ("lut", 1), "SRLC32E": ("lut", 1), "RAM32X1D": ("lut", 2), "RAM64X1D": ("lut", 2),
     "RAM128X1D": ("lut", 4), "RAM32M": ("lut", 4), "RAM64M": ("lut", 4), "RAM32M16": ("lut", 8),
     "RAM64M8": ("lut", 8), "RAM256X1S": ("lut", 4), "RAM64X1S": ("lut", 1),
-    "RAM32X1S": ("lut", 1),
+    "RAM32X1S": ("lut", 1), "RAM128X1S": ("lut", 2), "RAM256X1D": ("lut", 8),
     "FDRE": ("ff", 1), "FDSE": ("ff", 1), "FDCE": ("ff", 1), "FDPE": ("ff", 1),
     "RAMB18E1": ("bram", 1), "RAMB36E1": ("bram", 2),
     "RAMB18E2": ("bram", 1), "RAMB36E2": ("bram", 2),
