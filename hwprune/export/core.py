@@ -293,15 +293,9 @@ def export_model(
 
     Raises :class:`~hwprune.errors.LoweringError` for graphs the lowering cannot handle.
     """
-    from hwprune.targets import FpgaTarget, GpuTarget, load_target
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    tgt = target if isinstance(target, (FpgaTarget, GpuTarget)) else load_target(target)
-    if not isinstance(tgt, FpgaTarget):
-        raise ConfigError(f"target '{tgt.name}' is not an FPGA; export needs an FPGA target")
-    if n_golden < 1:
-        raise ConfigError("the number of golden vectors must be at least 1")
+    tgt = _fpga_target(target, n_golden)
     out = Path(out_dir)
     design_name = name or Path(os.path.abspath(out)).name or "design"
     with _output_folder(out, replace) as work:
@@ -319,11 +313,7 @@ def export_model(
         plan, csim_res, cycles = _generate(
             folded, tgt, work, clock, qmodel, x_int, res, csim_opt if csim else None, timings
         )
-        t = time.perf_counter()
-        from hwprune.export.rtl.flow import run_rtl_flow
-
-        rtl_res = run_rtl_flow(folded, tgt, work, rtl, clock_mhz=clock_mhz, name=design_name)
-        timings["rtl_s"] = time.perf_counter() - t
+        rtl_res = _rtl(folded, tgt, work, rtl, clock_mhz, design_name, timings)
         timings["total_s"] = time.perf_counter() - t0
         _readme(
             work,
@@ -346,6 +336,37 @@ def export_model(
     if strict and not result.bit_exact:
         _refuse_inexact(result, out)
     return result
+
+
+def _fpga_target(target: Any, n_golden: int) -> Any:
+    """The loaded FPGA target of an export, after checking the export's arguments."""
+    from hwprune.targets import FpgaTarget, GpuTarget, load_target
+
+    tgt = target if isinstance(target, (FpgaTarget, GpuTarget)) else load_target(target)
+    if not isinstance(tgt, FpgaTarget):
+        raise ConfigError(f"target '{tgt.name}' is not an FPGA; export needs an FPGA target")
+    if n_golden < 1:
+        raise ConfigError("the number of golden vectors must be at least 1")
+    return tgt
+
+
+def _rtl(
+    folded: Any,
+    tgt: Any,
+    work: Path,
+    rtl: str,
+    clock_mhz: float | None,
+    name: str,
+    timings: dict[str, float],
+) -> Any:
+    """The RTL flow's step of an export (:func:`hwprune.export.rtl.flow.run_rtl_flow`), timed
+    into ``timings["rtl_s"]``."""
+    t = time.perf_counter()
+    from hwprune.export.rtl.flow import run_rtl_flow
+
+    res = run_rtl_flow(folded, tgt, work, rtl, clock_mhz=clock_mhz, name=name)
+    timings["rtl_s"] = time.perf_counter() - t
+    return res
 
 
 def _lower_and_verify(

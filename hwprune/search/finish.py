@@ -66,8 +66,6 @@ def finalize(
     ``best/`` whole, and no file of an earlier design or export (a ``csim.log``, ``hls/``)
     survives next to the new weights.
     """
-    from hwprune.atomic import atomic_dir
-
     r = wb.recipe
     objectives = study_objectives(study, r)
     dirs = [OBJECTIVES[o] for o in objectives]
@@ -97,17 +95,7 @@ def finalize(
             final, export_info, best_hw = reused
             logger.info("best/ already holds trial %d, fine-tuned; kept as it is", chosen.trial)
     if chosen is not None and reused is None:
-        t0 = time.perf_counter()
-        final, qmodel = _final_finetune(wb, chosen, run)
-        timings["final_s"] = time.perf_counter() - t0
-        # only what hwprune writes into best/ is replaced; a user's own files there are kept
-        with atomic_dir(run.best_dir, owned=_best_entries()) as folder:
-            _write_best(folder, wb, chosen, qmodel, final)
-            if export:
-                t0 = time.perf_counter()
-                export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir, rtl)
-                timings["export_s"] = time.perf_counter() - t0
-            best_hw = _best_hw(folder / "estimate.json", chosen.hw, wb.target)
+        final, export_info, best_hw = _finish_chosen(wb, chosen, run, export, rtl, timings)
     hv = front_hypervolume(front, objectives, wb.target)
     if t_start is not None:
         timings["total_s"] = time.perf_counter() - t_start
@@ -135,6 +123,34 @@ def finalize(
         final.get("test_accuracy"),
         summary,
     )
+
+
+def _finish_chosen(
+    wb: Workbench,
+    chosen: FrontPoint,
+    run: RunFolder,
+    export: bool,
+    rtl: str,
+    timings: dict[str, float],
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+    """The chosen design's final fine-tune, ``best/`` and (with ``export``) its export; returns
+    the fine-tune's numbers, the export's summary entry and the hardware numbers of
+    ``best/estimate.json``. ``timings`` gets ``final_s`` and ``export_s``."""
+    from hwprune.atomic import atomic_dir
+
+    export_info: dict[str, Any] | None = None
+    t0 = time.perf_counter()
+    final, qmodel = _final_finetune(wb, chosen, run)
+    timings["final_s"] = time.perf_counter() - t0
+    # only what hwprune writes into best/ is replaced; a user's own files there are kept
+    with atomic_dir(run.best_dir, owned=_best_entries()) as folder:
+        _write_best(folder, wb, chosen, qmodel, final)
+        if export:
+            t0 = time.perf_counter()
+            export_info = _export_best(wb, chosen, qmodel, folder, run.best_dir, rtl)
+            timings["export_s"] = time.perf_counter() - t0
+        best_hw = _best_hw(folder / "estimate.json", chosen.hw, wb.target)
+    return final, export_info, best_hw
 
 
 def _best_hw(path: Path, search_hw: Mapping[str, Any], target: Target) -> dict[str, Any]:
