@@ -354,15 +354,19 @@ class Ecp5Model:
 
 
 def fit_kernel(
-    kernel: str, features: list[dict[str, float]], truth: list[dict[str, float]]
+    kernel: str,
+    features: list[dict[str, float]],
+    truth: list[dict[str, float]],
+    uses: dict[str, dict[str, tuple[str, ...]]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Non-negative least squares per resource on relative error (every sample weighs alike);
     ``features`` may be sums over several kernels of one design (the FIFOs are counted
-    together). Deterministic (no random state)."""
+    together). ``uses``: the features of each resource (default :data:`USES`; the xc7 model
+    passes its own). Deterministic (no random state)."""
     from scipy.optimize import nnls
 
     out: dict[str, dict[str, float]] = {}
-    for r, cols in USES[kernel].items():
+    for r, cols in (uses or USES)[kernel].items():
         a = np.array([[float(f[c]) for c in cols] for f in features], float)
         y = np.array([float(t[r]) for t in truth], float)
         w = 1.0 / np.maximum(y, 10.0)

@@ -123,9 +123,12 @@ def _residual_kernels(n: Any, kind: type) -> list[Kernel]:
     return []
 
 
-def node_resources(n: Any, model: Ecp5Model | None = None) -> tuple[Num, Num, Num, Num]:
+def node_resources(
+    n: Any, model: Ecp5Model | None = None, features: dict[str, Any] | None = None
+) -> tuple[Num, Num, Num, Num]:
     """(LUT, FF, BRAM, DSP) of IR node ``n`` on ECP5 (Yosys primitives), FIFOs between nodes
-    excluded (see :func:`glue_resources`).
+    excluded (see :func:`glue_resources`). ``features``: the kernels' feature functions
+    (default :data:`~hwprune.cost.ecp5.FEATURES`; the xc7 model passes its own).
 
     Example:
         >>> from hwprune.ir import LabelSelect
@@ -136,7 +139,7 @@ def node_resources(n: Any, model: Ecp5Model | None = None) -> tuple[Num, Num, Nu
     m = model or FITTED
     tot: dict[str, Num] = dict.fromkeys(RESOURCES, 0.0)
     for kernel, params in node_kernels(n):
-        pred = m.predict(kernel, FEATURES[kernel](**params))
+        pred = m.predict(kernel, (features or FEATURES)[kernel](**params))
         tot = {r: tot[r] + pred[r] for r in RESOURCES}
     return tot["lut"], tot["ff"], tot["bram"], tot["dsp"]
 
@@ -161,7 +164,10 @@ def stream_ends(n: Any) -> tuple[tuple[Num, Num], tuple[Num, Num], list[Num]]:
 
 
 def glue_resources(
-    nodes: Any, in_elems: int | None = None, model: Ecp5Model | None = None
+    nodes: Any,
+    in_elems: int | None = None,
+    model: Ecp5Model | None = None,
+    features: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """LUT/FF of the FIFOs and width converters of a chain of IR nodes: one FIFO on every
     stream (also inside a node: pad -> window, window -> pool), a converter (and a FIFO after
@@ -181,7 +187,7 @@ def glue_resources(
     dwcs = dict(fifos)
 
     def add(acc: dict[str, float], kernel: str, **params: Any) -> None:
-        pred = m.predict(kernel, FEATURES[kernel](**params))
+        pred = m.predict(kernel, (features or FEATURES)[kernel](**params))
         acc["count"] += 1
         for r, k in zip(RESOURCES, ("lut", "ff", "bram18", "dsp"), strict=True):
             acc[k] += float(pred[r])
