@@ -394,7 +394,7 @@ def test_res_types_and_xnor_message_are_shared_with_the_ir(mlp_qonnx):
     layers = [{"op": "fc", "out": 4, "wbits": 1, "abits": None, "res_type": "dsp"}]
     with pytest.raises(ConfigError) as exc:
         ir.build_ir(layers, (8,), 1, input_kind="bipolar")
-    assert str(exc.value) == f"layer 0 (fc): {ir.XNOR_DSP_ERROR}"
+    assert str(exc.value) == f"fc0: {ir.XNOR_DSP_ERROR}"
 
 
 def test_grouped_convolution_is_refused(tmp_path):

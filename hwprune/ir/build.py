@@ -11,17 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from hwprune.errors import ConfigError
 from hwprune.ir.dtypes import (
     RES_TYPES,
-    XNOR_DSP_ERROR,
     accumulator_bits,
     act_kind,
-    divisors,
     weight_kind,
 )
+from hwprune.ir.folding import check_node
 from hwprune.ir.graph import DataflowGraph
 from hwprune.ir.nodes import (
     FIFO,
@@ -37,6 +36,8 @@ from hwprune.ir.nodes import (
     Thresholding,
 )
 
+_Dot = TypeVar("_Dot", MVAU, VVAU)
+
 
 def _as_int(
     layer: Mapping[str, Any], key: str, i: int, default: Any = ..., minimum: int = 1
@@ -51,17 +52,6 @@ def _as_int(
             f"layer {i} ({layer.get('op')}): '{key}' must be an integer >= {minimum}, got {v!r}"
         )
     return v
-
-
-def _check_fold(name: str, what: str, value: int | None, total: int, rule: str) -> int | None:
-    if value is None:
-        return None
-    if total % value != 0:
-        raise ConfigError(
-            f"{name}: {what}={value} is illegal: {rule} ({total} % {value} != 0); "
-            f"pick one of {list(divisors(total))}"
-        )
-    return value
 
 
 def build_ir(
@@ -120,7 +110,7 @@ def build_ir(
             raise ConfigError(
                 f"layer {i}: unknown op {op!r}; use 'conv', 'maxpool', 'fc', 'gap' or 'residual'"
             )
-        q = _layer_quant(layer, i, st.kind)
+        q = _layer_quant(layer, i)
         if op == "conv":
             _add_conv(st, layer, i, q)
         else:
@@ -192,7 +182,7 @@ class _Quant(NamedTuple):
     res_type: str
 
 
-def _layer_quant(layer: Mapping[str, Any], i: int, in_kind: str) -> _Quant:
+def _layer_quant(layer: Mapping[str, Any], i: int) -> _Quant:
     op = layer.get("op")
     wbits = _as_int(layer, "wbits", i)
     if wbits > 32:
@@ -212,7 +202,7 @@ def _layer_quant(layer: Mapping[str, Any], i: int, in_kind: str) -> _Quant:
         act_kind(abits) if abits is not None else "int",
         _as_int(layer, "pe", i, None),
         _as_int(layer, "simd", i, None),
-        _res_type(layer, i, wkind == "bipolar" and in_kind == "bipolar"),
+        _res_type(layer, i),
     )
 
 
@@ -252,8 +242,8 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
     pe, simd = q.pe, q.simd
     if groups == 1:
         mw = k * k * c
-        _check_fold(cname, "pe", pe, out_ch, "PE must divide the output channels")
-        _check_fold(cname, "simd", simd, mw, "SIMD must divide kernel*kernel*in_channels")
+        args = _dot_args(st, q, oh * ow, mw)
+        mvau = _checked(st, MVAU(cname, mw, out_ch, *args, conv=True, res_type=q.res_type), q)
         if not (k == 1 and stride == 1 and pad == 0):
             sw_simd = simd if simd is not None and c % simd == 0 else 1
             st.nodes.append(
@@ -261,14 +251,10 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
                     f"{cname}_swg", c, (h, w), k, stride, pad, st.bits, st.kind, simd=sw_simd
                 )
             )
-        _record(st.fixed, cname, pe, simd)
-        args = _dot_args(st, q, oh * ow, mw)
-        st.nodes.append(MVAU(cname, mw, out_ch, *args, conv=True, res_type=q.res_type))
+        st.nodes.append(mvau)
     elif groups == c and out_ch == c:
-        _check_fold(cname, "pe", pe, c, "PE must divide the channels of a depthwise conv")
-        _check_fold(cname, "simd", simd, k * k, "SIMD must divide kernel*kernel")
-        if simd not in (None, 1) and pe not in (None, c):
-            raise ConfigError(f"{cname}: simd > 1 needs pe = channels ({c}) in a depthwise conv")
+        args = _dot_args(st, q, oh * ow, k * k)
+        vvau = _checked(st, VVAU(cname, c, k, *args, res_type=q.res_type), q)
         st.nodes.append(
             SlidingWindow(
                 f"{cname}_swg",
@@ -283,8 +269,7 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
                 depthwise=True,
             )
         )
-        _record(st.fixed, cname, pe, simd)
-        st.nodes.append(VVAU(cname, c, k, *_dot_args(st, q, oh * ow, k * k), res_type=q.res_type))
+        st.nodes.append(vvau)
     else:
         raise ConfigError(
             f"layer {i}: groups={groups} is not supported; use 1 or depthwise "
@@ -297,15 +282,13 @@ def _add_fc(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
     out = _as_int(layer, "out", i)
     mw = st.c * st.h * st.w
     fname = st.next_name("fc")
-    _check_fold(fname, "pe", q.pe, out, "PE must divide the output neurons")
-    _check_fold(fname, "simd", q.simd, mw, "SIMD must divide the input length")
-    _record(st.fixed, fname, q.pe, q.simd)
-    st.nodes.append(MVAU(fname, mw, out, *_dot_args(st, q, 1, mw), res_type=q.res_type))
+    fc = MVAU(fname, mw, out, *_dot_args(st, q, 1, mw), res_type=q.res_type)
+    st.nodes.append(_checked(st, fc, q))
     st.c, st.h, st.w, st.flat = out, 1, 1, True
 
 
-def _res_type(layer: Mapping[str, Any], i: int, xnor: bool) -> str:
-    """A layer's ``res_type`` (``"auto"`` when left out), checked."""
+def _res_type(layer: Mapping[str, Any], i: int) -> str:
+    """A layer's ``res_type`` (``"auto"`` when left out), one of :data:`RES_TYPES`."""
     v = layer.get("res_type", "auto")
     if v is None:
         v = "auto"
@@ -313,15 +296,17 @@ def _res_type(layer: Mapping[str, Any], i: int, xnor: bool) -> str:
         raise ConfigError(
             f"layer {i} ({layer.get('op')}): 'res_type' must be one of {list(RES_TYPES)}, got {v!r}"
         )
-    if v == "dsp" and xnor:
-        raise ConfigError(f"layer {i} ({layer.get('op')}): {XNOR_DSP_ERROR}")
     return v
 
 
-def _record(fixed: dict[str, dict[str, int]], name: str, pe: int | None, simd: int | None) -> None:
-    given = {k: v for k, v in (("pe", pe), ("simd", simd)) if v is not None}
+def _checked(st: _Lowering, node: _Dot, q: _Quant) -> _Dot:
+    """``node`` after checking the folding its layer gives (:func:`~hwprune.ir.folding.check_node`,
+    the rules every folding is checked by); the given values are recorded in ``st.fixed``."""
+    given = {k: v for k, v in (("pe", q.pe), ("simd", q.simd)) if v is not None}
+    check_node(node, given)
     if given:
-        fixed[name] = given
+        st.fixed[node.name] = given
+    return node
 
 
 def _add_gap(st: _Lowering, i: int) -> None:
@@ -342,7 +327,7 @@ def _branch(st: _Lowering, convs: Sequence[Mapping[str, Any]], i: int, add_bits:
     ``add_bits``. Returns the branch's nodes (appended to ``st.nodes``)."""
     first = len(st.nodes)
     for j, conv in enumerate(convs):
-        q = _layer_quant(conv, i, st.kind)
+        q = _layer_quant(conv, i)
         abits = q.abits
         if abits is None:
             raise ConfigError(f"layer {i} (residual): every conv of a block needs 'abits'")

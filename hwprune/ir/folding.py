@@ -29,50 +29,71 @@ from hwprune.ir.nodes import MVAU, VVAU, SlidingWindow
 
 Folding = dict[str, dict[str, Any]]
 
-#: what a folding parameter must divide, per node kind (the default: "channels")
+#: what a folding parameter must divide, per node kind (the default: "the channels")
 _DIVIDES = {
-    ("MVAU", "pe"): "output channels",
-    ("MVAU", "simd"): "input length",
-    ("VVAU", "simd"): "kernel size",
-    ("LabelSelect", "pe"): "labels",
+    ("MVAU", "pe"): "the output neurons",
+    ("MVAU", "simd"): "the input length",
+    ("conv", "pe"): "the output channels",
+    ("conv", "simd"): "kernel*kernel*in_channels",
+    ("VVAU", "pe"): "the channels of a depthwise conv",
+    ("VVAU", "simd"): "kernel*kernel",
+    ("LabelSelect", "pe"): "the labels",
 }
 
 
+def check_node(node: Any, given: Mapping[str, int] | None = None) -> None:
+    """Raise :class:`ConfigError` if a node's folding breaks its own rules (FINN's): a PE/SIMD
+    not in its ``fold_space()``, a depthwise unit's SIMD > 1 without PE = channels, DSP
+    products for an XNOR-popcount unit. ``given``: check only these PE/SIMD values (a design's
+    partial folding; what it leaves out is the optimizer's to choose).
+
+    Example:
+        >>> from hwprune.ir import MVAU
+        >>> check_node(MVAU("fc0", 16, 8, 1, 2, "int", 2, "uint", 9, None, "int"), {"pe": 3})
+        Traceback (most recent call last):
+        hwprune.errors.ConfigError: fc0: pe=3 is illegal: PE must divide the output neurons (8); pick one of [1, 2, 4, 8]
+    """  # noqa: E501
+    space = node.fold_space()
+    vals = {k: getattr(node, k) for k in space} if given is None else dict(given)
+    for what, legal in space.items():
+        v = vals.get(what)
+        if v is not None and v not in legal:
+            kind = "conv" if isinstance(node, MVAU) and node.conv else node.op
+            of = _DIVIDES.get((kind, what), "the channels")
+            raise ConfigError(
+                f"{node.name}: {what}={v} is illegal: {what.upper()} must divide {of} "
+                f"({max(legal)}); pick one of {list(legal)}"
+            )
+    pe, simd = vals.get("pe"), vals.get("simd")
+    if isinstance(node, VVAU) and pe is not None and simd is not None and not node.legal(pe, simd):
+        raise ConfigError(
+            f"{node.name}: simd={simd} > 1 needs pe = channels ({node.channels}) in a "
+            "depthwise convolution"
+        )
+    if isinstance(node, MVAU) and node.popcount and node.res_type == "dsp":
+        raise ConfigError(f"{node.name}: {XNOR_DSP_ERROR}")
+
+
 def check_folding(graph: DataflowGraph) -> None:
-    """Raise :class:`ConfigError` if a PE/SIMD is not in its node's ``fold_space()`` or breaks
-    a pairing rule (FINN's rules).
+    """Raise :class:`ConfigError` if a node's folding is illegal (:func:`check_node`) or a
+    depthwise window's SIMD is not the PE of the unit it feeds.
 
     Example:
         >>> from hwprune.ir import build_ir
         >>> g = build_ir([{"op": "fc", "out": 8, "wbits": 2, "abits": None}], (16,), 2)
         >>> check_folding(g.with_folding({"fc0": {"pe": 3}}))
         Traceback (most recent call last):
-        hwprune.errors.ConfigError: fc0: pe=3 is illegal: it must divide the 8 output channels; pick one of [1, 2, 4, 8]
+        hwprune.errors.ConfigError: fc0: pe=3 is illegal: PE must divide the output neurons (8); pick one of [1, 2, 4, 8]
     """  # noqa: E501
     nodes = graph.nodes
     for i, n in enumerate(nodes):
-        if isinstance(n, VVAU):
-            if not n.legal(n.pe, n.simd):
-                raise ConfigError(
-                    f"{n.name}: simd={n.simd} > 1 needs pe = channels ({n.channels}) in a "
-                    "depthwise convolution"
-                )
-            swg = nodes[i - 1] if i else None
-            if isinstance(swg, SlidingWindow) and swg.simd != n.pe:
-                raise ConfigError(
-                    f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the depthwise "
-                    f"{n.name} it feeds"
-                )
-        for what, space in n.fold_space().items():
-            v = getattr(n, what)
-            if v not in space:
-                of = _DIVIDES.get((n.op, what), "channels")
-                raise ConfigError(
-                    f"{n.name}: {what}={v} is illegal: it must divide the {max(space)} {of}; "
-                    f"pick one of {list(space)}"
-                )
-        if isinstance(n, MVAU) and n.xnor and n.res_type == "dsp":
-            raise ConfigError(f"{n.name}: {XNOR_DSP_ERROR}")
+        check_node(n)
+        swg = nodes[i - 1] if i else None
+        if isinstance(n, VVAU) and isinstance(swg, SlidingWindow) and swg.simd != n.pe:
+            raise ConfigError(
+                f"{swg.name}: simd={swg.simd} must equal the pe={n.pe} of the depthwise "
+                f"{n.name} it feeds"
+            )
 
 
 def parse_folding(folding: Any) -> Folding:
