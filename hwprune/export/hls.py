@@ -274,25 +274,10 @@ def _call(node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stre
             f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});"
         )
     if isinstance(node, VVAU):
-        nt = int(node.thresholds.shape[1])
-        return (
-            f"hwp::vvau<{kid}, {layer_id}, {node.channels}, {node.mw}, {node.simd}, "
-            f"{node.pe}, {node.n_vec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
-            f"{type_code(node.wtype)}, {node.acc_type.bits}, {nt}, {out.bits}, {out.type}, "
-            f"{node.out_bias}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
-            f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
-        )
+        return _dot_call("vvau", f"{kid}, {layer_id}, {node.channels}, {node.mw}", node, cur, out)
     if isinstance(node, MVAU):
-        nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
-        accb = node.kernel_acc_bits
-        obias = node.out_bias if nt else 0
-        return (
-            f"hwp::mvau<{kid}, {layer_id}, {node.mw}, {node.mh}, {node.simd}, {node.pe}, "
-            f"{node.n_vec}, {cur.bits}, {cur.type}, {_bits(node.wtype)}, "
-            f"{type_code(node.wtype)}, {accb}, {nt}, {out.bits}, {out.type}, {obias}, "
-            f"{int(node.xnor)}, {limb_layout(node.simd * _bits(node.wtype))[2]}, "
-            f"{res_code(node)}>({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
-        )
+        head = f"{kid}, {layer_id}, {node.mw}, {node.mh}"
+        return _dot_call("mvau", head, node, cur, out, int(node.xnor))
     if isinstance(node, MaxPool):  # reads the windows of its _pool_window stage
         oh, ow, c = node.out_shape
         return (
@@ -305,6 +290,25 @@ def _call(node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stre
             f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
         )
     return _residual_call(node, kid, layer_id, ins, outs)
+
+
+def _dot_call(
+    kernel: str, head: str, node: MVAU | VVAU, cur: Stream, out: Stream, *flags: int
+) -> str:
+    """An ``hwp::mvau``/``hwp::vvau`` call: ``head`` (kernel and layer ids, the shape), then
+    what the two kernels share: SIMD, PE, vectors, input, weight and accumulator types,
+    thresholds, output type and bias, ``flags`` (an MVAU's XNOR), the weight memory's limb
+    count and the multiplier resource; then the streams and the weight and threshold memories."""
+    nt = 0 if node.thresholds is None else int(node.thresholds.shape[1])
+    w = _bits(node.wtype)
+    obias = node.out_bias if nt else 0
+    flag = "".join(f"{f}, " for f in flags)
+    return (
+        f"hwp::{kernel}<{head}, {node.simd}, {node.pe}, {node.n_vec}, {cur.bits}, {cur.type}, "
+        f"{w}, {type_code(node.wtype)}, {node.kernel_acc_bits}, {nt}, {out.bits}, {out.type}, "
+        f"{obias}, {flag}{limb_layout(node.simd * w)[2]}, {res_code(node)}>"
+        f"({cur.name}, {out.name}, {node.name}_w, {node.name}_t);"
+    )
 
 
 def _residual_call(
