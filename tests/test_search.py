@@ -28,6 +28,7 @@ from hwprune.recipe import load_recipe
 from hwprune.search import finish as F
 from hwprune.search import objective as O
 from hwprune.search import runner as R
+from hwprune.search import study as St
 
 # the package (``hwprune.search`` itself is the function); a name is patched in the module
 # that uses it (O, F, R)
@@ -150,7 +151,7 @@ def test_storage_url_errors(tmp_path):
         S.open_storage("postgresql://u:secret@127.0.0.1:1/db")
     st = S.open_storage(f"journal://{tmp_path}/j.log")
     assert "Journal" in type(st).__name__
-    assert S._mask("postgresql://me:secret@h/db") == "postgresql://me:***@h/db"
+    assert St._mask("postgresql://me:secret@h/db") == "postgresql://me:***@h/db"
 
 
 # ------------------------------------------------------------------------------ real searches
@@ -662,19 +663,19 @@ def test_gpu_memory_limit_is_a_constraint(tmp_path, parent_cache):
 def test_concurrent_workers_sample_with_different_seeds(monkeypatch):
     """K workers opening one study at the same moment must not propose the same candidates."""
     monkeypatch.delenv("HWPRUNE_WORKER_INDEX", raising=False)
-    assert S._sampler_salt(joining=False) == 0  # a lone search stays reproducible
+    assert St._sampler_salt(joining=False) == 0  # a lone search stays reproducible
     salts = set()
     for index in range(3):
         monkeypatch.setenv("HWPRUNE_WORKER_INDEX", str(index))
-        salts.add(S._sampler_salt(joining=True))
+        salts.add(St._sampler_salt(joining=True))
     assert len(salts) == 3 and 0 not in salts
     monkeypatch.delenv("HWPRUNE_WORKER_INDEX")
-    assert S._sampler_salt(joining=True) != 0  # a worker joining by hand: host and pid
+    assert St._sampler_salt(joining=True) != 0  # a worker joining by hand: host and pid
     rec = load_recipe("digits-mlp")
     first = []
     for index in range(2):
         monkeypatch.setenv("HWPRUNE_WORKER_INDEX", str(index))
-        sampler = S._make_sampler(rec, S._sampler_salt(joining=True))
+        sampler = St._make_sampler(rec, St._sampler_salt(joining=True))
         study = optuna.create_study(directions=rec.directions(), sampler=sampler)
         trial = study.ask()
         first.append(tuple(trial.suggest_int(f"ch{i}", 8, 512, step=8) for i in range(6)))

@@ -29,7 +29,7 @@ def _study(run_dir: Path, storage: str | None) -> tuple[Any, Any, Any]:
     import optuna
 
     from hwprune.recipe import Recipe
-    from hwprune.search import _target_from_study, open_storage
+    from hwprune.search.study import _target_from_study, open_storage
     from hwprune.storage import redact_url
 
     meta = run_dir / "run.json"

@@ -77,7 +77,6 @@ from hwprune.search.objective import (
 )
 from hwprune.search.pricing import (
     HW_KEYS,
-    _estimate_json,
     _with_folding,
     cannot_reach_front,
     late_gain,
@@ -105,10 +104,6 @@ from hwprune.search.runner import (
 )
 from hwprune.search.space import Candidate, SearchSpace, channel_choices, make_design
 from hwprune.search.study import (
-    _make_sampler,
-    _mask,
-    _sampler_salt,
-    _target_from_study,
     default_study_name,
     open_storage,
     open_study,
@@ -172,5 +167,5 @@ __all__ = [
     "worst_values",
 ]
 
-# private helpers other modules and tests reach through the package
-_PRIVATE = (_estimate_json, _make_sampler, _mask, _sampler_salt, _target_from_study, _with_folding)
+# a private helper the folding tests reach through the package
+_PRIVATE = (_with_folding,)
