@@ -43,7 +43,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwprune.cost.ecp5 import FEATURES, RESOURCES, USES, Ecp5Model, fit_kernel  # noqa: E402
+import hwprune.cost.ecp5 as ecp5_model  # noqa: E402
+import hwprune.cost.xc7 as xc7_model  # noqa: E402
+from hwprune.cost.ecp5 import RESOURCES, Ecp5Model  # noqa: E402
 from hwprune.cost.ecp5_nodes import node_kernels  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,6 +64,18 @@ STAGE_KERNEL = {
     "WidthAdapt": "dwc",
 }
 UNITS = "LUT = LUT4 + 2/CCU2C + 4/DPR16X4, FF = TRELLIS_FF, BRAM = DP16KD, DSP = MULT18X18D"
+#: the model being fitted and judged (its FEATURES, USES, fit_kernel): ``--family``
+KIT: Any = ecp5_model
+FAMILIES = {
+    "ecp5": (ecp5_model, "synth_ecp5 -noflatten", UNITS, "rtl_fidelity"),
+    "xc7": (
+        xc7_model,
+        "synth_xilinx -family xc7",
+        "LUT = LUT1-6 + LUTRAM/SRL LUTs (RAM32M/RAM64M = 4, SRL = 1; CARRY4, MUXF7/8, INV not "
+        "counted), FF = FDRE/FDSE/FDCE/FDPE, BRAM = RAMB18E1 (RAMB36E1 = 2), DSP = DSP48E1",
+        "rtl_fidelity_xc7",
+    ),
+}
 
 
 # --- random designs ---------------------------------------------------------------------------
@@ -303,13 +317,13 @@ def kernel_samples(rows: list[dict[str, Any]]) -> tuple[dict[str, list], list]:
         params = _kernel_params(r["kernel"], r["params"])
         truth = {x: r["truth"][x] for x in RESOURCES}
         if r["kernel"] == "fifo":
-            fifos.append((FEATURES["fifo"](**params), truth))
+            fifos.append((KIT.FEATURES["fifo"](**params), truth))
         per[r["kernel"]].append((params, truth, j, f"k{j}"))
     return per, fifos
 
 
 def _fifo_sum(widths: list[int]) -> dict[str, float]:
-    feats = [FEATURES["fifo"](W=w) for w in widths]
+    feats = [KIT.FEATURES["fifo"](W=w) for w in widths]
     return {f: float(sum(x[f] for x in feats)) for f in feats[0]}
 
 
@@ -317,9 +331,9 @@ def fit(per: dict[str, list], fifos: list) -> Ecp5Model:
     """Every kernel's coefficients (deterministic: NNLS has no random state)."""
     coef = {}
     for kern in sorted(k for k in per if k != "fifo"):
-        feats = [FEATURES[kern](**p) for p, *_ in per[kern]]
-        coef[kern] = fit_kernel(kern, feats, [t for _, t, *_ in per[kern]])
-    coef["fifo"] = fit_kernel("fifo", [f for f, _ in fifos], [t for _, t in fifos])
+        feats = [KIT.FEATURES[kern](**p) for p, *_ in per[kern]]
+        coef[kern] = KIT.fit_kernel(kern, feats, [t for _, t, *_ in per[kern]])
+    coef["fifo"] = KIT.fit_kernel("fifo", [f for f, _ in fifos], [t for _, t in fifos])
     return Ecp5Model(coef)
 
 
@@ -348,7 +362,23 @@ def rom_rule(per: dict[str, list]) -> dict[str, Any]:
 
 
 def mvau_ebr(p: dict[str, int]) -> Any:
-    return FEATURES["mvau"](**p)["ebr"]
+    return ecp5_model.FEATURES["mvau"](**p)["ebr"]
+
+
+def memory_rule(per: dict[str, list]) -> dict[str, Any]:
+    """xc7: how often the memory rule of :mod:`hwprune.cost.xc7` (Yosys's ``memory_libmap``
+    costs) gives Yosys's RAMB18 count exactly, per kernel with memories."""
+    out = {}
+    for kern in ("mvau", "thresh", "swg", "fifo"):
+        smp = [(KIT.FEATURES[kern](**p)["bram18"], t["bram"]) for p, t, *_ in per.get(kern, [])]
+        if smp:
+            out[kern] = {
+                "n": len(smp),
+                "exact": sum(int(round(float(m))) == int(t) for m, t in smp),
+                "model_bram18": float(sum(m for m, _ in smp)),
+                "truth_bram18": float(sum(t for _, t in smp)),
+            }
+    return out
 
 
 def _err(pred: list[float], truth: list[float]) -> dict[str, float]:
@@ -367,23 +397,38 @@ def kernel_errors(model: Ecp5Model, per: dict[str, list]) -> dict[str, dict[str,
     """Per kernel and resource: median |error| of the model on the samples."""
     out: dict[str, dict[str, Any]] = {}
     for kern, smp in sorted(per.items()):
-        preds = [model.predict(kern, FEATURES[kern](**p)) for p, *_ in smp]
+        preds = [model.predict(kern, KIT.FEATURES[kern](**p)) for p, *_ in smp]
         out[kern] = {
             r: _err([float(x[r]) for x in preds], [t[r] for _, t, *_ in smp])
             for r in RESOURCES
-            if r in USES[kern]
+            if r in KIT.USES[kern]
         }
     return out
+
+
+class _Priced:
+    """An xc7 ``design_block`` read as an :class:`~hwprune.estimate.Estimate` (totals and
+    ``layers`` with op, name, lut, ff, bram18, dsp)."""
+
+    def __init__(self, block: dict[str, Any]) -> None:
+        from types import SimpleNamespace
+
+        self.lut, self.ff, self.bram18, self.dsp = (
+            block[k] for k in ("lut", "ff", "bram18", "dsp")
+        )
+        self.layers = [SimpleNamespace(**n) for n in block["nodes"]]
 
 
 def judge(
     rows: list[dict[str, Any]], model: Ecp5Model, fresh: dict[int, int] | None = None
 ) -> dict[str, Any]:
-    """The held-out designs priced by ``estimate.evaluate`` (the ULX3S target, the fitted
-    model ``model`` in place of :data:`hwprune.cost.ecp5.FITTED`) against Yosys: design totals
-    and per IR node (its stages summed)."""
+    """The held-out designs priced as ``estimate.json`` prices them (ECP5: ``estimate.evaluate``
+    on the ULX3S target; xc7: the ``"yosys_xc7"`` block,
+    :func:`hwprune.cost.xc7_nodes.design_block`), with the fitted model ``model`` in place of
+    the shipped one, against Yosys: design totals and per IR node (its stages summed)."""
     import hwprune.cost.ecp5_nodes as en
     from hwprune.cost.fpga import FpgaCostParams, _cached_cost
+    from hwprune.cost.xc7_nodes import design_block
     from hwprune.estimate import evaluate
     from hwprune.targets import load_target
 
@@ -394,7 +439,10 @@ def judge(
     try:
         designs, nodes = [], defaultdict(lambda: {"pred": [], "truth": []})
         for r in rows:
-            est = evaluate(_ir(r["seed"], r), tgt, params=FpgaCostParams.for_target(tgt))
+            if KIT is xc7_model:
+                est = _Priced(design_block(_ir(r["seed"], r), model))
+            else:
+                est = evaluate(_ir(r["seed"], r), tgt, params=FpgaCostParams.for_target(tgt))
             t = r["report"]["total"]
             pred = {"lut": est.lut, "ff": est.ff, "bram": est.bram18, "dsp": est.dsp}
             designs.append(
@@ -483,6 +531,7 @@ def main(argv: list[str] | None = None) -> None:
         help="seed:i,... designs from i on were synthesized after the last interim look",
     )
     f.add_argument("--kernels", nargs=2, type=Path, help="synth-kernels outputs: calib, held")
+    f.add_argument("--family", default="ecp5", choices=tuple(FAMILIES))
     a = ap.parse_args(argv)
     if a.cmd == "synth":
         synth(a.seed, a.n, a.out, a.family)
@@ -491,7 +540,14 @@ def main(argv: list[str] | None = None) -> None:
         rows = synth_kernels(a.seed, a.n, a.family)
         a.out.write_text(json.dumps(rows, indent=0) + "\n")
         return
-    old = json.loads((OUT / "rtl_fidelity.json").read_text()) if a.calib is None else {}
+    record(a)
+
+
+def record(a: argparse.Namespace) -> None:
+    """``fit``: fit on the calibration data, judge the held-out data, write the record."""
+    global KIT
+    KIT, flow, units, stem = FAMILIES[a.family]
+    old = json.loads((OUT / f"{stem}.json").read_text()) if a.calib is None else {}
     cal = json.loads(a.calib.read_text()) if a.calib else old["calibration"]["designs"]
     held = json.loads(a.held.read_text()) if a.held else old["held_out"]["designs"]
     if a.kernels:
@@ -509,25 +565,26 @@ def main(argv: list[str] | None = None) -> None:
     for kern, smp in kper.items():
         per[kern] += smp
     model = fit(per, fifos + kfifos)
-    rule = rom_rule(per)
+    rule = rom_rule(per) if a.family == "ecp5" else memory_rule(per)
     h_per, _ = samples(held)
     for kern, smp in kernel_samples(k_held)[0].items():
         h_per[kern] += smp
     doc = {
+        "family": a.family,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": _machine(),
         "tools": {"yosys": cal[0]["report"]["version"]},
-        "truth": "Yosys synth_ecp5 -noflatten of hwprune's RTL (synth/report.json); " + UNITS,
+        "truth": f"Yosys {flow} of hwprune's RTL (synth/report.json); {units}",
         "yosys_seconds": round(
             sum(r["report"]["seconds"] for r in cal + held)
             + sum(r["seconds"] for r in k_cal + k_held),
             1,
         ),
         "kernels": {"calibration": k_cal, "held_out": k_held},
-        "rom_rule": rule,
+        "rom_rule" if a.family == "ecp5" else "memory_rule": rule,
         "params": model.to_dict(),
         "calibration": {
-            "seed": a.calib_seed,
+            "seed": cal[0]["seed"],
             "designs": cal,
             "kernel_errors": kernel_errors(model, per),
         },
@@ -539,16 +596,23 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "rtl_fidelity.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (OUT / "rtl_fidelity.md").write_text(render(doc))
+    (OUT / f"{stem}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (OUT / f"{stem}.md").write_text(render(doc))
     print(render(doc))
     print("coefficients:", json.dumps(model.to_dict()))
 
 
 def render(doc: dict[str, Any]) -> str:
     """The markdown summary of a recorded run."""
+    xc7 = doc.get("family", "ecp5") == "xc7"
+    head = _head_xc7(doc) if xc7 else _head_ecp5(doc)
+    tail = _tail_xc7(doc) if xc7 else _tail_ecp5(doc)
+    return "\n".join(head + _tables(doc) + tail)
+
+
+def _head_ecp5(doc: dict[str, Any]) -> list[str]:
     h = doc["held_out"]
-    rows = [
+    return [
         "# ECP5 cost model of hwprune's RTL kernels vs Yosys (held-out whole designs)",
         "",
         f"Recorded {doc['date']} on {doc['machine']}; {doc['tools']['yosys']}.",
@@ -562,6 +626,12 @@ def render(doc: dict[str, Any]) -> str:
         "`hwprune.estimate.evaluate` on "
         f"the ULX3S-85F (what `estimate.json` holds). Yosys time: {doc['yosys_seconds']} s.",
         "",
+    ]
+
+
+def _tables(doc: dict[str, Any]) -> list[str]:
+    h = doc["held_out"]
+    rows = [
         "## Design totals (held out)",
         "",
         "| resource | median abs error | 90th pct | Yosys total | model total |",
@@ -613,7 +683,11 @@ def render(doc: dict[str, Any]) -> str:
             for r in RESOURCES
         ]
         rows.append(f"| {kern} | {n} / {hn} | " + " | ".join(cells) + " |")
-    rows += [
+    return rows
+
+
+def _tail_ecp5(doc: dict[str, Any]) -> list[str]:
+    return [
         "",
         "Median |error| = median over designs of |model - Yosys| / max(Yosys, 1) (a resource "
         "that a design does not use counts 0% when the model also says 0). FIFOs are fitted on "
@@ -631,7 +705,51 @@ def render(doc: dict[str, Any]) -> str:
         "synthesized after the last such look are fully unseen (the line under the table).",
         "",
     ]
-    return "\n".join(rows)
+
+
+def _head_xc7(doc: dict[str, Any]) -> list[str]:
+    h, c = doc["held_out"], doc["calibration"]
+    return [
+        "# xc7 cost model of hwprune's RTL kernels vs Yosys (held-out whole designs)",
+        "",
+        f"Recorded {doc['date']} on {doc['machine']}; {doc['tools']['yosys']}.",
+        f"Truth: {doc['truth']}. Model: `hwprune.cost.xc7` (the ECP5 model's kernel features, "
+        "xc7 memory rule, own coefficients), what an AMD (xc7) target's `estimate.json` holds "
+        "as the `yosys_xc7` block (`hwprune.cost.xc7_nodes.design_block`: kernels, FIFOs, "
+        "width converters; no shell or DMA), next to, never mixed with, the Vivado-calibrated "
+        "figures. Fit: non-negative least squares per kernel on "
+        f"{len(c['designs'])} random designs (small profile, seed {c['seed']}, designs "
+        f"0-{len(c['designs']) - 1}) and {len(doc['kernels']['calibration'])} single "
+        f"residual kernels; judged on {len(h['designs'])} random designs that the fit never saw "
+        f"(seeds {h['seeds']}) and {len(doc['kernels']['held_out'])} single kernels. Yosys "
+        f"time: {doc['yosys_seconds']} s.",
+        "",
+    ]
+
+
+def _tail_xc7(doc: dict[str, Any]) -> list[str]:
+    m = doc["memory_rule"]
+    rule = "; ".join(
+        f"{k} {v['exact']}/{v['n']} exact ({v['model_bram18']:.0f} vs {v['truth_bram18']:.0f} "
+        "RAMB18)"
+        for k, v in m.items()
+    )
+    return [
+        "",
+        "Median |error| = median over designs of |model - Yosys| / max(Yosys, 1) (a resource "
+        "that a design does not use counts 0% when the model also says 0). FIFOs are fitted on "
+        "the designs' FIFO sums and on single deep FIFOs; the residual kernels (`hwp_dup`, "
+        "`hwp_add`, `hwp_gap`, `hwp_thresh`, deep `hwp_fifo`) as single kernels.",
+        "Memory rule (Yosys `memory_libmap` costs of `synth_xilinx -family xc7`: RAMB18 129, "
+        "RAMB36 257, LUTRAM cell 8, ROM bit in logic 1/64, RAM bit in logic 1; ROMs never in "
+        "LUTRAM; the window's line buffer `ram_style` block), RAMB18 count exact on the "
+        f"calibration kernels: {rule}.",
+        "Designs: the small profile of `random_spec` (sets from seed "
+        f"{SMALL_FROM}: no 28x28 inputs, FC layers of at most 32 outputs), so that the "
+        "sweep fits the shared 2-core machine; a quarter folded by the optimizer "
+        "(fastest on the ULX3S), the rest at random, LUT or DSP products at random.",
+        "",
+    ]
 
 
 if __name__ == "__main__":
