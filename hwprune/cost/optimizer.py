@@ -164,17 +164,17 @@ class _Prepared:
     def pick(self, ks: list[int]) -> tuple[list[int], np.ndarray]:
         """Minimum-area option of every group within the prefixes ``ks``, and their total."""
         g = self.best_all[self.offsets + np.asarray(ks)]
-        return (g - self.offsets).tolist(), self.res_all[g].sum(axis=0)
+        return (g - self.offsets).tolist(), self.res_all.take(g, axis=0).sum(axis=0)
 
     def lower_bound(self, ks: list[int]) -> np.ndarray:
-        return self.minres_all[self.offsets + np.asarray(ks)].sum(axis=0)
+        return self.minres_all.take(self.offsets + np.asarray(ks), axis=0).sum(axis=0)
 
     def total(self, choice: list[int]) -> np.ndarray:
-        return self.res_all[self.offsets + np.asarray(choice)].sum(axis=0)
+        return self.res_all.take(self.offsets + np.asarray(choice), axis=0).sum(axis=0)
 
     def sets(self, ks: list[int]) -> list[tuple]:
         """Per group: the Pareto-optimal options of its prefix sorted by area (stable), with
-        their areas and resources as Python numbers and the resources as an array, groups
+        their areas and resources as Python numbers and the smallest of each resource, groups
         ordered by option count (cached on the tables per prefix and weights)."""
         sets = []
         todo = [g for g, k in enumerate(ks) if ("set", k, self.wkey) not in self.tables[g].memo]
@@ -190,8 +190,9 @@ class _Prepared:
                 a = self.area[g][idx].tolist()
                 order = sorted(range(len(idx)), key=a.__getitem__)
                 ordered = [idx[i] for i in order]
-                arr = t.res[ordered]
-                hit = t.memo[key] = (ordered, [a[i] for i in order], arr.tolist(), arr)
+                arr = t.res.take(ordered, axis=0)
+                mins = tuple(arr.min(axis=0).tolist())
+                hit = t.memo[key] = (ordered, [a[i] for i in order], arr.tolist(), mins)
             sets.append((g, *hit))
         sets.sort(key=lambda s: len(s[1]))
         return sets
@@ -278,11 +279,10 @@ def _exact(
     suf_res = [[0.0] * 4 for _ in range(n + 1)]
     suf_area = [0.0] * (n + 1)
     for j in range(n - 1, -1, -1):
-        r = sets[j][3]
-        m = [min(x[c] for x in r) for c in range(4)]
+        m = sets[j][4]
         s = suf_res[j + 1]
         suf_res[j] = [s[0] + m[0], s[1] + m[1], s[2] + m[2], s[3] + m[3]]
-        suf_area[j] = suf_area[j + 1] + min(full[j][2])
+        suf_area[j] = suf_area[j + 1] + full[j][2][0]  # sorted by area
     b0, b1, b2, b3 = (budget + 1e-9).tolist()
     best: list[Any] = [math.inf, None]
     visits = [0]
@@ -360,26 +360,49 @@ def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple]
     ``budget``: an option whose resource plus the other groups' smallest exceeds the budget
     (with a margin, so that nothing the branch and bound would accept is dropped). A few
     rounds, as the other groups' smallest grow; None when a group has no option left or the
-    smallest ones together exceed the budget. Order within and between groups is kept."""
-    sizes = [len(x[1]) for x in sets]
-    res = np.concatenate([x[4] for x in sets])
-    offsets = np.cumsum([0, *sizes[:-1]])
-    gid = np.repeat(np.arange(len(sets)), sizes)
-    ok = _trim_mask(res, offsets, gid, budget, rounds)
-    if ok is None:
-        return None
-    if ok.all():
-        return sets
-    out = []
-    for x, a, size in zip(sets, offsets.tolist(), sizes, strict=True):
-        keep = ok[a : a + size]
-        if keep.all():
-            out.append(x)
-            continue
-        if not keep.any():
+    smallest ones together exceed the budget. Order within and between groups is kept (a
+    trimmed group's smallest resources are recomputed).
+
+    The sets hold a few dozen options, so this runs on their Python numbers: the arithmetic
+    of :func:`_trim_mask`, in the same order (the same options stay)."""
+    b = budget + 1e-9
+    l0, l1, l2, l3 = (b + 1e-9 * np.maximum(1.0, np.abs(b))).tolist()
+    keep: list[Any] = [None] * len(sets)  # per group: its options still in (None: all)
+    mins = [x[4] for x in sets]
+    for _ in range(rounds):
+        t0 = t1 = t2 = t3 = 0.0
+        for m in mins:
+            t0 += m[0]
+            t1 += m[1]
+            t2 += m[2]
+            t3 += m[3]
+        if not (t0 <= l0 and t1 <= l1 and t2 <= l2 and t3 <= l3):  # an empty group: inf
             return None
-        k = np.flatnonzero(keep).tolist()
-        out.append((x[0], [x[1][i] for i in k], [x[2][i] for i in k], [x[3][i] for i in k], None))
+        changed = False
+        for g, x in enumerate(sets):
+            m = mins[g]
+            c0, c1, c2, c3 = l0 - t0 + m[0], l1 - t1 + m[1], l2 - t2 + m[2], l3 - t3 + m[3]
+            r = x[3]
+            k = range(len(r)) if keep[g] is None else keep[g]
+            new = [
+                i for i in k if r[i][0] <= c0 and r[i][1] <= c1 and r[i][2] <= c2 and r[i][3] <= c3
+            ]
+            if len(new) < len(k):
+                changed = True
+                keep[g] = new
+                mins[g] = (
+                    tuple(min(r[i][c] for i in new) for c in range(4)) if new else (math.inf,) * 4
+                )
+        if not changed:
+            break
+    out = []
+    for x, k, m in zip(sets, keep, mins, strict=True):
+        if k is None:
+            out.append(x)
+        elif not k:
+            return None
+        else:
+            out.append((x[0], [x[1][i] for i in k], [x[2][i] for i in k], [x[3][i] for i in k], m))
     return out
 
 
@@ -433,13 +456,15 @@ def _repaired(
     inv = 1.0 / np.maximum(b, 1e-9)
     live = prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of]
     rows = np.flatnonzero(live)
-    res, gid = prep.res_all[rows], prep.group_of[rows]
+    res, gid = prep.res_all.take(rows, axis=0), prep.group_of[rows]
     area = np.concatenate([a[: k + 1] for a, k in zip(prep.area, ks, strict=True)])
     choice, total = prep.pick(ks)
     cur = prep.offsets + np.asarray(choice)  # chosen rows (indices into res_all)
     over = float((np.maximum(total - b, 0.0) * inv).sum())
     for _ in range(steps):
-        delta = res - prep.res_all[cur][gid]  # change of the totals if row replaces its group's
+        delta = res - prep.res_all.take(cur, axis=0).take(
+            gid, axis=0
+        )  # change of the totals if row replaces its group's
         new_over = (np.maximum(total + delta - b, 0.0) * inv).sum(axis=1)
         best = new_over.min()
         if best >= over - 1e-12:
@@ -450,7 +475,7 @@ def _repaired(
         cur[gid[i]] = rows[i]
         over = float(best)
         if over <= 0.0:
-            ok = _fits(prep.res_all[cur].sum(axis=0), budget)
+            ok = _fits(prep.res_all.take(cur, axis=0).sum(axis=0), budget)
             if ok and out is not None:
                 out.append(cur.copy())
             return ok
@@ -464,7 +489,7 @@ def _trimmed_out(prep: _Prepared, ks: list[int], budget: np.ndarray, rounds: int
     are decided here (a LUT-bound design cannot move enough lanes onto too few DSPs)."""
     rows = np.flatnonzero(prep.pos <= (prep.offsets + np.asarray(ks))[prep.group_of])
     starts = np.concatenate([[0], np.cumsum(np.asarray(ks) + 1)[:-1]])
-    ok = _trim_mask(prep.res_all[rows], starts, prep.group_of[rows], budget, rounds)
+    ok = _trim_mask(prep.res_all.take(rows, axis=0), starts, prep.group_of[rows], budget, rounds)
     return ok is None
 
 
@@ -495,7 +520,7 @@ def _lagrange(
         mins = np.minimum.reduceat(v, prep.offsets)
         hit = np.flatnonzero(v == mins[prep.group_of])
         pick = hit[np.searchsorted(hit, prep.offsets)]
-        total = prep.res_all[pick].sum(axis=0)
+        total = prep.res_all.take(pick, axis=0).sum(axis=0)
         if np.all(total <= b):
             if out is not None:
                 out.append(pick)
@@ -615,7 +640,7 @@ def _bracket(prep: _Prepared, budget: np.ndarray) -> tuple[int, int | None]:
         bounds = np.minimum.accumulate(v - shift, axis=1) + shift
         priced = bounds[:, gi].sum(axis=1)  # K x budgets
         picks = prep.best_all[gi]  # groups x budgets
-        totals = prep.res_all[picks].sum(axis=0)  # budgets x 4
+        totals = prep.res_all.take(picks, axis=0).sum(axis=0)  # budgets x 4
         slowest = prep.cyc_all[picks].max(axis=0)
         hit = prep.memo["bracket"] = (lam, priced, totals, slowest)
     lam, priced, totals, slowest = hit

@@ -38,14 +38,16 @@ def _reduced_all(tables: list[GroupTable], lower: int) -> list[GroupTable]:
     for t, k, sky in zip(todo, ks, skies, strict=True):
         above = np.arange(k, len(t.cycles))
         if len(above) and len(sky):
-            q = t.res[sky]
+            q = t.res.take(sky, axis=0)
             dominated = (t.res[k:, None, :] >= q[None, :, :]).all(axis=2).any(axis=1)
             above = above[~dominated]
         if len(sky) + len(above) == len(t.cycles):
             t.memo[key] = t
         else:
             idx = np.concatenate([sky, above])
-            t.memo[key] = GroupTable(t.names, t.cycles[idx], t.res[idx], t.values[idx], t.keys)
+            t.memo[key] = GroupTable(
+                t.names, t.cycles[idx], t.res.take(idx, axis=0), t.values.take(idx, axis=0), t.keys
+            )
     out = []
     for t in tables:
         hit = t.memo[key]
@@ -123,10 +125,10 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     Lexicographic order puts a dominator before what it dominates, so the first remaining point
     is always non-dominated; everything it dominates is dropped at once (vectorised)."""
     order = np.lexsort(points.T[::-1])
-    pts, idx = points[order], order
+    pts, idx = points.take(order, axis=0), order
     keep: list[int] = []
     while idx.size:
         keep.append(int(idx[0]))
         alive = (pts < pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
-        pts, idx = pts[alive], idx[alive]
+        pts, idx = pts.compress(alive, axis=0), idx[alive]
     return np.asarray(keep, dtype=np.int64)

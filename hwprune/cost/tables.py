@@ -256,7 +256,7 @@ def _prune_slow(slow: np.ndarray, res: np.ndarray, rounds: int = 2) -> np.ndarra
         has = np.isfinite(cand[rows, champ])
         if not has.any():
             break
-        cr = res[champ]
+        cr = res.take(champ, axis=0)
         dom = (
             (lut[None, :] >= cr[:, 0, None])
             & (ff[None, :] >= cr[:, 1, None])
@@ -286,16 +286,16 @@ def _table(names, cycles, res, values, keys) -> GroupTable:
     rows have leaves every probe of the folding search unchanged. On CNV variants it removes
     about 60% of the rows, which makes everything downstream cheaper."""
     order = np.lexsort((res[:, 0], cycles))
-    r = res[order]
+    r = res.take(order, axis=0)
     if len(r) > 1:
         dom = (r[:-1] <= r[1:]).all(axis=1)
         if dom.any():
             keep = np.concatenate(([True], ~dom))
-            order, r = order[keep], r[keep]
+            order, r = order[keep], r.compress(keep, axis=0)
         keep = _undominated(r, np.zeros(len(r), dtype=np.int64))
         if not keep.all():
-            order, r = order[keep], r[keep]
-    return GroupTable(tuple(names), cycles[order], r, values[order], tuple(keys))
+            order, r = order[keep], r.compress(keep, axis=0)
+    return GroupTable(tuple(names), cycles[order], r, values.take(order, axis=0), tuple(keys))
 
 
 #: how many rows back :func:`_undominated` looks for a dominating row
@@ -356,7 +356,7 @@ def _mvau_table(
     return _table(
         [swg.name, mac.name],
         np.maximum(cyc[r], s_cyc[c]),
-        res[r] + s_res[c],
+        res.take(r, axis=0) + s_res.take(c, axis=0),
         values,
         [(swg.name, "simd"), *_mac_keys(mac.name)],
     )
@@ -433,7 +433,7 @@ def _window_mvau_tables(
         ]
     cp = [_compat(simds, nodes[0].channels) for nodes, simds, *_ in groups]
     idx = np.concatenate([np.arange(a, b) for *_, a, b in groups])
-    cm, rm, pm, sm, tm = cyc[idx], res[idx], pe[idx], simd[idx], rt[idx]
+    cm, rm, pm, sm, tm = cyc[idx], res.take(idx, axis=0), pe[idx], simd[idx], rt[idx]
     cnt = np.array([b - a for *_, a, b in groups], dtype=np.int64)
     tid = np.repeat(np.arange(k), cnt)
     ns = np.array([len(x[0]) for x in sw], dtype=np.int64)  # window options per group
@@ -467,7 +467,7 @@ def _window_mvau_tables(
     tr = tid[mr]
     sg = so[tr] + sr
     cycles = np.maximum(cm[mr], s_cyc[sg])
-    rr = rm[mr] + s_res[sg]
+    rr = rm.take(mr, axis=0) + s_res.take(sg, axis=0)
     values = np.stack([s_arr[sg], pm[mr], sm[mr], tm[mr]], axis=1)
     names = []
     keys = []
@@ -502,18 +502,18 @@ def _tables(
         order = np.argsort(((tid * big + cycles) * len(lut) + rank) * npos + pos)
     else:
         order = np.lexsort((pos, res[:, 0], cycles, tid))
-    r, t = res[order], tid[order]
+    r, t = res.take(order, axis=0), tid[order]
     if len(r) > 1:  # drop the rows that their predecessor in the same group dominates
         dom = t[:-1] == t[1:]
         for c in range(4):
             dom &= r[:-1, c] <= r[1:, c]
         if dom.any():
             keep = np.concatenate(([True], ~dom))
-            order, r, t = order[keep], r[keep], t[keep]
+            order, r, t = order[keep], r.compress(keep, axis=0), t[keep]
         keep = _undominated(r, t)  # and those that one of the rows before them dominates
         if not keep.all():
-            order, r, t = order[keep], r[keep], t[keep]
-    cycles, values = cycles[order], values[order]
+            order, r, t = order[keep], r.compress(keep, axis=0), t[keep]
+    cycles, values = cycles[order], values.take(order, axis=0)
     cut = np.searchsorted(t, np.arange(len(names) + 1)).tolist()
     return [
         GroupTable(nm, cycles[a:b], r[a:b], values[a:b], ky)
@@ -561,7 +561,7 @@ def _group_table(nodes: tuple, fixed: tuple, p: FpgaCostParams) -> GroupTable:
         return _table(
             names,
             np.maximum(cyc, s_cyc[at]),
-            res + s_res[at],
+            res + s_res.take(at, axis=0),
             np.stack([pe, pe, simd, rt], axis=1),
             [(swg.name, "simd"), *_mac_keys(mac.name)],
         )
@@ -696,7 +696,7 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
                 [tuple(_mac_keys(n.name)) for n, _, _ in lone],
                 np.repeat(np.arange(len(lone)), [b - a for _, a, b in lone]),
                 cyc[idx],
-                res[idx],
+                res.take(idx, axis=0),
                 np.stack([pe[idx], simd[idx], rt[idx]], axis=1),
                 int(cyc.max()) + 1,
             )
