@@ -22,36 +22,22 @@ from typing import Any
 
 import numpy as np
 
-from hwprune import __version__
-from hwprune.ir import (
-    MVAU,
-    VVAU,
-    AddStreams,
-    DataflowGraph,
-    DuplicateStreams,
-    GlobalAccPool,
-    IntType,
-    LabelSelect,
-    MaxPool,
-    Pad,
-    SlidingWindow,
-    Thresholding,
-)
+from hwprune import __version__, ir
 from hwprune.resources import resource_dir
 
 TOP = "hwprune_top"
 
 
-def type_code(t: IntType) -> int:
+def type_code(t: ir.IntType) -> int:
     """Element type code of the kernels: 0 unsigned, 1 signed, 2 bipolar."""
     return 2 if t.bipolar else (1 if t.signed else 0)
 
 
 #: kernels folded by a PE alone (beside the MVAU/VVAU, windows and label select)
-PE_NODES = (Thresholding, DuplicateStreams, AddStreams, GlobalAccPool)
+PE_NODES = (ir.Thresholding, ir.DuplicateStreams, ir.AddStreams, ir.GlobalAccPool)
 
 
-def res_code(node: MVAU | VVAU) -> str:
+def res_code(node: ir.MVAU | ir.VVAU) -> str:
     """The ``RES`` template argument of an MVAU/VVAU kernel call: where its products are bound
     (``#pragma HLS BIND_OP ... impl=dsp`` or ``impl=fabric`` in ``hwp::lane_mul``).
 
@@ -112,32 +98,32 @@ class HlsPlan:
 
 
 def _in_elems(node: Any) -> int:
-    if isinstance(node, VVAU):
+    if isinstance(node, ir.VVAU):
         return node.pe * node.simd
-    if isinstance(node, (Pad, SlidingWindow, MVAU)):
+    if isinstance(node, (ir.Pad, ir.SlidingWindow, ir.MVAU)):
         return node.simd
-    if isinstance(node, MaxPool):
+    if isinstance(node, ir.MaxPool):
         return node.in_shape[2]
-    if isinstance(node, (LabelSelect, *PE_NODES)):
+    if isinstance(node, (ir.LabelSelect, *PE_NODES)):
         return node.pe
     raise TypeError(type(node).__name__)
 
 
 def _out_elems(node: Any) -> int:
-    if isinstance(node, (Pad, SlidingWindow)):
+    if isinstance(node, (ir.Pad, ir.SlidingWindow)):
         return node.simd
-    if isinstance(node, (MVAU, VVAU, *PE_NODES)):
+    if isinstance(node, (ir.MVAU, ir.VVAU, *PE_NODES)):
         return node.pe
-    if isinstance(node, MaxPool):
+    if isinstance(node, ir.MaxPool):
         return node.out_shape[2]
     return 1
 
 
-def _bits(t: IntType) -> int:
+def _bits(t: ir.IntType) -> int:
     return 1 if t.bipolar else t.bits
 
 
-def golden_bytes(t: IntType, values: np.ndarray | None = None) -> int:
+def golden_bytes(t: ir.IntType, values: np.ndarray | None = None) -> int:
     """Bytes per value in a golden file (signed little-endian)."""
     lo, hi = (t.min, t.max)
     if values is not None and values.size:
@@ -157,7 +143,7 @@ class _Planner:
         self.traced: list[tuple[str, int, int]] = []
         self.kid = 0
 
-    def new_stream(self, elems: int, t: IntType) -> Stream:
+    def new_stream(self, elems: int, t: ir.IntType) -> Stream:
         s = Stream(f"s{len(self.streams)}", elems, _bits(t), type_code(t))
         self.streams.append(s)
         return s
@@ -183,7 +169,7 @@ class _Planner:
         return s
 
 
-def plan_hls(graph: DataflowGraph) -> HlsPlan:
+def plan_hls(graph: ir.DataflowGraph) -> HlsPlan:
     """Kernel stages, streams and I/O widths of the HLS top level for a folded graph.
 
     Each kernel (:meth:`~hwprune.ir.DataflowGraph.kernels`) reads the streams of its producers
@@ -207,19 +193,19 @@ def plan_hls(graph: DataflowGraph) -> HlsPlan:
             for p in producers[node.name]
         ]
         out_t = node.out_type
-        if isinstance(node, LabelSelect):
-            out_t = IntType.for_range(0, max(node.labels - 1, 1))
+        if isinstance(node, ir.LabelSelect):
+            out_t = ir.IntType.for_range(0, max(node.labels - 1, 1))
         outs = [pl.new_stream(_out_elems(node), out_t)]
-        if isinstance(node, DuplicateStreams):
+        if isinstance(node, ir.DuplicateStreams):
             outs.append(pl.new_stream(_out_elems(node), out_t))
         layer_id = -1
-        traced = (MVAU, VVAU, MaxPool, LabelSelect, *PE_NODES)
-        if isinstance(node, traced) and not isinstance(node, DuplicateStreams):
+        traced = (ir.MVAU, ir.VVAU, ir.MaxPool, ir.LabelSelect, *PE_NODES)
+        if isinstance(node, traced) and not isinstance(node, ir.DuplicateStreams):
             layer_id = len(pl.traced)
             size = int(np.prod(node.out_shape))
             pl.traced.append((node.name, size, golden_bytes(out_t)))
         expected = node.cycles()
-        if isinstance(node, MaxPool):  # FINN's pool: a window generator, then the pool
+        if isinstance(node, ir.MaxPool):  # FINN's pool: a window generator, then the pool
             ins = [_pool_window(pl, node, ins[0])]
             expected = node.pool_cycles()
         call = _call(node, pl.kid, layer_id, ins, outs)
@@ -243,7 +229,7 @@ def plan_hls(graph: DataflowGraph) -> HlsPlan:
     )
 
 
-def _pool_window(pl: _Planner, node: MaxPool, cur: Stream) -> Stream:
+def _pool_window(pl: _Planner, node: ir.MaxPool, cur: Stream) -> Stream:
     """The window-generator stage ``<pool>_window`` of a max pool; returns its output."""
     h, w, c = node.in_shape
     s = Stream(f"s{len(pl.streams)}", c, cur.bits, cur.type)
@@ -261,30 +247,30 @@ def _pool_window(pl: _Planner, node: MaxPool, cur: Stream) -> Stream:
 def _call(node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stream]) -> str:
     """The kernel call of one stage (inputs ``ins``, outputs ``outs``)."""
     cur, out = ins[0], outs[0]
-    if isinstance(node, Pad):
+    if isinstance(node, ir.Pad):
         h, w, c = node.in_shape
         return (
             f"hwp::pad<{kid}, {h}, {w}, {c}, {node.simd}, {node.pad}, {cur.bits}, "
             f"{cur.type}, {out.bits}, {out.type}>({cur.name}, {out.name});"
         )
-    if isinstance(node, SlidingWindow):
+    if isinstance(node, ir.SlidingWindow):
         h, w, c = node.in_shape
         return (
             f"hwp::sliding_window<{kid}, {h}, {w}, {c}, {node.simd}, {node.kernel}, "
             f"{node.stride}, {cur.bits}, {int(node.depthwise)}>({cur.name}, {out.name});"
         )
-    if isinstance(node, VVAU):
+    if isinstance(node, ir.VVAU):
         return _dot_call("vvau", f"{kid}, {layer_id}, {node.channels}, {node.mw}", node, cur, out)
-    if isinstance(node, MVAU):
+    if isinstance(node, ir.MVAU):
         head = f"{kid}, {layer_id}, {node.mw}, {node.mh}"
         return _dot_call("mvau", head, node, cur, out, int(node.xnor))
-    if isinstance(node, MaxPool):  # reads the windows of its _pool_window stage
+    if isinstance(node, ir.MaxPool):  # reads the windows of its _pool_window stage
         oh, ow, c = node.out_shape
         return (
             f"hwp::maxpool<{kid}, {layer_id}, {oh}, {ow}, {c}, {node.kernel}, {cur.bits}, "
             f"{cur.type}>({cur.name}, {out.name});"
         )
-    if isinstance(node, LabelSelect):
+    if isinstance(node, ir.LabelSelect):
         return (
             f"hwp::label_select<{kid}, {layer_id}, {node.labels}, {node.pe}, "
             f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
@@ -293,7 +279,7 @@ def _call(node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stre
 
 
 def _dot_call(
-    kernel: str, head: str, node: MVAU | VVAU, cur: Stream, out: Stream, *flags: int
+    kernel: str, head: str, node: ir.MVAU | ir.VVAU, cur: Stream, out: Stream, *flags: int
 ) -> str:
     """An ``hwp::mvau``/``hwp::vvau`` call: ``head`` (kernel and layer ids, the shape), then
     what the two kernels share: SIMD, PE, vectors, input, weight and accumulator types,
@@ -317,25 +303,25 @@ def _residual_call(
     """Kernel calls of the residual-block and global-pool stages."""
     cur, out = ins[0], outs[0]
     words = int(np.prod(node.out_shape)) // out.elems
-    if isinstance(node, DuplicateStreams):
+    if isinstance(node, ir.DuplicateStreams):
         return (
             f"hwp::duplicate<{kid}, {words}, {cur.width}>({cur.name}, {out.name}, {outs[1].name});"
         )
-    if isinstance(node, AddStreams):
+    if isinstance(node, ir.AddStreams):
         a, b = ins
         return (
             f"hwp::add_streams<{kid}, {layer_id}, {words}, {node.pe}, {a.bits}, {a.type}, "
             f"{b.bits}, {b.type}, {out.bits}, {node.muls[0]}, {node.muls[1]}>"
             f"({a.name}, {b.name}, {out.name});"
         )
-    if isinstance(node, Thresholding):
+    if isinstance(node, ir.Thresholding):
         nt = int(node.thresholds.shape[1])
         return (
             f"hwp::thresholding<{kid}, {layer_id}, {node.channels}, {node.pe}, {node.n_vec}, "
             f"{cur.bits}, {cur.type}, {nt}, {out.bits}, {out.type}, {node.out_bias}>"
             f"({cur.name}, {out.name}, {node.name}_t);"
         )
-    if isinstance(node, GlobalAccPool):
+    if isinstance(node, ir.GlobalAccPool):
         h, w, c = node.in_shape
         t = node.out_type
         return (
@@ -385,7 +371,7 @@ def _pack(enc: np.ndarray, bits: int) -> list[list[str]]:
     return [[f"{v:#x}{suffix}" for v in row] for row in limbs.tolist()]
 
 
-def mvau_params(node: MVAU | VVAU) -> dict[str, Any]:
+def mvau_params(node: ir.MVAU | ir.VVAU) -> dict[str, Any]:
     """Per-PE weight words and thresholds of an MVAU in kernel layout (for the params header)."""
     pe, simd = node.pe, node.simd
     sf, nf = node.mw // simd, node.mh // pe
@@ -422,7 +408,7 @@ def mvau_params(node: MVAU | VVAU) -> dict[str, Any]:
     }
 
 
-def thresholding_params(node: Thresholding) -> dict[str, Any]:
+def thresholding_params(node: ir.Thresholding) -> dict[str, Any]:
     """Thresholds of a standalone thresholding node in kernel layout ``[pe][nf][t]``."""
     pe = node.pe
     T = node.thresholds.astype(np.int64).reshape(node.channels // pe, pe, -1)
@@ -436,7 +422,7 @@ def thresholding_params(node: Thresholding) -> dict[str, Any]:
     }
 
 
-def _skip_fifo_depths(graph: DataflowGraph, plan: HlsPlan) -> dict[str, int]:
+def _skip_fifo_depths(graph: ir.DataflowGraph, plan: HlsPlan) -> dict[str, int]:
     """Stream name -> depth of each residual block's skip FIFO (the cost model's, in words of
     the stream feeding the add from the short branch)."""
     stage_in: dict[str, str] = {}
@@ -447,7 +433,7 @@ def _skip_fifo_depths(graph: DataflowGraph, plan: HlsPlan) -> dict[str, int]:
                 stage_in[st.name] = m.group(2)
     out: dict[str, int] = {}
     for n in graph.nodes:
-        if isinstance(n, AddStreams) and n.name in stage_in:
+        if isinstance(n, ir.AddStreams) and n.name in stage_in:
             fifo = graph.node(n.fifo)
             stream = next(s for s in plan.streams if s.name == stage_in[n.name])
             out[stream.name] = max(2, math.ceil(fifo.depth * fifo.width / stream.width))
@@ -467,7 +453,7 @@ def _env():
 
 
 def write_hls_project(
-    graph: DataflowGraph,
+    graph: ir.DataflowGraph,
     out_dir: str | Path,
     *,
     part: str = "xc7z020clg400-1",
@@ -490,7 +476,7 @@ def write_hls_project(
         "period_ns": round(1000.0 / clock_mhz, 3),
         "board": board,
         "mvaus": [n.name for n in graph.mvaus()],
-        "thresholdings": [n.name for n in graph.nodes if isinstance(n, Thresholding)],
+        "thresholdings": [n.name for n in graph.nodes if isinstance(n, ir.Thresholding)],
         "fifo_depth": _skip_fifo_depths(graph, plan),
     }
     (out / "hwp_kernels.hpp").write_text(env.get_template("hwp_kernels.hpp.j2").render(**ctx))
@@ -499,7 +485,7 @@ def write_hls_project(
         (out / f"params_{node.name}.hpp").write_text(params_t.render(p=mvau_params(node), **ctx))
     thr_t = env.get_template("params_thresholds.hpp.j2")
     for node in graph.nodes:
-        if isinstance(node, Thresholding):
+        if isinstance(node, ir.Thresholding):
             (out / f"params_{node.name}.hpp").write_text(
                 thr_t.render(p=thresholding_params(node), **ctx)
             )
@@ -514,7 +500,7 @@ def write_hls_project(
 
 
 def write_golden(
-    graph: DataflowGraph,
+    graph: ir.DataflowGraph,
     x_int: np.ndarray,
     layers: dict[str, np.ndarray],
     output: np.ndarray,
