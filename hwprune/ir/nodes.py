@@ -16,8 +16,34 @@ from hwprune.ir.dtypes import IntType, divisors
 from hwprune.ir.lowered import Lowered, Pad
 
 
+class _Valued(Protocol):
+    @property
+    def bits(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _PassesValues(Lowered):
+    """What the nodes that pass their values on unchanged share (a window generator, a max
+    pool, a stream fork): ``bits`` of ``kind`` in and out."""
+
+    @property
+    def in_bits(self: _Valued) -> int:
+        return self.bits
+
+    @property
+    def out_bits(self: _Valued) -> int:
+        return self.bits
+
+    def _in_type(self: _Valued) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+    def _out_type(self: _Valued) -> IntType:
+        return IntType.of(self.bits, self.kind)
+
+
 @dataclass(frozen=True)
-class SlidingWindow(Lowered):
+class SlidingWindow(_PassesValues):
     """Sliding-window (im2col) generator: ``channels`` x ``ifm`` in, one ``k*k*channels`` window
     per output pixel out; zero padding ``pad`` on each side is generated here (the back ends
     that pad in a kernel of their own take it from :meth:`pad_kernel`).
@@ -66,11 +92,9 @@ class SlidingWindow(Lowered):
     def _out_shape(self) -> tuple[int, ...]:
         return (*self.ofm, self.kernel * self.kernel * self.channels)
 
-    def _in_type(self) -> IntType:
-        return IntType.of(self.bits, self.kind)  # before padding
-
     def _out_type(self) -> IntType:
-        # a bipolar map padded with zeros holds -1, 0, +1: it continues as INT2
+        # the input type is before padding; a bipolar map padded with zeros holds -1, 0, +1:
+        # it continues as INT2
         return IntType(2, True) if self.pad and self.kind == "bipolar" else self._in_type()
 
     def pad_kernel(self) -> Pad | None:
@@ -344,7 +368,7 @@ class VVAU(_DotProduct):
 
 
 @dataclass(frozen=True)
-class MaxPool(Lowered):
+class MaxPool(_PassesValues):
     """2D max pooling, window = stride = ``kernel``, all channels processed in parallel."""
 
     name: str
@@ -380,12 +404,6 @@ class MaxPool(Lowered):
 
     def _out_shape(self) -> tuple[int, ...]:
         return (*self.ofm, self.channels)
-
-    def _in_type(self) -> IntType:
-        return IntType.of(self.bits, self.kind)
-
-    def _out_type(self) -> IntType:
-        return IntType.of(self.bits, self.kind)
 
     def window_cycles(self) -> int:
         """Loop count of the pool's window-generator kernel."""
@@ -516,7 +534,7 @@ class LabelSelect(Lowered):
 
 
 @dataclass(frozen=True)
-class DuplicateStreams(_ChannelFolded):
+class DuplicateStreams(_PassesValues, _ChannelFolded):
     """Stream fork in front of a residual block (FINN's ``DuplicateStreams``): every word of the
     input goes out on two streams, the long branch (the block's body) and the short one (the
     skip). ``channels`` x ``n_vec`` pixels of ``bits``; ``pe | channels`` channels a cycle."""
@@ -528,20 +546,6 @@ class DuplicateStreams(_ChannelFolded):
     kind: str
     pe: int = 1
     op: ClassVar[str] = "DuplicateStreams"
-
-    @property
-    def in_bits(self) -> int:
-        return self.bits
-
-    @property
-    def out_bits(self) -> int:
-        return self.bits
-
-    def _in_type(self) -> IntType:
-        return IntType.of(self.bits, self.kind)
-
-    def _out_type(self) -> IntType:
-        return IntType.of(self.bits, self.kind)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
