@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import hwprune.cost.ecp5 as ecp5_model  # noqa: E402
 import hwprune.cost.xc7 as xc7_model  # noqa: E402
+import hwprune.cost.xc7_nodes as xc7_nodes  # noqa: E402
 from hwprune.cost.ecp5 import RESOURCES, Ecp5Model  # noqa: E402
 from hwprune.cost.ecp5_nodes import node_kernels  # noqa: E402
 
@@ -286,7 +287,8 @@ def samples(rows: list[dict[str, Any]]) -> tuple[dict[str, list], list]:
     per: dict[str, list] = defaultdict(list)
     fifos = []
     for r in rows:
-        derived = [k for n in _ir(r["seed"], r).nodes for k in node_kernels(n)]
+        kernels_of = xc7_nodes.node_kernels if KIT is xc7_model else node_kernels
+        derived = [k for n in _ir(r["seed"], r).nodes for k in kernels_of(n)]
         stages = list(zip(r["stages"], r["report"]["kernels"], strict=True))
         main = [(s, t) for s, t in stages if s["kind"] != "WidthAdapt"]
         if len(main) != len(derived):

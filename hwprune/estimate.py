@@ -114,9 +114,27 @@ class Estimate:
     #: predicts it (ECP5 targets, ``"yosys-ecp5"`` model); None for other targets
     fmax_mhz: float | None = None
 
+    def yosys_xc7(self) -> dict[str, Any] | None:
+        """AMD xc7 (Zynq-7000) targets: the same folded design in Yosys ``synth_xilinx -family
+        xc7`` primitives of hwprune's RTL (:func:`hwprune.cost.xc7_nodes.design_block`:
+        ``resource_model`` ``"yosys-xc7"``, its ``units``, lut/ff/bram18/dsp, per node and
+        glue): a second opinion next to the Vivado-calibrated figures, never mixed into them.
+        None for other targets. Made when asked (``to_dict`` does), so pricing stays fast."""
+        memo = self.__dict__.get("_yosys_xc7")
+        if memo is None and self.__dict__.get("_xc7_graph") is not None:
+            from hwprune.cost.xc7_nodes import design_block
+
+            memo = design_block(self.__dict__["_xc7_graph"])
+            object.__setattr__(self, "_yosys_xc7", memo)
+        return memo
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data view with rounded numbers (what ``--json`` prints)."""
+        """Plain-data view with rounded numbers (what ``--json`` prints); an xc7 target's
+        :meth:`yosys_xc7` block as ``"yosys_xc7"``."""
         d = asdict(self)
+        xc7 = self.yosys_xc7()
+        if xc7 is not None:
+            d["yosys_xc7"] = xc7
         for k in RESOURCES:
             d[k] = round(d[k], 1)
         d["fps"] = round(self.fps, 3)
@@ -319,7 +337,7 @@ def evaluate(
     frame = max(node_cyc, io) + p.frame_overhead_cycles
     slowest = cycles.index(node_cyc)
     lat_cycles = io_in + node_cyc + sum(f for i, f in enumerate(fills) if i != slowest) + io_out
-    return Estimate(
+    est = Estimate(
         name=graph.name,
         target=target.name,
         clock_mhz=clock,
@@ -345,6 +363,15 @@ def evaluate(
         units=RESOURCE_MODELS[p.resource_model],
         fmax_mhz=None if fmax is None else round(fmax, 1),
     )
+    return _with_xc7(est, graph, target, p)
+
+
+def _with_xc7(est: Estimate, graph: DataflowGraph, target: Any, p: FpgaCostParams) -> Estimate:
+    """``est`` with the graph its :meth:`Estimate.yosys_xc7` block is made from, for a
+    Vivado-priced Zynq-7000 (xc7) target."""
+    if p.resource_model == "vivado" and getattr(target, "family", "") == "zynq7000":
+        object.__setattr__(est, "_xc7_graph", graph)
+    return est
 
 
 def _default_clock(fmax: float | None, target: Any) -> float:
@@ -522,4 +549,5 @@ def estimate(
         binding=r.binding,
         meets_fps=r.meets_fps,
     )
-    return replace(est, pinned=tuple(n.name for n in graph.nodes if n.name in graph.fixed))
+    pinned = tuple(n.name for n in graph.nodes if n.name in graph.fixed)
+    return _with_xc7(replace(est, pinned=pinned), folded, t, p)

@@ -75,6 +75,9 @@ def _print_table(e: Any) -> None:
     console.print(table)
     if getattr(e, "resource_model", "vivado") != "vivado":  # not Vivado figures: say whose
         console.print(f"resources: {e.resource_model} model; {e.units}")
+    xc7 = e.yosys_xc7() if hasattr(e, "yosys_xc7") else None
+    if xc7:  # xc7 targets: the Yosys-fitted model, a line apart from the Vivado figures
+        console.print(_yosys_xc7_line(xc7), highlight=False)
     if getattr(e, "fmax_mhz", None) is not None:  # ECP5: the Fmax model (nextpnr-ecp5)
         console.print(
             f"predicted Fmax {e.fmax_mhz:g} MHz (nextpnr-ecp5 model); priced at "
@@ -92,6 +95,21 @@ def _print_table(e: Any) -> None:
     console.print(_pinned_line(e))
     if not e.fits:
         console.print(f"over the cap: {_overuse(e)}")
+
+
+def _yosys_xc7_line(b: dict[str, Any]) -> str:
+    """The labelled line of an estimate's ``yosys_xc7`` block (not Vivado figures).
+
+    Example:
+        >>> _yosys_xc7_line({"lut": 1234.4, "ff": 99.0, "bram18": 2.0, "dsp": 0.0,
+        ...                  "resource_model": "yosys-xc7", "scope": "kernels"})[:52]
+        'Yosys xc7 model (yosys-xc7, not Vivado): LUT 1,234  '
+    """
+    return (
+        f"Yosys xc7 model ({b['resource_model']}, not Vivado): LUT {b['lut']:,.0f}  "
+        f"FF {b['ff']:,.0f}  RAMB18 {b['bram18']:,.0f}  DSP48E1 {b['dsp']:,.0f}  "
+        f"[Yosys synth_xilinx -family xc7 of hwprune's RTL; {b['scope']}]"
+    )
 
 
 def _summary_row(table: Any, op: str, name: str, cycles: str, resources: list[str]) -> None:
