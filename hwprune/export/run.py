@@ -153,6 +153,57 @@ def _load_weights(qmodel: Any, state: dict[str, Any], path: Path) -> None:
         ) from None
 
 
+def _chosen_model(run: Path, wb: Any) -> tuple[dict[str, Any], Any]:
+    """The design and the fine-tuned model of the run's chosen design (``best/``): its saved
+    weights, or fine-tuned again when ``best/model.pt`` is missing."""
+    from hwprune.safeload import load_state_dict, load_user_json
+    from hwprune.search import rebuild_candidate_model, train_candidate
+
+    recipe = wb.recipe
+    best = run / "best"
+    design_path, cand_path = best / "design.json", best / "candidate.json"
+    if not (design_path.is_file() and cand_path.is_file()):
+        raise StorageError(
+            f"'{run}' has no chosen design yet (best/ is missing); let the "
+            "search finish or pass --trial N"
+        )
+    design = load_user_json(design_path, "design")
+    cand = _candidate(load_user_json(cand_path, "candidate"), cand_path)
+    qmodel = rebuild_candidate_model(wb, cand)
+    weights = best / "model.pt"
+    if weights.is_file():
+        _load_weights(qmodel, load_state_dict(weights, "weights"), weights)
+    else:
+        log.warning("best/model.pt is missing: fine-tuning the chosen design again")
+        qmodel, _, _ = train_candidate(
+            wb,
+            cand,
+            recipe.budget.final_epochs or recipe.budget.epochs,
+            seed=recipe.final_seed(),
+        )
+    return design, qmodel
+
+
+def _trial_model(run: Path, study: Any, wb: Any, trial: int) -> tuple[dict[str, Any], Any]:
+    """The design of trial ``trial`` and its candidate fine-tuned again (as in the search)."""
+    from hwprune.search import Candidate, train_candidate
+
+    recipe = wb.recipe
+    frozen = {t.number: t for t in study.trials}
+    if trial not in frozen:
+        raise ConfigError(
+            f"run '{run}' has no trial {trial}; it has trials 0..{max(frozen) if frozen else -1}"
+        )
+    t = frozen[trial]
+    if "candidate" not in t.user_attrs:
+        raise ConfigError(f"trial {trial} of '{run}' has no candidate recorded")
+    design = t.user_attrs.get("design", {})
+    cand = Candidate.from_json(t.user_attrs["candidate"])
+    log.info("fine-tuning trial %d's candidate again (%d epochs)", trial, recipe.budget.epochs)
+    qmodel, _, _ = train_candidate(wb, cand, recipe.budget.epochs, seed=recipe.trial_seed(trial))
+    return design, qmodel
+
+
 def export_run(
     run_dir: str | Path,
     trial: int | None = None,
@@ -177,13 +228,7 @@ def export_run(
     import numpy as np
 
     from hwprune.export.core import export_model
-    from hwprune.safeload import load_state_dict, load_user_json
-    from hwprune.search import (
-        Candidate,
-        build_workbench,
-        rebuild_candidate_model,
-        train_candidate,
-    )
+    from hwprune.search import build_workbench
 
     run = Path(run_dir)
     recipe, target, study = _study(run, storage)
@@ -198,44 +243,10 @@ def export_run(
 
     wb = build_workbench(recipe, target, RunFolder(run).cache_dir)
     if trial is None:
-        best = run / "best"
-        design_path, cand_path = best / "design.json", best / "candidate.json"
-        if not (design_path.is_file() and cand_path.is_file()):
-            raise StorageError(
-                f"'{run}' has no chosen design yet (best/ is missing); let the "
-                "search finish or pass --trial N"
-            )
-        design = load_user_json(design_path, "design")
-        cand = _candidate(load_user_json(cand_path, "candidate"), cand_path)
-        qmodel = rebuild_candidate_model(wb, cand)
-        weights = best / "model.pt"
-        if weights.is_file():
-            _load_weights(qmodel, load_state_dict(weights, "weights"), weights)
-        else:
-            log.warning("best/model.pt is missing: fine-tuning the chosen design again")
-            qmodel, _, _ = train_candidate(
-                wb,
-                cand,
-                recipe.budget.final_epochs or recipe.budget.epochs,
-                seed=recipe.final_seed(),
-            )
+        design, qmodel = _chosen_model(run, wb)
         default_out = run / "export"  # best/ already holds the search's own export
     else:
-        frozen = {t.number: t for t in study.trials}
-        if trial not in frozen:
-            raise ConfigError(
-                f"run '{run}' has no trial {trial}; it has trials "
-                f"0..{max(frozen) if frozen else -1}"
-            )
-        t = frozen[trial]
-        if "candidate" not in t.user_attrs:
-            raise ConfigError(f"trial {trial} of '{run}' has no candidate recorded")
-        design = t.user_attrs.get("design", {})
-        cand = Candidate.from_json(t.user_attrs["candidate"])
-        log.info("fine-tuning trial %d's candidate again (%d epochs)", trial, recipe.budget.epochs)
-        qmodel, _, _ = train_candidate(
-            wb, cand, recipe.budget.epochs, seed=recipe.trial_seed(trial)
-        )
+        design, qmodel = _trial_model(run, study, wb, trial)
         default_out = run / "trials" / str(trial) / "export"
     qmodel.eval()
     fold = folding if folding is not None else (design_folding(design) or "auto")
