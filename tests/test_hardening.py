@@ -50,6 +50,7 @@ def _claimer(url: str, out: str, go: object, n_queued: int) -> None:
     Path(out).write_text(json.dumps(ran))
 
 
+@pytest.mark.slow  # 6 spawned processes, 150 trials: ~34 s on 2 cores
 def test_queued_trials_are_claimed_once_on_sqlite(tmp_path: Path) -> None:
     """6 processes pop 150 queued trials of one SQLite study at once: each runs exactly once.
 
