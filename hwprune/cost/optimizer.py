@@ -148,7 +148,7 @@ class _Prepared:
         self.group_of = np.repeat(np.arange(len(tables)), sizes)
         self.pos = np.arange(len(self.res_all))
         self.lower = max(c[0] for c in self.cyc_list)  # fastest possible slowest node
-        ts = np.unique(np.concatenate([t.cycles for t in tables]))
+        ts = _distinct(np.concatenate([t.cycles for t in tables]))
         self.ts = ts[ts >= self.lower]  # candidate cycle budgets
 
     def ks(self, T: float) -> list[int] | None:
@@ -174,8 +174,9 @@ class _Prepared:
 
     def sets(self, ks: list[int]) -> list[tuple]:
         """Per group: the Pareto-optimal options of its prefix sorted by area (stable), with
-        their areas and resources as Python numbers and the smallest of each resource, groups
-        ordered by option count (cached on the tables per prefix and weights)."""
+        their areas and resources as Python numbers and the smallest and largest of each
+        resource, groups ordered by option count (cached on the tables per prefix and
+        weights)."""
         sets = []
         todo = [g for g, k in enumerate(ks) if ("set", k, self.wkey) not in self.tables[g].memo]
         sky = dict(
@@ -191,11 +192,28 @@ class _Prepared:
                 order = sorted(range(len(idx)), key=a.__getitem__)
                 ordered = [idx[i] for i in order]
                 arr = t.res.take(ordered, axis=0)
-                mins = tuple(arr.min(axis=0).tolist())
-                hit = t.memo[key] = (ordered, [a[i] for i in order], arr.tolist(), mins)
+                mins, maxs = tuple(arr.min(axis=0).tolist()), tuple(arr.max(axis=0).tolist())
+                hit = t.memo[key] = (ordered, [a[i] for i in order], arr.tolist(), mins, maxs)
             sets.append((g, *hit))
         sets.sort(key=lambda s: len(s[1]))
         return sets
+
+
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """The distinct values of ``x`` in increasing order (:func:`numpy.unique` without its
+    overhead; no NaN).
+
+    Example:
+        >>> _distinct(np.array([3, 1, 3, 2])).tolist()
+        [1, 2, 3]
+    """
+    s = np.sort(x)
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def _cyc_list(t: GroupTable) -> list[int]:
@@ -302,6 +320,7 @@ def _exact(
         sa = suf_area[j + 1]
         sp = suf_p[j + 1]
         s0, s1, s2, s3 = suf_res[j + 1]
+        leaf = j == n - 1
         for i, ai, r, pi in opts[j]:
             a = area + ai
             if a + sa >= best[0] - 1e-12:
@@ -315,7 +334,15 @@ def _exact(
             if pu + pi + sp > pb:
                 continue
             chosen[j] = i
-            if dfs(j + 1, v0, v1, v2, v3, a, pu + pi):
+            if leaf:  # the last group: the visit of the complete choice, done here
+                if visits[0] > _BB_NODE_LIMIT:
+                    return True
+                visits[0] += 1
+                if a < best[0]:
+                    best[0], best[1] = a, list(chosen)
+                if first:
+                    return True
+            elif dfs(j + 1, v0, v1, v2, v3, a, pu + pi):
                 return True
         return False
 
@@ -382,10 +409,13 @@ def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple]
         for g, x in enumerate(sets):
             m = mins[g]
             c0, c1, c2, c3 = l0 - t0 + m[0], l1 - t1 + m[1], l2 - t2 + m[2], l3 - t3 + m[3]
+            top = x[5]  # the largest of each resource: when within, every option stays
+            if c0 >= top[0] and c1 >= top[1] and c2 >= top[2] and c3 >= top[3]:
+                continue
             r = x[3]
             k = range(len(r)) if keep[g] is None else keep[g]
             new = [
-                i for i in k if r[i][0] <= c0 and r[i][1] <= c1 and r[i][2] <= c2 and r[i][3] <= c3
+                i for i in k if (q := r[i])[0] <= c0 and q[1] <= c1 and q[2] <= c2 and q[3] <= c3
             ]
             if len(new) < len(k):
                 changed = True
@@ -402,12 +432,15 @@ def _trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list[tuple]
         elif not k:
             return None
         else:
-            out.append((x[0], [x[1][i] for i in k], [x[2][i] for i in k], [x[3][i] for i in k], m))
+            out.append(
+                (x[0], [x[1][i] for i in k], [x[2][i] for i in k], [x[3][i] for i in k], m, x[5])
+            )
     return out
 
 
 def _fits(total: np.ndarray, budget: np.ndarray) -> bool:
-    return bool(np.all(total <= budget + 1e-9))
+    """Every resource of ``total`` within ``budget`` (+1e-9), on Python numbers."""
+    return all(t <= b + 1e-9 for t, b in zip(total.tolist(), budget.tolist(), strict=True))
 
 
 def _feasible(prep: _Prepared, T: float, budget: np.ndarray) -> bool:
@@ -510,18 +543,26 @@ def _lagrange(
     cheaper). Prices start at the capacity weights and rise on the resources that overflow.
     """
     b = budget + 1e-9
+    bl = b.tolist()
     lam = prep.weights.copy()
     end = (prep.offsets + np.asarray(ks))[prep.group_of]
     live = prep.pos <= end
     for _ in range(rounds):
-        over = total > b
-        lam = lam * np.where(over, 4.0 * np.maximum(total / np.maximum(b, 1e-9), 1.0), 0.5)
+        # prices x4 (at least) on the overflowing resources, halved on the others (the
+        # 4-vector arithmetic on Python numbers: the same IEEE operations)
+        tl = total.tolist()
+        lam = lam * np.array(
+            [
+                4.0 * max(t / max(c, 1e-9), 1.0) if t > c else 0.5
+                for t, c in zip(tl, bl, strict=True)
+            ]
+        )
         v = np.where(live, prep.res_all @ lam, np.inf)
         mins = np.minimum.reduceat(v, prep.offsets)
         hit = np.flatnonzero(v == mins[prep.group_of])
         pick = hit[np.searchsorted(hit, prep.offsets)]
         total = prep.res_all.take(pick, axis=0).sum(axis=0)
-        if np.all(total <= b):
+        if all(t <= c for t, c in zip(total.tolist(), bl, strict=True)):
             if out is not None:
                 out.append(pick)
             return True, lam
