@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
 from hwprune.errors import ConfigError
+from hwprune.ir import nodes
 from hwprune.ir.dtypes import (
     RES_TYPES,
     accumulator_bits,
@@ -22,21 +23,8 @@ from hwprune.ir.dtypes import (
 )
 from hwprune.ir.folding import check_node
 from hwprune.ir.graph import DataflowGraph
-from hwprune.ir.nodes import (
-    FIFO,
-    MVAU,
-    VVAU,
-    AddStreams,
-    ComputeNode,
-    DuplicateStreams,
-    GlobalAccPool,
-    LabelSelect,
-    MaxPool,
-    SlidingWindow,
-    Thresholding,
-)
 
-_Dot = TypeVar("_Dot", MVAU, VVAU)
+_Dot = TypeVar("_Dot", nodes.MVAU, nodes.VVAU)
 
 
 def _as_int(
@@ -122,9 +110,9 @@ def build_ir(
         raise ConfigError("the design has no conv or fc layer; add one")
     if last_abits is None and label_select:
         last = st.nodes[-1]
-        assert isinstance(last, (MVAU, VVAU))
-        labels = last.mh if isinstance(last, MVAU) else last.channels
-        st.nodes.append(LabelSelect("labelselect", labels, last.acc_bits))
+        assert isinstance(last, (nodes.MVAU, nodes.VVAU))
+        labels = last.mh if isinstance(last, nodes.MVAU) else last.channels
+        st.nodes.append(nodes.LabelSelect("labelselect", labels, last.acc_bits))
     return DataflowGraph(name, shape, input_bits, tuple(st.nodes), input_kind, st.fixed)
 
 
@@ -158,7 +146,7 @@ class _Lowering:
     bits: int
     kind: str
     flat: bool = False
-    nodes: list[ComputeNode] = field(default_factory=list)
+    nodes: list[nodes.ComputeNode] = field(default_factory=list)
     fixed: dict[str, dict[str, int]] = field(default_factory=dict)
     count: dict[str, int] = field(
         default_factory=lambda: {"conv": 0, "fc": 0, "pool": 0, "res": 0, "gap": 0}
@@ -222,7 +210,7 @@ def _add_maxpool(st: _Lowering, layer: Mapping[str, Any], i: int) -> None:
     k = _as_int(layer, "kernel", i)
     if k > st.h or k > st.w:
         raise ConfigError(f"layer {i}: maxpool kernel {k} is larger than the {st.h}x{st.w} map")
-    st.nodes.append(MaxPool(st.next_name("pool"), st.c, (st.h, st.w), k, st.bits, st.kind))
+    st.nodes.append(nodes.MaxPool(st.next_name("pool"), st.c, (st.h, st.w), k, st.bits, st.kind))
     st.h, st.w = st.h // k, st.w // k
 
 
@@ -243,20 +231,20 @@ def _add_conv(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> Non
     if groups == 1:
         mw = k * k * c
         args = _dot_args(st, q, oh * ow, mw)
-        mvau = _checked(st, MVAU(cname, mw, out_ch, *args, conv=True, res_type=q.res_type), q)
+        mvau = _checked(st, nodes.MVAU(cname, mw, out_ch, *args, conv=True, res_type=q.res_type), q)
         if not (k == 1 and stride == 1 and pad == 0):
             sw_simd = simd if simd is not None and c % simd == 0 else 1
             st.nodes.append(
-                SlidingWindow(
+                nodes.SlidingWindow(
                     f"{cname}_swg", c, (h, w), k, stride, pad, st.bits, st.kind, simd=sw_simd
                 )
             )
         st.nodes.append(mvau)
     elif groups == c and out_ch == c:
         args = _dot_args(st, q, oh * ow, k * k)
-        vvau = _checked(st, VVAU(cname, c, k, *args, res_type=q.res_type), q)
+        vvau = _checked(st, nodes.VVAU(cname, c, k, *args, res_type=q.res_type), q)
         st.nodes.append(
-            SlidingWindow(
+            nodes.SlidingWindow(
                 f"{cname}_swg",
                 c,
                 (h, w),
@@ -282,7 +270,7 @@ def _add_fc(st: _Lowering, layer: Mapping[str, Any], i: int, q: _Quant) -> None:
     out = _as_int(layer, "out", i)
     mw = st.c * st.h * st.w
     fname = st.next_name("fc")
-    fc = MVAU(fname, mw, out, *_dot_args(st, q, 1, mw), res_type=q.res_type)
+    fc = nodes.MVAU(fname, mw, out, *_dot_args(st, q, 1, mw), res_type=q.res_type)
     st.nodes.append(_checked(st, fc, q))
     st.c, st.h, st.w, st.flat = out, 1, 1, True
 
@@ -317,7 +305,9 @@ def _add_gap(st: _Lowering, i: int) -> None:
     shift = max(0, math.ceil(math.log2(st.h * st.w)))
     out_bits = st.bits if st.kind != "bipolar" else 2
     name = st.next_name("gap")
-    st.nodes.append(GlobalAccPool(name, st.c, (st.h, st.w), st.bits, st.kind, out_bits, shift))
+    st.nodes.append(
+        nodes.GlobalAccPool(name, st.c, (st.h, st.w), st.bits, st.kind, out_bits, shift)
+    )
     st.h = st.w = 1
     st.bits, st.kind = out_bits, ("uint" if st.kind == "uint" else "int")
 
@@ -368,7 +358,7 @@ def _add_residual(st: _Lowering, layer: Mapping[str, Any], i: int) -> int:
     add_bits = _as_int(body[-1], "abits", i)
     rname = st.next_name("res")
     c, h, w, bits, kind = st.c, st.h, st.w, st.bits, st.kind
-    fork = DuplicateStreams(f"{rname}_dup", c, h * w, bits, kind)
+    fork = nodes.DuplicateStreams(f"{rname}_dup", c, h * w, bits, kind)
     st.nodes.append(fork)
     long = _branch(st, body, i, add_bits)
     out = (st.c, st.h, st.w)
@@ -376,7 +366,7 @@ def _add_residual(st: _Lowering, layer: Mapping[str, Any], i: int) -> int:
     if short:
         shortn = _branch(st, short, i, add_bits)
     else:
-        shortn = [Thresholding(f"{rname}_skip", c, h * w, bits, add_bits, add_kind(add_bits))]
+        shortn = [nodes.Thresholding(f"{rname}_skip", c, h * w, bits, add_bits, add_kind(add_bits))]
         st.nodes.extend(shortn)
     if (st.c, st.h, st.w) != out:
         raise ConfigError(
@@ -385,8 +375,8 @@ def _add_residual(st: _Lowering, layer: Mapping[str, Any], i: int) -> int:
         )
     pixels = st.h * st.w
     depth = skip_fifo_depth(long, shortn, pixels, h * w)
-    fifo = FIFO(f"{rname}_fifo", st.c * add_bits, depth)
-    add = AddStreams(
+    fifo = nodes.FIFO(f"{rname}_fifo", st.c * add_bits, depth)
+    add = nodes.AddStreams(
         f"{rname}_add",
         st.c,
         pixels,
@@ -397,18 +387,20 @@ def _add_residual(st: _Lowering, layer: Mapping[str, Any], i: int) -> int:
         short=tuple(n.name for n in shortn),
         fifo=fifo.name,
     )
-    act = Thresholding(f"{rname}_act", st.c, pixels, add.out_bits, add_bits, act_kind(add_bits))
+    act = nodes.Thresholding(
+        f"{rname}_act", st.c, pixels, add.out_bits, add_bits, act_kind(add_bits)
+    )
     st.nodes += [fifo, add, act]
     st.bits, st.kind = add_bits, act_kind(add_bits)
     return add_bits
 
 
-def _lead(nodes: Sequence[Any], in_pixels: int) -> float:
+def _lead(branch: Sequence[Any], in_pixels: int) -> float:
     """Input pixels (of the block's input map) a branch takes in before its first output: each
     sliding window buffers ``(K-1)`` padded rows plus ``K`` pixels of its own input map."""
     lead = 0.0
-    for n in nodes:
-        if isinstance(n, SlidingWindow):
+    for n in branch:
+        if isinstance(n, nodes.SlidingWindow):
             _, wp = n.padded
             per = in_pixels / (n.ifm[0] * n.ifm[1])  # block-input pixels per pixel of this map
             lead += ((n.kernel - 1) * wp + n.kernel) * per
