@@ -121,3 +121,23 @@ def test_ecp5_export_estimate_matches_yosys(tmp_path):
     assert est["ff"] == pytest.approx(truth["ff"], rel=0.2)
     assert abs(est["bram18"] - truth["bram"]) <= 1.5
     assert est["dsp"] == pytest.approx(truth["dsp"], abs=0.5)
+
+
+def test_threshold_rom_is_priced_on_the_thresholds_range():
+    """A LUT threshold ROM holds every threshold sign-extended to the accumulator's width and
+    Yosys merges the copies of the sign bit: the kernel's TE is the thresholds' real width
+    (all of TB = AW + 1 for a node without thresholds), and narrow thresholds cost fewer LUTs."""
+    from hwprune.cost.ecp5_nodes import node_resources
+
+    layers = [{"op": "fc", "out": 32, "wbits": 4, "abits": 3},
+              {"op": "fc", "out": 10, "wbits": 4, "abits": None}]  # fmt: skip
+    n = build_ir(layers, (36,), 8).nodes[0]
+    aw = n.acc_bits + 1
+    narrow = replace(n, thresholds=np.tile(np.arange(-3, 4) * 5, (32, 1)))  # -15 .. 15
+    wide = replace(n, thresholds=np.tile(np.arange(-3, 4) << (aw - 3), (32, 1)))
+    [(_, pn)], [(_, pw)] = node_kernels(narrow), node_kernels(wide)
+    assert pn["TE"] == 5 and pw["TE"] == aw and node_kernels(n)[0][1]["TE"] == aw + 1
+    fn, fw = FEATURES["mvau"](**pn), FEATURES["mvau"](**pw)
+    assert fn["ebr"] == fw["ebr"]  # the thresholds' ROM (32 words) is in LUTs either way
+    assert fn["rom_lut_bits"] < fw["rom_lut_bits"] and fn["thr_par_bits"] == fw["thr_par_bits"]
+    assert node_resources(narrow)[0] < node_resources(wide)[0]

