@@ -71,7 +71,7 @@ from hwprune.cost.pareto_sets import (
     _pareto_sets,
     _reduced_all,
 )
-from hwprune.cost.tables import GroupTable, group_tables
+from hwprune.cost.tables import GroupTable, _all4, group_tables
 from hwprune.ir import DataflowGraph
 from hwprune.targets import FpgaTarget
 
@@ -374,7 +374,7 @@ def _trim_mask(
         tot = mins.sum(axis=0)
         if not (tot <= lim0).all():  # an empty group gives inf
             return None
-        ok &= (res <= (lim0 - tot + mins)[gid]).all(axis=1)
+        ok &= _all4(res <= (lim0 - tot + mins).take(gid, axis=0))
         m = int(ok.sum())
         if m == n:
             break
@@ -689,7 +689,7 @@ def _bracket(prep: _Prepared, budget: np.ndarray) -> tuple[int, int | None]:
     lim = (b @ lam) * (1 + 1e-6) + 1e-9
     ok = (priced <= lim[:, None]).all(axis=0)
     lo = int(np.argmax(ok)) if ok.any() else len(prep.ts)
-    fit = (totals <= b).all(axis=1)
+    fit = _all4(totals <= b)
     if not fit.any():
         return lo, None
     hi = int(np.searchsorted(prep.ts, slowest[fit].min()))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwprune.cost import tables as _tables
-from hwprune.cost.tables import GroupTable
+from hwprune.cost.tables import GroupTable, _all4, _any4
 
 
 def _reduced_all(tables: list[GroupTable], lower: int) -> list[GroupTable]:
@@ -39,7 +39,7 @@ def _reduced_all(tables: list[GroupTable], lower: int) -> list[GroupTable]:
         above = np.arange(k, len(t.cycles))
         if len(above) and len(sky):
             q = t.res.take(sky, axis=0)
-            dominated = (t.res[k:, None, :] >= q[None, :, :]).all(axis=2).any(axis=1)
+            dominated = _all4(t.res[k:, None, :] >= q[None, :, :]).any(axis=1)
             above = above[~dominated]
         if len(sky) + len(above) == len(t.cycles):
             t.memo[key] = t
@@ -129,6 +129,6 @@ def _skyline(points: np.ndarray) -> np.ndarray:
     keep: list[int] = []
     while idx.size:
         keep.append(int(idx[0]))
-        alive = (pts < pts[0]).any(axis=1)  # not dominated by the head (nor equal to it)
+        alive = _any4(pts < pts[0])  # not dominated by the head (nor equal to it)
         pts, idx = pts.compress(alive, axis=0), idx[alive]
     return np.asarray(keep, dtype=np.int64)
