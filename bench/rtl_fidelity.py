@@ -22,6 +22,16 @@ Usage (``nice -n 10``; each design is one Yosys run of 4-80 s):
     python bench/rtl_fidelity.py fit cal.json held.json --n-calib 20 --fresh 0:20,1:11 \
         --kernels kcal.json kheld.json     # fit on designs 0-19 of seed 0, judge the rest
     python bench/rtl_fidelity.py fit       # again, on the data recorded in rtl_fidelity.json
+
+xc7 (``synth_xilinx -family xc7``, :mod:`hwprune.cost.xc7`; small designs, sets from seed 100):
+    D=bench/results/xc7_sweep
+    python bench/rtl_fidelity.py synth-kernels --family xc7 --seed 21 -n 60 --out $D/kcal.json
+    python bench/rtl_fidelity.py synth-kernels --family xc7 --seed 22 -n 30 --out $D/kheld.json
+    python bench/rtl_fidelity.py synth --family xc7 --seed 100 -n 20 --out $D/cal.json
+    python bench/rtl_fidelity.py synth --family xc7 --seed 101 -n 45 --out $D/held.json
+    python bench/rtl_fidelity.py fit --family xc7 $D/cal.json $D/held.json --n-calib 20 \
+        --kernels $D/kcal.json $D/kheld.json      # -> rtl_fidelity_xc7.json / .md
+    python bench/rtl_fidelity.py fit --family xc7  # again, on the recorded data
 """
 
 from __future__ import annotations
@@ -750,6 +760,11 @@ def _tail_xc7(doc: dict[str, Any]) -> list[str]:
         f"{SMALL_FROM}: no 28x28 inputs, FC layers of at most 32 outputs), so that the "
         "sweep fits the shared 2-core machine; a quarter folded by the optimizer "
         "(fastest on the ULX3S), the rest at random, LUT or DSP products at random.",
+        "Development: the xc7 features (memory rule, DSP48E1 width rule, gather slots, deep ROM "
+        "LUTs, block-RAM FIFO width) were revised on the calibration designs and kernels; the "
+        "held-out designs were first priced in this run. The held-out single kernels' RAMB18 "
+        "counts were looked at once, with the calibration ones, while setting the memory rule "
+        "(then taken from Yosys's library costs: `-logic-cost-rom` 1/64).",
         "",
     ]
 
