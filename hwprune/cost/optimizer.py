@@ -286,10 +286,13 @@ def _exact(
     if sets is None:
         return None
     n = len(sets)
-    lp = (lam if lam is not None else np.zeros(4)).tolist()
-    priced = [
-        [lp[0] * r[0] + lp[1] * r[1] + lp[2] * r[2] + lp[3] * r[3] for r in x[3]] for x in sets
-    ]
+    if lam is None:  # no prices: every option's priced resources are 0
+        priced = [[0.0] * len(x[3]) for x in sets]
+    else:
+        lp = lam.tolist()
+        priced = [
+            [lp[0] * r[0] + lp[1] * r[1] + lp[2] * r[2] + lp[3] * r[3] for r in x[3]] for x in sets
+        ]
     suf_p = [0.0] * (n + 1)
     for j in range(n - 1, -1, -1):
         suf_p[j] = suf_p[j + 1] + min(priced[j])
