@@ -103,3 +103,55 @@ def test_bracketed_search_chooses_what_the_plain_bisection_chooses(monkeypatch, 
     fits = [r.fits for r in fast]
     assert any(fits) and not all(fits)  # both sides of the budget are exercised
     assert {r.binding for r in fast} >= {None, "lut"}
+
+
+def _reference_trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list | None:
+    """The trimming on arrays (:func:`optimizer._trim_mask`), as the branch and bound used it
+    before it ran on the sets' Python numbers: the options (group, option index) that stay."""
+    sizes = [len(x[1]) for x in sets]
+    res = np.concatenate([np.asarray(x[3], dtype=float).reshape(-1, 4) for x in sets])
+    offsets = np.cumsum([0, *sizes[:-1]])
+    gid = np.repeat(np.arange(len(sets)), sizes)
+    ok = optimizer._trim_mask(res, offsets, gid, budget, rounds)
+    if ok is None:
+        return None
+    out = []
+    for x, a, size in zip(sets, offsets.tolist(), sizes, strict=True):
+        keep = ok[a : a + size]
+        if not keep.any():
+            return None
+        out.append((x[0], [x[1][i] for i in np.flatnonzero(keep)]))
+    return out
+
+
+def test_trimming_on_python_numbers_keeps_what_the_array_trimming_keeps():
+    """:func:`optimizer._trim` (Python numbers, cached smallest/largest resources) keeps the
+    same options of every group as the array version, at budgets from roomy to infeasible."""
+    rng = random.Random(7)
+    t = load_target("pynq-z2")
+    checked = trimmed = infeasible = 0
+    for _ in range(12):
+        g = _random_design(rng)
+        optimizer.clear_caches()
+        r = fold(g, t)
+        prep = next(iter(optimizer._PREPARED.values()))[1]
+        ks = prep.ks(float(max(r.node_cycles, prep.lower)))
+        sets = prep.sets(ks)
+        low = np.sum([np.min(np.asarray(x[3]), axis=0) for x in sets], axis=0)
+        high = np.sum([np.max(np.asarray(x[3]), axis=0) for x in sets], axis=0)
+        for _ in range(20):  # between the smallest and the largest choice, per resource
+            budget = low + (high - low) * np.array([rng.uniform(-0.05, 0.6) for _ in range(4)])
+            got = optimizer._trim(sets, budget)
+            ref = _reference_trim(sets, budget)
+            if ref is None:
+                assert got is None
+                infeasible += 1
+                continue
+            assert got is not None
+            assert [(x[0], x[1]) for x in got] == ref
+            for x in got:  # the smallest resources handed on match the options kept
+                assert tuple(x[4]) == tuple(np.min(np.asarray(x[3]), axis=0).tolist())
+            checked += 1
+            trimmed += sum(len(x[1]) for x in got) < sum(len(x[1]) for x in sets)
+    optimizer.clear_caches()
+    assert checked > 50 and trimmed > 10 and infeasible > 10
