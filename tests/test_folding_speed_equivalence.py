@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hwprune.cost import optimizer
+from hwprune.cost import branch_bound, optimizer
 from hwprune.cost.folding import fold
 from hwprune.ir import build_ir
 from hwprune.targets import load_target
@@ -106,13 +106,13 @@ def test_bracketed_search_chooses_what_the_plain_bisection_chooses(monkeypatch, 
 
 
 def _reference_trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> list | None:
-    """The trimming on arrays (:func:`optimizer._trim_mask`), as the branch and bound used it
+    """The trimming on arrays (:func:`branch_bound._trim_mask`), as the branch and bound used it
     before it ran on the sets' Python numbers: the options (group, option index) that stay."""
     sizes = [len(x[1]) for x in sets]
     res = np.concatenate([np.asarray(x[3], dtype=float).reshape(-1, 4) for x in sets])
     offsets = np.cumsum([0, *sizes[:-1]])
     gid = np.repeat(np.arange(len(sets)), sizes)
-    ok = optimizer._trim_mask(res, offsets, gid, budget, rounds)
+    ok = branch_bound._trim_mask(res, offsets, gid, budget, rounds)
     if ok is None:
         return None
     out = []
@@ -125,7 +125,7 @@ def _reference_trim(sets: list[tuple], budget: np.ndarray, rounds: int = 3) -> l
 
 
 def test_trimming_on_python_numbers_keeps_what_the_array_trimming_keeps():
-    """:func:`optimizer._trim` (Python numbers, cached smallest/largest resources) keeps the
+    """:func:`branch_bound._trim` (Python numbers, cached smallest/largest resources) keeps the
     same options of every group as the array version, at budgets from roomy to infeasible."""
     rng = random.Random(7)
     t = load_target("pynq-z2")
@@ -141,7 +141,7 @@ def test_trimming_on_python_numbers_keeps_what_the_array_trimming_keeps():
         high = np.sum([np.max(np.asarray(x[3]), axis=0) for x in sets], axis=0)
         for _ in range(20):  # between the smallest and the largest choice, per resource
             budget = low + (high - low) * np.array([rng.uniform(-0.05, 0.6) for _ in range(4)])
-            got = optimizer._trim(sets, budget)
+            got = branch_bound._trim(sets, budget)
             ref = _reference_trim(sets, budget)
             if ref is None:
                 assert got is None
