@@ -477,7 +477,7 @@ def _diff_run(src: str, n: int, seed: int) -> list[str]:
 #: the folding code: the modules :func:`differential` takes from the baseline revision
 FOLDING_FILES = tuple(
     f"hwprune/cost/{m}.py"
-    for m in ("tables", "optimizer", "pareto_sets", "folding", "fpga", "setfolding")
+    for m in ("tables", "optimizer", "pareto_sets", "branch_bound", "folding", "fpga", "setfolding")
 )
 
 
@@ -500,13 +500,13 @@ def differential(rev: str, n: int, seed: int = 1000) -> dict[str, Any]:
             if (root / kind).is_dir():
                 (base_dir / kind).symlink_to(root / kind)
         for f in FOLDING_FILES:
-            text = subprocess.run(
-                ["git", "-C", str(root), "show", f"{rev}:{f}"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            (base_dir / f).write_text(text)
+            got = subprocess.run(
+                ["git", "-C", str(root), "show", f"{rev}:{f}"], capture_output=True, text=True
+            )
+            if got.returncode == 0:
+                (base_dir / f).write_text(got.stdout)
+            else:  # a module the revision does not have
+                (base_dir / f).unlink(missing_ok=True)
         base, this = _diff_run(str(base_dir), n, seed), _diff_run(str(root), n, seed)
     differ = [json.loads(a)["i"] for a, b in zip(base, this, strict=True) if a != b]
     kinds: dict[str, int] = {}

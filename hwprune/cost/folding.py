@@ -1,11 +1,13 @@
 """Resource-aware folding: choose PE/SIMD for every node of a dataflow graph.
 
-The work lives in three modules; this one re-exports their public names for existing callers:
+The work lives in these modules; this one re-exports their public names for existing callers:
 
 * :mod:`hwprune.cost.tables` - every legal folding of every group of nodes, priced at once
   by the cost model's own per-kind functions (:class:`GroupTable`, :func:`group_tables`);
 * :mod:`hwprune.cost.optimizer` - the fastest design under the budget, or the smallest that
-  reaches a frame rate (:func:`fold`, :class:`FoldResult`);
+  reaches a frame rate (:func:`fold`, :class:`FoldResult`), with the exact search at one
+  cycle budget in :mod:`hwprune.cost.branch_bound` and the Pareto cuts in
+  :mod:`hwprune.cost.pareto_sets`;
 * :mod:`hwprune.cost.setfolding` - FINN's greedy SetFolding, the baseline
   (:func:`finn_set_folding`).
 
