@@ -228,14 +228,23 @@ def design(seed: int, i: int) -> tuple[dict[str, Any], Any]:
 # --- synthesis --------------------------------------------------------------------------------
 
 
-def synth(seed: int, n: int, out: Path, family: str = "ecp5") -> list[dict[str, Any]]:
-    """Yosys counts of designs 0..n-1 of set ``seed`` (written to ``out`` after each)."""
+def synth(
+    seed: int, n: int, out: Path, family: str = "ecp5", start: int = 0
+) -> list[dict[str, Any]]:
+    """Yosys counts of designs 0..n-1 of set ``seed`` (written to ``out`` after each; from
+    ``start`` on, the designs before it read back from ``out``). A drawn network whose layers
+    do not fit its input (the spec check refuses it) is skipped."""
+    from hwprune.errors import ConfigError
     from hwprune.export.rtl.generate import write_rtl
     from hwprune.export.rtl.synth import synthesize
 
-    rows = []
-    for i in range(n):
-        rec, g = design(seed, i)
+    rows = [r for r in json.loads(out.read_text()) if r["i"] < start] if start else []
+    for i in range(start, n):
+        try:
+            rec, g = design(seed, i)
+        except ConfigError as e:
+            print(f"  design {i}: skipped ({e})", flush=True)
+            continue
         tmp = Path(tempfile.mkdtemp(prefix="hwprune-fid-"))
         t0 = time.perf_counter()
         try:
@@ -526,6 +535,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("-n", type=int, default=30)
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--family", default="ecp5", choices=("ecp5", "xc7"))
+    s.add_argument("--start", type=int, default=0, help="resume at this design index")
     k = sub.add_parser("synth-kernels", help="Yosys counts of random single residual kernels")
     k.add_argument("--seed", type=int, required=True)
     k.add_argument("-n", type=int, default=60)
@@ -546,7 +556,7 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--family", default="ecp5", choices=tuple(FAMILIES))
     a = ap.parse_args(argv)
     if a.cmd == "synth":
-        synth(a.seed, a.n, a.out, a.family)
+        synth(a.seed, a.n, a.out, a.family, a.start)
         return
     if a.cmd == "synth-kernels":
         rows = synth_kernels(a.seed, a.n, a.family)
