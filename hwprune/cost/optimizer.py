@@ -323,7 +323,8 @@ def _repaired(
         delta = res - prep.res_all.take(cur, axis=0).take(
             gid, axis=0
         )  # change of the totals if row replaces its group's
-        new_over = (np.maximum(total + delta - b, 0.0) * inv).sum(axis=1)
+        x = np.maximum(total + delta - b, 0.0) * inv
+        new_over = x[:, 0] + x[:, 1] + x[:, 2] + x[:, 3]  # = x.sum(axis=1), in its order
         best = new_over.min()
         if best >= over - 1e-12:
             return False

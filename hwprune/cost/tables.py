@@ -451,8 +451,10 @@ def _window_mvau_tables(
             for nodes, simds, a, b in groups
         ]
     cp = [_compat(simds, nodes[0].channels) for nodes, simds, *_ in groups]
-    idx = np.concatenate([np.arange(a, b) for *_, a, b in groups])
-    cm, rm, pm, sm, tm = cyc[idx], res.take(idx, axis=0), pe[idx], simd[idx], rt[idx]
+    idx = _span([(a, b) for *_, a, b in groups])
+    rm = res[idx] if isinstance(idx, slice) else res.take(idx, axis=0)
+    cm, pm, sm, tm = cyc[idx], pe[idx], simd[idx], rt[idx]
+    n_opts = len(cm)
     cnt = np.array([b - a for *_, a, b in groups], dtype=np.int64)
     tid = np.repeat(np.arange(k), cnt)
     ns = np.array([len(x[0]) for x in sw], dtype=np.int64)  # window options per group
@@ -462,7 +464,7 @@ def _window_mvau_tables(
     s_res = np.concatenate([x[2] for x in sw])
     nsimd = np.array([len(x[1]) for x in groups], dtype=np.int64)
     mo = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    sim = (np.arange(len(idx)) - mo[tid]) % nsimd[tid]
+    sim = (np.arange(n_opts) - mo[tid]) % nsimd[tid]
     # per group: j0 = searchsorted(-s_cyc, -cyc); groups kept apart by a key offset
     skey = np.repeat(np.arange(k, dtype=np.int64), ns) * big - s_cyc
     j0 = np.searchsorted(skey, tid * big - cm, side="left") - so[tid]
@@ -472,7 +474,7 @@ def _window_mvau_tables(
     comp_off = np.concatenate([[0], np.cumsum([x[0].size for x in cp])[:-1]])
     comp = np.concatenate([x[0].ravel() for x in cp])
     # window-bound pairs: window j < j0[m], compatible
-    mp = np.repeat(np.arange(len(idx)), j0)
+    mp = np.repeat(np.arange(n_opts), j0)
     sp = np.arange(len(mp)) - np.repeat(np.cumsum(j0) - j0, j0)
     ok = comp[comp_off[tid[mp]] + sim[mp] * nst[mp] + sp]
     mp, sp = mp[ok], sp[ok]
@@ -494,7 +496,20 @@ def _window_mvau_tables(
         swg, mac = nodes
         names.append((swg.name, mac.name))
         keys.append(((swg.name, "simd"), *_mac_keys(mac.name)))
-    return _tables(names, keys, tr, cycles, rr, values, big, mr * width + sr, len(idx) * width)
+    return _tables(names, keys, tr, cycles, rr, values, big, mr * width + sr, n_opts * width)
+
+
+def _span(ranges: list[tuple[int, int]]) -> slice | np.ndarray:
+    """The positions of the ``[a, b)`` ranges in order: a slice when they are contiguous (the
+    usual case: :func:`group_tables` prices each kind of group in one run), else an index.
+
+    Example:
+        >>> _span([(0, 3), (3, 5)]), _span([(0, 2), (4, 5)]).tolist()
+        (slice(0, 5, None), [0, 1, 4])
+    """
+    if all(b == a2 for (_, b), (a2, _) in zip(ranges, ranges[1:], strict=False)):
+        return slice(ranges[0][0], ranges[-1][1])
+    return np.concatenate([np.arange(a, b) for a, b in ranges])
 
 
 def _tables(
@@ -689,7 +704,10 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
             space = _space(mac, dict(fm) if fm else None)
             todo.append((len(tables), key, space["pe"], space["simd"]))
         tables.append(hit)
-    if todo:
+    if todo:  # windowed groups first, then lone MVAUs: each kind's options are one slice
+        todo.sort(
+            key=lambda x: 1 if len(x[1][0]) == 1 else 0 if _swg_table(x[1][0][0], p)[3] else 2
+        )
         cyc, res, pe, simd, rt, counts = _mac_opts_cat(
             [(k[0][-1], pes, simds) for _, k, pes, simds in todo], p
         )
@@ -708,13 +726,13 @@ def group_tables(graph: DataflowGraph, params: FpgaCostParams | None = None) -> 
                 tables[i] = _MVAU_TABLES[key] = t
         made = _window_mvau_tables(batch, p, cyc, res, pe, simd, rt) if batch else []
         if lone:  # lone MVAUs: their options as they are (:func:`_mvau_table`), all at once
-            idx = np.concatenate([np.arange(a, b) for _, a, b in lone])
+            idx = _span([(a, b) for _, a, b in lone])
             made += _tables(
                 [(n.name,) for n, _, _ in lone],
                 [tuple(_mac_keys(n.name)) for n, _, _ in lone],
                 np.repeat(np.arange(len(lone)), [b - a for _, a, b in lone]),
                 cyc[idx],
-                res.take(idx, axis=0),
+                res[idx] if isinstance(idx, slice) else res.take(idx, axis=0),
                 np.stack([pe[idx], simd[idx], rt[idx]], axis=1),
                 int(cyc.max()) + 1,
             )
