@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hwprune.cost.tables import _all4
+from hwprune.cost.array_ops import _all4
 
 if TYPE_CHECKING:
     from hwprune.cost.optimizer import _Prepared

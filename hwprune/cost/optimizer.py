@@ -66,13 +66,14 @@ from typing import Any
 import numpy as np
 
 from hwprune.cost import tables as _tables
+from hwprune.cost.array_ops import _all4, _distinct
 from hwprune.cost.branch_bound import _exact, _trim_mask
 from hwprune.cost.fpga import FpgaCostParams, glue_half
 from hwprune.cost.pareto_sets import (
     _pareto_sets,
     _reduced_all,
 )
-from hwprune.cost.tables import GroupTable, _all4, group_tables
+from hwprune.cost.tables import GroupTable, group_tables
 from hwprune.ir import DataflowGraph
 from hwprune.targets import FpgaTarget
 
@@ -197,23 +198,6 @@ class _Prepared:
             sets.append((g, *hit))
         sets.sort(key=lambda s: len(s[1]))
         return sets
-
-
-def _distinct(x: np.ndarray) -> np.ndarray:
-    """The distinct values of ``x`` in increasing order (:func:`numpy.unique` without its
-    overhead; no NaN).
-
-    Example:
-        >>> _distinct(np.array([3, 1, 3, 2])).tolist()
-        [1, 2, 3]
-    """
-    s = np.sort(x)
-    if len(s) < 2:
-        return s
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
 
 
 def _cyc_list(t: GroupTable) -> list[int]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from hwprune.cost import tables as _tables
-from hwprune.cost.tables import GroupTable, _all4, _any4
+from hwprune.cost.array_ops import _all4, _any4
+from hwprune.cost.tables import GroupTable
 
 
 def _reduced_all(tables: list[GroupTable], lower: int) -> list[GroupTable]:

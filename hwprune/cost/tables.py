@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from hwprune.cost.array_ops import _all4, _dense_rank, _span
 from hwprune.cost.fpga import (
     RES_CODES,
     FpgaCostParams,
@@ -270,28 +271,6 @@ def _prune_slow(slow: np.ndarray, res: np.ndarray, rounds: int = 2) -> np.ndarra
     return alive.T
 
 
-def _all4(b: np.ndarray) -> np.ndarray:
-    """``b.all(axis=-1)`` of a boolean array whose last axis has length 4 (a comparison of
-    resource rows): each row's four bytes read as one 32-bit word (all True: 0x01010101), as
-    numpy's reduction over a length-4 axis is several times slower.
-
-    Example:
-        >>> _all4(np.array([[1.0, 2, 3, 4], [1, 2, 3, 5]]) <= np.array([1.0, 2, 3, 4])).tolist()
-        [True, False]
-    """
-    return np.ascontiguousarray(b).view(np.uint32)[..., 0] == 0x01010101
-
-
-def _any4(b: np.ndarray) -> np.ndarray:
-    """``b.any(axis=-1)`` of a boolean array whose last axis has length 4 (see :func:`_all4`).
-
-    Example:
-        >>> _any4(np.array([[1.0, 2, 3, 4], [1, 2, 3, 5]]) > np.array([1.0, 2, 3, 4])).tolist()
-        [False, True]
-    """
-    return np.ascontiguousarray(b).view(np.uint32)[..., 0] != 0
-
-
 def _fix(values, fixed: Mapping[str, int] | None, key: str):
     if fixed and key in fixed:
         return (fixed[key],)
@@ -401,9 +380,11 @@ def _prune_pairs(m: np.ndarray, s: np.ndarray, res: np.ndarray, rounds: int = 2)
         return alive
     done = np.zeros(n, dtype=bool)
     nm = len(res)
-    rank = np.empty(nm, dtype=np.int64)
-    rank[np.argsort(res[:, 0], kind="stable")] = np.arange(nm)  # order by (LUT, m)
-    order = np.argsort(s * nm + rank[m])  # by s, then LUTs, then m (keys are distinct)
+    nl, lut = _dense_rank(res[:, 0])
+    if (int(s.max()) + 1) * nl * nm < 2**62:  # by s, then LUTs, then m (distinct keys)
+        order = np.argsort((s * nl + lut[m]) * nm + m)
+    else:  # pragma: no cover - keys too large for int64
+        order = np.lexsort((m, lut[m], s))
     mine = res.take(m, axis=0)
     champ_of = np.full(int(s.max()) + 1, -1, dtype=np.int64)
     for _ in range(rounds):
@@ -499,19 +480,6 @@ def _window_mvau_tables(
     return _tables(names, keys, tr, cycles, rr, values, big, mr * width + sr, n_opts * width)
 
 
-def _span(ranges: list[tuple[int, int]]) -> slice | np.ndarray:
-    """The positions of the ``[a, b)`` ranges in order: a slice when they are contiguous (the
-    usual case: :func:`group_tables` prices each kind of group in one run), else an index.
-
-    Example:
-        >>> _span([(0, 3), (3, 5)]), _span([(0, 2), (4, 5)]).tolist()
-        (slice(0, 5, None), [0, 1, 4])
-    """
-    if all(b == a2 for (_, b), (a2, _) in zip(ranges, ranges[1:], strict=False)):
-        return slice(ranges[0][0], ranges[-1][1])
-    return np.concatenate([np.arange(a, b) for a, b in ranges])
-
-
 def _tables(
     names: list[tuple],
     keys: list[tuple],
@@ -529,11 +497,11 @@ def _tables(
     n = len(cycles)
     if pos is None:
         pos, npos = np.arange(n), n
-    lut, rank = np.unique(res[:, 0], return_inverse=True)
-    if (len(names) + 1) * big * (len(lut) + 1) * (npos + 1) < 2**62:
+    nl, rank = _dense_rank(res[:, 0])
+    if (len(names) + 1) * big * (nl + 1) * (npos + 1) < 2**62:
         # sort by (group, cycles, LUT, position): one unstable sort of a unique integer key
         # (the LUT as its rank among the distinct values), as np.lexsort orders them
-        order = np.argsort(((tid * big + cycles) * len(lut) + rank) * npos + pos)
+        order = np.argsort(((tid * big + cycles) * nl + rank) * npos + pos)
     else:
         order = np.lexsort((pos, res[:, 0], cycles, tid))
     r, t = res.take(order, axis=0), tid[order]
