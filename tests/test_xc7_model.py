@@ -37,6 +37,28 @@ def test_shipped_coefficients_are_the_recorded_fit():
     assert len(rec["held_out"]["designs"]) >= 30
 
 
+def test_shipped_model_still_prices_the_recorded_kernels_as_recorded():
+    """The xc7 features build on the ECP5 model's: if those change, the recorded fit no longer
+    holds (refit with ``bench/rtl_fidelity.py fit --family xc7``). Checked on the recorded
+    held-out single kernels (no lowering needed)."""
+    import sys
+
+    sys.path.insert(0, str(RECORD.parents[1]))
+    from rtl_kernel_sweep import _kernel_params
+
+    rec = json.loads(RECORD.read_text())
+    totals: dict[str, dict[str, float]] = {}
+    for row in rec["kernels"]["held_out"]:
+        pred = predict(row["kernel"], _kernel_params(row["kernel"], row["params"]))
+        acc = totals.setdefault(row["kernel"], {})
+        for r in USES[row["kernel"]]:
+            acc[r] = acc.get(r, 0.0) + float(pred[r])
+    for kern, per in rec["held_out"]["kernel_errors"].items():
+        if kern in totals:
+            for r, e in per.items():
+                assert totals[kern][r] == pytest.approx(e["model_total"], rel=1e-6, abs=1e-6)
+
+
 def test_memory_rule_follows_yosys_costs():
     # a ROM goes to block RAM only when its bits / 64 exceed 129 per RAMB18
     assert rom_split(1024, 8) == (0, 8 * 16)
