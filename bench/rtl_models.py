@@ -16,7 +16,9 @@ embedded digits for the zoo models and the user net). Runs one Yosys at a time; 
 ``nice``. Writes ``bench/results/rtl_models.json`` and ``.md``.
 
 Usage:
-    nice -n 10 python bench/rtl_models.py [--only NAME ...] [--no-fmax] [--out DIR]
+    nice -n 10 python bench/rtl_models.py [--only NAME ...] [--no-fmax] [--resume]
+    python bench/rtl_models.py --reprice       # the recorded runs priced by today's model
+    nice -n 10 python bench/rtl_models.py --xnor-designs bench/results/rtl_models_xnor.json
 """
 
 from __future__ import annotations
@@ -194,8 +196,8 @@ RUNS: list[tuple[str, str, bool]] = [
     ("digits-cnn", "wide", False),
     ("resnet8", "auto", True),
     ("resnet8", "wide", False),
-    ("dscnn", "auto", False),
-    ("dscnn", "wide", True),
+    ("dscnn", "auto", True),
+    ("dscnn", "wide", False),
     ("odd-3w5a", "auto", True),
     ("odd-3w5a", "wide", False),
     ("tfc-w2a2", "auto", False),
@@ -318,7 +320,7 @@ def run_one(model: str, fold: str, onnx: Path, out: Path, fmax: bool) -> dict[st
                        "nextpnr_mhz": doc["achieved_fmax_mhz"],
                        "clock_mhz": doc.get("priced_clock_mhz"),
                        "err": _err(est.get("fmax_mhz") or 0.0, doc["achieved_fmax_mhz"]),
-                       "critical": doc.get("critical_net")}  # fmt: skip
+                       "critical_node": doc.get("predicted_critical_node")}  # fmt: skip
     else:
         rep = synthesize(res.out_dir / "rtl", design, "ecp5", res.out_dir / "synth")
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -330,23 +332,140 @@ def run_one(model: str, fold: str, onnx: Path, out: Path, fmax: bool) -> dict[st
     return row
 
 
+def reprice(row: dict[str, Any], onnx: Path, out: Path) -> dict[str, Any]:
+    """``row`` (a recorded run) priced again by today's model: the model exported at the
+    recorded folding, its ``estimate.json`` compared with the recorded Yosys report (and
+    nextpnr Fmax): no synthesis."""
+    from hwprune.export.core import export_model
+
+    kw = dict(csim=False, n_golden=4, rtl="write", output=MODELS[row["model"]][1])
+    res = export_model(onnx, "ulx3s-85f", folding=row["fold"], out_dir=out / "reprice", **kw)
+    est = json.loads((res.out_dir / "estimate.json").read_text())
+    rep = json.loads((out / row["folding"] / "synth" / "report.json").read_text())
+    new = {**row, **compare(est, rep)}
+    if "fmax" in row:
+        fm = dict(row["fmax"], predicted_mhz=est.get("fmax_mhz"))
+        fm["err"] = _err(fm["predicted_mhz"] or 0.0, fm["nextpnr_mhz"])
+        new["fmax"] = fm
+    return new
+
+
+# --------------------------------------------------------------------------- XNOR designs
+
+#: (seed, design) of bench/rtl_fidelity.py's random designs that hold an XNOR-popcount MVAU
+#: (1-bit weights on a 1-bit activation; the sets the ECP5 fit used have none): found by
+#: :func:`xnor_designs` ``find`` over seeds 40-79; designs 0-19 calibrate, 20-29 are held out
+XNOR_CAL = [(40, 2), (40, 10), (41, 18), (43, 17), (44, 19), (45, 11), (45, 14), (46, 1),
+            (47, 5), (47, 13), (47, 19), (51, 7), (55, 19), (56, 7)]  # fmt: skip
+XNOR_HELD = [(40, 29), (43, 25), (52, 20), (53, 29), (54, 21), (58, 21), (61, 20), (64, 21)]
+
+
+def judge_xnor(path: Path) -> dict[str, Any]:
+    """Today's model on the recorded XNOR designs (``path``: :func:`xnor_designs`' output),
+    as bench/rtl_fidelity.py judges its held-out designs (``estimate.evaluate``)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import rtl_fidelity as rf
+
+    from hwprune.cost.ecp5 import FITTED
+
+    rows = json.loads(path.read_text())
+    res = rf.judge(rows, FITTED)
+    pct = {r: {k: round(100 * v[k], 1) for k in ("median_abs_error", "p90_abs_error")}
+           for r, v in res["totals"].items()}  # fmt: skip
+    return {
+        "designs": [[r["seed"], r["i"]] for r in rows],
+        "data": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+        "totals": pct,
+        "priced": res["priced"],
+        "per_node_lut": {
+            op: round(100 * v["lut"]["median_abs_error"], 1) for op, v in res["per_node"].items()
+        },  # fmt: skip
+    }
+
+
+def find_xnor(seeds: range, n: int = 30) -> list[tuple[int, int]]:
+    """(seed, design) of the random designs whose spec has an XNOR layer (a layer after the
+    first with 1-bit weights whose input activation is 1-bit)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import rtl_fidelity as rf
+
+    out = []
+    for seed in seeds:
+        for i in range(n):
+            try:
+                _, _, wb, ab = rf._spec(seed, i)
+            except Exception:  # noqa: BLE001 -- an input too small for the spec's pools
+                continue
+            if any(wb[j] == 1 and ab[j - 1] == 1 for j in range(1, len(wb))):
+                out.append((seed, i))
+    return out
+
+
+def xnor_designs(pairs: list[tuple[int, int]], out: Path) -> list[dict[str, Any]]:
+    """Yosys counts of random designs ``pairs`` in bench/rtl_fidelity.py's record format
+    (written to ``out`` after each), for its ``fit``."""
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import rtl_fidelity as rf
+
+    from hwprune.export.rtl.generate import write_rtl
+    from hwprune.export.rtl.synth import synthesize
+
+    rows = []
+    for seed, i in pairs:
+        rec, g = rf.design(seed, i)
+        tmp = Path(tempfile.mkdtemp(prefix="hwprune-xnor-"))
+        try:
+            d = write_rtl(g, tmp / "rtl")
+            rep = synthesize(tmp / "rtl", d, "ecp5", tmp / "synth")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        rec["stages"] = [
+            {"name": st.name, "kind": st.kind, "module": st.module,
+             "params": {k: v for k, v in st.params.items() if not isinstance(v, str)},
+             "in": [st.in_stream.elems, st.in_stream.bits],
+             "out": [st.out_stream.elems, st.out_stream.bits]}
+            for st in d.stages
+        ]  # fmt: skip
+        keep = ("kernels", "fifos", "total", "seconds", "version", "cells")
+        rec["report"] = {k: rep[k] for k in keep}
+        rec["seed"] = seed
+        rows.append(rec)
+        out.write_text(json.dumps(rows) + "\n")
+        xn = [st.name for st in d.stages if st.params.get("XNOR")]
+        print(f"  xnor design {seed}/{i}: {rep['seconds']} s, XNOR {xn}", flush=True)
+    return rows
+
+
 # --------------------------------------------------------------------------- the record
 
 #: what the record says about how the designs relate to the model's development
 NOTES = [
-    "- Development: the first ten models' runs (tfc-w1a1 ... odd-3w5a) were looked at while "
-    "the model was revised (same day): the FIFO features (a 16-word FIFO's LUTs follow its "
-    "DPR16X4 cells; an EBR FIFO's bypass multiplexer), the threshold ROMs' width (Yosys merges "
-    "the sign-extension bits: `TE`, the thresholds' real range), the skip FIFO priced as the "
-    "RTL builds it and the residual blocks' streams walked as the top wires them. The "
-    "coefficients were refitted on the random designs only (bench/rtl_fidelity.py, recorded "
-    "data), never on these models. tfc-w2a2 and odd-2w6a were first run after that.",
+    "- Development (same day, in this order): the first ten models' runs (tfc-w1a1 ... "
+    "odd-3w5a) were looked at while the model was revised: the residual blocks' streams walked "
+    "as the RTL top wires them and the skip FIFO priced at the RTL's shape; the FIFO features "
+    "(a 16-word FIFO's LUTs follow its DPR16X4 cells, an EBR FIFO's bypass multiplexer); the "
+    "threshold ROMs priced on the bits Yosys keeps (`TE`: the bits that differ between rows, "
+    "sign-extension copies once). tfc-w2a2 and odd-2w6a were first run after the first two "
+    "revisions and before the last (the varying-bits `TE`, prompted by tfc-w1a1's identical "
+    "thresholds). Every coefficient was refitted on bench/rtl_fidelity.py's random designs "
+    "only (recorded data), never on these models.",
     "- FIFO rows: every FIFO of the top (skip FIFOs included) against the estimate's FIFOs "
     "plus its FIFO nodes; a FIFO node's own row is priced a pixel wide (the stream glue "
     "carries the difference to the RTL's shape).",
-    "- XNOR-popcount MVAUs (bnn_pynq TFC, the digits MLP) are priced by a fit that holds no "
-    "XNOR unit (the random designs have none): their LUT/FF are over-estimated at small "
-    "folding.",
+    "- Untrained bnn_pynq TFC (random init, BatchNorm at its defaults): every output channel "
+    "has the same threshold, so Yosys folds the threshold ROMs and their registers into "
+    "constants; the LUTs follow (TE = 0), the FFs of the threshold word register do not "
+    "(the FF model has no such feature): FF +18% at the least folding.",
+    "- BRAM misses of 1-2 DP16KD (odd-3w5a wide, odd-2w6a auto): small ROMs near the "
+    "ROM-to-EBR rule (64 words, 2,048 bits) that Yosys kept in LUTs.",
+    "- Fmax over 15% (odd-2w6a auto, +21%): the critical path starts at a binary-search "
+    "threshold stage ROM in a DP16KD (5.6 ns clock-to-output, unregistered) and runs through "
+    "the comparator's carry chain into the level encoder; the model's binary-search path "
+    "(one EBR read + TB + NB carry bits) is 2 ns short of nextpnr's 11.5 ns. Registering the "
+    "EBR output would cut it but adds a cycle to every search stage (not done).",
 ]
 
 
@@ -432,6 +551,23 @@ def write_md(doc: dict[str, Any], path: Path) -> None:
         fcell = f"{fm['predicted_mhz']} / {fm['nextpnr_mhz']} ({fm['err']:+.1f}%)" if fm else "-"
         head = f"| {row['model']} | {row['folding']} | "
         lines.append(head + " | ".join(cells) + f" | {fcell} |")
+    x = doc["xnor_designs"]
+    t = x["totals"]
+    lines += [
+        "",
+        "## Random designs with XNOR-popcount units (bench/rtl_fidelity.py's generator)",
+        "",
+        f"The ECP5 fit's random designs hold no XNOR-popcount MVAU; {len(x['designs'])} "
+        "designs of the same generator that do (seeds 40-64, found by `find_xnor`, synthesized "
+        f"by `--xnor-designs`, data in `{x['data']}`), none of them in the fit, priced as "
+        "`estimate.json` prices them: median |error| "
+        + ", ".join(
+            f"{r.upper()} {t[r]['median_abs_error']}% (p90 {t[r]['p90_abs_error']}%)" for r in RES
+        )  # fmt: skip
+        + "; per node (LUT): "
+        + ", ".join(f"{op} {v}%" for op, v in x["per_node_lut"].items())
+        + ".",
+    ]
     lines += ["", "## Per IR node (|error| > 15% and > 20 LUT/FF or any BRAM/DSP miss)", ""]
     lines += ["| model | folding | node | op | PE/SIMD | resource | est | Yosys | err |",
               "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |"]  # fmt: skip
@@ -453,9 +589,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="model names to run (default: all)")
     ap.add_argument("--no-fmax", action="store_true", help="skip nextpnr")
+    ap.add_argument("--resume", action="store_true", help="keep the runs recorded in --work")
+    ap.add_argument("--reprice", action="store_true",
+                    help="price the runs recorded in --work again (no synthesis)")  # fmt: skip
     ap.add_argument("--work", default="/tmp/hwprune-rtl-models", help="scratch folder")
     ap.add_argument("--out", default=str(RESULTS / "rtl_models"), help="results path stem")
+    ap.add_argument("--xnor-designs", type=Path, help="synthesize XNOR_CAL + XNOR_HELD into")
     a = ap.parse_args(argv)
+    if a.xnor_designs:
+        xnor_designs(XNOR_CAL + XNOR_HELD, a.xnor_designs)
+        return 0
     import subprocess
 
     torch.set_num_threads(1)
@@ -465,9 +608,18 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     onnx: dict[str, Path] = {}
-    for model, fold, fmax in RUNS:
-        if a.only and model not in a.only:
+    if a.reprice:  # the recorded runs (their Yosys / nextpnr truth), priced again
+        for row in json.loads((work / "rows.json").read_text()):
+            path = work / f"{row['model']}.onnx"
+            rows.append(reprice(row, path, work / row["model"]))
+    if a.resume and (work / "rows.json").is_file():
+        rows = json.loads((work / "rows.json").read_text())
+    done = {(r["model"], r["folding"]) for r in rows}
+    for model, fold, fmax in [] if a.reprice else RUNS:
+        if (a.only and model not in a.only) or (model, fold) in done:
             continue
+        if model not in onnx and (work / f"{model}.onnx").is_file() and a.resume:
+            onnx[model] = work / f"{model}.onnx"
         if model not in onnx:
             m, shape = MODELS[model][0]()
             onnx[model] = export_brevitas(m, shape, work / f"{model}.onnx")
@@ -490,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit,
         "summary": summarize(rows),
         "rows": rows,
+        "xnor_designs": judge_xnor(RESULTS / "rtl_models_xnor.json"),
     }
     out = Path(a.out)
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")

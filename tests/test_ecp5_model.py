@@ -124,20 +124,25 @@ def test_ecp5_export_estimate_matches_yosys(tmp_path):
 
 
 def test_threshold_rom_is_priced_on_the_thresholds_range():
-    """A LUT threshold ROM holds every threshold sign-extended to the accumulator's width and
-    Yosys merges the copies of the sign bit: the kernel's TE is the thresholds' real width
-    (all of TB = AW + 1 for a node without thresholds), and narrow thresholds cost fewer LUTs."""
+    """A LUT threshold ROM holds every threshold sign-extended to the accumulator's width, and
+    Yosys merges the sign's copies and drops the bits no row changes: the kernel's TE is the
+    thresholds' varying bits (all of TB = AW + 1 for a node without thresholds, none for one
+    value in every row), and narrow thresholds cost fewer LUTs than wide ones."""
     from hwprune.cost.ecp5_nodes import node_resources
 
     layers = [{"op": "fc", "out": 32, "wbits": 4, "abits": 3},
               {"op": "fc", "out": 10, "wbits": 4, "abits": None}]  # fmt: skip
     n = build_ir(layers, (36,), 8).nodes[0]
     aw = n.acc_bits + 1
-    narrow = replace(n, thresholds=np.tile(np.arange(-3, 4) * 5, (32, 1)))  # -15 .. 15
-    wide = replace(n, thresholds=np.tile(np.arange(-3, 4) << (aw - 3), (32, 1)))
-    [(_, pn)], [(_, pw)] = node_kernels(narrow), node_kernels(wide)
-    assert pn["TE"] == 5 and pw["TE"] == aw and node_kernels(n)[0][1]["TE"] == aw + 1
+    rng = np.random.default_rng(0)
+    narrow = replace(n, thresholds=np.sort(rng.integers(-15, 16, size=(32, 7)), axis=1))
+    big = 1 << (aw - 2)
+    wide = replace(n, thresholds=np.sort(rng.integers(-big, big, size=(32, 7)), axis=1))
+    same = replace(n, thresholds=np.tile(np.arange(-3, 4) * 5, (32, 1)))
+    [(_, pn)], [(_, pw)], [(_, ps)] = node_kernels(narrow), node_kernels(wide), node_kernels(same)
+    assert 4 <= pn["TE"] <= 5 < aw - 2 <= pw["TE"] <= aw and ps["TE"] == 0
+    assert node_kernels(n)[0][1]["TE"] == aw + 1
     fn, fw = FEATURES["mvau"](**pn), FEATURES["mvau"](**pw)
     assert fn["ebr"] == fw["ebr"]  # the thresholds' ROM (32 words) is in LUTs either way
     assert fn["rom_lut_bits"] < fw["rom_lut_bits"] and fn["thr_par_bits"] == fw["thr_par_bits"]
-    assert node_resources(narrow)[0] < node_resources(wide)[0]
+    assert node_resources(same)[0] < node_resources(narrow)[0] < node_resources(wide)[0]

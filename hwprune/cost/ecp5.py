@@ -124,8 +124,8 @@ def mvau_features(
     """Features of one ``hwp_mvau`` (its Verilog parameters; ``TMODE`` None: the "auto"
     rule, binary search from :data:`BINARY_FROM` thresholds). ``TE``: the bits a threshold
     takes in a LUT ROM (None: all TB = AW + 1): the ROM holds every threshold sign-extended
-    to TB bits, and Yosys merges the copies of the sign bit, so the ROM's logic follows the
-    thresholds' real range (:func:`threshold_bits`)."""
+    to TB bits, and Yosys merges the copies of the sign bit and drops the bits that no row
+    changes, so the ROM's logic follows the thresholds' values (:func:`threshold_bits`)."""
     pe, simd, aw, wb, nt = PE, SIMD, AW, WB, NT
     xnor = _land(XNOR, True)
     res = _land(RES, _lnot(xnor))
@@ -140,12 +140,12 @@ def mvau_features(
     te = tb if TE is None else np.minimum(TE, tb)
     ebr, rom_lut = rom_split(nf * sf, lanes * wb)
     e, r = rom_split(nf, pe * nt * tb)
-    ebr, rom_lut = ebr + _where(par, e, 0), rom_lut + _where(par, r * te // tb, 0)
+    ebr, rom_lut = ebr + _where(par, e, 0), rom_lut + _where(par, r * te / tb, 0)
     nb = _bitlen(nt)
     for s in range(int(np.max(nb)) if np.size(nb) else 0):  # stage s: NF * 2^s words of TB bits
         e, r = rom_split(nf * (1 << s), tb)
         on = _land(binm, nb > s)
-        ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r * te // tb, 0)
+        ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r * te / tb, 0)
     return {
         "const": 1 + 0 * pe,
         "lut_mul": _where(lutpp, pe * terms * aw, 0),
@@ -163,19 +163,28 @@ def mvau_features(
     }
 
 
-def threshold_bits(thresholds: Any, tb: int) -> int:
-    """Bits of the widest threshold in two's complement (at most ``tb``): what a threshold
-    ROM's logic costs per threshold once Yosys merges the sign-extension bits.
+def threshold_bits(thresholds: Any, tb: int) -> float:
+    """Bits per threshold that a threshold ROM's logic costs once Yosys has optimised it: of
+    every threshold (a column of ``thresholds``, one row per output channel), the bits that
+    differ between the rows, its sign-extension copies counted once (Yosys merges equal
+    columns and drops constant ones); the mean over the thresholds, at most ``tb``.
 
     Example:
-        >>> threshold_bits(np.array([[-5, 3, 100]]), 21)
-        8
+        >>> threshold_bits(np.array([[-5, 3, 100], [4, 2, 101]]), 21)  # 4 + 1 + 1 bits
+        2.0
+        >>> threshold_bits(np.array([[7, 7], [7, 7]]), 21)  # one value: a constant ROM
+        0.0
     """
     t = np.asarray(thresholds, dtype=np.int64)
     if t.size == 0:
-        return int(tb)
-    hi = int(np.max(np.maximum(t, -t - 1)))
-    return int(min(tb, hi.bit_length() + 1))
+        return float(tb)
+    t = t.reshape(-1, t.shape[-1])
+    hi = np.max(np.maximum(t, -t - 1), axis=0)  # per threshold: its width is bitlen + 1
+    width = np.minimum(_bitlen(hi) + 1, int(tb))
+    bits = (t[:, :, None] >> np.arange(int(np.max(width)))) & 1  # (rows, NT, bit)
+    inside = np.arange(bits.shape[2]) < width[:, None]  # a threshold's bits, its sign the top
+    varies = (bits != bits[:1]).any(axis=0) & inside
+    return float(min(tb, varies.sum() / t.shape[1]))
 
 
 def pad_features(*, SIMD: Num, IB: Num, OB: Num) -> dict[str, Num]:
@@ -429,14 +438,14 @@ FITTED = Ecp5Model(
         },
         "mvau": {
             "lut": {
-                "const": 183.1601,
-                "lut_mul": 0.4409,
-                "tree_bits": 0.8396,
-                "acc_bits": 1.5521,
-                "thr_par_bits": 1.4882,
-                "thr_bin_bits": 0.2265,
-                "rom_lut_bits": 0.0997,
-                "in_bits": 2.1357,
+                "const": 182.6156,
+                "lut_mul": 0.4474,
+                "tree_bits": 0.824,
+                "acc_bits": 1.5262,
+                "thr_par_bits": 1.5215,
+                "thr_bin_bits": 0.3024,
+                "rom_lut_bits": 0.106,
+                "in_bits": 2.1176,
             },
             "ff": {
                 "const": 119.2833,

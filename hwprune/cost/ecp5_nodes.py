@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -74,18 +76,35 @@ def _mac_params(n: Any, vv: bool) -> dict[str, Num]:
                 NT=k.nthr, XNOR=k.xnor, RES=on_dsp, VV=int(vv), TE=te)  # fmt: skip
 
 
+#: :func:`_rom_threshold_bits` of recent threshold arrays: (id, xnor, MW, AW) -> (a weak
+#: reference to the array, the value); the folding tables price the same nodes many times
+_TE_MEMO: OrderedDict[tuple[int, bool, int, int], tuple[Any, float]] = OrderedDict()
+
+
 def _rom_threshold_bits(n: Any, aw: Num, xnor: Any) -> Num:
-    """Bits of the widest threshold as the RTL's ROM holds it (:func:`threshold_bits`; an
-    XNOR unit's thresholds on the popcount, clipped into the accumulator's range); all
-    ``aw + 1`` bits when the node carries no thresholds (a priced spec)."""
-    t = getattr(n, "thresholds", None)
-    if t is None or getattr(t, "ndim", 0) != 2:
+    """Bits per threshold of the RTL's threshold ROM after Yosys's optimisation
+    (:func:`threshold_bits`; an XNOR unit's thresholds on the popcount, clipped into the
+    accumulator's range); all ``aw + 1`` bits when the node carries no thresholds (a priced
+    spec)."""
+    t0 = getattr(n, "thresholds", None)
+    if t0 is None or getattr(t0, "ndim", 0) != 2:
         return aw + 1
-    t = np.asarray(t, dtype=np.int64)
+    key = (id(t0), bool(xnor), int(n.mw), int(aw))
+    hit = _TE_MEMO.get(key)
+    if hit is not None and hit[0]() is t0:
+        return hit[1]
+    t = np.asarray(t0, dtype=np.int64)
     if xnor:  # acc >= T  <=>  popcount >= ceil((T + MW) / 2)
         t = -((-(t + n.mw)) // 2)
     t = np.clip(t, -(1 << (aw - 1)), 1 << (aw - 1))
-    return threshold_bits(t, aw + 1)
+    te = threshold_bits(t, aw + 1)
+    try:
+        _TE_MEMO[key] = (weakref.ref(t0), te)
+    except TypeError:  # not weakly referable: not kept
+        return te
+    if len(_TE_MEMO) > 4096:
+        _TE_MEMO.popitem(last=False)
+    return te
 
 
 def _pad_out_bits(bits: Num, kind: str) -> Num:
