@@ -459,6 +459,10 @@ NOTES = [
     "has the same threshold, so Yosys folds the threshold ROMs and their registers into "
     "constants; the LUTs follow (TE = 0), the FFs of the threshold word register do not "
     "(the FF model has no such feature): FF +18% at the least folding.",
+    "- FF at the wide foldings: over-estimated by 5-10% in every model (MVAUs with many "
+    "LUT-product lanes), while bench/rtl_fidelity.py's random held-out MVAUs show no such "
+    "bias; the cause is not found (not the ROM depth: a 64-word weight ROM without constant "
+    "bits shows it too).",
     "- BRAM misses of 1-2 DP16KD (odd-3w5a wide, odd-2w6a auto): small ROMs near the "
     "ROM-to-EBR rule (64 words, 2,048 bits) that Yosys kept in LUTs.",
     "- Fmax over 15% (odd-2w6a auto, +21%): the critical path starts at a binary-search "
