@@ -30,3 +30,16 @@ def test_long_functions_finds_a_long_one(tmp_path: Path) -> None:
 
 def test_no_function_in_the_package_is_over_100_lines() -> None:
     assert long_functions(PACKAGE, MAX_FUNCTION_LINES) == []
+
+
+MAX_MODULE_LINES = 800
+
+
+def test_no_module_in_the_package_is_over_800_lines() -> None:
+    """The guide's module rule: ``hwprune/`` modules stay at most 800 lines."""
+    long = [
+        f"{p.relative_to(PACKAGE.parent)} ({n})"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert long == []
