@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -233,6 +234,31 @@ _USER_ERRORS = (ConfigError, TargetError, StorageError)
 
 
 @contextlib.contextmanager
+def _ctrl_c_in_callbacks_is_delivered_again() -> Iterator[None]:
+    """A KeyboardInterrupt raised inside a garbage-collector or weakref callback is not
+    printed as an "Exception ignored ... Traceback" (the user sees one line, never a
+    traceback); the Ctrl-C is delivered to the main thread again (``_thread.interrupt_main``),
+    so the SIGINT handler runs once more, in ordinary code, where it takes effect. Other
+    unraisable exceptions go to the hook that was there before.
+    """
+    import _thread
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _thread.interrupt_main(signal.SIGINT)
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+@contextlib.contextmanager
 def _interrupts_are_never_success() -> Iterator[None]:
     """Ctrl-C anywhere in a search (parent training, final fine-tune, export) stops it.
 
@@ -252,7 +278,8 @@ def _interrupts_are_never_success() -> Iterator[None]:
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        with _ctrl_c_in_callbacks_is_delivered_again():
+            yield
     finally:
         signal.signal(signal.SIGINT, previous)
     if hit.is_set():
