@@ -4,7 +4,9 @@
 # result=BIT-EXACT or not, and whether every kernel's counted cycles per frame equal the IR's
 # and the cost model's (cycles_match). Writes bench/results/rtl_recipes.md.
 #
-# Usage: bash bench/rtl_recipes.sh [TRIALS] [RECIPE ...]
+# Usage: [APPEND=1] [EXTRA_ARGS="..."] bash bench/rtl_recipes.sh [TRIALS] [RECIPE ...]
+# EXTRA_ARGS: more `hwprune search` flags (e.g. "--set parent.epochs=1 --epochs 1"), named in the
+# row. APPEND=1: add the rows and kernel tables to the existing results file, keeping its rows.
 # fashion-cnv is left out by default: its parent alone takes about an hour on 2 cores.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,10 +15,13 @@ py="${PYTHON:-$here/.venv/bin/python}"
 trials="${1:-6}"
 shift || true
 recipes=("$@")
+read -r -a extra <<< "${EXTRA_ARGS:-}"
+append="${APPEND:-0}"
 [ ${#recipes[@]} -gt 0 ] || recipes=(digits-mlp digits-cnn dscnn-digits resnet8-digits mnist-tfc)
 work="$(mktemp -d /tmp/hwprune-rtl-recipes.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 res="bench/results/rtl_recipes.md"
+[ "$append" != 1 ] || [ -f "$res" ] || { echo "APPEND=1: no $res to append to" >&2; exit 2; }
 {
   echo "# Verilator on the shipped recipes' chosen designs (bench/rtl_recipes.sh)"
   echo
@@ -33,12 +38,17 @@ res="bench/results/rtl_recipes.md"
   echo
   echo "| recipe | exit | result | cycles per kernel = IR = cost model | kernels | frame interval | wall s |"
   echo "|---|---:|---|---|---:|---|---:|"
-} > "$res.tmp"
+} > "$work/head.md"
+touch "$work/rows.md"
 for r in "${recipes[@]}"; do
   t0=$(date +%s)
+  name="$r"  # a row with other flags, or appended later, names its budget, date and load
+  [ ${#extra[@]} -eq 0 ] && [ "$append" != 1 ] ||
+    name="$r (\`--trials $trials ${extra[*]}\`; $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 \
+      /proc/loadavg), hwprune $(git rev-parse --short HEAD))"
   set +e
   "$py" -m hwprune search --recipe "$r" --target pynq-z2 --trials "$trials" --rtl sim \
-    --quiet --out "$work/$r" > "$work/$r.log" 2>&1
+    --quiet --out "$work/$r" "${extra[@]}" > "$work/$r.log" 2>&1
   rc=$?
   set -e
   wall=$(( $(date +%s) - t0 ))
@@ -58,12 +68,20 @@ for r in "${recipes[@]}"; do
   else
     result="no sim.log ($(tail -n 1 "$work/$r.log"))"; match="-"; kernels="-"; interval="-"
   fi
-  echo "| $r | $rc | $result | $match | $kernels | ${interval:--} | $wall |" >> "$res.tmp"
+  echo "| $name | $rc | $result | $match | $kernels | ${interval:--} | $wall |" >> "$work/rows.md"
   if [ -f "$log" ]; then  # the kernel table of sim.log, for the record
     { echo; echo "#### $r: cycles per frame (kernel, kind, counted, IR, cost model)"; echo
       echo '```'; grep -E ' (ok|DIFFERENT)$' "$log"; echo '```'; } >> "$work/tables.md"
   fi
 done
-{ echo; echo "## Kernel tables"; cat "$work/tables.md" 2>/dev/null || true; } >> "$res.tmp"
+if [ "$append" = 1 ]; then  # the new rows after the table's last row, the tables at the end
+  awk -v rows="$work/rows.md" 'function add() { while ((getline l < rows) > 0) print l; done = 1 }
+       !done && prev ~ /^\|/ && $0 !~ /^\|/ { add() } { print; prev = $0 } END { if (!done) add() }' \
+    "$res" > "$res.tmp"
+  cat "$work/tables.md" >> "$res.tmp" 2>/dev/null || true
+else
+  { cat "$work/head.md" "$work/rows.md"; echo; echo "## Kernel tables"
+    cat "$work/tables.md" 2>/dev/null || true; } > "$res.tmp"
+fi
 mv "$res.tmp" "$res"
 cat "$res"
