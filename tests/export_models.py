@@ -64,3 +64,22 @@ def quant_model(name: str, steps: int = 60, seed: int = 0):
 def digits_test_x(n: int | None = None) -> np.ndarray:
     x = np.asarray(digits().test.x)
     return x if n is None else x[:n]
+
+
+def synth_small_cnn(target: str, out) -> tuple[dict, dict]:
+    """Export a small untrained CNN (conv, max-pool, two FCs; 4/2/3-bit weights) to ``target``
+    with Yosys (``rtl="synth"``); returns its (``estimate.json``, ``synth/report.json``)."""
+    import json
+
+    from hwprune.export.core import export_model
+    from hwprune.models.spec import ModelSpec
+
+    spec = ModelSpec("t", (1, 8, 8), 4, ({"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1},
+                                          {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": 16},
+                                          {"op": "fc", "out": 4}))  # fmt: skip
+    torch.manual_seed(0)
+    q = to_brevitas(build_model(spec), [4, 2, 3], [2, 2, None], 16.0).eval()
+    export_model(q, target, out_dir=out, input_shape=spec.input_shape, n_golden=4,
+                 csim=False, rtl="synth")  # fmt: skip
+    est = json.loads((out / "estimate.json").read_text())
+    return est, json.loads((out / "synth" / "report.json").read_text())

