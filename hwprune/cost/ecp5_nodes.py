@@ -44,6 +44,7 @@ from hwprune.ir import (
     Thresholding,
     n_thresholds,
 )
+from hwprune.ir.dtypes import kind_code
 
 Num = Any
 Kernel = tuple[str, dict[str, Num]]
@@ -129,7 +130,7 @@ def node_kernels(n: Any) -> list[Kernel]:
         c, k = n.channels, n.kernel
         return [
             ("swg", dict(IW=n.ifm[1], C=c, SIMD=c, K=k, S=k, B=n.bits)),
-            ("pool", dict(C=c, B=n.bits, T={"int": 1, "bipolar": 2}.get(n.kind, 0))),
+            ("pool", dict(C=c, B=n.bits, T=kind_code(n.kind))),
         ]
     if kind is LabelSelect:
         return [("labelsel", dict(PE=n.pe, B=n.in_bits, OB=clog2(n.labels)))]

@@ -19,6 +19,7 @@ from typing import Any
 
 from hwprune.cost import ecp5_nodes
 from hwprune.cost.xc7 import FEATURES, FITTED, Xc7Model
+from hwprune.ir.dtypes import kind_code
 
 Num = Any
 
@@ -31,10 +32,6 @@ UNITS = (
 )
 #: what the block covers (and what it leaves out)
 SCOPE = "the RTL kernels, their FIFOs and width converters; no shell or DMA"
-
-
-#: element kind -> the RTL's type code (0 unsigned, 1 signed, 2 bipolar)
-TYPE_CODES = {"uint": 0, "int": 1, "bipolar": 2}
 
 
 def node_kernels(n: Any) -> list[tuple[str, dict[str, Num]]]:
@@ -51,7 +48,7 @@ def node_kernels(n: Any) -> list[tuple[str, dict[str, Num]]]:
     """
     out = ecp5_nodes.node_kernels(n)
     if out and out[0][0] == "mvau":
-        codes = {"WT": TYPE_CODES.get(n.wkind), "IT": TYPE_CODES.get(n.in_kind)}
+        codes = {"WT": kind_code(n.wkind), "IT": kind_code(n.in_kind)}
         out = [("mvau", {**out[0][1], **codes})]
     return out
 

@@ -50,6 +50,21 @@ def weight_kind(bits: int) -> str:
     return "bipolar" if bits == 1 else "int"
 
 
+#: an element kind's code in hwprune's kernels (HLS and RTL ``T`` parameters)
+KIND_CODES = {"uint": 0, "int": 1, "bipolar": 2}
+
+
+def kind_code(kind: str) -> int:
+    """The kernels' type code of an element kind: 0 unsigned (also any other kind), 1 signed,
+    2 bipolar.
+
+    Example:
+        >>> kind_code("uint"), kind_code("int"), kind_code("bipolar")
+        (0, 1, 2)
+    """
+    return KIND_CODES.get(kind, 0)
+
+
 def value_range(bits: int, kind: str, narrow: bool = False) -> tuple[int, int]:
     """Integer range of a data type.
 
