@@ -47,7 +47,12 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
-from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalStorage
+from optuna.storages.journal import (
+    BaseJournalBackend,
+    JournalFileBackend,
+    JournalFileSymlinkLock,
+    JournalStorage,
+)
 from optuna.trial import FrozenTrial, TrialState
 
 from hwprune.errors import StorageError
@@ -453,7 +458,10 @@ def _open_journal(
 ) -> BaseStorage:
     assert spec.path is not None
     try:
-        backend = JournalFileBackend(str(spec.path))
+        lock = JournalFileSymlinkLock(
+            str(spec.path), grace_period=journal_lock_grace(heartbeat_interval, grace_period)
+        )
+        backend = JournalFileBackend(str(spec.path), lock_obj=lock)
         return HeartbeatJournalStorage(
             backend,
             heartbeat_interval=heartbeat_interval,
@@ -470,6 +478,26 @@ def _open_journal(
             f"cannot read the journal {spec.path}: {_reason(exc)}; the file is not an Optuna "
             "journal or is damaged, start a new one"
         ) from exc
+
+
+def journal_lock_grace(heartbeat_interval: int | None, grace_period: int | None) -> int:
+    """Seconds after which a journal's write lock, held unchanged, is broken as dead.
+
+    A worker SIGKILLed while it appends to the journal leaves the lock file behind; every other
+    worker then waits for it, heartbeats included. With Optuna's fixed 30 s, a grace period of
+    under about 30 s would see each *live* trial's heartbeat stall past it, and the first worker
+    to look would fail them all along with the dead one. So the lock is broken after half of
+    what the grace period leaves beyond one heartbeat interval (3 s at least, Optuna's floor
+    for a safe lock; 30 s at most, its default). An append takes milliseconds.
+
+    Example:
+        >>> journal_lock_grace(30, 120), journal_lock_grace(1, 10), journal_lock_grace(None, None)
+        (30, 4, 30)
+    """
+    if heartbeat_interval is None:
+        return 30
+    grace = grace_period or 2 * heartbeat_interval
+    return int(min(30, max(3, (grace - heartbeat_interval) // 2)))
 
 
 class AtomicClaimRDBStorage(RDBStorage):

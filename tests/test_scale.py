@@ -302,6 +302,25 @@ def test_journal_heartbeat_fails_and_requeues_a_dead_trial(tmp_path: Path) -> No
     assert res.completed == 2 and len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
 
 
+def test_journal_lock_left_by_a_killed_writer_does_not_fail_live_trials(tmp_path: Path) -> None:
+    """A worker SIGKILLed mid-append leaves the journal's lock behind. The live workers'
+    heartbeats wait for it; the lock must be broken well before their trials go stale."""
+    log = tmp_path / "study.log"
+    storage = open_storage(f"journal://{log}", heartbeat_interval=1, grace_period=10)
+    assert isinstance(storage, HeartbeatJournalStorage)
+    study = optuna.create_study(storage=storage, study_name="j")
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        live = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    storage.record_heartbeat(live._trial_id)
+    os.symlink(log, f"{log}.lock")  # what a writer killed while holding the lock leaves
+    t0 = time.monotonic()
+    storage.record_heartbeat(live._trial_id)  # the live worker's next beat waits for the lock
+    waited = time.monotonic() - t0
+    assert 3 <= waited < 10 - 1 - 2, waited  # broken, with room for one interval and a poll
+    assert storage._get_stale_trial_ids(study._study_id) == []
+    assert not os.path.lexists(f"{log}.lock")
+
+
 # ------------------------------------------------------------------------------ devices
 def test_devices_round_robin_and_thread_split(tmp_path: Path) -> None:
     assert parse_devices("cuda:0,cuda:1") == ["cuda:0", "cuda:1"]
@@ -444,7 +463,7 @@ _FAST = [
     "--heartbeat",
     "1",
     "--grace",
-    "4",
+    "10",
 ]
 
 
