@@ -418,3 +418,41 @@ def test_grouped_convolution_is_refused(tmp_path):
     path = export_brevitas(Net().eval(), (1, 8, 8), tmp_path / "grouped.onnx")
     with pytest.raises(LoweringError, match=r"\(Conv\) is a grouped convolution \(2 groups\)"):
         lower_model(load_qonnx(path))
+
+
+def test_layer_biases_fold_into_thresholds(tmp_path):
+    """Brevitas' default ``bias=True``: a Conv's own bias input (float, or quantized by
+    ``Int32Bias``: a Quant node of constants) and a Linear's bias Add fold into the next
+    thresholds; every layer stays exact. (A Conv's bias used to be ignored silently.)"""
+    import brevitas.nn as qnn
+    from brevitas.quant import Int32Bias, Uint8ActPerTensorFloat
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            rq = dict(return_quant_tensor=True)
+            self.inp = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, **rq)
+            self.c0 = qnn.QuantConv2d(1, 6, 3, weight_bit_width=4)  # float bias
+            self.a0 = qnn.QuantReLU(bit_width=3, **rq)
+            self.c1 = qnn.QuantConv2d(6, 6, 3, groups=6, weight_bit_width=4, bias_quant=Int32Bias)
+            self.a1 = qnn.QuantReLU(bit_width=3, **rq)
+            self.fc0 = qnn.QuantLinear(6 * 4 * 4, 12, weight_bit_width=4)
+            self.a2 = qnn.QuantReLU(bit_width=3, **rq)
+            self.fc1 = qnn.QuantLinear(12, 10, bias=False, weight_bit_width=4)
+
+        def forward(self, x):
+            x = self.a1(self.c1(self.a0(self.c0(self.inp(x)))))
+            return self.fc1(self.a2(self.fc0(x.flatten(1))))
+
+    torch.manual_seed(0)
+    net = Net()
+    with torch.no_grad():  # biases large enough to move many thresholds
+        for m in (net.c0, net.c1, net.fc0):
+            m.bias.uniform_(-0.5, 0.5)
+    path = export_brevitas(net.eval(), (1, 8, 8), tmp_path / "bias.onnx")
+    model = load_qonnx(path)
+    assert sum(len(n.input) == 3 and n.op_type == "Conv" for n in model.graph.node) == 2
+    graph = lower_model(model)
+    assert [n.op for n in graph.kernels()].count("VVAU") == 1
+    x_int = golden_integers(model, graph, None, 64)
+    _check_every_layer(model, graph, x_int)

@@ -58,6 +58,7 @@ from hwprune.export.qonnx_read import (  # noqa: F401  (re-exported)
     _AFFINE_OPS,
     _chan_vector,
     _follow_chain,
+    _layer_bias,
     _nhwc,
     _quant_type,
     _scalar,
@@ -435,6 +436,9 @@ def _activation(model: ModelWrapper, n: onnx.NodeProto, lay: _Layer, name: str) 
     thresholds initializer ``<name>_T`` is set), or the head's raw accumulator."""
     n_out = lay.W.shape[0]
     a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], n_out, lay.ndim, n)
+    bias, bias_nodes = _layer_bias(model, n, n_out)  # the layer's own bias input
+    b_c = b_c + a_c * bias
+    chain = [*bias_nodes, *chain]
     A = lay.s_x * lay.s_o * a_c
     xmin, xmax = lay.xrange
     W = lay.W

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.intquant import max_int, min_int, resolve_rounding_mode
+from qonnx.custom_op.general.quant import quant
 
 from hwprune.errors import LoweringError
 from hwprune.export.dtypes import IntType
@@ -113,6 +114,43 @@ def _weights(model: ModelWrapper, tensor: str, user: onnx.NodeProto):
     y = np.clip(y, min_int(signed, narrow, bits), max_int(signed, narrow, bits))
     y = resolve_rounding_mode(str(a.get("rounding_mode", "ROUND")))(y)
     return y.astype(np.int64), s, IntType(bits, signed), prod
+
+
+def _layer_bias(
+    model: ModelWrapper, layer: onnx.NodeProto, nch: int
+) -> tuple[np.ndarray, list[onnx.NodeProto]]:
+    """The float bias a layer adds itself (a ``Conv``'s third input), per output channel, and
+    the quantizer nodes that only it reads (to remove with it); zeros when it has none.
+
+    The bias is a constant, or a ``Quant`` of constants (a quantized bias, e.g. Brevitas'
+    ``Int32Bias``), whose value is computed here.
+    """
+    if len(layer.input) < 3 or not layer.input[2]:
+        return np.zeros(nch), []
+    name = layer.input[2]
+    value = model.get_initializer(name)
+    removed: list[onnx.NodeProto] = []
+    if value is None:
+        prod = model.find_producer(name)
+        consts = [model.get_initializer(x) for x in prod.input] if prod is not None else [None]
+        if prod is None or prod.op_type != "Quant" or any(c is None for c in consts):
+            raise LoweringError(
+                f"{_where(layer)}: its bias is not a constant; export the model with a "
+                "constant (or constant-quantized) bias"
+            )
+        a = _attrs(prod)
+        value = quant(
+            *(np.asarray(c, dtype=np.float64) for c in consts),
+            signed=int(a.get("signed", 1)),
+            narrow=int(a.get("narrow", 0)),
+            rounding_mode=str(a.get("rounding_mode", "ROUND")),
+        )
+        if len(model.find_consumers(name)) == 1:
+            removed.append(prod)
+    v = np.asarray(value, dtype=np.float64).ravel()  # ONNX: one value per output channel
+    if v.size not in (1, nch):
+        raise LoweringError(f"{_where(layer)}: its bias has {v.size} values for {nch} channels")
+    return np.broadcast_to(v, (nch,)).copy(), removed
 
 
 def _chan_vector(c: np.ndarray, nch: int, ndim: int, node: onnx.NodeProto) -> np.ndarray:
