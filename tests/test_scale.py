@@ -361,13 +361,16 @@ def _run_workers(
 ) -> tuple[optuna.Study, int | None]:
     """Start ``n`` worker processes on a fresh study; SIGKILL worker 0 during its
     ``kill_after``-th trial. Returns the study and the number of the killed trial."""
-    storage = open_storage(url, heartbeat_interval=1, grace_period=3)
+    # grace 8 s: well above the journal's dead-lock break (3 s) plus a heartbeat interval, so
+    # a worker killed while it holds the journal's lock cannot get the live trials failed
+    storage = open_storage(url, heartbeat_interval=1, grace_period=8)
     optuna.create_study(
         storage=storage, study_name="scale", sampler=optuna.samplers.RandomSampler(seed=0)
     )
+    args = [url, "scale", str(art), str(budget), str(sleep), "1", "8"]
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), url, "scale", str(art), str(budget), str(sleep)],
+            [sys.executable, str(WORKER), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
