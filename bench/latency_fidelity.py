@@ -48,13 +48,22 @@ FAMILIES = {
     "cnn-digits": ("cnn", (1, 8, 8), CNN_WIDTHS),
     "cnv": ("cnn", (3, 32, 32), CNN_WIDTHS),
 }
+#: ``--set residual``: networks with residual adds, a global average pool, depthwise layers
+RESIDUAL_FAMILIES = {
+    "resnet8": ("residual", (3, 32, 32), CNN_WIDTHS[:-1]),
+    "resnet8-small": ("residual", (1, 8, 8), CNN_WIDTHS),
+    "dscnn": ("depthwise", (1, 28, 28), CNN_WIDTHS),
+}
 
 
-def draw_candidates(n: int, seed: int, device: str) -> list[dict[str, Any]]:
-    """``n`` random candidates, half MLPs and half CNNs, with random widths (and precision)."""
+def draw_candidates(n: int, seed: int, device: str, which: str = "default") -> list[dict[str, Any]]:
+    """``n`` random candidates, half MLPs and half CNNs (``which="residual"``: ResNet-8 and
+    DS-CNN variants), with random widths (and precision)."""
     from hwprune.models import get_spec
 
     rng = np.random.default_rng(seed)
+    if which == "residual":
+        return _draw_residual(n, rng, device)
     mlps = [k for k, v in FAMILIES.items() if v[0] == "mlp"]
     cnns = [k for k, v in FAMILIES.items() if v[0] == "cnn"]
     out = []
@@ -79,6 +88,28 @@ def draw_candidates(n: int, seed: int, device: str) -> list[dict[str, Any]]:
     return out
 
 
+def _draw_residual(n: int, rng: Any, device: str) -> list[dict[str, Any]]:
+    """ResNet-8 / DS-CNN variants: one random width per channel group (layers joined by a
+    residual add or a depthwise layer keep one count)."""
+    from hwprune.models import get_spec
+
+    names = list(RESIDUAL_FAMILIES)
+    out = []
+    for i in range(n):
+        name = names[i % len(names)]
+        family, shape, choices = RESIDUAL_FAMILIES[name]
+        base = get_spec(name.removesuffix("-small"), shape, 10)
+        widths = list(base.prunable_widths())
+        for group in base.channel_groups():
+            w = int(rng.choice(choices))
+            for j in group.layers:
+                widths[j] = w
+        precision = "fp32" if device == "cpu" else str(rng.choice(["fp32", "fp16"]))
+        out.append({"model": name, "family": family, "spec": base.with_widths(widths),
+                    "widths": widths, "precision": precision})  # fmt: skip
+    return out
+
+
 def design_of(spec: Any, precision: str) -> dict[str, Any]:
     """Design description of a float spec at ``precision`` (32 or 16 bits everywhere)."""
     bits = 32 if precision == "fp32" else 16
@@ -91,7 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from hwprune.calibrate import calibrate, measure_latency_us, onnx_bytes
-    from hwprune.cost.gpu import estimate_gpu, load_gpu_target
+    from hwprune.cost.gpu import estimate_works, layer_works, load_gpu_target
     from hwprune.models import build_model
 
     torch.set_num_threads(max(1, args.threads or 1))
@@ -118,7 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"calibrated in {res.seconds:.0f} s: fit median |error| "
             f"{res.report.median_abs_error:.1%}, {res.report.within_20:.0%} within +-20%"
         )
-    cands = draw_candidates(args.n, args.seed, args.device)
+    cands = draw_candidates(args.n, args.seed, args.device, args.set)
     models = []
     for c in cands:
         model = build_model(c["spec"]).eval()
@@ -138,9 +169,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             measured[i] = min(measured[i], us)
     rows = []
     for c, meas in zip(cands, measured, strict=True):
-        pred = estimate_gpu(design_of(c["spec"], c["precision"]), target).latency_us
+        works = layer_works(design_of(c["spec"], c["precision"]))
+        pred = estimate_works(works, target).latency_us
+        # the model before adds and average pools were kernels of their own (ablation)
+        chain = [w for w in works if w.op not in ("add", "avgpool")]
+        pred_chain = estimate_works(chain, target).latency_us
         rows.append(
             {
+                "predicted_without_add_pool_us": round(pred_chain, 2),
+                "error_without_add_pool": round(pred_chain / meas - 1.0, 4),
                 "model": c["model"],
                 "family": c["family"],
                 "widths": c["widths"],
@@ -151,8 +188,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
 
-    def stats(sel: list[dict[str, Any]]) -> dict[str, Any]:
-        err = np.abs([r["error"] for r in sel])
+    def stats(sel: list[dict[str, Any]], key: str = "error") -> dict[str, Any]:
+        err = np.abs([r[key] for r in sel])
         return {
             "n": len(sel),
             "within_10": float(np.mean(err <= 0.10)),
@@ -162,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
     summary = {"all": stats(rows)}
-    for fam in ("mlp", "cnn"):
+    for fam in ("mlp", "cnn", "residual", "depthwise"):
         sel = [r for r in rows if r["family"] == fam]
         if sel:
             summary[fam] = stats(sel)
@@ -178,6 +215,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "seed": args.seed,
         "summary": summary,
+        "summary_without_add_pool": {"all": stats(rows, "error_without_add_pool")},
+        "set": args.set,
         "seconds": round(time.perf_counter() - t0, 1),
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "rows": rows,
@@ -196,7 +235,13 @@ def markdown(res: dict[str, Any]) -> str:
         f"calibrated by `hwprune calibrate` ({res['calibration'].get('file')})",
         f"- {res['candidates']} random candidates (seed {res['seed']}), each timed in "
         f"{res['rounds']} rounds (smallest median kept); total {res['seconds']} s",
-        f"- Command: `python bench/latency_fidelity.py --device {res['device']}`",
+        f"- Command: `python bench/latency_fidelity.py --device {res['device']}"
+        + (f" --set {res['set']}" if res.get("set", "default") != "default" else "")
+        + (
+            f" --target-file {res['calibration']['file']}`"
+            if "networks" not in res["calibration"]
+            else "`"
+        ),
         f"- 1-minute load average before / after: {res['load_average_1min'][0]} / "
         f"{res['load_average_1min'][1]} (other jobs were using the CPU: timings are noisy; "
         "re-run on a quiet machine)",
@@ -212,15 +257,25 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {key} | {st['n']} | {st['within_10']:.0%} | {st['within_20']:.0%} | "
             f"{st['median_abs_error']:.1%} | {st['max_abs_error']:.1%} |"
         )
+    ab = res.get("summary_without_add_pool", {}).get("all")
+    if ab and res.get("set") == "residual":
+        lines += [
+            "",
+            "The same measurements priced without the residual adds and the global average pool "
+            "as kernels of their own (the model before they were): "
+            f"{ab['within_10']:.0%} within +-10%, {ab['within_20']:.0%} within +-20%, median "
+            f"|error| {ab['median_abs_error']:.1%}, max {ab['max_abs_error']:.1%}.",
+        ]
     lines += [
         "",
-        "| model | widths | precision | predicted us | measured us | error |",
-        "|---|---|---|---|---|---|",
+        "| model | widths | precision | predicted us | measured us | error | error without "
+        "add/pool kernels |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         lines.append(
             f"| {r['model']} | {r['widths']} | {r['precision']} | {r['predicted_us']} | "
-            f"{r['measured_us']} | {r['error']:+.1%} |"
+            f"{r['measured_us']} | {r['error']:+.1%} | {r['error_without_add_pool']:+.1%} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -237,11 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
     p.add_argument("--date", default=str(date.today()))
     p.add_argument("--machine", default=f"{platform.machine()} Linux host")
+    p.add_argument(
+        "--set",
+        choices=("default", "residual"),
+        default="default",
+        help="candidates: zoo MLPs and CNNs, or ResNet-8 / DS-CNN variants",
+    )
     args = p.parse_args(argv)
     res = run(args)
     out = Path(args.out_dir)
-    (out / f"latency_fidelity_{args.device}.json").write_text(json.dumps(res, indent=2) + "\n")
-    (out / f"latency_fidelity_{args.device}.md").write_text(markdown(res))
+    stem = f"latency_fidelity_{args.device}" + ("" if args.set == "default" else f"_{args.set}")
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(markdown(res))
     s = res["summary"]["all"]
     print(
         f"{s['n']} candidates: {s['within_10']:.0%} within +-10%, {s['within_20']:.0%} within "

@@ -185,6 +185,29 @@ def test_layer_works_come_from_the_ir() -> None:
     assert by_dict == estimate_gpu(graph, t)
 
 
+def test_residual_adds_and_global_pool_are_kernels() -> None:
+    """A residual block's add is an elementwise kernel that reads both inputs; the global
+    average pool reads the whole map. Both were missing from the kernel list."""
+    from hwprune.models import get_spec
+
+    spec = get_spec("resnet8", (3, 16, 16), 10, width_mult=0.5)
+    n = spec.num_quant_layers
+    design = {"input": {"shape": [3, 16, 16], "bits": 8},
+              "layers": spec.design_layers([4] * n, [4] * (n - 1) + [None])}  # fmt: skip
+    works = layer_works(design)
+    ops = [w.op for w in works]
+    assert ops.count("add") == 3 and ops.count("avgpool") == 1 and ops[-2:] == ["avgpool", "fc"]
+    add = works[ops.index("add")]
+    assert add.in_shape == add.out_shape == works[ops.index("add") - 1].out_shape
+    assert add.act_elems == 3 * math.prod(add.in_shape)
+    t = plain(launch_us=2.0, pool_cost=1.0)
+    r = layer_latency(add, t)  # int8: two inputs and one output, a byte each
+    assert r.bytes == 3 * math.prod(add.in_shape) and r.launch_us == 2.0
+    est = estimate_gpu(design, t)
+    assert [row.op for row in est.layers] == ops
+    assert est.latency_us == pytest.approx(est.fixed_us + sum(x.latency_us for x in est.layers))
+
+
 def test_float_design_layers_count_as_32_bits() -> None:
     design = {
         "input": {"shape": [1, 8, 8], "bits": 8},

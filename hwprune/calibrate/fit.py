@@ -74,7 +74,7 @@ class _Features:
         nbytes = np.array([PRECISION_BYTES[p] for p in self.prec], dtype=float)
         self.works = [w for _, w in rows]
         self.batch = batch
-        acts = np.array([math.prod(w.in_shape) + math.prod(w.out_shape) for w in self.works])
+        acts = np.array([w.act_elems for w in self.works])
         weights = np.array([w.weights for w in self.works], dtype=float)
         self.bytes = weights * nbytes + batch * acts * nbytes
         ws = np.zeros(self.n_designs)

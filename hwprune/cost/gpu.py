@@ -1,7 +1,8 @@
 """GPU (and measured CPU) latency model: a per-layer roofline with shape-dependent efficiency.
 
 A network runs on a GPU as one kernel per layer (conv/fc with its BatchNorm and activation
-fused, max-pool on its own). Each kernel costs
+fused, max-pool, global average pool and a residual block's add each on their own). Each
+kernel costs
 
     t = launch_us + max(t_compute, t_memory)
 
@@ -14,7 +15,7 @@ fused, max-pool on its own). Each kernel costs
   ``eff_parallel`` on ``P`` = batch * H * W * out channels (small layers leave most of the
   machine idle), ``eff_channels`` on the (padded) output channels (narrow GEMM tiles) and
   ``eff_reduce`` on ``K`` = in channels per group * kernel^2 (short dot products);
-  a max-pool costs ``pool_cost`` ops per input value;
+  a max-pool, an average pool and an add cost ``pool_cost`` ops per input value;
 * ``t_memory`` moves weights once and input + output activations per sample. Across repeated
   inferences the share ``f = 1 / (1 + (working set / cache_mb)^4)`` of every layer's bytes
   comes from the on-chip cache (repeated cyclic access: nearly all hits while the working set
@@ -78,7 +79,9 @@ class LayerWork:
     """What one kernel does, per sample: shapes, MACs, weights and bit widths.
 
     Built from the dataflow IR (:func:`layer_works`); the latency model needs nothing else.
-    ``in_shape``/``out_shape`` are (C, H, W) for conv/pool and (N,) for fc.
+    ``in_shape``/``out_shape`` are (C, H, W) for conv/pool and (N,) for fc. ``op`` is
+    ``"conv"``, ``"fc"`` (matrix kernels), ``"maxpool"``, ``"avgpool"`` (a global average
+    pool) or ``"add"`` (a residual join: two inputs of ``in_shape``, one output).
     """
 
     op: str
@@ -115,6 +118,17 @@ class LayerWork:
         if self.op == "conv":
             return (self.in_ch // self.groups) * self.kernel * self.kernel
         return 0
+
+    @property
+    def act_elems(self) -> int:
+        """Activation values the kernel reads and writes per sample (an add reads two).
+
+        Example:
+            >>> LayerWork("add", (8, 4, 4), (8, 4, 4)).act_elems
+            384
+        """
+        reads = 2 if self.op == "add" else 1
+        return reads * math.prod(self.in_shape) + math.prod(self.out_shape)
 
     @property
     def macs(self) -> int:
@@ -341,15 +355,14 @@ def layer_latency(
         )
     nbytes = PRECISION_BYTES[prec]
     in_elems = math.prod(work.in_shape)
-    out_elems = math.prod(work.out_shape)
-    act_bytes = float(batch * (in_elems + out_elems) * nbytes)
+    act_bytes = float(batch * work.act_elems * nbytes)
     mac = work.op in ("conv", "fc")
     par, red_pad, out_pad = 1.0, 1, 1  # a max-pool has no matrix shape
     if mac:
         par, red_pad, out_pad = mac_shape(work, int(target.channel_align.get(prec, 1)), batch)
         flops = 2.0 * batch * work.macs
         weight_bytes = float(work.weights * nbytes)
-    else:  # max-pool: one comparison per input value
+    else:  # max-pool, average pool, add: one operation per input value
         flops = float(batch * in_elems)
         weight_bytes = 0.0
     total_bytes = weight_bytes + act_bytes
@@ -439,7 +452,7 @@ def estimate_works(
     for w, prec in zip(works, precs, strict=True):
         nb = PRECISION_BYTES[prec]
         weight_bytes += w.weights * nb
-        peak_act = max(peak_act, batch * (math.prod(w.in_shape) + math.prod(w.out_shape)) * nb)
+        peak_act = max(peak_act, batch * w.act_elems * nb)
     fraction = _cached_fraction(weight_bytes + peak_act, target)
     rows = []
     for i, (w, prec) in enumerate(zip(works, precs, strict=True)):
@@ -468,8 +481,10 @@ def layer_works(design_or_ir: Any) -> list[LayerWork]:
     ``{"input": {"shape": [C, H, W], "bits": 8}, "layers": [...]}`` (lowered with
     :func:`hwprune.ir.build_ir`, the one shape routine shared with the FPGA side; a layer
     without ``wbits``/``abits`` is a float layer and counts as 32 bits). Each conv/fc (with its
-    fused BN + activation) and each max-pool is one kernel; the sliding-window node of a conv
-    belongs to it, and standalone thresholding and the arg-max run fused or on the host.
+    fused BN + activation), each max-pool, global average pool and residual add is one kernel
+    (an add reads both of its inputs); the sliding-window node of a conv belongs to it, and
+    standalone thresholding (an add's activation), stream forks and the arg-max run fused or
+    on the host.
 
     Example:
         >>> ws = layer_works({"input": {"shape": [1, 8, 8], "bits": 8}, "layers": [
@@ -568,7 +583,21 @@ def _works_from_ir(graph: Any) -> list[LayerWork]:
             )
             shape = out_shape
         elif op == "GlobalAccPool":  # a per-channel sum: the fc after it reads C values
+            works.append(
+                LayerWork(
+                    "avgpool",
+                    (node.channels, *node.ifm),
+                    (node.channels, 1, 1),
+                    kernel=node.ifm[0],
+                    in_bits=node.bits,
+                )
+            )
             shape = (node.channels, 1, 1)
+        elif op == "AddStreams":  # a residual join: its own elementwise kernel
+            n_pix = math.prod(shape[1:]) if len(shape) > 1 else 1
+            here = shape if shape[0] == node.channels and n_pix == node.n_vec else None
+            here = here or (node.channels, node.n_vec)
+            works.append(LayerWork("add", here, here, in_bits=node.in_bits, out_bits=node.out_bits))
     return works
 
 
@@ -583,7 +612,7 @@ def estimate_gpu(
 
     ``design_or_ir`` is a design description (``{"input": {"shape", "bits"}, "layers": [...]}``)
     or a :class:`hwprune.ir.DataflowGraph`. ``precisions`` optionally forces one precision per
-    kernel (conv/fc/maxpool in order); by default each layer's bits choose it. Pure function;
+    kernel (the kernels of :func:`layer_works`, in order); by default each layer's bits choose it. Pure function;
     about 0.2 ms for an 11-layer CNV design (0.1 ms from a ready IR) on a 2-core x86 host.
 
     Example:
