@@ -287,9 +287,13 @@ module hwp_maxpool #(
 endmodule
 
 // Label select: arg-max over N scores arriving PE per word (the first index wins a tie);
-// N / PE iterations per frame, the label (OB bits) written after the last.
+// N / PE iterations per frame, the label (OB bits) written after the last. A head with a
+// per-class bias (OFB > 0) compares the keys (score <<< SHIFT) + offset of label i * PE + p,
+// in KB + 1 signed bits; the offsets (OFB-bit signed, PE a word, word i: labels i * PE + p)
+// are a ROM loaded from OFILE ($readmemh). Without (OFB = 0, KB = B): the scores themselves.
 module hwp_labelsel #(
-    parameter N = 10, parameter PE = 1, parameter B = 16, parameter T = 1, parameter OB = 4
+    parameter N = 10, parameter PE = 1, parameter B = 16, parameter T = 1, parameter OB = 4,
+    parameter KB = B, parameter SHIFT = 0, parameter OFB = 0, parameter OFILE = "o.hex"
 ) (
     input  wire            clk,
     input  wire            rst,
@@ -303,14 +307,25 @@ module hwp_labelsel #(
     output wire            done
 );
     localparam NI = N / PE;
+    localparam OW = (OFB > 0) ? OFB : 1;
     reg [15:0] i;
-    reg signed [B:0] best;
+    reg signed [KB:0] best;
     reg [OB-1:0] best_i;
     wire en = !out_valid || out_ready;
     assign iter = en && in_valid;
     assign in_ready = en;
     assign done = iter && (i == NI - 1);
-    reg signed [B:0] nb, v;
+    wire [PE*OW-1:0] offs;
+    generate
+        if (OFB > 0) begin : g_offs
+            reg [PE*OW-1:0] orom [0:NI-1];
+            initial $readmemh(OFILE, orom);
+            assign offs = orom[i];
+        end else begin : g_no_offs
+            assign offs = {PE*OW{1'b0}};
+        end
+    endgenerate
+    reg signed [KB:0] nb, v;
     reg [OB-1:0] ni;
     integer p;
     always @* begin
@@ -320,6 +335,8 @@ module hwp_labelsel #(
             v = (T == 2) ? (in_data[p*B] ? 1 : -1)
               : (T == 1) ? $signed({in_data[p*B+B-1], in_data[p*B +: B]})
               : $signed({1'b0, in_data[p*B +: B]});
+            if (OFB > 0)
+                v = (v <<< SHIFT) + $signed(offs[p*OW +: OW]);
             if ((i == 0 && p == 0) || v > nb) begin
                 nb = v;
                 ni = i * PE + p;

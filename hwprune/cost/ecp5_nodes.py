@@ -133,7 +133,7 @@ def node_kernels(n: Any) -> list[Kernel]:
             ("pool", dict(C=c, B=n.bits, T=kind_code(n.kind))),
         ]
     if kind is LabelSelect:
-        return [("labelsel", dict(PE=n.pe, B=n.in_bits, OB=clog2(n.labels)))]
+        return [("labelsel", dict(PE=n.pe, B=n.key_bits, OB=clog2(n.labels)))]
     return _residual_kernels(n, kind)
 
 
@@ -180,12 +180,45 @@ def node_resources(
         >>> lut > 0, bram, dsp
         (True, 0.0, 0.0)
     """
-    m = model or FITTED
-    tot: dict[str, Num] = dict.fromkeys(RESOURCES, 0.0)
+    m, feats = model or FITTED, features or FEATURES
+    tot: dict[str, Num] = label_offset_resources(n, m, feats)
     for kernel, params in node_kernels(n):
-        pred = m.predict(kernel, (features or FEATURES)[kernel](**params))
+        pred = m.predict(kernel, feats[kernel](**params))
         tot = {r: tot[r] + pred[r] for r in RESOURCES}
     return tot["lut"], tot["ff"], tot["bram"], tot["dsp"]
+
+
+#: the memory features of a kernel (ECP5's and the xc7 model's names)
+_MEMORY = ("rom_lut_bits", "ebr", "rom_luts", "rom_deep_luts", "bram18")
+
+
+def _only(f: dict[str, Num], keep: tuple[str, ...]) -> dict[str, Num]:
+    return {k: (v if k in keep else 0 * v) for k, v in f.items()}
+
+
+def label_offset_resources(n: Any, model: Any, features: dict[str, Any]) -> dict[str, Num]:
+    """LUT, FF, BRAM, DSP of a label select's per-class offsets (a head's bias; zero without):
+    PE adders of ``key_bits + 1`` and the offset table (``labels / PE`` words of PE offsets
+    of ``offset_bits``). No calibration design holds them, so they are priced with the terms
+    of the kernels that build the same logic: ``hwp_add``'s LUTs per output bit (no register:
+    the sums go straight to the compare) and ``hwp_thresh``'s threshold-ROM terms.
+
+    Example:
+        >>> from hwprune.ir import LabelSelect
+        >>> label_offset_resources(LabelSelect("ls", 10, 16), FITTED, FEATURES)["lut"]
+        0.0
+        >>> ls = LabelSelect("ls", 10, 16, offsets=tuple(range(-5, 5)), shift=2)
+        >>> float(label_offset_resources(ls, FITTED, FEATURES)["lut"]) > 0
+        True
+    """
+    if _kind_class(n) is not LabelSelect or not n.offsets:
+        return dict.fromkeys(RESOURCES, 0.0)
+    kb, ob = n.key_bits, n.offset_bits
+    add_f = features["add"](PE=n.pe, IB0=kb, IB1=ob, OB=kb + 1)
+    add = model.predict("add", _only(add_f, ("out_bits",)))
+    rom_f = features["thresh"](C=n.labels, PE=n.pe, IB=max(ob - 2, 0), NT=1, TMODE=0)
+    rom = model.predict("thresh", _only(rom_f, _MEMORY))  # thresholds of TB = IB + 2 bits
+    return {"lut": add["lut"] + rom["lut"], "ff": 0.0, "bram": rom["bram"], "dsp": 0.0}
 
 
 def stream_ends(n: Any) -> tuple[tuple[Num, Num], tuple[Num, Num], list[Num]]:

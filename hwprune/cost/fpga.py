@@ -554,10 +554,27 @@ def thresholding_cost(n: Any, p: FpgaCostParams) -> NodeCost:
 
 
 def labelselect_cost(n: Any, p: FpgaCostParams) -> NodeCost:
-    """Cost of :class:`~hwprune.ir.LabelSelect`: a PE-wide comparator tree (cycles = labels/PE)."""
-    lut = 30.0 + 2.0 * p.pe_lut * n.pe * n.in_bits
-    ff = 30.0 + p.pe_ff * (n.pe + 1) * n.in_bits
-    return NodeCost(n.labels // n.pe, lut, ff, 0.0, 0.0)
+    """Cost of :class:`~hwprune.ir.LabelSelect`: a PE-wide comparator tree on ``key_bits``
+    (the accumulator's bits; cycles = labels/PE). A head's per-class bias adds PE adders of
+    the key (``pe_lut`` a bit) and its offset table (``labels/PE`` words of PE offsets),
+    priced as a threshold memory.
+
+    Example:
+        >>> from hwprune.ir import LabelSelect
+        >>> c = labelselect_cost(LabelSelect("ls", 10, 16, pe=2), FpgaCostParams())
+        >>> k = labelselect_cost(LabelSelect("ls", 10, 16, pe=2, offsets=tuple(range(-5, 5)),
+        ...                                  shift=2), FpgaCostParams())
+        >>> c.cycles == k.cycles, c.lut < k.lut
+        (True, True)
+    """
+    kb = n.key_bits
+    lut = 30.0 + 2.0 * p.pe_lut * n.pe * kb
+    ff = 30.0 + p.pe_ff * (n.pe + 1) * kb
+    bram: Num = 0.0
+    if n.offsets:
+        tl, bram = threshold_memory(n.pe * n.offset_bits, n.labels // n.pe, p)
+        lut = lut + p.pe_lut * n.pe * (kb + 1) + tl
+    return NodeCost(n.labels // n.pe, lut, ff, bram, 0.0)
 
 
 # --- residual blocks and global pooling -------------------------------------------------------

@@ -59,7 +59,8 @@ def node_resources(
     """(LUT, FF, RAMB18, DSP48E1) of IR node ``n`` as Yosys xc7 maps its RTL kernels, FIFOs
     between nodes excluded (see :func:`glue_resources`)."""
     m, feats = model or FITTED, features or FEATURES
-    tot = [0.0, 0.0, 0.0, 0.0]
+    off = ecp5_nodes.label_offset_resources(n, m, feats)
+    tot = [off["lut"], off["ff"], off["bram"], off["dsp"]]
     for kernel, params in node_kernels(n):
         pred = m.predict(kernel, feats[kernel](**params))
         tot = [t + pred[r] for t, r in zip(tot, ("lut", "ff", "bram", "dsp"), strict=True)]

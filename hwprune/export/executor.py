@@ -95,6 +95,21 @@ def _gap(node: ir.GlobalAccPool, x: np.ndarray) -> np.ndarray:
     return np.clip(out, node.out_type.min, node.out_type.max).reshape((x.shape[0], *node.out_shape))
 
 
+def label_keys(node: ir.LabelSelect, x: np.ndarray) -> np.ndarray:
+    """The integer keys a :class:`~hwprune.ir.LabelSelect` takes the arg-max of, per sample:
+    ``(acc << shift) + offsets`` (the accumulators themselves without offsets).
+
+    Example:
+        >>> ls = ir.LabelSelect("ls", 3, 8, offsets=(2, -3, 4), shift=1)
+        >>> label_keys(ls, np.array([[1, 3, 0]])).tolist()
+        [[4, 3, 4]]
+    """
+    acc = np.asarray(x, dtype=np.int64).reshape(x.shape[0], -1)
+    if node.offsets is None:
+        return acc
+    return (acc << node.shift) + np.asarray(node.offsets, dtype=np.int64)
+
+
 def run_node(node: Any, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
     """Output of one kernel (:meth:`~hwprune.ir.DataflowGraph.kernels`) for a batch ``x``
     (integers, batch first); an add takes the short branch as ``more[0]``."""
@@ -119,7 +134,7 @@ def run_node(node: Any, x: np.ndarray, *more: np.ndarray) -> np.ndarray:
     if isinstance(node, ir.MaxPool):
         return _maxpool(node, x)
     if isinstance(node, ir.LabelSelect):
-        return np.argmax(x.reshape(x.shape[0], -1), axis=1).reshape(-1, 1)
+        return np.argmax(label_keys(node, x), axis=1).reshape(-1, 1)
     raise TypeError(f"no executor for {type(node).__name__}")
 
 

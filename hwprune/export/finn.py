@@ -9,7 +9,8 @@ What FINN builds must be what hwprune priced, so the hand-off fixes FINN's view 
   scale into the first layer's thresholds instead of building a ``Thresholding`` node at PE=1.
   For a classifier (``output="label"``) a ``TopK`` closes the graph, which FINN builds as the
   ``LabelSelect`` hwprune priced (hwprune checked that the head's scale is one positive
-  number, so the arg-max of the accumulators is the arg-max of the scores). For
+  number, so the arg-max of the accumulators is the arg-max of the scores); a head with a
+  per-class bias is the known exception (:func:`finn_differences`). For
   ``output="scores"`` the head's score scale and offset are undone at the output, so FINN's
   streamlining cancels them and FINN, like hwprune, outputs the head's integer accumulators.
 * Node names are the ones FINN gives after ``SpecializeLayers`` + ``GiveUniqueNodeNames``
@@ -112,11 +113,37 @@ def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str,
         c = n.in_shape[2]  # all channels in parallel, as the IR's MaxPool is priced
         window = {"SIMD": c, "parallel_window": 0, "ram_style": "distributed"}
         return [("ConvolutionInputGenerator", "rtl", window), ("Pool", "hls", {"PE": c})]
+    if isinstance(n, ir.LabelSelect) and n.offsets:  # see finn_differences
+        return [("ElementwiseMul", "hls", {"PE": n.pe}), ("ElementwiseAdd", "hls", {"PE": n.pe})]
     if isinstance(n, ir.LabelSelect):
         return [("LabelSelect", "hls", {"PE": n.pe})]
     if isinstance(n, (ir.DuplicateStreams, ir.AddStreams, ir.Thresholding, ir.GlobalAccPool)):
         return [(n.op, "hls", {"PE": n.pe})]
     raise ConfigError(f"{n.name}: FINN has no node for a {n.op} kernel")
+
+
+def finn_differences(graph: ir.DataflowGraph) -> tuple[str, ...]:
+    """What FINN builds differently from hwprune for ``graph`` (known and stated; its nodes
+    are configured and priced alike, :func:`finn_nodes`).
+
+    A head with a per-class bias: hwprune's LabelSelect takes the arg-max of integer keys
+    (the bias as per-class offsets). ``model.finn.onnx`` keeps the model's own head scale and
+    bias (``Mul``, ``Add``), which FINN's streamlining cannot make integer, so finn-plus 1.6.1
+    builds them as float ``ElementwiseMul``/``ElementwiseAdd`` (labels / PE cycles each, as the
+    LabelSelect) and leaves the arg-max (``TopK``) to the host: it builds a LabelSelect only from
+    a ``TopK`` on integers, and has no ``ChannelwiseOp`` (older FINN's per-channel op).
+
+    Example:
+        >>> finn_differences(ir.DataflowGraph("empty", (1, 1, 1), 8, ()))
+        ()
+    """
+    return tuple(
+        f"{n.name}: the head's per-class bias is built by FINN as float ElementwiseMul + "
+        "ElementwiseAdd (the model's own head scale and bias) and the arg-max (TopK) is left "
+        "to the host; hwprune's LabelSelect adds the bias as integer offsets in the fabric"
+        for n in graph.nodes
+        if isinstance(n, ir.LabelSelect) and n.offsets
+    )
 
 
 def finn_unsupported(graph: ir.DataflowGraph) -> str | None:

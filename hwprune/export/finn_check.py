@@ -236,14 +236,15 @@ def compare_with_hwprune(export_dir: str | Path, finn: FinnEstimate) -> dict[str
     Each hwprune layer's FINN cycles are the most cycles of the FINN nodes that implement it
     (a max-pool is a window generator and a ``Pool``; a padding belongs to the window after it).
     Returns ``{"layers": [{name, hwprune, finn, finn_nodes}], "fps": {hwprune_layers, finn},
-    "resources": {hwprune: {lut, bram18, dsp}, finn: {...}}}``.
+    "resources": {hwprune: {lut, bram18, dsp}, finn: {...}}, "differences": [...]}``, the
+    last the known differences of what FINN builds (:func:`hwprune.export.finn.finn_differences`).
 
     Example:
         >>> c = compare_with_hwprune("out", run_finn_estimate("out"))     # doctest: +SKIP
         >>> [r["name"] for r in c["layers"] if r["hwprune"] != r["finn"]]           # doctest: +SKIP
         []
     """
-    from hwprune.export.finn import finn_nodes
+    from hwprune.export.finn import finn_differences, finn_nodes
     from hwprune.export.lower import lower_model
     from hwprune.export.qonnx import load_qonnx
     from hwprune.ir.folding import apply_folding
@@ -284,4 +285,5 @@ def compare_with_hwprune(export_dir: str | Path, finn: FinnEstimate) -> dict[str
                 "dsp": finn.total.get("DSP", 0.0),
             },
         },
+        "differences": list(finn_differences(graph)),
     }

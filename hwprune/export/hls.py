@@ -271,9 +271,11 @@ def _call(node: Any, kid: int, layer_id: int, ins: list[Stream], outs: list[Stre
             f"{cur.type}>({cur.name}, {out.name});"
         )
     if isinstance(node, ir.LabelSelect):
+        keyed = f", {node.key_bits}, {node.shift}, true" if node.offsets else ""
+        table = f", {node.name}_o" if node.offsets else ""
         return (
             f"hwp::label_select<{kid}, {layer_id}, {node.labels}, {node.pe}, "
-            f"{cur.bits}, {cur.type}, {out.bits}>({cur.name}, {out.name});"
+            f"{cur.bits}, {cur.type}, {out.bits}{keyed}>({cur.name}, {out.name}{table});"
         )
     return _residual_call(node, kid, layer_id, ins, outs)
 
@@ -422,6 +424,26 @@ def thresholding_params(node: ir.Thresholding) -> dict[str, Any]:
     }
 
 
+def offset_params(node: ir.LabelSelect) -> dict[str, Any]:
+    """A label select's offsets in kernel layout ``[pe][nf]`` (label ``nf * PE + pe``).
+
+    Example:
+        >>> p = offset_params(ir.LabelSelect("ls", 4, 8, pe=2, offsets=(2, -3, 4, 0), shift=1))
+        >>> p["offsets"], p["ctype"]
+        ([[2, 4], [-3, 0]], 'int8_t')
+    """
+    assert node.offsets is not None, f"{node.name} has no offsets"
+    o = np.asarray(node.offsets, dtype=np.int64).reshape(-1, node.pe)
+    return {
+        "name": node.name,
+        "pe": node.pe,
+        "nf": int(o.shape[0]),
+        "shift": node.shift,
+        "ctype": threshold_ctype(o),
+        "offsets": [[int(v) for v in o[:, p]] for p in range(node.pe)],
+    }
+
+
 def _skip_fifo_depths(graph: ir.DataflowGraph, plan: HlsPlan) -> dict[str, int]:
     """Stream name -> depth of each residual block's skip FIFO (the cost model's, in words of
     the stream feeding the add from the short branch)."""
@@ -466,6 +488,7 @@ def write_hls_project(
     out.mkdir(parents=True, exist_ok=True)
     env = _env()
     plan = plan_hls(graph)
+    keyed = [n for n in graph.nodes if isinstance(n, ir.LabelSelect) and n.offsets]
     ctx: dict[str, Any] = {
         "version": __version__,
         "top": TOP,
@@ -477,6 +500,7 @@ def write_hls_project(
         "board": board,
         "mvaus": [n.name for n in graph.mvaus()],
         "thresholdings": [n.name for n in graph.nodes if isinstance(n, ir.Thresholding)],
+        "label_offsets": [n.name for n in keyed],
         "fifo_depth": _skip_fifo_depths(graph, plan),
     }
     (out / "hwp_kernels.hpp").write_text(env.get_template("hwp_kernels.hpp.j2").render(**ctx))
@@ -489,6 +513,9 @@ def write_hls_project(
             (out / f"params_{node.name}.hpp").write_text(
                 thr_t.render(p=thresholding_params(node), **ctx)
             )
+    off_t = env.get_template("params_offsets.hpp.j2")
+    for node in keyed:
+        (out / f"params_{node.name}.hpp").write_text(off_t.render(p=offset_params(node), **ctx))
     for name in ("top.hpp", "top.cpp", "testbench.cpp", "run_hls.tcl"):
         (out / name).write_text(env.get_template(f"{name}.j2").render(**ctx))
     if zynq:

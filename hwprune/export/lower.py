@@ -32,7 +32,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -487,8 +489,51 @@ def _activation(model: ModelWrapper, n: onnx.NodeProto, lay: _Layer, name: str) 
     return _Activation(W, acc_type, last, list(chain), [], attrs)
 
 
+def label_offsets(
+    score_scale: Any, score_bias: Any, where: str = "the head"
+) -> tuple[tuple[int, ...] | None, int]:
+    """Integer offsets and shift ``k`` such that ``(acc_i << k) + offsets[i]`` orders the
+    classes as ``score_i = A * acc_i + b_i`` does (``A`` one positive scale): equal keys iff
+    equal scores. ``(None, 0)`` when all ``b_i`` are equal (the accumulators order them).
+
+    With ``c_i = b_i / A = floor(c_i) + f_i`` (exact rationals), ``acc_i + c_i`` orders as
+    ``(acc_i + floor(c_i), f_i)``; ``r_i``, the rank of ``f_i`` among the ``R`` distinct
+    fractional parts, needs ``k = ceil(log2 R)`` bits below the accumulator, so
+    ``offsets[i] = floor(c_i) * 2**k + r_i``, less one common constant (the middle of their
+    range, which keeps the keys narrow and orders them alike).
+
+    Raises :class:`LoweringError` for a per-class or negative ``A``.
+
+    Example:
+        >>> label_offsets([0.5, 0.5, 0.5], [0.25, -1.0, 0.75])
+        ((2, -3, 4), 1)
+        >>> label_offsets([0.5, 0.5], [0.1, 0.1])
+        (None, 0)
+    """
+    A = np.asarray(score_scale, dtype=np.float64)
+    B = np.asarray(score_bias, dtype=np.float64)
+    if np.any(A <= 0) or not np.allclose(A, A[0], rtol=1e-6, atol=0):
+        raise LoweringError(
+            f"{where} has a per-channel or negative scale or offset, so the arg-max of its "
+            "integer accumulator may differ from the float output; use a per-tensor weight "
+            "scale on the head, or export scores (--scores)"
+        )
+    if np.allclose(B, B[0], rtol=1e-6, atol=1e-12):
+        return None, 0
+    a = Fraction(float(A.mean()))
+    c = [Fraction(float(b)) / a for b in B]
+    whole = [math.floor(x) for x in c]
+    fracs = sorted({x - w for x, w in zip(c, whole, strict=True)})
+    rank = {f: r for r, f in enumerate(fracs)}
+    k = (len(fracs) - 1).bit_length()
+    off = [(w << k) + rank[x - w] for x, w in zip(c, whole, strict=True)]
+    mid = (min(off) + max(off)) // 2
+    return tuple(o - mid for o in off), k
+
+
 class InsertLabelSelect(Transformation):
-    """Append ``IntLabelSelect`` (arg-max) after the head, checking that it is exact."""
+    """Append ``IntLabelSelect`` (arg-max) after the head; a head with a per-class bias
+    selects on the integer keys of :func:`label_offsets` (``offsets``, ``shift``)."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         if any(n.op_type == "IntLabelSelect" for n in model.graph.node):
@@ -499,20 +544,12 @@ class InsertLabelSelect(Transformation):
             return model, False
         info = _info(prod)
         a = info["attrs"]
+        keys: dict[str, Any] = {}
         if prod.op_type == "IntMVAU" and a.get("head", 0):
-            A = np.asarray(a["score_scale"])
-            B = np.asarray(a["score_bias"])
-            if (
-                np.any(A <= 0)
-                or not np.allclose(A, A[0], rtol=1e-6, atol=0)
-                or not np.allclose(B, B[0], rtol=1e-6, atol=1e-12)
-            ):
-                raise LoweringError(
-                    f"the head '{prod.name}' has a per-channel or negative scale "
-                    "or offset, so the arg-max of its integer accumulator may "
-                    "differ from the float output; use a per-tensor weight scale "
-                    "on the head, or export scores (--scores)"
-                )
+            where = f"the head '{prod.name}'"
+            offsets, shift = label_offsets(a["score_scale"], a["score_bias"], where)
+            if offsets is not None:
+                keys = {"offsets": list(offsets), "shift": shift}
         if len(info["shape"]) != 1:
             raise LoweringError(f"the graph output '{out}' is not a vector of class scores")
         nl = info["shape"][0]
@@ -528,6 +565,7 @@ class InsertLabelSelect(Transformation):
             qonnx_tensor="",
             in_type=info["type"].name,
             num_labels=nl,
+            **keys,
         )
         model.graph.node.append(node)
         return model, True

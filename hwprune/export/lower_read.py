@@ -138,7 +138,10 @@ def to_ir_node(model: ModelWrapper, n: onnx.NodeProto, pad: _PadInfo | None = No
     if op == "IntLabelSelect":
         it = IntType.from_name(a["in_type"])
         ex = dataclasses.replace(ex, in_type=it)
-        return ir.LabelSelect(n.name, int(a["num_labels"]), it.bits, export=ex)
+        offsets = tuple(int(v) for v in a["offsets"]) if "offsets" in a else None
+        return ir.LabelSelect(
+            n.name, int(a["num_labels"]), it.bits, 1, offsets, int(a.get("shift", 0)), export=ex
+        )
     if op == "IntDuplicateStreams":
         shape = ex.out_shape
         nvec = int(np.prod(shape[:-1])) if len(shape) > 1 else 1

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from hwprune.export.executor import ExecResult, execute
+from hwprune.export.executor import ExecResult, execute, label_keys
 from hwprune.export.qonnx import cut_at_input_quant, input_quantizer, reference_execute
-from hwprune.ir import MVAU, VVAU, DataflowGraph
+from hwprune.ir import MVAU, VVAU, DataflowGraph, LabelSelect
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class VerifyReport:
     ``layers``: per node with a QONNX counterpart: name, qonnx tensor, values compared,
     mismatches (integers that differ), max_abs_diff of the dequantised values.
     ``label_mismatches``: samples whose arg-max differs, excluding ``label_ties``: samples where
-    the integer accumulators tie and qonnx's float rounding picked another of the tied classes.
+    the integer keys tie (the accumulators, or with a per-class head bias the label select's
+    keys: equal scores) and qonnx's float rounding picked another of the tied classes.
     """
 
     samples: int
@@ -120,9 +121,10 @@ def verify_against_qonnx(
     mism = ties = 0
     if graph.output == "label":
         head = graph.mvaus()[-1]
-        acc = res.layers[head.name].reshape(n, -1)
+        ls = next(k for k in graph.nodes if isinstance(k, LabelSelect))
+        key = label_keys(ls, res.layers[head.name].reshape(n, -1))
         for i in np.nonzero(qlab != res.output)[0]:
-            if acc[i, qlab[i]] == acc[i, res.output[i]]:
+            if key[i, qlab[i]] == key[i, res.output[i]]:
                 ties += 1
             else:
                 mism += 1

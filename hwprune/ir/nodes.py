@@ -495,13 +495,45 @@ class Thresholding(_ChannelFolded):
 
 @dataclass(frozen=True)
 class LabelSelect(Lowered):
-    """Arg-max over ``labels`` accumulators of ``in_bits`` (top-1 class index out)."""
+    """Arg-max over ``labels`` accumulators of ``in_bits`` (top-1 class index out).
+
+    A head with a per-class bias (``score_i = A * acc_i + b_i``, one positive ``A``) is
+    selected on integer keys ``(acc_i << shift) + offsets[i]``, which order the classes as the
+    scores do (ties to the first index); without ``offsets`` the key is the accumulator.
+
+    Example:
+        >>> LabelSelect("ls", 4, 8, offsets=(-3, 0, 2, 5), shift=1).key_bits
+        10
+        >>> LabelSelect("ls", 10, 16, pe=2).key_bits  # no offsets: the accumulator
+        16
+    """
 
     name: str
     labels: int
     in_bits: int
     pe: int = 1
+    offsets: tuple[int, ...] | None = None
+    shift: int = 0
     op: ClassVar[str] = "LabelSelect"
+
+    @property
+    def offset_bits(self) -> int:
+        """Bits of one signed offset in the offset table (0 without offsets)."""
+        if not self.offsets:
+            return 0
+        return 1 + max(max(v, -v - 1).bit_length() for v in self.offsets)
+
+    @property
+    def key_bits(self) -> int:
+        """``w``: every key fits ``w + 1`` signed bits, the kernels' compare width (as an
+        ``in_bits`` accumulator compares in ``in_bits + 1``), for a signed or unsigned
+        accumulator; ``in_bits`` without offsets."""
+        if not self.offsets:
+            return self.in_bits
+        b, k = self.in_bits, self.shift
+        lo = -(1 << (b - 1 + k)) + min(self.offsets)
+        hi = (((1 << b) - 1) << k) + max(self.offsets)
+        return max(hi.bit_length(), (-lo - 1).bit_length())
 
     @property
     def out_bits(self) -> int:
@@ -530,6 +562,8 @@ class LabelSelect(Lowered):
         d.update(
             in_type=self.in_type.name, num_labels=self.labels, pe=self.pe, cycles=self.cycles()
         )
+        if self.offsets:
+            d.update(offsets=list(self.offsets), shift=self.shift, key_bits=self.key_bits)
         return d
 
 

@@ -276,11 +276,15 @@ def _node_stage(node: Any, ins: list[Stream], outs: list[Stream], tmode: str, ou
             (),
         )
     if isinstance(node, LabelSelect):
-        return (
-            "hwp_labelsel",
-            {"N": node.labels, "PE": node.pe, "B": cur.bits, "T": cur.type, "OB": out_s.bits},
-            (),
-        )
+        params = {"N": node.labels, "PE": node.pe, "B": cur.bits, "T": cur.type, "OB": out_s.bits}
+        if not node.offsets:
+            return "hwp_labelsel", params, ()
+        ofb = node.offset_bits
+        words = _pack_words(np.asarray(node.offsets, dtype=np.int64).reshape(-1, node.pe), ofb)
+        ofile = f"{node.name}_o.hex"
+        (out / ofile).write_text(_hex_lines(words, node.pe * ofb))
+        params.update(KB=node.key_bits, SHIFT=node.shift, OFB=ofb, OFILE=ofile)
+        return "hwp_labelsel", params, (ofile,)
     return _residual_stage(node, ins, outs, tmode, out)
 
 
