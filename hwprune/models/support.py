@@ -295,26 +295,3 @@ def check_representable(
                 "hwprune builds chains (and, later, residual adds); " + _FIX_CHAIN
             )
     return nodes
-
-
-def refuse_head_bias(model: nn.Module) -> None:
-    """Refuse a classifier head (the last Conv2d/Linear) with a bias, for an FPGA export.
-
-    The FPGA head outputs its integer accumulator and the arg-max picks the label from it; a
-    per-class float offset has no place there, so such a model would fail at export, after the
-    whole search. Raises :class:`~hwprune.errors.UnsupportedModelError` naming the head.
-
-    Example:
-        >>> from torch import nn
-        >>> refuse_head_bias(nn.Sequential(nn.Flatten(), nn.Linear(64, 10, bias=False)))
-        >>> refuse_head_bias(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
-        Traceback (most recent call last):
-        ...
-        hwprune.errors.UnsupportedModelError: the classifier head '1' has a bias; ...
-    """
-    heads = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    if heads and heads[-1][1].bias is not None:
-        raise UnsupportedModelError(
-            f"the classifier head '{heads[-1][0]}' has a bias; build it with bias=False "
-            "(hwprune's integer FPGA head has no offset, so the export would fail after the search)"
-        )

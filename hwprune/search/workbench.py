@@ -98,7 +98,7 @@ def build_workbench(
     if ":" not in recipe.model and isinstance(target, FpgaTarget):
         _check_reachable(recipe, target, data)  # before minutes of parent training
     t0 = time.perf_counter()
-    spec, parent = _load_parent(recipe, data, cache_dir, on_fpga)
+    spec, parent = _load_parent(recipe, data, cache_dir)
     parent.eval()
     parent_s = time.perf_counter() - t0
     val_acc = float(T.evaluate(parent, data.val))
@@ -184,10 +184,9 @@ def _check_reachable(recipe: Recipe, target: FpgaTarget, data: Any) -> None:
             )
 
 
-def _load_parent(recipe: Recipe, data: Any, cache_dir: Path, fpga: bool = False) -> tuple[Any, Any]:
+def _load_parent(recipe: Recipe, data: Any, cache_dir: Path) -> tuple[Any, Any]:
     """(model spec, float parent): the user's module or a zoo model, from its checkpoint or
-    trained once and cached in ``cache_dir``. On an ``fpga`` target a user's classifier head
-    with a bias is refused here, before the parent is trained."""
+    trained once and cached in ``cache_dir``."""
     from hwprune.models import (
         build_model,
         get_spec,
@@ -202,10 +201,6 @@ def _load_parent(recipe: Recipe, data: Any, cache_dir: Path, fpga: bool = False)
     if ":" in recipe.model:
         user = load_user_model(recipe.model, checkpoint=recipe.checkpoint or None)
         layers = model_layers(user, data.input_shape)
-        if fpga:
-            from hwprune.models.support import refuse_head_bias
-
-            refuse_head_bias(user)
         spec = ModelSpec(
             recipe.model.replace(":", "."), data.input_shape, data.num_classes, tuple(layers)
         )
