@@ -135,7 +135,7 @@ def node_paths(node: Any) -> list[Path]:
     if op == "MaxPool":  # running maximum: one comparator per channel
         return [_path(carry=node.bits + 1, lut=1.0, enable=_log2(node.channels * node.bits))]
     if op == "LabelSelect":  # compare with the best score so far
-        return [_path(carry=node.in_bits + 1, lut=1.0)]
+        return [_path(carry=node.key_bits + 1, lut=1.0)]  # keys: in_bits without offsets
     if op == "Thresholding":
         return [_path(carry=node.in_bits + 1, enable=_log2(node.pe * node.in_bits))]
     if op in ("AddStreams", "GlobalAccPool"):
