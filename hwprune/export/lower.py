@@ -514,7 +514,7 @@ def label_offsets(
     B = np.asarray(score_bias, dtype=np.float64)
     if np.any(A <= 0) or not np.allclose(A, A[0], rtol=1e-6, atol=0):
         raise LoweringError(
-            f"{where} has a per-channel or negative scale or offset, so the arg-max of its "
+            f"{where} has a per-channel or negative scale, so the arg-max of its "
             "integer accumulator may differ from the float output; use a per-tensor weight "
             "scale on the head, or export scores (--scores)"
         )
