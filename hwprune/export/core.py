@@ -67,10 +67,14 @@ class ExportResult:
         )
 
 
-def _qonnx_model(model: Any, input_shape: tuple[int, ...] | None, out: Path):
+def _qonnx_model(
+    model: Any, input_shape: tuple[int, ...] | None, out: Path, golden: np.ndarray | None = None
+):
+    """The cleaned QONNX model of ``model`` (saved as ``model.qonnx.onnx``); a Brevitas module
+    is exported and checked against its own outputs (on ``golden`` raw inputs when they fit)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hwprune.export.qonnx import export_brevitas, load_qonnx
+    from hwprune.export.qonnx import check_brevitas_export, export_brevitas, load_qonnx
 
     dest = out / "model.qonnx.onnx"
     if isinstance(model, (str, Path)):
@@ -86,7 +90,12 @@ def _qonnx_model(model: Any, input_shape: tuple[int, ...] | None, out: Path):
     if input_shape is None:
         raise ConfigError("exporting a Brevitas model needs its input_shape (C, H, W)")
     export_brevitas(model, tuple(input_shape), dest)
-    return load_qonnx(dest)
+    m = load_qonnx(dest)
+    x = None
+    if golden is not None and np.asarray(golden).size % max(1, int(np.prod(input_shape))) == 0:
+        x = np.asarray(golden, dtype=np.float32).reshape((-1, *input_shape))
+    check_brevitas_export(model, m, x)
+    return m
 
 
 def golden_integers(
@@ -299,7 +308,7 @@ def export_model(
     out = Path(out_dir)
     design_name = name or Path(os.path.abspath(out)).name or "design"
     with _output_folder(out, replace) as work:
-        qmodel = _qonnx_model(model, input_shape, work)
+        qmodel = _qonnx_model(model, input_shape, work, golden_inputs)
         timings["qonnx_s"] = time.perf_counter() - t0
         graph, x_int, res, report = _lower_and_verify(
             qmodel, output, golden_inputs, n_golden, seed, timings

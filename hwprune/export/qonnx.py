@@ -17,7 +17,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 
-from hwprune.errors import LoweringError, ModelError
+from hwprune.errors import LoweringError, ModelError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,66 @@ def export_brevitas(model: Any, input_shape: tuple[int, ...], path: str | Path) 
     clean = load_qonnx(path)
     clean.save(str(path))
     return path
+
+
+def check_brevitas_export(
+    model: Any, qmodel: ModelWrapper, x_float: np.ndarray | None = None, n: int = 64
+) -> None:
+    """Check that the QONNX export ``qmodel`` computes what the Brevitas ``model`` does.
+
+    Runs both on ``x_float`` (raw model inputs; default: ``n`` random inputs spread over the
+    input quantizer's range, with a fixed seed) and raises
+    :class:`~hwprune.errors.UnsupportedModelError` when more than a tenth of the samples get
+    other outputs (beyond float rounding: a hidden value on a rounding boundary may flip one
+    level on a few samples). Everything hwprune builds follows the QONNX file, so an export that
+    is not the user's network must stop here. A known cause: Brevitas writes every 1-bit
+    quantizer as bipolar (+-1), also an unsigned ``QuantReLU(bit_width=1)`` ({0, s}).
+
+    Example:
+        >>> check_brevitas_export(qmodel, load_qonnx("model.qonnx.onnx"))  # doctest: +SKIP
+    """
+    import torch
+
+    if x_float is None:
+        q, _ = input_quantizer(qmodel)
+        scale = float(np.asarray(qmodel.get_initializer(q.input[1])).ravel()[0])
+        lo, hi = _quant_range(qmodel, q)
+        shape = qmodel.get_tensor_shape(qmodel.graph.input[0].name)[1:]
+        rng = np.random.default_rng(0)
+        x_float = rng.integers(lo, hi + 1, size=(n, *shape)).astype(np.float32) * scale
+    x = np.asarray(x_float, dtype=np.float32)[:n]
+    x = x.reshape((len(x), *qmodel.get_tensor_shape(qmodel.graph.input[0].name)[1:]))
+    ref = reference_execute(qmodel, x)[qmodel.graph.output[0].name].reshape(len(x), -1)
+    with torch.no_grad():
+        out = model.eval()(torch.as_tensor(x))
+    got = np.asarray(getattr(out, "value", out).detach().cpu().numpy(), dtype=np.float64)
+    got = got.reshape(len(x), -1)
+    tol = 1e-4 * max(float(np.abs(got).max()), 1e-12)
+    bad = np.abs(got - ref).max(axis=1) > tol
+    labels = got.argmax(axis=1) != ref.argmax(axis=1)
+    if bad.mean() > 0.1 or labels.mean() > 0.1:
+        raise UnsupportedModelError(
+            f"Brevitas' QONNX export computes other outputs than the model itself on "
+            f"{int(bad.sum())} of {len(x)} inputs ({int(labels.sum())} other labels), so the "
+            "hardware would not be your network; a known cause is a 1-bit activation quantizer "
+            "that is not bipolar (QuantReLU(bit_width=1), an unsigned or signed 1-bit "
+            "QuantIdentity/QuantHardTanh: Brevitas exports them as +-1): use a bipolar one "
+            "(brevitas.quant.SignedBinaryActPerTensorConst) or 2 bits"
+        )
+
+
+def _quant_range(model: ModelWrapper, q: Any) -> tuple[int, int]:
+    """Integer range of a Quant / BipolarQuant node (its bit width, sign and narrow range)."""
+    from qonnx.custom_op.general.intquant import max_int, min_int
+
+    from hwprune.export.onnx_nodes import _attrs
+
+    if q.op_type == "BipolarQuant":
+        return -1, 1
+    a = _attrs(q)
+    bits = float(np.asarray(model.get_initializer(q.input[3])).ravel()[0])
+    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+    return int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
 
 
 def load_qonnx(path_or_model: str | Path | ModelWrapper) -> ModelWrapper:
