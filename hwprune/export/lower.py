@@ -8,15 +8,18 @@ checked against qonnx at every layer boundary.
 * :class:`LowerInputQuant` -- the input quantizer (and any host-side pre-processing before it)
   becomes ``IntInput``: the accelerator receives the quantizer's integers.
 * :class:`LowerWeightLayer` -- ``Conv``/``MatMul`` with quantized weights, the per-channel
-  affine ops after it (BatchNorm, Mul, Add, ...), an optional ReLU and the next activation
-  quantizer become ``[IntPad] -> [IntSlidingWindow] -> IntMVAU`` (``IntVVAU`` for a depthwise
-  convolution) with integer weights and per-channel integer thresholds (negative slopes flip
-  the weight row). Without a quantizer before the graph output the layer is the head: its
-  output is the integer accumulator.
+  monotone chain after it (affine ops of any sign: BatchNorm, Mul, Add, ...; ReLU, Clip;
+  quantizers that only feed more of the chain) and the activation quantizer that ends it
+  become ``[IntPad] -> [IntSlidingWindow] -> IntMVAU`` (``IntVVAU`` for a depthwise
+  convolution) with integer weights and per-channel integer thresholds (the weight row of a
+  channel where the chain falls is negated). Without a quantizer before the graph output the
+  layer is the head: its output is the integer accumulator.
 * :class:`LowerMaxPool` -- ``MaxPool`` on an integer tensor becomes ``IntMaxPool``.
 * :class:`LowerFlatten` -- ``Reshape``/``Flatten`` of a feature map becomes ``IntFlatten``
   (the next fully connected layer's weight columns are reordered from C,H,W to H,W,C).
 * :class:`InsertLabelSelect` -- arg-max after the head (unless scores are requested).
+* :class:`DropOutputSoftmax` -- a final ``Softmax`` / ``LogSoftmax`` is dropped for label output
+  (it keeps the arg-max) and refused for scores.
 
 :func:`lower_model` runs them and reads the result into the IR
 (:func:`hwprune.export.lower_read.extract_graph`: IR nodes with their integer payload, one
@@ -66,7 +69,14 @@ from hwprune.export.qonnx_read import (  # noqa: F401  (re-exported)
     _scalar,
     _weights,
 )
-from hwprune.export.thresholds import _level_fn, compute_thresholds  # noqa: F401
+from hwprune.export.thresholds import (  # noqa: F401  (_level_fn re-exported for tests)
+    _level_fn,
+    chain_level_fn,
+    compose_input,
+    compute_thresholds,
+    direction,
+    flip_input,
+)
 from hwprune.ir import DataflowGraph
 
 log = logging.getLogger(__name__)
@@ -434,14 +444,15 @@ class _Activation:
 
 
 def _activation(model: ModelWrapper, n: onnx.NodeProto, lay: _Layer, name: str) -> _Activation:
-    """The affine chain, ReLU and quantizer after ``n``: per-channel integer thresholds (the
-    thresholds initializer ``<name>_T`` is set), or the head's raw accumulator."""
+    """The monotone chain and quantizer after ``n``: per-channel integer thresholds (the
+    thresholds initializer ``<name>_T`` is set; the weight rows of the channels where the chain
+    falls are negated), or the head's raw accumulator."""
     n_out = lay.W.shape[0]
-    a_c, b_c, relu, chain, quant, last = _follow_chain(model, n.output[0], n_out, lay.ndim, n)
+    chain = _follow_chain(model, n.output[0], n_out, lay.ndim, n)
     bias, bias_nodes = _layer_bias(model, n, n_out)  # the layer's own bias input
-    b_c = b_c + a_c * bias
-    chain = [*bias_nodes, *chain]
-    A = lay.s_x * lay.s_o * a_c
+    steps = compose_input(chain.steps, lay.s_x * lay.s_o, bias)
+    removed = [*bias_nodes, *chain.removed]
+    quant = chain.quant
     xmin, xmax = lay.xrange
     W = lay.W
     if lay.depthwise and quant is None:
@@ -452,29 +463,31 @@ def _activation(model: ModelWrapper, n: onnx.NodeProto, lay: _Layer, name: str) 
         )
     if quant is not None:
         qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
-        flip = A < 0
+        flip = direction(steps) < 0
         W = np.where(flip[:, None], -W, W)
-        A = np.abs(A)
+        steps = flip_input(steps, flip)
         amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
         amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
         nt = 1 if qtype.bipolar else qmax - qmin
-        level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
+        level = chain_level_fn(steps, qtype, s_a, qmin, qmax, rnd)
         T = compute_thresholds(level, amin, amax, nt)
         acc_type = IntType.for_range(
             min(int(amin.min()), int(T.min())), max(int(amax.max()), int(T.max()))
         )
         model.set_initializer(f"{name}_T", T)
         if np.any(flip):
-            log.info("%s: %d channels with negative scale, weight rows flipped", name, flip.sum())
+            log.info("%s: %d channels where the chain falls, weight rows flipped", name, flip.sum())
         attrs = dict(out_type=qtype.name, out_scale=s_a, out_bias=-1 if qtype.bipolar else qmin)
         return _Activation(
-            W, acc_type, quant.output[0], [*chain, quant], [f"{name}_T"], {**attrs, "head": 0}
+            W, acc_type, quant.output[0], [*removed, quant], [f"{name}_T"], {**attrs, "head": 0}
         )
-    if relu:
+    if not chain.affine_only:
+        kinds = ", ".join(s.kind for s in chain.steps[1:])
         raise LoweringError(
-            f"the head {_where(n)} ends in a ReLU; hwprune's head must "
-            "output its accumulator (no activation)"
+            f"the head {_where(n)} ends in an activation ({kinds}, e.g. a ReLU); hwprune's "
+            "head must output its accumulator (no activation)"
         )
+    A, b_c = steps[0].p
     amax = np.maximum(W * xmin, W * xmax).sum(axis=1)
     amin = np.minimum(W * xmin, W * xmax).sum(axis=1)
     acc_type = IntType.for_range(int(amin.min()), int(amax.max()))
@@ -486,7 +499,12 @@ def _activation(model: ModelWrapper, n: onnx.NodeProto, lay: _Layer, name: str) 
         score_scale=[float(x) for x in A],
         score_bias=[float(x) for x in b_c],
     )
-    return _Activation(W, acc_type, last, list(chain), [], attrs)
+    return _Activation(W, acc_type, chain.last, removed, [], attrs)
+
+
+def _snap(x: Fraction) -> Fraction:
+    r = round(x)
+    return Fraction(r) if abs(x - r) <= abs(x) * Fraction(1, 2**23) else x
 
 
 def label_offsets(
@@ -500,7 +518,10 @@ def label_offsets(
     ``(acc_i + floor(c_i), f_i)``; ``r_i``, the rank of ``f_i`` among the ``R`` distinct
     fractional parts, needs ``k = ceil(log2 R)`` bits below the accumulator, so
     ``offsets[i] = floor(c_i) * 2**k + r_i``, less one common constant (the middle of their
-    range, which keeps the keys narrow and orders them alike).
+    range, which keeps the keys narrow and orders them alike). A ``c_i`` within a float32
+    rounding (``|c_i| * 2**-23``) of an integer is that integer: a bias quantized at the
+    accumulator's scale (Brevitas' ``Int32Bias``) carries that scale rounded to float32, and
+    its scores tie where the integers do.
 
     Raises :class:`LoweringError` for a per-class or negative ``A``.
 
@@ -521,7 +542,7 @@ def label_offsets(
     if np.allclose(B, B[0], rtol=1e-6, atol=1e-12):
         return None, 0
     a = Fraction(float(A.mean()))
-    c = [Fraction(float(b)) / a for b in B]
+    c = [_snap(Fraction(float(b)) / a) for b in B]
     whole = [math.floor(x) for x in c]
     fracs = sorted({x - w for x, w in zip(c, whole, strict=True)})
     rank = {f: r for r, f in enumerate(fracs)}
@@ -571,6 +592,40 @@ class InsertLabelSelect(Transformation):
         return model, True
 
 
+class DropOutputSoftmax(Transformation):
+    """A ``Softmax`` / ``LogSoftmax`` over the class scores that ends the network: dropped for
+    label output (it keeps the arg-max), refused for scores (hwprune outputs the head's integer
+    scores)."""
+
+    def __init__(self, output: str = "label") -> None:
+        super().__init__()
+        self.output = output
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        out = model.graph.output[0]
+        n = model.find_producer(out.name)
+        if n is None or n.op_type not in ("Softmax", "LogSoftmax"):
+            return model, False
+        shape = model.get_tensor_shape(n.input[0])
+        axis = int(_attrs(n).get("axis", -1 if model.model.opset_import[0].version >= 13 else 1))
+        if shape is None or len(shape) != 2 or axis not in (1, -1):
+            raise LoweringError(
+                f"{_where(n)} ends the network but is not over a vector of class scores; "
+                "remove it from the model's forward()"
+            )
+        if self.output != "label":
+            raise LoweringError(
+                f"{_where(n)} ends the network; hwprune outputs the head's integer scores, not "
+                "a softmax: export labels (the default, without --scores) or remove the softmax"
+            )
+        for vi in [v for v in model.graph.value_info if v.name == n.input[0]]:
+            model.graph.value_info.remove(vi)
+        out.name = n.input[0]
+        model.graph.node.remove(n)
+        log.info("%s dropped: it does not change the arg-max of the label output", _where(n))
+        return model, True
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -583,7 +638,8 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
         raise ValueError("output must be 'label' or 'scores'")
     from hwprune.export.lower_residual import RESIDUAL_PASSES  # residual blocks, GAP
 
-    m = model.transform(LowerInputQuant(), cleanup=False)
+    m = model.transform(DropOutputSoftmax(output), cleanup=False)
+    m = m.transform(LowerInputQuant(), cleanup=False)
     passes = (LowerWeightLayer(), LowerMaxPool(), LowerFlatten(), *RESIDUAL_PASSES)
     changed = True
     while changed:
@@ -600,9 +656,11 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
         n = (data or leftovers)[0]
         raise LoweringError(
             f"{_where(n)} cannot be lowered to the integer dataflow graph "
-            "(unsupported op or position); supported: Conv, MatMul, "
-            "BatchNormalization, per-channel Mul/Add, Relu, Quant, BipolarQuant, "
-            "MaxPool, Flatten/Reshape, residual Add, GlobalAveragePool + Trunc"
+            "(unsupported op or position); supported: Conv, MatMul, Quant, BipolarQuant, "
+            "between a layer and its quantizer BatchNormalization, per-channel Mul/Add/Sub/Div "
+            "(by constants or quantized constants), Neg, Relu, Clip and quantizers, MaxPool, "
+            "Flatten/Reshape, residual Add, GlobalAveragePool + Trunc, a final (Log)Softmax "
+            "with label output"
         )
     if output == "label":
         m = m.transform(InsertLabelSelect(), cleanup=False)

@@ -52,11 +52,19 @@ from hwprune.export.onnx_nodes import (
     _next_name,
     _where,
 )
-from hwprune.export.qonnx_read import _follow_chain, _quant_type, _scalar
-from hwprune.export.thresholds import _level_fn, compute_thresholds
+from hwprune.export.qonnx_read import _constant, _follow_chain, _quant_type, _scalar
+from hwprune.export.thresholds import (
+    chain_level_fn,
+    compose_input,
+    compute_thresholds,
+    direction,
+    unique_channels,
+)
 
 #: ops a requantization chain may start with (what LowerWeightLayer's chain would absorb)
-_CHAIN_START = {"Quant", "BipolarQuant", "Relu", "BatchNormalization", "Mul", "Div", "Sub"}
+_CHAIN_START = {
+    "Quant", "BipolarQuant", "Relu", "Clip", "BatchNormalization", "Mul", "Div", "Sub", "Neg"
+}  # fmt: skip
 
 
 def _data_consumers(model: ModelWrapper, tensor: str) -> list[onnx.NodeProto]:
@@ -144,16 +152,15 @@ def _lower_scaled_add(
     integer multipliers (``a * P + b * Q``) + ``IntThresholding`` (see :mod:`add_requant`)."""
     shape, ta, tb = a["shape"], a["type"], b["type"]
     nch = int(shape[-1])
-    a_c, b_c, relu, chain, quant, _ = _follow_chain(
-        model, n.output[0], nch, 4 if len(shape) == 3 else 2, n
-    )
+    chain = _follow_chain(model, n.output[0], nch, 4 if len(shape) == 3 else 2, n)
+    quant = chain.quant
     fix = "share one quantizer on both inputs of the add, or requantize its output"
     if quant is None:
         raise LoweringError(
             f"{_where(n)} adds tensors of unequal scales and is not followed by a quantizer; {fix}"
         )
     qtype, s_q, qmin, qmax, rnd = _quant_type(quant, model)
-    if np.any(a_c <= 0) or a["scale"] <= 0 or b["scale"] <= 0:
+    if np.any(direction(chain.steps) <= 0) or a["scale"] <= 0 or b["scale"] <= 0:
         raise LoweringError(
             f"{_where(n)}: a non-positive scale around an add of unequal scales "
             "cannot be requantized by thresholds"
@@ -164,8 +171,8 @@ def _lower_scaled_add(
             f"unequal scales takes inputs of at most 10 bits; {fix}"
         )
     nt = 1 if qtype.bipolar else qmax - qmin
-    uniq, inv = np.unique(np.stack([a_c, b_c], axis=1), axis=0, return_inverse=True)
-    level = _level_fn(uniq[:, 0], uniq[:, 1], relu, qtype, s_q, qmin, qmax, rnd)
+    uniq, inv = unique_channels(chain.steps)
+    level = chain_level_fn(uniq, qtype, s_q, qmin, qmax, rnd)
     found = add_multipliers(
         level,
         range(ta.min, ta.max + 1),
@@ -193,12 +200,10 @@ def _lower_scaled_add(
         in_types=[ta.name, tb.name],
         mul=[p, q],
     )
-    thr = _thresholding_node(
-        model, n.output[0], T[np.asarray(inv).reshape(-1)], quant, shape, qtype, s_q, qmin, out
-    )
+    thr = _thresholding_node(model, n.output[0], T[inv], quant, shape, qtype, s_q, qmin, out)
     model.graph.node.insert(idx, thr)
     model.graph.node.insert(idx, add)
-    for r in [n, *chain, quant]:
+    for r in [n, *chain.removed, quant]:
         if r in model.graph.node:
             model.graph.node.remove(r)
 
@@ -241,7 +246,7 @@ class LowerRequant(Transformation):
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for n in model.graph.node:
             if n.op_type not in _CHAIN_START and not (
-                n.op_type == "Add" and any(model.get_initializer(t) is not None for t in n.input)
+                n.op_type == "Add" and any(_constant(model, t)[0] is not None for t in n.input)
             ):
                 continue
             prod = _int_producer(model, n.input[0])
@@ -256,30 +261,29 @@ class LowerRequant(Transformation):
         src = _info(prod)
         shape, in_type, s_x = src["shape"], src["type"], src["scale"]
         nch = int(shape[-1])
-        a_c, b_c, relu, chain, quant, _ = _follow_chain(
-            model, n.input[0], nch, 4 if len(shape) == 3 else 2, prod
-        )
+        chain = _follow_chain(model, n.input[0], nch, 4 if len(shape) == 3 else 2, prod)
+        quant = chain.quant
         if quant is None:
             raise LoweringError(
                 f"{_where(n)}: the output of {_where(prod)} reaches the graph output without a "
                 "quantizer; end the block with an activation quantizer"
             )
-        A = s_x * a_c
-        if np.any(A <= 0):
+        steps = compose_input(chain.steps, np.full(nch, s_x), None)
+        if np.any(direction(steps) <= 0):
             raise LoweringError(
                 f"{_where(n)}: a non-positive per-channel scale after {_where(prod)} cannot be "
                 "requantized by thresholds"
             )
         qtype, s_a, qmin, qmax, rnd = _quant_type(quant, model)
         nt = 1 if qtype.bipolar else qmax - qmin
-        level = _level_fn(A, b_c, relu, qtype, s_a, qmin, qmax, rnd)
+        level = chain_level_fn(steps, qtype, s_a, qmin, qmax, rnd)
         lo = np.full(nch, in_type.min, dtype=np.int64)
         hi = np.full(nch, in_type.max, dtype=np.int64)
         T = compute_thresholds(level, lo, hi, nt)
         node = _thresholding_node(model, n.input[0], T, quant, shape, qtype, s_a, qmin, in_type)
         pos = list(model.graph.node).index(n)
         model.graph.node.insert(pos, node)
-        for r in [*chain, quant]:
+        for r in [*chain.removed, quant]:
             if r in model.graph.node:
                 model.graph.node.remove(r)
 
