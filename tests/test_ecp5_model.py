@@ -132,3 +132,22 @@ def test_threshold_rom_is_priced_on_the_thresholds_range():
     assert fn["ebr"] == fw["ebr"]  # the thresholds' ROM (32 words) is in LUTs either way
     assert fn["rom_lut_bits"] < fw["rom_lut_bits"] and fn["thr_par_bits"] == fw["thr_par_bits"]
     assert node_resources(same)[0] < node_resources(narrow)[0] < node_resources(wide)[0]
+
+
+def test_mvau_prices_its_input_buffer_and_threshold_word_register():
+    """The structures the first model missed, against Yosys 0.70 synth_ecp5 counts of single
+    ``hwp_mvau`` kernels (recorded in bench/results/rtl_model_fixes.md): the input buffer
+    (SF words in DPR16X4 cells, or EBR from about 21 cells per DP16KD) and the registered
+    threshold word of a LUT threshold ROM (its non-constant bits)."""
+    from hwprune.cost.ecp5 import FITTED, input_buffer, mvau_features
+
+    assert input_buffer(320, 2)[0] == 0 and input_buffer(384, 2)[0] == 1  # LUTRAM, then EBR
+    assert input_buffer(256, 2, vv=1) == (0, 0, 0)  # a VVAU has none
+    # bnn-pynq sfc_1w2a fc3 (1-bit weights, 2-bit inputs, SF = 256): Yosys 347 LUT, 140 FF
+    p = dict(MW=256, MH=10, SIMD=1, PE=1, IB=2, WB=1, AW=11, NT=0, XNOR=0, RES=0)
+    r = FITTED.predict("mvau", mvau_features(**p))
+    assert abs(r["lut"] - 347) / 347 < 0.12 and r["bram"] == 1
+    # a 4-bit activation (NT = 15) with its threshold ROM in LUTs costs NT * te FFs more
+    p = dict(MW=64, MH=24, SIMD=1, PE=1, IB=4, WB=3, AW=12, NT=15, XNOR=0, RES=0)
+    f0, f1 = mvau_features(**p, TE=0), mvau_features(**p, TE=10)
+    assert FITTED.predict("mvau", f1)["ff"] - FITTED.predict("mvau", f0)["ff"] > 0.8 * 150

@@ -49,6 +49,12 @@ BINARY_FROM = 16
 FIFO_DEPTH = 16
 #: a deeper FIFO of at least this many bits goes to EBR (read off the calibration kernels)
 FIFO_EBR_MIN_BITS = 2048
+#: a written RAM (the MVAU's input buffer) goes to EBR unless its DPR16X4 cells (16 x 4 bits)
+#: cost less, at these relative costs of a cell and a DP16KD (Yosys's ECP5 library: 4 a cell,
+#: 128 a DP16KD; the cell's effective cost with its share of the read multiplexer read off
+#: single-kernel Yosys runs: 20 cells per DP16KD stay distributed RAM, 21 go to EBR)
+DPR_COST = 6.25
+EBR_COST = 128
 
 Num = Any
 
@@ -139,13 +145,17 @@ def mvau_features(
     terms = simd * _where(lutpp, wb + 1, 1)  # adder-tree terms per PE
     te = tb if TE is None else np.minimum(TE, tb)
     ebr, rom_lut = rom_split(nf * sf, lanes * wb)
-    e, r = rom_split(nf, pe * nt * tb)
-    ebr, rom_lut = ebr + _where(par, e, 0), rom_lut + _where(par, r * te / tb, 0)
+    thr_ebr, r = rom_split(nf, pe * nt * tb)
+    ebr, rom_lut = ebr + _where(par, thr_ebr, 0), rom_lut + _where(par, r * te / tb, 0)
     nb = _bitlen(nt)
     for s in range(int(np.max(nb)) if np.size(nb) else 0):  # stage s: NF * 2^s words of TB bits
         e, r = rom_split(nf * (1 << s), tb)
         on = _land(binm, nb > s)
         ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r * te / tb, 0)
+    # the threshold word register (``tw``): of a ROM in LUTs, only its te non-constant bits
+    # per threshold stay (an EBR's output register is inside the DP16KD)
+    thr_reg = _where(_land(par, thr_ebr == 0), pe * nt * te, 0)
+    bram_in, ram_bits, mux_bits = input_buffer(MW // simd, simd * IB, VV)
     return {
         "const": 1 + 0 * pe,
         "lut_mul": _where(lutpp, pe * terms * aw, 0),
@@ -159,8 +169,31 @@ def mvau_features(
         "in_bits": _where(VV != 0, pe, 1) * simd * IB,
         "lanes_aw": _where(lutpp, 0, lanes * _where(xnor, 1, aw)),
         "dsp_lanes": _where(res, lanes, 0),
-        "ebr": ebr,
+        "ebr": ebr + bram_in,
+        "thr_reg_bits": thr_reg,
+        "ibuf_ram_bits": ram_bits,
+        "ibuf_mux_bits": mux_bits,
     }
+
+
+def input_buffer(sf: Num, xw: Num, vv: Num = 0) -> tuple[Num, Num, Num]:
+    """(EBR blocks, distributed-RAM bits, read-multiplexer bits) of an MVAU's input buffer
+    (``inbuf``: SF words of the SIMD * IB-bit input, written while the first row block reads
+    it, read again by the others; a VVAU has none, one word is a register). Yosys's
+    ``memory_libmap`` takes the cheaper of DPR16X4 cells (16 words x 4 bits, banks of 16 words
+    behind a read multiplexer, :data:`DPR_COST` each) and DP16KDs (:data:`EBR_COST` each).
+
+    Example:
+        >>> input_buffer(256, 2), input_buffer(384, 2), input_buffer(1, 8)
+        ((0, 64, 30), (1, 0, 0), (0, 0, 0))
+    """
+    on = _land(vv == 0, sf > 1)
+    cells = _cdiv(sf, 16) * _cdiv(xw, 4)
+    blocks = ebr_blocks(sf, xw)
+    ebr = _land(on, DPR_COST * cells >= EBR_COST * blocks)
+    lut = _land(on, _lnot(ebr))
+    mux = _where(lut, xw * (_cdiv(sf, 16) - 1), 0)
+    return _where(ebr, blocks, 0), _where(lut, 4 * cells, 0), mux
 
 
 def threshold_bits(thresholds: Any, tb: int) -> float:
@@ -296,7 +329,15 @@ def thresh_features(
     ``hwp_mvau``'s activation, on AW = IB + 1 signed bits)."""
     f = mvau_features(MW=1, MH=C, SIMD=1, PE=PE, IB=IB, WB=0, AW=IB + 1, NT=NT, XNOR=0, RES=1,
                       TMODE=TMODE)  # fmt: skip
-    keep = ("const", "thr_par_bits", "thr_par_cmp", "thr_bin_bits", "rom_lut_bits", "in_bits")
+    keep = (
+        "const",
+        "thr_par_bits",
+        "thr_par_cmp",
+        "thr_bin_bits",
+        "rom_lut_bits",
+        "in_bits",
+        "thr_reg_bits",
+    )
     return {**{k: f[k] for k in keep}, "ebr": f["ebr"]}
 
 
@@ -317,9 +358,9 @@ FEATURES: dict[str, Callable[..., dict[str, Num]]] = {
 USES: dict[str, dict[str, tuple[str, ...]]] = {
     "mvau": {
         "lut": ("const", "lut_mul", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_bits",
-                "thr_bin_bits", "rom_lut_bits", "in_bits"),
+                "thr_bin_bits", "rom_lut_bits", "in_bits", "ibuf_ram_bits", "ibuf_mux_bits"),
         "ff": ("const", "lanes_aw", "xnor_lanes", "tree_bits", "acc_bits", "thr_par_cmp",
-               "thr_bin_bits", "in_bits", "lut_mul"),
+               "thr_bin_bits", "in_bits", "lut_mul", "thr_reg_bits"),
         "bram": ("ebr",),
         "dsp": ("dsp_lanes",),
     },
@@ -350,7 +391,7 @@ USES: dict[str, dict[str, tuple[str, ...]]] = {
     "gap": {"lut": ("const", "acc_bits", "mem_bits"), "ff": ("const", "acc_bits", "out_bits")},
     "thresh": {
         "lut": ("const", "thr_par_bits", "thr_bin_bits", "rom_lut_bits", "in_bits"),
-        "ff": ("const", "thr_par_cmp", "thr_bin_bits", "in_bits"),
+        "ff": ("const", "thr_par_cmp", "thr_bin_bits", "in_bits", "thr_reg_bits"),
         "bram": ("ebr",),
     },
 }  # fmt: skip
@@ -383,6 +424,10 @@ class Ecp5Model:
         return {k: {r: dict(c) for r, c in v.items()} for k, v in self.coef.items()}
 
 
+#: features that count primitives exactly (ECP5: the EBR blocks of the memory rules)
+COUNTED = ("ebr",)
+
+
 def fit_kernel(
     kernel: str,
     features: list[dict[str, float]],
@@ -392,11 +437,17 @@ def fit_kernel(
     """Non-negative least squares per resource on relative error (every sample weighs alike);
     ``features`` may be sums over several kernels of one design (the FIFOs are counted
     together). ``uses``: the features of each resource (default :data:`USES`; the xc7 model
-    passes its own). Deterministic (no random state)."""
+    passes its own). A resource counted by one feature of :data:`COUNTED` (the EBR blocks of
+    the memory rules) takes it as is (coefficient 1, not fitted: a least-squares scale would
+    trade a whole design's blocks for a few miscounted memories). Deterministic (no random
+    state)."""
     from scipy.optimize import nnls
 
     out: dict[str, dict[str, float]] = {}
     for r, cols in (uses or USES)[kernel].items():
+        if uses is None and len(cols) == 1 and cols[0] in COUNTED:
+            out[r] = {cols[0]: 1.0}
+            continue
         a = np.array([[float(f[c]) for c in cols] for f in features], float)
         y = np.array([float(t[r]) for t in truth], float)
         w = 1.0 / np.maximum(y, 10.0)
@@ -406,7 +457,8 @@ def fit_kernel(
 
 
 #: coefficients fitted by ``bench/rtl_fidelity.py`` (``bench/results/rtl_fidelity.json``:
-#: 20 random designs, seed 0, Yosys 0.70 synth_ecp5); zero coefficients left out
+#: 20 random designs, seed 0, Yosys 0.70 synth_ecp5); zero coefficients left out; EBR counts
+#: taken as is (:data:`COUNTED`)
 FITTED = Ecp5Model(
     {
         "add": {
@@ -438,25 +490,27 @@ FITTED = Ecp5Model(
         },
         "mvau": {
             "lut": {
-                "const": 182.6156,
-                "lut_mul": 0.4474,
-                "tree_bits": 0.824,
-                "acc_bits": 1.5262,
-                "thr_par_bits": 1.5215,
-                "thr_bin_bits": 0.3024,
-                "rom_lut_bits": 0.106,
-                "in_bits": 2.1176,
+                "const": 173.8284,
+                "lut_mul": 0.3663,
+                "tree_bits": 0.9106,
+                "acc_bits": 1.5411,
+                "thr_par_bits": 1.5511,
+                "thr_bin_bits": 0.3122,
+                "rom_lut_bits": 0.0963,
+                "in_bits": 1.3237,
+                "ibuf_ram_bits": 0.768,
+                "ibuf_mux_bits": 3.757,
             },
             "ff": {
-                "const": 119.2833,
-                "lanes_aw": 0.5136,
-                "tree_bits": 1.1509,
-                "acc_bits": 1.6203,
-                "thr_par_cmp": 7.1033,
-                "thr_bin_bits": 1.0448,
-                "in_bits": 2.5974,
+                "const": 123.232,
+                "lanes_aw": 0.4591,
+                "tree_bits": 1.1276,
+                "acc_bits": 1.6244,
+                "thr_bin_bits": 1.0495,
+                "in_bits": 2.6515,
+                "thr_reg_bits": 0.9316,
             },
-            "bram": {"ebr": 1.0068},
+            "bram": {"ebr": 1.0},
             "dsp": {"dsp_lanes": 1.0},
         },
         "pad": {
