@@ -288,6 +288,24 @@ def test_unknown_op_is_refused_with_its_name(mlp_qonnx):
         lower_model(_edit(model, add_sigmoid))
 
 
+def test_nan_quantizer_parameters_are_named(mlp_qonnx):
+    """A diverged training leaves NaN scales (1-bit weights under a float-scale quantizer); the
+    refusal says so instead of calling a NaN scale per-channel."""
+    model, _ = mlp_qonnx
+
+    def nan_scale(m, kind):
+        for n in m.graph.node:
+            w = m.get_initializer(n.input[0]) if n.op_type == "Quant" else None
+            if (w is not None) == (kind == "weight") and n.op_type == "Quant":
+                s = m.get_initializer(n.input[1])
+                m.set_initializer(n.input[1], np.full_like(s, np.nan))
+                return
+
+    for kind in ("activation", "weight"):
+        with pytest.raises(LoweringError, match=r"scale holds NaN or infinite values"):
+            lower_model(_edit(model, lambda m, k=kind: nan_scale(m, k)))
+
+
 def test_residual_add_is_refused(mlp_qonnx):
     model, _ = mlp_qonnx
 

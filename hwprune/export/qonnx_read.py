@@ -27,6 +27,16 @@ from hwprune.export.thresholds import Step, affine, clip, quant_step
 _AFFINE_OPS = {"Mul", "Add", "Sub", "Div"}
 
 
+def _check_finite(v: np.ndarray, what: str, node: onnx.NodeProto) -> None:
+    """Refuse NaN / infinite quantizer parameters (a training run that diverged) by name."""
+    if not np.all(np.isfinite(v)):
+        raise LoweringError(
+            f"{_where(node)}: its {what} holds NaN or infinite values (the training diverged, "
+            "e.g. 1-bit weights under a float-scale quantizer); retrain, or use a binary "
+            "quantizer such as brevitas.quant.SignedBinaryWeightPerTensorConst for 1 bit"
+        )
+
+
 def _scalar(value: np.ndarray | None, what: str, node: onnx.NodeProto) -> float:
     if value is None:
         raise LoweringError(
@@ -34,6 +44,7 @@ def _scalar(value: np.ndarray | None, what: str, node: onnx.NodeProto) -> float:
             "with constant quantizer parameters"
         )
     v = np.asarray(value, dtype=np.float64).ravel()
+    _check_finite(v, what, node)
     if v.size == 0 or not np.all(v == v[0]):
         raise LoweringError(
             f"{_where(node)}: per-channel {what} on an activation cannot be "
@@ -100,6 +111,8 @@ def _weights(model: ModelWrapper, tensor: str, user: onnx.NodeProto):
     s = model.get_initializer(prod.input[1])
     if s is None:
         raise LoweringError(f"{_where(prod)}: weight scale is not a constant")
+    _check_finite(np.asarray(s, dtype=np.float64), "weight scale", prod)
+    _check_finite(w, "weights", prod)
     s = np.broadcast_to(np.asarray(s, dtype=np.float64), w.shape)
     if prod.op_type == "BipolarQuant":
         wint = np.where(w >= 0, 1, -1).astype(np.int64)
