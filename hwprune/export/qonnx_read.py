@@ -242,7 +242,11 @@ def _affine_fold(model: ModelWrapper, n: onnx.NodeProto, nch: int, ndim: int):
     op = n.op_type
     if len(dyn) != 1:
         what = "a residual add" if op == "Add" else "an elementwise op of two tensors"
-        raise LoweringError(f"{_where(n)} is {what}, which hwprune cannot requantize yet")
+        raise LoweringError(
+            f"{_where(n)} is {what} that reads a layer's output before it is quantized, which "
+            "hwprune cannot requantize yet; quantize both inputs first (in Brevitas: one shared "
+            "QuantIdentity on the block's output and on the skip, then the add)"
+        )
     value, prod = found[1 - dyn[0]]
     c = _chan_vector(value, nch, ndim, n)
     extra = _only_reader(model, prod, n.input[1 - dyn[0]])
