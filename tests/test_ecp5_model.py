@@ -138,8 +138,8 @@ def test_mvau_prices_its_input_buffer_and_threshold_word_register():
     """The structures the first model missed, against Yosys 0.70 synth_ecp5 counts of single
     ``hwp_mvau`` kernels (recorded in bench/results/rtl_model_fixes.md): the input buffer
     (SF words in DPR16X4 cells, or EBR from about 21 cells per DP16KD) and the registered
-    threshold word of a LUT threshold ROM (its non-constant bits)."""
-    from hwprune.cost.ecp5 import FITTED, input_buffer, mvau_features
+    threshold word of a LUT threshold ROM (its distinct non-constant bit columns)."""
+    from hwprune.cost.ecp5 import FITTED, input_buffer, mvau_features, word_bits
 
     assert input_buffer(320, 2)[0] == 0 and input_buffer(384, 2)[0] == 1  # LUTRAM, then EBR
     assert input_buffer(256, 2, vv=1) == (0, 0, 0)  # a VVAU has none
@@ -151,3 +151,14 @@ def test_mvau_prices_its_input_buffer_and_threshold_word_register():
     p = dict(MW=64, MH=24, SIMD=1, PE=1, IB=4, WB=3, AW=12, NT=15, XNOR=0, RES=0)
     f0, f1 = mvau_features(**p, TE=0), mvau_features(**p, TE=10)
     assert FITTED.predict("mvau", f1)["ff"] - FITTED.predict("mvau", f0)["ff"] > 0.8 * 150
+    # what Yosys keeps of ``tw``: constant columns go, equal columns merge (TW = word_bits);
+    # mlp_flat fc1 (MW 32, MH 24, trained thresholds: 139 varying bits, 106 distinct columns):
+    # Yosys 428 FF, 106 of them ``tw``; its rows all equal: 302 FF (no ``tw``, shorter row
+    # index pipeline)
+    rows = np.array([[-11, 2, 16], [29, 43, 56], [-11, 2, 16], [29, 43, 57]])
+    assert word_bits(rows, 13, 1) == 3 and word_bits(rows[:1].repeat(4, 0), 13, 1) == 0
+    assert word_bits(rows, 13, 2) == word_bits(rows.reshape(2, 6), 13, 1)
+    p = dict(MW=32, MH=24, SIMD=1, PE=1, IB=4, WB=4, AW=12, NT=15, XNOR=0, RES=0)
+    real, same = (FITTED.predict("mvau", mvau_features(**p, TW=w))["ff"] for w in (106, 0))
+    assert abs(real - 428) / 428 < 0.12 and abs(same - 302) / 302 < 0.15  # -8.8%, -13.5%
+    assert 106 <= real - same <= 140  # Yosys: 126

@@ -126,12 +126,15 @@ def _not_pow2(m: Num) -> Num:
 def mvau_features(
     *, MW: Num, MH: Num, SIMD: Num, PE: Num, IB: Num, WB: Num, AW: Num, NT: Num,
     XNOR: Num, RES: Num, VV: Num = 0, TMODE: Num | None = None, TE: Num | None = None,
+    TW: Num | None = None,
 ) -> dict[str, Num]:  # fmt: skip
     """Features of one ``hwp_mvau`` (its Verilog parameters; ``TMODE`` None: the "auto"
     rule, binary search from :data:`BINARY_FROM` thresholds). ``TE``: the bits a threshold
     takes in a LUT ROM (None: all TB = AW + 1): the ROM holds every threshold sign-extended
     to TB bits, and Yosys merges the copies of the sign bit and drops the bits that no row
-    changes, so the ROM's logic follows the thresholds' values (:func:`threshold_bits`)."""
+    changes, so the ROM's logic follows the thresholds' values (:func:`threshold_bits`).
+    ``TW``: the flip-flops Yosys keeps of the registered threshold word (:func:`word_bits`;
+    None: PE * NT * TE)."""
     pe, simd, aw, wb, nt = PE, SIMD, AW, WB, NT
     xnor = _land(XNOR, True)
     res = _land(RES, _lnot(xnor))
@@ -152,9 +155,10 @@ def mvau_features(
         e, r = rom_split(nf * (1 << s), tb)
         on = _land(binm, nb > s)
         ebr, rom_lut = ebr + _where(on, pe * e, 0), rom_lut + _where(on, pe * r * te / tb, 0)
-    # the threshold word register (``tw``): of a ROM in LUTs, only its te non-constant bits
-    # per threshold stay (an EBR's output register is inside the DP16KD)
-    thr_reg = _where(_land(par, thr_ebr == 0), pe * nt * te, 0)
+    # the threshold word register (``tw``): of a ROM in LUTs, only its distinct non-constant
+    # bit columns stay (an EBR's output register is inside the DP16KD)
+    tw = pe * nt * te if TW is None else TW
+    thr_reg = _where(_land(par, thr_ebr == 0), tw, 0)
     bram_in, ram_bits, mux_bits = input_buffer(MW // simd, simd * IB, VV)
     return {
         "const": 1 + 0 * pe,
@@ -218,6 +222,25 @@ def threshold_bits(thresholds: Any, tb: int) -> float:
     inside = np.arange(bits.shape[2]) < width[:, None]  # a threshold's bits, its sign the top
     varies = (bits != bits[:1]).any(axis=0) & inside
     return float(min(tb, varies.sum() / t.shape[1]))
+
+
+def word_bits(thresholds: Any, tb: int, pe: int) -> int:
+    """Flip-flops Yosys keeps of the registered threshold word of a LUT threshold ROM (``tw``,
+    PE * NT thresholds of ``tb`` bits a row, channel ``nf * PE + p`` in row ``nf``): its bit
+    columns over the rows that are not constant, equal columns counted once (the flip-flops
+    of a constant column are removed, those of equal columns merged).
+
+    Example:
+        >>> word_bits(np.array([[-5, 3], [4, 2]]), 5, 1)  # 6 varying bits, 2 distinct columns
+        2
+        >>> word_bits(np.array([[7, 7], [7, 7]]), 5, 1), word_bits(np.array([[1], [2]]), 5, 2)
+        (0, 0)
+    """
+    t = np.asarray(thresholds, dtype=np.int64)
+    rows = t.reshape(-1, pe * t.shape[-1])
+    bits = ((rows[:, :, None] >> np.arange(int(tb))) & 1).reshape(rows.shape[0], -1)
+    bits = bits[:, (bits != bits[:1]).any(axis=0)].T.astype(np.uint8)
+    return int(len(np.unique(bits, axis=0))) if bits.size else 0
 
 
 def pad_features(*, SIMD: Num, IB: Num, OB: Num) -> dict[str, Num]:
@@ -502,13 +525,14 @@ FITTED = Ecp5Model(
                 "ibuf_mux_bits": 3.757,
             },
             "ff": {
-                "const": 123.232,
-                "lanes_aw": 0.4591,
-                "tree_bits": 1.1276,
-                "acc_bits": 1.6244,
-                "thr_bin_bits": 1.0495,
-                "in_bits": 2.6515,
-                "thr_reg_bits": 0.9316,
+                "const": 107.4576,
+                "lanes_aw": 0.6058,
+                "tree_bits": 1.106,
+                "acc_bits": 2.0854,
+                "thr_par_cmp": 4.403,
+                "thr_bin_bits": 1.0524,
+                "in_bits": 2.3725,
+                "thr_reg_bits": 1.2194,
             },
             "bram": {"ebr": 1.0},
             "dsp": {"dsp_lanes": 1.0},

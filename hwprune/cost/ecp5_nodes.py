@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from hwprune.cost.ecp5 import (
+    BINARY_FROM,
     FEATURES,
     FIFO_DEPTH,
     FITTED,
@@ -30,6 +31,7 @@ from hwprune.cost.ecp5 import (
     Ecp5Model,
     clog2,
     threshold_bits,
+    word_bits,
 )
 from hwprune.ir import (
     FIFO,
@@ -73,13 +75,43 @@ def _mac_params(n: Any, vv: bool) -> dict[str, Num]:
         mw, mh = n.mw, n.mh
     aw = n.acc_bits + 1
     te = _rom_threshold_bits(n, aw, k.xnor)
-    return dict(MW=mw, MH=mh, SIMD=n.simd, PE=n.pe, IB=n.in_bits, WB=n.wbits, AW=aw,
-                NT=k.nthr, XNOR=k.xnor, RES=on_dsp, VV=int(vv), TE=te)  # fmt: skip
+    par = np.any((np.asarray(k.nthr) > 0) & (np.asarray(k.nthr) < BINARY_FROM))
+    tw = _rom_word_bits(n, aw, k.xnor, n.pe) if par else None  # a parallel threshold ROM
+    p = dict(MW=mw, MH=mh, SIMD=n.simd, PE=n.pe, IB=n.in_bits, WB=n.wbits, AW=aw,
+             NT=k.nthr, XNOR=k.xnor, RES=on_dsp, VV=int(vv), TE=te)  # fmt: skip
+    return p if tw is None else {**p, "TW": tw}
 
 
-#: :func:`_rom_threshold_bits` of recent threshold arrays: (id, xnor, MW, AW) -> (a weak
-#: reference to the array, the value); the folding tables price the same nodes many times
-_TE_MEMO: OrderedDict[tuple[int, bool, int, int], tuple[Any, float]] = OrderedDict()
+#: the threshold ROM's bits of recent threshold arrays (:func:`_rom_bits`): (id, xnor, MW, AW)
+#: -> (a weak reference to the array, the RTL's thresholds, TE, {PE: TW}); the folding tables
+#: price the same nodes many times
+_TE_MEMO: OrderedDict[tuple[int, bool, int, int], tuple[Any, Any, float, dict[int, int]]] = (
+    OrderedDict()
+)
+
+
+def _rom_bits(n: Any, aw: Num, xnor: Any) -> tuple[Any, float, dict[int, int]] | None:
+    """(the thresholds as the RTL compares them, TE, memo of TW by PE) of ``n``; None when the
+    node carries no thresholds (a priced spec)."""
+    t0 = getattr(n, "thresholds", None)
+    if t0 is None or getattr(t0, "ndim", 0) != 2:
+        return None
+    key = (id(t0), bool(xnor), int(n.mw), int(aw))
+    hit = _TE_MEMO.get(key)
+    if hit is not None and hit[0]() is t0:
+        return hit[1:]
+    t = np.asarray(t0, dtype=np.int64)
+    if xnor:  # acc >= T  <=>  popcount >= ceil((T + MW) / 2)
+        t = -((-(t + n.mw)) // 2)
+    t = np.clip(t, -(1 << (aw - 1)), 1 << (aw - 1))
+    out = (t, threshold_bits(t, aw + 1), {})
+    try:
+        _TE_MEMO[key] = (weakref.ref(t0), *out)
+    except TypeError:  # not weakly referable: not kept
+        return out
+    if len(_TE_MEMO) > 4096:
+        _TE_MEMO.popitem(last=False)
+    return out
 
 
 def _rom_threshold_bits(n: Any, aw: Num, xnor: Any) -> Num:
@@ -87,25 +119,27 @@ def _rom_threshold_bits(n: Any, aw: Num, xnor: Any) -> Num:
     (:func:`threshold_bits`; an XNOR unit's thresholds on the popcount, clipped into the
     accumulator's range); all ``aw + 1`` bits when the node carries no thresholds (a priced
     spec)."""
-    t0 = getattr(n, "thresholds", None)
-    if t0 is None or getattr(t0, "ndim", 0) != 2:
-        return aw + 1
-    key = (id(t0), bool(xnor), int(n.mw), int(aw))
-    hit = _TE_MEMO.get(key)
-    if hit is not None and hit[0]() is t0:
-        return hit[1]
-    t = np.asarray(t0, dtype=np.int64)
-    if xnor:  # acc >= T  <=>  popcount >= ceil((T + MW) / 2)
-        t = -((-(t + n.mw)) // 2)
-    t = np.clip(t, -(1 << (aw - 1)), 1 << (aw - 1))
-    te = threshold_bits(t, aw + 1)
-    try:
-        _TE_MEMO[key] = (weakref.ref(t0), te)
-    except TypeError:  # not weakly referable: not kept
-        return te
-    if len(_TE_MEMO) > 4096:
-        _TE_MEMO.popitem(last=False)
-    return te
+    rb = _rom_bits(n, aw, xnor)
+    return aw + 1 if rb is None else rb[1]
+
+
+def _rom_word_bits(n: Any, aw: Num, xnor: Any, pe: Num) -> Num | None:
+    """Flip-flops of the registered threshold word (:func:`word_bits`) at ``pe`` (a number or
+    an array of them); None when the node carries no thresholds or they do not fill the
+    rows."""
+    rb = _rom_bits(n, aw, xnor)
+    if rb is None:
+        return None
+    t, _, memo = rb
+    pes = np.asarray(pe)
+    if np.any(t.shape[0] % np.maximum(pes, 1)):
+        return None
+    for v in np.unique(pes):
+        if int(v) not in memo:
+            memo[int(v)] = word_bits(t, int(aw) + 1, int(v))
+    if pes.ndim == 0:
+        return memo[int(pes)]
+    return np.vectorize(memo.__getitem__, otypes=[float])(pes)
 
 
 def _pad_out_bits(bits: Num, kind: str) -> Num:
