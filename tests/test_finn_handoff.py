@@ -182,3 +182,84 @@ def test_depthwise_convolution(tmp_path, finn):
     est = finn.run_finn_estimate(out)
     assert [op for _, op in est.nodes].count("VVAU_hls") == 1
     assert est.attrs["VVAU_hls_0"]["PE"] == 2
+
+
+def _chain_net(act0: str, act1: str, **kw):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_lower_chains import SHAPE, _net
+
+    return _net(act0, act1, **kw), SHAPE
+
+
+def test_final_softmax_is_left_out_for_finn(tmp_path, finn):
+    """A final softmax (dropped by hwprune for label output) is left out of model.finn.onnx too:
+    FINN builds the LabelSelect hwprune priced, not a float HWSoftmax, at the same cycles."""
+    net, shape = _chain_net("bn_relu", "bn_relu", tail="softmax")
+    out = tmp_path / "softmax"
+    _export(net, shape, out, n_golden=2)
+    cmp = _check(finn, out)
+    est = finn.run_finn_estimate(out)
+    assert [op for _, op in est.nodes][-1] == "LabelSelect_hls"
+    assert cmp["differences"] == []
+
+
+def test_relu6_and_hardtanh_clips_are_dropped_for_finn(tmp_path, finn):
+    """nn.ReLU6 / nn.Hardtanh (Clip) before a quantizer whose range they do not cut: the Clip is
+    left out of model.finn.onnx (FINN maps no Clip) and FINN builds what hwprune priced."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    net, shape = _chain_net("bn_relu6_q", "bn_hardtanh_q")
+    out = tmp_path / "clip"
+    _export(net, shape, out, n_golden=2)
+    fm = ModelWrapper(str(out / "finn" / "model.finn.onnx"))
+    assert "Clip" not in {n.op_type for n in fm.graph.node}
+    assert _check(finn, out)["differences"] == []
+
+
+def test_clip_that_cuts_the_quantizer_range(tmp_path):
+    """A Clip whose bounds change its quantizer's output: lower bound 0 -> a Relu (exact),
+    otherwise FINN cannot build the model and the hand-off says why."""
+    import copy
+
+    import numpy as np
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from hwprune.export.finn import _inert_clips, finn_unbuildable
+
+    net, shape = _chain_net("bn_relu", "bn_hardtanh_q")
+    out = tmp_path / "cut"
+    _export(net, shape, out, n_golden=2)
+    m = ModelWrapper(str(out / "model.qonnx.onnx"))
+    clip = next(n for n in m.graph.node if n.op_type == "Clip")
+    m.set_initializer(clip.input[1], np.asarray(0.0, dtype=np.float32))  # cuts the signed range
+    relu = copy.deepcopy(m)
+    _inert_clips(relu)
+    ops = [n.op_type for n in relu.graph.node]
+    assert "Clip" not in ops and "Relu" in ops and finn_unbuildable(relu) is None
+    x = np.random.default_rng(0).uniform(0, 16, (16, 1, *shape)).astype(np.float32)
+    i, o = m.graph.input[0].name, m.graph.output[0].name
+    for xi in x:
+        assert np.array_equal(execute_onnx(m, {i: xi})[o], execute_onnx(relu, {i: xi})[o])
+    m.set_initializer(clip.input[2], np.asarray(0.05, dtype=np.float32))  # cuts the top too
+    _inert_clips(m)
+    assert "Clip" in (finn_unbuildable(m) or "")
+
+
+def test_bn_after_quant_relu_is_a_stated_difference(tmp_path, finn):
+    """QuantReLU -> BatchNorm (negative gammas) -> QuantIdentity: hwprune folds the chain into
+    the layer's thresholds; FINN builds the second quantizer as a separate Thresholding (and an
+    ElementwiseMul for the negative gammas) that hwprune's folding does not configure. Every
+    hwprune layer's cycles are FINN's, and the extra nodes are the stated differences."""
+    net, shape = _chain_net("relu_bn_q", "relu_bn_q")
+    out = tmp_path / "relu_bn"
+    _export(net, shape, out, n_golden=2)
+    est = finn.run_finn_estimate(out)
+    assert est.unused_config == () and est.mismatched == ()
+    extra = {op for name, op in est.nodes if name in est.unconfigured}
+    assert extra <= {"Shuffle", "ElementwiseMul_hls", "Thresholding_rtl", "Thresholding_hls"}
+    assert sum(op.startswith("Thresholding") for _, op in est.nodes) == 2
+    cmp = finn.compare_with_hwprune(out, est)
+    assert [r["name"] for r in cmp["layers"] if r["hwprune"] != r["finn"]] == []
+    assert len(cmp["differences"]) == 2 and "Thresholding" in cmp["differences"][0]
+    assert (out / "finn" / "DIFFERENCES.txt").read_text().count("\n- ") == 1

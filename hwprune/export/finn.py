@@ -122,9 +122,10 @@ def _finn_ops(n: Any, styles: dict[str, dict[str, str]]) -> list[tuple[str, str,
     raise ConfigError(f"{n.name}: FINN has no node for a {n.op} kernel")
 
 
-def finn_differences(graph: ir.DataflowGraph) -> tuple[str, ...]:
+def finn_differences(graph: ir.DataflowGraph, model: Any = None) -> tuple[str, ...]:
     """What FINN builds differently from hwprune for ``graph`` (known and stated; its nodes
-    are configured and priced alike, :func:`finn_nodes`).
+    are configured and priced alike, :func:`finn_nodes`), and, given ``model`` (the
+    ``model.finn.onnx``), for its chains (:func:`finn_chain_differences`).
 
     A head with a per-class bias: hwprune's LabelSelect takes the arg-max of integer keys
     (the bias as per-class offsets). ``model.finn.onnx`` keeps the model's own head scale and
@@ -137,7 +138,8 @@ def finn_differences(graph: ir.DataflowGraph) -> tuple[str, ...]:
         >>> finn_differences(ir.DataflowGraph("empty", (1, 1, 1), 8, ()))
         ()
     """
-    return tuple(
+    chains = () if model is None else finn_chain_differences(model)
+    return chains + tuple(
         f"{n.name}: the head's per-class bias is built by FINN as float ElementwiseMul + "
         "ElementwiseAdd (the model's own head scale and bias) and the arg-max (TopK) is left "
         "to the host; hwprune's LabelSelect adds the bias as integer offsets in the fabric"
@@ -256,7 +258,11 @@ def finn_model(qonnx_model: Any, graph: ir.DataflowGraph) -> Any:
 
     The input quantizer (and any host pre-processing before it, such as TFC's reshape) is
     replaced by a multiplication of the integer input (annotated with the input node's type)
-    by the quantizer's scale; a ``TopK`` (k=1) is appended when ``graph.output == "label"``.
+    by the quantizer's scale; a ``Clip`` (nn.ReLU6, nn.Hardtanh) whose bounds do not change
+    its quantizer's output is dropped or, when only its lower bound 0 does, made a ``Relu``
+    (exact; FINN maps no ``Clip``). When ``graph.output == "label"`` a final
+    ``Softmax``/``LogSoftmax`` is dropped (FINN would build it as a float ``HWSoftmax``; the
+    arg-max is unchanged, as hwprune's lowering drops it) and a ``TopK`` (k=1) is appended.
 
     Example:
         >>> m = finn_model(load_qonnx("model.qonnx.onnx"), graph)  # doctest: +SKIP
@@ -267,6 +273,7 @@ def finn_model(qonnx_model: Any, graph: ir.DataflowGraph) -> Any:
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.insert_topk import InsertTopK
 
+    from hwprune.export.lower import DropOutputSoftmax
     from hwprune.export.qonnx import input_quantizer
 
     m = copy.deepcopy(qonnx_model)
@@ -288,11 +295,134 @@ def finn_model(qonnx_model: Any, graph: ir.DataflowGraph) -> Any:
         0, helper.make_node("Mul", [x, f"{x}_scale"], [quant.output[0]], name="HostScale")
     )
     m.set_tensor_datatype(x, DataType[graph.input.out_type.name])
+    _inert_clips(m)
     if graph.output == "label":
+        m = m.transform(DropOutputSoftmax("label"), cleanup=False)  # FINN cannot build it
         m = m.transform(InsertTopK(k=1))
     else:
         _raw_scores(m, graph)
     return m.transform(InferShapes())
+
+
+def _quant_of(m: Any, t: str) -> Any:
+    """The activation ``Quant`` that is the only consumer of tensor ``t``, or None."""
+    cons = m.find_consumers(t) or []
+    if len(cons) != 1 or cons[0].op_type != "Quant" or cons[0].input[0] != t:
+        return None
+    q = cons[0]
+    params = [m.get_initializer(i) for i in q.input[1:4]]
+    return None if any(p is None for p in params) else q
+
+
+def _quant_level(m: Any, q: Any, x: float) -> np.ndarray:
+    """``q``'s output for the constant input ``x`` (per channel when its scale is)."""
+    from qonnx.custom_op.general.quant import quant
+    from qonnx.custom_op.registry import getCustomOp
+
+    op = getCustomOp(q)
+    scale, zp, bits = (np.asarray(m.get_initializer(i)) for i in q.input[1:4])
+    inp = np.full(np.broadcast(scale, zp).shape or (1,), x, dtype=np.float32)
+    return quant(inp, scale, zp, bits, op.get_nodeattr("signed"), op.get_nodeattr("narrow"),
+                 op.get_nodeattr("rounding_mode"))  # fmt: skip
+
+
+def _inert_clips(m: Any) -> None:
+    """Drop each ``Clip`` before an activation quantizer whose bounds do not change that
+    quantizer's output (it clamps there anyway); one whose only active bound is a lower bound
+    0 becomes a ``Relu``. Others stay (FINN cannot map them: :func:`finn_unbuildable`)."""
+    from onnx import helper
+
+    for n in [n for n in m.graph.node if n.op_type == "Clip"]:
+        q = _quant_of(m, n.output[0])
+        names = [*n.input[1:3], "", ""][:2]  # min, max (optional)
+        bounds = [m.get_initializer(i) if i else None for i in names]
+        computed = any(i and b is None for i, b in zip(names, bounds, strict=True))
+        if q is None or n.attribute or computed:
+            continue
+        lo, hi = (None if b is None else float(np.asarray(b)) for b in bounds)
+        lo_inert = lo is None or np.array_equal(_quant_level(m, q, lo), _quant_level(m, q, -1e30))
+        hi_inert = hi is None or np.array_equal(_quant_level(m, q, hi), _quant_level(m, q, 1e30))
+        if not hi_inert or not (lo_inert or lo == 0.0):
+            continue
+        idx = list(m.graph.node).index(n)
+        m.graph.node.remove(n)
+        if lo_inert:
+            q.input[0] = n.input[0]
+        else:
+            m.graph.node.insert(idx, helper.make_node("Relu", [n.input[0]], [n.output[0]],
+                                                      name=f"{n.name}_relu"))  # fmt: skip
+
+
+_AFFINE = ("Mul", "Add", "Sub", "Div", "Neg", "BatchNormalization", "Relu", "Clip")
+
+
+def _chain_after(m: Any, q: Any) -> list[Any]:
+    """The nodes from activation quantizer ``q`` through per-element ops to the next
+    activation quantizer (that quantizer last), or [] when none follows."""
+    path, cur = [], q.output[0]
+    while True:
+        cons = m.find_consumers(cur) or []
+        if len(cons) != 1:
+            return []
+        n = cons[0]
+        if n.op_type == "Quant" and n.input[0] == cur:
+            return [*path, n] if path else []
+        if n.op_type not in _AFFINE or m.get_initializer(n.input[0]) is not None:
+            return []
+        path.append(n)
+        cur = n.output[0]
+
+
+def finn_chain_differences(model: Any) -> tuple[str, ...]:
+    """What FINN builds differently for the monotone chains of ``model`` (a ``model.finn.onnx``)
+    that hwprune folds into one layer's thresholds.
+
+    A quantizer followed by per-element ops and another quantizer (``QuantReLU -> BatchNorm ->
+    QuantIdentity``) is one threshold step in hwprune; finn-plus 1.6.1 absorbs the first
+    quantizer into the layer, then builds the rest as separate nodes (an ``ElementwiseMul`` for
+    a scale it cannot absorb, such as a negative BatchNorm gamma, a ``Thresholding`` for the
+    second quantizer, ``Shuffle`` transposes around them in a convolution), which hwprune's
+    folding does not configure: FINN folds them itself (PE=1). A ``Clip`` that
+    :func:`finn_model` could not drop is refused by FINN (:func:`finn_unbuildable`).
+
+    Example:
+        >>> finn_chain_differences(finn_model(qonnx, graph))  # doctest: +SKIP
+        ('Quant_3 -> BatchNormalization_1 -> Quant_4: ...',)
+    """
+    out = []
+    for q in [n for n in model.graph.node if n.op_type == "Quant"]:
+        if model.get_initializer(q.input[0]) is not None:
+            continue
+        chain = _chain_after(model, q)
+        if chain:
+            names = " -> ".join(n.name for n in [q, *chain])
+            out.append(
+                f"{names}: hwprune folds this chain into one layer's thresholds; FINN builds "
+                "the quantizer after the first as a separate Thresholding node (with an "
+                "ElementwiseMul for a scale it cannot absorb and Shuffle transposes in a "
+                "convolution) that hwprune's folding does not configure (FINN folds it at PE=1)"
+            )
+    return tuple(out)
+
+
+def finn_unbuildable(model: Any) -> str | None:
+    """Why FINN cannot build ``model`` (a ``model.finn.onnx``), or None.
+
+    finn-plus 1.6.1 maps no ``Clip``: a ``Clip`` (nn.ReLU6, nn.Hardtanh) whose bounds change
+    the quantizer's output after it stays in the model (:func:`finn_model` drops the others).
+
+    Example:
+        >>> finn_unbuildable(finn_model(qonnx, graph))  # doctest: +SKIP
+    """
+    clips = [n.name for n in model.graph.node if n.op_type == "Clip"]
+    if clips:
+        return (
+            f"{', '.join(clips)}: a Clip (nn.ReLU6, nn.Hardtanh) whose bounds change the "
+            "quantized output after it; finn-plus 1.6.1 maps no Clip (hwprune folds it into "
+            "the layer's thresholds). Calibrate the quantizer after it within the clip's range "
+            "or use a ReLU to hand the design to FINN"
+        )
+    return None
 
 
 def _raw_scores(m: Any, graph: ir.DataflowGraph) -> None:
@@ -370,7 +500,13 @@ def write_finn_handoff(
     """Write the FINN hand-off files into ``out_dir``; returns their paths.
 
     ``qonnx_model`` is the exported QONNX (default: ``model.qonnx.onnx`` next to ``out_dir``),
-    from which ``model.finn.onnx`` is made (:func:`finn_model`).
+    from which ``model.finn.onnx`` is made (:func:`finn_model`). What FINN builds differently
+    (:func:`finn_differences`) is listed in ``DIFFERENCES.txt``; for a model FINN cannot build
+    (:func:`finn_unbuildable`) only ``NOT_WRITTEN.txt`` is written, saying why.
+
+    Example:
+        >>> write_finn_handoff(graph, "pynq-z2", "out/finn")  # doctest: +SKIP
+        [PosixPath('out/finn/folding_config.json'), ...]
     """
     out = Path(out_dir)
     try:
@@ -382,6 +518,11 @@ def write_finn_handoff(
 
         qonnx_model = load_qonnx(out.parent / "model.qonnx.onnx")
     out.mkdir(parents=True, exist_ok=True)
+    fmodel = finn_model(qonnx_model, graph)
+    why_not = finn_unbuildable(fmodel)
+    if why_not is not None:  # never a different design
+        (out / "NOT_WRITTEN.txt").write_text(f"No FINN hand-off for this design: {why_not}.\n")
+        return [out / "NOT_WRITTEN.txt"]
     files = {
         "folding_config.json": fold_cfg,
         "specialize_layers_config.json": specialize_config(graph),
@@ -393,7 +534,11 @@ def write_finn_handoff(
         p.write_text(json.dumps(doc, indent=2) + "\n")
         paths.append(p)
     model_path = out / FINN_MODEL
-    finn_model(qonnx_model, graph).save(str(model_path))
+    fmodel.save(str(model_path))
     script = out / "build.py"
     script.write_text(_BUILD_PY.replace("{model}", FINN_MODEL))
+    diffs = finn_differences(graph, fmodel)
+    if diffs:
+        (out / "DIFFERENCES.txt").write_text("".join(f"- {d}\n" for d in diffs))
+        paths.append(out / "DIFFERENCES.txt")
     return [*paths, model_path, script]

@@ -244,7 +244,9 @@ def compare_with_hwprune(export_dir: str | Path, finn: FinnEstimate) -> dict[str
         >>> [r["name"] for r in c["layers"] if r["hwprune"] != r["finn"]]           # doctest: +SKIP
         []
     """
-    from hwprune.export.finn import finn_differences, finn_nodes
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from hwprune.export.finn import FINN_MODEL, finn_differences, finn_nodes
     from hwprune.export.lower import lower_model
     from hwprune.export.qonnx import load_qonnx
     from hwprune.ir.folding import apply_folding
@@ -254,6 +256,7 @@ def compare_with_hwprune(export_dir: str | Path, finn: FinnEstimate) -> dict[str
     flow = json.loads((export_dir / "dataflow.json").read_text())
     graph = lower_model(load_qonnx(export_dir / "model.qonnx.onnx"), flow["output"])
     graph = apply_folding(graph, flow["folding"])
+    fmodel = ModelWrapper(str(export_dir / "finn" / FINN_MODEL))
     if graph.folding != {k: dict(v) for k, v in est["folding"].items()}:
         raise ConfigError(f"{export_dir}: dataflow.json and estimate.json fold differently")
     groups: dict[str, list[str]] = {}
@@ -285,5 +288,5 @@ def compare_with_hwprune(export_dir: str | Path, finn: FinnEstimate) -> dict[str
                 "dsp": finn.total.get("DSP", 0.0),
             },
         },
-        "differences": list(finn_differences(graph)),
+        "differences": list(finn_differences(graph, fmodel)),
     }
