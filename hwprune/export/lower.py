@@ -659,7 +659,8 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
             "(unsupported op or position); supported: Conv, MatMul, Quant, BipolarQuant, "
             "between a layer and its quantizer BatchNormalization, per-channel Mul/Add/Sub/Div "
             "(by constants or quantized constants), Neg, Relu, Clip and quantizers, MaxPool, "
-            "Flatten/Reshape, residual Add, GlobalAveragePool + Trunc, a final (Log)Softmax "
+            "Flatten/Reshape, residual Add, GlobalAveragePool (or an AveragePool over the whole "
+            "map) + Trunc, a final (Log)Softmax "
             "with label output"
         )
     if output == "label":

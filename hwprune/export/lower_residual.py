@@ -313,18 +313,45 @@ def _trunc_params(model: ModelWrapper, tr: onnx.NodeProto) -> tuple[float, float
     )
 
 
+def _whole_map_pool(n: onnx.NodeProto, h: int, w: int) -> bool:
+    """Whether ``n`` averages the whole ``h`` x ``w`` map into one value per channel: a
+    ``GlobalAveragePool``, or an ``AveragePool`` whose unpadded kernel covers the map (Brevitas'
+    ``TruncAvgPool2d(kernel_size=map size)``); any other ``AveragePool`` is refused.
+
+    Example:
+        >>> from onnx import helper
+        >>> _whole_map_pool(helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[4, 4]),
+        ...                 4, 4)
+        True
+    """
+    if n.op_type == "GlobalAveragePool":
+        return True
+    a = _attrs(n)
+    kernel = [int(k) for k in a.get("kernel_shape", [])]
+    pads = [int(x) for x in a.get("pads", [0, 0, 0, 0])]
+    if kernel == [h, w] and not any(pads):
+        return True
+    raise LoweringError(
+        f"{_where(n)} averages {kernel} windows of a {h}x{w} map; hwprune lowers only an "
+        "average over the whole map (global average pooling: Brevitas TruncAdaptiveAvgPool2d(1) "
+        "or TruncAvgPool2d with the map's size); use that or a max-pool"
+    )
+
+
 class LowerGlobalAccPool(Transformation):
-    """``GlobalAveragePool`` on an integer map + ``Trunc`` -> ``IntGlobalAccPool``."""
+    """``GlobalAveragePool`` (or an ``AveragePool`` over the whole map) on an integer map +
+    ``Trunc`` -> ``IntGlobalAccPool``."""
 
     def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
         for idx, n in enumerate(model.graph.node):
-            if n.op_type != "GlobalAveragePool":
+            if n.op_type not in ("GlobalAveragePool", "AveragePool"):
                 continue
             prod = _int_producer(model, n.input[0])
             if prod is None:
                 continue
             src = _info(prod)
             h, w, c = src["shape"]
+            _whole_map_pool(n, h, w)
             cons = _data_consumers(model, n.output[0])
             if len(cons) != 1 or cons[0].op_type != "Trunc":
                 raise LoweringError(
