@@ -104,7 +104,7 @@ def _rom_bits(n: Any, aw: Num, xnor: Any) -> tuple[Any, float, dict[int, int]] |
     if xnor:  # acc >= T  <=>  popcount >= ceil((T + MW) / 2)
         t = -((-(t + n.mw)) // 2)
     t = np.clip(t, -(1 << (aw - 1)), 1 << (aw - 1))
-    out = (t, threshold_bits(t, aw + 1), {})
+    out: tuple[np.ndarray, Any, dict] = (t, threshold_bits(t, aw + 1), {})
     try:
         _TE_MEMO[key] = (weakref.ref(t0), *out)
     except TypeError:  # not weakly referable: not kept

@@ -655,13 +655,10 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
         data = blocked or [n for n in leftovers if m.get_initializer(n.input[0]) is None]
         n = (data or leftovers)[0]
         raise LoweringError(
-            f"{_where(n)} cannot be lowered to the integer dataflow graph "
-            "(unsupported op or position); supported: Conv, MatMul, Quant, BipolarQuant, "
-            "between a layer and its quantizer BatchNormalization, per-channel Mul/Add/Sub/Div "
-            "(by constants or quantized constants), Neg, Relu, Clip and quantizers, MaxPool, "
-            "Flatten/Reshape, residual Add, GlobalAveragePool (or an AveragePool over the whole "
-            "map) + Trunc, a final (Log)Softmax "
-            "with label output"
+            f"{_where(n)} cannot be lowered (unsupported op or position); supported: "
+            "quantized Conv/MatMul, per-channel BatchNorm/Mul/Add/Relu/Clip between a layer and "
+            "its quantizer, MaxPool, Flatten, residual Add, global average pool + Trunc, a "
+            "final Softmax (label output)"
         )
     if output == "label":
         m = m.transform(InsertLabelSelect(), cleanup=False)
