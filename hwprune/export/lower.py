@@ -638,7 +638,10 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
         raise ValueError("output must be 'label' or 'scores'")
     from hwprune.export.lower_residual import RESIDUAL_PASSES  # residual blocks, GAP
 
+    from hwprune.export.pool_order import PoolAfterQuant  # conv -> BN -> MaxPool -> quantizer
+
     m = model.transform(DropOutputSoftmax(output), cleanup=False)
+    m = m.transform(PoolAfterQuant(), cleanup=False)
     m = m.transform(LowerInputQuant(), cleanup=False)
     passes = (LowerWeightLayer(), LowerMaxPool(), LowerFlatten(), *RESIDUAL_PASSES)
     changed = True
