@@ -488,7 +488,9 @@ def journal_lock_grace(heartbeat_interval: int | None, grace_period: int | None)
     under about 30 s would see each *live* trial's heartbeat stall past it, and the first worker
     to look would fail them all along with the dead one. So the lock is broken after half of
     what the grace period leaves beyond one heartbeat interval (3 s at least, Optuna's floor
-    for a safe lock; 30 s at most, its default). An append takes milliseconds.
+    for a safe lock; 30 s at most, its default). An append takes milliseconds; a writer stalled
+    longer than the result (a very slow shared file system) would have its lock broken, so use
+    long heartbeats there (the defaults, 30 s and 120 s, keep Optuna's 30 s).
 
     Example:
         >>> journal_lock_grace(30, 120), journal_lock_grace(1, 10), journal_lock_grace(None, None)

@@ -241,3 +241,10 @@ def test_finn_handoff_states_what_finn_builds_for_the_bias(tmp_path):
     assert cmp["layers"][-1]["name"] == "labelselect" and cmp["layers"][-1]["finn"] == 5
     assert len(cmp["differences"]) == 1 and "ElementwiseAdd" in cmp["differences"][0]
     assert "leaves the arg-max (`TopK`)" in (out / "README.md").read_text()
+
+
+def test_degenerate_head_scale_is_refused_in_one_line() -> None:
+    """A bias astronomically larger than the head's scale would need keys wider than any
+    integer the kernels hold: refused by name, not an OverflowError deep in the executor."""
+    with pytest.raises(LoweringError, match=r"per-class bias over 2\*\*\d+ times its scale"):
+        label_offsets([1e-20] * 3, [0.5, -0.3, 0.1], "the head 'fc9'")

@@ -612,8 +612,9 @@ def estimate_gpu(
 
     ``design_or_ir`` is a design description (``{"input": {"shape", "bits"}, "layers": [...]}``)
     or a :class:`hwprune.ir.DataflowGraph`. ``precisions`` optionally forces one precision per
-    kernel (the kernels of :func:`layer_works`, in order); by default each layer's bits choose it. Pure function;
-    about 0.2 ms for an 11-layer CNV design (0.1 ms from a ready IR) on a 2-core x86 host.
+    kernel (the kernels of :func:`layer_works`, in order); by default each layer's bits choose
+    it. Pure function; about 0.2 ms for an 11-layer CNV design (0.1 ms from a ready IR) on a
+    2-core x86 host.
 
     Example:
         >>> from hwprune.targets import load_target

@@ -549,6 +549,12 @@ def label_offsets(
     k = (len(fracs) - 1).bit_length()
     off = [(w << k) + rank[x - w] for x, w in zip(c, whole, strict=True)]
     mid = (min(off) + max(off)) // 2
+    if max(off) - mid >= 1 << 40:  # keys far wider than any accumulator: a degenerate head
+        raise LoweringError(
+            f"{where} has a per-class bias over 2**{(max(off) - mid).bit_length() - k} times "
+            "its scale, too wide for integer keys; check the head's quantizers, or export "
+            "scores (--scores)"
+        )
     return tuple(o - mid for o in off), k
 
 
@@ -637,7 +643,6 @@ def lower_onnx(model: ModelWrapper, output: str = "label") -> ModelWrapper:
     if output not in ("label", "scores"):
         raise ValueError("output must be 'label' or 'scores'")
     from hwprune.export.lower_residual import RESIDUAL_PASSES  # residual blocks, GAP
-
     from hwprune.export.pool_order import PoolAfterQuant  # conv -> BN -> MaxPool -> quantizer
 
     m = model.transform(DropOutputSoftmax(output), cleanup=False)
