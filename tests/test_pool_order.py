@@ -13,27 +13,28 @@ from hwprune.export.qonnx import export_brevitas, load_qonnx
 from hwprune.export.verify import verify_against_qonnx
 
 
-def _net(negative_gamma: bool) -> torch.nn.Module:
+def _net(negative_gamma: bool, bn_after_pool: bool = False) -> torch.nn.Module:
+    """conv -> BatchNorm -> MaxPool -> QuantReLU -> fc (BatchNorm after the pool if asked);
+    one negative BN scale if asked."""
     import brevitas.nn as qnn
     from brevitas.quant import Uint8ActPerTensorFloat
 
     torch.manual_seed(0)
+    bn, pool = torch.nn.BatchNorm2d(8), torch.nn.MaxPool2d(2)
     net = torch.nn.Sequential(
         qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True),
         qnn.QuantConv2d(1, 8, 3, padding=1, bias=False, weight_bit_width=4),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.MaxPool2d(2),
+        *((pool, bn) if bn_after_pool else (bn, pool)),
         qnn.QuantReLU(bit_width=3, return_quant_tensor=True),
         torch.nn.Flatten(),
         qnn.QuantLinear(8 * 4 * 4, 10, bias=False, weight_bit_width=4),
     )
-    bn = net[2]
     with torch.no_grad():
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
         bn.weight.uniform_(0.5, 1.5)
         if negative_gamma:
-            bn.weight[3] = -1.0  # the max of that channel becomes a min after the BN
+            bn.weight[3] = -1.0  # a max of that channel becomes a min through the BN
     return net.eval()
 
 
@@ -58,22 +59,8 @@ def test_a_negative_scale_before_the_pool_does_not_matter(tmp_path) -> None:
 
 
 def test_a_negative_scale_after_the_pool_is_refused(tmp_path) -> None:
-    import brevitas.nn as qnn
-    from brevitas.quant import Uint8ActPerTensorFloat
-
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True),
-        qnn.QuantConv2d(1, 8, 3, padding=1, bias=False, weight_bit_width=4),
-        torch.nn.MaxPool2d(2),
-        torch.nn.BatchNorm2d(8),
-        qnn.QuantReLU(bit_width=3, return_quant_tensor=True),
-        torch.nn.Flatten(),
-        qnn.QuantLinear(8 * 4 * 4, 10, bias=False, weight_bit_width=4),
-    )
-    with torch.no_grad():
-        net[3].weight[2] = -1.0
-    q = load_qonnx(export_brevitas(net.eval(), (1, 8, 8), tmp_path / "bad.onnx"))
+    net = _net(True, bn_after_pool=True)
+    q = load_qonnx(export_brevitas(net, (1, 8, 8), tmp_path / "bad.onnx"))
     with pytest.raises(LoweringError, match=r"MaxPool"):
         lower_model(q)
 
