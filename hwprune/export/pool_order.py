@@ -21,8 +21,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
-from hwprune.export.onnx_nodes import _attrs
-from hwprune.export.qonnx_read import _constant
+from hwprune.export.qonnx_read import _bn_affine, _constant
 
 _QUANTS = ("Quant", "BipolarQuant")
 
@@ -34,11 +33,8 @@ def _rising(model: ModelWrapper, n: onnx.NodeProto, t: str) -> bool:
     if op in ("Relu", "Clip", "Identity"):
         return n.input[0] == t and all(_constant(model, x)[0] is not None for x in n.input[1:] if x)
     if op == "BatchNormalization":
-        g, var = (model.get_initializer(x) for x in (n.input[1], n.input[4]))
-        if g is None or var is None or n.input[0] != t:
-            return False
-        eps = float(_attrs(n).get("epsilon", 1e-5))
-        return bool(np.all(np.asarray(g) / np.sqrt(np.asarray(var) + eps) > 0))
+        bn = _bn_affine(model, n)
+        return n.input[0] == t and bn is not None and bool(np.all(bn[0] > 0))
     if op not in ("Mul", "Div", "Add", "Sub") or len(n.input) != 2:
         return False
     other = n.input[1] if n.input[0] == t else n.input[0]

@@ -60,9 +60,10 @@ def check_brevitas_export(
     import torch
 
     if x_float is None:
+        from hwprune.export.qonnx_read import _quant_type
+
         q, _ = input_quantizer(qmodel)
-        scale = float(np.asarray(qmodel.get_initializer(q.input[1])).ravel()[0])
-        lo, hi = _quant_range(qmodel, q)
+        _, scale, lo, hi, _ = _quant_type(q, qmodel)
         shape = qmodel.get_tensor_shape(qmodel.graph.input[0].name)[1:]
         rng = np.random.default_rng(0)
         x_float = rng.integers(lo, hi + 1, size=(n, *shape)).astype(np.float32) * scale
@@ -91,20 +92,6 @@ def check_brevitas_export(
             "QuantIdentity/QuantHardTanh: Brevitas exports them as +-1): use a bipolar one "
             "(brevitas.quant.SignedBinaryActPerTensorConst) or 2 bits"
         )
-
-
-def _quant_range(model: ModelWrapper, q: Any) -> tuple[int, int]:
-    """Integer range of a Quant / BipolarQuant node (its bit width, sign and narrow range)."""
-    from qonnx.custom_op.general.intquant import max_int, min_int
-
-    from hwprune.export.onnx_nodes import _attrs
-
-    if q.op_type == "BipolarQuant":
-        return -1, 1
-    a = _attrs(q)
-    bits = float(np.asarray(model.get_initializer(q.input[3])).ravel()[0])
-    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
-    return int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
 
 
 def load_qonnx(path_or_model: str | Path | ModelWrapper) -> ModelWrapper:

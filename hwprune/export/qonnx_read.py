@@ -224,13 +224,22 @@ class Chain:
         return len(self.steps) == 1
 
 
-def _bn_fold(model: ModelWrapper, n: onnx.NodeProto):
+def _bn_affine(model: ModelWrapper, n: onnx.NodeProto) -> tuple[np.ndarray, np.ndarray] | None:
+    """A BatchNorm (inference) as per-channel ``(scale, shift)``; None when its parameters are
+    not constants."""
     g, beta, mean, var = (model.get_initializer(x) for x in n.input[1:5])
     if any(x is None for x in (g, beta, mean, var)):
-        raise LoweringError(f"{_where(n)}: BatchNorm parameters must be constants")
+        return None
     eps = float(_attrs(n).get("epsilon", 1e-5))
     sc = np.asarray(g, np.float64) / np.sqrt(np.asarray(var, np.float64) + eps)
-    sh = np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * sc
+    return sc, np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * sc
+
+
+def _bn_fold(model: ModelWrapper, n: onnx.NodeProto):
+    bn = _bn_affine(model, n)
+    if bn is None:
+        raise LoweringError(f"{_where(n)}: BatchNorm parameters must be constants")
+    sc, sh = bn
     return lambda a, b: (a * sc, b * sc + sh)
 
 
