@@ -47,15 +47,11 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
-from optuna.storages.journal import (
-    BaseJournalBackend,
-    JournalFileBackend,
-    JournalFileSymlinkLock,
-    JournalStorage,
-)
+from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from hwprune.errors import StorageError
+from hwprune.journal_lock import OwnedSymlinkLock
 
 __all__ = [
     "AtomicClaimRDBStorage",
@@ -458,7 +454,7 @@ def _open_journal(
 ) -> BaseStorage:
     assert spec.path is not None
     try:
-        lock = JournalFileSymlinkLock(
+        lock = OwnedSymlinkLock(
             str(spec.path), grace_period=journal_lock_grace(heartbeat_interval, grace_period)
         )
         backend = JournalFileBackend(str(spec.path), lock_obj=lock)
@@ -484,11 +480,13 @@ def journal_lock_grace(heartbeat_interval: int | None, grace_period: int | None)
     """Seconds after which a journal's write lock, held unchanged, is broken as dead.
 
     A worker SIGKILLed while it appends to the journal leaves the lock file behind; every other
-    worker then waits for it, heartbeats included. With Optuna's fixed 30 s, a grace period of
-    under about 30 s would see each *live* trial's heartbeat stall past it, and the first worker
-    to look would fail them all along with the dead one. So the lock is broken after half of
-    what the grace period leaves beyond one heartbeat interval (3 s at least, Optuna's floor
-    for a safe lock; 30 s at most, its default). An append takes milliseconds; a writer stalled
+    worker then waits for it, heartbeats included. A dead owner on this host is seen at once
+    (:class:`~hwprune.journal_lock.OwnedSymlinkLock`); an owner on another host is judged by
+    the lock's age. With Optuna's fixed 30 s, a grace period of under about 30 s would see each
+    *live* trial's heartbeat stall past it, and the first worker to look would fail them all
+    along with the dead one. So the lock is broken after half of what the grace period leaves
+    beyond one heartbeat interval (3 s at least, Optuna's floor for a safe lock; 30 s at most,
+    its default). An append takes milliseconds; a writer stalled
     longer than the result (a very slow shared file system) would have its lock broken, so use
     long heartbeats there (the defaults, 30 s and 120 s, keep Optuna's 30 s).
 

@@ -321,6 +321,32 @@ def test_journal_lock_left_by_a_killed_writer_does_not_fail_live_trials(tmp_path
     assert not os.path.lexists(f"{log}.lock")
 
 
+def test_journal_lock_of_a_dead_local_process_is_broken_at_once(tmp_path: Path) -> None:
+    """The lock names its owner: a dead process on this host is seen at once (no grace wait,
+    so two waiters never break each other's fresh locks); a live owner's lock is kept."""
+    import socket
+
+    from hwprune.journal_lock import OwnedSymlinkLock
+
+    log = tmp_path / "study.log"
+    storage = open_storage(f"journal://{log}", heartbeat_interval=1, grace_period=10)
+    assert isinstance(storage, HeartbeatJournalStorage)
+    study = optuna.create_study(storage=storage, study_name="j")
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        live = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    os.symlink(f"{socket.gethostname()}:{dead.pid}:killed", f"{log}.lock")
+    t0 = time.monotonic()
+    storage.record_heartbeat(live._trial_id)
+    assert time.monotonic() - t0 < 1.0
+    assert not os.path.lexists(f"{log}.lock")
+    os.symlink(f"{socket.gethostname()}:{os.getpid()}:alive", f"{log}.lock")
+    other = OwnedSymlinkLock(str(log), grace_period=1)
+    assert not other._stale(os.readlink(f"{log}.lock"))  # young and alive: kept
+    os.unlink(f"{log}.lock")
+
+
 # ------------------------------------------------------------------------------ devices
 def test_devices_round_robin_and_thread_split(tmp_path: Path) -> None:
     assert parse_devices("cuda:0,cuda:1") == ["cuda:0", "cuda:1"]
